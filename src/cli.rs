@@ -1,0 +1,213 @@
+//! The command-line interface: argument parsing and the commands' output.
+//!
+//! Stage: none of its own; it reads files, calls the pipeline of the
+//! library and renders the result. Exit codes are the contract of SPEC.md
+//! section 2: 0 ok, 1 findings or drift, 2 invalid spec or usage error.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diagnostic::{JsonDiagnostic, RenderOptions, Report};
+use crate::source::SourceFile;
+
+/// Compile a declarative API spec into an owner-scoped, deny-by-default axum server.
+#[derive(Debug, Parser)]
+#[command(name = "palisade", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// When to use colour: auto (a terminal without NO_COLOR), always, never.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    pub color: Color,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Rendered for people: source lines, markers and help.
+    Human,
+    /// One JSON document for editors and CI.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check specs: every structural and semantic problem, located.
+    Validate {
+        /// Spec files to check.
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Print the JSON Schema of the spec format (for editors).
+    Schema {
+        /// Write the schema to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write a commented starter spec and its JSON Schema; never overwrites.
+    Init {
+        /// The service name (default: from the directory name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Directory to write into.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+}
+
+/// Runs the CLI with the process's arguments.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = match cli.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    };
+    let code = match cli.command {
+        Command::Validate { specs, format } => validate(&specs, format, color),
+        Command::Schema { out } => schema(out.as_deref()),
+        Command::Init { name, dir } => init(&dir, name.as_deref()),
+    };
+    ExitCode::from(code)
+}
+
+/// Terminal width for rendering, within sensible bounds.
+fn width() -> usize {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100).clamp(60, 200)
+}
+
+/// Reads a spec file; an unreadable file is reported like an invalid spec.
+pub fn read_source(path: &Path) -> Result<SourceFile, String> {
+    std::fs::read(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+        .and_then(|bytes| {
+            String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))
+        })
+        .map(|text| SourceFile::new(path.display().to_string(), text))
+}
+
+fn validate(specs: &[PathBuf], format: Format, color: bool) -> u8 {
+    let options = RenderOptions { color, width: width() };
+    let mut all_valid = true;
+    let mut json: Vec<JsonDiagnostic> = Vec::new();
+    let mut out = std::io::stdout().lock();
+    for path in specs {
+        let source = match read_source(path) {
+            Ok(s) => s,
+            Err(message) => {
+                all_valid = false;
+                match format {
+                    Format::Human => eprintln!("error: {message}"),
+                    Format::Json => json.push(JsonDiagnostic {
+                        file: path.display().to_string(),
+                        line: 0,
+                        column: 0,
+                        end_line: 0,
+                        end_column: 0,
+                        severity: crate::diagnostic::Severity::Error,
+                        code: "unreadable-file",
+                        message,
+                        help: None,
+                    }),
+                }
+                continue;
+            }
+        };
+        let report = match crate::compile(source.clone()) {
+            Ok(compiled) => {
+                if format == Format::Human {
+                    let resources = compiled.model.resources.len();
+                    let operations: usize = compiled.model.resources.iter().map(|r| r.operations.len()).sum();
+                    let _ = writeln!(
+                        out,
+                        "{}: valid ({resources} resource{}, {operations} operation{})",
+                        source.name(),
+                        if resources == 1 { "" } else { "s" },
+                        if operations == 1 { "" } else { "s" },
+                    );
+                }
+                Report::new(source, compiled.warnings)
+            }
+            Err(report) => {
+                all_valid = false;
+                report
+            }
+        };
+        match format {
+            Format::Human => {
+                let _ = write!(out, "{}", report.render(options));
+                if report.has_errors() {
+                    let n = report.error_count();
+                    let _ = writeln!(
+                        out,
+                        "{}: invalid, {n} error{}",
+                        report.source.name(),
+                        if n == 1 { "" } else { "s" }
+                    );
+                }
+            }
+            Format::Json => json.extend(report.json()),
+        }
+    }
+    if format == Format::Json {
+        let document = serde_json::json!({ "valid": all_valid, "diagnostics": json });
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+    }
+    if all_valid { 0 } else { 2 }
+}
+
+fn schema(out: Option<&Path>) -> u8 {
+    let text = crate::schema::to_string_pretty();
+    match out {
+        None => {
+            print!("{text}");
+            0
+        }
+        Some(path) => match write_atomic(path, text.as_bytes()) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                2
+            }
+        },
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory
+/// and a rename, so readers never see a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.palisade-tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+fn init(dir: &Path, name: Option<&str>) -> u8 {
+    match crate::init::init(dir, name) {
+        Ok(written) => {
+            for path in written {
+                println!("created {}", path.display());
+            }
+            println!("next: palisade validate {}", dir.join(crate::init::SPEC_FILE).display());
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            2
+        }
+    }
+}

@@ -1,0 +1,518 @@
+//! The resolved model: what the service is, and who may touch which rows.
+//!
+//! Stage: model. Input: a validated [`Spec`]. Output: a [`Service`] in which
+//! every default is applied and every security decision is made: each
+//! resource's columns and scoping rule, and for each operation who may run
+//! it ([`Grants`]), which rows each of them reaches ([`Rows`]), which
+//! columns it accepts, and which rate applies. Invariants: emitters (Rust,
+//! SQL, OpenAPI, audit, tests) read these decisions and never re-derive them;
+//! lowering cannot fail on a validated spec; collections are ordered as in
+//! the spec, so output is deterministic.
+
+use serde::Serialize;
+
+use crate::spec::{self, Algorithm, FieldType, Origin, Owner, Per, Rate, Spec, Unique};
+
+pub use crate::spec::Operation as OperationKind;
+
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+pub const MAX_PAGE_SIZE: u32 = 100;
+pub const DEFAULT_MAX_BODY: u64 = 64 * 1024;
+pub const DEFAULT_TIMEOUT_SECONDS: u32 = 10;
+pub const DEFAULT_ANON_RATE: Rate = Rate::new(30, Per::Minute);
+pub const DEFAULT_USER_RATE: Rate = Rate::new(1000, Per::Hour);
+pub const DEFAULT_USER_CLAIM: &str = "sub";
+
+/// The whole service.
+#[derive(Debug, Clone, Serialize)]
+pub struct Service {
+    /// The service name, also the crate name of the generated project.
+    pub name: String,
+    pub description: Option<String>,
+    pub auth: Auth,
+    pub roles: Vec<String>,
+    /// `None`: no CORS headers at all.
+    pub cors: Option<Cors>,
+    pub throttle: Throttle,
+    pub limits: Limits,
+    pub resources: Vec<Resource>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Auth {
+    #[serde(serialize_with = "serialize_algorithm")]
+    pub algorithm: Algorithm,
+    pub key: Key,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub leeway_seconds: u32,
+    /// The claim naming the user.
+    pub user_claim: String,
+    /// The claim listing role names; `None`: nobody holds a role.
+    pub roles_claim: Option<String>,
+}
+
+fn serialize_algorithm<S: serde::Serializer>(a: &Algorithm, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(a.name())
+}
+
+/// Where the verification key comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Key {
+    /// An HMAC secret in this environment variable.
+    Secret { env: String },
+    /// A PEM public key in this environment variable.
+    PublicKey { env: String },
+}
+
+impl Key {
+    pub fn env(&self) -> &str {
+        match self {
+            Key::Secret { env } | Key::PublicKey { env } => env,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Cors {
+    #[serde(serialize_with = "serialize_display_vec")]
+    pub origins: Vec<Origin>,
+    pub credentials: bool,
+    pub max_age_seconds: Option<u32>,
+    /// The HTTP methods of every route some grant allows.
+    pub methods: Vec<Method>,
+}
+
+fn serialize_display_vec<S: serde::Serializer, T: std::fmt::Display>(v: &[T], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(ToString::to_string))
+}
+
+fn serialize_rate<S: serde::Serializer>(r: &Rate, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(r)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Throttle {
+    /// Per client IP: anonymous calls and failed authentication.
+    #[serde(serialize_with = "serialize_rate")]
+    pub anon: Rate,
+    /// Per user: authenticated calls without a per-operation rate.
+    #[serde(serialize_with = "serialize_rate")]
+    pub user: Rate,
+    pub trust_proxy_hops: u8,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Limits {
+    pub max_body_bytes: u64,
+    pub default_page_size: u32,
+    pub max_page_size: u32,
+    pub request_timeout_seconds: u32,
+}
+
+/// One resource: a table and its routes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resource {
+    pub name: String,
+    /// The collection path segment: routes are `/{plural}` and `/{plural}/{id}`.
+    pub plural: String,
+    pub description: Option<String>,
+    pub scope: Scope,
+    /// Every column of the table: `id`, the owner column, the declared
+    /// fields in spec order, `created_at`, `updated_at`.
+    pub columns: Vec<Column>,
+    /// The operations somebody may run, in the order list, get, create,
+    /// update, delete. An operation missing here has no route.
+    pub operations: Vec<Operation>,
+    /// Columns a list may be filtered on by exact match.
+    pub filters: Vec<String>,
+    /// Columns a list may be sorted by; always includes `created_at`.
+    pub sort: Vec<String>,
+}
+
+/// How rows of a resource are scoped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Scope {
+    /// Each row belongs to the value of `claim` in the token of its creator,
+    /// stored in `column`; owner grants reach only rows whose `column`
+    /// equals the caller's claim.
+    Owned { column: String, claim: String, tenant: bool },
+    /// No owner: only role and public grants reach the rows.
+    Unowned,
+}
+
+impl Scope {
+    pub fn owner_column(&self) -> Option<&str> {
+        match self {
+            Scope::Owned { column, .. } => Some(column),
+            Scope::Unowned => None,
+        }
+    }
+}
+
+/// Which rows a grant reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rows {
+    /// Only rows whose owner column equals the caller's owner claim.
+    Own,
+    /// Every row.
+    All,
+}
+
+/// Who may run an operation. Everything not listed is denied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Grants {
+    /// The owner may run it on their own rows.
+    pub owner: bool,
+    /// These roles may run it on every row.
+    pub roles: Vec<String>,
+    /// Anyone, without a token, may run it on every row (reads only).
+    pub public: bool,
+}
+
+impl Grants {
+    /// Whether nobody at all may run the operation.
+    pub fn is_empty(&self) -> bool {
+        !self.owner && self.roles.is_empty() && !self.public
+    }
+
+    /// The rows each kind of grant reaches: owners their own, roles and
+    /// public callers all.
+    pub fn rows(&self) -> Vec<(Grantee, Rows)> {
+        let mut out = Vec::new();
+        if self.owner {
+            out.push((Grantee::Owner, Rows::Own));
+        }
+        out.extend(self.roles.iter().map(|r| (Grantee::Role(r.clone()), Rows::All)));
+        if self.public {
+            out.push((Grantee::Public, Rows::All));
+        }
+        out
+    }
+}
+
+/// Someone a grant names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grantee {
+    Owner,
+    Role(String),
+    Public,
+}
+
+/// An HTTP method of a generated route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Post,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// One operation of a resource that somebody may run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Operation {
+    pub kind: OperationKind,
+    pub method: Method,
+    /// `/{plural}` or `/{plural}/{id}`.
+    pub path: String,
+    pub grants: Grants,
+    pub rate: OperationRate,
+}
+
+/// The rate that applies to one operation.
+#[derive(Debug, Clone, Serialize)]
+pub struct OperationRate {
+    /// Per user for authenticated callers.
+    #[serde(serialize_with = "serialize_rate")]
+    pub user: Rate,
+    /// Per IP for anonymous callers (public operations only).
+    #[serde(serialize_with = "serialize_rate_opt")]
+    pub anon: Option<Rate>,
+    /// The bucket: operations with their own rate count apart from the
+    /// shared `default` bucket.
+    pub bucket: String,
+    /// Whether the rate is a per-operation override from the spec.
+    pub overridden: bool,
+}
+
+fn serialize_rate_opt<S: serde::Serializer>(r: &Option<Rate>, s: S) -> Result<S::Ok, S::Error> {
+    match r {
+        Some(r) => s.collect_str(r),
+        None => s.serialize_none(),
+    }
+}
+
+/// One column of a resource's table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    /// The column name, also the JSON key, exactly as written in the spec.
+    pub name: String,
+    pub ty: ColumnType,
+    pub origin: ColumnOrigin,
+    /// Never null; must be given on create (for input columns).
+    pub required: bool,
+    pub default: Option<serde_json::Value>,
+    pub unique: Option<Unique>,
+    pub pii: bool,
+    pub constraints: Constraints,
+    /// Accepted in the body of create.
+    pub on_create: bool,
+    /// Accepted in the body of update.
+    pub on_update: bool,
+    pub description: Option<String>,
+}
+
+/// Where a column's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnOrigin {
+    /// A random UUID chosen by the server.
+    Id,
+    /// The caller's owner claim, set on create.
+    Owner,
+    CreatedAt,
+    UpdatedAt,
+    /// A field declared in the spec.
+    Field,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum ColumnType {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Date,
+    Datetime,
+    Uuid,
+    Email,
+    Url,
+    /// The id of a row of `resource`.
+    Ref { resource: String },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Constraints {
+    pub min_length: Option<u32>,
+    pub max_length: Option<u32>,
+    pub pattern: Option<String>,
+    pub values: Option<Vec<String>>,
+    pub min: Option<serde_json::Number>,
+    pub max: Option<serde_json::Number>,
+}
+
+impl Service {
+    pub fn resource(&self, name: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.name == name)
+    }
+}
+
+impl Resource {
+    pub fn operation(&self, kind: OperationKind) -> Option<&Operation> {
+        self.operations.iter().find(|o| o.kind == kind)
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The columns declared in the spec, in spec order.
+    pub fn fields(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().filter(|c| c.origin == ColumnOrigin::Field)
+    }
+}
+
+/// Lowers a validated spec into the model.
+///
+/// Precondition: [`crate::validate::validate`] reported no error for `spec`.
+pub fn lower(spec: &Spec) -> Service {
+    let jwt = &spec.auth.jwt;
+    let key = if jwt.algorithm.is_hmac() {
+        Key::Secret { env: jwt.secret_env.clone().unwrap_or_else(|| "JWT_SECRET".into()) }
+    } else {
+        Key::PublicKey { env: jwt.public_key_env.clone().unwrap_or_else(|| "JWT_PUBLIC_KEY".into()) }
+    };
+    let user_claim = spec.auth.user_claim.clone().unwrap_or_else(|| DEFAULT_USER_CLAIM.into());
+    let auth = Auth {
+        algorithm: jwt.algorithm,
+        key,
+        issuer: jwt.issuer.clone(),
+        audience: jwt.audience.clone(),
+        leeway_seconds: jwt.leeway_seconds.unwrap_or(0),
+        user_claim: user_claim.clone(),
+        roles_claim: spec.auth.roles_claim.clone(),
+    };
+    let throttle_spec = spec.throttle.clone().unwrap_or_default();
+    let throttle = Throttle {
+        anon: throttle_spec.anon.unwrap_or(DEFAULT_ANON_RATE),
+        user: throttle_spec.user.unwrap_or(DEFAULT_USER_RATE),
+        trust_proxy_hops: throttle_spec.trust_proxy_hops.unwrap_or(0),
+    };
+    let limits_spec = spec.limits.clone().unwrap_or_default();
+    let limits = Limits {
+        max_body_bytes: limits_spec.max_body.map_or(DEFAULT_MAX_BODY, |s| s.bytes()),
+        default_page_size: limits_spec.default_page_size.unwrap_or(DEFAULT_PAGE_SIZE),
+        max_page_size: limits_spec.max_page_size.unwrap_or(MAX_PAGE_SIZE),
+        request_timeout_seconds: limits_spec.request_timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+    };
+    let resources: Vec<Resource> = spec
+        .resources
+        .iter()
+        .map(|(name, r)| lower_resource(name, r, &user_claim, &throttle))
+        .collect();
+    let cors = spec.cors.as_ref().map(|c| {
+        let mut methods: Vec<Method> =
+            resources.iter().flat_map(|r| r.operations.iter().map(|o| o.method)).collect();
+        methods.sort();
+        methods.dedup();
+        Cors {
+            origins: c.origins.clone(),
+            credentials: c.credentials,
+            max_age_seconds: c.max_age_seconds,
+            methods,
+        }
+    });
+    Service {
+        name: spec.service.name.clone(),
+        description: spec.service.description.clone(),
+        auth,
+        roles: spec.roles.clone(),
+        cors,
+        throttle,
+        limits,
+        resources,
+    }
+}
+
+fn lower_resource(name: &str, r: &spec::Resource, user_claim: &str, throttle: &Throttle) -> Resource {
+    let scope = match &r.owner {
+        Owner::None => Scope::Unowned,
+        Owner::Field(column) => Scope::Owned { column: column.clone(), claim: user_claim.to_string(), tenant: false },
+        Owner::Claim { field, claim } => Scope::Owned { column: field.clone(), claim: claim.clone(), tenant: true },
+    };
+    let server = |name: &str, ty: ColumnType, origin: ColumnOrigin| Column {
+        name: name.to_string(),
+        ty,
+        origin,
+        required: true,
+        default: None,
+        unique: (origin == ColumnOrigin::Id).then_some(Unique::Global),
+        pii: false,
+        constraints: Constraints::default(),
+        on_create: false,
+        on_update: false,
+        description: None,
+    };
+    let mut columns = vec![server("id", ColumnType::Uuid, ColumnOrigin::Id)];
+    if let Some(owner) = scope.owner_column() {
+        columns.push(server(owner, ColumnType::String, ColumnOrigin::Owner));
+    }
+    for (field_name, f) in &r.fields {
+        columns.push(Column {
+            name: field_name.clone(),
+            ty: column_type(f),
+            origin: ColumnOrigin::Field,
+            required: f.required,
+            default: f.default.clone(),
+            unique: f.unique,
+            pii: f.pii,
+            constraints: Constraints {
+                min_length: f.min_length,
+                max_length: f.max_length,
+                pattern: f.pattern.clone(),
+                values: f.values.clone(),
+                min: f.min.clone(),
+                max: f.max.clone(),
+            },
+            on_create: !f.read_only,
+            on_update: !f.read_only && !f.write_once,
+            description: f.description.clone(),
+        });
+    }
+    columns.push(server("created_at", ColumnType::Datetime, ColumnOrigin::CreatedAt));
+    columns.push(server("updated_at", ColumnType::Datetime, ColumnOrigin::UpdatedAt));
+
+    let access = r.access.clone().unwrap_or_default();
+    let plural = r.plural.clone().unwrap_or_else(|| format!("{name}s"));
+    let operations = OperationKind::ALL
+        .into_iter()
+        .filter_map(|kind| {
+            let grants = Grants {
+                owner: scope != Scope::Unowned
+                    && access.owner.as_ref().is_none_or(|ops| ops.contains(&kind)),
+                roles: access
+                    .roles
+                    .iter()
+                    .filter(|(_, ops)| ops.contains(&kind))
+                    .map(|(role, _)| role.clone())
+                    .collect(),
+                public: kind.is_read() && access.public.contains(&kind),
+            };
+            if grants.is_empty() {
+                return None;
+            }
+            let overridden = r.throttle.as_ref().and_then(|t| t.get(kind));
+            let rate = OperationRate {
+                user: overridden.unwrap_or(throttle.user),
+                anon: grants.public.then(|| overridden.unwrap_or(throttle.anon)),
+                bucket: match overridden {
+                    Some(_) => format!("{name}.{}", kind.name()),
+                    None => "default".to_string(),
+                },
+                overridden: overridden.is_some(),
+            };
+            let (method, path) = match kind {
+                OperationKind::List => (Method::Get, format!("/{plural}")),
+                OperationKind::Create => (Method::Post, format!("/{plural}")),
+                OperationKind::Get => (Method::Get, format!("/{plural}/{{id}}")),
+                OperationKind::Update => (Method::Patch, format!("/{plural}/{{id}}")),
+                OperationKind::Delete => (Method::Delete, format!("/{plural}/{{id}}")),
+            };
+            Some(Operation { kind, method, path, grants, rate })
+        })
+        .collect();
+    let mut sort = vec!["created_at".to_string()];
+    sort.extend(r.sort.iter().filter(|s| *s != "created_at").cloned());
+    Resource {
+        name: name.to_string(),
+        plural,
+        description: r.description.clone(),
+        scope,
+        columns,
+        operations,
+        filters: r.filters.clone(),
+        sort,
+    }
+}
+
+fn column_type(f: &spec::Field) -> ColumnType {
+    match f.ty {
+        FieldType::String => ColumnType::String,
+        FieldType::Integer => ColumnType::Integer,
+        FieldType::Number => ColumnType::Number,
+        FieldType::Boolean => ColumnType::Boolean,
+        FieldType::Date => ColumnType::Date,
+        FieldType::Datetime => ColumnType::Datetime,
+        FieldType::Uuid => ColumnType::Uuid,
+        FieldType::Email => ColumnType::Email,
+        FieldType::Url => ColumnType::Url,
+        FieldType::Ref => ColumnType::Ref { resource: f.resource.clone().unwrap_or_default() },
+    }
+}

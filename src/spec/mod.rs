@@ -1,0 +1,485 @@
+//! The spec language: Rust types that mirror the YAML file one to one.
+//!
+//! Stage: parse. Input: YAML text (through [`crate::parse`]). Output: a
+//! [`Spec`] whose typed scalars (rates, sizes, origins) are already parsed.
+//! Invariant: these types know nothing of Rust code, axum or SQL, and refuse
+//! unknown keys everywhere; the JSON Schema published by `palisade schema` is
+//! derived from them (doc comments become the descriptions editors show).
+
+mod scalar;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use scalar::{Origin, Per, Rate, Scheme, Size};
+
+/// A Palisade spec: one service, its authentication, and its resources.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "Palisade spec")]
+pub struct Spec {
+    /// Version of the spec format. Only `1` exists.
+    pub palisade: u32,
+    /// The service: its name becomes the crate name of the generated project.
+    pub service: Service,
+    /// How callers authenticate: bearer JWTs.
+    pub auth: Auth,
+    /// Every role that access grants name. A role acts on every owner's rows,
+    /// for the operations it is granted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// Cross-origin access for browsers. Omitted: no CORS headers at all
+    /// (same-origin only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Cors>,
+    /// Default request rates for every operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<Throttle>,
+    /// Bounds on request bodies, pages and time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+    /// The resources of the API, by name. Each becomes a table and a set of
+    /// routes under `/{plural}`.
+    pub resources: IndexMap<String, Resource>,
+    /// Audit findings accepted for the whole spec, with the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditAllow>,
+}
+
+/// The service being described.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// The service name; becomes the crate name. Lowercase letters, digits,
+    /// `_` and `-`, starting with a letter.
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_-]*$"))]
+    pub name: String,
+    /// A sentence about the service, shown in the generated README and OpenAPI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// Authentication: every non-public operation needs a valid bearer JWT.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    /// How tokens are verified.
+    pub jwt: Jwt,
+    /// The claim that names the user (default `sub`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_claim: Option<String>,
+    /// The claim holding the caller's role names, an array of strings.
+    /// Without it no caller has a role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles_claim: Option<String>,
+}
+
+/// Verification of bearer JWTs.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Jwt {
+    /// The one algorithm accepted; the token's own `alg` header never chooses.
+    pub algorithm: Algorithm,
+    /// HS256/HS384/HS512: the environment variable holding the shared secret
+    /// (the server refuses to start with fewer than 32 bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Z_][A-Z0-9_]*$"))]
+    pub secret_env: Option<String>,
+    /// RS256/ES256/EdDSA: the environment variable holding the PEM public key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Z_][A-Z0-9_]*$"))]
+    pub public_key_env: Option<String>,
+    /// Required value of the `iss` claim; checked when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Required value of the `aud` claim; checked when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds (default 0, at most 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leeway_seconds: Option<u32>,
+}
+
+/// A JWT signature algorithm. `none` does not exist here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+pub enum Algorithm {
+    HS256,
+    HS384,
+    HS512,
+    RS256,
+    ES256,
+    EdDSA,
+}
+
+impl Algorithm {
+    /// Shared-secret (HMAC) algorithms.
+    pub fn is_hmac(self) -> bool {
+        matches!(self, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::HS256 => "HS256",
+            Algorithm::HS384 => "HS384",
+            Algorithm::HS512 => "HS512",
+            Algorithm::RS256 => "RS256",
+            Algorithm::ES256 => "ES256",
+            Algorithm::EdDSA => "EdDSA",
+        }
+    }
+}
+
+/// Cross-origin resource sharing for browser clients.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Cors {
+    /// Exact origins allowed to call the API: `scheme://host[:port]`.
+    pub origins: Vec<Origin>,
+    /// Allow cookies and Authorization from the browser (never with `*`).
+    #[serde(default)]
+    pub credentials: bool,
+    /// How long browsers may cache a preflight answer, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_seconds: Option<u32>,
+}
+
+/// Default request rates.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Throttle {
+    /// Per client IP, for anonymous calls and failed authentication
+    /// (default `30/minute`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anon: Option<Rate>,
+    /// Per authenticated user (default `1000/hour`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<Rate>,
+    /// Reverse proxies in front of the server whose `X-Forwarded-For` entry
+    /// is trusted. 0 (default) ignores the header, so it cannot be spoofed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_proxy_hops: Option<u8>,
+}
+
+/// Bounds that keep one client from exhausting the server.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body accepted (default `64KiB`); larger gets 413.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_body: Option<Size>,
+    /// Items per page when the client does not ask (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_page_size: Option<u32>,
+    /// Most items per page, whatever the client asks (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_page_size: Option<u32>,
+    /// Time allowed for one request, in seconds (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout_seconds: Option<u32>,
+}
+
+/// One resource: a table of rows and the routes that reach them.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resource {
+    /// The path segment of the collection (default: the name with an `s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plural: Option<String>,
+    /// A sentence about the resource, shown in OpenAPI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Who owns each row: a field filled from the user claim (`owner_id`),
+    /// `{field, claim}` to scope by another claim (tenants), or `none`.
+    pub owner: Owner,
+    /// The fields of a row, besides the server-managed `id`, `created_at`,
+    /// `updated_at` and the owner field.
+    pub fields: IndexMap<String, Field>,
+    /// Who may run which operation. Omitted: the owner may run every
+    /// operation on their own rows, and nobody else anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
+    /// Fields a list may be filtered on by exact match (`?paid=true`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<String>,
+    /// Fields a list may be sorted by (`?sort=-amount_cents`), besides `created_at`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sort: Vec<String>,
+    /// Per-operation rates replacing the default `throttle.user`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<OperationRates>,
+    /// Audit findings accepted for this resource, with the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditAllow>,
+}
+
+/// The ownership rule of a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// `owner: none`: no owner; only roles and public grants reach the rows.
+    None,
+    /// `owner: owner_id`: the field holds the user claim of the creator.
+    Field(String),
+    /// `owner: { field: org_id, claim: org }`: the field holds the given claim.
+    Claim { field: String, claim: String },
+}
+
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct OwnerClaim {
+    /// The field that holds the owner value.
+    field: String,
+    /// The token claim whose value scopes the rows (e.g. a tenant id).
+    claim: String,
+}
+
+impl<'de> Deserialize<'de> for Owner {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Name(String),
+            Claim(OwnerClaim),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Name(n) if n == "none" => Ok(Owner::None),
+            Raw::Name(n) => Ok(Owner::Field(n)),
+            Raw::Claim(OwnerClaim { field, claim }) => Ok(Owner::Claim { field, claim }),
+        }
+    }
+}
+
+impl Serialize for Owner {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Owner::None => serializer.serialize_str("none"),
+            Owner::Field(f) => serializer.serialize_str(f),
+            Owner::Claim { field, claim } => OwnerClaim { field: field.clone(), claim: claim.clone() }
+                .serialize(serializer),
+        }
+    }
+}
+
+impl JsonSchema for Owner {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Owner".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let claim = generator.subschema_for::<OwnerClaim>();
+        schemars::json_schema!({
+            "description": "Who owns each row: the name of a field filled from the user claim, `{field, claim}` to scope by another claim, or `none`.",
+            "anyOf": [
+                { "type": "string", "description": "`none`, or the owner field filled from the user claim" },
+                claim
+            ]
+        })
+    }
+}
+
+/// An operation of a resource.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    List,
+    Get,
+    Create,
+    Update,
+    Delete,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 5] = [
+        Operation::List,
+        Operation::Get,
+        Operation::Create,
+        Operation::Update,
+        Operation::Delete,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::List => "list",
+            Operation::Get => "get",
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Delete => "delete",
+        }
+    }
+
+    /// Reads change nothing; only they may be public.
+    pub fn is_read(self) -> bool {
+        matches!(self, Operation::List | Operation::Get)
+    }
+}
+
+/// Access grants of a resource. Everything not granted is denied.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Access {
+    /// Operations the owner may run on their own rows (default: all five
+    /// when the resource has an owner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Vec<Operation>>,
+    /// Operations each role may run on every owner's rows.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub roles: IndexMap<String, Vec<Operation>>,
+    /// Operations anyone may run without a token; `list` and `get` only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public: Vec<Operation>,
+}
+
+/// Per-operation rates, per user (per IP for anonymous callers).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperationRates {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Rate of `GET /{plural}`.
+    pub list: Option<Rate>,
+    /// Rate of `GET /{plural}/{id}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub get: Option<Rate>,
+    /// Rate of `POST /{plural}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create: Option<Rate>,
+    /// Rate of `PATCH /{plural}/{id}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<Rate>,
+    /// Rate of `DELETE /{plural}/{id}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete: Option<Rate>,
+}
+
+impl OperationRates {
+    pub fn get(&self, op: Operation) -> Option<Rate> {
+        match op {
+            Operation::List => self.list,
+            Operation::Get => self.get,
+            Operation::Create => self.create,
+            Operation::Update => self.update,
+            Operation::Delete => self.delete,
+        }
+    }
+}
+
+/// The type of a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    /// Text; `min_length`, `max_length`, `pattern`, `enum` apply.
+    String,
+    /// A whole number (64-bit); `min`, `max` apply.
+    Integer,
+    /// A finite floating-point number; `min`, `max` apply.
+    Number,
+    Boolean,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// A date and time in RFC 3339, such as `2026-01-31T12:00:00Z`.
+    Datetime,
+    Uuid,
+    Email,
+    /// An absolute http or https URL.
+    Url,
+    /// The id of a row of another resource (`resource` names it).
+    Ref,
+}
+
+impl FieldType {
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::String => "string",
+            FieldType::Integer => "integer",
+            FieldType::Number => "number",
+            FieldType::Boolean => "boolean",
+            FieldType::Date => "date",
+            FieldType::Datetime => "datetime",
+            FieldType::Uuid => "uuid",
+            FieldType::Email => "email",
+            FieldType::Url => "url",
+            FieldType::Ref => "ref",
+        }
+    }
+
+    /// Text-valued types, to which length limits apply.
+    pub fn is_text(self) -> bool {
+        matches!(self, FieldType::String | FieldType::Email | FieldType::Url)
+    }
+
+    pub fn is_numeric(self) -> bool {
+        matches!(self, FieldType::Integer | FieldType::Number)
+    }
+}
+
+/// Scope of a uniqueness constraint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Unique {
+    /// No two rows anywhere share the value.
+    Global,
+    /// No two rows of the same owner share the value.
+    PerOwner,
+}
+
+/// One field of a resource.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Field {
+    /// The type of the value.
+    #[serde(rename = "type")]
+    pub ty: FieldType,
+    /// A sentence about the field, shown in OpenAPI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Must be given on create (and can never be null).
+    #[serde(default)]
+    pub required: bool,
+    /// Value used when create does not give one; must satisfy the field's constraints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+    /// No two rows (`global`) or no two rows of one owner (`per_owner`) share the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique: Option<Unique>,
+    /// Server-managed: never accepted in input (a `default` gives its value).
+    #[serde(default)]
+    pub read_only: bool,
+    /// Accepted on create, refused on update.
+    #[serde(default)]
+    pub write_once: bool,
+    /// Personal data: redacted from logs and listed by `palisade audit`.
+    #[serde(default)]
+    pub pii: bool,
+    /// Fewest characters (string).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u32>,
+    /// Most characters (string, email, url).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+    /// A regular expression the whole value must match (string).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// The only values allowed (string).
+    #[serde(default, rename = "enum", skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<String>>,
+    /// Smallest value (integer, number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<serde_json::Number>,
+    /// Largest value (integer, number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<serde_json::Number>,
+    /// The resource a `ref` field points at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+}
+
+/// Audit findings accepted on purpose.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditAllow {
+    /// Finding codes to silence here.
+    pub allow: Vec<String>,
+    /// Why these findings are accepted; shown in the report.
+    pub reason: String,
+}

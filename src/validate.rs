@@ -1,0 +1,838 @@
+//! Validation: the meaning of a structurally valid spec.
+//!
+//! Stage: validate. Input: a [`Parsed`] spec (typed values plus the tree
+//! they came from). Output: every semantic diagnostic of SPEC.md section 2,
+//! each pointing at the key or value that causes it. Invariant: a spec with
+//! no error here can be lowered into a [`crate::model::Service`] without
+//! failing; the model relies on every check below.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::parse::{Parsed, quoted_list};
+use crate::source::Span;
+use crate::spec::{Access, Field, FieldType, Operation, Origin, Owner, Resource, Spec, Unique};
+use crate::suggest::did_you_mean;
+use crate::yaml::{Node, Step};
+
+/// Names of the columns every resource gets from the server.
+pub const SERVER_COLUMNS: [&str; 3] = ["id", "created_at", "updated_at"];
+
+/// Crate names that cannot be a service's name: Rust's own crates and the
+/// generated project's dependencies.
+const RESERVED_CRATE_NAMES: &[&str] = &[
+    "std", "core", "alloc", "proc_macro", "test", "self", "axum", "tokio", "tower", "tower_http",
+    "tower-http", "sqlx", "serde", "serde_json", "jsonwebtoken", "uuid", "tracing",
+    "tracing_subscriber", "tracing-subscriber", "governor", "regex", "time", "hyper", "http",
+];
+
+/// Paths the generated server serves itself.
+const RESERVED_PATHS: &[&str] = &["health", "openapi", "openapi.json"];
+
+/// Checks the meaning of `parsed`; returns every diagnostic, errors and warnings.
+pub fn validate(parsed: &Parsed) -> Vec<Diagnostic> {
+    let mut v = Validator { root: &parsed.root, spec: &parsed.spec, out: Vec::new() };
+    v.version();
+    v.service();
+    v.auth();
+    v.roles();
+    v.cors();
+    v.throttle();
+    v.limits();
+    v.resources();
+    v.out
+}
+
+struct Validator<'a> {
+    root: &'a Node,
+    spec: &'a Spec,
+    out: Vec<Diagnostic>,
+}
+
+/// Builds a path of steps from string keys and indexes.
+macro_rules! path {
+    ($($step:expr),* $(,)?) => { &[$(Step::from($step)),*][..] };
+}
+
+impl<'a> From<&'a str> for Step<'a> {
+    fn from(k: &'a str) -> Step<'a> {
+        Step::Key(k)
+    }
+}
+
+impl<'a> From<&'a String> for Step<'a> {
+    fn from(k: &'a String) -> Step<'a> {
+        Step::Key(k)
+    }
+}
+
+impl From<usize> for Step<'_> {
+    fn from(i: usize) -> Self {
+        Step::Index(i)
+    }
+}
+
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// A valid identifier close to `name`, when one is obvious.
+fn identifier_fix(name: &str) -> Option<String> {
+    let mut fixed = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            if prev_lower {
+                fixed.push('_');
+            }
+            fixed.push(c.to_ascii_lowercase());
+            prev_lower = false;
+        } else if c.is_ascii_alphanumeric() {
+            fixed.push(c);
+            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        } else {
+            if !fixed.ends_with('_') && !fixed.is_empty() {
+                fixed.push('_');
+            }
+            prev_lower = false;
+        }
+    }
+    let fixed = fixed.trim_end_matches('_').to_string();
+    (is_identifier(&fixed) && fixed != name).then_some(fixed)
+}
+
+impl Validator<'_> {
+    fn node(&self, path: &[Step<'_>]) -> Option<&Node> {
+        let mut node = self.root;
+        for step in path {
+            node = node.step(*step)?;
+        }
+        Some(node)
+    }
+
+    /// The span of the value at `path`, or of the nearest ancestor present.
+    fn value(&self, path: &[Step<'_>]) -> Span {
+        let mut node = self.root;
+        for step in path {
+            match node.step(*step) {
+                Some(next) => node = next,
+                None => break,
+            }
+        }
+        node.span
+    }
+
+    /// The span of the key at the end of `path` (the value's span when the
+    /// path ends in a list index).
+    fn key(&self, path: &[Step<'_>]) -> Span {
+        match path.split_last() {
+            Some((Step::Key(k), parent)) => match self.node(parent).and_then(|n| n.entry(k)) {
+                Some(entry) => entry.key_span,
+                None => self.value(parent),
+            },
+            _ => self.value(path),
+        }
+    }
+
+    fn push(&mut self, d: Diagnostic) {
+        self.out.push(d);
+    }
+
+    fn version(&mut self) {
+        if self.spec.palisade != 1 {
+            let d = Diagnostic::error(
+                Code::UnsupportedVersion,
+                format!("format version {} is not supported; this palisade reads version 1", self.spec.palisade),
+            )
+            .at(self.value(path!["palisade"]), "expected `1`")
+            .with_help("write `palisade: 1`");
+            self.push(d);
+        }
+    }
+
+    fn service(&mut self) {
+        let name = &self.spec.service.name;
+        let normalised = name.replace('-', "_");
+        if RESERVED_CRATE_NAMES.contains(&name.as_str()) || RESERVED_CRATE_NAMES.contains(&normalised.as_str()) {
+            let d = Diagnostic::error(
+                Code::ReservedName,
+                format!("`{name}` cannot be the service name: the generated crate would clash with a crate of the same name"),
+            )
+            .at(self.value(path!["service", "name"]), "reserved crate name")
+            .with_help(format!("choose another name, such as `{name}-api`"));
+            self.push(d);
+        }
+    }
+
+    fn auth(&mut self) {
+        let jwt = &self.spec.auth.jwt;
+        let alg = jwt.algorithm;
+        let alg_span = self.value(path!["auth", "jwt", "algorithm"]);
+        if alg.is_hmac() {
+            if jwt.secret_env.is_none() {
+                let d = Diagnostic::error(
+                    Code::AuthKeyMismatch,
+                    format!("{} needs `secret_env`: the environment variable that holds the shared secret", alg.name()),
+                )
+                .at(self.key(path!["auth", "jwt"]), "`secret_env` is missing here")
+                .with_label(alg_span, "a shared-secret algorithm")
+                .with_help("add `secret_env: JWT_SECRET`");
+                self.push(d);
+            }
+            if jwt.public_key_env.is_some() {
+                let d = Diagnostic::error(
+                    Code::AuthKeyMismatch,
+                    format!("{} verifies with a shared secret, not a public key", alg.name()),
+                )
+                .at(self.key(path!["auth", "jwt", "public_key_env"]), "not used by this algorithm")
+                .with_label(alg_span, "a shared-secret algorithm")
+                .with_help("use `secret_env`, or choose RS256, ES256 or EdDSA for public keys");
+                self.push(d);
+            }
+        } else {
+            if jwt.public_key_env.is_none() {
+                let d = Diagnostic::error(
+                    Code::AuthKeyMismatch,
+                    format!("{} needs `public_key_env`: the environment variable that holds the PEM public key", alg.name()),
+                )
+                .at(self.key(path!["auth", "jwt"]), "`public_key_env` is missing here")
+                .with_label(alg_span, "a public-key algorithm")
+                .with_help("add `public_key_env: JWT_PUBLIC_KEY`");
+                self.push(d);
+            }
+            if jwt.secret_env.is_some() {
+                let d = Diagnostic::error(
+                    Code::AuthKeyMismatch,
+                    format!("{} verifies with a public key, not a shared secret", alg.name()),
+                )
+                .at(self.key(path!["auth", "jwt", "secret_env"]), "not used by this algorithm")
+                .with_label(alg_span, "a public-key algorithm")
+                .with_help("use `public_key_env`, or choose HS256 for a shared secret");
+                self.push(d);
+            }
+        }
+        for (key, value) in [("issuer", &jwt.issuer), ("audience", &jwt.audience)] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                let d = Diagnostic::error(Code::InvalidValue, format!("`{key}` is empty; an empty {key} would match nothing"))
+                    .at(self.value(path!["auth", "jwt", key]), "empty")
+                    .with_help(format!("give the expected `{}` value or remove the key", if key == "issuer" { "iss" } else { "aud" }));
+                self.push(d);
+            }
+        }
+        if let Some(leeway) = jwt.leeway_seconds {
+            if leeway > 300 {
+                let d = Diagnostic::error(
+                    Code::InvalidLimit,
+                    format!("a leeway of {leeway} seconds keeps expired tokens alive too long; at most 300 is allowed"),
+                )
+                .at(self.value(path!["auth", "jwt", "leeway_seconds"]), "too large")
+                .with_help("clock skew between servers is seconds, not minutes: 30 is plenty");
+                self.push(d);
+            }
+        }
+        for key in ["user_claim", "roles_claim"] {
+            let value = if key == "user_claim" { &self.spec.auth.user_claim } else { &self.spec.auth.roles_claim };
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                let d = Diagnostic::error(Code::InvalidClaim, format!("`{key}` is empty; it must name a claim of the token"))
+                    .at(self.value(path!["auth", key]), "empty");
+                self.push(d);
+            }
+        }
+    }
+
+    fn roles(&mut self) {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let used: HashSet<&str> = self
+            .spec
+            .resources
+            .values()
+            .filter_map(|r| r.access.as_ref())
+            .flat_map(|a| a.roles.keys().map(String::as_str))
+            .collect();
+        for (i, role) in self.spec.roles.iter().enumerate() {
+            let span = self.value(path!["roles", i]);
+            if !is_identifier(role) {
+                self.invalid_name("role", role, span);
+            }
+            if let Some(first) = seen.insert(role, i) {
+                let d = Diagnostic::error(Code::DuplicateEntry, format!("role `{role}` is declared twice"))
+                    .at(span, "again here")
+                    .with_label(self.value(path!["roles", first]), "first here");
+                self.push(d);
+            } else if !used.contains(role.as_str()) {
+                let d = Diagnostic::warning(Code::UnusedRole, format!("role `{role}` is declared but no resource grants it anything"))
+                    .at(span, "unused")
+                    .with_help("grant it operations under `access.roles` or remove it");
+                self.push(d);
+            }
+        }
+        if !used.is_empty() && self.spec.auth.roles_claim.is_none() {
+            let d = Diagnostic::error(
+                Code::InvalidClaim,
+                "roles are granted, but `auth.roles_claim` is not set, so no caller could ever hold a role",
+            )
+            .at(self.key(path!["auth"]), "no `roles_claim` here")
+            .with_help("add `roles_claim: roles` (the claim with an array of role names)");
+            self.push(d);
+        }
+    }
+
+    fn cors(&mut self) {
+        let Some(cors) = &self.spec.cors else { return };
+        if cors.origins.is_empty() {
+            let d = Diagnostic::error(Code::InvalidOrigin, "`cors.origins` is empty; no browser origin would be allowed")
+                .at(self.value(path!["cors", "origins"]), "empty")
+                .with_help("list the origins, or remove the `cors` section for same-origin only");
+            self.push(d);
+        }
+        let mut seen: HashMap<&Origin, usize> = HashMap::new();
+        for (i, origin) in cors.origins.iter().enumerate() {
+            let span = self.value(path!["cors", "origins", i]);
+            if let Some(first) = seen.insert(origin, i) {
+                let d = Diagnostic::error(Code::DuplicateEntry, format!("origin `{origin}` is listed twice"))
+                    .at(span, "again here")
+                    .with_label(self.value(path!["cors", "origins", first]), "first here");
+                self.push(d);
+            }
+            if *origin == Origin::Any {
+                if cors.credentials {
+                    let d = Diagnostic::error(
+                        Code::WildcardWithCredentials,
+                        "`*` with `credentials: true` would let every site make authenticated calls",
+                    )
+                    .at(span, "any origin")
+                    .with_label(self.value(path!["cors", "credentials"]), "credentials allowed")
+                    .with_help("list the exact origins that need credentials");
+                    self.push(d);
+                } else if cors.origins.len() > 1 {
+                    let d = Diagnostic::error(Code::InvalidOrigin, "`*` already allows every origin; the other entries would be ignored")
+                        .at(span, "any origin")
+                        .with_help("keep either `*` alone or only exact origins");
+                    self.push(d);
+                }
+            }
+        }
+        if let Some(age) = cors.max_age_seconds {
+            if age > 86_400 {
+                let d = Diagnostic::error(Code::InvalidLimit, format!("`max_age_seconds: {age}` is more than a day; browsers cap it far lower"))
+                    .at(self.value(path!["cors", "max_age_seconds"]), "at most 86400")
+                    .with_help("600 (ten minutes) is a common choice");
+                self.push(d);
+            }
+        }
+    }
+
+    fn throttle(&mut self) {
+        let Some(throttle) = &self.spec.throttle else { return };
+        if let Some(hops) = throttle.trust_proxy_hops {
+            if hops > 10 {
+                let d = Diagnostic::error(Code::InvalidLimit, format!("{hops} trusted proxy hops is not a real deployment; at most 10 is allowed"))
+                    .at(self.value(path!["throttle", "trust_proxy_hops"]), "too many");
+                self.push(d);
+            }
+        }
+    }
+
+    fn limits(&mut self) {
+        let Some(limits) = &self.spec.limits else { return };
+        if let Some(size) = limits.max_body {
+            if size.bytes() == 0 || size.bytes() > 64 * 1024 * 1024 {
+                let d = Diagnostic::error(Code::InvalidLimit, format!("`max_body: {size}` must be between 1 byte and 64MiB"))
+                    .at(self.value(path!["limits", "max_body"]), "out of range");
+                self.push(d);
+            }
+        }
+        for (key, value, most) in [
+            ("default_page_size", limits.default_page_size, 1000),
+            ("max_page_size", limits.max_page_size, 1000),
+            ("request_timeout_seconds", limits.request_timeout_seconds, 600),
+        ] {
+            if let Some(value) = value {
+                if value == 0 || value > most {
+                    let d = Diagnostic::error(Code::InvalidLimit, format!("`{key}: {value}` must be between 1 and {most}"))
+                        .at(self.value(path!["limits", key]), "out of range");
+                    self.push(d);
+                }
+            }
+        }
+        let default = limits.default_page_size.unwrap_or(crate::model::DEFAULT_PAGE_SIZE);
+        let max = limits.max_page_size.unwrap_or(crate::model::MAX_PAGE_SIZE);
+        if default > max {
+            let at = if limits.default_page_size.is_some() { "default_page_size" } else { "max_page_size" };
+            let d = Diagnostic::error(
+                Code::InvalidLimit,
+                format!("the default page size ({default}) is larger than the largest page allowed ({max})"),
+            )
+            .at(self.value(path!["limits", at]), "inconsistent")
+            .with_help("make `default_page_size` at most `max_page_size`");
+            self.push(d);
+        }
+    }
+
+    fn invalid_name(&mut self, what: &str, name: &str, span: Span) {
+        let help = identifier_fix(name)
+            .map(|f| format!("did you mean `{f}`?"))
+            .unwrap_or_else(|| "use lowercase letters, digits and `_`, starting with a letter".to_string());
+        let d = Diagnostic::error(
+            Code::InvalidName,
+            format!("`{name}` is not a valid {what} name: expected `[a-z][a-z0-9_]*`"),
+        )
+        .at(span, "invalid name")
+        .with_help(help);
+        self.push(d);
+    }
+
+    fn resources(&mut self) {
+        if self.spec.resources.is_empty() {
+            let d = Diagnostic::error(Code::NoResources, "the spec declares no resource")
+                .at(self.key(path!["resources"]), "empty")
+                .with_help("declare at least one resource with its owner and fields");
+            self.push(d);
+        }
+        let mut plurals: HashMap<String, &str> = HashMap::new();
+        for (name, resource) in &self.spec.resources {
+            if !is_identifier(name) {
+                self.invalid_name("resource", name, self.key(path!["resources", name]));
+            }
+            let plural = resource.plural.clone().unwrap_or_else(|| format!("{name}s"));
+            let plural_span = if resource.plural.is_some() {
+                self.value(path!["resources", name, "plural"])
+            } else {
+                self.key(path!["resources", name])
+            };
+            if resource.plural.is_some() && !is_identifier(&plural) {
+                self.invalid_name("plural", &plural, plural_span);
+            }
+            if RESERVED_PATHS.contains(&plural.as_str()) {
+                let d = Diagnostic::error(
+                    Code::ReservedName,
+                    format!("the path `/{plural}` is served by the generated server itself"),
+                )
+                .at(plural_span, "reserved path")
+                .with_help("set another `plural`");
+                self.push(d);
+            }
+            if let Some(first) = plurals.insert(plural.clone(), name) {
+                let d = Diagnostic::error(
+                    Code::DuplicatePlural,
+                    format!("resources `{first}` and `{name}` both use the path `/{plural}`"),
+                )
+                .at(plural_span, "second use")
+                .with_label(self.key(path!["resources", first]), "first use")
+                .with_help("give one of them another `plural`");
+                self.push(d);
+            }
+            self.resource(name, resource);
+        }
+    }
+
+    fn resource(&mut self, name: &str, resource: &Resource) {
+        let owner_field = match &resource.owner {
+            Owner::None => None,
+            Owner::Field(f) => Some((f.as_str(), self.value(path!["resources", name, "owner"]))),
+            Owner::Claim { field, claim } => {
+                if claim.trim().is_empty() {
+                    let d = Diagnostic::error(Code::InvalidClaim, "the owner `claim` is empty; it must name a claim of the token")
+                        .at(self.value(path!["resources", name, "owner", "claim"]), "empty");
+                    self.push(d);
+                }
+                Some((field.as_str(), self.value(path!["resources", name, "owner", "field"])))
+            }
+        };
+        if let Some((field, span)) = owner_field {
+            if !is_identifier(field) {
+                self.invalid_name("owner field", field, span);
+            } else if SERVER_COLUMNS.contains(&field) {
+                let d = Diagnostic::error(Code::ReservedName, format!("`{field}` is managed by the server and cannot hold the owner"))
+                    .at(span, "reserved")
+                    .with_help("use a field such as `owner_id`");
+                self.push(d);
+            }
+            if resource.fields.contains_key(field) {
+                let d = Diagnostic::error(
+                    Code::OwnerFieldDeclared,
+                    format!("`{field}` is the owner field of `{name}` and is filled from the token; it must not be declared as a field"),
+                )
+                .at(self.key(path!["resources", name, "fields", field]), "declared here")
+                .with_label(span, "owner field")
+                .with_help(format!("remove `{field}` from `fields`: the server sets it from the token and never accepts it in a body"));
+                self.push(d);
+            }
+        }
+        for (field_name, field) in &resource.fields {
+            self.field(name, resource, field_name, field);
+        }
+        self.access(name, resource);
+        self.list_options(name, resource);
+    }
+
+    fn field(&mut self, resource_name: &str, resource: &Resource, name: &str, field: &Field) {
+        let at = |key: &str| -> Vec<String> {
+            vec!["resources".into(), resource_name.into(), "fields".into(), name.into(), key.into()]
+        };
+        let value_span = |v: &Validator<'_>, key: &str| {
+            let p = at(key);
+            let steps: Vec<Step<'_>> = p.iter().map(|s| Step::Key(s)).collect();
+            v.value(&steps)
+        };
+        let key_span = |v: &Validator<'_>, key: &str| {
+            let p = at(key);
+            let steps: Vec<Step<'_>> = p.iter().map(|s| Step::Key(s)).collect();
+            v.key(&steps)
+        };
+        let name_span = self.key(path!["resources", resource_name, "fields", name]);
+        if !is_identifier(name) {
+            self.invalid_name("field", name, name_span);
+        } else if SERVER_COLUMNS.contains(&name) {
+            let d = Diagnostic::error(Code::ReservedName, format!("`{name}` is managed by the server on every resource"))
+                .at(name_span, "reserved")
+                .with_help("remove it: every row has `id`, `created_at` and `updated_at` already");
+            self.push(d);
+        }
+        let ty = field.ty;
+        let type_span = value_span(self, "type");
+        let inapplicable = |v: &mut Validator<'_>, key: &str, present: bool, applies: bool, to: &str| {
+            if present && !applies {
+                let d = Diagnostic::error(
+                    Code::InapplicableKey,
+                    format!("`{key}` does not apply to a field of type `{}`", ty.name()),
+                )
+                .at(key_span(v, key), format!("only for {to}"))
+                .with_label(type_span, "the field's type");
+                v.push(d);
+            }
+        };
+        let string = ty == FieldType::String;
+        inapplicable(self, "min_length", field.min_length.is_some(), string, "string fields");
+        inapplicable(self, "max_length", field.max_length.is_some(), ty.is_text(), "string, email and url fields");
+        inapplicable(self, "pattern", field.pattern.is_some(), string, "string fields");
+        inapplicable(self, "enum", field.values.is_some(), string, "string fields");
+        inapplicable(self, "min", field.min.is_some(), ty.is_numeric(), "integer and number fields");
+        inapplicable(self, "max", field.max.is_some(), ty.is_numeric(), "integer and number fields");
+        inapplicable(self, "resource", field.resource.is_some(), ty == FieldType::Ref, "ref fields");
+
+        if ty == FieldType::Ref {
+            match &field.resource {
+                None => {
+                    let d = Diagnostic::error(Code::MissingRefTarget, format!("ref field `{name}` does not say which resource it points at"))
+                        .at(name_span, "no `resource`")
+                        .with_label(type_span, "a ref")
+                        .with_help("add `resource: NAME`");
+                    self.push(d);
+                }
+                Some(target) if !self.spec.resources.contains_key(target) => {
+                    let suggestion = did_you_mean(target, self.spec.resources.keys().map(String::as_str));
+                    let d = Diagnostic::error(Code::UnknownResource, format!("ref field `{name}` points at `{target}`, which is not a resource of this spec"))
+                        .at(value_span(self, "resource"), "unknown resource")
+                        .with_help(match suggestion {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!("the resources are: {}", quoted_list(&self.spec.resources.keys().map(String::as_str).collect::<Vec<_>>())),
+                        });
+                    self.push(d);
+                }
+                Some(_) => {}
+            }
+        }
+
+        if let (Some(min), Some(max)) = (field.min_length, field.max_length) {
+            if min > max {
+                let d = Diagnostic::error(Code::MinGreaterThanMax, format!("`min_length` ({min}) is greater than `max_length` ({max})"))
+                    .at(value_span(self, "min_length"), "lower bound")
+                    .with_label(value_span(self, "max_length"), "upper bound");
+                self.push(d);
+            }
+        }
+        if field.max_length == Some(0) {
+            let d = Diagnostic::error(Code::InvalidLimit, "`max_length: 0` admits only the empty string")
+                .at(value_span(self, "max_length"), "zero");
+            self.push(d);
+        }
+        for key in ["min", "max"] {
+            let bound = if key == "min" { &field.min } else { &field.max };
+            if let Some(n) = bound {
+                if ty == FieldType::Integer && n.as_i64().is_none() {
+                    let d = Diagnostic::error(Code::InvalidValue, format!("`{key}: {n}` is not a whole number, but the field is an integer"))
+                        .at(value_span(self, key), "not an integer");
+                    self.push(d);
+                }
+            }
+        }
+        if let (Some(min), Some(max)) = (&field.min, &field.max) {
+            if min.as_f64().unwrap_or(f64::MIN) > max.as_f64().unwrap_or(f64::MAX) {
+                let d = Diagnostic::error(Code::MinGreaterThanMax, format!("`min` ({min}) is greater than `max` ({max})"))
+                    .at(value_span(self, "min"), "lower bound")
+                    .with_label(value_span(self, "max"), "upper bound");
+                self.push(d);
+            }
+        }
+        let pattern = match &field.pattern {
+            Some(p) => match regex::Regex::new(&format!("^(?:{p})$")) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    let message = e.to_string();
+                    let reason = message.lines().last().unwrap_or(&message).trim_start_matches("error: ").to_string();
+                    let d = Diagnostic::error(Code::InvalidPattern, format!("`pattern` is not a valid regular expression: {reason}"))
+                        .at(value_span(self, "pattern"), "invalid")
+                        .with_help("patterns use Rust's regex syntax (no look-around or back-references)");
+                    self.push(d);
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(values) = &field.values {
+            if values.is_empty() {
+                let d = Diagnostic::error(Code::InvalidValue, "`enum` is empty; no value could ever be stored")
+                    .at(value_span(self, "enum"), "empty");
+                self.push(d);
+            }
+            let mut seen = HashSet::new();
+            for (i, value) in values.iter().enumerate() {
+                if !seen.insert(value) {
+                    let p = at("enum");
+                    let span = self.value(&[Step::Key(&p[0]), Step::Key(&p[1]), Step::Key(&p[2]), Step::Key(&p[3]), Step::Key(&p[4]), Step::Index(i)]);
+                    let d = Diagnostic::error(Code::DuplicateEntry, format!("`{value}` is listed twice in `enum`"))
+                        .at(span, "again here");
+                    self.push(d);
+                }
+            }
+        }
+        if field.read_only && field.write_once {
+            let d = Diagnostic::error(Code::ConflictingFlags, format!("`{name}` cannot be both `read_only` (never accepted) and `write_once` (accepted on create)"))
+                .at(key_span(self, "write_once"), "contradicts read_only")
+                .with_label(key_span(self, "read_only"), "read_only");
+            self.push(d);
+        }
+        if field.read_only && field.required {
+            let d = Diagnostic::error(Code::ConflictingFlags, format!("`{name}` is `required` but `read_only`, so no request could ever create a row"))
+                .at(key_span(self, "required"), "required")
+                .with_label(key_span(self, "read_only"), "read_only")
+                .with_help("drop `required`, and give a `default` if the server should fill it");
+            self.push(d);
+        }
+        if field.required && field.default.is_some() {
+            let d = Diagnostic::warning(Code::ConflictingFlags, format!("`{name}` is `required`, so its `default` is never used"))
+                .at(key_span(self, "default"), "never used")
+                .with_help("drop `required` to make the default apply, or drop the default");
+            self.push(d);
+        }
+        if field.unique == Some(Unique::PerOwner) && resource.owner == Owner::None {
+            let d = Diagnostic::error(Code::UniqueWithoutOwner, format!("`{name}` is unique per owner, but `{resource_name}` has no owner"))
+                .at(value_span(self, "unique"), "per_owner")
+                .with_help("use `unique: global`");
+            self.push(d);
+        }
+        if let Some(default) = &field.default {
+            if let Err(reason) = check_default(field, default, pattern.as_ref()) {
+                let d = Diagnostic::error(Code::InvalidDefault, format!("invalid default for `{name}`: {reason}"))
+                    .at(value_span(self, "default"), "invalid default");
+                self.push(d);
+            }
+        }
+    }
+
+    fn access(&mut self, name: &str, resource: &Resource) {
+        let default = Access::default();
+        let access = resource.access.as_ref().unwrap_or(&default);
+        let base = ["resources", name, "access"];
+        let op_lists: Vec<(Vec<&str>, &Vec<Operation>)> = access
+            .owner
+            .iter()
+            .map(|ops| (vec!["owner"], ops))
+            .chain(access.roles.iter().map(|(role, ops)| (vec!["roles", role.as_str()], ops)))
+            .chain(std::iter::once((vec!["public"], &access.public)))
+            .collect();
+        for (rel, ops) in &op_lists {
+            let mut seen = HashSet::new();
+            for (i, op) in ops.iter().enumerate() {
+                let mut steps: Vec<Step<'_>> = base.iter().map(|s| Step::Key(s)).collect();
+                steps.extend(rel.iter().map(|s| Step::Key(s)));
+                steps.push(Step::Index(i));
+                let span = self.value(&steps);
+                if !seen.insert(op) {
+                    let d = Diagnostic::error(Code::DuplicateEntry, format!("`{}` is listed twice", op.name()))
+                        .at(span, "again here");
+                    self.push(d);
+                }
+                if rel[0] == "public" && !op.is_read() {
+                    let d = Diagnostic::error(
+                        Code::PublicWrite,
+                        format!("`{}` cannot be public: anonymous callers may only read (`list`, `get`)", op.name()),
+                    )
+                    .at(span, "changes data")
+                    .with_help(format!("grant `{}` to the owner or a role instead", op.name()));
+                    self.push(d);
+                }
+            }
+        }
+        if resource.owner == Owner::None {
+            if let Some(ops) = &access.owner {
+                if !ops.is_empty() {
+                    let d = Diagnostic::error(
+                        Code::OwnerGrantWithoutOwner,
+                        format!("`{name}` has `owner: none`, so there is no owner to grant operations to"),
+                    )
+                    .at(self.key(path!["resources", name, "access", "owner"]), "owner grant")
+                    .with_label(self.value(path!["resources", name, "owner"]), "no owner")
+                    .with_help("grant the operations to a role or make them public, or give the resource an owner field");
+                    self.push(d);
+                }
+            }
+        }
+        for role in access.roles.keys() {
+            if !self.spec.roles.contains(role) {
+                let suggestion = did_you_mean(role, self.spec.roles.iter().map(String::as_str));
+                let d = Diagnostic::error(Code::UndeclaredRole, format!("role `{role}` is not declared in `roles`"))
+                    .at(self.key(path!["resources", name, "access", "roles", role]), "undeclared")
+                    .with_help(match suggestion {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("add `{role}` to the top-level `roles` list"),
+                    });
+                self.push(d);
+            }
+        }
+        let owner_reaches = resource.owner != Owner::None && access.owner.as_ref().is_none_or(|ops| !ops.is_empty());
+        let anyone = owner_reaches
+            || access.roles.values().any(|ops| !ops.is_empty())
+            || !access.public.is_empty();
+        if !anyone {
+            let d = Diagnostic::error(Code::UnreachableResource, format!("no owner, role or public grant reaches `{name}`: every route would be denied"))
+                .at(self.key(path!["resources", name]), "unreachable")
+                .with_help("grant operations under `access` (to the owner, a role, or public reads)");
+            self.push(d);
+        }
+        if let Some(rates) = &resource.throttle {
+            for op in Operation::ALL {
+                if rates.get(op).is_none() {
+                    continue;
+                }
+                let granted = (owner_reaches && access.owner.as_ref().is_none_or(|ops| ops.contains(&op)))
+                    || access.roles.values().any(|ops| ops.contains(&op))
+                    || access.public.contains(&op);
+                if !granted {
+                    let d = Diagnostic::warning(Code::UnusedThrottle, format!("`{}` has a rate, but nobody may run it on `{name}`", op.name()))
+                        .at(self.key(path!["resources", name, "throttle", op.name()]), "unused");
+                    self.push(d);
+                }
+            }
+        }
+    }
+
+    fn list_options(&mut self, name: &str, resource: &Resource) {
+        for (key, list, extra) in [("filters", &resource.filters, &[][..]), ("sort", &resource.sort, &["created_at", "updated_at"][..])] {
+            let mut seen = HashSet::new();
+            for (i, field) in list.iter().enumerate() {
+                let span = self.value(path!["resources", name, key, i]);
+                if !seen.insert(field) {
+                    let d = Diagnostic::error(Code::DuplicateEntry, format!("`{field}` is listed twice in `{key}`")).at(span, "again here");
+                    self.push(d);
+                    continue;
+                }
+                if resource.fields.contains_key(field) || extra.contains(&field.as_str()) {
+                    continue;
+                }
+                let candidates: Vec<&str> = resource.fields.keys().map(String::as_str).chain(extra.iter().copied()).collect();
+                let help = match did_you_mean(field, candidates.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("the fields of `{name}` are: {}", quoted_list(&candidates)),
+                };
+                let d = Diagnostic::error(Code::UnknownField, format!("`{key}` names `{field}`, which is not a field of `{name}`"))
+                    .at(span, "unknown field")
+                    .with_help(help);
+                self.push(d);
+            }
+        }
+    }
+}
+
+/// Checks a field's default against its type and constraints.
+fn check_default(field: &Field, value: &serde_json::Value, pattern: Option<&regex::Regex>) -> Result<(), String> {
+    use serde_json::Value as J;
+    let ty = field.ty;
+    match (ty, value) {
+        (FieldType::Ref, _) => Err("a ref cannot have a default; the caller must choose the row".to_string()),
+        (FieldType::Boolean, J::Bool(_)) => Ok(()),
+        (FieldType::Integer, J::Number(n)) => {
+            let i = n.as_i64().ok_or_else(|| format!("`{n}` is not a whole number"))?;
+            check_range(field, i as f64)
+        }
+        (FieldType::Number, J::Number(n)) => check_range(field, n.as_f64().unwrap_or(f64::NAN)),
+        (_, J::String(s)) if ty.is_text() || !matches!(ty, FieldType::Boolean | FieldType::Integer | FieldType::Number) => {
+            let length = s.chars().count();
+            if let Some(min) = field.min_length {
+                if length < min as usize {
+                    return Err(format!("`{s}` is {length} characters long, below `min_length` {min}"));
+                }
+            }
+            if let Some(max) = field.max_length {
+                if length > max as usize {
+                    return Err(format!("`{s}` is {length} characters long, above `max_length` {max}"));
+                }
+            }
+            if let Some(values) = &field.values {
+                if !values.contains(s) {
+                    return Err(format!("`{s}` is not one of the `enum` values {}", quoted_list(&values.iter().map(String::as_str).collect::<Vec<_>>())));
+                }
+            }
+            if let Some(p) = pattern {
+                if !p.is_match(s) {
+                    return Err(format!("`{s}` does not match `pattern`"));
+                }
+            }
+            if s.contains('\0') {
+                return Err("it contains a NUL character".to_string());
+            }
+            crate::formats::check(ty, s).map_err(|e| format!("`{s}` {e}"))
+        }
+        (_, other) => Err(format!("expected a value of type `{}`, found {}", ty.name(), json_kind(other))),
+    }
+}
+
+fn check_range(field: &Field, value: f64) -> Result<(), String> {
+    if !value.is_finite() {
+        return Err("it is not a finite number".to_string());
+    }
+    if let Some(min) = field.min.as_ref().and_then(serde_json::Number::as_f64) {
+        if value < min {
+            return Err(format!("{value} is below `min` {min}"));
+        }
+    }
+    if let Some(max) = field.max.as_ref().and_then(serde_json::Number::as_f64) {
+        if value > max {
+            return Err(format!("{value} is above `max` {max}"));
+        }
+    }
+    Ok(())
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "a mapping",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers() {
+        for ok in ["a", "order", "amount_cents", "x1"] {
+            assert!(is_identifier(ok), "{ok}");
+        }
+        for bad in ["", "A", "1a", "_a", "a-b", "é", "Invoice"] {
+            assert!(!is_identifier(bad), "{bad}");
+        }
+        assert_eq!(identifier_fix("amountCents").as_deref(), Some("amount_cents"));
+        assert_eq!(identifier_fix("Invoice").as_deref(), Some("invoice"));
+        assert_eq!(identifier_fix("line-item").as_deref(), Some("line_item"));
+        assert_eq!(identifier_fix("1x"), None);
+    }
+}

@@ -1,0 +1,629 @@
+//! Bearer JWT authentication: who is calling.
+//!
+//! [`Verifier::authenticate`] turns the `Authorization` header into a
+//! [`Caller`]. Invariants: the algorithm comes from the spec, never from the
+//! token (exactly one is accepted, so `none` and algorithm confusion fail);
+//! `exp` is required, `nbf` is checked, `iss` and `aud` are required and
+//! checked when configured, and the user claim must be a non-empty string.
+//! No header means [`Caller::Anonymous`]; a header that is present but not a
+//! valid bearer token is always a 401, never downgraded to anonymous. The
+//! reason a token was refused is logged at debug level and never sent.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::FromRequestParts;
+use axum::http::{HeaderMap, header, request::Parts};
+use jsonwebtoken::{AlgorithmFamily, DecodingKey, EncodingKey, Header, Validation};
+use serde_json::{Map, Value};
+
+pub use jsonwebtoken::Algorithm;
+
+use super::config::{ConfigError, check_secret};
+use super::problem::Problem;
+
+/// `Authorization` values longer than this are refused before decoding.
+pub const MAX_AUTHORIZATION_BYTES: usize = 8 * 1024;
+/// Longest accepted user, role or tenant claim value, in bytes.
+pub const MAX_CLAIM_BYTES: usize = 256;
+
+/// The `auth` section of the spec, as constants of the generated code.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthSettings {
+    /// The one accepted algorithm.
+    pub algorithm: Algorithm,
+    /// Environment variable with the HMAC secret (HS*) or the PEM public key.
+    pub key_env: &'static str,
+    /// Required `iss` value, when configured.
+    pub issuer: Option<&'static str>,
+    /// Required `aud` member, when configured. Without it, a token that
+    /// carries any `aud` is refused (it was meant for someone else).
+    pub audience: Option<&'static str>,
+    /// Clock skew allowed on `exp` and `nbf`.
+    pub leeway_seconds: u64,
+    /// The claim naming the user (usually `sub`); must be a non-empty string.
+    pub user_claim: &'static str,
+    /// Optional array-of-strings claim with role names.
+    pub roles_claim: Option<&'static str>,
+    /// Claims used for tenant scoping (`owner: { claim: org }`); copied into
+    /// [`Principal::claims`] when present (strings or integers).
+    pub tenant_claims: &'static [&'static str],
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user: String,
+    pub roles: Vec<String>,
+    /// The configured tenant claims that the token carries, as text.
+    pub claims: BTreeMap<String, String>,
+}
+
+impl Principal {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// Who sent the request, as decided once per request by the middleware.
+/// Extract it in a handler; if the middleware did not run the request is
+/// refused (500) rather than treated as anonymous.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    Anonymous,
+    User(Principal),
+}
+
+impl Caller {
+    pub fn principal(&self) -> Option<&Principal> {
+        match self {
+            Caller::Anonymous => None,
+            Caller::User(p) => Some(p),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| Problem::internal(&"Caller requested but the auth middleware did not run"))
+    }
+}
+
+/// Why a token was refused (logged, never sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenError {
+    /// More than one `Authorization` header, not `Bearer`, too long, or
+    /// characters outside the base64url alphabet and `.`.
+    Malformed,
+    /// Signature, algorithm, `exp`, `nbf`, `iss`, `aud` or structure.
+    Jwt(jsonwebtoken::errors::ErrorKind),
+    /// The user claim is missing, empty, too long or not a string.
+    User,
+    /// The roles claim is not an array of strings.
+    Roles,
+    /// A tenant claim is neither a string nor an integer.
+    Tenant(&'static str),
+}
+
+/// Checks tokens against the pinned algorithm and key.
+pub struct Verifier {
+    settings: AuthSettings,
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("algorithm", &self.settings.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// `key` is the HMAC secret (at least 32 bytes) for HS*, else a PEM
+    /// public key of the algorithm's family. The key is exercised once here,
+    /// so a malformed key stops the server at start-up, not at the first
+    /// request.
+    pub fn new(settings: AuthSettings, key: &[u8]) -> Result<Verifier, ConfigError> {
+        let var = settings.key_env;
+        let bad = |e: jsonwebtoken::errors::Error| ConfigError::BadKey {
+            var,
+            reason: e.to_string(),
+        };
+        let key = match settings.algorithm.family() {
+            AlgorithmFamily::Hmac => {
+                check_secret(var, key)?;
+                DecodingKey::from_secret(key).map_err(bad)?
+            }
+            AlgorithmFamily::Rsa => DecodingKey::from_rsa_pem(key).map_err(bad)?,
+            AlgorithmFamily::Ec => DecodingKey::from_ec_pem(key).map_err(bad)?,
+            AlgorithmFamily::Ed => DecodingKey::from_ed_pem(key).map_err(bad)?,
+        };
+        // Key parsing of the EC and Ed backends happens when a verifier is
+        // built: do it now with a dummy signature (Ok(false) is expected).
+        jsonwebtoken::crypto::verify("AAAA", b"x", &key, settings.algorithm).map_err(bad)?;
+
+        let mut v = Validation::new(settings.algorithm);
+        v.leeway = settings.leeway_seconds;
+        v.validate_exp = true;
+        v.validate_nbf = true;
+        v.validate_aud = true;
+        let mut required = vec!["exp"];
+        if let Some(iss) = settings.issuer {
+            v.set_issuer(&[iss]);
+            required.push("iss");
+        }
+        if let Some(aud) = settings.audience {
+            v.set_audience(&[aud]);
+            required.push("aud");
+        }
+        if settings.user_claim == "sub" {
+            required.push("sub");
+        }
+        v.set_required_spec_claims(&required);
+        Ok(Verifier {
+            settings,
+            key,
+            validation: v,
+        })
+    }
+
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
+    /// The caller named by the request headers.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, Problem> {
+        let verified = match bearer(headers) {
+            Ok(None) => return Ok(Caller::Anonymous),
+            Ok(Some(token)) => self.verify(token),
+            Err(e) => Err(e),
+        };
+        verified.map(Caller::User).map_err(|reason| {
+            tracing::debug!(?reason, "bearer token refused");
+            Problem::invalid_token()
+        })
+    }
+
+    /// Verifies one compact JWS and extracts the principal.
+    pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.key, &self.validation)
+            .map_err(|e| TokenError::Jwt(e.into_kind()))?;
+        let claims = data.claims;
+        let user = match claims.get(self.settings.user_claim) {
+            Some(Value::String(s)) if valid_claim_text(s) => s.clone(),
+            _ => return Err(TokenError::User),
+        };
+        let roles = match self.settings.roles_claim.and_then(|c| claims.get(c)) {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|r| match r {
+                    Value::String(s) if valid_claim_text(s) => Ok(s.clone()),
+                    _ => Err(TokenError::Roles),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(TokenError::Roles),
+        };
+        let mut tenant = BTreeMap::new();
+        for &name in self.settings.tenant_claims {
+            let text = match claims.get(name) {
+                None => continue,
+                Some(Value::String(s)) if valid_claim_text(s) => s.clone(),
+                Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
+                Some(_) => return Err(TokenError::Tenant(name)),
+            };
+            tenant.insert(name.to_owned(), text);
+        }
+        Ok(Principal {
+            user,
+            roles,
+            claims: tenant,
+        })
+    }
+}
+
+/// Non-empty, at most [`MAX_CLAIM_BYTES`], no control characters.
+fn valid_claim_text(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_CLAIM_BYTES && !s.chars().any(char::is_control)
+}
+
+/// The token of `Authorization: Bearer <token>`, `None` without the header.
+/// The scheme is case-insensitive (RFC 9110 §11.1) and may be followed by
+/// several spaces; anything else is [`TokenError::Malformed`].
+pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, TokenError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() || value.len() > MAX_AUTHORIZATION_BYTES {
+        return Err(TokenError::Malformed);
+    }
+    let value = value.to_str().map_err(|_| TokenError::Malformed)?;
+    let (scheme, rest) = value.split_once(' ').ok_or(TokenError::Malformed)?;
+    let token = rest.trim_matches(' ');
+    let token_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+    if !scheme.eq_ignore_ascii_case("bearer")
+        || token.is_empty()
+        || !token.bytes().all(token_char)
+    {
+        return Err(TokenError::Malformed);
+    }
+    Ok(Some(token))
+}
+
+/// Why [`mint`] refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MintError {
+    /// Only HS* tokens can be minted: the server never holds a private key.
+    NotHmac(Algorithm),
+    SecretTooShort,
+    EmptyUser,
+    /// Roles were given but the spec has no `roles_claim`.
+    NoRolesClaim,
+    /// A claim that is not one of the spec's tenant claims.
+    UnknownClaim(String),
+    Encode(String),
+}
+
+impl fmt::Display for MintError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MintError::NotHmac(a) => write!(
+                f,
+                "dev tokens can only be minted for HS* algorithms (this service uses {a:?}); \
+                 ask your identity provider for a token"
+            ),
+            MintError::SecretTooShort => write!(f, "the secret is shorter than 32 bytes"),
+            MintError::EmptyUser => write!(f, "the user must not be empty"),
+            MintError::NoRolesClaim => write!(f, "roles given, but the spec has no roles_claim"),
+            MintError::UnknownClaim(c) => write!(f, "claim {c:?} is not a tenant claim of the spec"),
+            MintError::Encode(e) => write!(f, "cannot encode the token: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for MintError {}
+
+/// Mints a token that this service accepts (for the generated `dev-token`
+/// command): user claim, roles, tenant claims, `iat`, `exp = now + ttl`,
+/// and `iss`/`aud` when configured.
+pub fn mint(
+    settings: &AuthSettings,
+    secret: &[u8],
+    user: &str,
+    roles: &[String],
+    claims: &[(String, String)],
+    ttl_seconds: u64,
+) -> Result<String, MintError> {
+    if settings.algorithm.family() != AlgorithmFamily::Hmac {
+        return Err(MintError::NotHmac(settings.algorithm));
+    }
+    if check_secret(settings.key_env, secret).is_err() {
+        return Err(MintError::SecretTooShort);
+    }
+    if !valid_claim_text(user) {
+        return Err(MintError::EmptyUser);
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut body = Map::new();
+    body.insert(settings.user_claim.into(), user.into());
+    body.insert("iat".into(), now.into());
+    body.insert("exp".into(), now.saturating_add(ttl_seconds).into());
+    if let Some(iss) = settings.issuer {
+        body.insert("iss".into(), iss.into());
+    }
+    if let Some(aud) = settings.audience {
+        body.insert("aud".into(), aud.into());
+    }
+    if !roles.is_empty() {
+        let claim = settings.roles_claim.ok_or(MintError::NoRolesClaim)?;
+        body.insert(claim.into(), roles.into());
+    }
+    for (name, value) in claims {
+        if !settings.tenant_claims.contains(&name.as_str()) {
+            return Err(MintError::UnknownClaim(name.clone()));
+        }
+        body.insert(name.clone(), value.as_str().into());
+    }
+    let key = EncodingKey::from_secret(secret).map_err(|e| MintError::Encode(e.to_string()))?;
+    jsonwebtoken::encode(&Header::new(settings.algorithm), &body, &key)
+        .map_err(|e| MintError::Encode(e.to_string()))
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+    use jsonwebtoken::errors::ErrorKind;
+    use serde_json::json;
+
+    pub(crate) const HS: AuthSettings = AuthSettings {
+        algorithm: Algorithm::HS256,
+        key_env: "JWT_SECRET",
+        issuer: Some("https://issuer.test"),
+        audience: Some("api"),
+        leeway_seconds: 5,
+        user_claim: "sub",
+        roles_claim: Some("roles"),
+        tenant_claims: &["org"],
+    };
+    pub(crate) const SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
+
+    pub(crate) const ED_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAJgLd0x/l+faeIYY/x2DuEkyGxUkGqcRL7hyWr6LHGic=
+-----END PUBLIC KEY-----
+";
+    const ED_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
+-----END PRIVATE KEY-----
+";
+
+    pub(crate) fn eddsa() -> AuthSettings {
+        AuthSettings {
+            algorithm: Algorithm::EdDSA,
+            key_env: "JWT_PUBLIC_KEY",
+            ..HS
+        }
+    }
+
+    pub(crate) fn verifier() -> Verifier {
+        Verifier::new(HS, SECRET).unwrap()
+    }
+
+    fn now() -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    }
+
+    /// Claims that pass, to be broken one at a time.
+    fn good() -> Value {
+        json!({"sub": "alice", "iss": "https://issuer.test", "aud": "api",
+               "exp": now() + 600, "roles": ["admin"], "org": 42})
+    }
+
+    fn sign(alg: Algorithm, key: &EncodingKey, claims: &Value) -> String {
+        jsonwebtoken::encode(&Header::new(alg), claims, key).unwrap()
+    }
+
+    fn hs(claims: &Value) -> String {
+        sign(
+            Algorithm::HS256,
+            &EncodingKey::from_secret(SECRET).unwrap(),
+            claims,
+        )
+    }
+
+    fn with(change: impl FnOnce(&mut Map<String, Value>)) -> String {
+        let mut c = good();
+        change(c.as_object_mut().unwrap());
+        hs(&c)
+    }
+
+    fn kind(token: &str) -> TokenError {
+        verifier().verify(token).unwrap_err()
+    }
+
+    #[test]
+    fn accepts_a_good_token() {
+        let p = verifier().verify(&hs(&good())).unwrap();
+        assert_eq!(p.user, "alice");
+        assert_eq!(p.roles, ["admin"]);
+        assert_eq!(p.claims["org"], "42");
+    }
+
+    #[test]
+    fn refuses_alg_none_and_other_algorithms() {
+        let b64 = |v: &Value| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        for alg in ["none", "None", "NONE"] {
+            let t = format!("{}.{}.", b64(&json!({"alg": alg, "typ": "JWT"})), b64(&good()));
+            assert!(verifier().verify(&t).is_err(), "{alg}");
+        }
+        let key = EncodingKey::from_secret(SECRET).unwrap();
+        for alg in [Algorithm::HS384, Algorithm::HS512] {
+            assert_eq!(
+                kind(&sign(alg, &key, &good())),
+                TokenError::Jwt(ErrorKind::InvalidAlgorithm)
+            );
+        }
+        // Signature stripped, and payload swapped under A's signature.
+        let t = hs(&good());
+        let (head, _) = t.rsplit_once('.').unwrap();
+        assert!(verifier().verify(&format!("{head}.")).is_err());
+        let forged = with(|c| {
+            c.insert("sub".into(), "bob".into());
+        });
+        let parts: Vec<_> = t.split('.').collect();
+        let mixed = format!("{}.{}.{}", parts[0], forged.split('.').nth(1).unwrap(), parts[2]);
+        assert_eq!(kind(&mixed), TokenError::Jwt(ErrorKind::InvalidSignature));
+    }
+
+    #[test]
+    fn refuses_algorithm_confusion() {
+        let v = Verifier::new(eddsa(), ED_PUBLIC.as_bytes()).unwrap();
+        let ed = EncodingKey::from_ed_pem(ED_PRIVATE.as_bytes()).unwrap();
+        assert_eq!(v.verify(&sign(Algorithm::EdDSA, &ed, &good())).unwrap().user, "alice");
+        // HS256 signed with the public key bytes as the HMAC secret.
+        let confused = sign(
+            Algorithm::HS256,
+            &EncodingKey::from_secret(ED_PUBLIC.as_bytes()).unwrap(),
+            &good(),
+        );
+        assert_eq!(
+            v.verify(&confused).unwrap_err(),
+            TokenError::Jwt(ErrorKind::InvalidAlgorithm)
+        );
+    }
+
+    #[test]
+    fn refuses_expired_and_not_yet_valid() {
+        let t = with(|c| {
+            c.insert("exp".into(), (now() - 30).into());
+        });
+        assert_eq!(kind(&t), TokenError::Jwt(ErrorKind::ExpiredSignature));
+        let t = with(|c| {
+            c.remove("exp");
+        });
+        assert!(matches!(kind(&t), TokenError::Jwt(ErrorKind::MissingRequiredClaim(_))));
+        let t = with(|c| {
+            c.insert("exp".into(), "9999999999".into());
+        });
+        assert!(verifier().verify(&t).is_err());
+        let t = with(|c| {
+            c.insert("nbf".into(), (now() + 300).into());
+        });
+        assert_eq!(kind(&t), TokenError::Jwt(ErrorKind::ImmatureSignature));
+        // Within the leeway of 5 s.
+        let t = with(|c| {
+            c.insert("exp".into(), (now() - 2).into());
+        });
+        assert!(verifier().verify(&t).is_ok());
+    }
+
+    #[test]
+    fn refuses_wrong_or_missing_iss_and_aud() {
+        let cases: [(&str, Option<Value>); 6] = [
+            ("iss", Some("https://evil.test".into())),
+            ("iss", None),
+            ("iss", Some(5.into())),
+            ("aud", Some("other".into())),
+            ("aud", None),
+            ("aud", Some("".into())),
+        ];
+        for (claim, value) in cases {
+            let t = with(|c| match &value {
+                Some(v) => {
+                    c.insert(claim.into(), v.clone());
+                }
+                None => {
+                    c.remove(claim);
+                }
+            });
+            assert!(verifier().verify(&t).is_err(), "{claim} = {value:?}");
+        }
+        let t = with(|c| {
+            c.insert("aud".into(), json!(["other", "api"]));
+        });
+        assert!(verifier().verify(&t).is_ok());
+    }
+
+    #[test]
+    fn refuses_bad_user_roles_and_tenant_claims() {
+        for sub in [None, Some(json!("")), Some(json!(123)), Some(json!({}))] {
+            let t = with(|c| match &sub {
+                Some(v) => {
+                    c.insert("sub".into(), v.clone());
+                }
+                None => {
+                    c.remove("sub");
+                }
+            });
+            assert!(verifier().verify(&t).is_err(), "sub = {sub:?}");
+        }
+        let long = "x".repeat(MAX_CLAIM_BYTES + 1);
+        assert_eq!(kind(&with(|c| { c.insert("sub".into(), long.into()); })), TokenError::User);
+        let t = with(|c| {
+            c.insert("roles".into(), "admin".into());
+        });
+        assert_eq!(kind(&t), TokenError::Roles);
+        let t = with(|c| {
+            c.insert("org".into(), json!(["a"]));
+        });
+        assert_eq!(kind(&t), TokenError::Tenant("org"));
+        let t = with(|c| {
+            c.remove("org");
+            c.remove("roles");
+        });
+        let p = verifier().verify(&t).unwrap();
+        assert!(p.roles.is_empty() && p.claims.is_empty());
+    }
+
+    #[test]
+    fn refuses_short_secret_and_bad_keys() {
+        assert!(matches!(
+            Verifier::new(HS, b"too short"),
+            Err(ConfigError::SecretTooShort { len: 9, .. })
+        ));
+        assert!(Verifier::new(eddsa(), b"not a pem").is_err());
+        // An RSA-shaped PEM for an EdDSA service.
+        let rsa = AuthSettings {
+            algorithm: Algorithm::RS256,
+            ..HS
+        };
+        assert!(Verifier::new(rsa, ED_PUBLIC.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn authorization_header_shapes() {
+        let v = verifier();
+        let token = hs(&good());
+        let call = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for value in values {
+                h.append(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+            }
+            v.authenticate(&h)
+        };
+        assert_eq!(call(&[]).unwrap(), Caller::Anonymous);
+        for ok in [format!("Bearer {token}"), format!("bearer  {token}"), format!("BEARER {token} ")] {
+            assert!(matches!(call(&[&ok]), Ok(Caller::User(_))), "{ok}");
+        }
+        let huge = format!("Bearer {}", "a".repeat(MAX_AUTHORIZATION_BYTES));
+        let bad = [
+            "Bearer".to_owned(),
+            "Bearer ".to_owned(),
+            "Basic dXNlcjpwYXNz".to_owned(),
+            format!("Token {token}"),
+            format!("Bearer\t{token}"),
+            format!("Bearer {token}=="),
+            "Bearer a.b".to_owned(),
+            huge,
+        ];
+        for value in &bad {
+            let p = call(&[value]).unwrap_err();
+            assert_eq!(p.status, axum::http::StatusCode::UNAUTHORIZED);
+        }
+        let twice = format!("Bearer {token}");
+        assert!(call(&[&twice, &twice]).is_err());
+    }
+
+    #[test]
+    fn minted_tokens_verify() {
+        let t = mint(
+            &HS,
+            SECRET,
+            "bob",
+            &["support".into()],
+            &[("org".into(), "acme".into())],
+            60,
+        )
+        .unwrap();
+        let p = verifier().verify(&t).unwrap();
+        assert_eq!((p.user.as_str(), p.claims["org"].as_str()), ("bob", "acme"));
+        assert!(p.has_role("support"));
+        assert_eq!(
+            mint(&eddsa(), SECRET, "bob", &[], &[], 60),
+            Err(MintError::NotHmac(Algorithm::EdDSA))
+        );
+        assert_eq!(
+            mint(&HS, SECRET, "bob", &[], &[("team".into(), "x".into())], 60),
+            Err(MintError::UnknownClaim("team".into()))
+        );
+        assert_eq!(mint(&HS, b"short", "bob", &[], &[], 60), Err(MintError::SecretTooShort));
+    }
+}

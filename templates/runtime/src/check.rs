@@ -1,0 +1,392 @@
+//! Field validation helpers that collect every error of a body.
+//!
+//! Generated input validation calls one [`Checker`] method per constraint
+//! of the spec and ends with [`Checker::finish`], so a client sees all of
+//! its mistakes in one 422. Invariants: every string check refuses NUL
+//! (PostgreSQL cannot store it); lengths are counted in characters, not
+//! bytes; numbers must be finite; formats are checked strictly and by hand
+//! (no date or URL crate), and a pattern that fails to compile matches
+//! nothing (fail closed) and is logged.
+
+use std::sync::OnceLock;
+
+use regex::{Regex, RegexBuilder};
+
+use super::problem::{FieldError, Problem};
+
+/// Collects field errors.
+#[derive(Debug, Default)]
+pub struct Checker {
+    errors: Vec<FieldError>,
+}
+
+impl Checker {
+    pub fn new() -> Self {
+        Checker::default()
+    }
+
+    /// Records an error found by generated or hook code.
+    pub fn error(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    fn fail(&mut self, field: &str, ok: bool, message: impl FnOnce() -> String) -> bool {
+        if !ok {
+            self.error(field, message());
+        }
+        ok
+    }
+
+    /// No NUL, and `min..=max` characters. Returns whether it passed.
+    pub fn string(&mut self, field: &str, v: &str, min: Option<usize>, max: Option<usize>) -> bool {
+        if !self.no_nul(field, v) {
+            return false;
+        }
+        let n = v.chars().count();
+        if let Some(min) = min.filter(|m| n < *m) {
+            return self.fail(field, false, || format!("must be at least {min} characters long"));
+        }
+        if let Some(max) = max.filter(|m| n > *m) {
+            return self.fail(field, false, || format!("must be at most {max} characters long"));
+        }
+        true
+    }
+
+    /// Refuses U+0000 (all string fields go through this).
+    pub fn no_nul(&mut self, field: &str, v: &str) -> bool {
+        self.fail(field, !v.contains('\0'), || "must not contain NUL (U+0000)".into())
+    }
+
+    /// The value matches `pattern` (unanchored, as in JSON Schema).
+    pub fn pattern(&mut self, field: &str, v: &str, pattern: &Pattern) -> bool {
+        self.fail(field, pattern.is_match(v), || {
+            format!("must match the pattern {}", pattern.source())
+        })
+    }
+
+    /// The value is one of `allowed` (exact, case-sensitive).
+    pub fn one_of(&mut self, field: &str, v: &str, allowed: &[&str]) -> bool {
+        self.fail(field, allowed.contains(&v), || {
+            format!("must be one of: {}", allowed.join(", "))
+        })
+    }
+
+    pub fn integer(&mut self, field: &str, v: i64, min: Option<i64>, max: Option<i64>) -> bool {
+        if let Some(min) = min.filter(|m| v < *m) {
+            return self.fail(field, false, || format!("must be at least {min}"));
+        }
+        if let Some(max) = max.filter(|m| v > *m) {
+            return self.fail(field, false, || format!("must be at most {max}"));
+        }
+        true
+    }
+
+    pub fn number(&mut self, field: &str, v: f64, min: Option<f64>, max: Option<f64>) -> bool {
+        if !v.is_finite() {
+            return self.fail(field, false, || "must be a finite number".into());
+        }
+        if let Some(min) = min.filter(|m| v < *m) {
+            return self.fail(field, false, || format!("must be at least {min}"));
+        }
+        if let Some(max) = max.filter(|m| v > *m) {
+            return self.fail(field, false, || format!("must be at most {max}"));
+        }
+        true
+    }
+
+    pub fn email(&mut self, field: &str, v: &str) -> bool {
+        self.no_nul(field, v) && self.fail(field, is_email(v), || "must be an email address".into())
+    }
+
+    pub fn url(&mut self, field: &str, v: &str) -> bool {
+        self.no_nul(field, v)
+            && self.fail(field, is_url(v), || "must be an absolute http or https URL".into())
+    }
+
+    pub fn uuid(&mut self, field: &str, v: &str) -> bool {
+        self.no_nul(field, v) && self.fail(field, is_uuid(v), || "must be a UUID".into())
+    }
+
+    pub fn date(&mut self, field: &str, v: &str) -> bool {
+        self.no_nul(field, v)
+            && self.fail(field, is_date(v), || "must be a date (YYYY-MM-DD)".into())
+    }
+
+    pub fn datetime(&mut self, field: &str, v: &str) -> bool {
+        self.no_nul(field, v)
+            && self.fail(field, is_datetime(v), || {
+                "must be an RFC 3339 date-time (e.g. 2024-05-01T12:00:00Z)".into()
+            })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// `Ok` when nothing failed, else one 422 listing every error.
+    pub fn finish(self) -> Result<(), Problem> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Problem::unprocessable(self.errors))
+        }
+    }
+}
+
+/// A regex from the spec, compiled on first use:
+/// `static CODE: Pattern = Pattern::new("^[A-Z]{3}$");`
+#[derive(Debug)]
+pub struct Pattern {
+    source: &'static str,
+    compiled: OnceLock<Option<Regex>>,
+}
+
+impl Pattern {
+    pub const fn new(source: &'static str) -> Self {
+        Pattern {
+            source,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    pub fn source(&self) -> &'static str {
+        self.source
+    }
+
+    pub fn is_match(&self, v: &str) -> bool {
+        let re = self.compiled.get_or_init(|| {
+            RegexBuilder::new(self.source)
+                .size_limit(1 << 20)
+                .build()
+                .inspect_err(|e| tracing::error!(pattern = self.source, error = %e, "bad pattern"))
+                .ok()
+        });
+        re.as_ref().is_some_and(|re| re.is_match(v))
+    }
+}
+
+/// `local@domain`: ASCII dot-atom local part (at most 64), a domain of at
+/// least two DNS labels, 254 characters in all.
+pub fn is_email(v: &str) -> bool {
+    let Some((local, domain)) = v.rsplit_once('@') else {
+        return false;
+    };
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
+    v.len() <= 254
+        && (1..=64).contains(&local.len())
+        && local.split('.').all(|p| !p.is_empty() && p.chars().all(atext))
+        && domain.contains('.')
+        && is_hostname(domain)
+}
+
+/// DNS name: labels of letters, digits and inner hyphens, 1..=63 each.
+fn is_hostname(h: &str) -> bool {
+    h.len() <= 253
+        && h.split('.').all(|l| {
+            (1..=63).contains(&l.len())
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+/// An absolute `http://` or `https://` URL with a host, no user info, no
+/// whitespace or control characters, an optional numeric port, at most 2048
+/// characters.
+pub fn is_url(v: &str) -> bool {
+    let lower = v.get(..8).unwrap_or(v).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &v[8..]
+    } else if lower.starts_with("http://") {
+        &v[7..]
+    } else {
+        return false;
+    };
+    if v.len() > 2048 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return false;
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((ip, port)) => (ip.parse::<std::net::Ipv6Addr>().is_ok(), port),
+            None => return false,
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (is_hostname(h), p),
+            None => (is_hostname(authority), ""),
+        }
+    };
+    let port_ok = match port.strip_prefix(':') {
+        Some(p) => !p.is_empty() && p.len() <= 5 && p.parse::<u16>().is_ok(),
+        None => port.is_empty(),
+    };
+    host && port_ok
+}
+
+/// Hyphenated `8-4-4-4-12` hex.
+pub fn is_uuid(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+fn digits(s: &str) -> Option<u32> {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// `YYYY-MM-DD`, a real calendar date, year 0001..=9999.
+pub fn is_date(v: &str) -> bool {
+    if v.len() != 10 || !v.is_ascii() || v.as_bytes()[4] != b'-' || v.as_bytes()[7] != b'-' {
+        return false;
+    }
+    let (Some(y), Some(m), Some(d)) = (digits(&v[..4]), digits(&v[5..7]), digits(&v[8..])) else {
+        return false;
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    y >= 1 && (1..=days).contains(&d)
+}
+
+/// RFC 3339 `date-time`: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`.
+pub fn is_datetime(v: &str) -> bool {
+    let two = |s: &str, max: u32| s.len() == 2 && digits(s).is_some_and(|n| n <= max);
+    // Every valid date-time is ASCII, which also makes the slicing below safe.
+    if v.len() < 20 || !v.is_ascii() || !is_date(&v[..10]) {
+        return false;
+    }
+    let rest = &v[10..];
+    let Some(time) = rest.strip_prefix(['T', 't']) else {
+        return false;
+    };
+    let b = time.as_bytes();
+    if b.len() < 9 || b[2] != b':' || b[5] != b':' {
+        return false;
+    }
+    if !(two(&time[..2], 23) && two(&time[3..5], 59) && two(&time[6..8], 60)) {
+        return false;
+    }
+    let mut tail = &time[8..];
+    if let Some(frac) = tail.strip_prefix('.') {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 || n > 9 {
+            return false;
+        }
+        tail = &frac[n..];
+    }
+    match tail.as_bytes().first() {
+        Some(b'Z' | b'z') => tail.len() == 1,
+        Some(b'+' | b'-') => {
+            tail.len() == 6 && &tail[3..4] == ":" && two(&tail[1..3], 23) && two(&tail[4..6], 59)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collects_every_error() {
+        let mut c = Checker::new();
+        assert!(c.string("name", "héllo", Some(5), Some(5)));
+        assert!(!c.string("name", "abc", Some(5), None));
+        assert!(!c.string("title", "abcdef", None, Some(5)));
+        assert!(!c.string("notes", "a\0b", None, None));
+        assert!(!c.one_of("currency", "GBP", &["EUR", "USD"]));
+        assert!(!c.integer("amount", -1, Some(0), None));
+        assert!(!c.integer("amount", 11, None, Some(10)));
+        assert!(c.integer("amount", 10, Some(0), Some(10)));
+        assert!(!c.number("ratio", f64::NAN, None, None));
+        assert!(!c.number("ratio", f64::INFINITY, None, None));
+        assert!(!c.number("ratio", 1.5, None, Some(1.0)));
+        let p = c.finish().unwrap_err();
+        let fields: Vec<_> = p.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["name", "title", "notes", "currency", "amount", "amount", "ratio", "ratio", "ratio"]
+        );
+        assert!(Checker::new().finish().is_ok());
+    }
+
+    #[test]
+    fn patterns() {
+        static CODE: Pattern = Pattern::new("^[A-Z]{3}$");
+        static BROKEN: Pattern = Pattern::new("([");
+        let mut c = Checker::new();
+        assert!(c.pattern("code", "EUR", &CODE));
+        assert!(!c.pattern("code", "EURO", &CODE));
+        assert!(!c.pattern("code", "anything", &BROKEN));
+        assert_eq!(c.finish().unwrap_err().errors.len(), 2);
+    }
+
+    #[test]
+    fn formats() {
+        for ok in ["a@b.co", "first.last+tag@sub.example.com"] {
+            assert!(is_email(ok), "{ok}");
+        }
+        for bad in ["", "a", "a@b", "@b.co", "a@@b.co", "a..b@c.co", "a b@c.co", "a@-b.co", "a@b.co\0"] {
+            assert!(!is_email(bad), "{bad:?}");
+        }
+        for ok in ["https://example.com", "http://a.b:8080/x?y#z", "HTTPS://[::1]:443/", "https://localhost"] {
+            assert!(is_url(ok), "{ok}");
+        }
+        for bad in [
+            "ftp://x.y",
+            "file:///etc/passwd",
+            "https://",
+            "https://user:pw@x.y/",
+            "https://x y.z",
+            "https://x.y:99999",
+            "https://x.y:",
+            "//x.y",
+            "javascript:alert(1)",
+        ] {
+            assert!(!is_url(bad), "{bad:?}");
+        }
+        assert!(is_uuid("123e4567-e89b-12d3-a456-426614174000"));
+        assert!(!is_uuid("123e4567e89b12d3a456426614174000"));
+        assert!(!is_uuid("{123e4567-e89b-12d3-a456-426614174000}"));
+        for ok in ["2024-02-29", "2000-02-29", "0001-01-01", "9999-12-31"] {
+            assert!(is_date(ok), "{ok}");
+        }
+        for bad in ["2023-02-29", "1900-02-29", "2024-04-31", "2024-13-01", "0000-01-01", "2024-1-01", "+024-01-01", "2024-01-01T"] {
+            assert!(!is_date(bad), "{bad}");
+        }
+        for ok in ["2024-05-01T12:00:00Z", "2024-05-01t12:00:00.123456789+02:00", "2016-12-31T23:59:60-00:00"] {
+            assert!(is_datetime(ok), "{ok}");
+        }
+        for bad in [
+            "2024-05-01 12:00:00Z",
+            "2024-05-01T24:00:00Z",
+            "2024-05-01T12:00:00",
+            "2024-05-01T12:00:00+2:00",
+            "2024-05-01T12:00:00.Z",
+            "2024-02-30T12:00:00Z",
+            "2024-05-01T12:00Z",
+            "2024-05-01T12:00:00é",
+        ] {
+            assert!(!is_datetime(bad), "{bad}");
+        }
+        let mut c = Checker::new();
+        assert!(!c.email("email", "x\0@b.co"));
+        assert_eq!(c.finish().unwrap_err().errors[0].message, "must not contain NUL (U+0000)");
+    }
+}

@@ -1,0 +1,222 @@
+//! Start-up configuration read from the environment, failing closed.
+//!
+//! Invariant: the server never starts with a configuration it cannot
+//! enforce. A missing or short JWT secret, an unreadable or malformed
+//! public key, a database URL this build cannot open or a bad bind address
+//! is a [`ConfigError`] whose message names the variable and the fix; there
+//! are no insecure fallbacks (only `DATABASE_URL` and `BIND_ADDR` have
+//! defaults, and those are local).
+
+use std::env::VarError;
+use std::fmt;
+use std::net::SocketAddr;
+
+use jsonwebtoken::AlgorithmFamily;
+
+use super::auth::AuthSettings;
+
+/// Smallest accepted HMAC secret, in bytes (RFC 8725 §3.5, RFC 7518 §3.2).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Why the server refused to start.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// A required variable is not set (or is empty).
+    Missing { var: &'static str, hint: &'static str },
+    /// A variable is set but its value cannot be used.
+    Invalid { var: &'static str, reason: String },
+    /// The HMAC secret is shorter than [`MIN_SECRET_BYTES`].
+    SecretTooShort { var: &'static str, len: usize },
+    /// The public key cannot be read or is not a key for the pinned algorithm.
+    BadKey { var: &'static str, reason: String },
+    /// The database could not be opened or migrated.
+    Database(String),
+    /// The listening socket could not be bound.
+    Bind { addr: SocketAddr, reason: String },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Missing { var, hint } => write!(f, "{var} is not set: {hint}"),
+            ConfigError::Invalid { var, reason } => write!(f, "{var} is invalid: {reason}"),
+            ConfigError::SecretTooShort { var, len } => write!(
+                f,
+                "{var} is {len} bytes long; an HMAC secret must be at least {MIN_SECRET_BYTES} \
+                 random bytes (e.g. `openssl rand -base64 48`)"
+            ),
+            ConfigError::BadKey { var, reason } => {
+                write!(f, "{var} does not hold a usable public key: {reason}")
+            }
+            ConfigError::Database(reason) => write!(f, "database: {reason}"),
+            ConfigError::Bind { addr, reason } => write!(f, "cannot listen on {addr}: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// What the server reads from the environment.
+#[derive(Debug)]
+pub struct Config {
+    pub database_url: String,
+    pub bind_addr: SocketAddr,
+    /// HMAC secret bytes (HS*) or PEM public key bytes (RS*, PS*, ES*, EdDSA).
+    pub key: Vec<u8>,
+}
+
+/// Default listening address: loopback only.
+pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
+
+impl Config {
+    /// Reads `DATABASE_URL` (default `default_database_url`), `BIND_ADDR`
+    /// (default [`DEFAULT_BIND_ADDR`]) and the key variable named by `auth`.
+    pub fn from_env(auth: &AuthSettings, default_database_url: &str) -> Result<Config, ConfigError> {
+        Config::load(auth, default_database_url, |k| std::env::var(k))
+    }
+
+    /// [`Config::from_env`] with the environment passed in (for tests).
+    pub fn load(
+        auth: &AuthSettings,
+        default_database_url: &str,
+        env: impl Fn(&str) -> Result<String, VarError>,
+    ) -> Result<Config, ConfigError> {
+        let database_url = optional(&env, "DATABASE_URL")?
+            .unwrap_or_else(|| default_database_url.to_owned());
+        if !database_url.starts_with("sqlite:") {
+            return Err(ConfigError::Invalid {
+                var: "DATABASE_URL",
+                reason: "this build supports only sqlite: URLs \
+                         (e.g. sqlite://app.db?mode=rwc or sqlite::memory:)"
+                    .into(),
+            });
+        }
+        let bind_addr = optional(&env, "BIND_ADDR")?
+            .as_deref()
+            .unwrap_or(DEFAULT_BIND_ADDR)
+            .parse()
+            .map_err(|e| ConfigError::Invalid {
+                var: "BIND_ADDR",
+                reason: format!("{e} (want IP:PORT, e.g. {DEFAULT_BIND_ADDR})"),
+            })?;
+        let key = key_material(auth, &env)?;
+        Ok(Config {
+            database_url,
+            bind_addr,
+            key,
+        })
+    }
+}
+
+/// The key bytes for `auth.algorithm`: the secret itself for HS*; for
+/// public-key algorithms the variable holds either the PEM text or the
+/// path of a PEM file.
+pub fn key_material(
+    auth: &AuthSettings,
+    env: &impl Fn(&str) -> Result<String, VarError>,
+) -> Result<Vec<u8>, ConfigError> {
+    let var = auth.key_env;
+    if auth.algorithm.family() == AlgorithmFamily::Hmac {
+        let secret = optional(env, var)?.ok_or(ConfigError::Missing {
+            var,
+            hint: "set it to a random secret of at least 32 bytes \
+                   (e.g. `openssl rand -base64 48`)",
+        })?;
+        check_secret(var, secret.as_bytes())?;
+        return Ok(secret.into_bytes());
+    }
+    let value = optional(env, var)?.ok_or(ConfigError::Missing {
+        var,
+        hint: "set it to the issuer's PEM public key, or to the path of a PEM file",
+    })?;
+    if value.trim_start().starts_with("-----BEGIN") {
+        return Ok(value.into_bytes());
+    }
+    std::fs::read(&value).map_err(|e| ConfigError::BadKey {
+        var,
+        reason: format!("not PEM text, and reading it as a file path failed: {e}"),
+    })
+}
+
+/// Refuses HMAC secrets shorter than [`MIN_SECRET_BYTES`].
+pub fn check_secret(var: &'static str, secret: &[u8]) -> Result<(), ConfigError> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(ConfigError::SecretTooShort {
+            var,
+            len: secret.len(),
+        });
+    }
+    Ok(())
+}
+
+/// `Ok(None)` when unset or empty; non-Unicode is an error, not "unset".
+fn optional(
+    env: &impl Fn(&str) -> Result<String, VarError>,
+    var: &'static str,
+) -> Result<Option<String>, ConfigError> {
+    match env(var) {
+        Ok(v) if v.is_empty() => Ok(None),
+        Ok(v) => Ok(Some(v)),
+        Err(VarError::NotPresent) => Ok(None),
+        Err(VarError::NotUnicode(_)) => Err(ConfigError::Invalid {
+            var,
+            reason: "the value is not valid UTF-8".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use super::super::auth::tests::{ED_PUBLIC, HS, eddsa};
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Result<String, VarError> + 'a {
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+                .ok_or(VarError::NotPresent)
+        }
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn defaults_are_local() {
+        let c = Config::load(&HS, "sqlite://t.db?mode=rwc", env(&[("JWT_SECRET", SECRET)])).unwrap();
+        assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url, "sqlite://t.db?mode=rwc");
+    }
+
+    #[test]
+    fn fails_closed() {
+        let err = |vars: &[(&str, &str)]| Config::load(&HS, "sqlite::memory:", env(vars)).unwrap_err();
+        assert!(matches!(err(&[]), ConfigError::Missing { var: "JWT_SECRET", .. }));
+        assert!(matches!(err(&[("JWT_SECRET", "")]), ConfigError::Missing { .. }));
+        assert!(matches!(
+            err(&[("JWT_SECRET", "short")]),
+            ConfigError::SecretTooShort { len: 5, .. }
+        ));
+        let e = err(&[("JWT_SECRET", SECRET), ("DATABASE_URL", "postgres://x")]);
+        assert!(e.to_string().starts_with("DATABASE_URL is invalid"), "{e}");
+        let e = err(&[("JWT_SECRET", SECRET), ("BIND_ADDR", "localhost")]);
+        assert!(e.to_string().starts_with("BIND_ADDR is invalid"), "{e}");
+        let msg = err(&[("JWT_SECRET", "short")]).to_string();
+        assert!(!msg.contains("short"), "the secret itself is never printed: {msg}");
+    }
+
+    #[test]
+    fn public_key_from_text_or_file() {
+        let settings = eddsa();
+        let pem = ED_PUBLIC;
+        let c = Config::load(&settings, "sqlite::memory:", env(&[("JWT_PUBLIC_KEY", pem)])).unwrap();
+        assert_eq!(c.key, pem.as_bytes());
+        let e = Config::load(
+            &settings,
+            "sqlite::memory:",
+            env(&[("JWT_PUBLIC_KEY", "/no/such/key.pem")]),
+        )
+        .unwrap_err();
+        assert!(matches!(e, ConfigError::BadKey { .. }), "{e}");
+    }
+}
