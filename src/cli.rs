@@ -72,7 +72,10 @@ pub fn main() -> ExitCode {
     let color = match cli.color {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        Color::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
     };
     let code = match cli.command {
         Command::Validate { specs, format } => validate(&specs, format, color),
@@ -84,7 +87,11 @@ pub fn main() -> ExitCode {
 
 /// Terminal width for rendering, within sensible bounds.
 fn width() -> usize {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100).clamp(60, 200)
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100)
+        .clamp(60, 200)
 }
 
 /// Reads a spec file; an unreadable file is reported like an invalid spec.
@@ -98,7 +105,10 @@ pub fn read_source(path: &Path) -> Result<SourceFile, String> {
 }
 
 fn validate(specs: &[PathBuf], format: Format, color: bool) -> u8 {
-    let options = RenderOptions { color, width: width() };
+    let options = RenderOptions {
+        color,
+        width: width(),
+    };
     let mut all_valid = true;
     let mut json: Vec<JsonDiagnostic> = Vec::new();
     let mut out = std::io::stdout().lock();
@@ -128,7 +138,12 @@ fn validate(specs: &[PathBuf], format: Format, color: bool) -> u8 {
             Ok(compiled) => {
                 if format == Format::Human {
                     let resources = compiled.model.resources.len();
-                    let operations: usize = compiled.model.resources.iter().map(|r| r.operations.len()).sum();
+                    let operations: usize = compiled
+                        .model
+                        .resources
+                        .iter()
+                        .map(|r| r.operations.len())
+                        .sum();
                     let _ = writeln!(
                         out,
                         "{}: valid ({resources} resource{}, {operations} operation{})",
@@ -162,7 +177,11 @@ fn validate(specs: &[PathBuf], format: Format, color: bool) -> u8 {
     }
     if format == Format::Json {
         let document = serde_json::json!({ "valid": all_valid, "diagnostics": json });
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&document).unwrap_or_default()
+        );
     }
     if all_valid { 0 } else { 2 }
 }
@@ -187,8 +206,14 @@ fn schema(out: Option<&Path>) -> u8 {
 /// Writes `bytes` to `path` through a temporary file in the same directory
 /// and a rename, so readers never see a half-written file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.palisade-tmp-{}", std::process::id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path).inspect_err(|_| {
@@ -202,7 +227,10 @@ fn init(dir: &Path, name: Option<&str>) -> u8 {
             for path in written {
                 println!("created {}", path.display());
             }
-            println!("next: palisade validate {}", dir.join(crate::init::SPEC_FILE).display());
+            println!(
+                "next: palisade validate {}",
+                dir.join(crate::init::SPEC_FILE).display()
+            );
             0
         }
         Err(e) => {

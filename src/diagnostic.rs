@@ -122,17 +122,26 @@ impl Diagnostic {
     }
 
     pub fn warning(code: Code, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
     }
 
     /// Points the diagnostic at `span`, with `text` under the marker.
     pub fn at(mut self, span: Span, text: impl Into<String>) -> Diagnostic {
-        self.primary = Some(Label { span, text: text.into() });
+        self.primary = Some(Label {
+            span,
+            text: text.into(),
+        });
         self
     }
 
     pub fn with_label(mut self, span: Span, text: impl Into<String>) -> Diagnostic {
-        self.secondary.push(Label { span, text: text.into() });
+        self.secondary.push(Label {
+            span,
+            text: text.into(),
+        });
         self
     }
 
@@ -174,7 +183,10 @@ impl Report {
     pub fn new(source: SourceFile, mut diagnostics: Vec<Diagnostic>) -> Report {
         diagnostics.sort_by_key(|d| (d.span().start, d.code));
         diagnostics.dedup();
-        Report { source, diagnostics }
+        Report {
+            source,
+            diagnostics,
+        }
     }
 
     pub fn has_errors(&self) -> bool {
@@ -198,7 +210,10 @@ impl Report {
             .with_links(false);
         let mut out = String::new();
         for diagnostic in &self.diagnostics {
-            let shown = Shown { diagnostic, source: &self.source };
+            let shown = Shown {
+                diagnostic,
+                source: &self.source,
+            };
             let position = self.source.position(diagnostic.span().start);
             // The file:line:column first, on a line of its own, so that
             // terminals and editors can jump to it.
@@ -286,7 +301,10 @@ impl miette::Diagnostic for Shown<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.diagnostic.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.diagnostic
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -306,8 +324,12 @@ impl miette::Diagnostic for Shown<'_> {
             }
         };
         Some(Box::new(
-            std::iter::once(label(primary, true))
-                .chain(self.diagnostic.secondary.iter().map(move |l| label(l, false))),
+            std::iter::once(label(primary, true)).chain(
+                self.diagnostic
+                    .secondary
+                    .iter()
+                    .map(move |l| label(l, false)),
+            ),
         ))
     }
 }

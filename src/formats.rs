@@ -13,11 +13,17 @@ pub fn check(ty: FieldType, s: &str) -> Result<(), String> {
         FieldType::Url => is_url(s),
         _ => true,
     };
-    if ok { Ok(()) } else { Err(format!("is not a valid {}", ty.name())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("is not a valid {}", ty.name()))
+    }
 }
 
 fn digits(s: &str, n: usize) -> Option<u32> {
-    (s.len() == n && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+    (s.len() == n && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
 }
 
 pub fn is_date(s: &str) -> bool {
@@ -38,7 +44,9 @@ pub fn is_date(s: &str) -> bool {
 }
 
 pub fn is_datetime(s: &str) -> bool {
-    let Some((date, rest)) = s.split_once(['T', 't']) else { return false };
+    let Some((date, rest)) = s.split_once(['T', 't']) else {
+        return false;
+    };
     if !is_date(date) || rest.len() < 9 {
         return false;
     }
@@ -50,7 +58,9 @@ pub fn is_datetime(s: &str) -> bool {
         return false;
     };
     if !zone.is_empty() {
-        let (Some(h), Some(m)) = (digits(&zone[1..3], 2), digits(&zone[4..6], 2)) else { return false };
+        let (Some(h), Some(m)) = (digits(&zone[1..3], 2), digits(&zone[4..6], 2)) else {
+            return false;
+        };
         if &zone[3..4] != ":" || h > 23 || m > 59 {
             return false;
         }
@@ -66,21 +76,31 @@ pub fn is_datetime(s: &str) -> bool {
 pub fn is_uuid(s: &str) -> bool {
     s.len() == 36
         && s.char_indices().all(|(i, c)| {
-            if matches!(i, 8 | 13 | 18 | 23) { c == '-' } else { c.is_ascii_hexdigit() }
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
         })
 }
 
 pub fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.rsplit_once('@') else { return false };
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && local.len() <= 64
         && !local.contains(char::is_whitespace)
         && domain.contains('.')
-        && domain.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        && domain
+            .split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }
 
 pub fn is_url(s: &str) -> bool {
-    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
     rest.is_some_and(|r| {
         let host = r.split(['/', '?', '#']).next().unwrap_or("");
         !host.is_empty() && !r.contains(char::is_whitespace)
@@ -105,6 +125,9 @@ mod tests {
         assert!(!is_email("a@b"));
         assert!(is_url("https://example.com/x"));
         assert!(!is_url("ftp://example.com"));
-        assert_eq!(check(FieldType::Date, "x"), Err("is not a valid date".into()));
+        assert_eq!(
+            check(FieldType::Date, "x"),
+            Err("is not a valid date".into())
+        );
     }
 }

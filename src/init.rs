@@ -33,10 +33,20 @@ pub fn name_from_dir(dir: &Path) -> String {
         .unwrap_or_default();
     let mut name: String = raw
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     name = name.trim_matches('_').to_string();
-    if is_identifier(&name) { name } else { "my_service".to_string() }
+    if is_identifier(&name) {
+        name
+    } else {
+        "my_service".to_string()
+    }
 }
 
 /// Writes the starter files into `dir`; returns the paths written.
@@ -45,9 +55,12 @@ pub fn init(dir: &Path, name: Option<&str>) -> Result<Vec<PathBuf>> {
     let name = match name {
         Some(n) => {
             let ok = n.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-                && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+                && n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
             if !ok {
-                bail!("`{n}` is not a valid service name: use lowercase letters, digits, `_` and `-`, starting with a letter");
+                bail!(
+                    "`{n}` is not a valid service name: use lowercase letters, digits, `_` and `-`, starting with a letter"
+                );
             }
             n.to_string()
         }
@@ -59,7 +72,10 @@ pub fn init(dir: &Path, name: Option<&str>) -> Result<Vec<PathBuf>> {
     ];
     for (path, _) in &files {
         if path.exists() {
-            bail!("{} already exists; palisade init never overwrites a file", path.display());
+            bail!(
+                "{} already exists; palisade init never overwrites a file",
+                path.display()
+            );
         }
     }
     let mut written = Vec::new();

@@ -52,5 +52,10 @@ pub fn compile(source: SourceFile) -> Result<Compiled, Report> {
     let model = model::lower(&parsed.spec);
     let mut warnings = diagnostics;
     warnings.sort_by_key(|d| (d.span().start, d.code));
-    Ok(Compiled { source, spec: parsed.spec, model, warnings })
+    Ok(Compiled {
+        source,
+        spec: parsed.spec,
+        model,
+        warnings,
+    })
 }

@@ -84,7 +84,10 @@ pub struct Cors {
     pub methods: Vec<Method>,
 }
 
-fn serialize_display_vec<S: serde::Serializer, T: std::fmt::Display>(v: &[T], s: S) -> Result<S::Ok, S::Error> {
+fn serialize_display_vec<S: serde::Serializer, T: std::fmt::Display>(
+    v: &[T],
+    s: S,
+) -> Result<S::Ok, S::Error> {
     s.collect_seq(v.iter().map(ToString::to_string))
 }
 
@@ -138,7 +141,11 @@ pub enum Scope {
     /// Each row belongs to the value of `claim` in the token of its creator,
     /// stored in `column`; owner grants reach only rows whose `column`
     /// equals the caller's claim.
-    Owned { column: String, claim: String, tenant: bool },
+    Owned {
+        column: String,
+        claim: String,
+        tenant: bool,
+    },
     /// No owner: only role and public grants reach the rows.
     Unowned,
 }
@@ -186,7 +193,11 @@ impl Grants {
         if self.owner {
             out.push((Grantee::Owner, Rows::Own));
         }
-        out.extend(self.roles.iter().map(|r| (Grantee::Role(r.clone()), Rows::All)));
+        out.extend(
+            self.roles
+                .iter()
+                .map(|r| (Grantee::Role(r.clone()), Rows::All)),
+        );
         if self.public {
             out.push((Grantee::Public, Rows::All));
         }
@@ -305,7 +316,9 @@ pub enum ColumnType {
     Email,
     Url,
     /// The id of a row of `resource`.
-    Ref { resource: String },
+    Ref {
+        resource: String,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -335,7 +348,9 @@ impl Resource {
 
     /// The columns declared in the spec, in spec order.
     pub fn fields(&self) -> impl Iterator<Item = &Column> {
-        self.columns.iter().filter(|c| c.origin == ColumnOrigin::Field)
+        self.columns
+            .iter()
+            .filter(|c| c.origin == ColumnOrigin::Field)
     }
 }
 
@@ -345,11 +360,25 @@ impl Resource {
 pub fn lower(spec: &Spec) -> Service {
     let jwt = &spec.auth.jwt;
     let key = if jwt.algorithm.is_hmac() {
-        Key::Secret { env: jwt.secret_env.clone().unwrap_or_else(|| "JWT_SECRET".into()) }
+        Key::Secret {
+            env: jwt
+                .secret_env
+                .clone()
+                .unwrap_or_else(|| "JWT_SECRET".into()),
+        }
     } else {
-        Key::PublicKey { env: jwt.public_key_env.clone().unwrap_or_else(|| "JWT_PUBLIC_KEY".into()) }
+        Key::PublicKey {
+            env: jwt
+                .public_key_env
+                .clone()
+                .unwrap_or_else(|| "JWT_PUBLIC_KEY".into()),
+        }
     };
-    let user_claim = spec.auth.user_claim.clone().unwrap_or_else(|| DEFAULT_USER_CLAIM.into());
+    let user_claim = spec
+        .auth
+        .user_claim
+        .clone()
+        .unwrap_or_else(|| DEFAULT_USER_CLAIM.into());
     let auth = Auth {
         algorithm: jwt.algorithm,
         key,
@@ -370,7 +399,9 @@ pub fn lower(spec: &Spec) -> Service {
         max_body_bytes: limits_spec.max_body.map_or(DEFAULT_MAX_BODY, |s| s.bytes()),
         default_page_size: limits_spec.default_page_size.unwrap_or(DEFAULT_PAGE_SIZE),
         max_page_size: limits_spec.max_page_size.unwrap_or(MAX_PAGE_SIZE),
-        request_timeout_seconds: limits_spec.request_timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+        request_timeout_seconds: limits_spec
+            .request_timeout_seconds
+            .unwrap_or(DEFAULT_TIMEOUT_SECONDS),
     };
     let resources: Vec<Resource> = spec
         .resources
@@ -378,8 +409,10 @@ pub fn lower(spec: &Spec) -> Service {
         .map(|(name, r)| lower_resource(name, r, &user_claim, &throttle))
         .collect();
     let cors = spec.cors.as_ref().map(|c| {
-        let mut methods: Vec<Method> =
-            resources.iter().flat_map(|r| r.operations.iter().map(|o| o.method)).collect();
+        let mut methods: Vec<Method> = resources
+            .iter()
+            .flat_map(|r| r.operations.iter().map(|o| o.method))
+            .collect();
         methods.sort();
         methods.dedup();
         Cors {
@@ -401,11 +434,24 @@ pub fn lower(spec: &Spec) -> Service {
     }
 }
 
-fn lower_resource(name: &str, r: &spec::Resource, user_claim: &str, throttle: &Throttle) -> Resource {
+fn lower_resource(
+    name: &str,
+    r: &spec::Resource,
+    user_claim: &str,
+    throttle: &Throttle,
+) -> Resource {
     let scope = match &r.owner {
         Owner::None => Scope::Unowned,
-        Owner::Field(column) => Scope::Owned { column: column.clone(), claim: user_claim.to_string(), tenant: false },
-        Owner::Claim { field, claim } => Scope::Owned { column: field.clone(), claim: claim.clone(), tenant: true },
+        Owner::Field(column) => Scope::Owned {
+            column: column.clone(),
+            claim: user_claim.to_string(),
+            tenant: false,
+        },
+        Owner::Claim { field, claim } => Scope::Owned {
+            column: field.clone(),
+            claim: claim.clone(),
+            tenant: true,
+        },
     };
     let server = |name: &str, ty: ColumnType, origin: ColumnOrigin| Column {
         name: name.to_string(),
@@ -446,8 +492,16 @@ fn lower_resource(name: &str, r: &spec::Resource, user_claim: &str, throttle: &T
             description: f.description.clone(),
         });
     }
-    columns.push(server("created_at", ColumnType::Datetime, ColumnOrigin::CreatedAt));
-    columns.push(server("updated_at", ColumnType::Datetime, ColumnOrigin::UpdatedAt));
+    columns.push(server(
+        "created_at",
+        ColumnType::Datetime,
+        ColumnOrigin::CreatedAt,
+    ));
+    columns.push(server(
+        "updated_at",
+        ColumnType::Datetime,
+        ColumnOrigin::UpdatedAt,
+    ));
 
     let access = r.access.clone().unwrap_or_default();
     let plural = r.plural.clone().unwrap_or_else(|| format!("{name}s"));
@@ -485,7 +539,13 @@ fn lower_resource(name: &str, r: &spec::Resource, user_claim: &str, throttle: &T
                 OperationKind::Update => (Method::Patch, format!("/{plural}/{{id}}")),
                 OperationKind::Delete => (Method::Delete, format!("/{plural}/{{id}}")),
             };
-            Some(Operation { kind, method, path, grants, rate })
+            Some(Operation {
+                kind,
+                method,
+                path,
+                grants,
+                rate,
+            })
         })
         .collect();
     let mut sort = vec!["created_at".to_string()];
@@ -513,6 +573,172 @@ fn column_type(f: &spec::Field) -> ColumnType {
         FieldType::Uuid => ColumnType::Uuid,
         FieldType::Email => ColumnType::Email,
         FieldType::Url => ColumnType::Url,
-        FieldType::Ref => ColumnType::Ref { resource: f.resource.clone().unwrap_or_default() },
+        FieldType::Ref => ColumnType::Ref {
+            resource: f.resource.clone().unwrap_or_default(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceFile;
+
+    const HEAD: &str = "palisade: 1\nservice: { name: t }\nauth:\n  jwt: { algorithm: HS256, secret_env: S }\n  roles_claim: roles\nroles: [admin, support]\n";
+
+    /// Compiles `HEAD` + `resources` and returns the model.
+    fn lower_yaml(resources: &str) -> Service {
+        let text = format!("{HEAD}{resources}");
+        match crate::compile(SourceFile::new("t.yaml", text)) {
+            Ok(c) => c.model,
+            Err(r) => panic!(
+                "{}",
+                r.render(crate::diagnostic::RenderOptions {
+                    color: false,
+                    width: 100
+                })
+            ),
+        }
+    }
+
+    fn ops(r: &Resource) -> Vec<&'static str> {
+        r.operations.iter().map(|o| o.kind.name()).collect()
+    }
+
+    #[test]
+    fn owner_gets_every_operation_by_default_on_own_rows() {
+        let m = lower_yaml(
+            "resources:\n  note:\n    owner: owner_id\n    fields: { t: { type: string } }\n",
+        );
+        let r = &m.resources[0];
+        assert_eq!(ops(r), ["list", "get", "create", "update", "delete"]);
+        for op in &r.operations {
+            assert_eq!(op.grants.rows(), vec![(Grantee::Owner, Rows::Own)]);
+        }
+        assert_eq!(
+            r.scope,
+            Scope::Owned {
+                column: "owner_id".into(),
+                claim: "sub".into(),
+                tenant: false
+            }
+        );
+        let names: Vec<&str> = r.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["id", "owner_id", "t", "created_at", "updated_at"]);
+        let owner = r.column("owner_id").unwrap();
+        assert!(
+            !owner.on_create && !owner.on_update,
+            "the owner is never input"
+        );
+    }
+
+    #[test]
+    fn ungranted_operations_have_no_route() {
+        let m = lower_yaml(
+            "resources:\n  doc:\n    owner: owner_id\n    fields: { t: { type: string } }\n    access:\n      owner: [get, create]\n      roles: { admin: [list, get] }\n",
+        );
+        let r = &m.resources[0];
+        assert_eq!(ops(r), ["list", "get", "create"]);
+        let list = r.operation(OperationKind::List).unwrap();
+        assert_eq!(
+            list.grants,
+            Grants {
+                owner: false,
+                roles: vec!["admin".into()],
+                public: false
+            }
+        );
+        assert_eq!(
+            list.grants.rows(),
+            vec![(Grantee::Role("admin".into()), Rows::All)]
+        );
+        let get = r.operation(OperationKind::Get).unwrap();
+        assert_eq!(
+            get.grants.rows(),
+            vec![
+                (Grantee::Owner, Rows::Own),
+                (Grantee::Role("admin".into()), Rows::All)
+            ]
+        );
+        assert!(r.operation(OperationKind::Delete).is_none());
+    }
+
+    #[test]
+    fn public_reads_and_unowned_resources() {
+        let m = lower_yaml(
+            "resources:\n  item:\n    owner: none\n    fields: { t: { type: string } }\n    access:\n      roles: { admin: [create, delete] }\n      public: [list]\n",
+        );
+        let r = &m.resources[0];
+        assert_eq!(r.scope, Scope::Unowned);
+        assert_eq!(ops(r), ["list", "create", "delete"]);
+        let list = r.operation(OperationKind::List).unwrap();
+        assert_eq!(list.grants.rows(), vec![(Grantee::Public, Rows::All)]);
+        assert_eq!(list.rate.anon, Some(DEFAULT_ANON_RATE));
+        assert_eq!(r.operation(OperationKind::Create).unwrap().rate.anon, None);
+        assert!(r.column("owner_id").is_none());
+    }
+
+    #[test]
+    fn tenant_scope_reads_its_claim() {
+        let m = lower_yaml(
+            "resources:\n  p:\n    owner: { field: org_id, claim: org }\n    fields: { t: { type: string } }\n",
+        );
+        assert_eq!(
+            m.resources[0].scope,
+            Scope::Owned {
+                column: "org_id".into(),
+                claim: "org".into(),
+                tenant: true
+            }
+        );
+    }
+
+    #[test]
+    fn rates_default_and_override_per_operation() {
+        let m = lower_yaml(
+            "throttle: { user: 10/s }\nresources:\n  n:\n    owner: owner_id\n    fields: { t: { type: string } }\n    throttle: { create: 5/minute }\n",
+        );
+        assert_eq!(m.throttle.anon, DEFAULT_ANON_RATE);
+        let r = &m.resources[0];
+        let create = &r.operation(OperationKind::Create).unwrap().rate;
+        assert_eq!(
+            (create.user, create.bucket.as_str(), create.overridden),
+            (Rate::new(5, Per::Minute), "n.create", true)
+        );
+        let get = &r.operation(OperationKind::Get).unwrap().rate;
+        assert_eq!(
+            (get.user, get.bucket.as_str(), get.overridden),
+            (Rate::new(10, Per::Second), "default", false)
+        );
+    }
+
+    #[test]
+    fn read_only_and_write_once_decide_input() {
+        let m = lower_yaml(
+            "resources:\n  n:\n    owner: owner_id\n    fields:\n      a: { type: string }\n      b: { type: string, write_once: true }\n      c: { type: string, read_only: true }\n",
+        );
+        let r = &m.resources[0];
+        let input = |name: &str| {
+            let c = r.column(name).unwrap();
+            (c.on_create, c.on_update)
+        };
+        assert_eq!(input("a"), (true, true));
+        assert_eq!(input("b"), (true, false));
+        assert_eq!(input("c"), (false, false));
+        for server in ["id", "owner_id", "created_at", "updated_at"] {
+            assert_eq!(input(server), (false, false), "{server}");
+        }
+    }
+
+    #[test]
+    fn defaults_apply_and_cors_methods_follow_routes() {
+        let m = lower_yaml(
+            "cors: { origins: [https://a.example.com] }\nresources:\n  n:\n    owner: owner_id\n    fields: { t: { type: string } }\n    access: { owner: [list, create] }\n    sort: [t]\n",
+        );
+        assert_eq!(m.limits.default_page_size, DEFAULT_PAGE_SIZE);
+        assert_eq!(m.limits.max_body_bytes, DEFAULT_MAX_BODY);
+        assert_eq!(m.auth.user_claim, "sub");
+        assert_eq!(m.cors.unwrap().methods, vec![Method::Get, Method::Post]);
+        assert_eq!(m.resources[0].sort, vec!["created_at", "t"]);
     }
 }

@@ -55,8 +55,15 @@ pub fn parse(source: &SourceFile) -> Result<Parsed, Vec<Diagnostic>> {
                 .location()
                 .map_or(0, |l| source.offset(l.line(), l.column().saturating_sub(1)));
             let message = error.to_string();
-            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-            Err(vec![Diagnostic::error(Code::InvalidValue, message).at(Span::new(offset, offset + 1), "here")])
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_string();
+            Err(vec![
+                Diagnostic::error(Code::InvalidValue, message)
+                    .at(Span::new(offset, offset + 1), "here"),
+            ])
         }
     }
 }
@@ -167,8 +174,11 @@ fn type_name(kind: &TypeKind) -> String {
     match kind {
         TypeKind::Single(t) => name(t).to_string(),
         TypeKind::Multiple(types) => {
-            let names: Vec<&str> =
-                types.iter().filter(|t| *t != JsonType::Null).map(|t| name(&t)).collect();
+            let names: Vec<&str> = types
+                .iter()
+                .filter(|t| *t != JsonType::Null)
+                .map(|t| name(&t))
+                .collect();
             names.join(" or ")
         }
     }
@@ -202,9 +212,12 @@ fn convert(root: &Node, error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) 
                     None => format!("the keys allowed here are: {}", quoted_list(&allowed)),
                 };
                 out.push(
-                    Diagnostic::error(Code::UnknownKey, format!("unknown key `{key}` in {}", describe(&names)))
-                        .at(span, "unknown key")
-                        .with_help(help),
+                    Diagnostic::error(
+                        Code::UnknownKey,
+                        format!("unknown key `{key}` in {}", describe(&names)),
+                    )
+                    .at(span, "unknown key")
+                    .with_help(help),
                 );
             }
         }
@@ -232,7 +245,12 @@ fn convert(root: &Node, error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) 
             out.push(
                 Diagnostic::error(
                     Code::WrongType,
-                    format!("expected {} for {}, found {}", type_name(kind), describe(&names), here.node.kind()),
+                    format!(
+                        "expected {} for {}, found {}",
+                        type_name(kind),
+                        describe(&names),
+                        here.node.kind()
+                    ),
                 )
                 .at(value_span, format!("expected {}", type_name(kind))),
             );
@@ -240,12 +258,20 @@ fn convert(root: &Node, error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) 
         ValidationErrorKind::Enum { options } => {
             let allowed: Vec<String> = options
                 .as_array()
-                .map(|a| a.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
             out.push(not_one_of(here.node, &names, &allowed));
         }
         ValidationErrorKind::Constant { expected_value } => {
-            let allowed = vec![expected_value.as_str().map_or_else(|| expected_value.to_string(), str::to_string)];
+            let allowed = vec![
+                expected_value
+                    .as_str()
+                    .map_or_else(|| expected_value.to_string(), str::to_string),
+            ];
             out.push(not_one_of(here.node, &names, &allowed));
         }
         ValidationErrorKind::Pattern { pattern } => {
@@ -263,36 +289,51 @@ fn convert(root: &Node, error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) 
                 (Code::InvalidValue, None)
             };
             let message = message.unwrap_or_else(|| {
-                format!("`{text}` is not valid for {}: it must match `{pattern}`", describe(&names))
+                format!(
+                    "`{text}` is not valid for {}: it must match `{pattern}`",
+                    describe(&names)
+                )
             });
             out.push(Diagnostic::error(code, message).at(value_span, "here"));
         }
-        ValidationErrorKind::Minimum { limit } | ValidationErrorKind::ExclusiveMinimum { limit } => {
+        ValidationErrorKind::Minimum { limit }
+        | ValidationErrorKind::ExclusiveMinimum { limit } => {
             out.push(
                 Diagnostic::error(
                     Code::InvalidValue,
-                    format!("{} is too small for {}: the least allowed is {limit}", json_text(here.node), describe(&names)),
+                    format!(
+                        "{} is too small for {}: the least allowed is {limit}",
+                        json_text(here.node),
+                        describe(&names)
+                    ),
                 )
                 .at(value_span, "too small"),
             );
         }
-        ValidationErrorKind::Maximum { limit } | ValidationErrorKind::ExclusiveMaximum { limit } => {
+        ValidationErrorKind::Maximum { limit }
+        | ValidationErrorKind::ExclusiveMaximum { limit } => {
             out.push(
                 Diagnostic::error(
                     Code::InvalidValue,
-                    format!("{} is too large for {}: the most allowed is {limit}", json_text(here.node), describe(&names)),
+                    format!(
+                        "{} is too large for {}: the most allowed is {limit}",
+                        json_text(here.node),
+                        describe(&names)
+                    ),
                 )
                 .at(value_span, "too large"),
             );
         }
-        ValidationErrorKind::AnyOf { context }
-        | ValidationErrorKind::OneOfNotValid { context } => {
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
             convert_alternatives(root, here.node, &names, context, out);
         }
         _ => {
             out.push(
-                Diagnostic::error(Code::InvalidValue, format!("invalid {}: {}", describe(&names), error))
-                    .at(value_span, "here"),
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    format!("invalid {}: {}", describe(&names), error),
+                )
+                .at(value_span, "here"),
             );
         }
     }
@@ -315,7 +356,13 @@ fn convert_alternatives(
             true
         }
         ValidationErrorKind::Enum { options } => {
-            constants.extend(options.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)));
+            constants.extend(
+                options
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str().map(str::to_string)),
+            );
             true
         }
         _ => false,
@@ -361,7 +408,11 @@ fn convert_alternatives(
             out.push(
                 Diagnostic::error(
                     Code::WrongType,
-                    format!("expected {expected} for {}, found {}", describe(names), node.kind()),
+                    format!(
+                        "expected {expected} for {}, found {}",
+                        describe(names),
+                        node.kind()
+                    ),
                 )
                 .at(node.span, format!("expected {expected}")),
             );
@@ -378,12 +429,20 @@ fn not_one_of(node: &Node, names: &[String], allowed: &[String]) -> Diagnostic {
     let allowed_refs: Vec<&str> = allowed.iter().map(String::as_str).collect();
     let what = names.last().map_or("value", String::as_str);
     let message = if what.parse::<usize>().is_ok() {
-        format!("{found} is not allowed in {}", describe(&names[..names.len() - 1]))
+        format!(
+            "{found} is not allowed in {}",
+            describe(&names[..names.len() - 1])
+        )
     } else {
-        format!("{found} is not a valid `{what}` for {}", describe(&names[..names.len().saturating_sub(1)]))
+        format!(
+            "{found} is not a valid `{what}` for {}",
+            describe(&names[..names.len().saturating_sub(1)])
+        )
     };
-    let mut diagnostic = Diagnostic::error(Code::InvalidValue, message)
-    .at(node.span, format!("expected one of {}", quoted_list(&allowed_refs)));
+    let mut diagnostic = Diagnostic::error(Code::InvalidValue, message).at(
+        node.span,
+        format!("expected one of {}", quoted_list(&allowed_refs)),
+    );
     if let Some(s) = suggestion {
         diagnostic = diagnostic.with_help(format!("did you mean `{s}`?"));
     } else if what == "algorithm" {
@@ -401,5 +460,9 @@ fn json_text(node: &Node) -> String {
 }
 
 pub(crate) fn quoted_list(items: &[&str]) -> String {
-    items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

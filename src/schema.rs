@@ -14,7 +14,9 @@ use crate::spec::Spec;
 pub fn json_schema() -> &'static serde_json::Value {
     static SCHEMA: OnceLock<serde_json::Value> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        let generator = SchemaSettings::draft2020_12().for_deserialize().into_generator();
+        let generator = SchemaSettings::draft2020_12()
+            .for_deserialize()
+            .into_generator();
         let schema = generator.into_root_schema_for::<Spec>();
         let mut value = schema.to_value();
         if let Some(object) = value.as_object_mut() {
@@ -32,7 +34,8 @@ pub fn json_schema() -> &'static serde_json::Value {
 
 /// The schema as pretty-printed JSON text with a final newline.
 pub fn to_string_pretty() -> String {
-    let mut text = serde_json::to_string_pretty(json_schema()).expect("a JSON value always serialises");
+    let mut text =
+        serde_json::to_string_pretty(json_schema()).expect("a JSON value always serialises");
     text.push('\n');
     text
 }
@@ -53,9 +56,16 @@ pub fn resolve(pointer: &str) -> Option<&'static serde_json::Value> {
     Some(follow_ref(root, node))
 }
 
-fn follow_ref<'a>(root: &'a serde_json::Value, mut node: &'a serde_json::Value) -> &'a serde_json::Value {
+fn follow_ref<'a>(
+    root: &'a serde_json::Value,
+    mut node: &'a serde_json::Value,
+) -> &'a serde_json::Value {
     for _ in 0..16 {
-        match node.get("$ref").and_then(|r| r.as_str()).and_then(|r| r.strip_prefix('#')) {
+        match node
+            .get("$ref")
+            .and_then(|r| r.as_str())
+            .and_then(|r| r.strip_prefix('#'))
+        {
             Some(pointer) => match root.pointer(pointer) {
                 Some(target) => node = target,
                 None => break,

@@ -15,7 +15,10 @@ pub struct Span {
 
 impl Span {
     pub fn new(start: usize, end: usize) -> Span {
-        Span { start, end: end.max(start) }
+        Span {
+            start,
+            end: end.max(start),
+        }
     }
 
     pub fn len(self) -> usize {
@@ -48,7 +51,11 @@ impl SourceFile {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
-        SourceFile { name: name.into().into(), text: text.into(), line_starts }
+        SourceFile {
+            name: name.into().into(),
+            text: text.into(),
+            line_starts,
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -86,7 +93,11 @@ impl SourceFile {
     pub fn line_text(&self, offset: usize) -> &str {
         let line = self.position(offset).line;
         let start = self.line_starts[line - 1];
-        self.text[start..].split('\n').next().unwrap_or("").trim_end_matches('\r')
+        self.text[start..]
+            .split('\n')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('\r')
     }
 }
 

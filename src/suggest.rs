@@ -1,12 +1,20 @@
 //! "Did you mean" suggestions for misspelt keys and names.
 
 /// The candidate closest to `word`, when it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let word_lower = word.to_ascii_lowercase();
     candidates
         .into_iter()
         .filter(|c| *c != word)
-        .map(|c| (strsim::damerau_levenshtein(&word_lower, &c.to_ascii_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(&word_lower, &c.to_ascii_lowercase()),
+                c,
+            )
+        })
         .filter(|(distance, c)| {
             let longest = word.chars().count().max(c.chars().count());
             (*distance <= 1 && longest >= 3) || (*distance <= 3 && *distance * 3 <= longest)

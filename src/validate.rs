@@ -21,9 +21,30 @@ pub const SERVER_COLUMNS: [&str; 3] = ["id", "created_at", "updated_at"];
 /// Crate names that cannot be a service's name: Rust's own crates and the
 /// generated project's dependencies.
 const RESERVED_CRATE_NAMES: &[&str] = &[
-    "std", "core", "alloc", "proc_macro", "test", "self", "axum", "tokio", "tower", "tower_http",
-    "tower-http", "sqlx", "serde", "serde_json", "jsonwebtoken", "uuid", "tracing",
-    "tracing_subscriber", "tracing-subscriber", "governor", "regex", "time", "hyper", "http",
+    "std",
+    "core",
+    "alloc",
+    "proc_macro",
+    "test",
+    "self",
+    "axum",
+    "tokio",
+    "tower",
+    "tower_http",
+    "tower-http",
+    "sqlx",
+    "serde",
+    "serde_json",
+    "jsonwebtoken",
+    "uuid",
+    "tracing",
+    "tracing_subscriber",
+    "tracing-subscriber",
+    "governor",
+    "regex",
+    "time",
+    "hyper",
+    "http",
 ];
 
 /// Paths the generated server serves itself.
@@ -31,7 +52,11 @@ const RESERVED_PATHS: &[&str] = &["health", "openapi", "openapi.json"];
 
 /// Checks the meaning of `parsed`; returns every diagnostic, errors and warnings.
 pub fn validate(parsed: &Parsed) -> Vec<Diagnostic> {
-    let mut v = Validator { root: &parsed.root, spec: &parsed.spec, out: Vec::new() };
+    let mut v = Validator {
+        root: &parsed.root,
+        spec: &parsed.spec,
+        out: Vec::new(),
+    };
     v.version();
     v.service();
     v.auth();
@@ -144,7 +169,10 @@ impl Validator<'_> {
         if self.spec.palisade != 1 {
             let d = Diagnostic::error(
                 Code::UnsupportedVersion,
-                format!("format version {} is not supported; this palisade reads version 1", self.spec.palisade),
+                format!(
+                    "format version {} is not supported; this palisade reads version 1",
+                    self.spec.palisade
+                ),
             )
             .at(self.value(path!["palisade"]), "expected `1`")
             .with_help("write `palisade: 1`");
@@ -155,7 +183,9 @@ impl Validator<'_> {
     fn service(&mut self) {
         let name = &self.spec.service.name;
         let normalised = name.replace('-', "_");
-        if RESERVED_CRATE_NAMES.contains(&name.as_str()) || RESERVED_CRATE_NAMES.contains(&normalised.as_str()) {
+        if RESERVED_CRATE_NAMES.contains(&name.as_str())
+            || RESERVED_CRATE_NAMES.contains(&normalised.as_str())
+        {
             let d = Diagnostic::error(
                 Code::ReservedName,
                 format!("`{name}` cannot be the service name: the generated crate would clash with a crate of the same name"),
@@ -184,9 +214,15 @@ impl Validator<'_> {
             if jwt.public_key_env.is_some() {
                 let d = Diagnostic::error(
                     Code::AuthKeyMismatch,
-                    format!("{} verifies with a shared secret, not a public key", alg.name()),
+                    format!(
+                        "{} verifies with a shared secret, not a public key",
+                        alg.name()
+                    ),
                 )
-                .at(self.key(path!["auth", "jwt", "public_key_env"]), "not used by this algorithm")
+                .at(
+                    self.key(path!["auth", "jwt", "public_key_env"]),
+                    "not used by this algorithm",
+                )
                 .with_label(alg_span, "a shared-secret algorithm")
                 .with_help("use `secret_env`, or choose RS256, ES256 or EdDSA for public keys");
                 self.push(d);
@@ -205,9 +241,15 @@ impl Validator<'_> {
             if jwt.secret_env.is_some() {
                 let d = Diagnostic::error(
                     Code::AuthKeyMismatch,
-                    format!("{} verifies with a public key, not a shared secret", alg.name()),
+                    format!(
+                        "{} verifies with a public key, not a shared secret",
+                        alg.name()
+                    ),
                 )
-                .at(self.key(path!["auth", "jwt", "secret_env"]), "not used by this algorithm")
+                .at(
+                    self.key(path!["auth", "jwt", "secret_env"]),
+                    "not used by this algorithm",
+                )
                 .with_label(alg_span, "a public-key algorithm")
                 .with_help("use `public_key_env`, or choose HS256 for a shared secret");
                 self.push(d);
@@ -215,9 +257,15 @@ impl Validator<'_> {
         }
         for (key, value) in [("issuer", &jwt.issuer), ("audience", &jwt.audience)] {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-                let d = Diagnostic::error(Code::InvalidValue, format!("`{key}` is empty; an empty {key} would match nothing"))
-                    .at(self.value(path!["auth", "jwt", key]), "empty")
-                    .with_help(format!("give the expected `{}` value or remove the key", if key == "issuer" { "iss" } else { "aud" }));
+                let d = Diagnostic::error(
+                    Code::InvalidValue,
+                    format!("`{key}` is empty; an empty {key} would match nothing"),
+                )
+                .at(self.value(path!["auth", "jwt", key]), "empty")
+                .with_help(format!(
+                    "give the expected `{}` value or remove the key",
+                    if key == "issuer" { "iss" } else { "aud" }
+                ));
                 self.push(d);
             }
         }
@@ -233,10 +281,17 @@ impl Validator<'_> {
             }
         }
         for key in ["user_claim", "roles_claim"] {
-            let value = if key == "user_claim" { &self.spec.auth.user_claim } else { &self.spec.auth.roles_claim };
+            let value = if key == "user_claim" {
+                &self.spec.auth.user_claim
+            } else {
+                &self.spec.auth.roles_claim
+            };
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-                let d = Diagnostic::error(Code::InvalidClaim, format!("`{key}` is empty; it must name a claim of the token"))
-                    .at(self.value(path!["auth", key]), "empty");
+                let d = Diagnostic::error(
+                    Code::InvalidClaim,
+                    format!("`{key}` is empty; it must name a claim of the token"),
+                )
+                .at(self.value(path!["auth", key]), "empty");
                 self.push(d);
             }
         }
@@ -257,14 +312,20 @@ impl Validator<'_> {
                 self.invalid_name("role", role, span);
             }
             if let Some(first) = seen.insert(role, i) {
-                let d = Diagnostic::error(Code::DuplicateEntry, format!("role `{role}` is declared twice"))
-                    .at(span, "again here")
-                    .with_label(self.value(path!["roles", first]), "first here");
+                let d = Diagnostic::error(
+                    Code::DuplicateEntry,
+                    format!("role `{role}` is declared twice"),
+                )
+                .at(span, "again here")
+                .with_label(self.value(path!["roles", first]), "first here");
                 self.push(d);
             } else if !used.contains(role.as_str()) {
-                let d = Diagnostic::warning(Code::UnusedRole, format!("role `{role}` is declared but no resource grants it anything"))
-                    .at(span, "unused")
-                    .with_help("grant it operations under `access.roles` or remove it");
+                let d = Diagnostic::warning(
+                    Code::UnusedRole,
+                    format!("role `{role}` is declared but no resource grants it anything"),
+                )
+                .at(span, "unused")
+                .with_help("grant it operations under `access.roles` or remove it");
                 self.push(d);
             }
         }
@@ -282,18 +343,24 @@ impl Validator<'_> {
     fn cors(&mut self) {
         let Some(cors) = &self.spec.cors else { return };
         if cors.origins.is_empty() {
-            let d = Diagnostic::error(Code::InvalidOrigin, "`cors.origins` is empty; no browser origin would be allowed")
-                .at(self.value(path!["cors", "origins"]), "empty")
-                .with_help("list the origins, or remove the `cors` section for same-origin only");
+            let d = Diagnostic::error(
+                Code::InvalidOrigin,
+                "`cors.origins` is empty; no browser origin would be allowed",
+            )
+            .at(self.value(path!["cors", "origins"]), "empty")
+            .with_help("list the origins, or remove the `cors` section for same-origin only");
             self.push(d);
         }
         let mut seen: HashMap<&Origin, usize> = HashMap::new();
         for (i, origin) in cors.origins.iter().enumerate() {
             let span = self.value(path!["cors", "origins", i]);
             if let Some(first) = seen.insert(origin, i) {
-                let d = Diagnostic::error(Code::DuplicateEntry, format!("origin `{origin}` is listed twice"))
-                    .at(span, "again here")
-                    .with_label(self.value(path!["cors", "origins", first]), "first here");
+                let d = Diagnostic::error(
+                    Code::DuplicateEntry,
+                    format!("origin `{origin}` is listed twice"),
+                )
+                .at(span, "again here")
+                .with_label(self.value(path!["cors", "origins", first]), "first here");
                 self.push(d);
             }
             if *origin == Origin::Any {
@@ -307,60 +374,99 @@ impl Validator<'_> {
                     .with_help("list the exact origins that need credentials");
                     self.push(d);
                 } else if cors.origins.len() > 1 {
-                    let d = Diagnostic::error(Code::InvalidOrigin, "`*` already allows every origin; the other entries would be ignored")
-                        .at(span, "any origin")
-                        .with_help("keep either `*` alone or only exact origins");
+                    let d = Diagnostic::error(
+                        Code::InvalidOrigin,
+                        "`*` already allows every origin; the other entries would be ignored",
+                    )
+                    .at(span, "any origin")
+                    .with_help("keep either `*` alone or only exact origins");
                     self.push(d);
                 }
             }
         }
         if let Some(age) = cors.max_age_seconds {
             if age > 86_400 {
-                let d = Diagnostic::error(Code::InvalidLimit, format!("`max_age_seconds: {age}` is more than a day; browsers cap it far lower"))
-                    .at(self.value(path!["cors", "max_age_seconds"]), "at most 86400")
-                    .with_help("600 (ten minutes) is a common choice");
+                let d = Diagnostic::error(
+                    Code::InvalidLimit,
+                    format!(
+                        "`max_age_seconds: {age}` is more than a day; browsers cap it far lower"
+                    ),
+                )
+                .at(
+                    self.value(path!["cors", "max_age_seconds"]),
+                    "at most 86400",
+                )
+                .with_help("600 (ten minutes) is a common choice");
                 self.push(d);
             }
         }
     }
 
     fn throttle(&mut self) {
-        let Some(throttle) = &self.spec.throttle else { return };
+        let Some(throttle) = &self.spec.throttle else {
+            return;
+        };
         if let Some(hops) = throttle.trust_proxy_hops {
             if hops > 10 {
-                let d = Diagnostic::error(Code::InvalidLimit, format!("{hops} trusted proxy hops is not a real deployment; at most 10 is allowed"))
-                    .at(self.value(path!["throttle", "trust_proxy_hops"]), "too many");
+                let d = Diagnostic::error(
+                    Code::InvalidLimit,
+                    format!(
+                        "{hops} trusted proxy hops is not a real deployment; at most 10 is allowed"
+                    ),
+                )
+                .at(
+                    self.value(path!["throttle", "trust_proxy_hops"]),
+                    "too many",
+                );
                 self.push(d);
             }
         }
     }
 
     fn limits(&mut self) {
-        let Some(limits) = &self.spec.limits else { return };
+        let Some(limits) = &self.spec.limits else {
+            return;
+        };
         if let Some(size) = limits.max_body {
             if size.bytes() == 0 || size.bytes() > 64 * 1024 * 1024 {
-                let d = Diagnostic::error(Code::InvalidLimit, format!("`max_body: {size}` must be between 1 byte and 64MiB"))
-                    .at(self.value(path!["limits", "max_body"]), "out of range");
+                let d = Diagnostic::error(
+                    Code::InvalidLimit,
+                    format!("`max_body: {size}` must be between 1 byte and 64MiB"),
+                )
+                .at(self.value(path!["limits", "max_body"]), "out of range");
                 self.push(d);
             }
         }
         for (key, value, most) in [
             ("default_page_size", limits.default_page_size, 1000),
             ("max_page_size", limits.max_page_size, 1000),
-            ("request_timeout_seconds", limits.request_timeout_seconds, 600),
+            (
+                "request_timeout_seconds",
+                limits.request_timeout_seconds,
+                600,
+            ),
         ] {
             if let Some(value) = value {
                 if value == 0 || value > most {
-                    let d = Diagnostic::error(Code::InvalidLimit, format!("`{key}: {value}` must be between 1 and {most}"))
-                        .at(self.value(path!["limits", key]), "out of range");
+                    let d = Diagnostic::error(
+                        Code::InvalidLimit,
+                        format!("`{key}: {value}` must be between 1 and {most}"),
+                    )
+                    .at(self.value(path!["limits", key]), "out of range");
                     self.push(d);
                 }
             }
         }
-        let default = limits.default_page_size.unwrap_or(crate::model::DEFAULT_PAGE_SIZE);
+        let default = limits
+            .default_page_size
+            .unwrap_or(crate::model::DEFAULT_PAGE_SIZE);
         let max = limits.max_page_size.unwrap_or(crate::model::MAX_PAGE_SIZE);
         if default > max {
-            let at = if limits.default_page_size.is_some() { "default_page_size" } else { "max_page_size" };
+            let at = if limits.default_page_size.is_some() {
+                "default_page_size"
+            } else {
+                "max_page_size"
+            };
             let d = Diagnostic::error(
                 Code::InvalidLimit,
                 format!("the default page size ({default}) is larger than the largest page allowed ({max})"),
@@ -374,7 +480,9 @@ impl Validator<'_> {
     fn invalid_name(&mut self, what: &str, name: &str, span: Span) {
         let help = identifier_fix(name)
             .map(|f| format!("did you mean `{f}`?"))
-            .unwrap_or_else(|| "use lowercase letters, digits and `_`, starting with a letter".to_string());
+            .unwrap_or_else(|| {
+                "use lowercase letters, digits and `_`, starting with a letter".to_string()
+            });
         let d = Diagnostic::error(
             Code::InvalidName,
             format!("`{name}` is not a valid {what} name: expected `[a-z][a-z0-9_]*`"),
@@ -396,7 +504,10 @@ impl Validator<'_> {
             if !is_identifier(name) {
                 self.invalid_name("resource", name, self.key(path!["resources", name]));
             }
-            let plural = resource.plural.clone().unwrap_or_else(|| format!("{name}s"));
+            let plural = resource
+                .plural
+                .clone()
+                .unwrap_or_else(|| format!("{name}s"));
             let plural_span = if resource.plural.is_some() {
                 self.value(path!["resources", name, "plural"])
             } else {
@@ -434,20 +545,32 @@ impl Validator<'_> {
             Owner::Field(f) => Some((f.as_str(), self.value(path!["resources", name, "owner"]))),
             Owner::Claim { field, claim } => {
                 if claim.trim().is_empty() {
-                    let d = Diagnostic::error(Code::InvalidClaim, "the owner `claim` is empty; it must name a claim of the token")
-                        .at(self.value(path!["resources", name, "owner", "claim"]), "empty");
+                    let d = Diagnostic::error(
+                        Code::InvalidClaim,
+                        "the owner `claim` is empty; it must name a claim of the token",
+                    )
+                    .at(
+                        self.value(path!["resources", name, "owner", "claim"]),
+                        "empty",
+                    );
                     self.push(d);
                 }
-                Some((field.as_str(), self.value(path!["resources", name, "owner", "field"])))
+                Some((
+                    field.as_str(),
+                    self.value(path!["resources", name, "owner", "field"]),
+                ))
             }
         };
         if let Some((field, span)) = owner_field {
             if !is_identifier(field) {
                 self.invalid_name("owner field", field, span);
             } else if SERVER_COLUMNS.contains(&field) {
-                let d = Diagnostic::error(Code::ReservedName, format!("`{field}` is managed by the server and cannot hold the owner"))
-                    .at(span, "reserved")
-                    .with_help("use a field such as `owner_id`");
+                let d = Diagnostic::error(
+                    Code::ReservedName,
+                    format!("`{field}` is managed by the server and cannot hold the owner"),
+                )
+                .at(span, "reserved")
+                .with_help("use a field such as `owner_id`");
                 self.push(d);
             }
             if resource.fields.contains_key(field) {
@@ -470,7 +593,13 @@ impl Validator<'_> {
 
     fn field(&mut self, resource_name: &str, resource: &Resource, name: &str, field: &Field) {
         let at = |key: &str| -> Vec<String> {
-            vec!["resources".into(), resource_name.into(), "fields".into(), name.into(), key.into()]
+            vec![
+                "resources".into(),
+                resource_name.into(),
+                "fields".into(),
+                name.into(),
+                key.into(),
+            ]
         };
         let value_span = |v: &Validator<'_>, key: &str| {
             let p = at(key);
@@ -486,44 +615,94 @@ impl Validator<'_> {
         if !is_identifier(name) {
             self.invalid_name("field", name, name_span);
         } else if SERVER_COLUMNS.contains(&name) {
-            let d = Diagnostic::error(Code::ReservedName, format!("`{name}` is managed by the server on every resource"))
-                .at(name_span, "reserved")
-                .with_help("remove it: every row has `id`, `created_at` and `updated_at` already");
+            let d = Diagnostic::error(
+                Code::ReservedName,
+                format!("`{name}` is managed by the server on every resource"),
+            )
+            .at(name_span, "reserved")
+            .with_help("remove it: every row has `id`, `created_at` and `updated_at` already");
             self.push(d);
         }
         let ty = field.ty;
         let type_span = value_span(self, "type");
-        let inapplicable = |v: &mut Validator<'_>, key: &str, present: bool, applies: bool, to: &str| {
-            if present && !applies {
-                let d = Diagnostic::error(
-                    Code::InapplicableKey,
-                    format!("`{key}` does not apply to a field of type `{}`", ty.name()),
-                )
-                .at(key_span(v, key), format!("only for {to}"))
-                .with_label(type_span, "the field's type");
-                v.push(d);
-            }
-        };
+        let inapplicable =
+            |v: &mut Validator<'_>, key: &str, present: bool, applies: bool, to: &str| {
+                if present && !applies {
+                    let d = Diagnostic::error(
+                        Code::InapplicableKey,
+                        format!("`{key}` does not apply to a field of type `{}`", ty.name()),
+                    )
+                    .at(key_span(v, key), format!("only for {to}"))
+                    .with_label(type_span, "the field's type");
+                    v.push(d);
+                }
+            };
         let string = ty == FieldType::String;
-        inapplicable(self, "min_length", field.min_length.is_some(), string, "string fields");
-        inapplicable(self, "max_length", field.max_length.is_some(), ty.is_text(), "string, email and url fields");
-        inapplicable(self, "pattern", field.pattern.is_some(), string, "string fields");
-        inapplicable(self, "enum", field.values.is_some(), string, "string fields");
-        inapplicable(self, "min", field.min.is_some(), ty.is_numeric(), "integer and number fields");
-        inapplicable(self, "max", field.max.is_some(), ty.is_numeric(), "integer and number fields");
-        inapplicable(self, "resource", field.resource.is_some(), ty == FieldType::Ref, "ref fields");
+        inapplicable(
+            self,
+            "min_length",
+            field.min_length.is_some(),
+            string,
+            "string fields",
+        );
+        inapplicable(
+            self,
+            "max_length",
+            field.max_length.is_some(),
+            ty.is_text(),
+            "string, email and url fields",
+        );
+        inapplicable(
+            self,
+            "pattern",
+            field.pattern.is_some(),
+            string,
+            "string fields",
+        );
+        inapplicable(
+            self,
+            "enum",
+            field.values.is_some(),
+            string,
+            "string fields",
+        );
+        inapplicable(
+            self,
+            "min",
+            field.min.is_some(),
+            ty.is_numeric(),
+            "integer and number fields",
+        );
+        inapplicable(
+            self,
+            "max",
+            field.max.is_some(),
+            ty.is_numeric(),
+            "integer and number fields",
+        );
+        inapplicable(
+            self,
+            "resource",
+            field.resource.is_some(),
+            ty == FieldType::Ref,
+            "ref fields",
+        );
 
         if ty == FieldType::Ref {
             match &field.resource {
                 None => {
-                    let d = Diagnostic::error(Code::MissingRefTarget, format!("ref field `{name}` does not say which resource it points at"))
-                        .at(name_span, "no `resource`")
-                        .with_label(type_span, "a ref")
-                        .with_help("add `resource: NAME`");
+                    let d = Diagnostic::error(
+                        Code::MissingRefTarget,
+                        format!("ref field `{name}` does not say which resource it points at"),
+                    )
+                    .at(name_span, "no `resource`")
+                    .with_label(type_span, "a ref")
+                    .with_help("add `resource: NAME`");
                     self.push(d);
                 }
                 Some(target) if !self.spec.resources.contains_key(target) => {
-                    let suggestion = did_you_mean(target, self.spec.resources.keys().map(String::as_str));
+                    let suggestion =
+                        did_you_mean(target, self.spec.resources.keys().map(String::as_str));
                     let d = Diagnostic::error(Code::UnknownResource, format!("ref field `{name}` points at `{target}`, which is not a resource of this spec"))
                         .at(value_span(self, "resource"), "unknown resource")
                         .with_help(match suggestion {
@@ -538,32 +717,44 @@ impl Validator<'_> {
 
         if let (Some(min), Some(max)) = (field.min_length, field.max_length) {
             if min > max {
-                let d = Diagnostic::error(Code::MinGreaterThanMax, format!("`min_length` ({min}) is greater than `max_length` ({max})"))
-                    .at(value_span(self, "min_length"), "lower bound")
-                    .with_label(value_span(self, "max_length"), "upper bound");
+                let d = Diagnostic::error(
+                    Code::MinGreaterThanMax,
+                    format!("`min_length` ({min}) is greater than `max_length` ({max})"),
+                )
+                .at(value_span(self, "min_length"), "lower bound")
+                .with_label(value_span(self, "max_length"), "upper bound");
                 self.push(d);
             }
         }
         if field.max_length == Some(0) {
-            let d = Diagnostic::error(Code::InvalidLimit, "`max_length: 0` admits only the empty string")
-                .at(value_span(self, "max_length"), "zero");
+            let d = Diagnostic::error(
+                Code::InvalidLimit,
+                "`max_length: 0` admits only the empty string",
+            )
+            .at(value_span(self, "max_length"), "zero");
             self.push(d);
         }
         for key in ["min", "max"] {
             let bound = if key == "min" { &field.min } else { &field.max };
             if let Some(n) = bound {
                 if ty == FieldType::Integer && n.as_i64().is_none() {
-                    let d = Diagnostic::error(Code::InvalidValue, format!("`{key}: {n}` is not a whole number, but the field is an integer"))
-                        .at(value_span(self, key), "not an integer");
+                    let d = Diagnostic::error(
+                        Code::InvalidValue,
+                        format!("`{key}: {n}` is not a whole number, but the field is an integer"),
+                    )
+                    .at(value_span(self, key), "not an integer");
                     self.push(d);
                 }
             }
         }
         if let (Some(min), Some(max)) = (&field.min, &field.max) {
             if min.as_f64().unwrap_or(f64::MIN) > max.as_f64().unwrap_or(f64::MAX) {
-                let d = Diagnostic::error(Code::MinGreaterThanMax, format!("`min` ({min}) is greater than `max` ({max})"))
-                    .at(value_span(self, "min"), "lower bound")
-                    .with_label(value_span(self, "max"), "upper bound");
+                let d = Diagnostic::error(
+                    Code::MinGreaterThanMax,
+                    format!("`min` ({min}) is greater than `max` ({max})"),
+                )
+                .at(value_span(self, "min"), "lower bound")
+                .with_label(value_span(self, "max"), "upper bound");
                 self.push(d);
             }
         }
@@ -572,10 +763,20 @@ impl Validator<'_> {
                 Ok(r) => Some(r),
                 Err(e) => {
                     let message = e.to_string();
-                    let reason = message.lines().last().unwrap_or(&message).trim_start_matches("error: ").to_string();
-                    let d = Diagnostic::error(Code::InvalidPattern, format!("`pattern` is not a valid regular expression: {reason}"))
-                        .at(value_span(self, "pattern"), "invalid")
-                        .with_help("patterns use Rust's regex syntax (no look-around or back-references)");
+                    let reason = message
+                        .lines()
+                        .last()
+                        .unwrap_or(&message)
+                        .trim_start_matches("error: ")
+                        .to_string();
+                    let d = Diagnostic::error(
+                        Code::InvalidPattern,
+                        format!("`pattern` is not a valid regular expression: {reason}"),
+                    )
+                    .at(value_span(self, "pattern"), "invalid")
+                    .with_help(
+                        "patterns use Rust's regex syntax (no look-around or back-references)",
+                    );
                     self.push(d);
                     None
                 }
@@ -584,17 +785,30 @@ impl Validator<'_> {
         };
         if let Some(values) = &field.values {
             if values.is_empty() {
-                let d = Diagnostic::error(Code::InvalidValue, "`enum` is empty; no value could ever be stored")
-                    .at(value_span(self, "enum"), "empty");
+                let d = Diagnostic::error(
+                    Code::InvalidValue,
+                    "`enum` is empty; no value could ever be stored",
+                )
+                .at(value_span(self, "enum"), "empty");
                 self.push(d);
             }
             let mut seen = HashSet::new();
             for (i, value) in values.iter().enumerate() {
                 if !seen.insert(value) {
                     let p = at("enum");
-                    let span = self.value(&[Step::Key(&p[0]), Step::Key(&p[1]), Step::Key(&p[2]), Step::Key(&p[3]), Step::Key(&p[4]), Step::Index(i)]);
-                    let d = Diagnostic::error(Code::DuplicateEntry, format!("`{value}` is listed twice in `enum`"))
-                        .at(span, "again here");
+                    let span = self.value(&[
+                        Step::Key(&p[0]),
+                        Step::Key(&p[1]),
+                        Step::Key(&p[2]),
+                        Step::Key(&p[3]),
+                        Step::Key(&p[4]),
+                        Step::Index(i),
+                    ]);
+                    let d = Diagnostic::error(
+                        Code::DuplicateEntry,
+                        format!("`{value}` is listed twice in `enum`"),
+                    )
+                    .at(span, "again here");
                     self.push(d);
                 }
             }
@@ -606,28 +820,42 @@ impl Validator<'_> {
             self.push(d);
         }
         if field.read_only && field.required {
-            let d = Diagnostic::error(Code::ConflictingFlags, format!("`{name}` is `required` but `read_only`, so no request could ever create a row"))
-                .at(key_span(self, "required"), "required")
-                .with_label(key_span(self, "read_only"), "read_only")
-                .with_help("drop `required`, and give a `default` if the server should fill it");
+            let d = Diagnostic::error(
+                Code::ConflictingFlags,
+                format!(
+                    "`{name}` is `required` but `read_only`, so no request could ever create a row"
+                ),
+            )
+            .at(key_span(self, "required"), "required")
+            .with_label(key_span(self, "read_only"), "read_only")
+            .with_help("drop `required`, and give a `default` if the server should fill it");
             self.push(d);
         }
         if field.required && field.default.is_some() {
-            let d = Diagnostic::warning(Code::ConflictingFlags, format!("`{name}` is `required`, so its `default` is never used"))
-                .at(key_span(self, "default"), "never used")
-                .with_help("drop `required` to make the default apply, or drop the default");
+            let d = Diagnostic::warning(
+                Code::ConflictingFlags,
+                format!("`{name}` is `required`, so its `default` is never used"),
+            )
+            .at(key_span(self, "default"), "never used")
+            .with_help("drop `required` to make the default apply, or drop the default");
             self.push(d);
         }
         if field.unique == Some(Unique::PerOwner) && resource.owner == Owner::None {
-            let d = Diagnostic::error(Code::UniqueWithoutOwner, format!("`{name}` is unique per owner, but `{resource_name}` has no owner"))
-                .at(value_span(self, "unique"), "per_owner")
-                .with_help("use `unique: global`");
+            let d = Diagnostic::error(
+                Code::UniqueWithoutOwner,
+                format!("`{name}` is unique per owner, but `{resource_name}` has no owner"),
+            )
+            .at(value_span(self, "unique"), "per_owner")
+            .with_help("use `unique: global`");
             self.push(d);
         }
         if let Some(default) = &field.default {
             if let Err(reason) = check_default(field, default, pattern.as_ref()) {
-                let d = Diagnostic::error(Code::InvalidDefault, format!("invalid default for `{name}`: {reason}"))
-                    .at(value_span(self, "default"), "invalid default");
+                let d = Diagnostic::error(
+                    Code::InvalidDefault,
+                    format!("invalid default for `{name}`: {reason}"),
+                )
+                .at(value_span(self, "default"), "invalid default");
                 self.push(d);
             }
         }
@@ -641,7 +869,12 @@ impl Validator<'_> {
             .owner
             .iter()
             .map(|ops| (vec!["owner"], ops))
-            .chain(access.roles.iter().map(|(role, ops)| (vec!["roles", role.as_str()], ops)))
+            .chain(
+                access
+                    .roles
+                    .iter()
+                    .map(|(role, ops)| (vec!["roles", role.as_str()], ops)),
+            )
             .chain(std::iter::once((vec!["public"], &access.public)))
             .collect();
         for (rel, ops) in &op_lists {
@@ -652,8 +885,11 @@ impl Validator<'_> {
                 steps.push(Step::Index(i));
                 let span = self.value(&steps);
                 if !seen.insert(op) {
-                    let d = Diagnostic::error(Code::DuplicateEntry, format!("`{}` is listed twice", op.name()))
-                        .at(span, "again here");
+                    let d = Diagnostic::error(
+                        Code::DuplicateEntry,
+                        format!("`{}` is listed twice", op.name()),
+                    )
+                    .at(span, "again here");
                     self.push(d);
                 }
                 if rel[0] == "public" && !op.is_read() {
@@ -684,23 +920,35 @@ impl Validator<'_> {
         for role in access.roles.keys() {
             if !self.spec.roles.contains(role) {
                 let suggestion = did_you_mean(role, self.spec.roles.iter().map(String::as_str));
-                let d = Diagnostic::error(Code::UndeclaredRole, format!("role `{role}` is not declared in `roles`"))
-                    .at(self.key(path!["resources", name, "access", "roles", role]), "undeclared")
-                    .with_help(match suggestion {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => format!("add `{role}` to the top-level `roles` list"),
-                    });
+                let d = Diagnostic::error(
+                    Code::UndeclaredRole,
+                    format!("role `{role}` is not declared in `roles`"),
+                )
+                .at(
+                    self.key(path!["resources", name, "access", "roles", role]),
+                    "undeclared",
+                )
+                .with_help(match suggestion {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("add `{role}` to the top-level `roles` list"),
+                });
                 self.push(d);
             }
         }
-        let owner_reaches = resource.owner != Owner::None && access.owner.as_ref().is_none_or(|ops| !ops.is_empty());
+        let owner_reaches = resource.owner != Owner::None
+            && access.owner.as_ref().is_none_or(|ops| !ops.is_empty());
         let anyone = owner_reaches
             || access.roles.values().any(|ops| !ops.is_empty())
             || !access.public.is_empty();
         if !anyone {
-            let d = Diagnostic::error(Code::UnreachableResource, format!("no owner, role or public grant reaches `{name}`: every route would be denied"))
-                .at(self.key(path!["resources", name]), "unreachable")
-                .with_help("grant operations under `access` (to the owner, a role, or public reads)");
+            let d = Diagnostic::error(
+                Code::UnreachableResource,
+                format!(
+                    "no owner, role or public grant reaches `{name}`: every route would be denied"
+                ),
+            )
+            .at(self.key(path!["resources", name]), "unreachable")
+            .with_help("grant operations under `access` (to the owner, a role, or public reads)");
             self.push(d);
         }
         if let Some(rates) = &resource.throttle {
@@ -708,12 +956,22 @@ impl Validator<'_> {
                 if rates.get(op).is_none() {
                     continue;
                 }
-                let granted = (owner_reaches && access.owner.as_ref().is_none_or(|ops| ops.contains(&op)))
+                let granted = (owner_reaches
+                    && access.owner.as_ref().is_none_or(|ops| ops.contains(&op)))
                     || access.roles.values().any(|ops| ops.contains(&op))
                     || access.public.contains(&op);
                 if !granted {
-                    let d = Diagnostic::warning(Code::UnusedThrottle, format!("`{}` has a rate, but nobody may run it on `{name}`", op.name()))
-                        .at(self.key(path!["resources", name, "throttle", op.name()]), "unused");
+                    let d = Diagnostic::warning(
+                        Code::UnusedThrottle,
+                        format!(
+                            "`{}` has a rate, but nobody may run it on `{name}`",
+                            op.name()
+                        ),
+                    )
+                    .at(
+                        self.key(path!["resources", name, "throttle", op.name()]),
+                        "unused",
+                    );
                     self.push(d);
                 }
             }
@@ -721,26 +979,41 @@ impl Validator<'_> {
     }
 
     fn list_options(&mut self, name: &str, resource: &Resource) {
-        for (key, list, extra) in [("filters", &resource.filters, &[][..]), ("sort", &resource.sort, &["created_at", "updated_at"][..])] {
+        for (key, list, extra) in [
+            ("filters", &resource.filters, &[][..]),
+            ("sort", &resource.sort, &["created_at", "updated_at"][..]),
+        ] {
             let mut seen = HashSet::new();
             for (i, field) in list.iter().enumerate() {
                 let span = self.value(path!["resources", name, key, i]);
                 if !seen.insert(field) {
-                    let d = Diagnostic::error(Code::DuplicateEntry, format!("`{field}` is listed twice in `{key}`")).at(span, "again here");
+                    let d = Diagnostic::error(
+                        Code::DuplicateEntry,
+                        format!("`{field}` is listed twice in `{key}`"),
+                    )
+                    .at(span, "again here");
                     self.push(d);
                     continue;
                 }
                 if resource.fields.contains_key(field) || extra.contains(&field.as_str()) {
                     continue;
                 }
-                let candidates: Vec<&str> = resource.fields.keys().map(String::as_str).chain(extra.iter().copied()).collect();
+                let candidates: Vec<&str> = resource
+                    .fields
+                    .keys()
+                    .map(String::as_str)
+                    .chain(extra.iter().copied())
+                    .collect();
                 let help = match did_you_mean(field, candidates.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!("the fields of `{name}` are: {}", quoted_list(&candidates)),
                 };
-                let d = Diagnostic::error(Code::UnknownField, format!("`{key}` names `{field}`, which is not a field of `{name}`"))
-                    .at(span, "unknown field")
-                    .with_help(help);
+                let d = Diagnostic::error(
+                    Code::UnknownField,
+                    format!("`{key}` names `{field}`, which is not a field of `{name}`"),
+                )
+                .at(span, "unknown field")
+                .with_help(help);
                 self.push(d);
             }
         }
@@ -748,32 +1021,53 @@ impl Validator<'_> {
 }
 
 /// Checks a field's default against its type and constraints.
-fn check_default(field: &Field, value: &serde_json::Value, pattern: Option<&regex::Regex>) -> Result<(), String> {
+fn check_default(
+    field: &Field,
+    value: &serde_json::Value,
+    pattern: Option<&regex::Regex>,
+) -> Result<(), String> {
     use serde_json::Value as J;
     let ty = field.ty;
     match (ty, value) {
-        (FieldType::Ref, _) => Err("a ref cannot have a default; the caller must choose the row".to_string()),
+        (FieldType::Ref, _) => {
+            Err("a ref cannot have a default; the caller must choose the row".to_string())
+        }
         (FieldType::Boolean, J::Bool(_)) => Ok(()),
         (FieldType::Integer, J::Number(n)) => {
-            let i = n.as_i64().ok_or_else(|| format!("`{n}` is not a whole number"))?;
+            let i = n
+                .as_i64()
+                .ok_or_else(|| format!("`{n}` is not a whole number"))?;
             check_range(field, i as f64)
         }
         (FieldType::Number, J::Number(n)) => check_range(field, n.as_f64().unwrap_or(f64::NAN)),
-        (_, J::String(s)) if ty.is_text() || !matches!(ty, FieldType::Boolean | FieldType::Integer | FieldType::Number) => {
+        (_, J::String(s))
+            if ty.is_text()
+                || !matches!(
+                    ty,
+                    FieldType::Boolean | FieldType::Integer | FieldType::Number
+                ) =>
+        {
             let length = s.chars().count();
             if let Some(min) = field.min_length {
                 if length < min as usize {
-                    return Err(format!("`{s}` is {length} characters long, below `min_length` {min}"));
+                    return Err(format!(
+                        "`{s}` is {length} characters long, below `min_length` {min}"
+                    ));
                 }
             }
             if let Some(max) = field.max_length {
                 if length > max as usize {
-                    return Err(format!("`{s}` is {length} characters long, above `max_length` {max}"));
+                    return Err(format!(
+                        "`{s}` is {length} characters long, above `max_length` {max}"
+                    ));
                 }
             }
             if let Some(values) = &field.values {
                 if !values.contains(s) {
-                    return Err(format!("`{s}` is not one of the `enum` values {}", quoted_list(&values.iter().map(String::as_str).collect::<Vec<_>>())));
+                    return Err(format!(
+                        "`{s}` is not one of the `enum` values {}",
+                        quoted_list(&values.iter().map(String::as_str).collect::<Vec<_>>())
+                    ));
                 }
             }
             if let Some(p) = pattern {
@@ -786,7 +1080,11 @@ fn check_default(field: &Field, value: &serde_json::Value, pattern: Option<&rege
             }
             crate::formats::check(ty, s).map_err(|e| format!("`{s}` {e}"))
         }
-        (_, other) => Err(format!("expected a value of type `{}`, found {}", ty.name(), json_kind(other))),
+        (_, other) => Err(format!(
+            "expected a value of type `{}`, found {}",
+            ty.name(),
+            json_kind(other)
+        )),
     }
 }
 
@@ -830,7 +1128,10 @@ mod tests {
         for bad in ["", "A", "1a", "_a", "a-b", "é", "Invoice"] {
             assert!(!is_identifier(bad), "{bad}");
         }
-        assert_eq!(identifier_fix("amountCents").as_deref(), Some("amount_cents"));
+        assert_eq!(
+            identifier_fix("amountCents").as_deref(),
+            Some("amount_cents")
+        );
         assert_eq!(identifier_fix("Invoice").as_deref(), Some("invoice"));
         assert_eq!(identifier_fix("line-item").as_deref(), Some("line_item"));
         assert_eq!(identifier_fix("1x"), None);

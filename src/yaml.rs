@@ -97,7 +97,10 @@ impl Node {
             Value::String(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
             Value::Map(entries) => J::Object(
-                entries.iter().map(|e| (e.key.clone(), e.value.to_json())).collect(),
+                entries
+                    .iter()
+                    .map(|e| (e.key.clone(), e.value.to_json()))
+                    .collect(),
             ),
         }
     }
@@ -128,9 +131,12 @@ pub fn parse(source: &SourceFile) -> (Option<Node>, Vec<Diagnostic>) {
     let root = documents.next();
     if let Some(second) = documents.next() {
         builder.diagnostics.push(
-            Diagnostic::error(Code::MultipleDocuments, "the file holds more than one YAML document")
-                .at(second.span, "a second document starts here")
-                .with_help("keep one spec per file"),
+            Diagnostic::error(
+                Code::MultipleDocuments,
+                "the file holds more than one YAML document",
+            )
+            .at(second.span, "a second document starts here")
+            .with_help("keep one spec per file"),
         );
     }
     (root, builder.diagnostics)
@@ -148,8 +154,17 @@ fn describe_scan_error(info: &str) -> (String, Option<String>) {
 }
 
 enum Open {
-    Seq { start: usize, anchor: usize, items: Vec<Node> },
-    Map { start: usize, anchor: usize, entries: Vec<Entry>, pending_key: Option<Node> },
+    Seq {
+        start: usize,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        start: usize,
+        anchor: usize,
+        entries: Vec<Entry>,
+        pending_key: Option<Node>,
+    },
 }
 
 struct Builder<'s> {
@@ -170,7 +185,11 @@ impl Builder<'_> {
         let text = &self.source.text()[start.min(self.source.text().len())..];
         let len = match style {
             TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => {
-                let quote = if style == TScalarStyle::SingleQuoted { b'\'' } else { b'"' };
+                let quote = if style == TScalarStyle::SingleQuoted {
+                    b'\''
+                } else {
+                    b'"'
+                };
                 let bytes = text.as_bytes();
                 let mut i = 1;
                 let mut end = None;
@@ -200,7 +219,11 @@ impl Builder<'_> {
         match self.stack.last_mut() {
             None => self.documents.push(node),
             Some(Open::Seq { items, .. }) => items.push(node),
-            Some(Open::Map { entries, pending_key, .. }) => match pending_key.take() {
+            Some(Open::Map {
+                entries,
+                pending_key,
+                ..
+            }) => match pending_key.take() {
                 None => *pending_key = Some(node),
                 Some(key) => {
                     let name = match &key.value {
@@ -211,8 +234,11 @@ impl Builder<'_> {
                         Value::Null => "null".to_string(),
                         Value::Seq(_) | Value::Map(_) => {
                             self.diagnostics.push(
-                                Diagnostic::error(Code::WrongType, "a mapping key must be a plain name")
-                                    .at(key.span, "complex key"),
+                                Diagnostic::error(
+                                    Code::WrongType,
+                                    "a mapping key must be a plain name",
+                                )
+                                .at(key.span, "complex key"),
                             );
                             return;
                         }
@@ -229,7 +255,11 @@ impl Builder<'_> {
                         );
                         return;
                     }
-                    entries.push(Entry { key: name, key_span: key.span, value: node });
+                    entries.push(Entry {
+                        key: name,
+                        key_span: key.span,
+                        value: node,
+                    });
                 }
             },
         }
@@ -246,21 +276,45 @@ impl MarkedEventReceiver for Builder<'_> {
                 self.push(Node { span, value }, anchor);
             }
             Event::SequenceStart(anchor, _) => {
-                self.stack.push(Open::Seq { start, anchor, items: Vec::new() });
+                self.stack.push(Open::Seq {
+                    start,
+                    anchor,
+                    items: Vec::new(),
+                });
             }
             Event::MappingStart(anchor, _) => {
-                self.stack.push(Open::Map { start, anchor, entries: Vec::new(), pending_key: None });
+                self.stack.push(Open::Map {
+                    start,
+                    anchor,
+                    entries: Vec::new(),
+                    pending_key: None,
+                });
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (start, anchor, value) = match self.stack.pop() {
-                    Some(Open::Seq { start, anchor, items }) => (start, anchor, Value::Seq(items)),
-                    Some(Open::Map { start, anchor, entries, .. }) => (start, anchor, Value::Map(entries)),
+                    Some(Open::Seq {
+                        start,
+                        anchor,
+                        items,
+                    }) => (start, anchor, Value::Seq(items)),
+                    Some(Open::Map {
+                        start,
+                        anchor,
+                        entries,
+                        ..
+                    }) => (start, anchor, Value::Map(entries)),
                     None => return,
                 };
                 let end = self.source.text()[start..]
                     .find('\n')
                     .map_or(self.source.text().len(), |i| start + i);
-                self.push(Node { span: Span::new(start, end.max(start + 1)), value }, anchor);
+                self.push(
+                    Node {
+                        span: Span::new(start, end.max(start + 1)),
+                        value,
+                    },
+                    anchor,
+                );
             }
             Event::Alias(id) => {
                 let node = self
@@ -268,7 +322,10 @@ impl MarkedEventReceiver for Builder<'_> {
                     .iter()
                     .rev()
                     .find(|(a, _)| *a == id)
-                    .map(|(_, n)| Node { span: Span::new(start, start + 1), value: n.value.clone() });
+                    .map(|(_, n)| Node {
+                        span: Span::new(start, start + 1),
+                        value: n.value.clone(),
+                    });
                 if let Some(node) = node {
                     self.push(node, 0);
                 }
@@ -296,7 +353,9 @@ fn resolve_scalar(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Value
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
@@ -321,7 +380,9 @@ fn resolve_scalar(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Value
         }
     }
     let looks_float = body.starts_with(|c: char| c.is_ascii_digit() || c == '.')
-        && body.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
         && body.bytes().any(|b| b.is_ascii_digit());
     if looks_float {
         if let Ok(f) = text.parse::<f64>() {
@@ -348,7 +409,10 @@ mod tests {
         let a = root.get("a").unwrap();
         let b = a.entry("b").unwrap();
         assert_eq!(&source.text()[b.key_span.start..b.key_span.end], "b");
-        assert_eq!(&source.text()[b.value.span.start..b.value.span.end], "\"hi\"");
+        assert_eq!(
+            &source.text()[b.value.span.start..b.value.span.end],
+            "\"hi\""
+        );
         let c = a.get("c").unwrap();
         let x = c.index(2).unwrap();
         assert_eq!(&source.text()[x.span.start..x.span.end], "x");

@@ -254,8 +254,11 @@ impl Serialize for Owner {
         match self {
             Owner::None => serializer.serialize_str("none"),
             Owner::Field(f) => serializer.serialize_str(f),
-            Owner::Claim { field, claim } => OwnerClaim { field: field.clone(), claim: claim.clone() }
-                .serialize(serializer),
+            Owner::Claim { field, claim } => OwnerClaim {
+                field: field.clone(),
+                claim: claim.clone(),
+            }
+            .serialize(serializer),
         }
     }
 }

@@ -85,12 +85,21 @@ impl FromStr for Rate {
         let count: u32 = match count.parse() {
             Ok(n) => n,
             Err(_) if !count.is_empty() && count.bytes().all(|b| b.is_ascii_digit()) => {
-                return Err(format!("the count of `{s}` is too large (at most {})", u32::MAX));
+                return Err(format!(
+                    "the count of `{s}` is too large (at most {})",
+                    u32::MAX
+                ));
             }
-            Err(_) => return Err(format!("`{s}` does not start with a whole number: {expected}")),
+            Err(_) => {
+                return Err(format!(
+                    "`{s}` does not start with a whole number: {expected}"
+                ));
+            }
         };
         if count == 0 {
-            return Err(format!("`{s}` allows no request at all; a rate needs a count of at least 1"));
+            return Err(format!(
+                "`{s}` allows no request at all; a rate needs a count of at least 1"
+            ));
         }
         let per = match unit.trim() {
             "second" | "seconds" | "sec" | "s" => Per::Second,
@@ -153,10 +162,14 @@ impl FromStr for Size {
             "KiB" => 1024,
             "MiB" => 1024 * 1024,
             "KB" | "kB" | "kb" | "K" | "k" | "kib" => {
-                return Err(format!("`{unit}` is not a supported unit; did you mean `{num}KiB`?"));
+                return Err(format!(
+                    "`{unit}` is not a supported unit; did you mean `{num}KiB`?"
+                ));
             }
             "MB" | "mb" | "M" | "m" | "mib" => {
-                return Err(format!("`{unit}` is not a supported unit; did you mean `{num}MiB`?"));
+                return Err(format!(
+                    "`{unit}` is not a supported unit; did you mean `{num}MiB`?"
+                ));
             }
             other => {
                 return Err(format!(
@@ -229,15 +242,24 @@ impl FromStr for Origin {
             );
         }
         let Some((scheme, rest)) = s.split_once("://") else {
-            return Err(format!("`{s}` is not an origin: expected `scheme://host[:port]`, such as `https://app.example.com`"));
+            return Err(format!(
+                "`{s}` is not an origin: expected `scheme://host[:port]`, such as `https://app.example.com`"
+            ));
         };
         let scheme = match scheme {
             "https" => Scheme::Https,
             "http" => Scheme::Http,
             other if other.eq_ignore_ascii_case("https") || other.eq_ignore_ascii_case("http") => {
-                return Err(format!("browsers send the scheme in lowercase; write `{}://{rest}`", other.to_ascii_lowercase()));
+                return Err(format!(
+                    "browsers send the scheme in lowercase; write `{}://{rest}`",
+                    other.to_ascii_lowercase()
+                ));
             }
-            other => return Err(format!("`{other}` is not a web scheme: expected `http` or `https`")),
+            other => {
+                return Err(format!(
+                    "`{other}` is not a web scheme: expected `http` or `https`"
+                ));
+            }
         };
         if rest.ends_with('/') && !rest[..rest.len() - 1].contains(['/', '?', '#']) {
             return Err(format!(
@@ -246,10 +268,14 @@ impl FromStr for Origin {
             ));
         }
         if rest.contains(['/', '?', '#']) {
-            return Err(format!("`{s}` has a path, query or fragment; an origin is only `scheme://host[:port]`"));
+            return Err(format!(
+                "`{s}` has a path, query or fragment; an origin is only `scheme://host[:port]`"
+            ));
         }
         if rest.contains('@') {
-            return Err(format!("`{s}` carries credentials; an origin is only `scheme://host[:port]`"));
+            return Err(format!(
+                "`{s}` carries credentials; an origin is only `scheme://host[:port]`"
+            ));
         }
         if rest.contains('*') {
             return Err(format!(
@@ -274,7 +300,9 @@ impl FromStr for Origin {
             || host.split('.').all(|label| {
                 !label.is_empty()
                     && label.len() <= 63
-                    && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                     && !label.starts_with('-')
                     && !label.ends_with('-')
             });
@@ -297,7 +325,11 @@ impl FromStr for Origin {
                 s.trim_end_matches(&format!(":{default_port}"))
             ));
         }
-        Ok(Origin::Exact { scheme, host: host.to_string(), port })
+        Ok(Origin::Exact {
+            scheme,
+            host: host.to_string(),
+            port,
+        })
     }
 }
 
@@ -403,7 +435,12 @@ mod tests {
             let got = text.parse::<Rate>().ok().map(|r| (r.count, r.per));
             assert_eq!(got, expected, "{text}");
         }
-        assert!("30/minit".parse::<Rate>().unwrap_err().contains("did you mean `30/minute`"));
+        assert!(
+            "30/minit"
+                .parse::<Rate>()
+                .unwrap_err()
+                .contains("did you mean `30/minute`")
+        );
         assert_eq!("5/s".parse::<Rate>().unwrap().to_string(), "5/second");
     }
 
@@ -419,7 +456,11 @@ mod tests {
             ("99999999999999999999MiB", None),
         ];
         for (text, expected) in cases {
-            assert_eq!(text.parse::<Size>().ok().map(Size::bytes), expected, "{text}");
+            assert_eq!(
+                text.parse::<Size>().ok().map(Size::bytes),
+                expected,
+                "{text}"
+            );
         }
         assert!("64KB".parse::<Size>().unwrap_err().contains("`64KiB`"));
         assert_eq!(Size(65_536).to_string(), "64KiB");
