@@ -77,7 +77,10 @@ impl Scope {
     /// when there is none).
     pub fn push_condition(&self, qb: &mut QueryBuilder<Sqlite>, column: &'static str) {
         if let Scope::Owned(owner) = self {
-            qb.push(" AND ").push(column).push(" = ").push_bind(owner.clone());
+            qb.push(" AND ")
+                .push(column)
+                .push(" = ")
+                .push_bind(owner.clone());
         }
     }
 }
@@ -182,6 +185,14 @@ mod tests {
         r.map_err(|p| p.status)
     }
 
+    /// caller, grants, owner rule, expected rows or status
+    type Row<'a> = (
+        &'a Caller,
+        Grants,
+        Option<OwnerClaim>,
+        Result<Scope, StatusCode>,
+    );
+
     #[test]
     fn precedence_table() {
         use OwnerClaim::{Claim, User};
@@ -190,7 +201,7 @@ mod tests {
         let admin = user("root", &["admin"], None);
         let support = user("sam", &["support"], None);
         let owned = |o: &str| Scope::Owned(o.to_string());
-        let table: Vec<(&Caller, Grants, Option<OwnerClaim>, Result<Scope, StatusCode>)> = vec![
+        let table: Vec<Row> = vec![
             (&anon, OWNER_ONLY, Some(User), Err(StatusCode::UNAUTHORIZED)),
             (&anon, ADMIN_ONLY, None, Err(StatusCode::UNAUTHORIZED)),
             (&anon, PUBLIC, Some(User), Ok(Scope::All)),
@@ -207,7 +218,12 @@ mod tests {
             (&support, ADMIN_ONLY, Some(User), Err(StatusCode::FORBIDDEN)),
             (&support, OWNER_ONLY, Some(User), Ok(owned("sam"))),
             // tenant scoping without the tenant claim
-            (&support, OWNER_ONLY, Some(Claim("org")), Err(StatusCode::FORBIDDEN)),
+            (
+                &support,
+                OWNER_ONLY,
+                Some(Claim("org")),
+                Err(StatusCode::FORBIDDEN),
+            ),
         ];
         for (i, (caller, grants, rule, want)) in table.into_iter().enumerate() {
             let got = status(authorize(caller, &grants, rule)).map(|a| a.rows);

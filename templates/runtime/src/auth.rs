@@ -88,11 +88,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
-        parts
-            .extensions
-            .get::<Caller>()
-            .cloned()
-            .ok_or_else(|| Problem::internal(&"Caller requested but the auth middleware did not run"))
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            Problem::internal(&"Caller requested but the auth middleware did not run")
+        })
     }
 }
 
@@ -251,9 +249,7 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, TokenError> {
     let (scheme, rest) = value.split_once(' ').ok_or(TokenError::Malformed)?;
     let token = rest.trim_matches(' ');
     let token_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
-    if !scheme.eq_ignore_ascii_case("bearer")
-        || token.is_empty()
-        || !token.bytes().all(token_char)
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || !token.bytes().all(token_char)
     {
         return Err(TokenError::Malformed);
     }
@@ -285,7 +281,9 @@ impl fmt::Display for MintError {
             MintError::SecretTooShort => write!(f, "the secret is shorter than 32 bytes"),
             MintError::EmptyUser => write!(f, "the user must not be empty"),
             MintError::NoRolesClaim => write!(f, "roles given, but the spec has no roles_claim"),
-            MintError::UnknownClaim(c) => write!(f, "claim {c:?} is not a tenant claim of the spec"),
+            MintError::UnknownClaim(c) => {
+                write!(f, "claim {c:?} is not a tenant claim of the spec")
+            }
             MintError::Encode(e) => write!(f, "cannot encode the token: {e}"),
         }
     }
@@ -431,7 +429,11 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
         };
         for alg in ["none", "None", "NONE"] {
-            let t = format!("{}.{}.", b64(&json!({"alg": alg, "typ": "JWT"})), b64(&good()));
+            let t = format!(
+                "{}.{}.",
+                b64(&json!({"alg": alg, "typ": "JWT"})),
+                b64(&good())
+            );
             assert!(verifier().verify(&t).is_err(), "{alg}");
         }
         let key = EncodingKey::from_secret(SECRET).unwrap();
@@ -449,7 +451,12 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
             c.insert("sub".into(), "bob".into());
         });
         let parts: Vec<_> = t.split('.').collect();
-        let mixed = format!("{}.{}.{}", parts[0], forged.split('.').nth(1).unwrap(), parts[2]);
+        let mixed = format!(
+            "{}.{}.{}",
+            parts[0],
+            forged.split('.').nth(1).unwrap(),
+            parts[2]
+        );
         assert_eq!(kind(&mixed), TokenError::Jwt(ErrorKind::InvalidSignature));
     }
 
@@ -457,7 +464,12 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
     fn refuses_algorithm_confusion() {
         let v = Verifier::new(eddsa(), ED_PUBLIC.as_bytes()).unwrap();
         let ed = EncodingKey::from_ed_pem(ED_PRIVATE.as_bytes()).unwrap();
-        assert_eq!(v.verify(&sign(Algorithm::EdDSA, &ed, &good())).unwrap().user, "alice");
+        assert_eq!(
+            v.verify(&sign(Algorithm::EdDSA, &ed, &good()))
+                .unwrap()
+                .user,
+            "alice"
+        );
         // HS256 signed with the public key bytes as the HMAC secret.
         let confused = sign(
             Algorithm::HS256,
@@ -479,7 +491,10 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
         let t = with(|c| {
             c.remove("exp");
         });
-        assert!(matches!(kind(&t), TokenError::Jwt(ErrorKind::MissingRequiredClaim(_))));
+        assert!(matches!(
+            kind(&t),
+            TokenError::Jwt(ErrorKind::MissingRequiredClaim(_))
+        ));
         let t = with(|c| {
             c.insert("exp".into(), "9999999999".into());
         });
@@ -536,7 +551,12 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
             assert!(verifier().verify(&t).is_err(), "sub = {sub:?}");
         }
         let long = "x".repeat(MAX_CLAIM_BYTES + 1);
-        assert_eq!(kind(&with(|c| { c.insert("sub".into(), long.into()); })), TokenError::User);
+        assert_eq!(
+            kind(&with(|c| {
+                c.insert("sub".into(), long.into());
+            })),
+            TokenError::User
+        );
         let t = with(|c| {
             c.insert("roles".into(), "admin".into());
         });
@@ -580,7 +600,11 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
             v.authenticate(&h)
         };
         assert_eq!(call(&[]).unwrap(), Caller::Anonymous);
-        for ok in [format!("Bearer {token}"), format!("bearer  {token}"), format!("BEARER {token} ")] {
+        for ok in [
+            format!("Bearer {token}"),
+            format!("bearer  {token}"),
+            format!("BEARER {token} "),
+        ] {
             assert!(matches!(call(&[&ok]), Ok(Caller::User(_))), "{ok}");
         }
         let huge = format!("Bearer {}", "a".repeat(MAX_AUTHORIZATION_BYTES));
@@ -624,6 +648,9 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
             mint(&HS, SECRET, "bob", &[], &[("team".into(), "x".into())], 60),
             Err(MintError::UnknownClaim("team".into()))
         );
-        assert_eq!(mint(&HS, b"short", "bob", &[], &[], 60), Err(MintError::SecretTooShort));
+        assert_eq!(
+            mint(&HS, b"short", "bob", &[], &[], 60),
+            Err(MintError::SecretTooShort)
+        );
     }
 }

@@ -90,7 +90,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
 /// Maps a serde error to 400 (syntax) or 422 naming the field.
 fn problem_for(e: &serde_json::Error, path: &str) -> Problem {
     use serde_json::error::Category;
-    if !matches!(e.category(), Category::Data) {
+    if !matches!(e.classify(), Category::Data) {
         return Problem::bad_request("the request body is not valid JSON");
     }
     let text = e.to_string();
@@ -99,7 +99,11 @@ fn problem_for(e: &serde_json::Error, path: &str) -> Problem {
         Some(i) => &text[..i],
         None => &text,
     };
-    let mut field = if path == "." { String::new() } else { path.to_owned() };
+    let mut field = if path == "." {
+        String::new()
+    } else {
+        path.to_owned()
+    };
     // A missing field is reported at its parent: name the field itself.
     if let Some(name) = message
         .strip_prefix("missing field `")
@@ -128,7 +132,10 @@ fn scan(bytes: &[u8]) -> Result<(), Problem> {
                     if bytes.get(i + 1) == Some(&b'u')
                         && bytes.get(i + 2..i + 6) == Some(b"0000".as_slice())
                     {
-                        return Err(Problem::invalid("", "strings must not contain NUL (U+0000)"));
+                        return Err(Problem::invalid(
+                            "",
+                            "strings must not contain NUL (U+0000)",
+                        ));
                     }
                     i += 1; // skip the escaped character
                 }
@@ -160,7 +167,10 @@ pub fn reply<T: Serialize>(status: StatusCode, value: &T) -> Response {
     match serde_json::to_vec(value) {
         Ok(body) => (
             status,
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
             body,
         )
             .into_response(),
@@ -204,7 +214,11 @@ mod tests {
         label: String,
     }
 
-    async fn extract(content_type: Option<&str>, body: &str, limit: usize) -> Result<Input, Problem> {
+    async fn extract(
+        content_type: Option<&str>,
+        body: &str,
+        limit: usize,
+    ) -> Result<Input, Problem> {
         let mut req = Request::builder().method("POST").uri("/");
         if let Some(ct) = content_type {
             req = req.header(header::CONTENT_TYPE, ct);
@@ -222,7 +236,11 @@ mod tests {
     async fn content_type_and_size() {
         let ok = r#"{"name":"a","count":1}"#;
         assert!(extract(Some("application/json"), ok, 100).await.is_ok());
-        assert!(extract(Some("Application/JSON; charset=utf-8"), ok, 100).await.is_ok());
+        assert!(
+            extract(Some("Application/JSON; charset=utf-8"), ok, 100)
+                .await
+                .is_ok()
+        );
         for ct in [None, Some("text/plain"), Some("application/jsonx")] {
             let e = extract(ct, ok, 100).await.unwrap_err();
             assert_eq!(e.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
@@ -255,8 +273,16 @@ mod tests {
         let e = parse::<Input>(br#"{"name":"a","name":"b","count":1}"#).unwrap_err();
         assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
 
-        for syntax in [&b"{"[..], b"{\"name\":}", b"{\"name\":\"a\",\"count\":1} x", b""] {
-            assert_eq!(parse::<Input>(syntax).unwrap_err().status, StatusCode::BAD_REQUEST);
+        for syntax in [
+            &b"{"[..],
+            b"{\"name\":}",
+            b"{\"name\":\"a\",\"count\":1} x",
+            b"",
+        ] {
+            assert_eq!(
+                parse::<Input>(syntax).unwrap_err().status,
+                StatusCode::BAD_REQUEST
+            );
         }
     }
 
@@ -276,7 +302,9 @@ mod tests {
         // 100 000 levels never reach the parser.
         let huge = "[".repeat(100_000);
         assert_eq!(
-            parse::<serde_json::Value>(huge.as_bytes()).unwrap_err().status,
+            parse::<serde_json::Value>(huge.as_bytes())
+                .unwrap_err()
+                .status,
             StatusCode::UNPROCESSABLE_ENTITY
         );
     }

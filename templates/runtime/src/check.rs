@@ -44,17 +44,23 @@ impl Checker {
         }
         let n = v.chars().count();
         if let Some(min) = min.filter(|m| n < *m) {
-            return self.fail(field, false, || format!("must be at least {min} characters long"));
+            return self.fail(field, false, || {
+                format!("must be at least {min} characters long")
+            });
         }
         if let Some(max) = max.filter(|m| n > *m) {
-            return self.fail(field, false, || format!("must be at most {max} characters long"));
+            return self.fail(field, false, || {
+                format!("must be at most {max} characters long")
+            });
         }
         true
     }
 
     /// Refuses U+0000 (all string fields go through this).
     pub fn no_nul(&mut self, field: &str, v: &str) -> bool {
-        self.fail(field, !v.contains('\0'), || "must not contain NUL (U+0000)".into())
+        self.fail(field, !v.contains('\0'), || {
+            "must not contain NUL (U+0000)".into()
+        })
     }
 
     /// The value matches `pattern` (unanchored, as in JSON Schema).
@@ -100,7 +106,9 @@ impl Checker {
 
     pub fn url(&mut self, field: &str, v: &str) -> bool {
         self.no_nul(field, v)
-            && self.fail(field, is_url(v), || "must be an absolute http or https URL".into())
+            && self.fail(field, is_url(v), || {
+                "must be an absolute http or https URL".into()
+            })
     }
 
     pub fn uuid(&mut self, field: &str, v: &str) -> bool {
@@ -174,7 +182,9 @@ pub fn is_email(v: &str) -> bool {
     let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
     v.len() <= 254
         && (1..=64).contains(&local.len())
-        && local.split('.').all(|p| !p.is_empty() && p.chars().all(atext))
+        && local
+            .split('.')
+            .all(|p| !p.is_empty() && p.chars().all(atext))
         && domain.contains('.')
         && is_hostname(domain)
 }
@@ -215,10 +225,8 @@ pub fn is_url(v: &str) -> bool {
             None => return false,
         }
     } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (is_hostname(h), p),
-            None => (is_hostname(authority), ""),
-        }
+        let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+        (is_hostname(host), &authority[host.len()..])
     };
     let port_ok = match port.strip_prefix(':') {
         Some(p) => !p.is_empty() && p.len() <= 5 && p.parse::<u16>().is_ok(),
@@ -321,7 +329,9 @@ mod tests {
         let fields: Vec<_> = p.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["name", "title", "notes", "currency", "amount", "amount", "ratio", "ratio", "ratio"]
+            [
+                "name", "title", "notes", "currency", "amount", "amount", "ratio", "ratio", "ratio"
+            ]
         );
         assert!(Checker::new().finish().is_ok());
     }
@@ -342,10 +352,25 @@ mod tests {
         for ok in ["a@b.co", "first.last+tag@sub.example.com"] {
             assert!(is_email(ok), "{ok}");
         }
-        for bad in ["", "a", "a@b", "@b.co", "a@@b.co", "a..b@c.co", "a b@c.co", "a@-b.co", "a@b.co\0"] {
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@b.co",
+            "a@@b.co",
+            "a..b@c.co",
+            "a b@c.co",
+            "a@-b.co",
+            "a@b.co\0",
+        ] {
             assert!(!is_email(bad), "{bad:?}");
         }
-        for ok in ["https://example.com", "http://a.b:8080/x?y#z", "HTTPS://[::1]:443/", "https://localhost"] {
+        for ok in [
+            "https://example.com",
+            "http://a.b:8080/x?y#z",
+            "HTTPS://[::1]:443/",
+            "https://localhost",
+        ] {
             assert!(is_url(ok), "{ok}");
         }
         for bad in [
@@ -367,10 +392,23 @@ mod tests {
         for ok in ["2024-02-29", "2000-02-29", "0001-01-01", "9999-12-31"] {
             assert!(is_date(ok), "{ok}");
         }
-        for bad in ["2023-02-29", "1900-02-29", "2024-04-31", "2024-13-01", "0000-01-01", "2024-1-01", "+024-01-01", "2024-01-01T"] {
+        for bad in [
+            "2023-02-29",
+            "1900-02-29",
+            "2024-04-31",
+            "2024-13-01",
+            "0000-01-01",
+            "2024-1-01",
+            "+024-01-01",
+            "2024-01-01T",
+        ] {
             assert!(!is_date(bad), "{bad}");
         }
-        for ok in ["2024-05-01T12:00:00Z", "2024-05-01t12:00:00.123456789+02:00", "2016-12-31T23:59:60-00:00"] {
+        for ok in [
+            "2024-05-01T12:00:00Z",
+            "2024-05-01t12:00:00.123456789+02:00",
+            "2016-12-31T23:59:60-00:00",
+        ] {
             assert!(is_datetime(ok), "{ok}");
         }
         for bad in [
@@ -387,6 +425,9 @@ mod tests {
         }
         let mut c = Checker::new();
         assert!(!c.email("email", "x\0@b.co"));
-        assert_eq!(c.finish().unwrap_err().errors[0].message, "must not contain NUL (U+0000)");
+        assert_eq!(
+            c.finish().unwrap_err().errors[0].message,
+            "must not contain NUL (U+0000)"
+        );
     }
 }

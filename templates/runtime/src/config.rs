@@ -22,7 +22,10 @@ pub const MIN_SECRET_BYTES: usize = 32;
 #[derive(Debug)]
 pub enum ConfigError {
     /// A required variable is not set (or is empty).
-    Missing { var: &'static str, hint: &'static str },
+    Missing {
+        var: &'static str,
+        hint: &'static str,
+    },
     /// A variable is set but its value cannot be used.
     Invalid { var: &'static str, reason: String },
     /// The HMAC secret is shorter than [`MIN_SECRET_BYTES`].
@@ -71,7 +74,10 @@ pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
 impl Config {
     /// Reads `DATABASE_URL` (default `default_database_url`), `BIND_ADDR`
     /// (default [`DEFAULT_BIND_ADDR`]) and the key variable named by `auth`.
-    pub fn from_env(auth: &AuthSettings, default_database_url: &str) -> Result<Config, ConfigError> {
+    pub fn from_env(
+        auth: &AuthSettings,
+        default_database_url: &str,
+    ) -> Result<Config, ConfigError> {
         Config::load(auth, default_database_url, |k| std::env::var(k))
     }
 
@@ -81,8 +87,8 @@ impl Config {
         default_database_url: &str,
         env: impl Fn(&str) -> Result<String, VarError>,
     ) -> Result<Config, ConfigError> {
-        let database_url = optional(&env, "DATABASE_URL")?
-            .unwrap_or_else(|| default_database_url.to_owned());
+        let database_url =
+            optional(&env, "DATABASE_URL")?.unwrap_or_else(|| default_database_url.to_owned());
         if !database_url.starts_with("sqlite:") {
             return Err(ConfigError::Invalid {
                 var: "DATABASE_URL",
@@ -167,8 +173,8 @@ fn optional(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::auth::tests::{ED_PUBLIC, HS, eddsa};
+    use super::*;
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Result<String, VarError> + 'a {
         move |k| {
@@ -183,16 +189,31 @@ mod tests {
 
     #[test]
     fn defaults_are_local() {
-        let c = Config::load(&HS, "sqlite://t.db?mode=rwc", env(&[("JWT_SECRET", SECRET)])).unwrap();
+        let c = Config::load(
+            &HS,
+            "sqlite://t.db?mode=rwc",
+            env(&[("JWT_SECRET", SECRET)]),
+        )
+        .unwrap();
         assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.database_url, "sqlite://t.db?mode=rwc");
     }
 
     #[test]
     fn fails_closed() {
-        let err = |vars: &[(&str, &str)]| Config::load(&HS, "sqlite::memory:", env(vars)).unwrap_err();
-        assert!(matches!(err(&[]), ConfigError::Missing { var: "JWT_SECRET", .. }));
-        assert!(matches!(err(&[("JWT_SECRET", "")]), ConfigError::Missing { .. }));
+        let err =
+            |vars: &[(&str, &str)]| Config::load(&HS, "sqlite::memory:", env(vars)).unwrap_err();
+        assert!(matches!(
+            err(&[]),
+            ConfigError::Missing {
+                var: "JWT_SECRET",
+                ..
+            }
+        ));
+        assert!(matches!(
+            err(&[("JWT_SECRET", "")]),
+            ConfigError::Missing { .. }
+        ));
         assert!(matches!(
             err(&[("JWT_SECRET", "short")]),
             ConfigError::SecretTooShort { len: 5, .. }
@@ -202,14 +223,22 @@ mod tests {
         let e = err(&[("JWT_SECRET", SECRET), ("BIND_ADDR", "localhost")]);
         assert!(e.to_string().starts_with("BIND_ADDR is invalid"), "{e}");
         let msg = err(&[("JWT_SECRET", "short")]).to_string();
-        assert!(!msg.contains("short"), "the secret itself is never printed: {msg}");
+        assert!(
+            !msg.contains("short"),
+            "the secret itself is never printed: {msg}"
+        );
     }
 
     #[test]
     fn public_key_from_text_or_file() {
         let settings = eddsa();
         let pem = ED_PUBLIC;
-        let c = Config::load(&settings, "sqlite::memory:", env(&[("JWT_PUBLIC_KEY", pem)])).unwrap();
+        let c = Config::load(
+            &settings,
+            "sqlite::memory:",
+            env(&[("JWT_PUBLIC_KEY", pem)]),
+        )
+        .unwrap();
         assert_eq!(c.key, pem.as_bytes());
         let e = Config::load(
             &settings,

@@ -102,8 +102,10 @@ impl Problem {
     /// A unique constraint refused the write; `field` names the input field.
     pub fn conflict(field: &str) -> Self {
         let mut p = Problem::conflict_unnamed();
-        p.errors
-            .push(FieldError::new(field, "a resource with this value already exists"));
+        p.errors.push(FieldError::new(
+            field,
+            "a resource with this value already exists",
+        ));
         p
     }
 
@@ -116,10 +118,7 @@ impl Problem {
     }
 
     pub fn unprocessable(errors: Vec<FieldError>) -> Self {
-        let mut p = Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "the request is not valid",
-        );
+        let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "the request is not valid");
         p.errors = errors;
         p
     }
@@ -275,7 +274,10 @@ mod tests {
 
     #[test]
     fn invalid_token_body_equals_unauthorized_body() {
-        assert_eq!(Problem::invalid_token().body(), Problem::unauthorized().body());
+        assert_eq!(
+            Problem::invalid_token().body(),
+            Problem::unauthorized().body()
+        );
     }
 
     #[test]

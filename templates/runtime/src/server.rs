@@ -1,0 +1,1015 @@
+//! The server: state, middleware stack, per-operation guard, start-up.
+//!
+//! Request path, outermost first: [`envelope`] (request id, tracing, body
+//! limit, timeout, security headers, every error as problem+json) → CORS
+//! (only when configured; it answers preflights itself) → [`authenticate`]
+//! (one [`Caller`] per request; a refused token is 401 and counts against
+//! the client's anonymous bucket) → router → [`Guard`] on each operation
+//! (throttle, then [`authorize`]; the handler receives the resulting
+//! [`Access`]) → handler. Invariants: a handler behind a guard cannot run
+//! without an `Access` (its extractor fails closed with 500 when the guard
+//! is missing, never open); nothing logs bodies, query strings or headers;
+//! the server starts only after configuration, key and database checks
+//! pass and migrations ran.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header, request::Parts};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http_body_util::Limited;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection as _, SqlitePool};
+use tower::{Layer, Service};
+use tower_http::cors::{AllowMethods, AllowOrigin, CorsLayer};
+use tracing::Instrument as _;
+
+use super::access::{Access, Grants, OwnerClaim, authorize};
+use super::auth::{AuthSettings, Caller, Verifier};
+use super::body::BodyLimit;
+use super::config::{Config, ConfigError};
+use super::problem::Problem;
+use super::throttle::{
+    DEFAULT_MAX_KEYS, Decision, Limiter, MemoryLimiter, Rate, client_ip, ip_key, spawn_housekeeping,
+};
+
+/// The spec's service-wide settings, as a `static` of the generated code.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Service name (logs, the default database file).
+    pub service: &'static str,
+    /// `DATABASE_URL` when unset, e.g. `sqlite://billing.db?mode=rwc`.
+    pub default_database_url: &'static str,
+    pub auth: AuthSettings,
+    /// Per client IP, for anonymous calls and failed authentication.
+    pub anon_rate: Rate,
+    /// Per user, for authenticated calls.
+    pub user_rate: Rate,
+    /// Proxies in front of the server whose `X-Forwarded-For` is trusted.
+    pub trust_proxy_hops: u8,
+    pub max_body_bytes: usize,
+    pub request_timeout_seconds: u64,
+    /// `None`: no CORS headers at all.
+    pub cors: Option<CorsSettings>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct CorsSettings {
+    /// Exact origins (`scheme://host[:port]`).
+    pub origins: &'static [&'static str],
+    pub credentials: bool,
+    /// Methods the routes use, e.g. `&["GET", "POST", "PATCH", "DELETE"]`.
+    pub methods: &'static [&'static str],
+    pub max_age_seconds: u64,
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct App {
+    pub db: SqlitePool,
+    pub verifier: Arc<Verifier>,
+    pub limiter: Arc<dyn Limiter>,
+    pub settings: &'static Settings,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("service", &self.settings.service)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The client address as decided by [`envelope`] (see
+/// [`client_ip`]); `0.0.0.0` when the server was not started with connect
+/// info, so that all such requests share one anonymous bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+/// One operation's static description, decided by the generator's model.
+#[derive(Debug, Clone, Copy)]
+pub struct Operation {
+    /// `resource.operation`, for logs.
+    pub name: &'static str,
+    pub grants: Grants,
+    /// The resource's owner rule; `None` for `owner: none`.
+    pub owner: Option<OwnerClaim>,
+    /// Throttle bucket: `default`, or the operation's own name when the
+    /// spec overrides its rate.
+    pub bucket: &'static str,
+    pub user_rate: Rate,
+    pub anon_rate: Rate,
+}
+
+impl App {
+    /// The guard layer of one operation:
+    /// `get(list_items.layer(app.guard(&LIST_ITEMS)))`.
+    pub fn guard(&self, op: &'static Operation) -> Guard {
+        Guard {
+            app: self.clone(),
+            op,
+        }
+    }
+}
+
+/// Throttles, then authorizes one operation, and hands the handler its
+/// [`Access`] (a tower layer, so it can wrap a single handler).
+#[derive(Clone)]
+pub struct Guard {
+    app: App,
+    op: &'static Operation,
+}
+
+impl<S> Layer<S> for Guard {
+    type Service = Guarded<S>;
+
+    fn layer(&self, inner: S) -> Guarded<S> {
+        Guarded {
+            guard: self.clone(),
+            inner,
+        }
+    }
+}
+
+/// The service made by [`Guard`].
+#[derive(Clone)]
+pub struct Guarded<S> {
+    guard: Guard,
+    inner: S,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S> Service<Request> for Guarded<S>
+where
+    S: Service<Request, Error = Infallible> + Clone + Send + 'static,
+    S::Response: IntoResponse,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> BoxFuture<Result<Response, Infallible>> {
+        // The clone is not ready yet; keep the ready one (tower's pattern).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let Guard { app, op } = self.guard.clone();
+        Box::pin(async move {
+            let Some(caller) = req.extensions().get::<Caller>().cloned() else {
+                return Ok(Problem::internal(&"guard without the auth middleware").into_response());
+            };
+            let (key, rate) = match &caller {
+                Caller::User(p) => (format!("user:{}:{}", op.bucket, p.user), op.user_rate),
+                Caller::Anonymous => {
+                    let ip = req
+                        .extensions()
+                        .get::<ClientIp>()
+                        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0);
+                    (format!("anon:{}:{}", op.bucket, ip_key(ip)), op.anon_rate)
+                }
+            };
+            let decision = app.limiter.check(&key, rate);
+            if !decision.allowed {
+                tracing::info!(operation = op.name, "throttled");
+                return Ok(throttled(&decision, op.bucket, rate));
+            }
+            let mut res = match authorize(&caller, &op.grants, op.owner) {
+                Ok(access) => {
+                    req.extensions_mut().insert(access);
+                    inner.call(req).await.into_response()
+                }
+                Err(problem) => problem.into_response(),
+            };
+            for (name, value) in decision.headers(op.bucket, rate) {
+                res.headers_mut().insert(name, value);
+            }
+            Ok(res)
+        })
+    }
+}
+
+/// Extracts what the guard decided; 500 if the route has no guard.
+impl<S: Send + Sync> FromRequestParts<S> for Access {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        parts
+            .extensions
+            .get::<Access>()
+            .cloned()
+            .ok_or_else(|| Problem::internal(&"Access requested on a route without a guard"))
+    }
+}
+
+fn throttled(d: &Decision, bucket: &str, rate: Rate) -> Response {
+    let mut res = Problem::new(StatusCode::TOO_MANY_REQUESTS, "too many requests").into_response();
+    for (name, value) in d.headers(bucket, rate) {
+        res.headers_mut().insert(name, value);
+    }
+    res
+}
+
+/// Resolves the caller once. A refused token is 401 (or 429 once the
+/// client's anonymous bucket is empty), never anonymous.
+pub async fn authenticate(State(app): State<App>, mut req: Request, next: Next) -> Response {
+    match app.verifier.authenticate(req.headers()) {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Err(problem) => {
+            let ip = req
+                .extensions()
+                .get::<ClientIp>()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0);
+            let rate = app.settings.anon_rate;
+            let d = app
+                .limiter
+                .check(&format!("anon:default:{}", ip_key(ip)), rate);
+            if d.allowed {
+                problem.into_response()
+            } else {
+                throttled(&d, "default", rate)
+            }
+        }
+    }
+}
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A client-supplied request id is kept when it is short and plain.
+fn request_id(req: &Request) -> HeaderValue {
+    let plain = |v: &&HeaderValue| {
+        (1..=64).contains(&v.len())
+            && v.as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    match req.headers().get(&X_REQUEST_ID).filter(plain) {
+        Some(v) => v.clone(),
+        None => HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+            .unwrap_or(HeaderValue::from_static("-")),
+    }
+}
+
+/// The outermost middleware: request id, client IP, body limit, timeout,
+/// one log line per request (method, path, status, latency: no query, no
+/// headers, no body), security headers, and problem+json for every error.
+pub async fn envelope(State(app): State<App>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id(&req);
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let ip = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| {
+        client_ip(p, req.headers(), app.settings.trust_proxy_hops)
+    });
+    let span = tracing::info_span!(
+        "request",
+        id = id.to_str().unwrap_or("-"),
+        method = %req.method(),
+        path = req.uri().path(),
+    );
+    let limit = app.settings.max_body_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let mut res = if declared.is_some_and(|n| n > limit as u64) {
+        Problem::payload_too_large().into_response()
+    } else {
+        req.extensions_mut().insert(ClientIp(ip));
+        req.extensions_mut().insert(BodyLimit(limit));
+        let req = req.map(|b| Body::new(Limited::new(b, limit)));
+        let timeout = Duration::from_secs(app.settings.request_timeout_seconds.max(1));
+        match tokio::time::timeout(timeout, next.run(req).instrument(span.clone())).await {
+            Ok(res) => res,
+            Err(_) => Problem::timeout().into_response(),
+        }
+    };
+    if res.status().as_u16() >= 400 && !is_problem(&res) {
+        res = as_problem(res);
+    }
+    let h = res.headers_mut();
+    h.insert(X_REQUEST_ID.clone(), id);
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.remove(header::SERVER);
+    span.in_scope(|| {
+        tracing::info!(
+            status = res.status().as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "response"
+        );
+    });
+    res
+}
+
+fn is_problem(res: &Response) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"))
+}
+
+/// Replaces the body of an error produced outside the handlers (axum's
+/// 405, a path rejection) with a generic problem, keeping headers such as
+/// `Allow`.
+fn as_problem(res: Response) -> Response {
+    let (mut parts, _) = res.into_parts();
+    let problem = Problem::for_status(parts.status);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    Response::from_parts(parts, Body::from(problem.body()))
+}
+
+/// CORS with an exact origin list (echoed only on a byte-exact match, with
+/// `Vary: Origin`), the given methods, and only the `Authorization` and
+/// `Content-Type` request headers.
+pub fn cors_layer(c: &CorsSettings) -> Result<CorsLayer, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        var: "cors (spec)",
+        reason,
+    };
+    let mut origins = Vec::new();
+    for o in c.origins {
+        if *o == "*" || *o == "null" || o.ends_with('/') {
+            return Err(invalid(format!("{o:?} is not an exact origin")));
+        }
+        origins.push(HeaderValue::from_str(o).map_err(|e| invalid(format!("{o:?}: {e}")))?);
+    }
+    let mut methods = Vec::new();
+    for m in c.methods {
+        methods.push(Method::from_str(m).map_err(|e| invalid(format!("{m:?}: {e}")))?);
+    }
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods(AllowMethods::list(methods))
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([
+            header::LOCATION,
+            header::RETRY_AFTER,
+            HeaderName::from_static("ratelimit"),
+            HeaderName::from_static("ratelimit-policy"),
+            X_REQUEST_ID.clone(),
+        ])
+        .allow_credentials(c.credentials)
+        .max_age(Duration::from_secs(c.max_age_seconds)))
+}
+
+/// 404 for unknown paths (the router's fallback).
+pub async fn not_found() -> Problem {
+    Problem::not_found()
+}
+
+/// `GET /health`: 200 when the database answers, else 503.
+pub async fn health(State(app): State<App>) -> Response {
+    match sqlx::query_scalar::<_, i64>("SELECT 1")
+        .fetch_one(&app.db)
+        .await
+    {
+        Ok(_) => super::body::reply(StatusCode::OK, &serde_json::json!({"status": "ok"})),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is unavailable",
+            )
+            .into_response()
+        }
+    }
+}
+
+/// Adds `/health`, the 404 fallback and the middleware stack to the
+/// generated routes.
+pub fn router(app: App, routes: Router<App>) -> Result<Router, ConfigError> {
+    let mut r = routes
+        .route("/health", get(health))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), authenticate));
+    if let Some(c) = &app.settings.cors {
+        r = r.layer(cors_layer(c)?);
+    }
+    Ok(
+        r.layer(middleware::from_fn_with_state(app.clone(), envelope))
+            .with_state(app),
+    )
+}
+
+/// One embedded migration (generated SQL, applied once, in order).
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Opens the SQLite pool: file created if missing, WAL, foreign keys on,
+/// busy timeout 5 s. An in-memory database gets one connection that never
+/// closes (each connection would otherwise see its own empty database).
+pub async fn connect(url: &str) -> Result<SqlitePool, ConfigError> {
+    let opts = SqliteConnectOptions::from_str(url)
+        .map_err(|e| ConfigError::Invalid {
+            var: "DATABASE_URL",
+            reason: e.to_string(),
+        })?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    let memory = url.contains(":memory:") || url.contains("mode=memory");
+    let pool = if memory {
+        SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+    } else {
+        SqlitePoolOptions::new().max_connections(8)
+    };
+    pool.connect_with(opts)
+        .await
+        .map_err(|e| ConfigError::Database(format!("cannot open {url}: {e}")))
+}
+
+/// 64-bit FNV-1a, to notice a migration edited after it was applied.
+fn checksum(sql: &str) -> String {
+    let h = sql.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{h:016x}")
+}
+
+/// Applies the migrations not yet recorded in `_palisade_migrations`, each
+/// in its own transaction. Refuses a database that has a migration this
+/// build does not know, or whose applied migration changed.
+pub async fn migrate(pool: &SqlitePool, migrations: &[Migration]) -> Result<(), ConfigError> {
+    let db = |e: sqlx::Error| ConfigError::Database(format!("migration: {e}"));
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS \"_palisade_migrations\" (\
+         version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL, checksum TEXT NOT NULL, \
+         applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+    )
+    .execute(pool)
+    .await
+    .map_err(db)?;
+    let applied: Vec<(i64, String)> =
+        sqlx::query_as("SELECT version, checksum FROM \"_palisade_migrations\" ORDER BY version")
+            .fetch_all(pool)
+            .await
+            .map_err(db)?;
+    for (version, sum) in &applied {
+        match migrations.iter().find(|m| m.version == *version) {
+            None => {
+                return Err(ConfigError::Database(format!(
+                    "the database has migration {version}, which this build does not know \
+                     (was it created by a newer version of the service?)"
+                )));
+            }
+            Some(m) if checksum(m.sql) != *sum => {
+                return Err(ConfigError::Database(format!(
+                    "migration {version} ({}) changed after it was applied",
+                    m.name
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    let mut last = i64::MIN;
+    for m in migrations {
+        if m.version <= last {
+            return Err(ConfigError::Database(format!(
+                "migration versions must increase (found {} after {last})",
+                m.version
+            )));
+        }
+        last = m.version;
+        if applied.iter().any(|(v, _)| *v == m.version) {
+            continue;
+        }
+        let mut conn = pool.acquire().await.map_err(db)?;
+        let mut tx = conn.begin().await.map_err(db)?;
+        sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(db)?;
+        sqlx::query(
+            "INSERT INTO \"_palisade_migrations\" (version, name, checksum) VALUES (?, ?, ?)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(checksum(m.sql))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        tracing::info!(version = m.version, name = m.name, "migration applied");
+    }
+    Ok(())
+}
+
+/// Reads the configuration, checks the key, opens and migrates the
+/// database and builds the state. Everything that can be wrong with the
+/// environment fails here, before the socket is opened.
+pub async fn start(
+    settings: &'static Settings,
+    migrations: &[Migration],
+) -> Result<(App, SocketAddr), ConfigError> {
+    let config = Config::from_env(&settings.auth, settings.default_database_url)?;
+    let verifier = Verifier::new(settings.auth, &config.key)?;
+    let db = connect(&config.database_url).await?;
+    migrate(&db, migrations).await?;
+    let limiter: Arc<dyn Limiter> = Arc::new(MemoryLimiter::new(DEFAULT_MAX_KEYS));
+    spawn_housekeeping(limiter.clone(), Duration::from_secs(30));
+    let app = App {
+        db,
+        verifier: Arc::new(verifier),
+        limiter,
+        settings,
+    };
+    Ok((app, config.bind_addr))
+}
+
+/// Serves until Ctrl-C or SIGTERM, then drains in-flight requests and
+/// closes the pool.
+pub async fn serve(app: App, routes: Router<App>, addr: SocketAddr) -> Result<(), ConfigError> {
+    let db = app.db.clone();
+    let service = app.settings.service;
+    let router = router(app, routes)?;
+    let bind = |e: std::io::Error| ConfigError::Bind {
+        addr,
+        reason: e.to_string(),
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
+    tracing::info!(service, %addr, "listening");
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(bind)?;
+    db.close().await;
+    tracing::info!(service, "stopped");
+    Ok(())
+}
+
+/// [`start`], then [`serve`] the routes built by `routes`.
+pub async fn run(
+    settings: &'static Settings,
+    migrations: &[Migration],
+    routes: impl FnOnce(&App) -> Router<App>,
+) -> Result<(), ConfigError> {
+    let (app, addr) = start(settings, migrations).await?;
+    let r = routes(&app);
+    serve(app, r, addr).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::access::Scope;
+    use super::super::auth::mint;
+    use super::super::auth::tests::{HS, SECRET};
+    use super::super::body::Json;
+    use super::*;
+    use axum::handler::Handler as _;
+    use axum::routing::post;
+    use tower::ServiceExt as _;
+
+    const USER: Rate = Rate::new(1000, 3600);
+    const ANON: Rate = Rate::new(3, 60);
+
+    fn settings(cors: Option<CorsSettings>, timeout: u64) -> &'static Settings {
+        Box::leak(Box::new(Settings {
+            service: "test",
+            default_database_url: "sqlite::memory:",
+            auth: HS,
+            anon_rate: ANON,
+            user_rate: USER,
+            trust_proxy_hops: 0,
+            max_body_bytes: 256,
+            request_timeout_seconds: timeout,
+            cors,
+        }))
+    }
+
+    static LIST: Operation = Operation {
+        name: "item.list",
+        grants: Grants {
+            owner: true,
+            roles: &["admin"],
+            public: false,
+        },
+        owner: Some(OwnerClaim::User),
+        bucket: "default",
+        user_rate: USER,
+        anon_rate: ANON,
+    };
+    static CREATE: Operation = Operation {
+        name: "item.create",
+        bucket: "item.create",
+        user_rate: Rate::new(2, 60),
+        ..LIST
+    };
+    static PUBLIC: Operation = Operation {
+        name: "item.public",
+        grants: Grants {
+            owner: false,
+            roles: &[],
+            public: true,
+        },
+        ..LIST
+    };
+
+    async fn list(access: Access) -> Response {
+        let scope = match access.rows {
+            Scope::All => "all".to_owned(),
+            Scope::Owned(o) => format!("owned:{o}"),
+        };
+        super::super::body::reply(StatusCode::OK, &serde_json::json!({ "scope": scope }))
+    }
+
+    async fn create(access: Access, Json(v): Json<serde_json::Value>) -> Response {
+        let owner = access.require_owner().map(str::to_owned);
+        super::super::body::reply(
+            StatusCode::CREATED,
+            &serde_json::json!({"owner": owner.ok(), "v": v}),
+        )
+    }
+
+    async fn slow() -> &'static str {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        "late"
+    }
+
+    async fn app(cors: Option<CorsSettings>, timeout: u64) -> Router {
+        let settings = settings(cors, timeout);
+        let db = connect("sqlite::memory:").await.unwrap();
+        let app = App {
+            db,
+            verifier: Arc::new(Verifier::new(settings.auth, SECRET).unwrap()),
+            limiter: Arc::new(MemoryLimiter::new(1000)),
+            settings,
+        };
+        let routes = Router::new()
+            .route(
+                "/items",
+                get(list.layer(app.guard(&LIST))).post(create.layer(app.guard(&CREATE))),
+            )
+            .route("/public", get(list.layer(app.guard(&PUBLIC))))
+            .route("/slow", post(slow.layer(app.guard(&PUBLIC))));
+        router(app, routes).unwrap()
+    }
+
+    fn token(user: &str, roles: &[&str]) -> String {
+        let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+        mint(&HS, SECRET, user, &roles, &[], 600).unwrap()
+    }
+
+    /// A request from a client of its own (a fresh address each time).
+    fn req(method: &str, uri: &str, headers: &[(&str, &str)], body: &str) -> Request {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        req_from(Ipv4Addr::from(0x0a00_0000 + n), method, uri, headers, body)
+    }
+
+    fn req_from(
+        ip: Ipv4Addr,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Request {
+        let mut b = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let mut r = b.body(Body::from(body.to_owned())).unwrap();
+        r.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((ip, 4000))));
+        r
+    }
+
+    async fn send(
+        router: &Router,
+        r: Request,
+    ) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+        let res = router.clone().oneshot(r).await.unwrap();
+        let (parts, body) = res.into_parts();
+        let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (parts.status, parts.headers, json)
+    }
+
+    #[tokio::test]
+    async fn stack_end_to_end() {
+        let r = app(None, 10).await;
+        let alice = format!("Bearer {}", token("alice", &[]));
+        let admin = format!("Bearer {}", token("root", &["admin"]));
+
+        // Deny by default: no token is 401 with a Bearer challenge.
+        let (s, h, body) = send(&r, req("GET", "/items", &[], "")).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert_eq!(h[header::WWW_AUTHENTICATE], "Bearer");
+        assert_eq!(h[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(h[header::CACHE_CONTROL], "no-store");
+        assert!(h.contains_key("x-request-id") && !h.contains_key(header::SERVER));
+        assert_eq!(body["status"], 401);
+
+        // Owner scope from the token; roles reach all rows; RateLimit fields.
+        let (s, h, body) = send(&r, req("GET", "/items", &[("authorization", &alice)], "")).await;
+        assert_eq!(
+            (s, body["scope"].as_str()),
+            (StatusCode::OK, Some("owned:alice"))
+        );
+        assert_eq!(h["ratelimit-policy"], "\"default\";q=1000;w=3600");
+        assert!(
+            h["ratelimit"]
+                .to_str()
+                .unwrap()
+                .starts_with("\"default\";r=999;")
+        );
+        let (_, _, body) = send(&r, req("GET", "/items", &[("authorization", &admin)], "")).await;
+        assert_eq!(body["scope"], "all");
+
+        // Public operation without a token.
+        let (s, _, body) = send(&r, req("GET", "/public", &[], "")).await;
+        assert_eq!((s, body["scope"].as_str()), (StatusCode::OK, Some("all")));
+
+        // A client request id is echoed; a weird one is replaced.
+        let (s, h, _) = send(&r, req("GET", "/public", &[("x-request-id", "abc-1")], "")).await;
+        assert_eq!(
+            (s, &h["x-request-id"]),
+            (StatusCode::OK, &HeaderValue::from_static("abc-1"))
+        );
+        let (_, h, _) = send(&r, req("GET", "/public", &[("x-request-id", "a b")], "")).await;
+        assert_ne!(h["x-request-id"], "a b");
+
+        // Unknown route, wrong method: problem+json, Allow kept.
+        let (s, h, body) = send(&r, req("GET", "/nope", &[], "")).await;
+        assert_eq!(
+            (s, body["status"].as_u64()),
+            (StatusCode::NOT_FOUND, Some(404))
+        );
+        assert_eq!(h[header::CONTENT_TYPE], "application/problem+json");
+        let (s, h, body) = send(
+            &r,
+            req("DELETE", "/items", &[("authorization", &alice)], ""),
+        )
+        .await;
+        assert_eq!(
+            (s, body["status"].as_u64()),
+            (StatusCode::METHOD_NOT_ALLOWED, Some(405))
+        );
+        assert!(h[header::ALLOW].to_str().unwrap().contains("POST"));
+
+        // Health.
+        let (s, _, body) = send(&r, req("GET", "/health", &[], "")).await;
+        assert_eq!((s, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+    }
+
+    #[tokio::test]
+    async fn bodies_and_per_operation_throttle() {
+        let r = app(None, 10).await;
+        let bob = format!("Bearer {}", token("bob", &[]));
+        let json = ("content-type", "application/json");
+        let auth = ("authorization", bob.as_str());
+
+        // Auth runs before the body is parsed.
+        let (s, _, _) = send(&r, req("POST", "/items", &[json], "{not json")).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let (s, _, _) = send(&r, req("POST", "/items", &[json, auth], "{\"a\":1}")).await;
+        assert_eq!(s, StatusCode::CREATED);
+        // The create bucket allows 2 per minute.
+        let (s, _, body) = send(&r, req("POST", "/items", &[auth], "{}")).await;
+        assert_eq!(
+            (s, body["status"].as_u64()),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some(415))
+        );
+        let (s, h, _) = send(&r, req("POST", "/items", &[json, auth], "{}")).await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+        assert!(h.contains_key(header::RETRY_AFTER));
+        assert_eq!(h["ratelimit-policy"], "\"item.create\";q=2;w=60");
+        // Other operations have their own bucket.
+        let (s, _, _) = send(&r, req("GET", "/items", &[auth], "")).await;
+        assert_eq!(s, StatusCode::OK);
+
+        // Size limit: by declared Content-Length, and while reading a body
+        // without one (requests built here carry no Content-Length).
+        let carol = format!("Bearer {}", token("carol", &[]));
+        let big = format!("{{\"a\":\"{}\"}}", "x".repeat(300));
+        let carol = ("authorization", carol.as_str());
+        let (s, _, body) = send(&r, req("POST", "/items", &[json, carol], &big)).await;
+        assert_eq!(
+            (s, body["status"].as_u64()),
+            (StatusCode::PAYLOAD_TOO_LARGE, Some(413))
+        );
+        let len = big.len().to_string();
+        let declared = [json, carol, ("content-length", len.as_str())];
+        let (s, _, _) = send(&r, req("POST", "/items", &declared, &big)).await;
+        assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn failed_authentication_is_throttled_per_ip() {
+        let r = app(None, 10).await;
+        let forged = ("authorization", "Bearer a.b.c");
+        let ip = Ipv4Addr::new(192, 0, 2, 7);
+        let req = |m: &str, u: &str, h: &[(&str, &str)], b: &str| req_from(ip, m, u, h, b);
+        for _ in 0..3 {
+            let (s, h, body) = send(&r, req("GET", "/public", &[forged], "")).await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "never downgraded to anonymous");
+            assert_eq!(
+                h[header::WWW_AUTHENTICATE],
+                "Bearer error=\"invalid_token\""
+            );
+            assert_eq!(body["detail"], "a valid bearer token is required");
+        }
+        let (s, h, _) = send(&r, req("GET", "/public", &[forged], "")).await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+        assert!(h.contains_key(header::RETRY_AFTER));
+        // The same client's anonymous calls share that bucket.
+        let (s, _, _) = send(&r, req("GET", "/public", &[], "")).await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    #[tokio::test]
+    async fn cors_and_timeout() {
+        let cors = CorsSettings {
+            origins: &["https://app.example.com"],
+            credentials: true,
+            methods: &["GET", "POST"],
+            max_age_seconds: 600,
+        };
+        let r = app(Some(cors), 1).await;
+        let (s, _, body) = send(&r, req("POST", "/slow", &[], "")).await;
+        assert_eq!(
+            (s, body["status"].as_u64()),
+            (StatusCode::REQUEST_TIMEOUT, Some(408))
+        );
+
+        let (s, h, _) = send(
+            &r,
+            req(
+                "GET",
+                "/public",
+                &[("origin", "https://app.example.com")],
+                "",
+            ),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            h[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://app.example.com"
+        );
+        assert!(
+            h[header::VARY]
+                .to_str()
+                .unwrap()
+                .to_ascii_lowercase()
+                .contains("origin")
+        );
+        for evil in [
+            "https://evil.com",
+            "https://app.example.com.evil.com",
+            "null",
+            "http://app.example.com",
+        ] {
+            let (s, h, _) = send(&r, req("GET", "/public", &[("origin", evil)], "")).await;
+            assert_eq!(s, StatusCode::OK);
+            assert!(
+                !h.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+                "{evil}"
+            );
+        }
+        let pre = [
+            ("origin", "https://app.example.com"),
+            ("access-control-request-method", "POST"),
+            (
+                "access-control-request-headers",
+                "authorization, content-type",
+            ),
+        ];
+        let (s, h, _) = send(&r, req("OPTIONS", "/items", &pre, "")).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            h[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://app.example.com"
+        );
+        let allowed = h[header::ACCESS_CONTROL_ALLOW_HEADERS]
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase();
+        assert_eq!(allowed, "authorization,content-type");
+
+        assert!(
+            cors_layer(&CorsSettings {
+                origins: &["*"],
+                ..cors
+            })
+            .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn migrations_apply_once_and_refuse_drift() {
+        let db = connect("sqlite::memory:").await.unwrap();
+        let v1 = [Migration {
+            version: 1,
+            name: "init",
+            sql: "CREATE TABLE item (id TEXT PRIMARY KEY); CREATE INDEX item_id ON item(id);",
+        }];
+        migrate(&db, &v1).await.unwrap();
+        migrate(&db, &v1).await.unwrap();
+        let edited = [Migration {
+            sql: "CREATE TABLE item (id TEXT)",
+            ..v1[0]
+        }];
+        assert!(
+            migrate(&db, &edited)
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("changed")
+        );
+        assert!(
+            migrate(&db, &[]).await.is_err(),
+            "unknown applied migration"
+        );
+        let broken = [
+            v1[0],
+            Migration {
+                version: 2,
+                name: "broken",
+                sql: "CREATE TABLE x (; ",
+            },
+        ];
+        assert!(migrate(&db, &broken).await.is_err());
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM _palisade_migrations")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "a failed migration is rolled back");
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(fk, 1);
+    }
+}
