@@ -538,6 +538,26 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
     }
 
     #[test]
+    fn without_configured_audience_any_aud_is_refused() {
+        let v = Verifier::new(
+            AuthSettings {
+                audience: None,
+                ..HS
+            },
+            SECRET,
+        )
+        .unwrap();
+        assert!(
+            v.verify(&hs(&good())).is_err(),
+            "a token meant for someone else"
+        );
+        let t = with(|c| {
+            c.remove("aud");
+        });
+        assert!(v.verify(&t).is_ok());
+    }
+
+    #[test]
     fn refuses_bad_user_roles_and_tenant_claims() {
         for sub in [None, Some(json!("")), Some(json!(123)), Some(json!({}))] {
             let t = with(|c| match &sub {

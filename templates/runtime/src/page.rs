@@ -237,6 +237,18 @@ impl ListQuery {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A filter parsed with `FromStr` (`bool` takes `true`/`false`); a value
+    /// that does not parse is a 422 naming the parameter.
+    pub fn filter_parsed<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, Problem> {
+        match self.filter(name) {
+            None => Ok(None),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| Problem::invalid(name, "has the wrong type for this filter")),
+        }
+    }
+
     /// Appends ` AND (...)` selecting rows after the cursor (nothing without
     /// a cursor). SQLite orders NULL first ascending and last descending;
     /// the conditions follow that.
@@ -380,6 +392,13 @@ mod tests {
         assert_eq!((q.sort.key, q.sort.descending), ("amount", false));
         assert_eq!(q.filter("currency"), Some("EUR"));
         assert_eq!(q.filter("paid"), Some("true"));
+        assert_eq!(q.filter_parsed::<bool>("paid").unwrap(), Some(true));
+        assert_eq!(q.filter_parsed::<bool>("missing").unwrap(), None);
+        let e = q.filter_parsed::<i64>("currency").unwrap_err();
+        assert_eq!(
+            (e.status, e.errors[0].field.as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "currency")
+        );
         assert_eq!(err("currency=%ff").0, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(err("currency=%zz").0, StatusCode::UNPROCESSABLE_ENTITY);
     }
