@@ -71,8 +71,8 @@
 //! **`page`**: `ListRules { default_limit, max_limit, sort_keys,
 //! default_sort, filters }` (const); `parse(uri.query(), &ListRules) ->
 //! Result<ListQuery, Problem>`; `ListQuery { limit, sort: Sort { key,
-//! descending }, after, filters }`, `.filter(name) -> Option<&str>`, `.filter_parsed::<T>(name) ->
-//! Result<Option<T>, Problem>`,
+//! descending }, after, filters }`, `.filter(name) -> Option<&str>`,
+//! `.filter_parsed::<T>(name) -> Result<Option<T>, Problem>`,
 //! `.push_after(&mut qb)`, `.push_order_limit(&mut qb)` (LIMIT limit + 1),
 //! `.page(rows, |row| (sort_value_json, id)) -> Page<T>`. `Page<T> { items,
 //! next_cursor }` (Serialize).
