@@ -224,13 +224,21 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
-/// Unique violations are 409 (without naming a column: map a known
+/// True when the error is a foreign-key violation (deleting a row that
+/// another row still refers to).
+pub fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e) if e.is_foreign_key_violation())
+}
+
+/// Unique and foreign-key violations are 409 (without naming a column: map a known
 /// constraint with [`Problem::conflict`] in the store instead); everything
 /// else is a logged 500 whose body says nothing about SQL.
 impl From<sqlx::Error> for Problem {
     fn from(err: sqlx::Error) -> Self {
         if is_unique_violation(&err) {
             Problem::conflict_unnamed()
+        } else if is_foreign_key_violation(&err) {
+            Problem::new(StatusCode::CONFLICT, "other rows still refer to this one")
         } else {
             Problem::internal(&err)
         }
