@@ -49,6 +49,17 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Generate the axum project of a spec (or update a generated one).
+    Generate {
+        /// The spec file.
+        spec: PathBuf,
+        /// The project directory (created; or updated when palisade generated it).
+        #[arg(long)]
+        out: PathBuf,
+        /// Write into a non-empty directory that palisade did not generate.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print the JSON Schema of the spec format (for editors).
     Schema {
         /// Write the schema to this file instead of standard output.
@@ -79,6 +90,7 @@ pub fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Validate { specs, format } => validate(&specs, format, color),
+        Command::Generate { spec, out, force } => generate(&spec, &out, force, color),
         Command::Schema { out } => schema(out.as_deref()),
         Command::Init { name, dir } => init(&dir, name.as_deref()),
     };
@@ -184,6 +196,84 @@ fn validate(specs: &[PathBuf], format: Format, color: bool) -> u8 {
         );
     }
     if all_valid { 0 } else { 2 }
+}
+
+/// Compiles one spec for a command that needs a valid one; renders the
+/// report on failure.
+fn compile_for_command(path: &Path, color: bool) -> Result<crate::Compiled, u8> {
+    let source = read_source(path).map_err(|message| {
+        eprintln!("error: {message}");
+        2
+    })?;
+    let options = RenderOptions {
+        color,
+        width: width(),
+    };
+    match crate::compile(source) {
+        Ok(compiled) => {
+            if !compiled.warnings.is_empty() {
+                let report = Report::new(compiled.source.clone(), compiled.warnings.clone());
+                eprint!("{}", report.render(options));
+            }
+            Ok(compiled)
+        }
+        Err(report) => {
+            eprint!("{}", report.render(options));
+            eprintln!("{}: invalid, nothing written", report.source.name());
+            Err(2)
+        }
+    }
+}
+
+fn spec_file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+fn generate(spec: &Path, out: &Path, force: bool, color: bool) -> u8 {
+    let compiled = match compile_for_command(spec, color) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let name = spec_file_name(spec);
+    let project = crate::generate::generate(&compiled.model, &name);
+    let manifest = crate::write::Manifest::of(&project, &name, compiled.source.text().as_bytes());
+    match crate::write::write(
+        &project,
+        &manifest,
+        out,
+        crate::write::WriteOptions { force },
+    ) {
+        Ok(report) => {
+            let count = |v: &Vec<String>| v.len();
+            for path in &report.removed {
+                println!("removed {path}");
+            }
+            println!(
+                "{}: {} created, {} updated, {} unchanged, {} user files kept, {} removed",
+                out.display(),
+                count(&report.created),
+                count(&report.updated),
+                count(&report.unchanged),
+                count(&report.kept),
+                count(&report.removed)
+            );
+            if !report.created.is_empty()
+                && report.updated.is_empty()
+                && report.unchanged.is_empty()
+            {
+                println!("next: cd {} && cargo run", out.display());
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            eprintln!("nothing was changed in {}", out.display());
+            2
+        }
+    }
 }
 
 fn schema(out: Option<&Path>) -> u8 {

@@ -15,6 +15,7 @@
 pub mod cli;
 pub mod diagnostic;
 pub mod formats;
+pub mod generate;
 pub mod init;
 pub mod model;
 pub mod parse;
@@ -23,6 +24,7 @@ pub mod source;
 pub mod spec;
 pub mod suggest;
 pub mod validate;
+pub mod write;
 pub mod yaml;
 
 use diagnostic::{Diagnostic, Report};

@@ -252,21 +252,16 @@ pub struct OperationRate {
     /// Per user for authenticated callers.
     #[serde(serialize_with = "serialize_rate")]
     pub user: Rate,
-    /// Per IP for anonymous callers (public operations only).
-    #[serde(serialize_with = "serialize_rate_opt")]
-    pub anon: Option<Rate>,
+    /// Per IP for anonymous callers: the operation's own rate when it is
+    /// public and overridden, else the service's anonymous rate (which also
+    /// counts failed authentication, in the shared `default` bucket).
+    #[serde(serialize_with = "serialize_rate")]
+    pub anon: Rate,
     /// The bucket: operations with their own rate count apart from the
     /// shared `default` bucket.
     pub bucket: String,
     /// Whether the rate is a per-operation override from the spec.
     pub overridden: bool,
-}
-
-fn serialize_rate_opt<S: serde::Serializer>(r: &Option<Rate>, s: S) -> Result<S::Ok, S::Error> {
-    match r {
-        Some(r) => s.collect_str(r),
-        None => s.serialize_none(),
-    }
 }
 
 /// One column of a resource's table.
@@ -525,7 +520,10 @@ fn lower_resource(
             let overridden = r.throttle.as_ref().and_then(|t| t.get(kind));
             let rate = OperationRate {
                 user: overridden.unwrap_or(throttle.user),
-                anon: grants.public.then(|| overridden.unwrap_or(throttle.anon)),
+                anon: match overridden {
+                    Some(rate) if grants.public => rate,
+                    _ => throttle.anon,
+                },
                 bucket: match overridden {
                     Some(_) => format!("{name}.{}", kind.name()),
                     None => "default".to_string(),
@@ -673,8 +671,11 @@ mod tests {
         assert_eq!(ops(r), ["list", "create", "delete"]);
         let list = r.operation(OperationKind::List).unwrap();
         assert_eq!(list.grants.rows(), vec![(Grantee::Public, Rows::All)]);
-        assert_eq!(list.rate.anon, Some(DEFAULT_ANON_RATE));
-        assert_eq!(r.operation(OperationKind::Create).unwrap().rate.anon, None);
+        assert_eq!(list.rate.anon, DEFAULT_ANON_RATE);
+        assert_eq!(
+            r.operation(OperationKind::Create).unwrap().rate.anon,
+            DEFAULT_ANON_RATE
+        );
         assert!(r.column("owner_id").is_none());
     }
 

@@ -1,0 +1,730 @@
+//! Rust sources of the generated project, built with quote and printed
+//! with prettyplease.
+//!
+//! Stage: generate. Input: the model. Output: `src/main.rs`,
+//! `src/api/mod.rs` (settings, migrations, the router), one
+//! `src/api/<resource>.rs` per resource (row and input types, checks, the
+//! store, handlers and routes), `src/hooks/mod.rs` and the user-owned
+//! `src/hooks/<resource>.rs`. Invariants: every security decision comes
+//! from the model (grants, owner rule, rows, writable columns, rates); the
+//! store is the only code that reaches the database, and every function of
+//! an owned resource's store takes the caller's `Scope` and appends the
+//! owner condition to its WHERE clause.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::ident;
+use crate::model::{
+    Column, ColumnOrigin, ColumnType, Operation, OperationKind, Resource, Scope, Service,
+};
+
+/// Pretty-prints a token stream as a file.
+pub fn print(tokens: TokenStream) -> String {
+    let file: syn::File = syn::parse2(tokens).expect("generated tokens form a valid file");
+    prettyplease::unparse(&file)
+}
+
+fn rate(r: crate::spec::Rate) -> TokenStream {
+    let count = r.count;
+    let per = r.per.seconds();
+    quote!(Rate::new(#count, #per))
+}
+
+/// The Rust type of a column's value (not null).
+fn value_type(column: &Column) -> TokenStream {
+    match column.ty {
+        ColumnType::Integer => quote!(i64),
+        ColumnType::Number => quote!(f64),
+        ColumnType::Boolean => quote!(bool),
+        _ => quote!(String),
+    }
+}
+
+/// A field declaration with its serde rename when the name was escaped.
+fn field_decl(column: &Column, ty: TokenStream, attrs: TokenStream) -> TokenStream {
+    let (ident, renamed) = ident::rust(&column.name);
+    let name = &column.name;
+    let rename = renamed.then(|| quote!(#[serde(rename = #name)]));
+    quote!(#rename #attrs pub #ident: #ty)
+}
+
+/// Statements that check `v` (a `&T` of the column's value type) into `c`.
+fn value_checks(column: &Column) -> TokenStream {
+    let name = &column.name;
+    let c = &column.constraints;
+    let opt_usize = |v: Option<u32>| match v {
+        Some(n) => {
+            let n = n as usize;
+            quote!(Some(#n))
+        }
+        None => quote!(None),
+    };
+    match &column.ty {
+        ColumnType::Integer => {
+            let bound = |n: &Option<serde_json::Number>| match n
+                .as_ref()
+                .and_then(serde_json::Number::as_i64)
+            {
+                Some(i) => quote!(Some(#i)),
+                None => quote!(None),
+            };
+            let (min, max) = (bound(&c.min), bound(&c.max));
+            quote!(c.integer(#name, *v, #min, #max);)
+        }
+        ColumnType::Number => {
+            let bound = |n: &Option<serde_json::Number>| match n
+                .as_ref()
+                .and_then(serde_json::Number::as_f64)
+            {
+                Some(f) => quote!(Some(#f)),
+                None => quote!(None),
+            };
+            let (min, max) = (bound(&c.min), bound(&c.max));
+            quote!(c.number(#name, *v, #min, #max);)
+        }
+        ColumnType::Boolean => quote!(let _ = v;),
+        ty => {
+            let (min, max) = (opt_usize(c.min_length), opt_usize(c.max_length));
+            let mut out = quote!(c.string(#name, v, #min, #max););
+            out.extend(match ty {
+                ColumnType::Email => quote!(c.email(#name, v);),
+                ColumnType::Url => quote!(c.url(#name, v);),
+                ColumnType::Uuid | ColumnType::Ref { .. } => quote!(c.uuid(#name, v);),
+                ColumnType::Date => quote!(c.date(#name, v);),
+                ColumnType::Datetime => quote!(c.datetime(#name, v);),
+                _ => quote!(),
+            });
+            if c.pattern.is_some() {
+                let pattern = ident::constant("PATTERN_", name);
+                out.extend(quote!(c.pattern(#name, v, &#pattern);));
+            }
+            if let Some(values) = &c.values {
+                out.extend(quote!(c.one_of(#name, v, &[#(#values),*]);));
+            }
+            out
+        }
+    }
+}
+
+/// Whether the column's Rust value type is `Copy`.
+fn is_copy(column: &Column) -> bool {
+    matches!(
+        column.ty,
+        ColumnType::Integer | ColumnType::Number | ColumnType::Boolean
+    )
+}
+
+/// A Rust expression for a column's default value.
+fn default_value(column: &Column) -> Option<TokenStream> {
+    let value = column.default.as_ref()?;
+    Some(match (&column.ty, value) {
+        (ColumnType::Integer, serde_json::Value::Number(n)) => {
+            let i = n.as_i64()?;
+            quote!(#i)
+        }
+        (ColumnType::Number, serde_json::Value::Number(n)) => {
+            let f = n.as_f64()?;
+            quote!(#f)
+        }
+        (ColumnType::Boolean, serde_json::Value::Bool(b)) => quote!(#b),
+        (_, serde_json::Value::String(s)) => quote!(#s.to_owned()),
+        _ => return None,
+    })
+}
+
+fn quoted_columns(resource: &Resource) -> String {
+    resource
+        .columns
+        .iter()
+        .map(|c| ident::sql(&c.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The Rust module of one resource.
+pub fn resource_module(
+    service: &Service,
+    resource: &Resource,
+    module: &syn::Ident,
+    all_modules: &[(String, syn::Ident)],
+) -> TokenStream {
+    let name = &resource.name;
+    let table = ident::sql(name);
+    let columns_sql = quoted_columns(resource);
+    let owned = matches!(resource.scope, Scope::Owned { .. });
+    let owner_const = resource.scope.owner_column().map(|c| {
+        let quoted = ident::sql(c);
+        quote! {
+            /// The owner column: every statement of the store filters on it.
+            const OWNER: &str = #quoted;
+        }
+    });
+    let owner_rule = match &resource.scope {
+        Scope::Owned { tenant: false, .. } => quote!(Some(OwnerClaim::User)),
+        Scope::Owned {
+            claim,
+            tenant: true,
+            ..
+        } => quote!(Some(OwnerClaim::Claim(#claim))),
+        Scope::Unowned => quote!(None),
+    };
+
+    // Row: every column, as the API returns it.
+    let row_fields = resource.columns.iter().map(|c| {
+        let ty = value_type(c);
+        let ty = if c.required { ty } else { quote!(Option<#ty>) };
+        field_decl(c, ty, quote!())
+    });
+    let decode_fields = resource.columns.iter().map(|c| {
+        let ident = ident::rust_ident(&c.name);
+        let col = &c.name;
+        quote!(#ident: r.try_get(#col)?)
+    });
+    let debug_fields = |cols: Vec<&Column>| -> Vec<TokenStream> {
+        cols.into_iter()
+            .map(|c| {
+                let ident = ident::rust_ident(&c.name);
+                let col = &c.name;
+                if c.pii {
+                    quote!(.field(#col, &"[redacted]"))
+                } else {
+                    quote!(.field(#col, &self.#ident))
+                }
+            })
+            .collect()
+    };
+    let row_debug = debug_fields(resource.columns.iter().collect());
+
+    // Patterns used by the checks.
+    let patterns = resource.columns.iter().filter_map(|c| {
+        let p = c.constraints.pattern.as_ref()?;
+        let anchored = format!("^(?:{p})$");
+        let constant = ident::constant("PATTERN_", &c.name);
+        Some(quote!(static #constant: crate::runtime::check::Pattern = crate::runtime::check::Pattern::new(#anchored);))
+    });
+
+    // Create input: the columns the model accepts on create.
+    let create_cols: Vec<&Column> = resource.columns.iter().filter(|c| c.on_create).collect();
+    let create_fields = create_cols.iter().map(|c| {
+        let ty = value_type(c);
+        if c.required {
+            field_decl(c, ty, quote!())
+        } else {
+            field_decl(c, quote!(Option<#ty>), quote!(#[serde(default)]))
+        }
+    });
+    let create_checks = create_cols.iter().map(|c| {
+        let ident = ident::rust_ident(&c.name);
+        let checks = value_checks(c);
+        if c.required {
+            quote!({ let v = &self.#ident; #checks })
+        } else {
+            quote!(if let Some(v) = &self.#ident { #checks })
+        }
+    });
+    let create_debug = debug_fields(create_cols.clone());
+
+    // Update input: the columns the model accepts on update.
+    let update_cols: Vec<&Column> = resource.columns.iter().filter(|c| c.on_update).collect();
+    let update_fields = update_cols.iter().map(|c| {
+        let ty = value_type(c);
+        field_decl(c, quote!(Patch<#ty>), quote!(#[serde(default)]))
+    });
+    let update_checks = update_cols.iter().map(|c| {
+        let ident = ident::rust_ident(&c.name);
+        let col = &c.name;
+        let checks = value_checks(c);
+        let null = if c.required {
+            quote!(Patch::Null => c.error(#col, "must not be null"),)
+        } else {
+            quote!(Patch::Null => {})
+        };
+        quote!(match &self.#ident { Patch::Absent => {} #null Patch::Value(v) => { #checks } })
+    });
+    let update_debug = update_cols.iter().map(|c| {
+        let ident = ident::rust_ident(&c.name);
+        let col = &c.name;
+        if c.pii {
+            quote!(.field(#col, &(!self.#ident.is_absent()).then_some("[redacted]")))
+        } else {
+            quote!(.field(#col, &self.#ident))
+        }
+    });
+
+    // References: each ref column must name a row the caller may read.
+    let ref_checks = |input_is_patch: bool| -> Vec<TokenStream> {
+        resource
+            .columns
+            .iter()
+            .filter(|c| {
+                if input_is_patch {
+                    c.on_update
+                } else {
+                    c.on_create
+                }
+            })
+            .filter_map(|c| {
+                let ColumnType::Ref { resource: target } = &c.ty else {
+                    return None;
+                };
+                let target_mod = &all_modules.iter().find(|(n, _)| n == target)?.1;
+                let ident = ident::rust_ident(&c.name);
+                let col = &c.name;
+                let message = format!("no `{target}` with this id");
+                let value = if input_is_patch {
+                    quote!(input.#ident.as_option())
+                } else if c.required {
+                    quote!(Some(&input.#ident))
+                } else {
+                    quote!(input.#ident.as_ref())
+                };
+                Some(quote! {
+                    if let Some(id) = #value {
+                        if !super::#target_mod::readable(&app, &caller, id).await? {
+                            return Err(Problem::invalid(#col, #message));
+                        }
+                    }
+                })
+            })
+            .collect()
+    };
+
+    // Store: insert.
+    let insert_binds = resource.columns.iter().map(|c| {
+        let ident = ident::rust_ident(&c.name);
+        match c.origin {
+            ColumnOrigin::Id => quote!(.bind(uuid::Uuid::new_v4().to_string())),
+            ColumnOrigin::Owner => quote!(.bind(owner.to_owned())),
+            ColumnOrigin::CreatedAt | ColumnOrigin::UpdatedAt => quote!(.bind(now.clone())),
+            ColumnOrigin::Field if !c.on_create => match default_value(c) {
+                Some(d) => quote!(.bind(Some(#d))),
+                None => {
+                    let ty = value_type(c);
+                    quote!(.bind(None::<#ty>))
+                }
+            },
+            ColumnOrigin::Field if is_copy(c) => match default_value(c) {
+                Some(d) if !c.required => quote!(.bind(input.#ident.or(Some(#d)))),
+                _ => quote!(.bind(input.#ident)),
+            },
+            ColumnOrigin::Field => match default_value(c) {
+                Some(d) if !c.required => quote!(.bind(input.#ident.clone().or_else(|| Some(#d)))),
+                _ => quote!(.bind(input.#ident.clone())),
+            },
+        }
+    });
+    let placeholders = vec!["?"; resource.columns.len()].join(", ");
+    let insert_sql = format!(
+        "INSERT INTO {table} ({columns_sql}) VALUES ({placeholders}) RETURNING {columns_sql}"
+    );
+    let owner_param = owned.then(|| quote!(owner: &str,));
+    let scope_param = if owned {
+        quote!(scope: &Scope,)
+    } else {
+        quote!(_scope: &Scope,)
+    };
+    let push_scope = owned.then(|| quote!(scope.push_condition(&mut qb, OWNER);));
+
+    // Store: update assignments.
+    let update_sets = update_cols.iter().map(|c| {
+        let ident = ident::rust_ident(&c.name);
+        let set_null = format!(", {} = NULL", ident::sql(&c.name));
+        let set_value = format!(", {} = ", ident::sql(&c.name));
+        let value = if is_copy(c) {
+            quote!(*v)
+        } else {
+            quote!(v.clone())
+        };
+        quote! {
+            match &input.#ident {
+                Patch::Absent => {}
+                Patch::Null => { qb.push(#set_null); }
+                Patch::Value(v) => { qb.push(#set_value).push_bind(#value); }
+            }
+        }
+    });
+
+    // Store: list filters and sort values.
+    let filter_arms = resource.filters.iter().filter_map(|f| {
+        let column = resource.column(f)?;
+        let ty = value_type(column);
+        let cond = format!(" AND {} = ", ident::sql(f));
+        Some(quote! {
+            if let Some(v) = query.filter_parsed::<#ty>(#f)? {
+                qb.push(#cond).push_bind(v);
+            }
+        })
+    });
+    let sort_arms = resource.sort.iter().filter_map(|s| {
+        let column = resource.column(s)?;
+        let ident = ident::rust_ident(&column.name);
+        Some(quote!(#s => serde_json::json!(row.#ident),))
+    });
+    let sort_keys = &resource.sort;
+    let filters = &resource.filters;
+    let (default_limit, max_limit) = (
+        service.limits.default_page_size,
+        service.limits.max_page_size,
+    );
+
+    // Operations: statics, handlers, routes.
+    let op_ident = |kind: OperationKind| format_ident!("{}", kind.name().to_ascii_uppercase());
+    let handler_ident = |kind: OperationKind| match kind {
+        OperationKind::List => format_ident!("list"),
+        OperationKind::Get => format_ident!("read"),
+        OperationKind::Create => format_ident!("create"),
+        OperationKind::Update => format_ident!("update"),
+        OperationKind::Delete => format_ident!("remove"),
+    };
+    let statics = resource.operations.iter().map(|op: &Operation| {
+        let ident = op_ident(op.kind);
+        let full_name = format!("{name}.{}", op.kind.name());
+        let owner_grant = op.grants.owner;
+        let roles = &op.grants.roles;
+        let public = op.grants.public;
+        let bucket = &op.rate.bucket;
+        let user_rate = rate(op.rate.user);
+        let anon_rate = rate(op.rate.anon);
+        let doc = format!(
+            "`{} {}`: {}.",
+            op.method.as_str(),
+            op.path,
+            describe_grants(op)
+        );
+        quote! {
+            #[doc = #doc]
+            pub static #ident: Operation = Operation {
+                name: #full_name,
+                grants: Grants { owner: #owner_grant, roles: &[#(#roles),*], public: #public },
+                owner: #owner_rule,
+                bucket: #bucket,
+                user_rate: #user_rate,
+                anon_rate: #anon_rate,
+            };
+        }
+    });
+    let location_prefix = format!("/{}/", resource.plural);
+    let owner_arg = owned.then(|| quote!(access.require_owner()?,));
+    let create_refs = ref_checks(false);
+    let update_refs = ref_checks(true);
+    let caller_param =
+        |refs: &Vec<TokenStream>| (!refs.is_empty()).then(|| quote!(caller: Caller,));
+    let (create_caller, update_caller) = (caller_param(&create_refs), caller_param(&update_refs));
+    let handlers = resource.operations.iter().map(|op| {
+        let h = handler_ident(op.kind);
+        match op.kind {
+            OperationKind::List => quote! {
+                async fn #h(State(app): State<App>, access: Access, RawQuery(query): RawQuery) -> Result<Response, Problem> {
+                    let query = page::parse(query.as_deref(), &LIST_RULES)?;
+                    let rows = store::list(&app.db, &access.rows, &query).await?;
+                    let page = query.page(rows, |row| (sort_value(row, query.sort.key), row.id.clone()));
+                    Ok(body::reply(StatusCode::OK, &page))
+                }
+            },
+            OperationKind::Get => quote! {
+                async fn #h(State(app): State<App>, access: Access, Path(id): Path<String>) -> Result<Response, Problem> {
+                    match store::get(&app.db, &access.rows, &id).await? {
+                        Some(row) => Ok(body::reply(StatusCode::OK, &row)),
+                        None => Err(Problem::not_found()),
+                    }
+                }
+            },
+            OperationKind::Create => quote! {
+                async fn #h(State(app): State<App>, #create_caller access: Access, Json(mut input): Json<CreateInput>) -> Result<Response, Problem> {
+                    input.check()?;
+                    <Custom as Hooks>::before_create(&access, &mut input).await?;
+                    input.check()?;
+                    #(#create_refs)*
+                    let row = store::insert(&app.db, #owner_arg &input).await?;
+                    Ok(body::created(&format!("{}{}", #location_prefix, row.id), &row))
+                }
+            },
+            OperationKind::Update => quote! {
+                async fn #h(State(app): State<App>, #update_caller access: Access, Path(id): Path<String>, Json(mut input): Json<UpdateInput>) -> Result<Response, Problem> {
+                    input.check()?;
+                    <Custom as Hooks>::before_update(&access, &id, &mut input).await?;
+                    input.check()?;
+                    #(#update_refs)*
+                    match store::update(&app.db, &access.rows, &id, &input).await? {
+                        Some(row) => Ok(body::reply(StatusCode::OK, &row)),
+                        None => Err(Problem::not_found()),
+                    }
+                }
+            },
+            OperationKind::Delete => quote! {
+                async fn #h(State(app): State<App>, access: Access, Path(id): Path<String>) -> Result<Response, Problem> {
+                    <Custom as Hooks>::before_delete(&access, &id).await?;
+                    if store::delete(&app.db, &access.rows, &id).await? {
+                        Ok(StatusCode::NO_CONTENT.into_response())
+                    } else {
+                        Err(Problem::not_found())
+                    }
+                }
+            },
+        }
+    });
+    let route_for = |kinds: &[OperationKind], path: &str| -> Option<TokenStream> {
+        let ops: Vec<&Operation> = resource
+            .operations
+            .iter()
+            .filter(|o| kinds.contains(&o.kind))
+            .collect();
+        let (first, rest) = ops.split_first()?;
+        let method = |op: &Operation| format_ident!("{}", op.method.as_str().to_ascii_lowercase());
+        let (m, h, s) = (
+            method(first),
+            handler_ident(first.kind),
+            op_ident(first.kind),
+        );
+        let rest = rest.iter().map(|op| {
+            let (m, h, s) = (method(op), handler_ident(op.kind), op_ident(op.kind));
+            quote!(.#m(#h.layer(app.guard(&#s))))
+        });
+        Some(quote!(.route(#path, axum::routing::#m(#h.layer(app.guard(&#s))) #(#rest)*)))
+    };
+    let collection = route_for(
+        &[OperationKind::List, OperationKind::Create],
+        &format!("/{}", resource.plural),
+    );
+    let item = route_for(
+        &[
+            OperationKind::Get,
+            OperationKind::Update,
+            OperationKind::Delete,
+        ],
+        &format!("/{}/{{id}}", resource.plural),
+    );
+
+    // Readability for refs from other resources: the target's own `get` grants.
+    let referenced = service.resources.iter().any(|r| {
+        r.columns.iter().any(|c| {
+            c.ty == ColumnType::Ref {
+                resource: name.clone(),
+            }
+        })
+    });
+    let readable = referenced.then(|| match resource.operation(OperationKind::Get) {
+        Some(_) => quote! {
+            /// Whether `caller` may read the row `id` (what a ref to it requires):
+            /// the same grants and scope as `GET /{plural}/{id}`.
+            pub async fn readable(app: &App, caller: &Caller, id: &str) -> Result<bool, Problem> {
+                let Ok(access) = crate::runtime::access::authorize(caller, &GET.grants, GET.owner) else {
+                    return Ok(false);
+                };
+                Ok(store::get(&app.db, &access.rows, id).await?.is_some())
+            }
+        },
+        None => quote! {
+            /// Nobody may read these rows, so no ref can point at one.
+            pub async fn readable(_app: &App, _caller: &Caller, _id: &str) -> Result<bool, Problem> {
+                Ok(false)
+            }
+        },
+    });
+
+    let module_doc = format!(
+        "The `{name}` resource: `/{}`. Rows are {}.",
+        resource.plural,
+        match &resource.scope {
+            Scope::Owned { column, claim, .. } =>
+                format!("owned: `{column}` holds the `{claim}` claim of their creator"),
+            Scope::Unowned => "not owned: only role and public grants reach them".to_string(),
+        }
+    );
+    let _ = module;
+    quote! {
+        #![doc = #module_doc]
+
+        use axum::extract::{Path, RawQuery, State};
+        use axum::handler::Handler as _;
+        use axum::http::StatusCode;
+        use axum::response::{IntoResponse as _, Response};
+        use axum::Router;
+        use serde::{Deserialize, Serialize};
+        use sqlx::sqlite::SqliteRow;
+        use sqlx::{QueryBuilder, Row as _, Sqlite, SqlitePool};
+
+        use crate::hooks::Custom;
+        use crate::runtime::access::{Access, Grants, OwnerClaim, Scope};
+        use crate::runtime::auth::Caller;
+        use crate::runtime::body::{self, Json};
+        use crate::runtime::check::Checker;
+        use crate::runtime::page::{self, ListQuery, ListRules};
+        use crate::runtime::problem::Problem;
+        use crate::runtime::row::{now, Patch};
+        use crate::runtime::server::{App, Operation};
+        use crate::runtime::throttle::Rate;
+
+        const TABLE: &str = #table;
+        #owner_const
+        const COLUMNS: &str = #columns_sql;
+
+        #(#statics)*
+
+        static LIST_RULES: ListRules = ListRules {
+            default_limit: #default_limit,
+            max_limit: #max_limit,
+            sort_keys: &[#(#sort_keys),*],
+            default_sort: "-created_at",
+            filters: &[#(#filters),*],
+        };
+
+        #(#patterns)*
+
+        /// A row as the API returns it.
+        #[derive(Clone, Serialize)]
+        pub struct Row { #(#row_fields,)* }
+
+        impl std::fmt::Debug for Row {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("Row") #(#row_debug)* .finish()
+            }
+        }
+
+        impl Row {
+            fn decode(r: &SqliteRow) -> Result<Row, sqlx::Error> {
+                Ok(Row { #(#decode_fields,)* })
+            }
+        }
+
+        /// The body of a create: unknown fields, the owner, `id` and the
+        /// timestamps are refused.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct CreateInput { #(#create_fields,)* }
+
+        impl std::fmt::Debug for CreateInput {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("CreateInput") #(#create_debug)* .finish()
+            }
+        }
+
+        impl CreateInput {
+            /// Every constraint of the spec; all violations in one 422.
+            pub fn check(&self) -> Result<(), Problem> {
+                let mut c = Checker::new();
+                #(#create_checks)*
+                c.finish()
+            }
+        }
+
+        /// The body of an update: absent fields stay as they are.
+        #[derive(Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct UpdateInput { #(#update_fields,)* }
+
+        impl std::fmt::Debug for UpdateInput {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("UpdateInput") #(#update_debug)* .finish()
+            }
+        }
+
+        impl UpdateInput {
+            /// Every constraint of the spec; all violations in one 422.
+            pub fn check(&self) -> Result<(), Problem> {
+                let mut c = Checker::new();
+                #(#update_checks)*
+                c.finish()
+            }
+        }
+
+        /// Business logic, implemented for `crate::hooks::Custom` in the
+        /// user-owned `src/hooks/` files. Every method does nothing by default.
+        pub trait Hooks {
+            /// Before a row is inserted; may change the input or refuse.
+            fn before_create(access: &Access, input: &mut CreateInput) -> impl std::future::Future<Output = Result<(), Problem>> + Send {
+                let _ = (access, input);
+                async { Ok(()) }
+            }
+            /// Before a row is changed; may change the input or refuse.
+            fn before_update(access: &Access, id: &str, input: &mut UpdateInput) -> impl std::future::Future<Output = Result<(), Problem>> + Send {
+                let _ = (access, id, input);
+                async { Ok(()) }
+            }
+            /// Before a row is deleted; may refuse.
+            fn before_delete(access: &Access, id: &str) -> impl std::future::Future<Output = Result<(), Problem>> + Send {
+                let _ = (access, id);
+                async { Ok(()) }
+            }
+        }
+
+        fn sort_value(row: &Row, key: &str) -> serde_json::Value {
+            match key {
+                #(#sort_arms)*
+                _ => serde_json::Value::Null,
+            }
+        }
+
+        /// The only code that reaches the table. Every function of an owned
+        /// resource takes the caller's scope and filters on the owner.
+        mod store {
+            use super::*;
+
+            pub async fn list(db: &SqlitePool, #scope_param query: &ListQuery) -> Result<Vec<Row>, Problem> {
+                let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM {TABLE} WHERE 1 = 1"));
+                #push_scope
+                #(#filter_arms)*
+                query.push_after(&mut qb);
+                query.push_order_limit(&mut qb);
+                let rows = qb.build().fetch_all(db).await?;
+                Ok(rows.iter().map(Row::decode).collect::<Result<_, _>>()?)
+            }
+
+            pub async fn get(db: &SqlitePool, #scope_param id: &str) -> Result<Option<Row>, Problem> {
+                let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM {TABLE} WHERE \"id\" = "));
+                qb.push_bind(id.to_owned());
+                #push_scope
+                let row = qb.build().fetch_optional(db).await?;
+                Ok(row.as_ref().map(Row::decode).transpose()?)
+            }
+
+            pub async fn insert(db: &SqlitePool, #owner_param input: &CreateInput) -> Result<Row, Problem> {
+                let now = now();
+                let row = sqlx::query(#insert_sql) #(#insert_binds)* .fetch_one(db).await?;
+                Ok(Row::decode(&row)?)
+            }
+
+            pub async fn update(db: &SqlitePool, #scope_param id: &str, input: &UpdateInput) -> Result<Option<Row>, Problem> {
+                let mut qb = QueryBuilder::<Sqlite>::new(format!("UPDATE {TABLE} SET \"updated_at\" = "));
+                qb.push_bind(now());
+                #(#update_sets)*
+                qb.push(" WHERE \"id\" = ").push_bind(id.to_owned());
+                #push_scope
+                qb.push(format!(" RETURNING {COLUMNS}"));
+                let row = qb.build().fetch_optional(db).await?;
+                Ok(row.as_ref().map(Row::decode).transpose()?)
+            }
+
+            pub async fn delete(db: &SqlitePool, #scope_param id: &str) -> Result<bool, Problem> {
+                let mut qb = QueryBuilder::<Sqlite>::new(format!("DELETE FROM {TABLE} WHERE \"id\" = "));
+                qb.push_bind(id.to_owned());
+                #push_scope
+                Ok(qb.build().execute(db).await?.rows_affected() > 0)
+            }
+        }
+
+        #readable
+
+        #(#handlers)*
+
+        /// The routes of `/{plural}`: exactly the operations the spec grants.
+        pub fn routes(app: &App) -> Router<App> {
+            Router::new() #collection #item
+        }
+    }
+}
+
+fn describe_grants(op: &Operation) -> String {
+    let mut who = Vec::new();
+    if op.grants.owner {
+        who.push("the owner, on their own rows".to_string());
+    }
+    for role in &op.grants.roles {
+        who.push(format!("role `{role}`, on every row"));
+    }
+    if op.grants.public {
+        who.push("anyone, without a token".to_string());
+    }
+    who.join("; ")
+}

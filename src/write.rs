@@ -1,0 +1,281 @@
+//! Writing a generated project to disk, atomically and without ever
+//! destroying the user's work.
+//!
+//! Stage: write. Input: a [`Project`] and a target directory. Output: the
+//! files on disk and a [`WriteReport`] of what changed. Invariants:
+//! - a new project is written into a temporary sibling directory and renamed
+//!   into place, so a failure leaves nothing half-written;
+//! - in an existing project, every new or changed file is first staged next
+//!   to its target; only when all are staged are they renamed into place, so
+//!   a failure before that point leaves the previous project exactly as it
+//!   was;
+//! - user-owned files are created when missing and never overwritten;
+//! - a non-empty directory that palisade did not generate (no manifest) is
+//!   refused unless forced;
+//! - every path stays inside the target directory.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::generate::{File, Ownership, Project, VERSION};
+
+/// Where the manifest lives inside a generated project.
+pub const MANIFEST: &str = ".palisade/manifest.json";
+
+/// The record of one generation: which files palisade wrote, with hashes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub palisade: String,
+    pub spec: String,
+    pub spec_sha256: String,
+    pub files: BTreeMap<String, ManifestEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    pub ownership: Ownership,
+    /// Hash of the contents palisade wrote (for user files: the first version).
+    pub sha256: String,
+}
+
+pub fn sha256(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Manifest {
+    /// The manifest describing `project`, generated from `spec` (its bytes).
+    pub fn of(project: &Project, spec_file: &str, spec: &[u8]) -> Manifest {
+        Manifest {
+            palisade: VERSION.to_string(),
+            spec: spec_file.to_string(),
+            spec_sha256: sha256(spec),
+            files: project
+                .files
+                .iter()
+                .map(|(path, file)| {
+                    (
+                        path.clone(),
+                        ManifestEntry {
+                            ownership: file.ownership,
+                            sha256: sha256(file.contents.as_bytes()),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("manifest serialises");
+        text.push('\n');
+        text
+    }
+
+    pub fn read(dir: &Path) -> Result<Option<Manifest>> {
+        let path = dir.join(MANIFEST);
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| {
+                format!("{} is not a palisade manifest", path.display())
+            })?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+}
+
+/// What a write changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteReport {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: Vec<String>,
+    /// User-owned files that already existed and were left alone.
+    pub kept: Vec<String>,
+    /// Generated files of an earlier generation that the spec no longer needs.
+    pub removed: Vec<String>,
+}
+
+/// Options of [`write`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteOptions {
+    /// Write into a non-empty directory that palisade did not generate.
+    pub force: bool,
+}
+
+/// Checks that a project path is relative and stays inside its root.
+fn safe_path(root: &Path, relative: &str) -> Result<PathBuf> {
+    let path = Path::new(relative);
+    let ok = !relative.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)));
+    if !ok {
+        bail!("refusing to write `{relative}`: it would leave the output directory");
+    }
+    Ok(root.join(path))
+}
+
+fn is_empty_dir(dir: &Path) -> Result<bool> {
+    Ok(fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .next()
+        .is_none())
+}
+
+/// Writes `project` (with its `manifest`) into `out`.
+pub fn write(
+    project: &Project,
+    manifest: &Manifest,
+    out: &Path,
+    options: WriteOptions,
+) -> Result<WriteReport> {
+    let mut files: BTreeMap<String, File> = project.files.clone();
+    files.insert(
+        MANIFEST.to_string(),
+        File {
+            contents: manifest.to_json(),
+            ownership: Ownership::Generated,
+        },
+    );
+    for path in files.keys() {
+        safe_path(out, path)?;
+    }
+    if !out.exists() || (out.is_dir() && is_empty_dir(out)?) {
+        return write_fresh(&files, out);
+    }
+    if !out.is_dir() {
+        bail!("{} exists and is not a directory", out.display());
+    }
+    let previous = Manifest::read(out)?;
+    if previous.is_none() && !options.force {
+        bail!(
+            "{} is not empty and was not generated by palisade (no {MANIFEST}); choose an empty directory, or pass --force to write into it anyway",
+            out.display()
+        );
+    }
+    update(&files, previous.unwrap_or_default(), out)
+}
+
+fn write_file(path: &Path, contents: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let mut f =
+        fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(contents)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.sync_all()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// A new project: everything into a temporary sibling, then one rename.
+fn write_fresh(files: &BTreeMap<String, File>, out: &Path) -> Result<WriteReport> {
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "project".into());
+    let staging = parent.join(format!(".{name}.palisade-{}", std::process::id()));
+    let result = (|| -> Result<()> {
+        if staging.exists() {
+            fs::remove_dir_all(&staging)?;
+        }
+        for (path, file) in files {
+            write_file(&safe_path(&staging, path)?, file.contents.as_bytes())?;
+            fail_point("fresh")?;
+        }
+        if out.exists() {
+            fs::remove_dir(out).with_context(|| format!("cannot replace {}", out.display()))?;
+        }
+        fs::rename(&staging, out)
+            .with_context(|| format!("cannot move the project into {}", out.display()))?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&staging);
+    }
+    result?;
+    Ok(WriteReport {
+        created: files.keys().cloned().collect(),
+        ..WriteReport::default()
+    })
+}
+
+/// An existing project: stage every change, then rename them all into place.
+fn update(files: &BTreeMap<String, File>, previous: Manifest, out: &Path) -> Result<WriteReport> {
+    let mut report = WriteReport::default();
+    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let stage_suffix = format!(".palisade-new-{}", std::process::id());
+    let result = (|| -> Result<()> {
+        for (path, file) in files {
+            let target = safe_path(out, path)?;
+            let existing = fs::read(&target).ok();
+            match (file.ownership, existing) {
+                (Ownership::User, Some(_)) => report.kept.push(path.clone()),
+                (_, Some(bytes)) if bytes == file.contents.as_bytes() => {
+                    report.unchanged.push(path.clone())
+                }
+                (_, existing) => {
+                    let stage = PathBuf::from(format!("{}{stage_suffix}", target.display()));
+                    write_file(&stage, file.contents.as_bytes())?;
+                    fail_point("update")?;
+                    staged.push((stage, target));
+                    if existing.is_some() {
+                        report.updated.push(path.clone())
+                    } else {
+                        report.created.push(path.clone())
+                    }
+                }
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        for (stage, _) in &staged {
+            let _ = fs::remove_file(stage);
+        }
+        return Err(e);
+    }
+    // Commit: renames within one directory tree.
+    for (stage, target) in &staged {
+        fs::rename(stage, target)
+            .with_context(|| format!("cannot replace {}", target.display()))?;
+    }
+    for (path, entry) in &previous.files {
+        if entry.ownership == Ownership::Generated && !files.contains_key(path) {
+            let target = safe_path(out, path)?;
+            if target.exists() {
+                fs::remove_file(&target)
+                    .with_context(|| format!("cannot remove {}", target.display()))?;
+                report.removed.push(path.clone());
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Test hook: `PALISADE_FAIL_AFTER=N` makes the N-th staged write fail, to
+/// prove that a failure mid-write leaves the previous tree intact.
+fn fail_point(_stage: &str) -> Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static WRITES: AtomicUsize = AtomicUsize::new(0);
+    if let Some(limit) = std::env::var("PALISADE_FAIL_AFTER")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if WRITES.fetch_add(1, Ordering::SeqCst) + 1 >= limit {
+            bail!("injected failure after {limit} writes (PALISADE_FAIL_AFTER)");
+        }
+    }
+    Ok(())
+}
