@@ -311,7 +311,7 @@ fn api_mod(service: &Service) -> proc_macro2::TokenStream {
             let methods: Vec<&str> = c.methods.iter().map(|m| m.as_str()).collect();
             let credentials = c.credentials;
             let age = u64::from(c.max_age_seconds.unwrap_or(0));
-            quote!(Some(CorsSettings { origins: &[#(#origins),*], credentials: #credentials, methods: &[#(#methods),*], max_age_seconds: #age }))
+            quote!(Some(crate::runtime::server::CorsSettings { origins: &[#(#origins),*], credentials: #credentials, methods: &[#(#methods),*], max_age_seconds: #age }))
         }
     };
     let name = &service.name;
@@ -324,7 +324,7 @@ fn api_mod(service: &Service) -> proc_macro2::TokenStream {
         use axum::Router;
 
         use crate::runtime::auth::{Algorithm, AuthSettings};
-        use crate::runtime::server::{App, CorsSettings, Migration, Settings};
+        use crate::runtime::server::{App, Migration, Settings};
         use crate::runtime::throttle::Rate;
 
         #(pub mod #modules;)*
@@ -366,7 +366,10 @@ fn api_mod(service: &Service) -> proc_macro2::TokenStream {
 }
 
 fn hooks_mod(modules: &[(String, syn::Ident)]) -> proc_macro2::TokenStream {
-    let mods = modules.iter().map(|(_, m)| m);
+    // rustfmt formats this module (it is the parent of user files), and
+    // orders `mod` items by name: so do we, or `cargo fmt` would rewrite it.
+    let mut mods: Vec<&syn::Ident> = modules.iter().map(|(_, m)| m).collect();
+    mods.sort_by_key(|m| m.to_string().trim_start_matches("r#").to_string());
     quote! {
         //! Business logic. Each resource's file here is created once by
         //! palisade and then belongs to you; it is never overwritten.

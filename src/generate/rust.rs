@@ -161,12 +161,14 @@ pub fn resource_module(
         }
     });
     let owner_rule = match &resource.scope {
-        Scope::Owned { tenant: false, .. } => quote!(Some(OwnerClaim::User)),
+        Scope::Owned { tenant: false, .. } => {
+            quote!(Some(crate::runtime::access::OwnerClaim::User))
+        }
         Scope::Owned {
             claim,
             tenant: true,
             ..
-        } => quote!(Some(OwnerClaim::Claim(#claim))),
+        } => quote!(Some(crate::runtime::access::OwnerClaim::Claim(#claim))),
         Scope::Unowned => quote!(None),
     };
 
@@ -456,7 +458,7 @@ pub fn resource_module(
                 async fn #h(State(app): State<App>, access: Access, Path(id): Path<String>) -> Result<Response, Problem> {
                     <Custom as Hooks>::before_delete(&access, &id).await?;
                     if store::delete(&app.db, &access.rows, &id).await? {
-                        Ok(StatusCode::NO_CONTENT.into_response())
+                        Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT))
                     } else {
                         Err(Problem::not_found())
                     }
@@ -539,14 +541,14 @@ pub fn resource_module(
         use axum::extract::{Path, RawQuery, State};
         use axum::handler::Handler as _;
         use axum::http::StatusCode;
-        use axum::response::{IntoResponse as _, Response};
+        use axum::response::Response;
         use axum::Router;
         use serde::{Deserialize, Serialize};
         use sqlx::sqlite::SqliteRow;
         use sqlx::{QueryBuilder, Row as _, Sqlite, SqlitePool};
 
         use crate::hooks::Custom;
-        use crate::runtime::access::{Access, Grants, OwnerClaim, Scope};
+        use crate::runtime::access::{Access, Grants, Scope};
         use crate::runtime::auth::Caller;
         use crate::runtime::body::{self, Json};
         use crate::runtime::check::Checker;
