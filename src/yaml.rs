@@ -114,54 +114,71 @@ pub fn parse(source: &SourceFile) -> (Option<Node>, Vec<Diagnostic>) {
         stack: Vec::new(),
         anchors: Vec::new(),
         documents: Vec::new(),
+        document_starts: Vec::new(),
         diagnostics: Vec::new(),
     };
     let mut parser = Parser::new_from_str(source.text());
     if let Err(error) = parser.load(&mut builder, true) {
         let offset = builder.offset(error.marker());
-        let (message, help) = describe_scan_error(error.info());
-        builder.diagnostics.push(
-            Diagnostic::error(Code::YamlSyntax, message)
-                .at(Span::new(offset, offset + 1), "here")
-                .with_help_opt(help),
-        );
+        let diagnostic = builder.scan_error(offset, error.info());
+        builder.diagnostics.push(diagnostic);
         return (None, builder.diagnostics);
     }
     let mut documents = builder.documents.into_iter();
     let root = documents.next();
     if let Some(second) = documents.next() {
+        // A second document starts at its `---`; without one (after a
+        // `...`), at its first node.
+        let text = source.text();
+        let span = builder
+            .document_starts
+            .get(1)
+            .filter(|&&start| text[start..].starts_with("---"))
+            .map_or(second.span, |&start| Span::new(start, start + 3));
         builder.diagnostics.push(
             Diagnostic::error(
                 Code::MultipleDocuments,
                 "the file holds more than one YAML document",
             )
-            .at(second.span, "a second document starts here")
+            .at(span, "a second document starts here")
             .with_help("keep one spec per file"),
         );
     }
     (root, builder.diagnostics)
 }
 
-fn describe_scan_error(info: &str) -> (String, Option<String>) {
-    let help = if info.contains("tab") {
-        Some("indent with spaces; YAML does not allow tabs for indentation".to_string())
-    } else if info.contains("mapping values are not allowed") {
-        Some("a value that contains `: ` must be quoted".to_string())
-    } else {
-        None
-    };
-    (format!("invalid YAML: {info}"), help)
+/// The span of the character at `offset`: always inside `text` and on
+/// character boundaries. An offset at the end of the text (or in its
+/// trailing blank space) gives the last visible character instead.
+pub fn char_span(text: &str, offset: usize) -> Span {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let visible = text.trim_end();
+    if offset >= visible.len() {
+        return match visible.char_indices().next_back() {
+            Some((i, c)) => Span::new(i, i + c.len_utf8()),
+            None => Span::new(0, 0),
+        };
+    }
+    let len = text[offset..].chars().next().map_or(0, char::len_utf8);
+    Span::new(offset, offset + len)
 }
 
 enum Open {
     Seq {
         start: usize,
         anchor: usize,
+        /// A flow list (`[...]`) rather than a block list.
+        flow: bool,
         items: Vec<Node>,
     },
     Map {
         start: usize,
         anchor: usize,
+        /// A flow mapping (`{...}`) rather than a block mapping.
+        flow: bool,
         entries: Vec<Entry>,
         pending_key: Option<Node>,
     },
@@ -172,12 +189,95 @@ struct Builder<'s> {
     stack: Vec<Open>,
     anchors: Vec<(usize, Node)>,
     documents: Vec<Node>,
+    /// Where each document starts (its `---`, when it has one).
+    document_starts: Vec<usize>,
     diagnostics: Vec<Diagnostic>,
 }
 
 impl Builder<'_> {
     fn offset(&self, mark: &Marker) -> usize {
         self.source.offset(mark.line(), mark.col())
+    }
+
+    /// The innermost flow collection still open: where its bracket is, and
+    /// which bracket.
+    fn open_flow(&self) -> Option<(usize, char)> {
+        self.stack.iter().rev().find_map(|open| match open {
+            Open::Seq {
+                start, flow: true, ..
+            } => Some((*start, '[')),
+            Open::Map {
+                start, flow: true, ..
+            } => Some((*start, '{')),
+            _ => None,
+        })
+    }
+
+    /// The diagnostic of a syntax error that the scanner reports at `offset`.
+    fn scan_error(&self, offset: usize, info: &str) -> Diagnostic {
+        let text = self.source.text();
+        let open = self.open_flow();
+        if let Some((start, bracket)) = open.filter(|_| offset >= text.trim_end().len()) {
+            // The end of the file came before the closing bracket: the
+            // bracket is what the user has to fix.
+            let (close, what) = if bracket == '[' {
+                (']', "list")
+            } else {
+                ('}', "mapping")
+            };
+            return Diagnostic::error(
+                Code::YamlSyntax,
+                format!("invalid YAML: this `{bracket}` is never closed"),
+            )
+            .at(char_span(text, start), "opened here")
+            .with_help(format!("close the {what} with `{close}`"));
+        }
+        let mut span = char_span(text, offset);
+        let mut help = None;
+        if info.contains("tab") {
+            // The scanner stops after the tab; the marker belongs on it.
+            let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = text[span.start..]
+                .find('\n')
+                .map_or(text.len(), |i| span.start + i);
+            if let Some(tab) = text[line_start..line_end].find('\t') {
+                span = Span::new(line_start + tab, line_start + tab + 1);
+            }
+            help = Some("indent with spaces; YAML does not allow tabs for indentation".to_string());
+        } else if info.contains("mapping values are not allowed") {
+            help = Some("a value that contains `: ` must be quoted".to_string());
+        } else if (info.contains("alias") || info.contains("anchor"))
+            && text[span.start..].starts_with(['*', '&'])
+        {
+            let word: String = text[span.start..]
+                .chars()
+                .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ']' | '}' | '#'))
+                .collect();
+            let what = if word.starts_with('*') {
+                "an alias"
+            } else {
+                "an anchor"
+            };
+            help = Some(format!(
+                "an unquoted `{}` starts {what} in YAML; for the text, quote it: `\"{}\"`",
+                &word[..1],
+                word.replace('\\', "\\\\").replace('"', "\\\"")
+            ));
+        }
+        let mut diagnostic = Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {info}"))
+            .at(span, "here")
+            .with_help_opt(help);
+        if let Some((start, bracket)) = open {
+            // An error on a later line than an open bracket is most often
+            // caused by the missing closing bracket.
+            if start < span.start && text[start..span.start].contains('\n') {
+                diagnostic = diagnostic.with_label(
+                    char_span(text, start),
+                    format!("this `{bracket}` is still open"),
+                );
+            }
+        }
+        diagnostic
     }
 
     /// The extent of a scalar that starts at `start`, found in the text.
@@ -207,12 +307,27 @@ impl Builder<'_> {
                 end.unwrap_or_else(|| text.find('\n').unwrap_or(text.len()))
             }
             TScalarStyle::Plain if text.starts_with(value) && !value.is_empty() => value.len(),
-            _ => text.find('\n').unwrap_or(text.len()).max(1),
+            _ => text.find('\n').unwrap_or(text.len()),
         };
+        if len == 0 {
+            return char_span(self.source.text(), start);
+        }
         Span::new(start, start + len)
     }
 
-    fn push(&mut self, node: Node, anchor: usize) {
+    /// The extent of an alias (`*name`) that starts at `start`.
+    fn alias_span(&self, start: usize) -> Span {
+        let text = self.source.text();
+        let len = text[start.min(text.len())..]
+            .find(|c: char| c.is_whitespace() || matches!(c, ',' | ']' | '}'))
+            .unwrap_or(text.len() - start.min(text.len()));
+        if len == 0 {
+            return char_span(text, start);
+        }
+        Span::new(start, start + len)
+    }
+
+    fn push(&mut self, mut node: Node, anchor: usize, implicit_null: bool) {
         if anchor != 0 {
             self.anchors.push((anchor, node.clone()));
         }
@@ -220,12 +335,26 @@ impl Builder<'_> {
             None => self.documents.push(node),
             Some(Open::Seq { items, .. }) => items.push(node),
             Some(Open::Map {
+                start,
                 entries,
                 pending_key,
                 ..
             }) => match pending_key.take() {
-                None => *pending_key = Some(node),
+                None => {
+                    // A block mapping is announced at the `:` after its
+                    // first key; it starts at that key.
+                    if entries.is_empty() {
+                        *start = (*start).min(node.span.start);
+                    }
+                    *pending_key = Some(node);
+                }
                 Some(key) => {
+                    if implicit_null {
+                        // `key:` with nothing after it: the scanner places
+                        // the empty value on the next line; the key is
+                        // where it belongs.
+                        node.span = key.span;
+                    }
                     let name = match &key.value {
                         Value::String(s) => s.clone(),
                         Value::Int(i) => i.to_string(),
@@ -271,21 +400,26 @@ impl MarkedEventReceiver for Builder<'_> {
         let start = self.offset(&mark);
         match event {
             Event::Scalar(text, style, anchor, tag) => {
+                let implicit_null = text.is_empty() && style == TScalarStyle::Plain;
                 let span = self.scalar_span(start, &text, style);
                 let value = resolve_scalar(text, style, tag.as_ref());
-                self.push(Node { span, value }, anchor);
+                self.push(Node { span, value }, anchor, implicit_null);
             }
             Event::SequenceStart(anchor, _) => {
+                let flow = self.source.text()[start..].starts_with('[');
                 self.stack.push(Open::Seq {
                     start,
                     anchor,
+                    flow,
                     items: Vec::new(),
                 });
             }
             Event::MappingStart(anchor, _) => {
+                let flow = self.source.text()[start..].starts_with('{');
                 self.stack.push(Open::Map {
                     start,
                     anchor,
+                    flow,
                     entries: Vec::new(),
                     pending_key: None,
                 });
@@ -296,6 +430,7 @@ impl MarkedEventReceiver for Builder<'_> {
                         start,
                         anchor,
                         items,
+                        ..
                     }) => (start, anchor, Value::Seq(items)),
                     Some(Open::Map {
                         start,
@@ -305,36 +440,36 @@ impl MarkedEventReceiver for Builder<'_> {
                     }) => (start, anchor, Value::Map(entries)),
                     None => return,
                 };
-                let end = self.source.text()[start..]
-                    .find('\n')
-                    .map_or(self.source.text().len(), |i| start + i);
-                self.push(
-                    Node {
-                        span: Span::new(start, end.max(start + 1)),
-                        value,
-                    },
-                    anchor,
-                );
+                let text = self.source.text();
+                let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+                let span = if end > start {
+                    Span::new(start, end)
+                } else {
+                    char_span(text, start)
+                };
+                self.push(Node { span, value }, anchor, false);
             }
             Event::Alias(id) => {
+                let span = self.alias_span(start);
                 let node = self
                     .anchors
                     .iter()
                     .rev()
                     .find(|(a, _)| *a == id)
                     .map(|(_, n)| Node {
-                        span: Span::new(start, start + 1),
+                        span,
                         value: n.value.clone(),
                     });
-                if let Some(node) = node {
-                    self.push(node, 0);
-                }
+                // The parser refuses unknown anchors, so an alias always
+                // has its node; a placeholder keeps keys and values paired.
+                let node = node.unwrap_or(Node {
+                    span,
+                    value: Value::Null,
+                });
+                self.push(node, 0, false);
             }
-            Event::Nothing
-            | Event::StreamStart
-            | Event::StreamEnd
-            | Event::DocumentStart
-            | Event::DocumentEnd => {}
+            Event::DocumentStart => self.document_starts.push(start),
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
         }
     }
 }
@@ -463,5 +598,97 @@ mod tests {
     fn aliases_copy_the_anchored_value() {
         let (_, root) = parse_ok("a: &x [1]\nb: *x\n");
         assert_eq!(root.get("b").unwrap().value, root.get("a").unwrap().value);
+    }
+
+    fn text_at(source: &SourceFile, span: Span) -> &str {
+        &source.text()[span.start..span.end]
+    }
+
+    #[test]
+    fn block_mappings_start_at_their_first_key() {
+        let (source, root) = parse_ok("# c\nroles:\n  admin: true\nl:\n  - a: 1\n    b: 2\n");
+        assert_eq!(source.position(root.span.start).line, 2);
+        assert!(text_at(&source, root.span).starts_with("roles"));
+        let roles = root.get("roles").unwrap();
+        assert!(text_at(&source, roles.span).starts_with("admin: true"));
+        let item = root.get("l").unwrap().index(0).unwrap();
+        assert!(text_at(&source, item.span).starts_with("a: 1"));
+        let (source, root) = parse_ok("x: {a: 1}\n");
+        assert!(text_at(&source, root.get("x").unwrap().span).starts_with("{a: 1}"));
+    }
+
+    #[test]
+    fn an_empty_value_is_located_at_its_key() {
+        let (source, root) = parse_ok("a:\nb: 1\n");
+        let a = root.get("a").unwrap();
+        assert_eq!(a.value, Value::Null);
+        assert_eq!(text_at(&source, a.span), "a");
+    }
+
+    #[test]
+    fn a_second_document_is_reported_at_its_marker() {
+        let source = SourceFile::new("t.yaml", "a: 1\n---\n# c\nb: 2\n");
+        let (root, diagnostics) = parse(&source);
+        assert!(root.is_some());
+        assert_eq!(diagnostics.len(), 1);
+        assert_eq!(diagnostics[0].code, Code::MultipleDocuments);
+        assert_eq!(text_at(&source, diagnostics[0].span()), "---");
+    }
+
+    #[test]
+    fn an_unclosed_bracket_is_reported_at_the_bracket() {
+        for (text, bracket) in [("a: [1, 2\n", "["), ("a:\n  b: {x: 1\n\n", "{")] {
+            let source = SourceFile::new("t.yaml", text);
+            let (root, diagnostics) = parse(&source);
+            assert!(root.is_none());
+            assert_eq!(diagnostics.len(), 1, "{text:?}");
+            assert_eq!(text_at(&source, diagnostics[0].span()), bracket, "{text:?}");
+            assert!(diagnostics[0].message.contains("never closed"));
+        }
+        // Before the end of the file, the open bracket is a second label.
+        let source = SourceFile::new("t.yaml", "a: [x\nb: 3\n");
+        let (_, diagnostics) = parse(&source);
+        let label = &diagnostics[0].secondary[0];
+        assert_eq!(text_at(&source, label.span), "[");
+    }
+
+    #[test]
+    fn syntax_error_spans_stay_inside_the_text_on_char_boundaries() {
+        for text in [
+            "a: \"\"\u{dd6}",
+            "a: [",
+            "a: b: c",
+            "é: [*]",
+            "- \"x",
+            "{",
+            "a:\n\tb: 1",
+        ] {
+            let source = SourceFile::new("t.yaml", text);
+            let (_, diagnostics) = parse(&source);
+            assert!(!diagnostics.is_empty(), "{text:?}");
+            for d in &diagnostics {
+                let span = d.span();
+                assert!(span.end <= text.len(), "{text:?}: {span:?}");
+                assert!(span.start < text.len(), "{text:?}: {span:?}");
+                assert!(text.is_char_boundary(span.start) && text.is_char_boundary(span.end));
+            }
+        }
+    }
+
+    #[test]
+    fn syntax_errors_explain_tabs_and_unquoted_stars() {
+        let source = SourceFile::new("t.yaml", "a:\n\tb: 1\n");
+        let (_, diagnostics) = parse(&source);
+        assert_eq!(text_at(&source, diagnostics[0].span()), "\t");
+        let source = SourceFile::new("t.yaml", "origins: [*]\n");
+        let (_, diagnostics) = parse(&source);
+        assert_eq!(text_at(&source, diagnostics[0].span()), "*");
+        assert!(
+            diagnostics[0]
+                .help
+                .as_deref()
+                .unwrap()
+                .contains("quote it: `\"*\"`")
+        );
     }
 }
