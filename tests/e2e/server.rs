@@ -1,0 +1,137 @@
+//! Generating, building and starting a project from an example spec.
+//!
+//! Every generated project is built in one shared target directory
+//! (`target/e2e`), so dependencies compile once for all of them; each is
+//! checked with `cargo clippy --all-targets -- -D warnings` and `cargo fmt
+//! --check` before it is started on a free loopback port with a fresh
+//! SQLite database.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use palisade::model::Service;
+use palisade::source::SourceFile;
+
+use super::http::Request;
+use super::tokens::Keys;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("PALISADE_E2E_TARGET")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/e2e"))
+}
+
+/// A generated project, built and running.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub model: Service,
+    pub keys: Keys,
+    pub log: PathBuf,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn cargo(dir: &Path, args: &[&str]) {
+    let output = Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "`cargo {}` failed in {}:\n{}{}",
+        args.join(" "),
+        dir.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Generates the example `name`, builds and lints it, and starts it.
+pub fn start(example: &str) -> Server {
+    let spec_path = repo().join("examples").join(format!("{example}.yaml"));
+    let text = std::fs::read_to_string(&spec_path).unwrap();
+    let file = format!("{example}.yaml");
+    let compiled =
+        palisade::compile(SourceFile::new(file.clone(), text.clone())).expect("example is valid");
+    let project = palisade::generate::generate(&compiled.model, &file);
+    let manifest = palisade::write::Manifest::of(&project, &file, text.as_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join(example);
+    palisade::write::write(&project, &manifest, &out, Default::default()).expect("project written");
+
+    cargo(&out, &["build", "--quiet"]);
+    cargo(
+        &out,
+        &["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"],
+    );
+    cargo(&out, &["fmt", "--check"]);
+
+    let keys = Keys::for_model(&compiled.model);
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let log = dir.path().join("server.log");
+    let binary = target_dir().join("debug").join(&compiled.model.name);
+    let child = Command::new(&binary)
+        .env("BIND_ADDR", addr.to_string())
+        .env(
+            "DATABASE_URL",
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("db.sqlite").display()
+            ),
+        )
+        .env(compiled.model.auth.key.env(), keys.server_key())
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::options().append(true).open(&log).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+    let server = Server {
+        addr,
+        model: compiled.model,
+        keys,
+        log,
+        child,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let up = std::net::TcpStream::connect(addr).is_ok()
+            && Request::new("GET", "/health").send(addr).status == 200;
+        if up {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not start:\n{}",
+            std::fs::read_to_string(&server.log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server
+}

@@ -1,0 +1,263 @@
+//! Tokens as an identity provider would mint them, and as attackers forge
+//! them (RFC 8725 pitfalls: `alg: none`, algorithm confusion, expired,
+//! wrong audience or issuer, bad signature).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use palisade::model::{Key, Scope, Service};
+use serde_json::{Map, Value, json};
+
+const ES256_PRIVATE: &str = include_str!("../fixtures/es256-private.pem");
+const ES256_PUBLIC: &str = include_str!("../fixtures/es256-public.pem");
+/// A key pair the server does not trust.
+const ES256_FOREIGN: &str = include_str!("../fixtures/es256-foreign.pem");
+
+/// Someone calling the API.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: String,
+    pub roles: Vec<String>,
+    /// The value of every tenant claim.
+    pub tenant: String,
+}
+
+impl Principal {
+    pub fn new(user: &str, tenant: &str, roles: &[&str]) -> Principal {
+        Principal {
+            user: user.into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            tenant: tenant.into(),
+        }
+    }
+}
+
+pub struct Keys {
+    algorithm: Algorithm,
+    signing: EncodingKey,
+    /// A key of the same kind the server does not trust.
+    foreign: EncodingKey,
+    secret: Option<String>,
+    user_claim: String,
+    roles_claim: Option<String>,
+    tenant_claims: Vec<String>,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+impl Keys {
+    pub fn for_model(model: &Service) -> Keys {
+        let auth = &model.auth;
+        let algorithm: Algorithm = auth
+            .algorithm
+            .name()
+            .parse()
+            .expect("a jsonwebtoken algorithm");
+        let (signing, foreign, secret) = match &auth.key {
+            Key::Secret { .. } => {
+                let secret = format!("e2e-{}-{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+                (
+                    EncodingKey::from_secret(secret.as_bytes()).unwrap(),
+                    EncodingKey::from_secret(b"an-attacker-guessed-this-secret-value!!").unwrap(),
+                    Some(secret),
+                )
+            }
+            Key::PublicKey { .. } => {
+                assert_eq!(
+                    algorithm,
+                    Algorithm::ES256,
+                    "the e2e suite has key fixtures for ES256 only"
+                );
+                (
+                    EncodingKey::from_ec_pem(ES256_PRIVATE.as_bytes()).unwrap(),
+                    EncodingKey::from_ec_pem(ES256_FOREIGN.as_bytes()).unwrap(),
+                    None,
+                )
+            }
+        };
+        let tenant_claims = model
+            .resources
+            .iter()
+            .filter_map(|r| match &r.scope {
+                Scope::Owned {
+                    claim,
+                    tenant: true,
+                    ..
+                } => Some(claim.clone()),
+                _ => None,
+            })
+            .collect();
+        Keys {
+            algorithm,
+            signing,
+            foreign,
+            secret,
+            user_claim: auth.user_claim.clone(),
+            roles_claim: auth.roles_claim.clone(),
+            tenant_claims,
+            issuer: auth.issuer.clone(),
+            audience: auth.audience.clone(),
+        }
+    }
+
+    /// The value of the server's key variable.
+    pub fn server_key(&self) -> String {
+        self.secret
+            .clone()
+            .unwrap_or_else(|| ES256_PUBLIC.to_string())
+    }
+
+    pub fn claims(&self, p: &Principal) -> Map<String, Value> {
+        let mut c = Map::new();
+        c.insert(self.user_claim.clone(), json!(p.user));
+        if let Some(roles) = &self.roles_claim {
+            c.insert(roles.clone(), json!(p.roles));
+        }
+        for t in &self.tenant_claims {
+            c.insert(t.clone(), json!(p.tenant));
+        }
+        if let Some(iss) = &self.issuer {
+            c.insert("iss".into(), json!(iss));
+        }
+        if let Some(aud) = &self.audience {
+            c.insert("aud".into(), json!(aud));
+        }
+        c.insert("iat".into(), json!(now()));
+        c.insert("exp".into(), json!(now() + 600));
+        c
+    }
+
+    pub fn sign(&self, claims: &Map<String, Value>) -> String {
+        jsonwebtoken::encode(&Header::new(self.algorithm), claims, &self.signing).unwrap()
+    }
+
+    pub fn token(&self, p: &Principal) -> String {
+        self.sign(&self.claims(p))
+    }
+
+    /// Forged and broken tokens, each of which the server must refuse with 401.
+    pub fn attacks(&self, p: &Principal) -> Vec<(&'static str, String)> {
+        let claims = self.claims(p);
+        let mut out = Vec::new();
+        let with = |f: &dyn Fn(&mut Map<String, Value>)| {
+            let mut c = claims.clone();
+            f(&mut c);
+            self.sign(&c)
+        };
+        out.push((
+            "bad signature",
+            jsonwebtoken::encode(&Header::new(self.algorithm), &claims, &self.foreign).unwrap(),
+        ));
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
+        for alg in ["none", "None", "NONE"] {
+            let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#));
+            out.push(("alg none", format!("{header}.{payload}.")));
+        }
+        let valid = self.token(p);
+        let parts: Vec<&str> = valid.split('.').collect();
+        out.push(("signature stripped", format!("{}.{}.", parts[0], parts[1])));
+        out.push((
+            "payload swapped",
+            format!(
+                "{}.{}.{}",
+                parts[0],
+                URL_SAFE_NO_PAD.encode(br#"{"sub":"admin","exp":9999999999}"#),
+                parts[2]
+            ),
+        ));
+        out.push((
+            "expired",
+            with(&|c| {
+                c.insert("exp".into(), json!(now() - 300));
+            }),
+        ));
+        out.push((
+            "no exp",
+            with(&|c| {
+                c.remove("exp");
+            }),
+        ));
+        out.push((
+            "exp as string",
+            with(&|c| {
+                c.insert("exp".into(), json!((now() + 600).to_string()));
+            }),
+        ));
+        out.push((
+            "not yet valid",
+            with(&|c| {
+                c.insert("nbf".into(), json!(now() + 3600));
+            }),
+        ));
+        out.push((
+            "wrong audience",
+            with(&|c| {
+                c.insert("aud".into(), json!("someone-else"));
+            }),
+        ));
+        if self.issuer.is_some() {
+            out.push((
+                "wrong issuer",
+                with(&|c| {
+                    c.insert("iss".into(), json!("https://evil.example"));
+                }),
+            ));
+            out.push((
+                "no issuer",
+                with(&|c| {
+                    c.remove("iss");
+                }),
+            ));
+        }
+        out.push((
+            "no user claim",
+            with(&|c| {
+                c.remove(&self.user_claim);
+            }),
+        ));
+        out.push((
+            "empty user claim",
+            with(&|c| {
+                c.insert(self.user_claim.clone(), json!(""));
+            }),
+        ));
+        if self.secret.is_none() {
+            // Algorithm confusion: HS256 with the public key as the secret.
+            let confused = jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(ES256_PUBLIC.as_bytes()).unwrap(),
+            )
+            .unwrap();
+            out.push(("alg confusion", confused));
+        } else {
+            let other = if self.algorithm == Algorithm::HS256 {
+                Algorithm::HS512
+            } else {
+                Algorithm::HS256
+            };
+            let secret = self.secret.as_deref().unwrap().as_bytes();
+            out.push((
+                "other HMAC algorithm",
+                jsonwebtoken::encode(
+                    &Header::new(other),
+                    &claims,
+                    &EncodingKey::from_secret(secret).unwrap(),
+                )
+                .unwrap(),
+            ));
+        }
+        out.push(("garbage", "not.a.token".to_string()));
+        out.push(("oversized", "a".repeat(10_000)));
+        out
+    }
+}
