@@ -227,9 +227,9 @@ fn update(files: &BTreeMap<String, File>, previous: Manifest, out: &Path) -> Res
                 }
                 (_, existing) => {
                     let stage = PathBuf::from(format!("{}{stage_suffix}", target.display()));
+                    staged.push((stage.clone(), target));
                     write_file(&stage, file.contents.as_bytes())?;
                     fail_point("update")?;
-                    staged.push((stage, target));
                     if existing.is_some() {
                         report.updated.push(path.clone())
                     } else {

@@ -288,6 +288,7 @@ impl<'a> Suite<'a> {
             self.mass_assignment(resource, &victim_creator);
         }
         self.references(resource);
+        self.uniqueness(resource, &victim_creator);
         self.grants(resource, &victim, &victim_creator);
         // Undeclared methods.
         for (method, path) in [
@@ -673,6 +674,51 @@ impl<'a> Suite<'a> {
         }
     }
 
+    /// `unique` fields: a second row with the same value is 409; per-owner
+    /// uniqueness does not stop another owner.
+    fn uniqueness(&mut self, resource: &Resource, creator: &Principal) {
+        if resource.operation(OperationKind::Create).is_none() {
+            return;
+        }
+        for column in resource
+            .fields()
+            .filter(|c| c.unique.is_some() && c.on_create)
+        {
+            let roles: Vec<&str> = creator.roles.iter().map(String::as_str).collect();
+            let p = self.fresh(&format!("t-{}", uuid::Uuid::new_v4().simple()), &roles);
+            let first = self.create(resource, &p);
+            let mut body = self.body(resource, &p, 5);
+            body.insert(column.name.clone(), first[&column.name].clone());
+            let path = format!("/{}", resource.plural);
+            let r = self.send(self.as_(&p, "POST", &path).json(&Value::Object(body)));
+            assert_eq!(
+                r.status,
+                409,
+                "{}: duplicate `{}`: {}",
+                resource.name,
+                column.name,
+                r.text()
+            );
+            assert!(is_problem(&r));
+            self.pass("uniqueness");
+            if column.unique == Some(palisade::spec::Unique::PerOwner) {
+                let q = self.fresh(&format!("t-{}", uuid::Uuid::new_v4().simple()), &roles);
+                let mut body = self.body(resource, &q, 6);
+                body.insert(column.name.clone(), first[&column.name].clone());
+                let r = self.send(self.as_(&q, "POST", &path).json(&Value::Object(body)));
+                assert_eq!(
+                    r.status,
+                    201,
+                    "{}: `{}` is unique per owner only: {}",
+                    resource.name,
+                    column.name,
+                    r.text()
+                );
+                self.pass("uniqueness");
+            }
+        }
+    }
+
     /// Every principal against every operation on the victim row: exactly
     /// what the grants say, and nothing more.
     fn grants(&mut self, resource: &Resource, victim: &Value, owner: &Principal) {
@@ -866,6 +912,8 @@ fn run(example: &str) {
     pii_values_never_logged(&server, &pii);
     suite.pass("hygiene");
     suite.hygiene();
+    server::fails_closed(&server);
+    suite.pass("configuration");
     println!("{example}: attack summary");
     for (category, n) in &suite.tally {
         println!("  {category:<16} {n:>4} passed");

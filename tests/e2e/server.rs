@@ -70,6 +70,59 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The binary refuses to start, with a clear message, on a missing or
+/// short key, an unreadable key, or a bad database URL.
+pub fn fails_closed(server: &Server) {
+    let binary = target_dir().join("debug").join(&server.model.name);
+    let key_env = server.model.auth.key.env();
+    let hmac = matches!(server.model.auth.key, palisade::model::Key::Secret { .. });
+    let short = if hmac {
+        "too-short"
+    } else {
+        "-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n"
+    };
+    let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
+        ("missing key", vec![]),
+        ("bad key", vec![(key_env, short.to_string())]),
+        (
+            "bad database URL",
+            vec![
+                (key_env, server.keys.server_key()),
+                ("DATABASE_URL", "postgres://nowhere/x".into()),
+            ],
+        ),
+        (
+            "bad bind address",
+            vec![
+                (key_env, server.keys.server_key()),
+                ("BIND_ADDR", "not-an-address".into()),
+            ],
+        ),
+    ];
+    for (what, env) in cases {
+        let mut cmd = Command::new(&binary);
+        cmd.env_remove(key_env)
+            .env("BIND_ADDR", "127.0.0.1:1")
+            .env("DATABASE_URL", "sqlite::memory:");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.stdin(Stdio::null()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{what}: the server must not start");
+        assert!(
+            stderr.contains("error:"),
+            "{what}: a clear message, got {stderr}"
+        );
+        if what != "bad database URL" && what != "bad bind address" {
+            assert!(
+                stderr.contains(key_env),
+                "{what}: the message names {key_env}: {stderr}"
+            );
+        }
+    }
+}
+
 /// Generates the example `name`, builds and lints it, and starts it.
 pub fn start(example: &str) -> Server {
     let spec_path = repo().join("examples").join(format!("{example}.yaml"));
