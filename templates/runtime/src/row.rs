@@ -47,7 +47,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
 /// The current time as RFC 3339 UTC with milliseconds
 /// (`2026-01-31T12:00:00.000Z`), which sorts as text in time order.
 pub fn now() -> String {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     format_timestamp(since.as_secs(), since.subsec_millis())
 }
 
@@ -91,7 +93,10 @@ mod tests {
     fn timestamps() {
         assert_eq!(format_timestamp(0, 0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_timestamp(951_782_400, 5), "2000-02-29T00:00:00.005Z");
-        assert_eq!(format_timestamp(1_798_761_599, 999), "2026-12-31T23:59:59.999Z");
+        assert_eq!(
+            format_timestamp(1_798_761_599, 999),
+            "2026-12-31T23:59:59.999Z"
+        );
         assert!(now().ends_with('Z'));
     }
 }
