@@ -60,6 +60,8 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    #[command(flatten)]
+    Review(crate::review::Review),
     /// Print the JSON Schema of the spec format (for editors).
     Schema {
         /// Write the schema to this file instead of standard output.
@@ -92,6 +94,7 @@ pub fn main() -> ExitCode {
         Command::Validate { specs, format } => validate(&specs, format, color),
         Command::Generate { spec, out, force } => generate(&spec, &out, force, color),
         Command::Schema { out } => schema(out.as_deref()),
+        Command::Review(review) => crate::review::run(review, color),
         Command::Init { name, dir } => init(&dir, name.as_deref()),
     };
     ExitCode::from(code)
@@ -200,7 +203,7 @@ fn validate(specs: &[PathBuf], format: Format, color: bool) -> u8 {
 
 /// Compiles one spec for a command that needs a valid one; renders the
 /// report on failure.
-fn compile_for_command(path: &Path, color: bool) -> Result<crate::Compiled, u8> {
+pub fn compile_for_command(path: &Path, color: bool) -> Result<crate::Compiled, u8> {
     let source = read_source(path).map_err(|message| {
         eprintln!("error: {message}");
         2

@@ -19,6 +19,7 @@ pub mod generate;
 pub mod init;
 pub mod model;
 pub mod parse;
+pub mod review;
 pub mod schema;
 pub mod source;
 pub mod spec;

@@ -10,6 +10,7 @@
 
 mod data;
 mod http;
+mod limits;
 mod server;
 mod tokens;
 
@@ -914,6 +915,8 @@ fn run(example: &str) {
     suite.hygiene();
     server::fails_closed(&server);
     suite.pass("configuration");
+    // Last: these exhaust rate-limit buckets on purpose.
+    limits::run(&server, &mut suite.tally);
     println!("{example}: attack summary");
     for (category, n) in &suite.tally {
         println!("  {category:<16} {n:>4} passed");
