@@ -16,7 +16,7 @@ pub fn document(service: &Service, version: &str) -> Value {
     schemas.insert("Problem".into(), problem_schema());
     for resource in &service.resources {
         let base = schema_prefix(&resource.name);
-        schemas.insert(format!("{base}"), row_schema(resource));
+        schemas.insert(base.clone(), row_schema(resource));
         if resource.operation(OperationKind::Create).is_some() {
             schemas.insert(format!("{base}Create"), input_schema(resource, true));
         }

@@ -799,7 +799,7 @@ impl<'a> Suite<'a> {
                     (Reach::Own, OperationKind::List) => {
                         assert_eq!(r.status, 200);
                         let rows = self.list_all(resource, p.as_ref());
-                        let own = p.as_ref().is_some_and(|p| owned_by(p));
+                        let own = p.as_ref().is_some_and(&owned_by);
                         assert_eq!(
                             rows.iter().any(|r| r["id"] == victim["id"]),
                             own,
@@ -815,7 +815,7 @@ impl<'a> Suite<'a> {
                         r.text()
                     ),
                     (Reach::Own, _) => {
-                        let own = p.as_ref().is_some_and(|p| owned_by(p));
+                        let own = p.as_ref().is_some_and(&owned_by);
                         assert_eq!(
                             r.status,
                             if own { 200 } else { 404 },
