@@ -1,19 +1,24 @@
-//! Validation: the meaning of a structurally valid spec.
+//! Validation: the meaning of a spec.
 //!
 //! Stage: validate. Input: a [`Parsed`] spec (typed values plus the tree
-//! they came from). Output: every semantic diagnostic of SPEC.md section 2,
-//! each pointing at the key or value that causes it. Invariant: a spec with
-//! no error here can be lowered into a [`crate::model::Service`] without
-//! failing; the model relies on every check below.
+//! they came from), or, when the structure is broken, the parts of the spec
+//! that are sound ([`PartialSpec`]) with the [`Trust`] that says which they
+//! are. Output: every semantic diagnostic of SPEC.md section 2, each pointing
+//! at the key or value that causes it. Invariants: a spec with no error here
+//! can be lowered into a [`crate::model::Service`] without failing (the
+//! model relies on every check below); a check runs only when every part it
+//! reads is sound, so no semantic error is ever caused by a structural one.
 
 use std::collections::{HashMap, HashSet};
 
 use crate::diagnostic::{Code, Diagnostic};
-use crate::parse::{Parsed, quoted_list};
+use crate::parse::{Parsed, Trust, quoted_list};
 use crate::source::Span;
-use crate::spec::{Access, Field, FieldType, Operation, Origin, Owner, Resource, Spec, Unique};
-use crate::suggest::did_you_mean;
-use crate::yaml::{Node, Step};
+use crate::spec::{
+    self, Access, Field, FieldType, Operation, Origin, Owner, PartialResource, PartialSpec, Unique,
+};
+use crate::suggest::{did_you_mean, name_fix};
+use crate::yaml::{Node, Step, Value};
 
 /// Names of the columns every resource gets from the server.
 pub const SERVER_COLUMNS: [&str; 3] = ["id", "created_at", "updated_at"];
@@ -52,9 +57,20 @@ const RESERVED_PATHS: &[&str] = &["health", "openapi", "openapi.json"];
 
 /// Checks the meaning of `parsed`; returns every diagnostic, errors and warnings.
 pub fn validate(parsed: &Parsed) -> Vec<Diagnostic> {
+    validate_partial(
+        &PartialSpec::complete(&parsed.spec),
+        &parsed.root,
+        &Trust::complete(),
+    )
+}
+
+/// Checks the meaning of the sound parts of a spec: every check whose
+/// inputs `trust` vouches for.
+pub fn validate_partial(spec: &PartialSpec, root: &Node, trust: &Trust<'_>) -> Vec<Diagnostic> {
     let mut v = Validator {
-        root: &parsed.root,
-        spec: &parsed.spec,
+        root,
+        spec,
+        trust,
         out: Vec::new(),
     };
     v.version();
@@ -68,9 +84,102 @@ pub fn validate(parsed: &Parsed) -> Vec<Diagnostic> {
     v.out
 }
 
+/// The diagnostic of the format version, when it is not 1.
+fn version_error(written: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::UnsupportedVersion,
+        format!("format version {written} is not supported; this palisade reads version 1"),
+    )
+    .at(span, "expected `1`")
+    .with_help("write `palisade: 1`")
+}
+
+/// The diagnostic of a numeric setting outside its real bounds (see
+/// `spec::MAX_LEEWAY_SECONDS` and its neighbours), or `None` when `value`
+/// is within them or `path` is not such a setting. The structural pass
+/// uses it for values the schema's `minimum`/`maximum` refuse, and the
+/// semantic checks below for the same settings, so that each has one
+/// message that states the real limit.
+pub(crate) fn bound_error(
+    path: &[String],
+    value: f64,
+    written: &str,
+    span: Span,
+) -> Option<Diagnostic> {
+    let p: Vec<&str> = path.iter().map(String::as_str).collect();
+    let (key, least, most): (&str, f64, f64) = match p.as_slice() {
+        ["palisade"] => {
+            return (value != 1.0).then(|| version_error(written, span));
+        }
+        ["auth", "jwt", "leeway_seconds"] => {
+            ("leeway_seconds", 0.0, spec::MAX_LEEWAY_SECONDS.into())
+        }
+        ["cors", "max_age_seconds"] => ("max_age_seconds", 0.0, spec::MAX_PREFLIGHT_SECONDS.into()),
+        ["throttle", "trust_proxy_hops"] => {
+            ("trust_proxy_hops", 0.0, spec::MAX_TRUST_PROXY_HOPS.into())
+        }
+        ["limits", key @ ("default_page_size" | "max_page_size")] => {
+            (key, 1.0, spec::PAGE_SIZE_LIMIT.into())
+        }
+        ["limits", "request_timeout_seconds"] => (
+            "request_timeout_seconds",
+            1.0,
+            spec::MAX_REQUEST_TIMEOUT_SECONDS.into(),
+        ),
+        ["limits", "max_body"] => ("max_body", 1.0, spec::MAX_BODY_LIMIT as f64),
+        ["resources", _, "fields", _, "max_length"] => ("max_length", 1.0, u32::MAX.into()),
+        _ => return None,
+    };
+    if value >= least && value <= most {
+        return None;
+    }
+    let too_large = value > most;
+    let d = match key {
+        "leeway_seconds" if too_large => Diagnostic::error(
+            Code::InvalidLimit,
+            format!("a leeway of {written} seconds keeps expired tokens alive too long; at most {most} is allowed"),
+        )
+        .at(span, "too large")
+        .with_help("clock skew between servers is seconds, not minutes: 30 is plenty"),
+        "max_age_seconds" if too_large => Diagnostic::error(
+            Code::InvalidLimit,
+            format!("`max_age_seconds: {written}` is more than a day; browsers cap it far lower"),
+        )
+        .at(span, format!("at most {most}"))
+        .with_help("600 (ten minutes) is a common choice"),
+        "trust_proxy_hops" if too_large => Diagnostic::error(
+            Code::InvalidLimit,
+            format!("{written} trusted proxy hops is not a real deployment; at most {most} is allowed"),
+        )
+        .at(span, "too many"),
+        "max_body" => Diagnostic::error(
+            Code::InvalidLimit,
+            format!("`max_body: {written}` must be between 1 byte and 64MiB"),
+        )
+        .at(span, "out of range"),
+        "max_length" if value == 0.0 => Diagnostic::error(
+            Code::InvalidLimit,
+            "`max_length: 0` admits only the empty string",
+        )
+        .at(span, "zero"),
+        "max_length" => Diagnostic::error(
+            Code::InvalidLimit,
+            format!("`max_length: {written}` must be at least 1"),
+        )
+        .at(span, "out of range"),
+        _ => Diagnostic::error(
+            Code::InvalidLimit,
+            format!("`{key}: {written}` must be between {least} and {most}"),
+        )
+        .at(span, "out of range"),
+    };
+    Some(d)
+}
+
 struct Validator<'a> {
     root: &'a Node,
-    spec: &'a Spec,
+    spec: &'a PartialSpec,
+    trust: &'a Trust<'a>,
     out: Vec<Diagnostic>,
 }
 
@@ -103,33 +212,17 @@ pub fn is_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// A valid identifier close to `name`, when one is obvious.
-fn identifier_fix(name: &str) -> Option<String> {
-    let mut fixed = String::new();
-    let mut prev_lower = false;
-    for c in name.chars() {
-        if c.is_ascii_uppercase() {
-            if prev_lower {
-                fixed.push('_');
-            }
-            fixed.push(c.to_ascii_lowercase());
-            prev_lower = false;
-        } else if c.is_ascii_alphanumeric() {
-            fixed.push(c);
-            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-        } else {
-            if !fixed.ends_with('_') && !fixed.is_empty() {
-                fixed.push('_');
-            }
-            prev_lower = false;
-        }
+/// "1 character", "2 characters".
+fn characters(n: usize) -> String {
+    if n == 1 {
+        "1 character".to_string()
+    } else {
+        format!("{n} characters")
     }
-    let fixed = fixed.trim_end_matches('_').to_string();
-    (is_identifier(&fixed) && fixed != name).then_some(fixed)
 }
 
-impl Validator<'_> {
-    fn node(&self, path: &[Step<'_>]) -> Option<&Node> {
+impl<'a> Validator<'a> {
+    fn node(&self, path: &[Step<'_>]) -> Option<&'a Node> {
         let mut node = self.root;
         for step in path {
             node = node.step(*step)?;
@@ -161,27 +254,48 @@ impl Validator<'_> {
         }
     }
 
+    /// The value at `path` can be trusted (see [`Trust::sound`]).
+    fn sound(&self, path: &[Step<'_>]) -> bool {
+        self.trust.sound(path)
+    }
+
+    /// The value at `path` and everything in it can be trusted.
+    fn clean(&self, path: &[Step<'_>]) -> bool {
+        self.trust.clean(path)
+    }
+
     fn push(&mut self, d: Diagnostic) {
         self.out.push(d);
     }
 
+    /// The names of the resources (known even when a resource is broken).
+    fn resource_names(&self) -> Vec<&str> {
+        self.spec
+            .resources
+            .iter()
+            .flat_map(|r| r.keys().map(String::as_str))
+            .collect()
+    }
+
     fn version(&mut self) {
-        if self.spec.palisade != 1 {
-            let d = Diagnostic::error(
-                Code::UnsupportedVersion,
-                format!(
-                    "format version {} is not supported; this palisade reads version 1",
-                    self.spec.palisade
-                ),
-            )
-            .at(self.value(path!["palisade"]), "expected `1`")
-            .with_help("write `palisade: 1`");
-            self.push(d);
+        if let Some(version) = self.spec.palisade {
+            let span = self.value(path!["palisade"]);
+            if let Some(d) = bound_error(
+                &["palisade".to_string()],
+                f64::from(version),
+                &version.to_string(),
+                span,
+            ) {
+                self.push(d);
+            }
         }
     }
 
     fn service(&mut self) {
-        let name = &self.spec.service.name;
+        let Some(service) = &self.spec.service else {
+            return;
+        };
+        let name = &service.name;
         let normalised = name.replace('-', "_");
         if RESERVED_CRATE_NAMES.contains(&name.as_str())
             || RESERVED_CRATE_NAMES.contains(&normalised.as_str())
@@ -197,10 +311,17 @@ impl Validator<'_> {
     }
 
     fn auth(&mut self) {
-        let jwt = &self.spec.auth.jwt;
+        let Some(auth) = &self.spec.auth else {
+            return;
+        };
+        let jwt = &auth.jwt;
         let alg = jwt.algorithm;
         let alg_span = self.value(path!["auth", "jwt", "algorithm"]);
-        if alg.is_hmac() {
+        // Whether a key is missing is only known when neither it nor a
+        // misspelling of it has a problem.
+        let keys_known = self.sound(path!["auth", "jwt", "secret_env"])
+            && self.sound(path!["auth", "jwt", "public_key_env"]);
+        if alg.is_hmac() && keys_known {
             if jwt.secret_env.is_none() {
                 let d = Diagnostic::error(
                     Code::AuthKeyMismatch,
@@ -227,7 +348,7 @@ impl Validator<'_> {
                 .with_help("use `secret_env`, or choose RS256, ES256 or EdDSA for public keys");
                 self.push(d);
             }
-        } else {
+        } else if keys_known {
             if jwt.public_key_env.is_none() {
                 let d = Diagnostic::error(
                     Code::AuthKeyMismatch,
@@ -270,22 +391,17 @@ impl Validator<'_> {
             }
         }
         if let Some(leeway) = jwt.leeway_seconds {
-            if leeway > 300 {
-                let d = Diagnostic::error(
-                    Code::InvalidLimit,
-                    format!("a leeway of {leeway} seconds keeps expired tokens alive too long; at most 300 is allowed"),
-                )
-                .at(self.value(path!["auth", "jwt", "leeway_seconds"]), "too large")
-                .with_help("clock skew between servers is seconds, not minutes: 30 is plenty");
+            let p = path!["auth", "jwt", "leeway_seconds"];
+            let names = ["auth", "jwt", "leeway_seconds"].map(String::from);
+            if let Some(d) = bound_error(&names, leeway.into(), &leeway.to_string(), self.value(p))
+            {
                 self.push(d);
             }
         }
-        for key in ["user_claim", "roles_claim"] {
-            let value = if key == "user_claim" {
-                &self.spec.auth.user_claim
-            } else {
-                &self.spec.auth.roles_claim
-            };
+        for (key, value) in [
+            ("user_claim", &auth.user_claim),
+            ("roles_claim", &auth.roles_claim),
+        ] {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 let d = Diagnostic::error(
                     Code::InvalidClaim,
@@ -297,39 +413,70 @@ impl Validator<'_> {
         }
     }
 
-    fn roles(&mut self) {
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        let used: HashSet<&str> = self
-            .spec
-            .resources
-            .values()
-            .filter_map(|r| r.access.as_ref())
-            .flat_map(|a| a.roles.keys().map(String::as_str))
-            .collect();
-        for (i, role) in self.spec.roles.iter().enumerate() {
-            let span = self.value(path!["roles", i]);
-            if !is_identifier(role) {
-                self.invalid_name("role", role, span);
-            }
-            if let Some(first) = seen.insert(role, i) {
-                let d = Diagnostic::error(
-                    Code::DuplicateEntry,
-                    format!("role `{role}` is declared twice"),
-                )
-                .at(span, "again here")
-                .with_label(self.value(path!["roles", first]), "first here");
-                self.push(d);
-            } else if !used.contains(role.as_str()) {
-                let d = Diagnostic::warning(
-                    Code::UnusedRole,
-                    format!("role `{role}` is declared but no resource grants it anything"),
-                )
-                .at(span, "unused")
-                .with_help("grant it operations under `access.roles` or remove it");
-                self.push(d);
+    /// The roles that some grant gives at least one operation, and whether
+    /// every grant of the spec is known (so that "unused" can be told).
+    fn used_roles(&self) -> (HashSet<&'a str>, bool) {
+        let mut used = HashSet::new();
+        let spec: &'a PartialSpec = self.spec;
+        let Some(resources) = &spec.resources else {
+            return (used, false);
+        };
+        let mut all_known = true;
+        for (name, resource) in resources {
+            match &resource.access {
+                Some(access) if self.clean(path!["resources", name, "access"]) => {
+                    for (role, ops) in access.iter().flat_map(|a| &a.roles) {
+                        if !ops.is_empty() {
+                            used.insert(role.as_str());
+                        }
+                    }
+                }
+                _ => all_known = false,
             }
         }
-        if !used.is_empty() && self.spec.auth.roles_claim.is_none() {
+        (used, all_known)
+    }
+
+    fn roles(&mut self) {
+        let (used, all_known) = self.used_roles();
+        if let Some(roles) = &self.spec.roles {
+            let mut seen: HashMap<&str, usize> = HashMap::new();
+            for (i, role) in roles.iter().enumerate() {
+                let span = self.value(path!["roles", i]);
+                if !is_identifier(role) {
+                    self.invalid_name("role", role, span);
+                }
+                if let Some(&first) = seen.get(role.as_str()) {
+                    let d = Diagnostic::error(
+                        Code::DuplicateEntry,
+                        format!("role `{role}` is declared twice"),
+                    )
+                    .at(span, "again here")
+                    .with_label(self.value(path!["roles", first]), "first here");
+                    self.push(d);
+                    continue;
+                }
+                seen.insert(role.as_str(), i);
+                if all_known && !used.contains(role.as_str()) {
+                    let d = Diagnostic::warning(
+                        Code::UnusedRole,
+                        format!(
+                            "role `{role}` is declared but no resource grants it any operation"
+                        ),
+                    )
+                    .at(span, "unused")
+                    .with_help("grant it operations under `access.roles` or remove it");
+                    self.push(d);
+                }
+            }
+        }
+        let claim_known = self.sound(path!["auth", "roles_claim"]);
+        let no_claim = self
+            .spec
+            .auth
+            .as_ref()
+            .is_some_and(|a| a.roles_claim.is_none());
+        if !used.is_empty() && claim_known && no_claim {
             let d = Diagnostic::error(
                 Code::InvalidClaim,
                 "roles are granted, but `auth.roles_claim` is not set, so no caller could ever hold a role",
@@ -341,7 +488,9 @@ impl Validator<'_> {
     }
 
     fn cors(&mut self) {
-        let Some(cors) = &self.spec.cors else { return };
+        let Some(Some(cors)) = &self.spec.cors else {
+            return;
+        };
         if cors.origins.is_empty() {
             let d = Diagnostic::error(
                 Code::InvalidOrigin,
@@ -354,7 +503,7 @@ impl Validator<'_> {
         let mut seen: HashMap<&Origin, usize> = HashMap::new();
         for (i, origin) in cors.origins.iter().enumerate() {
             let span = self.value(path!["cors", "origins", i]);
-            if let Some(first) = seen.insert(origin, i) {
+            if let Some(&first) = seen.get(origin) {
                 let d = Diagnostic::error(
                     Code::DuplicateEntry,
                     format!("origin `{origin}` is listed twice"),
@@ -362,6 +511,8 @@ impl Validator<'_> {
                 .at(span, "again here")
                 .with_label(self.value(path!["cors", "origins", first]), "first here");
                 self.push(d);
+            } else {
+                seen.insert(origin, i);
             }
             if *origin == Origin::Any {
                 if cors.credentials {
@@ -385,83 +536,60 @@ impl Validator<'_> {
             }
         }
         if let Some(age) = cors.max_age_seconds {
-            if age > 86_400 {
-                let d = Diagnostic::error(
-                    Code::InvalidLimit,
-                    format!(
-                        "`max_age_seconds: {age}` is more than a day; browsers cap it far lower"
-                    ),
-                )
-                .at(
-                    self.value(path!["cors", "max_age_seconds"]),
-                    "at most 86400",
-                )
-                .with_help("600 (ten minutes) is a common choice");
+            let names = ["cors", "max_age_seconds"].map(String::from);
+            let span = self.value(path!["cors", "max_age_seconds"]);
+            if let Some(d) = bound_error(&names, age.into(), &age.to_string(), span) {
                 self.push(d);
             }
         }
     }
 
     fn throttle(&mut self) {
-        let Some(throttle) = &self.spec.throttle else {
+        let Some(Some(throttle)) = &self.spec.throttle else {
             return;
         };
         if let Some(hops) = throttle.trust_proxy_hops {
-            if hops > 10 {
-                let d = Diagnostic::error(
-                    Code::InvalidLimit,
-                    format!(
-                        "{hops} trusted proxy hops is not a real deployment; at most 10 is allowed"
-                    ),
-                )
-                .at(
-                    self.value(path!["throttle", "trust_proxy_hops"]),
-                    "too many",
-                );
+            let names = ["throttle", "trust_proxy_hops"].map(String::from);
+            let span = self.value(path!["throttle", "trust_proxy_hops"]);
+            if let Some(d) = bound_error(&names, hops.into(), &hops.to_string(), span) {
                 self.push(d);
             }
         }
     }
 
     fn limits(&mut self) {
-        let Some(limits) = &self.spec.limits else {
+        let Some(Some(limits)) = &self.spec.limits else {
             return;
         };
         if let Some(size) = limits.max_body {
-            if size.bytes() == 0 || size.bytes() > 64 * 1024 * 1024 {
-                let d = Diagnostic::error(
-                    Code::InvalidLimit,
-                    format!("`max_body: {size}` must be between 1 byte and 64MiB"),
-                )
-                .at(self.value(path!["limits", "max_body"]), "out of range");
+            let names = ["limits", "max_body"].map(String::from);
+            let span = self.value(path!["limits", "max_body"]);
+            if let Some(d) = bound_error(&names, size.bytes() as f64, &size.to_string(), span) {
                 self.push(d);
             }
         }
-        for (key, value, most) in [
-            ("default_page_size", limits.default_page_size, 1000),
-            ("max_page_size", limits.max_page_size, 1000),
-            (
-                "request_timeout_seconds",
-                limits.request_timeout_seconds,
-                600,
-            ),
+        let mut in_range = true;
+        for (key, value) in [
+            ("default_page_size", limits.default_page_size),
+            ("max_page_size", limits.max_page_size),
+            ("request_timeout_seconds", limits.request_timeout_seconds),
         ] {
             if let Some(value) = value {
-                if value == 0 || value > most {
-                    let d = Diagnostic::error(
-                        Code::InvalidLimit,
-                        format!("`{key}: {value}` must be between 1 and {most}"),
-                    )
-                    .at(self.value(path!["limits", key]), "out of range");
+                let names = ["limits", key].map(String::from);
+                let span = self.value(path!["limits", key]);
+                if let Some(d) = bound_error(&names, value.into(), &value.to_string(), span) {
+                    in_range &= key == "request_timeout_seconds";
                     self.push(d);
                 }
             }
         }
+        let known = self.sound(path!["limits", "default_page_size"])
+            && self.sound(path!["limits", "max_page_size"]);
         let default = limits
             .default_page_size
             .unwrap_or(crate::model::DEFAULT_PAGE_SIZE);
         let max = limits.max_page_size.unwrap_or(crate::model::MAX_PAGE_SIZE);
-        if default > max {
+        if known && in_range && default > max {
             let at = if limits.default_page_size.is_some() {
                 "default_page_size"
             } else {
@@ -478,7 +606,27 @@ impl Validator<'_> {
     }
 
     fn invalid_name(&mut self, what: &str, name: &str, span: Span) {
-        let help = identifier_fix(name)
+        if name.is_empty() {
+            let help = if what == "owner field" {
+                "name the field that holds the owner, such as `owner_id`, or write `owner: none`"
+                    .to_string()
+            } else {
+                format!(
+                    "give a {what} name: lowercase letters, digits and `_`, starting with a letter"
+                )
+            };
+            let message = if what == "owner field" {
+                "`owner` is empty; it must name the field that holds the owner".to_string()
+            } else {
+                format!("the {what} name is empty")
+            };
+            let d = Diagnostic::error(Code::InvalidName, message)
+                .at(span, "empty")
+                .with_help(help);
+            self.push(d);
+            return;
+        }
+        let help = name_fix(name, false)
             .map(|f| format!("did you mean `{f}`?"))
             .unwrap_or_else(|| {
                 "use lowercase letters, digits and `_`, starting with a letter".to_string()
@@ -493,57 +641,65 @@ impl Validator<'_> {
     }
 
     fn resources(&mut self) {
-        if self.spec.resources.is_empty() {
+        let Some(resources) = &self.spec.resources else {
+            return;
+        };
+        if resources.is_empty() {
             let d = Diagnostic::error(Code::NoResources, "the spec declares no resource")
                 .at(self.key(path!["resources"]), "empty")
                 .with_help("declare at least one resource with its owner and fields");
             self.push(d);
         }
         let mut plurals: HashMap<String, &str> = HashMap::new();
-        for (name, resource) in &self.spec.resources {
+        for (name, resource) in resources {
             if !is_identifier(name) {
                 self.invalid_name("resource", name, self.key(path!["resources", name]));
             }
-            let plural = resource
-                .plural
-                .clone()
-                .unwrap_or_else(|| format!("{name}s"));
-            let plural_span = if resource.plural.is_some() {
-                self.value(path!["resources", name, "plural"])
-            } else {
-                self.key(path!["resources", name])
-            };
-            if resource.plural.is_some() && !is_identifier(&plural) {
-                self.invalid_name("plural", &plural, plural_span);
-            }
-            if RESERVED_PATHS.contains(&plural.as_str()) {
-                let d = Diagnostic::error(
-                    Code::ReservedName,
-                    format!("the path `/{plural}` is served by the generated server itself"),
-                )
-                .at(plural_span, "reserved path")
-                .with_help("set another `plural`");
-                self.push(d);
-            }
-            if let Some(first) = plurals.insert(plural.clone(), name) {
-                let d = Diagnostic::error(
-                    Code::DuplicatePlural,
-                    format!("resources `{first}` and `{name}` both use the path `/{plural}`"),
-                )
-                .at(plural_span, "second use")
-                .with_label(self.key(path!["resources", first]), "first use")
-                .with_help("give one of them another `plural`");
-                self.push(d);
+            // An unknown plural (one with a problem) takes no part in the
+            // checks of paths.
+            if let Some(explicit) = &resource.plural {
+                let plural = explicit.clone().unwrap_or_else(|| format!("{name}s"));
+                let plural_span = if explicit.is_some() {
+                    self.value(path!["resources", name, "plural"])
+                } else {
+                    self.key(path!["resources", name])
+                };
+                if explicit.is_some() && !is_identifier(&plural) {
+                    self.invalid_name("plural", &plural, plural_span);
+                }
+                if RESERVED_PATHS.contains(&plural.as_str()) {
+                    let d = Diagnostic::error(
+                        Code::ReservedName,
+                        format!("the path `/{plural}` is served by the generated server itself"),
+                    )
+                    .at(plural_span, "reserved path")
+                    .with_help("set another `plural`");
+                    self.push(d);
+                }
+                if let Some(first) = plurals.get(&plural) {
+                    let d = Diagnostic::error(
+                        Code::DuplicatePlural,
+                        format!("resources `{first}` and `{name}` both use the path `/{plural}`"),
+                    )
+                    .at(plural_span, "second use")
+                    .with_label(self.key(path!["resources", *first]), "first use")
+                    .with_help("give one of them another `plural`");
+                    self.push(d);
+                } else {
+                    plurals.insert(plural, name);
+                }
             }
             self.resource(name, resource);
         }
     }
 
-    fn resource(&mut self, name: &str, resource: &Resource) {
+    fn resource(&mut self, name: &str, resource: &PartialResource) {
         let owner_field = match &resource.owner {
-            Owner::None => None,
-            Owner::Field(f) => Some((f.as_str(), self.value(path!["resources", name, "owner"]))),
-            Owner::Claim { field, claim } => {
+            None | Some(Owner::None) => None,
+            Some(Owner::Field(f)) => {
+                Some((f.as_str(), self.value(path!["resources", name, "owner"])))
+            }
+            Some(Owner::Claim { field, claim }) => {
                 if claim.trim().is_empty() {
                     let d = Diagnostic::error(
                         Code::InvalidClaim,
@@ -573,7 +729,11 @@ impl Validator<'_> {
                 .with_help("use a field such as `owner_id`");
                 self.push(d);
             }
-            if resource.fields.contains_key(field) {
+            if resource
+                .fields
+                .as_ref()
+                .is_some_and(|f| f.contains_key(field))
+            {
                 let d = Diagnostic::error(
                     Code::OwnerFieldDeclared,
                     format!("`{field}` is the owner field of `{name}` and is filled from the token; it must not be declared as a field"),
@@ -584,49 +744,50 @@ impl Validator<'_> {
                 self.push(d);
             }
         }
-        for (field_name, field) in &resource.fields {
-            self.field(name, resource, field_name, field);
+        for (field_name, field) in resource.fields.iter().flatten() {
+            let name_span = self.key(path!["resources", name, "fields", field_name]);
+            if !is_identifier(field_name) {
+                self.invalid_name("field", field_name, name_span);
+            } else if SERVER_COLUMNS.contains(&field_name.as_str()) {
+                let d = Diagnostic::error(
+                    Code::ReservedName,
+                    format!("`{field_name}` is managed by the server on every resource"),
+                )
+                .at(name_span, "reserved")
+                .with_help("remove it: every row has `id`, `created_at` and `updated_at` already");
+                self.push(d);
+            }
+            if let Some(field) = field {
+                self.field(name, resource, field_name, field);
+            }
         }
         self.access(name, resource);
         self.list_options(name, resource);
     }
 
-    fn field(&mut self, resource_name: &str, resource: &Resource, name: &str, field: &Field) {
-        let at = |key: &str| -> Vec<String> {
-            vec![
-                "resources".into(),
-                resource_name.into(),
-                "fields".into(),
-                name.into(),
-                key.into(),
+    fn field(
+        &mut self,
+        resource_name: &str,
+        resource: &PartialResource,
+        name: &str,
+        field: &Field,
+    ) {
+        let at = |key: &'static str| -> [Step<'_>; 5] {
+            [
+                Step::Key("resources"),
+                Step::Key(resource_name),
+                Step::Key("fields"),
+                Step::Key(name),
+                Step::Key(key),
             ]
         };
-        let value_span = |v: &Validator<'_>, key: &str| {
-            let p = at(key);
-            let steps: Vec<Step<'_>> = p.iter().map(|s| Step::Key(s)).collect();
-            v.value(&steps)
-        };
-        let key_span = |v: &Validator<'_>, key: &str| {
-            let p = at(key);
-            let steps: Vec<Step<'_>> = p.iter().map(|s| Step::Key(s)).collect();
-            v.key(&steps)
-        };
+        let value_span = |v: &Validator<'_>, key: &'static str| v.value(&at(key));
+        let key_span = |v: &Validator<'_>, key: &'static str| v.key(&at(key));
         let name_span = self.key(path!["resources", resource_name, "fields", name]);
-        if !is_identifier(name) {
-            self.invalid_name("field", name, name_span);
-        } else if SERVER_COLUMNS.contains(&name) {
-            let d = Diagnostic::error(
-                Code::ReservedName,
-                format!("`{name}` is managed by the server on every resource"),
-            )
-            .at(name_span, "reserved")
-            .with_help("remove it: every row has `id`, `created_at` and `updated_at` already");
-            self.push(d);
-        }
         let ty = field.ty;
         let type_span = value_span(self, "type");
         let inapplicable =
-            |v: &mut Validator<'_>, key: &str, present: bool, applies: bool, to: &str| {
+            |v: &mut Validator<'_>, key: &'static str, present: bool, applies: bool, to: &str| {
                 if present && !applies {
                     let d = Diagnostic::error(
                         Code::InapplicableKey,
@@ -690,7 +851,7 @@ impl Validator<'_> {
 
         if ty == FieldType::Ref {
             match &field.resource {
-                None => {
+                None if self.sound(&at("resource")) => {
                     let d = Diagnostic::error(
                         Code::MissingRefTarget,
                         format!("ref field `{name}` does not say which resource it points at"),
@@ -700,18 +861,21 @@ impl Validator<'_> {
                     .with_help("add `resource: NAME`");
                     self.push(d);
                 }
-                Some(target) if !self.spec.resources.contains_key(target) => {
-                    let suggestion =
-                        did_you_mean(target, self.spec.resources.keys().map(String::as_str));
+                Some(target)
+                    if self.spec.resources.is_some()
+                        && !self.resource_names().contains(&target.as_str()) =>
+                {
+                    let names = self.resource_names();
+                    let suggestion = did_you_mean(target, names.iter().copied());
                     let d = Diagnostic::error(Code::UnknownResource, format!("ref field `{name}` points at `{target}`, which is not a resource of this spec"))
                         .at(value_span(self, "resource"), "unknown resource")
                         .with_help(match suggestion {
                             Some(s) => format!("did you mean `{s}`?"),
-                            None => format!("the resources are: {}", quoted_list(&self.spec.resources.keys().map(String::as_str).collect::<Vec<_>>())),
+                            None => format!("the resources are: {}", quoted_list(&names)),
                         });
                     self.push(d);
                 }
-                Some(_) => {}
+                _ => {}
             }
         }
 
@@ -726,13 +890,15 @@ impl Validator<'_> {
                 self.push(d);
             }
         }
-        if field.max_length == Some(0) {
-            let d = Diagnostic::error(
-                Code::InvalidLimit,
-                "`max_length: 0` admits only the empty string",
-            )
-            .at(value_span(self, "max_length"), "zero");
-            self.push(d);
+        if let Some(max) = field.max_length {
+            let names = at("max_length").map(|s| match s {
+                Step::Key(k) => k.to_string(),
+                Step::Index(i) => i.to_string(),
+            });
+            let span = value_span(self, "max_length");
+            if let Some(d) = bound_error(&names, max.into(), &max.to_string(), span) {
+                self.push(d);
+            }
         }
         for key in ["min", "max"] {
             let bound = if key == "min" { &field.min } else { &field.max };
@@ -784,6 +950,10 @@ impl Validator<'_> {
             None => None,
         };
         if let Some(values) = &field.values {
+            let entry = |v: &Validator<'_>, i: usize| {
+                let p = at("enum");
+                v.value(&[p[0], p[1], p[2], p[3], p[4], Step::Index(i)])
+            };
             if values.is_empty() {
                 let d = Diagnostic::error(
                     Code::InvalidValue,
@@ -792,23 +962,27 @@ impl Validator<'_> {
                 .at(value_span(self, "enum"), "empty");
                 self.push(d);
             }
-            let mut seen = HashSet::new();
+            let mut seen: HashMap<&str, usize> = HashMap::new();
             for (i, value) in values.iter().enumerate() {
-                if !seen.insert(value) {
-                    let p = at("enum");
-                    let span = self.value(&[
-                        Step::Key(&p[0]),
-                        Step::Key(&p[1]),
-                        Step::Key(&p[2]),
-                        Step::Key(&p[3]),
-                        Step::Key(&p[4]),
-                        Step::Index(i),
-                    ]);
+                if let Some(&first) = seen.get(value.as_str()) {
                     let d = Diagnostic::error(
                         Code::DuplicateEntry,
                         format!("`{value}` is listed twice in `enum`"),
                     )
-                    .at(span, "again here");
+                    .at(entry(self, i), "again here")
+                    .with_label(entry(self, first), "first here");
+                    self.push(d);
+                    continue;
+                }
+                seen.insert(value.as_str(), i);
+                // Every value must be one the field can store.
+                let problem = text_problem(field, value, pattern.as_ref(), false);
+                if let Err(reason) = problem {
+                    let d = Diagnostic::error(
+                        Code::InvalidValue,
+                        format!("the `enum` value {reason}, so it could never be stored"),
+                    )
+                    .at(entry(self, i), "cannot be stored");
                     self.push(d);
                 }
             }
@@ -840,7 +1014,7 @@ impl Validator<'_> {
             .with_help("drop `required` to make the default apply, or drop the default");
             self.push(d);
         }
-        if field.unique == Some(Unique::PerOwner) && resource.owner == Owner::None {
+        if field.unique == Some(Unique::PerOwner) && resource.owner == Some(Owner::None) {
             let d = Diagnostic::error(
                 Code::UniqueWithoutOwner,
                 format!("`{name}` is unique per owner, but `{resource_name}` has no owner"),
@@ -849,21 +1023,33 @@ impl Validator<'_> {
             .with_help("use `unique: global`");
             self.push(d);
         }
-        if let Some(default) = &field.default {
-            if let Err(reason) = check_default(field, default, pattern.as_ref()) {
-                let d = Diagnostic::error(
-                    Code::InvalidDefault,
-                    format!("invalid default for `{name}`: {reason}"),
-                )
-                .at(value_span(self, "default"), "invalid default");
-                self.push(d);
-            }
+        // `.inf` and `.nan` reach the typed spec as null (JSON has no such
+        // numbers); the tree still knows them.
+        let non_finite = self.node(&at("default")).and_then(|n| match n.value {
+            Value::Float(f) if !f.is_finite() => Some(non_finite_text(f)),
+            _ => None,
+        });
+        let checked = match (non_finite, &field.default) {
+            (Some(text), _) => Some(Err(format!("`{text}` is not a finite number"))),
+            (None, Some(default)) => Some(check_default(field, default, pattern.as_ref())),
+            (None, None) => None,
+        };
+        if let Some(Err(reason)) = checked {
+            let d = Diagnostic::error(
+                Code::InvalidDefault,
+                format!("invalid default for `{name}`: {reason}"),
+            )
+            .at(value_span(self, "default"), "invalid default");
+            self.push(d);
         }
     }
 
-    fn access(&mut self, name: &str, resource: &Resource) {
+    fn access(&mut self, name: &str, resource: &PartialResource) {
+        let Some(access) = &resource.access else {
+            return;
+        };
         let default = Access::default();
-        let access = resource.access.as_ref().unwrap_or(&default);
+        let access = access.as_ref().unwrap_or(&default);
         let base = ["resources", name, "access"];
         let op_lists: Vec<(Vec<&str>, &Vec<Operation>)> = access
             .owner
@@ -878,19 +1064,33 @@ impl Validator<'_> {
             .chain(std::iter::once((vec!["public"], &access.public)))
             .collect();
         for (rel, ops) in &op_lists {
-            let mut seen = HashSet::new();
-            for (i, op) in ops.iter().enumerate() {
-                let mut steps: Vec<Step<'_>> = base.iter().map(|s| Step::Key(s)).collect();
-                steps.extend(rel.iter().map(|s| Step::Key(s)));
+            let mut seen: HashMap<Operation, usize> = HashMap::new();
+            let list: Vec<Step<'_>> = base
+                .iter()
+                .chain(rel.iter())
+                .map(|s| Step::Key(s))
+                .collect();
+            let item = |i: usize| {
+                let mut steps = list.clone();
                 steps.push(Step::Index(i));
-                let span = self.value(&steps);
-                if !seen.insert(op) {
+                steps
+            };
+            for (i, op) in ops.iter().enumerate() {
+                let span = self.value(&item(i));
+                if let Some(&first) = seen.get(op) {
                     let d = Diagnostic::error(
                         Code::DuplicateEntry,
-                        format!("`{}` is listed twice", op.name()),
+                        format!(
+                            "`{}` is listed twice in `access.{}`",
+                            op.name(),
+                            rel.join(".")
+                        ),
                     )
-                    .at(span, "again here");
+                    .at(span, "again here")
+                    .with_label(self.value(&item(first)), "first here");
                     self.push(d);
+                } else {
+                    seen.insert(*op, i);
                 }
                 if rel[0] == "public" && !op.is_read() {
                     let d = Diagnostic::error(
@@ -903,7 +1103,7 @@ impl Validator<'_> {
                 }
             }
         }
-        if resource.owner == Owner::None {
+        if resource.owner == Some(Owner::None) {
             if let Some(ops) = &access.owner {
                 if !ops.is_empty() {
                     let d = Diagnostic::error(
@@ -917,26 +1117,49 @@ impl Validator<'_> {
                 }
             }
         }
-        for role in access.roles.keys() {
-            if !self.spec.roles.contains(role) {
-                let suggestion = did_you_mean(role, self.spec.roles.iter().map(String::as_str));
-                let d = Diagnostic::error(
-                    Code::UndeclaredRole,
-                    format!("role `{role}` is not declared in `roles`"),
-                )
-                .at(
-                    self.key(path!["resources", name, "access", "roles", role]),
-                    "undeclared",
-                )
-                .with_help(match suggestion {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("add `{role}` to the top-level `roles` list"),
-                });
-                self.push(d);
+        // Role names are checked from the tree: a role whose list of
+        // operations has a problem is still named.
+        if let Some(roles) = &self.spec.roles {
+            let grants: Vec<&str> = match self
+                .node(path!["resources", name, "access", "roles"])
+                .map(|n| &n.value)
+            {
+                Some(Value::Map(entries))
+                    if self.sound(path!["resources", name, "access", "roles"]) =>
+                {
+                    entries.iter().map(|e| e.key.as_str()).collect()
+                }
+                _ => Vec::new(),
+            };
+            for role in grants {
+                if !roles.iter().any(|r| r == role) {
+                    let suggestion = did_you_mean(role, roles.iter().map(String::as_str));
+                    let d = Diagnostic::error(
+                        Code::UndeclaredRole,
+                        format!("role `{role}` is not declared in `roles`"),
+                    )
+                    .at(
+                        self.key(path!["resources", name, "access", "roles", role]),
+                        "undeclared",
+                    )
+                    .with_help(match suggestion {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("add `{role}` to the top-level `roles` list"),
+                    });
+                    self.push(d);
+                }
             }
         }
-        let owner_reaches = resource.owner != Owner::None
-            && access.owner.as_ref().is_none_or(|ops| !ops.is_empty());
+        // Who reaches the rows is only known when every grant and the owner
+        // are.
+        let Some(owner) = &resource.owner else {
+            return;
+        };
+        if !self.clean(path!["resources", name, "access"]) {
+            return;
+        }
+        let owner_reaches =
+            *owner != Owner::None && access.owner.as_ref().is_none_or(|ops| !ops.is_empty());
         let anyone = owner_reaches
             || access.roles.values().any(|ops| !ops.is_empty())
             || !access.public.is_empty();
@@ -951,7 +1174,7 @@ impl Validator<'_> {
             .with_help("grant operations under `access` (to the owner, a role, or public reads)");
             self.push(d);
         }
-        if let Some(rates) = &resource.throttle {
+        if let Some(Some(rates)) = &resource.throttle {
             for op in Operation::ALL {
                 if rates.get(op).is_none() {
                     continue;
@@ -978,28 +1201,48 @@ impl Validator<'_> {
         }
     }
 
-    fn list_options(&mut self, name: &str, resource: &Resource) {
+    fn list_options(&mut self, name: &str, resource: &PartialResource) {
         for (key, list, extra) in [
             ("filters", &resource.filters, &[][..]),
             ("sort", &resource.sort, &["created_at", "updated_at"][..]),
         ] {
-            let mut seen = HashSet::new();
+            let Some(list) = list else { continue };
+            let fields = resource.fields.as_ref();
+            let mut seen: HashMap<&str, usize> = HashMap::new();
             for (i, field) in list.iter().enumerate() {
                 let span = self.value(path!["resources", name, key, i]);
-                if !seen.insert(field) {
+                if let Some(&first) = seen.get(field.as_str()) {
                     let d = Diagnostic::error(
                         Code::DuplicateEntry,
                         format!("`{field}` is listed twice in `{key}`"),
                     )
-                    .at(span, "again here");
+                    .at(span, "again here")
+                    .with_label(
+                        self.value(path!["resources", name, key, first]),
+                        "first here",
+                    );
                     self.push(d);
                     continue;
                 }
-                if resource.fields.contains_key(field) || extra.contains(&field.as_str()) {
+                seen.insert(field.as_str(), i);
+                // Without sound fields, whether a name is a field is unknown.
+                let Some(fields) = fields else { continue };
+                if fields.contains_key(field) || extra.contains(&field.as_str()) {
                     continue;
                 }
-                let candidates: Vec<&str> = resource
-                    .fields
+                if key == "filters" && SERVER_COLUMNS.contains(&field.as_str()) {
+                    let d = Diagnostic::error(
+                        Code::UnknownField,
+                        format!("`{field}` is managed by the server and cannot be a filter"),
+                    )
+                    .at(span, "server-managed column")
+                    .with_help(
+                        "filters name declared fields; sort keys may also use `created_at` and `updated_at`",
+                    );
+                    self.push(d);
+                    continue;
+                }
+                let candidates: Vec<&str> = fields
                     .keys()
                     .map(String::as_str)
                     .chain(extra.iter().copied())
@@ -1018,6 +1261,60 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+fn non_finite_text(f: f64) -> &'static str {
+    if f.is_nan() {
+        ".nan"
+    } else if f > 0.0 {
+        ".inf"
+    } else {
+        "-.inf"
+    }
+}
+
+/// Checks a text value against a field's length, enum and pattern
+/// constraints (`with_enum`: the enum too); `Err` says what is wrong,
+/// starting with the value.
+fn text_problem(
+    field: &Field,
+    s: &str,
+    pattern: Option<&regex::Regex>,
+    with_enum: bool,
+) -> Result<(), String> {
+    let length = s.chars().count();
+    if let Some(min) = field.min_length {
+        if length < min as usize {
+            return Err(format!(
+                "`{s}` is {} long, below `min_length` {min}",
+                characters(length)
+            ));
+        }
+    }
+    if let Some(max) = field.max_length {
+        if length > max as usize {
+            return Err(format!(
+                "`{s}` is {} long, above `max_length` {max}",
+                characters(length)
+            ));
+        }
+    }
+    if with_enum {
+        if let Some(values) = &field.values {
+            if !values.iter().any(|v| v == s) {
+                return Err(format!(
+                    "`{s}` is not one of the `enum` values {}",
+                    quoted_list(&values.iter().map(String::as_str).collect::<Vec<_>>())
+                ));
+            }
+        }
+    }
+    if let Some(p) = pattern {
+        if !p.is_match(s) {
+            return Err(format!("`{s}` does not match `pattern`"));
+        }
+    }
+    Ok(())
 }
 
 /// Checks a field's default against its type and constraints.
@@ -1047,34 +1344,7 @@ fn check_default(
                     FieldType::Boolean | FieldType::Integer | FieldType::Number
                 ) =>
         {
-            let length = s.chars().count();
-            if let Some(min) = field.min_length {
-                if length < min as usize {
-                    return Err(format!(
-                        "`{s}` is {length} characters long, below `min_length` {min}"
-                    ));
-                }
-            }
-            if let Some(max) = field.max_length {
-                if length > max as usize {
-                    return Err(format!(
-                        "`{s}` is {length} characters long, above `max_length` {max}"
-                    ));
-                }
-            }
-            if let Some(values) = &field.values {
-                if !values.contains(s) {
-                    return Err(format!(
-                        "`{s}` is not one of the `enum` values {}",
-                        quoted_list(&values.iter().map(String::as_str).collect::<Vec<_>>())
-                    ));
-                }
-            }
-            if let Some(p) = pattern {
-                if !p.is_match(s) {
-                    return Err(format!("`{s}` does not match `pattern`"));
-                }
-            }
+            text_problem(field, s, pattern, true)?;
             if s.contains('\0') {
                 return Err("it contains a NUL character".to_string());
             }
@@ -1128,12 +1398,5 @@ mod tests {
         for bad in ["", "A", "1a", "_a", "a-b", "é", "Invoice"] {
             assert!(!is_identifier(bad), "{bad}");
         }
-        assert_eq!(
-            identifier_fix("amountCents").as_deref(),
-            Some("amount_cents")
-        );
-        assert_eq!(identifier_fix("Invoice").as_deref(), Some("invoice"));
-        assert_eq!(identifier_fix("line-item").as_deref(), Some("line_item"));
-        assert_eq!(identifier_fix("1x"), None);
     }
 }

@@ -6,13 +6,37 @@
 //! unknown keys everywhere; the JSON Schema published by `palisade schema` is
 //! derived from them (doc comments become the descriptions editors show).
 
+mod partial;
 mod scalar;
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use partial::{PartialResource, PartialSpec};
 pub use scalar::{Origin, Per, Rate, Scheme, Size};
+
+/// What a service name looks like (it becomes a crate name).
+pub const SERVICE_NAME_PATTERN: &str = r"^[a-z][a-z0-9_-]*$";
+/// What the name of an environment variable looks like.
+pub const ENV_NAME_PATTERN: &str = r"^[A-Z_][A-Z0-9_]*$";
+
+// The real bounds of numeric settings: the JSON Schema publishes them (so
+// editors and the structural pass refuse what the server would), and the
+// semantic checks use the same numbers.
+
+/// Most seconds of clock skew tolerated on `exp` and `nbf`.
+pub const MAX_LEEWAY_SECONDS: u32 = 300;
+/// Longest preflight cache, in seconds (a day; browsers cap it lower).
+pub const MAX_PREFLIGHT_SECONDS: u32 = 86_400;
+/// Most reverse proxies whose `X-Forwarded-For` entry may be trusted.
+pub const MAX_TRUST_PROXY_HOPS: u8 = 10;
+/// Largest value of `default_page_size` and `max_page_size`.
+pub const PAGE_SIZE_LIMIT: u32 = 1000;
+/// Longest request timeout, in seconds.
+pub const MAX_REQUEST_TIMEOUT_SECONDS: u32 = 600;
+/// Largest `max_body` (64MiB).
+pub const MAX_BODY_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// A Palisade spec: one service, its authentication, and its resources.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -20,6 +44,7 @@ pub use scalar::{Origin, Per, Rate, Scheme, Size};
 #[schemars(title = "Palisade spec")]
 pub struct Spec {
     /// Version of the spec format. Only `1` exists.
+    #[schemars(range(min = 1, max = 1))]
     pub palisade: u32,
     /// The service: its name becomes the crate name of the generated project.
     pub service: Service,
@@ -53,7 +78,7 @@ pub struct Spec {
 pub struct Service {
     /// The service name; becomes the crate name. Lowercase letters, digits,
     /// `_` and `-`, starting with a letter.
-    #[schemars(regex(pattern = r"^[a-z][a-z0-9_-]*$"))]
+    #[schemars(regex(pattern = SERVICE_NAME_PATTERN))]
     pub name: String,
     /// A sentence about the service, shown in the generated README and OpenAPI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,11 +109,11 @@ pub struct Jwt {
     /// HS256/HS384/HS512: the environment variable holding the shared secret
     /// (the server refuses to start with fewer than 32 bytes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[A-Z_][A-Z0-9_]*$"))]
+    #[schemars(regex(pattern = ENV_NAME_PATTERN))]
     pub secret_env: Option<String>,
     /// RS256/ES256/EdDSA: the environment variable holding the PEM public key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[A-Z_][A-Z0-9_]*$"))]
+    #[schemars(regex(pattern = ENV_NAME_PATTERN))]
     pub public_key_env: Option<String>,
     /// Required value of the `iss` claim; checked when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,6 +123,7 @@ pub struct Jwt {
     pub audience: Option<String>,
     /// Clock skew tolerated on `exp` and `nbf`, in seconds (default 0, at most 300).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = MAX_LEEWAY_SECONDS))]
     pub leeway_seconds: Option<u32>,
 }
 
@@ -139,8 +165,10 @@ pub struct Cors {
     /// Allow cookies and Authorization from the browser (never with `*`).
     #[serde(default)]
     pub credentials: bool,
-    /// How long browsers may cache a preflight answer, in seconds.
+    /// How long browsers may cache a preflight answer, in seconds (at most a
+    /// day, 86400).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = MAX_PREFLIGHT_SECONDS))]
     pub max_age_seconds: Option<u32>,
 }
 
@@ -156,8 +184,10 @@ pub struct Throttle {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<Rate>,
     /// Reverse proxies in front of the server whose `X-Forwarded-For` entry
-    /// is trusted. 0 (default) ignores the header, so it cannot be spoofed.
+    /// is trusted. 0 (default) ignores the header, so it cannot be spoofed;
+    /// at most 10.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = MAX_TRUST_PROXY_HOPS))]
     pub trust_proxy_hops: Option<u8>,
 }
 
@@ -168,14 +198,17 @@ pub struct Limits {
     /// Largest request body accepted (default `64KiB`); larger gets 413.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_body: Option<Size>,
-    /// Items per page when the client does not ask (default 20).
+    /// Items per page when the client does not ask (default 20, at most 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = PAGE_SIZE_LIMIT))]
     pub default_page_size: Option<u32>,
-    /// Most items per page, whatever the client asks (default 100).
+    /// Most items per page, whatever the client asks (default 100, at most 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = PAGE_SIZE_LIMIT))]
     pub max_page_size: Option<u32>,
-    /// Time allowed for one request, in seconds (default 10).
+    /// Time allowed for one request, in seconds (default 10, at most 600).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_REQUEST_TIMEOUT_SECONDS))]
     pub request_timeout_seconds: Option<u32>,
 }
 
@@ -377,12 +410,15 @@ pub enum FieldType {
     Integer,
     /// A finite floating-point number; `min`, `max` apply.
     Number,
+    /// `true` or `false`.
     Boolean,
     /// A calendar date, `YYYY-MM-DD`.
     Date,
     /// A date and time in RFC 3339, such as `2026-01-31T12:00:00Z`.
     Datetime,
+    /// A UUID such as `6f1c1f8e-33b9-4c59-9d6a-6a4f7c6a1d2e`.
     Uuid,
+    /// An email address.
     Email,
     /// An absolute http or https URL.
     Url,
@@ -457,8 +493,9 @@ pub struct Field {
     /// Fewest characters (string).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_length: Option<u32>,
-    /// Most characters (string, email, url).
+    /// Most characters (string, email, url); at least 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub max_length: Option<u32>,
     /// A regular expression the whole value must match (string).
     #[serde(default, skip_serializing_if = "Option::is_none")]
