@@ -68,4 +68,56 @@ fn main() {
         "time(1000)/time(100) = {:.2} (10 means linear growth)",
         t1000 / t100
     );
+    generate_and_check();
+}
+
+fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
+    median(
+        (0..runs)
+            .map(|_| {
+                let start = Instant::now();
+                std::hint::black_box(f());
+                start.elapsed()
+            })
+            .collect(),
+    )
+}
+
+/// Generation (in memory) and `check` against a written project.
+fn generate_and_check() {
+    println!();
+    println!(
+        "{:>10} {:>16} {:>14} {:>10}",
+        "resources", "generate (ms)", "check (ms)", "files"
+    );
+    for n in [1usize, 10, 100, 1000] {
+        let text = synthetic_spec(n);
+        let compiled = palisade::compile(SourceFile::new("synthetic.yaml", text.clone())).unwrap();
+        let runs = if n >= 1000 { 3 } else { 10 };
+        let gen_time = time(runs, || {
+            palisade::generate::generate(&compiled.model, "synthetic.yaml")
+        });
+        let project = palisade::generate::generate(&compiled.model, "synthetic.yaml");
+        let manifest = palisade::write::Manifest::of(&project, "synthetic.yaml", text.as_bytes());
+        let dir = std::env::temp_dir().join(format!("palisade-bench-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        palisade::write::write(&project, &manifest, &dir, Default::default()).unwrap();
+        let check_time = time(runs, || {
+            // What `palisade check` does: compile, generate, compare.
+            let compiled =
+                palisade::compile(SourceFile::new("synthetic.yaml", text.clone())).unwrap();
+            let project = palisade::generate::generate(&compiled.model, "synthetic.yaml");
+            let manifest =
+                palisade::write::Manifest::of(&project, "synthetic.yaml", text.as_bytes());
+            let drift = palisade::check::check(&project, &manifest, &dir).unwrap();
+            assert!(drift.is_clean());
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+        println!(
+            "{n:>10} {:>16.2} {:>14.2} {:>10}",
+            gen_time.as_secs_f64() * 1e3,
+            check_time.as_secs_f64() * 1e3,
+            project.files.len()
+        );
+    }
 }

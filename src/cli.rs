@@ -60,6 +60,16 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Check that a generated project matches its spec, without writing (CI).
+    Check {
+        /// The spec file.
+        spec: PathBuf,
+        /// The generated project directory.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     #[command(flatten)]
     Review(crate::review::Review),
     /// Print the JSON Schema of the spec format (for editors).
@@ -94,6 +104,7 @@ pub fn main() -> ExitCode {
         Command::Validate { specs, format } => validate(&specs, format, color),
         Command::Generate { spec, out, force } => generate(&spec, &out, force, color),
         Command::Schema { out } => schema(out.as_deref()),
+        Command::Check { spec, out, format } => check(&spec, &out, format, color),
         Command::Review(review) => crate::review::run(review, color),
         Command::Init { name, dir } => init(&dir, name.as_deref()),
     };
@@ -254,6 +265,12 @@ fn generate(spec: &Path, out: &Path, force: bool, color: bool) -> u8 {
             for path in &report.removed {
                 println!("removed {path}");
             }
+            for path in &report.orphaned {
+                eprintln!(
+                    "warning: {}: this user file belongs to something the spec no longer has; it is no longer compiled, and palisade left it in place",
+                    out.join(path).display()
+                );
+            }
             println!(
                 "{}: {} created, {} updated, {} unchanged, {} user files kept, {} removed",
                 out.display(),
@@ -277,6 +294,121 @@ fn generate(spec: &Path, out: &Path, force: bool, color: bool) -> u8 {
             2
         }
     }
+}
+
+fn check(spec: &Path, out: &Path, format: Format, color: bool) -> u8 {
+    let compiled = match compile_for_command(spec, color) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let name = spec_file_name(spec);
+    let project = crate::generate::generate(&compiled.model, &name);
+    let manifest = crate::write::Manifest::of(&project, &name, compiled.source.text().as_bytes());
+    if !out.is_dir() {
+        eprintln!(
+            "error: {} is not a directory; run `palisade generate {} --out {}` first",
+            out.display(),
+            spec.display(),
+            out.display()
+        );
+        return 2;
+    }
+    let drift = match crate::check::check(&project, &manifest, out) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return 2;
+        }
+    };
+    use crate::check::Kind;
+    let summary = format!(
+        "{} stale, {} hand-edited, {} missing, {} unexpected",
+        drift.count(Kind::Stale),
+        drift.count(Kind::HandEdited),
+        drift.count(Kind::Missing),
+        drift.count(Kind::Unexpected)
+    );
+    match format {
+        Format::Json => {
+            let document = serde_json::json!({
+                "clean": drift.is_clean(),
+                "spec_changed": drift.spec_changed,
+                "summary": {
+                    "stale": drift.count(Kind::Stale),
+                    "hand_edited": drift.count(Kind::HandEdited),
+                    "missing": drift.count(Kind::Missing),
+                    "unexpected": drift.count(Kind::Unexpected),
+                },
+                "files": drift.findings,
+                "warnings": drift.warnings,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&document).unwrap_or_default()
+            );
+        }
+        Format::Human => {
+            let mut out_text = String::new();
+            for f in &drift.findings {
+                out_text.push_str(&format!("{}: {}\n", f.kind.describe(), f.path));
+                for line in f.diff.lines() {
+                    let painted = match line.as_bytes().first() {
+                        Some(b'+') if color && !line.starts_with("+++") => {
+                            format!("\x1b[32m{line}\x1b[0m")
+                        }
+                        Some(b'-') if color && !line.starts_with("---") => {
+                            format!("\x1b[31m{line}\x1b[0m")
+                        }
+                        Some(b'@') if color => format!("\x1b[36m{line}\x1b[0m"),
+                        _ => line.to_string(),
+                    };
+                    out_text.push_str(&painted);
+                    out_text.push('\n');
+                }
+            }
+            for w in &drift.warnings {
+                out_text.push_str(&format!("warning: {}: {}\n", w.path, w.message));
+            }
+            if drift.is_clean() {
+                out_text.push_str(&format!(
+                    "{}: up to date with {}\n",
+                    out.display(),
+                    spec.display()
+                ));
+            } else {
+                let why = if drift.spec_changed {
+                    " (the spec changed since the last generation)"
+                } else {
+                    ""
+                };
+                out_text.push_str(&format!(
+                    "{}: drift: {summary}{why}; run `palisade generate {} --out {}`\n",
+                    out.display(),
+                    spec.display(),
+                    out.display()
+                ));
+            }
+            print!("{out_text}");
+        }
+    }
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        for f in &drift.findings {
+            println!(
+                "::error file={},line={}::{} generated file: run palisade generate to update it",
+                out.join(&f.path).display(),
+                f.line,
+                f.kind.describe()
+            );
+        }
+        for w in &drift.warnings {
+            println!(
+                "::warning file={}::{}",
+                out.join(&w.path).display(),
+                w.message
+            );
+        }
+    }
+    if drift.is_clean() { 0 } else { 1 }
 }
 
 fn schema(out: Option<&Path>) -> u8 {

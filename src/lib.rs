@@ -12,6 +12,7 @@
 //! resolved model. Every user-facing error is born there, all of them in one
 //! run; later stages cannot fail on a model.
 
+pub mod check;
 pub mod cli;
 pub mod diagnostic;
 pub mod formats;

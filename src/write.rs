@@ -100,6 +100,9 @@ pub struct WriteReport {
     pub kept: Vec<String>,
     /// Generated files of an earlier generation that the spec no longer needs.
     pub removed: Vec<String>,
+    /// User files of an earlier generation for something the spec no longer
+    /// has: left in place, reported.
+    pub orphaned: Vec<String>,
 }
 
 /// Options of [`write`].
@@ -252,13 +255,20 @@ fn update(files: &BTreeMap<String, File>, previous: Manifest, out: &Path) -> Res
             .with_context(|| format!("cannot replace {}", target.display()))?;
     }
     for (path, entry) in &previous.files {
-        if entry.ownership == Ownership::Generated && !files.contains_key(path) {
-            let target = safe_path(out, path)?;
-            if target.exists() {
+        if files.contains_key(path) {
+            continue;
+        }
+        let target = safe_path(out, path)?;
+        if !target.exists() {
+            continue;
+        }
+        match entry.ownership {
+            Ownership::Generated => {
                 fs::remove_file(&target)
                     .with_context(|| format!("cannot remove {}", target.display()))?;
                 report.removed.push(path.clone());
             }
+            Ownership::User => report.orphaned.push(path.clone()),
         }
     }
     Ok(report)

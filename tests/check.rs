@@ -1,0 +1,238 @@
+//! `palisade check`: drift of a generated project, found without writing.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::SystemTime;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn palisade() -> Command {
+    let mut cmd = Command::cargo_bin("palisade").unwrap();
+    cmd.env_remove("GITHUB_ACTIONS").env_remove("NO_COLOR");
+    cmd
+}
+
+fn mtimes(dir: &Path) -> BTreeMap<String, (SystemTime, Vec<u8>)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let m = std::fs::metadata(&p).unwrap().modified().unwrap();
+                out.insert(
+                    p.strip_prefix(dir).unwrap().display().to_string(),
+                    (m, std::fs::read(&p).unwrap()),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// A copy of an example spec in `dir`, so tests can change it.
+fn spec_copy(dir: &Path, example: &str) -> std::path::PathBuf {
+    let path = dir.join(format!("{example}.yaml"));
+    std::fs::copy(format!("examples/{example}.yaml"), &path).unwrap();
+    path
+}
+
+fn generate(spec: &Path, out: &Path) {
+    palisade()
+        .arg("generate")
+        .arg(spec)
+        .arg("--out")
+        .arg(out)
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn a_fresh_generation_is_clean_and_check_never_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_copy(dir.path(), "billing");
+    let out = dir.path().join("project");
+    generate(&spec, &out);
+    let before = mtimes(&out);
+    palisade()
+        .arg("check")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("up to date"));
+    std::fs::write(out.join("src/api/invoice.rs"), "// edited\n").unwrap();
+    let before_edit = mtimes(&out);
+    palisade()
+        .arg("check")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1);
+    assert_eq!(mtimes(&out), before_edit, "check wrote something");
+    assert_ne!(before, before_edit);
+}
+
+#[test]
+fn a_hand_edited_file_is_named_with_its_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_copy(dir.path(), "billing");
+    let out = dir.path().join("project");
+    generate(&spec, &out);
+    let file = out.join("src/api/customer.rs");
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("WHERE \\\"id\\\" = ", "WHERE 1 = 1 OR \\\"id\\\" = ");
+    std::fs::write(&file, text).unwrap();
+    palisade()
+        .arg("check")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("hand-edited: src/api/customer.rs"))
+        .stdout(predicate::str::contains("--- a/src/api/customer.rs"))
+        .stdout(predicate::str::contains(
+            "-        >::new(format!(\"SELECT {COLUMNS} FROM {TABLE} WHERE 1 = 1 OR",
+        ))
+        .stdout(predicate::str::contains(
+            "0 stale, 1 hand-edited, 0 missing, 0 unexpected",
+        ));
+    // User files are never compared.
+    std::fs::write(out.join("src/hooks/customer.rs"), "// mine\n").unwrap();
+    palisade()
+        .arg("check")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("1 hand-edited"));
+}
+
+#[test]
+fn a_changed_spec_makes_the_project_stale_and_removed_resources_leave_unexpected_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_copy(dir.path(), "billing");
+    let out = dir.path().join("project");
+    generate(&spec, &out);
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, text.replace("max_length: 2000", "max_length: 3000")).unwrap();
+    palisade()
+        .arg("check")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("stale: src/api/invoice.rs"))
+        .stdout(predicate::str::contains(
+            "the spec changed since the last generation",
+        ));
+    generate(&spec, &out);
+    palisade()
+        .arg("check")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+
+    // Remove the invoice resource: its generated files are left behind until
+    // generate removes them; the user's hook file stays, with a warning.
+    std::fs::write(out.join("src/hooks/invoice.rs"), "// my invoice logic\n").unwrap();
+    std::fs::write(out.join("src/notes.md"), "mine\n").unwrap();
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let cut = text.find("  invoice:").unwrap();
+    std::fs::write(&spec, &text[..cut]).unwrap();
+    palisade()
+        .arg("check")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("unexpected: src/api/invoice.rs"))
+        .stdout(predicate::str::contains("warning: src/hooks/invoice.rs"));
+    palisade()
+        .arg("generate")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("removed src/api/invoice.rs"))
+        .stderr(predicate::str::contains("src/hooks/invoice.rs"));
+    assert!(!out.join("src/api/invoice.rs").exists());
+    assert_eq!(
+        std::fs::read_to_string(out.join("src/hooks/invoice.rs")).unwrap(),
+        "// my invoice logic\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("src/notes.md")).unwrap(),
+        "mine\n"
+    );
+    palisade()
+        .arg("check")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("warning: src/hooks/invoice.rs"));
+}
+
+#[test]
+fn missing_files_json_and_github_annotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_copy(dir.path(), "shop");
+    let out = dir.path().join("project");
+    generate(&spec, &out);
+    std::fs::remove_file(out.join("openapi.json")).unwrap();
+    let output = palisade()
+        .arg("check")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(doc["clean"], false);
+    assert_eq!(doc["summary"]["missing"], 1);
+    assert_eq!(doc["files"][0]["path"], "openapi.json");
+    assert_eq!(doc["files"][0]["kind"], "missing");
+    palisade()
+        .arg("check")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .env("GITHUB_ACTIONS", "true")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("::error file="))
+        .stdout(predicate::str::contains(
+            "openapi.json,line=1::missing generated file",
+        ));
+}
+
+#[test]
+fn an_invalid_spec_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("bad.yaml");
+    std::fs::write(&spec, "palisade: 1\n").unwrap();
+    palisade()
+        .arg("check")
+        .arg(&spec)
+        .arg("--out")
+        .arg(dir.path())
+        .assert()
+        .code(2);
+}
