@@ -410,8 +410,9 @@ pub fn resource_module(
     let owner_arg = owned.then(|| quote!(access.require_owner()?,));
     let create_refs = ref_checks(false);
     let update_refs = ref_checks(true);
-    let caller_param =
-        |refs: &Vec<TokenStream>| (!refs.is_empty()).then(|| quote!(caller: Caller,));
+    let caller_param = |refs: &Vec<TokenStream>| {
+        (!refs.is_empty()).then(|| quote!(caller: crate::runtime::auth::Caller,))
+    };
     let (create_caller, update_caller) = (caller_param(&create_refs), caller_param(&update_refs));
     let handlers = resource.operations.iter().map(|op| {
         let h = handler_ident(op.kind);
@@ -510,7 +511,7 @@ pub fn resource_module(
         Some(_) => quote! {
             /// Whether `caller` may read the row `id` (what a ref to it requires):
             /// the same grants and scope as `GET /{plural}/{id}`.
-            pub async fn readable(app: &App, caller: &Caller, id: &str) -> Result<bool, Problem> {
+            pub async fn readable(app: &App, caller: &crate::runtime::auth::Caller, id: &str) -> Result<bool, Problem> {
                 let Ok(access) = crate::runtime::access::authorize(caller, &GET.grants, GET.owner) else {
                     return Ok(false);
                 };
@@ -519,7 +520,7 @@ pub fn resource_module(
         },
         None => quote! {
             /// Nobody may read these rows, so no ref can point at one.
-            pub async fn readable(_app: &App, _caller: &Caller, _id: &str) -> Result<bool, Problem> {
+            pub async fn readable(_app: &App, _caller: &crate::runtime::auth::Caller, _id: &str) -> Result<bool, Problem> {
                 Ok(false)
             }
         },
@@ -549,7 +550,6 @@ pub fn resource_module(
 
         use crate::hooks::Custom;
         use crate::runtime::access::{Access, Grants, Scope};
-        use crate::runtime::auth::Caller;
         use crate::runtime::body::{self, Json};
         use crate::runtime::check::Checker;
         use crate::runtime::page::{self, ListQuery, ListRules};

@@ -885,8 +885,9 @@ fn pii_values_never_logged(server: &Server, rows: &[(String, Value)]) {
     }
 }
 
-fn run(example: &str) {
-    let server = server::start(example);
+fn run(spec: &str) {
+    let server = server::start(spec);
+    let example = server.model.name.clone();
     let mut suite = Suite::new(&server);
     suite.authentication();
     let resources = server.model.resources.clone();
@@ -925,15 +926,21 @@ fn run(example: &str) {
 
 #[test]
 fn billing() {
-    run("billing");
+    run("examples/billing.yaml");
 }
 
 #[test]
 fn projects() {
-    run("projects");
+    run("examples/projects.yaml");
 }
 
 #[test]
 fn shop() {
-    run("shop");
+    run("examples/shop.yaml");
+}
+
+/// Rust and SQL keywords as resource, field, filter and sort names.
+#[test]
+fn keywords() {
+    run("tests/fixtures/keywords.yaml");
 }

@@ -123,9 +123,16 @@ pub fn fails_closed(server: &Server) {
     }
 }
 
-/// Generates the example `name`, builds and lints it, and starts it.
-pub fn start(example: &str) -> Server {
-    let spec_path = repo().join("examples").join(format!("{example}.yaml"));
+/// Generates the spec at `spec` (relative to the repository), builds and
+/// lints the project, and starts it.
+pub fn start(spec: &str) -> Server {
+    let spec_path = repo().join(spec);
+    let example = spec_path
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let example = example.as_str();
     let text = std::fs::read_to_string(&spec_path).unwrap();
     let file = format!("{example}.yaml");
     let compiled =

@@ -10,7 +10,6 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row as _, Sqlite, SqlitePool};
 use crate::hooks::Custom;
 use crate::runtime::access::{Access, Grants, Scope};
-use crate::runtime::auth::Caller;
 use crate::runtime::body::{self, Json};
 use crate::runtime::check::Checker;
 use crate::runtime::page::{self, ListQuery, ListRules};
@@ -461,7 +460,11 @@ mod store {
 }
 /// Whether `caller` may read the row `id` (what a ref to it requires):
 /// the same grants and scope as `GET /{plural}/{id}`.
-pub async fn readable(app: &App, caller: &Caller, id: &str) -> Result<bool, Problem> {
+pub async fn readable(
+    app: &App,
+    caller: &crate::runtime::auth::Caller,
+    id: &str,
+) -> Result<bool, Problem> {
     let Ok(access) = crate::runtime::access::authorize(caller, &GET.grants, GET.owner)
     else {
         return Ok(false);

@@ -10,7 +10,6 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row as _, Sqlite, SqlitePool};
 use crate::hooks::Custom;
 use crate::runtime::access::{Access, Grants, Scope};
-use crate::runtime::auth::Caller;
 use crate::runtime::body::{self, Json};
 use crate::runtime::check::Checker;
 use crate::runtime::page::{self, ListQuery, ListRules};
@@ -501,7 +500,7 @@ async fn read(
 }
 async fn create(
     State(app): State<App>,
-    caller: Caller,
+    caller: crate::runtime::auth::Caller,
     access: Access,
     Json(mut input): Json<CreateInput>,
 ) -> Result<Response, Problem> {
@@ -518,7 +517,7 @@ async fn create(
 }
 async fn update(
     State(app): State<App>,
-    caller: Caller,
+    caller: crate::runtime::auth::Caller,
     access: Access,
     Path(id): Path<String>,
     Json(mut input): Json<UpdateInput>,
