@@ -37,8 +37,8 @@ impl Response {
     }
 }
 
-/// Every (method, path, status) answered, for the "no 5xx" check.
-pub static LOG: Mutex<Vec<(String, String, u16)>> = Mutex::new(Vec::new());
+/// Every (server, method, path, status) answered, for the "no 5xx" check.
+pub static LOG: Mutex<Vec<(SocketAddr, String, String, u16)>> = Mutex::new(Vec::new());
 
 static NEXT_SOURCE: AtomicU32 = AtomicU32::new(0);
 
@@ -135,6 +135,7 @@ impl<'a> Request<'a> {
             )
         });
         LOG.lock().unwrap().push((
+            server,
             self.method.to_string(),
             self.path.to_string(),
             response.status,

@@ -848,7 +848,10 @@ impl<'a> Suite<'a> {
 
     fn hygiene(&mut self) {
         let log = http::LOG.lock().unwrap().clone();
-        let errors: Vec<_> = log.iter().filter(|(_, _, s)| *s >= 500).collect();
+        let errors: Vec<_> = log
+            .iter()
+            .filter(|(addr, _, _, s)| *addr == self.server.addr && *s >= 500)
+            .collect();
         assert!(errors.is_empty(), "5xx answers: {errors:?}");
         self.pass("hygiene");
         let r = self.send(Request::new("GET", "/no/such/path").from(fresh_source()));
@@ -886,7 +889,10 @@ fn pii_values_never_logged(server: &Server, rows: &[(String, Value)]) {
 }
 
 fn run(spec: &str) {
-    let server = server::start(spec);
+    run_server(server::start(spec));
+}
+
+fn run_server(server: Server) {
     let example = server.model.name.clone();
     let mut suite = Suite::new(&server);
     suite.authentication();
@@ -943,4 +949,91 @@ fn shop() {
 #[test]
 fn keywords() {
     run("tests/fixtures/keywords.yaml");
+}
+
+/// Runs the suite against a flawed build and returns the failure message;
+/// panics if the suite passes, i.e. if it went blind to the flaw.
+fn catches(spec: &str, flaw: server::Flaw<'_>) -> String {
+    let server = server::start_with(spec, Some(flaw));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_server(server)));
+    match result {
+        Ok(()) => panic!("the suite did not notice the flaw `{}`", flaw.0),
+        Err(payload) => payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default(),
+    }
+}
+
+/// The owner condition dropped from one query: get by id.
+#[test]
+fn the_suite_catches_a_missing_owner_filter() {
+    let message = catches(
+        "examples/billing.yaml",
+        ("unscoped-get", &|dir| {
+            server::edit(
+                &dir.join("src/api/customer.rs"),
+                "pub async fn get(",
+                "scope.push_condition(&mut qb, OWNER);",
+                "let _ = scope;",
+            );
+        }),
+    );
+    assert!(message.contains("another owner's row"), "{message}");
+}
+
+/// The owner filter dropped from a list.
+#[test]
+fn the_suite_catches_an_unscoped_list() {
+    let message = catches(
+        "examples/billing.yaml",
+        ("unscoped-list", &|dir| {
+            server::edit(
+                &dir.join("src/api/invoice.rs"),
+                "pub async fn list(",
+                "scope.push_condition(&mut qb, OWNER);",
+                "let _ = scope;",
+            );
+        }),
+    );
+    assert!(
+        message.contains("another owner's row listed")
+            || message.contains("only the caller's rows"),
+        "{message}"
+    );
+}
+
+/// Unknown fields (and with them the owner field) silently accepted.
+#[test]
+fn the_suite_catches_mass_assignment() {
+    let message = catches(
+        "examples/shop.yaml",
+        ("mass-assignment", &|dir| {
+            server::edit(
+                &dir.join("src/api/order.rs"),
+                "/// The body of a create",
+                "#[serde(deny_unknown_fields)]",
+                "",
+            );
+        }),
+    );
+    assert!(message.contains("create with `"), "{message}");
+}
+
+/// A role grant widened: every authenticated caller reaches every row.
+#[test]
+fn the_suite_catches_a_widened_grant() {
+    let message = catches(
+        "examples/projects.yaml",
+        ("widened-grant", &|dir| {
+            server::edit(
+                &dir.join("src/api/task.rs"),
+                "pub static GET: Operation",
+                "public: false",
+                "public: true",
+            );
+        }),
+    );
+    assert!(message.contains("task"), "{message}");
 }

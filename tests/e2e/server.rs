@@ -33,6 +33,7 @@ pub struct Server {
     pub model: Service,
     pub keys: Keys,
     pub log: PathBuf,
+    pub binary: PathBuf,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -73,7 +74,7 @@ fn free_port() -> u16 {
 /// The binary refuses to start, with a clear message, on a missing or
 /// short key, an unreadable key, or a bad database URL.
 pub fn fails_closed(server: &Server) {
-    let binary = target_dir().join("debug").join(&server.model.name);
+    let binary = &server.binary;
     let key_env = server.model.auth.key.env();
     let hmac = matches!(server.model.auth.key, palisade::model::Key::Secret { .. });
     let short = if hmac {
@@ -100,7 +101,7 @@ pub fn fails_closed(server: &Server) {
         ),
     ];
     for (what, env) in cases {
-        let mut cmd = Command::new(&binary);
+        let mut cmd = Command::new(binary);
         cmd.env_remove(key_env)
             .env("BIND_ADDR", "127.0.0.1:1")
             .env("DATABASE_URL", "sqlite::memory:");
@@ -126,6 +127,32 @@ pub fn fails_closed(server: &Server) {
 /// Generates the spec at `spec` (relative to the repository), builds and
 /// lints the project, and starts it.
 pub fn start(spec: &str) -> Server {
+    start_with(spec, None)
+}
+
+/// A deliberate flaw applied to the generated project before it is built:
+/// a name (the package is renamed after it, so its binary never replaces
+/// the sound one) and an edit of the project directory.
+pub type Flaw<'a> = (&'a str, &'a dyn Fn(&Path));
+
+/// Replaces the first `from` after `anchor` in `file` by `to`; panics when
+/// the generated code no longer has that shape (so the flaw test is fixed,
+/// not silently void).
+pub fn edit(file: &Path, anchor: &str, from: &str, to: &str) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let start = text
+        .find(anchor)
+        .unwrap_or_else(|| panic!("{anchor:?} not in {}", file.display()));
+    let at = start
+        + text[start..]
+            .find(from)
+            .unwrap_or_else(|| panic!("{from:?} not after {anchor:?} in {}", file.display()));
+    let edited = format!("{}{to}{}", &text[..at], &text[at + from.len()..]);
+    std::fs::write(file, edited).unwrap();
+}
+
+/// Like [`start`], with a flaw injected (and no lint: flawed code may warn).
+pub fn start_with(spec: &str, flaw: Option<Flaw<'_>>) -> Server {
     let spec_path = repo().join(spec);
     let example = spec_path
         .file_stem()
@@ -142,19 +169,31 @@ pub fn start(spec: &str) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join(example);
     palisade::write::write(&project, &manifest, &out, Default::default()).expect("project written");
-
-    cargo(&out, &["build", "--quiet"]);
-    cargo(
-        &out,
-        &["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"],
-    );
-    cargo(&out, &["fmt", "--check"]);
+    let mut binary_name = compiled.model.name.clone();
+    if let Some((name, apply)) = flaw {
+        binary_name = format!("{}-flaw-{name}", compiled.model.name);
+        edit(
+            &out.join("Cargo.toml"),
+            "[package]",
+            &format!("name = \"{}\"", compiled.model.name),
+            &format!("name = \"{binary_name}\""),
+        );
+        apply(&out);
+        cargo(&out, &["build", "--quiet"]);
+    } else {
+        cargo(&out, &["build", "--quiet"]);
+        cargo(
+            &out,
+            &["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"],
+        );
+        cargo(&out, &["fmt", "--check"]);
+    }
 
     let keys = Keys::for_model(&compiled.model);
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let log = dir.path().join("server.log");
-    let binary = target_dir().join("debug").join(&compiled.model.name);
+    let binary = target_dir().join("debug").join(&binary_name);
     let child = Command::new(&binary)
         .env("BIND_ADDR", addr.to_string())
         .env(
@@ -171,11 +210,13 @@ pub fn start(spec: &str) -> Server {
         .stderr(std::fs::File::options().append(true).open(&log).unwrap())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+    let binary = binary.clone();
     let server = Server {
         addr,
         model: compiled.model,
         keys,
         log,
+        binary,
         child,
         _dir: dir,
     };
