@@ -55,7 +55,7 @@ pub fn parse(source: &SourceFile) -> Result<Parsed, Vec<Diagnostic>> {
         }
         return Err(diagnostics);
     };
-    let mut structure = Structure::check(&root, source.text());
+    let mut structure = Structure::check(&root);
     for d in &diagnostics {
         if d.code == Code::DuplicateKey {
             // The entry that was kept is not all the author wrote either.
@@ -64,18 +64,24 @@ pub fn parse(source: &SourceFile) -> Result<Parsed, Vec<Diagnostic>> {
             }
         }
     }
-    let clean = diagnostics.is_empty() && structure.diagnostics.is_empty();
-    diagnostics.append(&mut structure.diagnostics);
-    if clean {
+    if diagnostics.is_empty() && structure.diagnostics.is_empty() {
         match serde_yaml::from_str::<Spec>(source.text()) {
             Ok(spec) => return Ok(Parsed { spec, root }),
             Err(error) => {
-                let (diagnostic, path) = serde_error(source, &root, &error);
-                diagnostics.push(diagnostic);
-                structure.errors.push(path);
+                // serde refuses what the schema describes only loosely:
+                // every such value, each at its own span.
+                structure.scalars(&root, source.text());
+                if structure.diagnostics.is_empty() {
+                    let (diagnostic, path) = serde_error(source, &root, &error);
+                    structure.diagnostics.push(diagnostic);
+                    structure.errors.push(path);
+                }
             }
         }
+    } else {
+        structure.scalars(&root, source.text());
     }
+    diagnostics.append(&mut structure.diagnostics);
     let trust = Trust::new(&root, structure.errors, structure.open);
     let partial = read_partial(&root, &trust);
     diagnostics.extend(validate::validate_partial(&partial, &root, &trust));
@@ -92,7 +98,9 @@ fn validator() -> &'static Validator {
 /// The structural pass alone: one diagnostic per problem of the tree.
 /// `text` is the source the tree was parsed from.
 pub fn check_structure(root: &Node, text: &str) -> Vec<Diagnostic> {
-    Structure::check(root, text).diagnostics
+    let mut structure = Structure::check(root);
+    structure.scalars(root, text);
+    structure.diagnostics
 }
 
 /// A path from the root to a node, owned.
@@ -147,23 +155,30 @@ struct Structure {
 }
 
 impl Structure {
-    fn check(root: &Node, text: &str) -> Structure {
+    /// The tree against the schema.
+    fn check(root: &Node) -> Structure {
         let mut structure = Structure::default();
         let instance = root.to_json();
         for error in validator().iter_errors(&instance) {
             convert(root, &error, &mut structure);
         }
+        structure
+    }
+
+    /// The values that the schema describes only loosely, checked as serde
+    /// will read them. Needed only when serde refuses the tree or does not
+    /// get to read it: what it finds is exactly what serde refuses.
+    fn scalars(&mut self, root: &Node, text: &str) {
         let mut scalars = Scalars {
             text,
-            reported: &structure.errors,
+            reported: &self.errors,
             found: Vec::new(),
         };
         scalars.walk(root, schema::json_schema(), &mut Vec::new());
         for (diagnostic, path) in scalars.found {
-            structure.diagnostics.push(diagnostic);
-            structure.errors.push(path);
+            self.diagnostics.push(diagnostic);
+            self.errors.push(path);
         }
-        structure
     }
 }
 
@@ -218,7 +233,7 @@ fn admits_kind(branch: &'static serde_json::Value, node: &Node) -> bool {
         Value::Null => &["null"],
         Value::Bool(_) => &["boolean"],
         Value::Int(_) => &["integer", "number"],
-        Value::Float(f) if !f.is_finite() => &["null"],
+        Value::Float(f) if !f.is_finite() => &["string"],
         Value::Float(f) if f.fract() == 0.0 => &["integer", "number"],
         Value::Float(_) => &["number"],
         Value::String(_) => &["string"],
@@ -226,20 +241,6 @@ fn admits_kind(branch: &'static serde_json::Value, node: &Node) -> bool {
         Value::Map(_) => &["object"],
     };
     types.iter().any(|t| kinds.contains(t))
-}
-
-/// The numbers a schema admits, through its alternatives too.
-fn admits_numbers(schema: &'static serde_json::Value) -> bool {
-    let (schema, _) = deref(schema);
-    types(schema)
-        .iter()
-        .any(|t| matches!(*t, "number" | "integer"))
-        || ["anyOf", "oneOf"].iter().any(|k| {
-            schema
-                .get(*k)
-                .and_then(|b| b.as_array())
-                .is_some_and(|b| b.iter().any(admits_numbers))
-        })
 }
 
 fn names_of(path: &[Step<'_>]) -> Vec<String> {
@@ -291,10 +292,9 @@ impl<'a> Scalars<'a> {
             }
         }
         match &node.value {
-            Value::Float(f) if !f.is_finite() => {
-                self.non_finite(node, schema, path);
-                return;
-            }
+            // The schema sees it as text, and has refused it where a
+            // number belongs.
+            Value::Float(f) if !f.is_finite() => return,
             Value::Float(f) => self.float(*f, node, schema, path),
             Value::Int(i) => self.integer(*i, node, schema, path),
             Value::Map(entries) => {
@@ -327,40 +327,6 @@ impl<'a> Scalars<'a> {
         if let Some(branch) = branches.and_then(|b| b.iter().find(|b| admits_kind(b, node))) {
             self.walk(node, branch, path);
         }
-    }
-
-    /// `.inf` and `.nan` reach the schema as null; serde refuses them.
-    fn non_finite(&mut self, node: &Node, schema: &'static serde_json::Value, path: &[Step<'_>]) {
-        let constrained = schema.get("type").is_some()
-            || schema.get("anyOf").is_some()
-            || schema.get("oneOf").is_some();
-        if !constrained {
-            // A value of any type (a field's `default`): its own check says more.
-            return;
-        }
-        let written = self.written(node);
-        let names = names_of(path);
-        let diagnostic = if admits_numbers(schema) {
-            Diagnostic::error(
-                Code::InvalidValue,
-                format!(
-                    "{} must be a finite number, not `{written}`",
-                    describe(&names)
-                ),
-            )
-            .at(node.span, "not finite")
-        } else {
-            Diagnostic::error(
-                Code::WrongType,
-                format!(
-                    "expected {} for {}, found the number `{written}`",
-                    expected_types(schema),
-                    describe(&names)
-                ),
-            )
-            .at(node.span, format!("expected {}", expected_types(schema)))
-        };
-        self.push(diagnostic, path);
     }
 
     /// A float where a whole number belongs: JSON Schema counts `1.0` as an
@@ -433,39 +399,6 @@ impl<'a> Scalars<'a> {
             });
         self.push(diagnostic, path);
     }
-}
-
-/// "a string or a list", for the types a schema admits.
-fn expected_types(schema: &'static serde_json::Value) -> String {
-    let mut names = Vec::new();
-    let mut add = |schema: &'static serde_json::Value| {
-        for t in types(deref(schema).0) {
-            let name = match t {
-                "array" => "a list",
-                "boolean" => "a boolean (`true` or `false`)",
-                "integer" => "a whole number",
-                "number" => "a number",
-                "object" => "a mapping",
-                "string" => "a string",
-                _ => continue,
-            };
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
-    };
-    add(schema);
-    for key in ["anyOf", "oneOf"] {
-        for branch in schema
-            .get(key)
-            .and_then(|b| b.as_array())
-            .into_iter()
-            .flatten()
-        {
-            add(branch);
-        }
-    }
-    names.join(" or ")
 }
 
 /// Which parts of a tree can be trusted after the structural pass: the
@@ -1046,6 +979,25 @@ fn convert(root: &Node, error: &ValidationError<'_>, structure: &mut Structure) 
         ValidationErrorKind::Type { .. } if expects_rate(error) => {
             out.push(not_a_rate(here.node, &names));
         }
+        ValidationErrorKind::Type { kind }
+            if matches!(here.node.value, Value::Float(f) if !f.is_finite())
+                && type_name(kind).contains("number") =>
+        {
+            let written = match here.node.value {
+                Value::Float(f) => yaml::non_finite_text(f),
+                _ => "",
+            };
+            out.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    format!(
+                        "{} must be a finite number, not `{written}`",
+                        describe(&names)
+                    ),
+                )
+                .at(value_span, "not finite"),
+            );
+        }
         ValidationErrorKind::Type { kind } => {
             out.push(
                 Diagnostic::error(
@@ -1363,4 +1315,165 @@ pub(crate) fn quoted_list(items: &[&str]) -> String {
         .map(|i| format!("`{i}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "palisade: 1\nservice: { name: notes }\nauth:\n  jwt: { algorithm: HS256, secret_env: JWT_SECRET }\n";
+
+    fn tree(text: &str) -> (SourceFile, Node) {
+        let source = SourceFile::new("t.yaml", text);
+        let (root, diagnostics) = yaml::parse(&source);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        (source, root.unwrap())
+    }
+
+    fn at(source: &SourceFile, d: &Diagnostic) -> String {
+        source.text()[d.span().start..d.span().end].to_string()
+    }
+
+    #[test]
+    fn typed_scalars_are_checked_at_their_own_span_next_to_other_errors() {
+        let text = format!(
+            "{HEAD}cors:\n  origins: [https://a.example.com/, 'https://B.example.com']\n  credentials: maybe\nthrottle: {{ anon: 0/hour, user: 99999999999/s }}\nlimits: {{ max_body: 99999999999999999999MiB, max_page_size: 10.0 }}\nresources:\n  note:\n    owner: owner_id\n    fields:\n      n: {{ type: number, min: .inf, max_length: 5.0 }}\n"
+        );
+        let (source, root) = tree(&text);
+        let found: Vec<(Code, String)> = check_structure(&root, source.text())
+            .iter()
+            .map(|d| (d.code, at(&source, d)))
+            .collect();
+        for expected in [
+            (Code::InvalidOrigin, "https://a.example.com/"),
+            (Code::InvalidOrigin, "'https://B.example.com'"),
+            (Code::WrongType, "maybe"),
+            (Code::InvalidRate, "0/hour"),
+            (Code::InvalidRate, "99999999999/s"),
+            (Code::InvalidSize, "99999999999999999999MiB"),
+            (Code::WrongType, "10.0"),
+            (Code::InvalidValue, ".inf"),
+            (Code::WrongType, "5.0"),
+        ] {
+            let expected = (expected.0, expected.1.to_string());
+            assert!(found.contains(&expected), "{expected:?} not in {found:?}");
+        }
+        assert_eq!(found.len(), 9, "{found:?}");
+    }
+
+    #[test]
+    fn a_spec_that_passes_the_structure_deserializes() {
+        for extra in [
+            "limits: { max_body: 1024, max_page_size: 10 }\n",
+            "cors: { origins: ['*'], max_age_seconds: 600 }\n",
+            "throttle: { anon: 5/s, user: 10 / min, trust_proxy_hops: 2 }\n",
+        ] {
+            let text = format!(
+                "{HEAD}{extra}resources:\n  note:\n    owner: owner_id\n    fields:\n      n: {{ type: number, min: 1.5, default: 2 }}\n"
+            );
+            let parsed = parse(&SourceFile::new("t.yaml", text.as_str()));
+            assert!(parsed.is_ok(), "{text}: {:?}", parsed.err());
+        }
+    }
+
+    #[test]
+    fn serde_errors_point_at_the_value_they_are_about() {
+        // serde_yaml places this error at the start of the list and names
+        // only the list; the origin that gives its message is found.
+        let text = format!(
+            "{HEAD}cors:\n  origins:\n    - https://ok.example.com\n    - https://bad.example.com/\nresources: {{}}\n"
+        );
+        let (source, root) = tree(&text);
+        let error = serde_yaml::from_str::<Spec>(source.text()).unwrap_err();
+        let (d, path) = serde_error(&source, &root, &error);
+        assert_eq!(d.code, Code::InvalidOrigin);
+        assert_eq!(at(&source, &d), "https://bad.example.com/");
+        assert_eq!(path_names(&path), ["cors", "origins", "1"]);
+        // A type error is located by serde_yaml itself.
+        let text = format!(
+            "{HEAD}resources:\n  note:\n    owner: owner_id\n    fields: {{ n: {{ type: string, max_length: 2.0 }} }}\n"
+        );
+        let (source, root) = tree(&text);
+        let error = serde_yaml::from_str::<Spec>(source.text()).unwrap_err();
+        let (d, _) = serde_error(&source, &root, &error);
+        assert_eq!(at(&source, &d), "2.0");
+    }
+
+    #[test]
+    fn trust_knows_what_a_structural_error_leaves_sound() {
+        let text = "a:\n  b: 1\n  c: [1, x]\n  typo: 2\nd: {e: 1}\n";
+        let (_, root) = tree(text);
+        let key = |k: &'static str| OwnedStep::Key(k.to_string());
+        let trust = Trust::new(
+            &root,
+            vec![
+                vec![key("a"), key("c"), OwnedStep::Index(1)],
+                vec![key("a"), key("typo")],
+            ],
+            vec![vec![key("a")]],
+        );
+        let k = Step::Key;
+        assert!(trust.sound(&[k("a")]));
+        assert!(!trust.clean(&[k("a")]));
+        assert!(trust.sound(&[k("a"), k("b")]));
+        // A list with a bad item is not read at all.
+        assert!(!trust.sound(&[k("a"), k("c")]));
+        assert!(!trust.sound(&[k("a"), k("c"), Step::Index(0)]));
+        // Absent next to an unknown key: perhaps misspelt.
+        assert!(!trust.sound(&[k("a"), k("absent")]));
+        assert!(trust.sound(&[k("d"), k("absent")]));
+        assert!(trust.clean(&[k("d")]));
+        assert!(Trust::complete().clean(&[k("anything")]));
+    }
+
+    #[test]
+    fn the_sound_parts_of_a_broken_spec_are_read() {
+        let text = format!(
+            "{HEAD}rolse: [admin]\nlimits: {{ default_page_size: 0, max_page_size: 50 }}\nresources:\n  note:\n    owner: owner_id\n    fields:\n      a: {{ type: strng }}\n      b: {{ type: string, max_length: 5 }}\n    filters: [a, b]\n"
+        );
+        let (_, root) = tree(&text);
+        let mut structure = Structure::check(&root);
+        assert_eq!(
+            structure.diagnostics.len(),
+            3,
+            "{:?}",
+            structure.diagnostics
+        );
+        let trust = Trust::new(&root, std::mem::take(&mut structure.errors), structure.open);
+        let partial = read_partial(&root, &trust);
+        assert_eq!(partial.palisade, Some(1));
+        assert!(partial.service.is_some() && partial.auth.is_some());
+        // `rolse` may be `roles` misspelt: roles are unknown, not empty.
+        assert!(partial.roles.is_none());
+        let limits = partial.limits.flatten().unwrap();
+        assert_eq!(limits.default_page_size, None);
+        assert_eq!(limits.max_page_size, Some(50));
+        let note = &partial.resources.unwrap()["note"];
+        let fields = note.fields.as_ref().unwrap();
+        assert!(fields["a"].is_none());
+        assert_eq!(fields["b"].as_ref().unwrap().max_length, Some(5));
+        assert_eq!(
+            note.filters.as_deref(),
+            Some(&["a".to_string(), "b".to_string()][..])
+        );
+        assert!(matches!(note.access, Some(None)));
+    }
+
+    #[test]
+    fn missing_key_help_is_the_whole_description() {
+        let (source, root) = tree("# comment\nservice: { name: notes }\n");
+        let diagnostics = check_structure(&root, source.text());
+        let palisade = diagnostics
+            .iter()
+            .find(|d| d.message.contains("`palisade`"))
+            .unwrap();
+        assert_eq!(at(&source, palisade), "service");
+        let auth = diagnostics
+            .iter()
+            .find(|d| d.message.contains("`resources`"))
+            .unwrap();
+        let help = auth.help.as_deref().unwrap();
+        assert!(help.ends_with("routes under `/{plural}`."), "{help}");
+        assert!(!help.contains('\n'));
+    }
 }

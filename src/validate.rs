@@ -18,7 +18,7 @@ use crate::spec::{
     self, Access, Field, FieldType, Operation, Origin, Owner, PartialResource, PartialSpec, Unique,
 };
 use crate::suggest::{did_you_mean, name_fix};
-use crate::yaml::{Node, Step, Value};
+use crate::yaml::{Node, Step, Value, non_finite_text};
 
 /// Names of the columns every resource gets from the server.
 pub const SERVER_COLUMNS: [&str; 3] = ["id", "created_at", "updated_at"];
@@ -67,8 +67,15 @@ pub fn validate(parsed: &Parsed) -> Vec<Diagnostic> {
 /// Checks the meaning of the sound parts of a spec: every check whose
 /// inputs `trust` vouches for.
 pub fn validate_partial(spec: &PartialSpec, root: &Node, trust: &Trust<'_>) -> Vec<Diagnostic> {
+    // Resources are looked up by name for every diagnostic location; a
+    // spec may have a thousand of them.
+    let resource_nodes = match root.get("resources").map(|n| &n.value) {
+        Some(Value::Map(entries)) => entries.iter().map(|e| (e.key.as_str(), &e.value)).collect(),
+        _ => HashMap::new(),
+    };
     let mut v = Validator {
         root,
+        resource_nodes,
         spec,
         trust,
         out: Vec::new(),
@@ -178,6 +185,8 @@ pub(crate) fn bound_error(
 
 struct Validator<'a> {
     root: &'a Node,
+    /// The node of each resource, by name.
+    resource_nodes: HashMap<&'a str, &'a Node>,
     spec: &'a PartialSpec,
     trust: &'a Trust<'a>,
     out: Vec<Diagnostic>,
@@ -222,8 +231,19 @@ fn characters(n: usize) -> String {
 }
 
 impl<'a> Validator<'a> {
+    /// Where to start looking for `path`: the root, or the resource it
+    /// names, and the steps that remain.
+    fn start<'p>(&self, path: &'p [Step<'p>]) -> (&'a Node, &'p [Step<'p>]) {
+        if let [Step::Key("resources"), Step::Key(name), rest @ ..] = path {
+            if let Some(node) = self.resource_nodes.get(name) {
+                return (node, rest);
+            }
+        }
+        (self.root, path)
+    }
+
     fn node(&self, path: &[Step<'_>]) -> Option<&'a Node> {
-        let mut node = self.root;
+        let (mut node, path) = self.start(path);
         for step in path {
             node = node.step(*step)?;
         }
@@ -232,7 +252,7 @@ impl<'a> Validator<'a> {
 
     /// The span of the value at `path`, or of the nearest ancestor present.
     fn value(&self, path: &[Step<'_>]) -> Span {
-        let mut node = self.root;
+        let (mut node, path) = self.start(path);
         for step in path {
             match node.step(*step) {
                 Some(next) => node = next,
@@ -862,8 +882,11 @@ impl<'a> Validator<'a> {
                     self.push(d);
                 }
                 Some(target)
-                    if self.spec.resources.is_some()
-                        && !self.resource_names().contains(&target.as_str()) =>
+                    if self
+                        .spec
+                        .resources
+                        .as_ref()
+                        .is_some_and(|r| !r.contains_key(target)) =>
                 {
                     let names = self.resource_names();
                     let suggestion = did_you_mean(target, names.iter().copied());
@@ -1260,16 +1283,6 @@ impl<'a> Validator<'a> {
                 self.push(d);
             }
         }
-    }
-}
-
-fn non_finite_text(f: f64) -> &'static str {
-    if f.is_nan() {
-        ".nan"
-    } else if f > 0.0 {
-        ".inf"
-    } else {
-        "-.inf"
     }
 }
 

@@ -79,6 +79,8 @@ impl Node {
             Value::Null => "nothing",
             Value::Bool(_) => "a boolean",
             Value::Int(_) => "an integer",
+            Value::Float(f) if f.is_nan() => "`.nan`, which is not a finite number",
+            Value::Float(f) if f.is_infinite() => "an infinite number",
             Value::Float(_) => "a number",
             Value::String(_) => "a string",
             Value::Seq(_) => "a list",
@@ -86,14 +88,17 @@ impl Node {
         }
     }
 
-    /// The value as JSON, for schema validation.
+    /// The value as JSON, for schema validation. JSON has no infinite or
+    /// NaN numbers: those become their YAML text (`.inf`, `-.inf`, `.nan`),
+    /// so that the schema refuses them where a number belongs, as serde does.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match &self.value {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map_or_else(|| J::String(non_finite_text(*f).to_string()), J::Number),
             Value::String(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
             Value::Map(entries) => J::Object(
@@ -103,6 +108,17 @@ impl Node {
                     .collect(),
             ),
         }
+    }
+}
+
+/// How YAML writes a number that is not finite.
+pub fn non_finite_text(f: f64) -> &'static str {
+    if f.is_nan() {
+        ".nan"
+    } else if f > 0.0 {
+        ".inf"
+    } else {
+        "-.inf"
     }
 }
 
