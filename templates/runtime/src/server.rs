@@ -2,7 +2,8 @@
 //!
 //! Request path, outermost first: [`envelope`] (request id, tracing, body
 //! limit, timeout, security headers, every error as problem+json) → CORS
-//! (only when configured; it answers preflights itself) → [`authenticate`]
+//! (only when configured: [`cors_only_for_allowed`] around tower-http's
+//! layer, which answers preflights itself) → [`authenticate`]
 //! (one [`Caller`] per request; a refused token is 401 and counts against
 //! the client's anonymous bucket) → router → [`Guard`] on each operation
 //! (throttle, then [`authorize`]; the handler receives the resulting
@@ -345,27 +346,51 @@ fn as_problem(res: Response) -> Response {
     Response::from_parts(parts, Body::from(problem.body()))
 }
 
-/// CORS with an exact origin list (echoed only on a byte-exact match, with
-/// `Vary: Origin`), the given methods, and only the `Authorization` and
-/// `Content-Type` request headers.
+/// CORS from the spec: an exact origin list (echoed only on a byte-exact
+/// match) or `*` alone (answered with `*`, never with the request's
+/// origin, and never with credentials); the given methods; only the
+/// `Authorization` and `Content-Type` request headers; `Vary: Origin` on
+/// every response. [`router`] wraps it in [`cors_only_for_allowed`], so a
+/// response to a request without an allowed `Origin` carries no
+/// `Access-Control-*` header at all.
 pub fn cors_layer(c: &CorsSettings) -> Result<CorsLayer, ConfigError> {
     let invalid = |reason: String| ConfigError::Invalid {
         var: "cors (spec)",
         reason,
     };
-    let mut origins = Vec::new();
-    for o in c.origins {
-        if *o == "*" || *o == "null" || o.ends_with('/') {
-            return Err(invalid(format!("{o:?} is not an exact origin")));
-        }
-        origins.push(HeaderValue::from_str(o).map_err(|e| invalid(format!("{o:?}: {e}")))?);
+    let any = c.origins.contains(&"*");
+    if any && c.origins.len() > 1 {
+        return Err(invalid(
+            "\"*\" cannot be combined with other origins".to_owned(),
+        ));
     }
+    if any && c.credentials {
+        return Err(invalid(
+            "\"*\" cannot be combined with credentials".to_owned(),
+        ));
+    }
+    let allow_origin = if any {
+        AllowOrigin::any()
+    } else {
+        let mut origins = Vec::new();
+        for o in c.origins {
+            let exact = o.contains("://")
+                && !o.eq_ignore_ascii_case("null")
+                && !o.ends_with('/')
+                && !o.contains('*');
+            if !exact {
+                return Err(invalid(format!("{o:?} is not an exact origin")));
+            }
+            origins.push(HeaderValue::from_str(o).map_err(|e| invalid(format!("{o:?}: {e}")))?);
+        }
+        AllowOrigin::list(origins)
+    };
     let mut methods = Vec::new();
     for m in c.methods {
         methods.push(Method::from_str(m).map_err(|e| invalid(format!("{m:?}: {e}")))?);
     }
     Ok(CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(allow_origin)
         .allow_methods(AllowMethods::list(methods))
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .expose_headers([
@@ -376,7 +401,31 @@ pub fn cors_layer(c: &CorsSettings) -> Result<CorsLayer, ConfigError> {
             X_REQUEST_ID.clone(),
         ])
         .allow_credentials(c.credentials)
-        .max_age(Duration::from_secs(c.max_age_seconds)))
+        .max_age(Duration::from_secs(c.max_age_seconds))
+        .vary([header::ORIGIN]))
+}
+
+/// Runs outside [`cors_layer`]: a response gets `Access-Control-*`
+/// headers only when the request carried an `Origin` and the layer
+/// allowed it. tower-http itself adds `Access-Control-Allow-Credentials`
+/// and `Access-Control-Expose-Headers` to every response, and lists the
+/// allowed methods and headers in the answer to any preflight, whatever
+/// the origin; a disallowed origin should learn nothing.
+pub async fn cors_only_for_allowed(req: Request, next: Next) -> Response {
+    let has_origin = req.headers().contains_key(header::ORIGIN);
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    if !has_origin || !h.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        let cors: Vec<HeaderName> = h
+            .keys()
+            .filter(|n| n.as_str().starts_with("access-control-"))
+            .cloned()
+            .collect();
+        for name in cors {
+            h.remove(name);
+        }
+    }
+    res
 }
 
 /// 404 for unknown paths (the router's fallback).
@@ -410,7 +459,9 @@ pub fn router(app: App, routes: Router<App>) -> Result<Router, ConfigError> {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), authenticate));
     if let Some(c) = &app.settings.cors {
-        r = r.layer(cors_layer(c)?);
+        r = r
+            .layer(cors_layer(c)?)
+            .layer(middleware::from_fn(cors_only_for_allowed));
     }
     Ok(
         r.layer(middleware::from_fn_with_state(app.clone(), envelope))
@@ -925,19 +976,45 @@ mod tests {
                 .to_ascii_lowercase()
                 .contains("origin")
         );
+        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
+        let cors_headers = |h: &axum::http::HeaderMap| -> Vec<String> {
+            h.keys()
+                .map(|n| n.as_str().to_owned())
+                .filter(|n| n.starts_with("access-control-"))
+                .collect()
+        };
+        let varies = |h: &axum::http::HeaderMap| {
+            h.get_all(header::VARY)
+                .iter()
+                .any(|v| v.to_str().unwrap().to_ascii_lowercase().contains("origin"))
+        };
         for evil in [
             "https://evil.com",
             "https://app.example.com.evil.com",
+            "https://evilapp.example.com",
             "null",
             "http://app.example.com",
+            "https://app.example.com:444",
+            "https://APP.example.com",
+            "https://app.example.com/",
         ] {
             let (s, h, _) = send(&r, req("GET", "/public", &[("origin", evil)], "")).await;
             assert_eq!(s, StatusCode::OK);
-            assert!(
-                !h.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN),
-                "{evil}"
-            );
+            assert_eq!(cors_headers(&h), Vec::<String>::new(), "{evil}");
+            assert!(varies(&h), "{evil}: Vary: Origin");
+            let pre = [
+                ("origin", evil),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", "authorization"),
+            ];
+            let (_, h, _) = send(&r, req("OPTIONS", "/items", &pre, "")).await;
+            assert_eq!(cors_headers(&h), Vec::<String>::new(), "preflight {evil}");
+            assert!(varies(&h), "preflight {evil}: Vary: Origin");
         }
+        // No Origin: no CORS headers either, but Vary for shared caches.
+        let (_, h, _) = send(&r, req("GET", "/public", &[], "")).await;
+        assert_eq!(cors_headers(&h), Vec::<String>::new());
+        assert!(varies(&h));
         let pre = [
             ("origin", "https://app.example.com"),
             ("access-control-request-method", "POST"),
@@ -957,13 +1034,56 @@ mod tests {
             .unwrap()
             .to_ascii_lowercase();
         assert_eq!(allowed, "authorization,content-type");
+        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_METHODS], "GET,POST");
+        assert_eq!(h[header::ACCESS_CONTROL_MAX_AGE], "600");
+        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
 
+        for bad in [&["*"][..], &["*", "https://app.example.com"], &["null"]] {
+            let c = CorsSettings {
+                origins: bad,
+                ..cors
+            };
+            assert!(cors_layer(&c).is_err(), "{bad:?} with credentials");
+        }
         assert!(
             cors_layer(&CorsSettings {
-                origins: &["*"],
+                origins: &["*", "https://app.example.com"],
+                credentials: false,
                 ..cors
             })
             .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn cors_wildcard_without_credentials() {
+        let cors = CorsSettings {
+            origins: &["*"],
+            credentials: false,
+            methods: &["GET"],
+            max_age_seconds: 0,
+        };
+        let r = app(Some(cors), 10).await;
+        for origin in ["https://anything.example", "null"] {
+            let (s, h, _) = send(&r, req("GET", "/public", &[("origin", origin)], "")).await;
+            assert_eq!(s, StatusCode::OK);
+            assert_eq!(
+                h[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+                "*",
+                "never reflected"
+            );
+            assert!(!h.contains_key(header::ACCESS_CONTROL_ALLOW_CREDENTIALS));
+            assert!(h.contains_key(header::VARY));
+            let pre = [("origin", origin), ("access-control-request-method", "GET")];
+            let (_, h, _) = send(&r, req("OPTIONS", "/public", &pre, "")).await;
+            assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+            assert_eq!(h[header::ACCESS_CONTROL_ALLOW_METHODS], "GET");
+            assert!(!h.contains_key(header::ACCESS_CONTROL_ALLOW_CREDENTIALS));
+        }
+        let (_, h, _) = send(&r, req("GET", "/public", &[], "")).await;
+        assert!(
+            !h.keys().any(|n| n.as_str().starts_with("access-control-")),
+            "no Origin, no CORS headers"
         );
     }
 

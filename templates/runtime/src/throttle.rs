@@ -12,14 +12,41 @@
 //! peer unless the operator declared trusted proxies, in which case it is
 //! read from the right of `X-Forwarded-For`, never the attacker-controlled
 //! left.
+//!
+//! # Memory bound
+//!
+//! [`MemoryLimiter`] keeps one governor keyed store per distinct [`Rate`]
+//! of the service (the spec's `anon` and `user` rates plus each distinct
+//! per-operation rate: a number fixed by the spec, not by traffic). Each
+//! store holds at most `max_keys` keys ([`DEFAULT_MAX_KEYS`] = 100,000 in
+//! generated servers); one key costs its string (`anon:default:` plus an
+//! address, or `user:<bucket>:` plus the user claim), 8 bytes of GCRA
+//! state and the hash table's slot, about 100 bytes for a short key
+//! (`bench/limiter.sh` measures it).
+//! So a service with `R` distinct rates holds at most `R x max_keys` keys,
+//! about `R x 10 MB` with the default cap, however many distinct clients
+//! arrive; a million distinct keys against one rate leave 100,000 stored
+//! and the rest refused. A key leaves at the next housekeeping pass
+//! (every 30 s in the server) once its bucket is full again, i.e. at most
+//! one window of its rate after its last request; when a store is full,
+//! a new key first triggers such a pass (at most once a second) and is
+//! refused only if the store is still full of active keys.
+//!
+//! # Headers
+//!
+//! [`Decision::headers`] follows draft-ietf-httpapi-ratelimit-headers-10:
+//! `RateLimit-Policy: "<bucket>";q=<count>;w=<window>` and `RateLimit:
+//! "<bucket>";r=<remaining>;t=<seconds until more quota is available>`,
+//! with `t` equal to `Retry-After` on a 429. Both describe only the
+//! caller's own bucket (its user, or its address), never anybody else's.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::{Clock, DefaultClock, Reference as _};
 use governor::middleware::{NoOpMiddleware, StateInformationMiddleware};
 use governor::nanos::Nanos;
 use governor::state::StateStore;
@@ -52,10 +79,10 @@ impl Rate {
             .allow_burst(burst)
     }
 
-    /// Seconds until `used` requests are earned back, rounded up.
-    fn refill_seconds(&self, used: u32) -> u64 {
+    /// Seconds to earn back one request, rounded up (at least 1).
+    fn period_seconds(&self) -> u64 {
         let window = u64::from(self.per_seconds.max(1));
-        (u64::from(used) * window).div_ceil(u64::from(self.count.max(1)))
+        window.div_ceil(u64::from(self.count.max(1))).max(1)
     }
 }
 
@@ -67,7 +94,10 @@ pub struct Decision {
     pub limit: u32,
     /// Requests left right now.
     pub remaining: u32,
-    /// Seconds until the quota is full again.
+    /// Seconds until more quota is available (the `t` of the draft's
+    /// `RateLimit` field): when refused, the same as
+    /// `retry_after_seconds`; when allowed, at most the time to earn back
+    /// one request, rounded up.
     pub reset_seconds: u64,
     /// Seconds to wait before retrying (0 when allowed).
     pub retry_after_seconds: u64,
@@ -163,12 +193,16 @@ struct Bucket<C: Clock> {
 }
 
 /// In-process GCRA limiter (governor): one keyed limiter per distinct
-/// [`Rate`]. Memory: at most `max_keys` keys per distinct rate, each about
-/// a hundred bytes, and idle keys leave at the next `retain_recent`.
+/// [`Rate`], a burst of `count` refilled evenly over the window. Memory:
+/// at most `max_keys` keys per distinct rate, each about a hundred bytes
+/// (see the module documentation), and idle keys leave at the next
+/// `retain_recent`.
 pub struct MemoryLimiter<C: Clock = DefaultClock> {
     buckets: RwLock<HashMap<Rate, Arc<Bucket<C>>>>,
     max_keys: usize,
     clock: C,
+    /// When a full store last triggered an early `retain_recent`.
+    last_sweep: Mutex<Option<C::Instant>>,
 }
 
 /// Default key cap per rate.
@@ -186,7 +220,30 @@ impl<C: Clock + Clone + Send + Sync + 'static> MemoryLimiter<C> {
             buckets: RwLock::new(HashMap::new()),
             max_keys,
             clock,
+            last_sweep: Mutex::new(None),
         }
+    }
+
+    /// Whether `bucket` has no room for the new `key`. A full store is
+    /// first swept of idle keys, at most once a second, so that a burst of
+    /// one-off keys cannot lock out new clients for a whole housekeeping
+    /// period.
+    fn full(&self, bucket: &Bucket<C>, key: &str) -> bool {
+        if bucket.store.0.contains_key(key) || bucket.store.0.len() < self.max_keys {
+            return false;
+        }
+        let now = self.clock.now();
+        {
+            let mut last = self.last_sweep.lock().unwrap_or_else(|e| e.into_inner());
+            let due =
+                last.is_none_or(|prev| now.duration_since(prev) >= Nanos::from(1_000_000_000));
+            if !due {
+                return true;
+            }
+            *last = Some(now);
+        }
+        bucket.limiter.retain_recent();
+        bucket.store.0.len() >= self.max_keys
     }
 
     fn bucket(&self, rate: Rate) -> Arc<Bucket<C>> {
@@ -218,12 +275,12 @@ where
     fn check(&self, key: &str, rate: Rate) -> Decision {
         let bucket = self.bucket(rate);
         let limit = rate.count.max(1);
-        if !bucket.store.0.contains_key(key) && bucket.store.0.len() >= self.max_keys {
+        if self.full(&bucket, key) {
             tracing::warn!(
                 max_keys = self.max_keys,
                 "rate limiter full: refusing a new key"
             );
-            let wait = rate.refill_seconds(limit).max(1);
+            let wait = rate.period_seconds();
             return Decision {
                 allowed: false,
                 limit,
@@ -239,19 +296,19 @@ where
                     allowed: true,
                     limit,
                     remaining,
-                    reset_seconds: rate.refill_seconds(limit - remaining),
+                    reset_seconds: rate.period_seconds(),
                     retry_after_seconds: 0,
                 }
             }
             Err(not_until) => {
                 let wait = not_until.wait_time_from(self.clock.now());
-                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
                 Decision {
                     allowed: false,
                     limit,
                     remaining: 0,
-                    reset_seconds: rate.refill_seconds(limit),
-                    retry_after_seconds: secs.max(1),
+                    reset_seconds: secs,
+                    retry_after_seconds: secs,
                 }
             }
         }
@@ -360,6 +417,10 @@ mod tests {
         );
         assert_eq!(d[0].reset_seconds, 20);
         assert_eq!(d[3].retry_after_seconds, 20);
+        assert_eq!(d[3].reset_seconds, 20, "t equals Retry-After on a refusal");
+        clock.advance(Duration::from_secs(5));
+        let d = l.check("anon:default:1.2.3.4", rate);
+        assert_eq!((d.allowed, d.retry_after_seconds), (false, 15));
         // Another key has its own bucket.
         assert!(l.check("anon:default:5.6.7.8", rate).allowed);
         clock.advance(Duration::from_secs(20));
@@ -398,6 +459,38 @@ mod tests {
         assert!(!d.allowed && d.retry_after_seconds >= 1);
         assert!(l.check("a", rate).allowed, "known keys still work");
         assert_eq!(l.len(), 2);
+    }
+
+    #[test]
+    fn a_full_store_is_swept_before_refusing() {
+        let clock = FakeRelativeClock::default();
+        let l = MemoryLimiter::with_clock(2, clock.clone());
+        let rate = Rate::new(5, 60);
+        assert!(l.check("a", rate).allowed);
+        assert!(l.check("b", rate).allowed);
+        assert!(!l.check("c", rate).allowed, "both keys are active");
+        // Once "a" and "b" are idle, a new key finds room without waiting
+        // for the housekeeping task.
+        clock.advance(Duration::from_secs(61));
+        assert!(l.check("c", rate).allowed);
+        assert_eq!(l.len(), 1);
+        // The early sweep runs at most once a second.
+        assert!(l.check("d", rate).allowed);
+        assert!(!l.check("e", rate).allowed);
+    }
+
+    #[test]
+    fn a_flood_of_keys_stays_under_the_cap() {
+        let clock = FakeRelativeClock::default();
+        let l = MemoryLimiter::with_clock(1000, clock.clone());
+        let rate = Rate::new(30, 60);
+        let allowed = (0..100_000)
+            .filter(|i| l.check(&format!("anon:default:{i}"), rate).allowed)
+            .count();
+        assert_eq!((allowed, l.len()), (1000, 1000));
+        clock.advance(Duration::from_secs(62));
+        l.retain_recent();
+        assert!(l.is_empty());
     }
 
     #[test]
