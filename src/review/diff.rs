@@ -1,0 +1,1184 @@
+//! `palisade diff`: what a change of spec widens, narrows or merely moves.
+//!
+//! Stage: review. Input: two compiled specs (old and new) with their
+//! positioned trees. Output: a [`DiffReport`] listing every change that
+//! affects security, each with a stable kind ([`Kind`]), its class
+//! (widening, narrowing, neutral) and the location of the key that causes
+//! it (in the new file, or in the old one for what was removed). Invariant:
+//! every decision compares the two resolved models (grants, scopes, rates,
+//! columns, CORS, limits); defaults are already applied there, so writing a
+//! default out or leaving it implicit is no change.
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::model::{self, Column, Grants, Key, OperationKind, Scope};
+use crate::spec::{self, Rate};
+
+use super::audit::{Style, cell, size_text};
+use super::locate::{Location, Locator};
+
+/// How a change moves what the service exposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Class {
+    /// Somebody may now do or see more, or a check became weaker.
+    Widening,
+    /// Somebody may now do or see less, or a check became stronger.
+    Narrowing,
+    /// Worth knowing, neither wider nor narrower.
+    Neutral,
+}
+
+impl Class {
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Widening => "widening",
+            Class::Narrowing => "narrowing",
+            Class::Neutral => "neutral",
+        }
+    }
+}
+
+macro_rules! kinds {
+    ($($variant:ident => $code:literal, $class:ident, $mirror:ident;)*) => {
+        /// A kind of change, with its stable code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Kind { $($variant),* }
+
+        impl Kind {
+            pub const ALL: &'static [Kind] = &[$(Kind::$variant),*];
+
+            pub fn code(self) -> &'static str {
+                match self { $(Kind::$variant => $code),* }
+            }
+
+            pub fn class(self) -> Class {
+                match self { $(Kind::$variant => Class::$class),* }
+            }
+
+            /// The kind the same edit made the other way round reports.
+            pub fn mirror(self) -> Kind {
+                match self { $(Kind::$variant => Kind::$mirror),* }
+            }
+        }
+    };
+}
+
+kinds! {
+    PublicGranted => "public-granted", Widening, PublicRevoked;
+    PublicRevoked => "public-revoked", Narrowing, PublicGranted;
+    RoleGranted => "role-granted", Widening, RoleRevoked;
+    RoleRevoked => "role-revoked", Narrowing, RoleGranted;
+    OwnerGranted => "owner-granted", Widening, OwnerRevoked;
+    OwnerRevoked => "owner-revoked", Narrowing, OwnerGranted;
+    OwnerScopeRemoved => "owner-scope-removed", Widening, OwnerScopeAdded;
+    OwnerScopeAdded => "owner-scope-added", Narrowing, OwnerScopeRemoved;
+    OwnerScopeChanged => "owner-scope-changed", Widening, OwnerScopeChanged;
+    RateLoosened => "rate-loosened", Widening, RateTightened;
+    RateTightened => "rate-tightened", Narrowing, RateLoosened;
+    CorsOriginAdded => "cors-origin-added", Widening, CorsOriginRemoved;
+    CorsOriginRemoved => "cors-origin-removed", Narrowing, CorsOriginAdded;
+    CorsCredentialsEnabled => "cors-credentials-enabled", Widening, CorsCredentialsDisabled;
+    CorsCredentialsDisabled => "cors-credentials-disabled", Narrowing, CorsCredentialsEnabled;
+    PiiFlagRemoved => "pii-flag-removed", Widening, PiiFlagAdded;
+    PiiFlagAdded => "pii-flag-added", Narrowing, PiiFlagRemoved;
+    LimitRaised => "limit-raised", Widening, LimitLowered;
+    LimitLowered => "limit-lowered", Narrowing, LimitRaised;
+    FieldWritable => "field-writable", Widening, FieldReadOnly;
+    FieldReadOnly => "field-read-only", Narrowing, FieldWritable;
+    TokenCheckRemoved => "token-check-removed", Widening, TokenCheckAdded;
+    TokenCheckAdded => "token-check-added", Narrowing, TokenCheckRemoved;
+    TokenCheckChanged => "token-check-changed", Widening, TokenCheckChanged;
+    LeewayRaised => "leeway-raised", Widening, LeewayLowered;
+    LeewayLowered => "leeway-lowered", Narrowing, LeewayRaised;
+    AlgorithmWeakened => "algorithm-weakened", Widening, AlgorithmStrengthened;
+    AlgorithmStrengthened => "algorithm-strengthened", Narrowing, AlgorithmWeakened;
+    RolesClaimAdded => "roles-claim-added", Widening, RolesClaimRemoved;
+    RolesClaimRemoved => "roles-claim-removed", Narrowing, RolesClaimAdded;
+    RolesClaimChanged => "roles-claim-changed", Widening, RolesClaimChanged;
+    ProxyHopsRaised => "proxy-hops-raised", Widening, ProxyHopsLowered;
+    ProxyHopsLowered => "proxy-hops-lowered", Narrowing, ProxyHopsRaised;
+    AlgorithmChanged => "algorithm-changed", Neutral, AlgorithmChanged;
+    KeySourceChanged => "key-source-changed", Neutral, KeySourceChanged;
+    CorsMaxAgeChanged => "cors-max-age-changed", Neutral, CorsMaxAgeChanged;
+    RoleDeclared => "role-declared", Neutral, RoleUndeclared;
+    RoleUndeclared => "role-undeclared", Neutral, RoleDeclared;
+    ResourceAdded => "resource-added", Neutral, ResourceRemoved;
+    ResourceRemoved => "resource-removed", Neutral, ResourceAdded;
+    PathChanged => "path-changed", Neutral, PathChanged;
+    FieldAdded => "field-added", Neutral, FieldRemoved;
+    FieldRemoved => "field-removed", Neutral, FieldAdded;
+    FieldChanged => "field-changed", Neutral, FieldChanged;
+    QueryChanged => "query-changed", Neutral, QueryChanged;
+    AuditAllowAdded => "audit-allow-added", Neutral, AuditAllowRemoved;
+    AuditAllowRemoved => "audit-allow-removed", Neutral, AuditAllowAdded;
+}
+
+/// One change.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub class: Class,
+    pub kind: &'static str,
+    /// What changed: `invoice.delete`, `cors`, `limits.max_body`, ...
+    pub subject: String,
+    pub message: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// The key that causes it: in the new file, or in the old one when the
+    /// new file no longer has it.
+    pub location: Location,
+    #[serde(skip)]
+    pub kind_enum: Kind,
+}
+
+/// Everything `palisade diff` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffReport {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub old: String,
+    pub new: String,
+    pub service: String,
+    pub summary: DiffSummary,
+    /// Widening first, then narrowing, then neutral; spec order within each.
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffSummary {
+    pub widening: usize,
+    pub narrowing: usize,
+    pub neutral: usize,
+}
+
+impl DiffReport {
+    pub fn widens(&self) -> bool {
+        self.summary.widening > 0
+    }
+
+    pub fn of_class(&self, class: Class) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(move |c| c.class == class)
+    }
+}
+
+/// One side of the comparison.
+#[derive(Clone, Copy)]
+pub struct Side<'a> {
+    pub model: &'a model::Service,
+    pub spec: &'a spec::Spec,
+    pub at: Locator<'a>,
+}
+
+struct Out<'a> {
+    old: Side<'a>,
+    new: Side<'a>,
+    changes: Vec<Change>,
+}
+
+/// Where a change is located.
+enum At<'p> {
+    New(&'p [&'p str]),
+    Old(&'p [&'p str]),
+    NewItem(&'p [&'p str], &'p str),
+    OldItem(&'p [&'p str], &'p str),
+}
+
+impl Out<'_> {
+    fn push(
+        &mut self,
+        kind: Kind,
+        subject: impl Into<String>,
+        message: String,
+        before: Option<String>,
+        after: Option<String>,
+        at: At<'_>,
+    ) {
+        let location = match at {
+            At::New(path) => self.new.at.key(path),
+            // Still written in the new file (as `false`, say): point there.
+            At::Old(path) => match self.new.at.find(path) {
+                Some(span) => self.new.at.location(span),
+                None => self.old.at.key(path),
+            },
+            At::NewItem(path, item) => self.new.at.item(path, item),
+            At::OldItem(path, item) => match self.new.at.find_item(path, item) {
+                Some(span) => self.new.at.location(span),
+                None => self.old.at.item(path, item),
+            },
+        };
+        self.changes.push(Change {
+            class: kind.class(),
+            kind: kind.code(),
+            subject: subject.into(),
+            message,
+            before,
+            after,
+            location,
+            kind_enum: kind,
+        });
+    }
+}
+
+/// Orders rates by sustained rate, then by burst (the count).
+fn compare_rates(a: Rate, b: Rate) -> Ordering {
+    a.per_second()
+        .partial_cmp(&b.per_second())
+        .unwrap_or(Ordering::Equal)
+        .then(a.count.cmp(&b.count))
+}
+
+fn rate_change(out: &mut Out<'_>, subject: &str, what: &str, old: Rate, new: Rate, path: &[&str]) {
+    let kind = match compare_rates(old, new) {
+        Ordering::Less => Kind::RateLoosened,
+        Ordering::Greater => Kind::RateTightened,
+        Ordering::Equal => return,
+    };
+    let verb = if kind == Kind::RateLoosened {
+        "loosened"
+    } else {
+        "tightened"
+    };
+    out.push(
+        kind,
+        subject,
+        format!("{what} {verb} from {old} to {new}"),
+        Some(old.to_string()),
+        Some(new.to_string()),
+        At::New(path),
+    );
+}
+
+/// A setting whose value can be raised or lowered; the subject is the
+/// path of its key.
+fn number_change<T: Ord + Copy>(
+    out: &mut Out<'_>,
+    (raised, lowered): (Kind, Kind),
+    what: &str,
+    old: T,
+    new: T,
+    show: impl Fn(T) -> String,
+    path: &[&str],
+) {
+    let (kind, verb) = match old.cmp(&new) {
+        Ordering::Less => (raised, "raised"),
+        Ordering::Greater => (lowered, "lowered"),
+        Ordering::Equal => return,
+    };
+    out.push(
+        kind,
+        path.join("."),
+        format!("{what} {verb} from {} to {}", show(old), show(new)),
+        Some(show(old)),
+        Some(show(new)),
+        At::New(path),
+    );
+}
+
+/// A claim check (issuer, audience) before and after.
+fn check_change(out: &mut Out<'_>, key: &str, old: &Option<String>, new: &Option<String>) {
+    let subject = format!("auth.jwt.{key}");
+    let path = ["auth", "jwt", key];
+    match (old, new) {
+        (Some(o), None) => out.push(
+            Kind::TokenCheckRemoved,
+            subject,
+            format!("tokens are no longer checked for `{key}` (was `{o}`)"),
+            Some(o.clone()),
+            None,
+            At::Old(&path),
+        ),
+        (None, Some(n)) => out.push(
+            Kind::TokenCheckAdded,
+            subject,
+            format!("tokens must now carry {key} `{n}`"),
+            None,
+            Some(n.clone()),
+            At::New(&path),
+        ),
+        (Some(o), Some(n)) if o != n => out.push(
+            Kind::TokenCheckChanged,
+            subject,
+            format!("tokens with {key} `{n}` are now accepted (was `{o}`)"),
+            Some(o.clone()),
+            Some(n.clone()),
+            At::New(&path),
+        ),
+        _ => {}
+    }
+}
+
+fn service_changes(out: &mut Out<'_>) {
+    let (old, new) = (out.old.model, out.new.model);
+    let (oa, na) = (&old.auth, &new.auth);
+    check_change(out, "issuer", &oa.issuer, &na.issuer);
+    check_change(out, "audience", &oa.audience, &na.audience);
+    number_change(
+        out,
+        (Kind::LeewayRaised, Kind::LeewayLowered),
+        "clock leeway on `exp` and `nbf`",
+        oa.leeway_seconds,
+        na.leeway_seconds,
+        |s| format!("{s} s"),
+        &["auth", "jwt", "leeway_seconds"],
+    );
+    if oa.algorithm != na.algorithm {
+        let kind = match (oa.algorithm.is_hmac(), na.algorithm.is_hmac()) {
+            (false, true) => Kind::AlgorithmWeakened,
+            (true, false) => Kind::AlgorithmStrengthened,
+            _ => Kind::AlgorithmChanged,
+        };
+        let note = match kind {
+            Kind::AlgorithmWeakened => ": verifiers now hold the secret that signs tokens",
+            Kind::AlgorithmStrengthened => ": verifiers no longer hold a signing secret",
+            _ => "",
+        };
+        out.push(
+            kind,
+            "auth.jwt.algorithm",
+            format!(
+                "tokens are verified with {} instead of {}{note}",
+                na.algorithm.name(),
+                oa.algorithm.name()
+            ),
+            Some(oa.algorithm.name().into()),
+            Some(na.algorithm.name().into()),
+            At::New(&["auth", "jwt", "algorithm"]),
+        );
+    }
+    if oa.key.env() != na.key.env() {
+        let env_key = match na.key {
+            Key::Secret { .. } => "secret_env",
+            Key::PublicKey { .. } => "public_key_env",
+        };
+        out.push(
+            Kind::KeySourceChanged,
+            format!("auth.jwt.{env_key}"),
+            format!(
+                "the verification key is read from `{}` instead of `{}`",
+                na.key.env(),
+                oa.key.env()
+            ),
+            Some(oa.key.env().into()),
+            Some(na.key.env().into()),
+            At::New(&["auth", "jwt", env_key]),
+        );
+    }
+    match (&oa.roles_claim, &na.roles_claim) {
+        (None, Some(n)) => out.push(
+            Kind::RolesClaimAdded,
+            "auth.roles_claim",
+            format!("role grants now take effect: roles are read from claim `{n}`"),
+            None,
+            Some(n.clone()),
+            At::New(&["auth", "roles_claim"]),
+        ),
+        (Some(o), None) => out.push(
+            Kind::RolesClaimRemoved,
+            "auth.roles_claim",
+            format!("nobody holds a role any more (roles were read from claim `{o}`)"),
+            Some(o.clone()),
+            None,
+            At::Old(&["auth", "roles_claim"]),
+        ),
+        (Some(o), Some(n)) if o != n => out.push(
+            Kind::RolesClaimChanged,
+            "auth.roles_claim",
+            format!("roles are read from claim `{n}` instead of `{o}`"),
+            Some(o.clone()),
+            Some(n.clone()),
+            At::New(&["auth", "roles_claim"]),
+        ),
+        _ => {}
+    }
+    for role in &new.roles {
+        if !old.roles.contains(role) {
+            out.push(
+                Kind::RoleDeclared,
+                format!("roles.{role}"),
+                format!("role `{role}` is declared"),
+                None,
+                None,
+                At::NewItem(&["roles"], role),
+            );
+        }
+    }
+    for role in &old.roles {
+        if !new.roles.contains(role) {
+            out.push(
+                Kind::RoleUndeclared,
+                format!("roles.{role}"),
+                format!("role `{role}` is no longer declared"),
+                None,
+                None,
+                At::OldItem(&["roles"], role),
+            );
+        }
+    }
+    cors_changes(out);
+    let (ot, nt) = (&old.throttle, &new.throttle);
+    rate_change(
+        out,
+        "throttle.anon",
+        "the anonymous rate per IP",
+        ot.anon,
+        nt.anon,
+        &["throttle", "anon"],
+    );
+    rate_change(
+        out,
+        "throttle.user",
+        "the default rate per user",
+        ot.user,
+        nt.user,
+        &["throttle", "user"],
+    );
+    number_change(
+        out,
+        (Kind::ProxyHopsRaised, Kind::ProxyHopsLowered),
+        "trusted X-Forwarded-For hops",
+        ot.trust_proxy_hops,
+        nt.trust_proxy_hops,
+        |n| n.to_string(),
+        &["throttle", "trust_proxy_hops"],
+    );
+    let (ol, nl) = (&old.limits, &new.limits);
+    let limit = (Kind::LimitRaised, Kind::LimitLowered);
+    number_change(
+        out,
+        limit,
+        "the body limit",
+        ol.max_body_bytes,
+        nl.max_body_bytes,
+        size_text,
+        &["limits", "max_body"],
+    );
+    number_change(
+        out,
+        limit,
+        "the default page size",
+        ol.default_page_size,
+        nl.default_page_size,
+        |n| n.to_string(),
+        &["limits", "default_page_size"],
+    );
+    number_change(
+        out,
+        limit,
+        "the largest page",
+        ol.max_page_size,
+        nl.max_page_size,
+        |n| n.to_string(),
+        &["limits", "max_page_size"],
+    );
+    number_change(
+        out,
+        limit,
+        "the request timeout",
+        ol.request_timeout_seconds,
+        nl.request_timeout_seconds,
+        |n| format!("{n} s"),
+        &["limits", "request_timeout_seconds"],
+    );
+}
+
+fn cors_changes(out: &mut Out<'_>) {
+    let origins = |c: Option<&model::Cors>| -> Vec<String> {
+        c.map(|c| c.origins.iter().map(ToString::to_string).collect())
+            .unwrap_or_default()
+    };
+    let (oc, nc) = (out.old.model.cors.as_ref(), out.new.model.cors.as_ref());
+    let (oo, no) = (origins(oc), origins(nc));
+    for origin in &no {
+        if !oo.contains(origin) {
+            out.push(
+                Kind::CorsOriginAdded,
+                "cors.origins",
+                format!("browsers on `{origin}` may now call the API cross-origin"),
+                None,
+                Some(origin.clone()),
+                At::NewItem(&["cors", "origins"], origin),
+            );
+        }
+    }
+    for origin in &oo {
+        if !no.contains(origin) {
+            out.push(
+                Kind::CorsOriginRemoved,
+                "cors.origins",
+                format!("browsers on `{origin}` may no longer call the API cross-origin"),
+                Some(origin.clone()),
+                None,
+                At::OldItem(&["cors", "origins"], origin),
+            );
+        }
+    }
+    let credentials = |c: Option<&model::Cors>| c.is_some_and(|c| c.credentials);
+    match (credentials(oc), credentials(nc)) {
+        (false, true) => out.push(
+            Kind::CorsCredentialsEnabled,
+            "cors.credentials",
+            "browsers now send cookies and Authorization cross-origin".into(),
+            Some("false".into()),
+            Some("true".into()),
+            At::New(&["cors", "credentials"]),
+        ),
+        (true, false) => out.push(
+            Kind::CorsCredentialsDisabled,
+            "cors.credentials",
+            "browsers no longer send cookies and Authorization cross-origin".into(),
+            Some("true".into()),
+            Some("false".into()),
+            At::Old(&["cors", "credentials"]),
+        ),
+        _ => {}
+    }
+    let max_age = match (oc, nc) {
+        (Some(o), Some(n)) if o.max_age_seconds != n.max_age_seconds => Some((o, n)),
+        _ => None,
+    };
+    if let Some((o, n)) = max_age {
+        let show = |m: Option<u32>| m.map_or("unset".to_string(), |m| format!("{m} s"));
+        out.push(
+            Kind::CorsMaxAgeChanged,
+            "cors.max_age_seconds",
+            format!(
+                "preflight answers are cached {} (was {})",
+                show(n.max_age_seconds),
+                show(o.max_age_seconds)
+            ),
+            Some(show(o.max_age_seconds)),
+            Some(show(n.max_age_seconds)),
+            At::New(&["cors", "max_age_seconds"]),
+        );
+    }
+}
+
+fn scope_words(scope: &Scope) -> String {
+    match scope {
+        Scope::Owned { column, claim, .. } => format!("`{column}` = token `{claim}`"),
+        Scope::Unowned => "no owner".to_string(),
+    }
+}
+
+/// Changes of who may run one operation.
+fn grant_changes(
+    out: &mut Out<'_>,
+    resource: &str,
+    kind: OperationKind,
+    old: &Grants,
+    new: &Grants,
+    new_scope: &Scope,
+    old_scope: &Scope,
+) {
+    let op = kind.name();
+    let subject = format!("{resource}.{op}");
+    let access = ["resources", resource, "access"];
+    let owner_path = ["resources", resource, "access", "owner"];
+    let rows = |scope: &Scope| match scope {
+        Scope::Owned { .. } => format!("every owner's `{resource}` rows"),
+        Scope::Unowned => format!("every `{resource}` row"),
+    };
+    if !old.owner && new.owner {
+        let at = if out.new.at.key_span(&owner_path) == out.new.at.key_span(&access) {
+            At::New(&["resources", resource, "owner"])
+        } else {
+            At::NewItem(&owner_path, op)
+        };
+        out.push(
+            Kind::OwnerGranted,
+            subject.clone(),
+            format!("owners may now `{op}` their own `{resource}` rows"),
+            None,
+            None,
+            at,
+        );
+    }
+    if old.owner && !new.owner {
+        out.push(
+            Kind::OwnerRevoked,
+            subject.clone(),
+            format!("owners may no longer `{op}` their own `{resource}` rows"),
+            None,
+            None,
+            At::OldItem(&owner_path, op),
+        );
+    }
+    for role in &new.roles {
+        if !old.roles.contains(role) {
+            out.push(
+                Kind::RoleGranted,
+                format!("{subject}.{role}"),
+                format!("role `{role}` may now `{op}` {}", rows(new_scope)),
+                None,
+                None,
+                At::NewItem(&["resources", resource, "access", "roles", role], op),
+            );
+        }
+    }
+    for role in &old.roles {
+        if !new.roles.contains(role) {
+            out.push(
+                Kind::RoleRevoked,
+                format!("{subject}.{role}"),
+                format!("role `{role}` may no longer `{op}` {}", rows(old_scope)),
+                None,
+                None,
+                At::OldItem(&["resources", resource, "access", "roles", role], op),
+            );
+        }
+    }
+    let public = ["resources", resource, "access", "public"];
+    if !old.public && new.public {
+        out.push(
+            Kind::PublicGranted,
+            subject.clone(),
+            format!("anyone may now `{op}` {} without a token", rows(new_scope)),
+            None,
+            None,
+            At::NewItem(&public, op),
+        );
+    }
+    if old.public && !new.public {
+        out.push(
+            Kind::PublicRevoked,
+            subject,
+            format!("anonymous callers may no longer `{op}` `{resource}` rows"),
+            None,
+            None,
+            At::OldItem(&public, op),
+        );
+    }
+}
+
+/// The column's type and constraints in words, without the flags that
+/// have changes of their own (pii, input).
+fn column_shape(c: &Column) -> String {
+    let mut parts = vec![match &c.ty {
+        model::ColumnType::Ref { resource } => format!("ref to {resource}"),
+        other => serde_json::to_value(other)
+            .ok()
+            .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
+            .unwrap_or_default(),
+    }];
+    if c.required {
+        parts.push("required".into());
+    }
+    if let Some(u) = c.unique {
+        parts.push(match u {
+            spec::Unique::Global => "unique".into(),
+            spec::Unique::PerOwner => "unique per owner".into(),
+        });
+    }
+    if let Some(d) = &c.default {
+        parts.push(format!("default {d}"));
+    }
+    let k = &c.constraints;
+    if let Some(n) = k.min_length {
+        parts.push(format!("min_length {n}"));
+    }
+    if let Some(n) = k.max_length {
+        parts.push(format!("max_length {n}"));
+    }
+    if let Some(p) = &k.pattern {
+        parts.push(format!("pattern {p}"));
+    }
+    if let Some(v) = &k.values {
+        parts.push(format!("enum [{}]", v.join(", ")));
+    }
+    if let Some(n) = &k.min {
+        parts.push(format!("min {n}"));
+    }
+    if let Some(n) = &k.max {
+        parts.push(format!("max {n}"));
+    }
+    parts.join(", ")
+}
+
+fn input_words(c: &Column) -> &'static str {
+    match (c.on_create, c.on_update) {
+        (true, true) => "accepted on create and update",
+        (true, false) => "accepted on create only",
+        (false, true) => "accepted on update only",
+        (false, false) => "never accepted in input",
+    }
+}
+
+fn column_changes(out: &mut Out<'_>, old: &model::Resource, new: &model::Resource) {
+    let r = new.name.as_str();
+    for c in new.fields() {
+        let path = ["resources", r, "fields", c.name.as_str()];
+        let subject = format!("{r}.{}", c.name);
+        let Some(o) = old.fields().find(|o| o.name == c.name) else {
+            out.push(
+                Kind::FieldAdded,
+                subject,
+                format!(
+                    "field `{}` of `{r}` is added ({}; {}{})",
+                    c.name,
+                    column_shape(c),
+                    input_words(c),
+                    if c.pii { "; PII" } else { "" }
+                ),
+                None,
+                Some(column_shape(c)),
+                At::New(&path),
+            );
+            continue;
+        };
+        if o.pii && !c.pii {
+            out.push(
+                Kind::PiiFlagRemoved,
+                subject.clone(),
+                format!(
+                    "`{}` of `{r}` is no longer PII: it is no longer redacted from logs nor listed by audit",
+                    c.name
+                ),
+                Some("pii".into()),
+                None,
+                At::New(&path),
+            );
+        }
+        if !o.pii && c.pii {
+            out.push(
+                Kind::PiiFlagAdded,
+                subject.clone(),
+                format!("`{}` of `{r}` is now PII", c.name),
+                None,
+                Some("pii".into()),
+                At::New(&["resources", r, "fields", c.name.as_str(), "pii"]),
+            );
+        }
+        let wider: Vec<&str> = [
+            (!o.on_create && c.on_create).then_some("create"),
+            (!o.on_update && c.on_update).then_some("update"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let narrower: Vec<&str> = [
+            (o.on_create && !c.on_create).then_some("create"),
+            (o.on_update && !c.on_update).then_some("update"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !wider.is_empty() {
+            out.push(
+                Kind::FieldWritable,
+                subject.clone(),
+                format!(
+                    "`{}` of `{r}` is now accepted on {}",
+                    c.name,
+                    wider.join(" and ")
+                ),
+                Some(input_words(o).into()),
+                Some(input_words(c).into()),
+                At::New(&path),
+            );
+        }
+        if !narrower.is_empty() {
+            out.push(
+                Kind::FieldReadOnly,
+                subject.clone(),
+                format!(
+                    "`{}` of `{r}` is no longer accepted on {}",
+                    c.name,
+                    narrower.join(" and ")
+                ),
+                Some(input_words(o).into()),
+                Some(input_words(c).into()),
+                At::New(&path),
+            );
+        }
+        let (before, after) = (column_shape(o), column_shape(c));
+        if before != after {
+            out.push(
+                Kind::FieldChanged,
+                subject,
+                format!("`{}` of `{r}` is now {after} (was {before})", c.name),
+                Some(before),
+                Some(after),
+                At::New(&path),
+            );
+        }
+    }
+    for o in old.fields() {
+        if !new.fields().any(|c| c.name == o.name) {
+            out.push(
+                Kind::FieldRemoved,
+                format!("{r}.{}", o.name),
+                format!("field `{}` of `{r}` is removed", o.name),
+                Some(column_shape(o)),
+                None,
+                At::Old(&["resources", r, "fields", o.name.as_str()]),
+            );
+        }
+    }
+    for (what, o, n) in [
+        ("filters", &old.filters, &new.filters),
+        ("sort", &old.sort, &new.sort),
+    ] {
+        let added: Vec<&String> = n.iter().filter(|x| !o.contains(x)).collect();
+        let removed: Vec<&String> = o.iter().filter(|x| !n.contains(x)).collect();
+        if added.is_empty() && removed.is_empty() {
+            continue;
+        }
+        let mut parts = Vec::new();
+        for a in &added {
+            parts.push(format!("+{a}"));
+        }
+        for x in &removed {
+            parts.push(format!("-{x}"));
+        }
+        out.push(
+            Kind::QueryChanged,
+            format!("{r}.{what}"),
+            format!("{what} of `{r}`: {}", parts.join(", ")),
+            Some(o.join(", ")),
+            Some(n.join(", ")),
+            At::New(&["resources", r, what]),
+        );
+    }
+}
+
+fn resource_changes(out: &mut Out<'_>, old: Option<&model::Resource>, new: &model::Resource) {
+    let r = new.name.as_str();
+    let empty = Grants {
+        owner: false,
+        roles: Vec::new(),
+        public: false,
+    };
+    let old_scope = old.map_or(Scope::Unowned, |o| o.scope.clone());
+    match old {
+        None => out.push(
+            Kind::ResourceAdded,
+            r,
+            format!("resource `{r}` is added at /{}", new.plural),
+            None,
+            None,
+            At::New(&["resources", r]),
+        ),
+        Some(o) => {
+            if o.plural != new.plural {
+                out.push(
+                    Kind::PathChanged,
+                    format!("{r}.plural"),
+                    format!("`{r}` moves from /{} to /{}", o.plural, new.plural),
+                    Some(format!("/{}", o.plural)),
+                    Some(format!("/{}", new.plural)),
+                    At::New(&["resources", r, "plural"]),
+                );
+            }
+            let owner = ["resources", r, "owner"];
+            match (&o.scope, &new.scope) {
+                (Scope::Owned { .. }, Scope::Unowned) => out.push(
+                    Kind::OwnerScopeRemoved,
+                    format!("{r}.owner"),
+                    format!(
+                        "`{r}` rows are no longer scoped to an owner (were {})",
+                        scope_words(&o.scope)
+                    ),
+                    Some(scope_words(&o.scope)),
+                    Some(scope_words(&new.scope)),
+                    At::New(&owner),
+                ),
+                (Scope::Unowned, Scope::Owned { .. }) => out.push(
+                    Kind::OwnerScopeAdded,
+                    format!("{r}.owner"),
+                    format!("`{r}` rows are now scoped by {}", scope_words(&new.scope)),
+                    Some(scope_words(&o.scope)),
+                    Some(scope_words(&new.scope)),
+                    At::New(&owner),
+                ),
+                (a, b) if a != b => out.push(
+                    Kind::OwnerScopeChanged,
+                    format!("{r}.owner"),
+                    format!(
+                        "`{r}` rows are now scoped by {} (were {}): existing rows may match other callers",
+                        scope_words(b),
+                        scope_words(a)
+                    ),
+                    Some(scope_words(a)),
+                    Some(scope_words(b)),
+                    At::New(&owner),
+                ),
+                _ => {}
+            }
+        }
+    }
+    for kind in OperationKind::ALL {
+        let old_op = old.and_then(|o| o.operation(kind));
+        let new_op = new.operation(kind);
+        grant_changes(
+            out,
+            r,
+            kind,
+            old_op.map_or(&empty, |o| &o.grants),
+            new_op.map_or(&empty, |o| &o.grants),
+            &new.scope,
+            &old_scope,
+        );
+        let rated = match (old_op, new_op) {
+            (Some(o), Some(n)) if o.rate.overridden || n.rate.overridden => Some((o, n)),
+            _ => None,
+        };
+        if let Some((o, n)) = rated {
+            let path = ["resources", r, "throttle", kind.name()];
+            let subject = format!("{r}.{}", kind.name());
+            rate_change(
+                out,
+                &subject,
+                &format!("the per-user rate of `{}` on `{r}`", kind.name()),
+                o.rate.user,
+                n.rate.user,
+                &path,
+            );
+            if o.grants.public && n.grants.public {
+                rate_change(
+                    out,
+                    &subject,
+                    &format!("the per-IP rate of `{}` on `{r}`", kind.name()),
+                    o.rate.anon,
+                    n.rate.anon,
+                    &path,
+                );
+            }
+        }
+    }
+    if let Some(o) = old {
+        column_changes(out, o, new);
+    }
+}
+
+fn removed_resource(out: &mut Out<'_>, old: &model::Resource) {
+    let r = old.name.as_str();
+    out.push(
+        Kind::ResourceRemoved,
+        r,
+        format!("resource `{r}` at /{} is removed", old.plural),
+        None,
+        None,
+        At::Old(&["resources", r]),
+    );
+    let empty = Grants {
+        owner: false,
+        roles: Vec::new(),
+        public: false,
+    };
+    for op in &old.operations {
+        grant_changes(
+            out,
+            r,
+            op.kind,
+            &op.grants,
+            &empty,
+            &Scope::Unowned,
+            &old.scope,
+        );
+    }
+}
+
+/// The `allow` lists of a spec: (path to the `audit` block, scope, codes).
+fn allows(spec: &spec::Spec) -> Vec<(Option<String>, Vec<String>)> {
+    let mut out = Vec::new();
+    if let Some(a) = &spec.audit {
+        out.push((None, a.allow.clone()));
+    }
+    for (name, r) in &spec.resources {
+        if let Some(a) = &r.audit {
+            out.push((Some(name.clone()), a.allow.clone()));
+        }
+    }
+    out
+}
+
+fn allow_changes(out: &mut Out<'_>) {
+    let (old, new) = (allows(out.old.spec), allows(out.new.spec));
+    let codes = |list: &[(Option<String>, Vec<String>)], scope: &Option<String>| -> Vec<String> {
+        list.iter()
+            .filter(|(s, _)| s == scope)
+            .flat_map(|(_, c)| c.clone())
+            .collect()
+    };
+    let scopes: Vec<Option<String>> = {
+        let mut s: Vec<Option<String>> = new.iter().map(|(s, _)| s.clone()).collect();
+        for (o, _) in &old {
+            if !s.contains(o) {
+                s.push(o.clone());
+            }
+        }
+        s
+    };
+    for scope in scopes {
+        let (o, n) = (codes(&old, &scope), codes(&new, &scope));
+        let path: Vec<&str> = match &scope {
+            None => vec!["audit", "allow"],
+            Some(r) => vec!["resources", r, "audit", "allow"],
+        };
+        let place = match &scope {
+            None => "the spec".to_string(),
+            Some(r) => format!("resource `{r}`"),
+        };
+        for code in n.iter().filter(|c| !o.contains(c)) {
+            out.push(
+                Kind::AuditAllowAdded,
+                format!("audit.{code}"),
+                format!("audit finding `{code}` is now allowed for {place}"),
+                None,
+                Some(code.clone()),
+                At::NewItem(&path, code),
+            );
+        }
+        for code in o.iter().filter(|c| !n.contains(c)) {
+            out.push(
+                Kind::AuditAllowRemoved,
+                format!("audit.{code}"),
+                format!("audit finding `{code}` is no longer allowed for {place}"),
+                Some(code.clone()),
+                None,
+                At::OldItem(&path, code),
+            );
+        }
+    }
+}
+
+/// Compares two compiled specs.
+pub fn diff(old: Side<'_>, new: Side<'_>) -> DiffReport {
+    let mut out = Out {
+        old,
+        new,
+        changes: Vec::new(),
+    };
+    service_changes(&mut out);
+    for r in &new.model.resources {
+        resource_changes(&mut out, old.model.resource(&r.name), r);
+    }
+    for r in &old.model.resources {
+        if new.model.resource(&r.name).is_none() {
+            removed_resource(&mut out, r);
+        }
+    }
+    allow_changes(&mut out);
+    // Stable: spec order is kept within each class.
+    out.changes.sort_by_key(|c| c.class);
+    let count = |class| out.changes.iter().filter(|c| c.class == class).count();
+    DiffReport {
+        tool: "palisade",
+        version: env!("CARGO_PKG_VERSION"),
+        old: old.at.source.name().to_string(),
+        new: new.at.source.name().to_string(),
+        service: new.model.name.clone(),
+        summary: DiffSummary {
+            widening: count(Class::Widening),
+            narrowing: count(Class::Narrowing),
+            neutral: count(Class::Neutral),
+        },
+        changes: out.changes,
+    }
+}
+
+fn summary_line(report: &DiffReport) -> String {
+    let s = &report.summary;
+    format!(
+        "{} widening, {} narrowing, {} neutral",
+        s.widening, s.narrowing, s.neutral
+    )
+}
+
+const CLASSES: [(Class, &str, &str); 3] = [
+    (Class::Widening, "+", "1;31"),
+    (Class::Narrowing, "-", "32"),
+    (Class::Neutral, "~", "2"),
+];
+
+/// The terminal rendering.
+pub fn render_text(report: &DiffReport, color: bool) -> String {
+    let style = Style::new(color);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} -> {} ({}): {}",
+        report.old,
+        report.new,
+        style.bold(&report.service),
+        summary_line(report)
+    );
+    if report.changes.is_empty() {
+        out.push_str("no change that affects security\n");
+        return out;
+    }
+    for (class, sign, paint) in CLASSES {
+        let changes: Vec<&Change> = report.of_class(class).collect();
+        if changes.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "\n{}",
+            style.paint(paint, &format!("{} ({})", class.name(), changes.len()))
+        );
+        for c in changes {
+            let _ = writeln!(
+                out,
+                "  {} {}: [{}] {}",
+                style.paint(paint, sign),
+                c.location,
+                c.kind,
+                c.message
+            );
+        }
+    }
+    out
+}
+
+/// Markdown for a pull-request comment.
+pub fn render_markdown(report: &DiffReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## Palisade diff: `{}`\n", report.service);
+    let s = &report.summary;
+    let widening = if s.widening > 0 {
+        format!("**{} widening**", s.widening)
+    } else {
+        "0 widening".to_string()
+    };
+    let _ = writeln!(
+        out,
+        "`{}` → `{}`: {widening}, {} narrowing, {} neutral",
+        report.old, report.new, s.narrowing, s.neutral
+    );
+    if report.changes.is_empty() {
+        let _ = writeln!(out, "\nNo change that affects security.");
+        return out;
+    }
+    for (class, title) in [
+        (Class::Widening, "Widening: who may do or see more"),
+        (Class::Narrowing, "Narrowing"),
+        (Class::Neutral, "Neutral"),
+    ] {
+        let changes: Vec<&Change> = report.of_class(class).collect();
+        if changes.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n### {title} ({})\n", changes.len());
+        let _ = writeln!(out, "| Change | What | Where |\n|---|---|---|");
+        for c in changes {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | `{}` |",
+                c.kind,
+                cell(&c.message),
+                c.location
+            );
+        }
+    }
+    out
+}
+
+pub fn render_json(report: &DiffReport) -> String {
+    let mut text = serde_json::to_string_pretty(report).expect("the diff serialises");
+    text.push('\n');
+    text
+}

@@ -1,0 +1,406 @@
+//! Each kind of change `palisade diff` reports: an edit that causes it, with
+//! its class, and the same edit backwards, which reports the mirror kind.
+
+use palisade::review::diff::{Class, DiffReport, Kind, diff};
+
+use super::load;
+
+const BASE: &str = "palisade: 1
+service: { name: t }
+auth:
+  jwt: { algorithm: ES256, public_key_env: K, issuer: https://id.example.com, audience: api, leeway_seconds: 10 }
+  roles_claim: roles
+roles: [admin, staff]
+cors: { origins: [https://a.example.com], credentials: false, max_age_seconds: 60 }
+throttle: { anon: 30/minute, user: 1000/hour, trust_proxy_hops: 0 }
+limits: { max_body: 64KiB, default_page_size: 20, max_page_size: 100, request_timeout_seconds: 10 }
+resources:
+  note:
+    owner: owner_id
+    fields:
+      text: { type: string, max_length: 100 }
+      email: { type: email, pii: true }
+      stamp: { type: date, read_only: true }
+    access:
+      owner: [list, get, create, update]
+      roles: { admin: [get], staff: [list] }
+      public: []
+    filters: [text]
+    throttle: { create: 10/minute }
+    audit: { allow: [pii-exposed-to-role], reason: staff lists notes }
+";
+
+/// A spec without roles at all (so `roles_claim` can come and go).
+const NO_ROLES: &str = "palisade: 1
+service: { name: t }
+auth:
+  jwt: { algorithm: ES256, public_key_env: K }
+resources:
+  note:
+    owner: owner_id
+    fields:
+      text: { type: string }
+";
+
+fn edit(base: &str, edits: &[(&str, &str)]) -> String {
+    let mut text = base.to_string();
+    for (from, to) in edits {
+        assert!(text.contains(from), "`{from}` is not in the spec");
+        text = text.replacen(from, to, 1);
+    }
+    text
+}
+
+fn run(old: &str, new: &str) -> DiffReport {
+    let (old, new) = (load("old.yaml", old), load("new.yaml", new));
+    diff(old.side(), new.side())
+}
+
+struct Case {
+    kind: Kind,
+    old: String,
+    new: String,
+}
+
+fn case(kind: Kind, edits: &[(&str, &str)]) -> Case {
+    Case {
+        kind,
+        old: BASE.to_string(),
+        new: edit(BASE, edits),
+    }
+}
+
+const NEW_RESOURCE: &str = "  memo:
+    owner: owner_id
+    fields:
+      body: { type: string }
+    access:
+      owner: [get]
+      roles: { staff: [list] }
+";
+
+fn cases() -> Vec<Case> {
+    vec![
+        case(Kind::PublicGranted, &[("public: []", "public: [list]")]),
+        case(
+            Kind::RoleGranted,
+            &[("admin: [get]", "admin: [get, delete]")],
+        ),
+        // A role gaining a whole resource.
+        Case {
+            kind: Kind::RoleGranted,
+            old: BASE.to_string(),
+            new: format!("{BASE}{NEW_RESOURCE}"),
+        },
+        case(
+            Kind::OwnerGranted,
+            &[(
+                "owner: [list, get, create, update]",
+                "owner: [list, get, create, update, delete]",
+            )],
+        ),
+        case(
+            Kind::OwnerScopeRemoved,
+            &[
+                ("    owner: owner_id\n", "    owner: none\n"),
+                ("      owner: [list, get, create, update]\n", ""),
+            ],
+        ),
+        case(
+            Kind::OwnerScopeChanged,
+            &[("owner: owner_id", "owner: { field: owner_id, claim: org }")],
+        ),
+        case(
+            Kind::RateLoosened,
+            &[("user: 1000/hour", "user: 2000/hour")],
+        ),
+        case(
+            Kind::RateLoosened,
+            &[("create: 10/minute", "create: 20/minute")],
+        ),
+        // The same sustained rate with a larger burst.
+        case(
+            Kind::RateLoosened,
+            &[("anon: 30/minute", "anon: 1800/hour")],
+        ),
+        case(
+            Kind::CorsOriginAdded,
+            &[(
+                "origins: [https://a.example.com]",
+                "origins: [https://a.example.com, https://b.example.com]",
+            )],
+        ),
+        case(
+            Kind::CorsCredentialsEnabled,
+            &[("credentials: false", "credentials: true")],
+        ),
+        case(
+            Kind::PiiFlagRemoved,
+            &[(
+                "email: { type: email, pii: true }",
+                "email: { type: email }",
+            )],
+        ),
+        case(Kind::LimitRaised, &[("max_body: 64KiB", "max_body: 1MiB")]),
+        case(
+            Kind::LimitRaised,
+            &[("max_page_size: 100", "max_page_size: 200")],
+        ),
+        case(
+            Kind::LimitRaised,
+            &[("default_page_size: 20", "default_page_size: 50")],
+        ),
+        case(
+            Kind::LimitRaised,
+            &[("request_timeout_seconds: 10", "request_timeout_seconds: 20")],
+        ),
+        case(
+            Kind::FieldWritable,
+            &[(
+                "stamp: { type: date, read_only: true }",
+                "stamp: { type: date }",
+            )],
+        ),
+        case(
+            Kind::TokenCheckRemoved,
+            &[(", issuer: https://id.example.com", "")],
+        ),
+        case(
+            Kind::TokenCheckChanged,
+            &[("audience: api", "audience: other")],
+        ),
+        case(
+            Kind::LeewayRaised,
+            &[("leeway_seconds: 10", "leeway_seconds: 60")],
+        ),
+        case(
+            Kind::AlgorithmWeakened,
+            &[(
+                "algorithm: ES256, public_key_env: K",
+                "algorithm: HS256, secret_env: K",
+            )],
+        ),
+        Case {
+            kind: Kind::RolesClaimAdded,
+            old: NO_ROLES.to_string(),
+            new: edit(NO_ROLES, &[("  jwt:", "  roles_claim: roles\n  jwt:")]),
+        },
+        case(
+            Kind::RolesClaimChanged,
+            &[("roles_claim: roles", "roles_claim: groups")],
+        ),
+        case(
+            Kind::ProxyHopsRaised,
+            &[("trust_proxy_hops: 0", "trust_proxy_hops: 1")],
+        ),
+        // Neutral changes.
+        case(
+            Kind::AlgorithmChanged,
+            &[("algorithm: ES256", "algorithm: EdDSA")],
+        ),
+        case(
+            Kind::KeySourceChanged,
+            &[("public_key_env: K", "public_key_env: OTHER")],
+        ),
+        case(
+            Kind::CorsMaxAgeChanged,
+            &[("max_age_seconds: 60", "max_age_seconds: 600")],
+        ),
+        case(
+            Kind::RoleDeclared,
+            &[
+                ("roles: [admin, staff]", "roles: [admin, staff, audit]"),
+                ("staff: [list] }", "staff: [list], audit: [get] }"),
+            ],
+        ),
+        Case {
+            kind: Kind::ResourceAdded,
+            old: BASE.to_string(),
+            new: format!("{BASE}{NEW_RESOURCE}"),
+        },
+        case(
+            Kind::PathChanged,
+            &[("  note:\n", "  note:\n    plural: notebook\n")],
+        ),
+        case(
+            Kind::FieldAdded,
+            &[("      stamp:", "      tag: { type: string }\n      stamp:")],
+        ),
+        case(
+            Kind::FieldChanged,
+            &[(
+                "text: { type: string, max_length: 100 }",
+                "text: { type: string, max_length: 200 }",
+            )],
+        ),
+        case(
+            Kind::QueryChanged,
+            &[("filters: [text]", "filters: [text, stamp]")],
+        ),
+        case(
+            Kind::AuditAllowAdded,
+            &[(
+                "allow: [pii-exposed-to-role]",
+                "allow: [pii-exposed-to-role, create-without-throttle]",
+            )],
+        ),
+    ]
+}
+
+#[test]
+fn every_kind_is_covered_by_a_case_or_its_mirror() {
+    let cases = cases();
+    for kind in Kind::ALL {
+        assert!(
+            cases
+                .iter()
+                .any(|c| c.kind == *kind || c.kind.mirror() == *kind),
+            "no case for {}",
+            kind.code()
+        );
+    }
+}
+
+#[test]
+fn kinds_are_unique_and_mirrors_are_consistent() {
+    let mut seen = std::collections::HashSet::new();
+    for kind in Kind::ALL {
+        assert!(seen.insert(kind.code()), "duplicate {}", kind.code());
+        let mirror = kind.mirror();
+        assert_eq!(mirror.mirror(), *kind, "{}", kind.code());
+        let expected = match (kind.class(), mirror == *kind) {
+            (Class::Widening, true) => Class::Widening,
+            (Class::Widening, false) => Class::Narrowing,
+            (Class::Narrowing, _) => Class::Widening,
+            (Class::Neutral, _) => Class::Neutral,
+        };
+        assert_eq!(mirror.class(), expected, "{}", kind.code());
+    }
+}
+
+#[test]
+fn each_edit_reports_its_kind_and_backwards_its_mirror() {
+    for case in cases() {
+        let forward = run(&case.old, &case.new);
+        let hit = forward
+            .changes
+            .iter()
+            .find(|c| c.kind_enum == case.kind)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} not reported:\n{}\n{:#?}",
+                    case.kind.code(),
+                    case.new,
+                    forward.changes
+                )
+            });
+        assert_eq!(hit.class, case.kind.class());
+        // A removed key is shown where it was.
+        let file = if case.kind == Kind::TokenCheckRemoved {
+            "old.yaml"
+        } else {
+            "new.yaml"
+        };
+        assert_eq!(hit.location.file, file, "{}", case.kind.code());
+        // Nothing widens in an edit meant to show only a neutral change.
+        if case.kind.class() == Class::Neutral {
+            assert!(
+                forward.changes.iter().all(|c| c.class != Class::Widening)
+                    || case.kind == Kind::ResourceAdded
+                    || case.kind == Kind::RoleDeclared,
+                "{}: {:#?}",
+                case.kind.code(),
+                forward.changes
+            );
+        }
+        let backward = run(&case.new, &case.old);
+        let mirror = case.kind.mirror();
+        let back = backward
+            .changes
+            .iter()
+            .find(|c| c.kind_enum == mirror)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} (mirror of {}) not reported backwards: {:#?}",
+                    mirror.code(),
+                    case.kind.code(),
+                    backward.changes
+                )
+            });
+        assert_eq!(back.class, mirror.class());
+        assert_eq!(
+            forward.widens(),
+            forward.changes.iter().any(|c| c.class == Class::Widening)
+        );
+    }
+}
+
+#[test]
+fn removed_things_are_located_in_the_old_file() {
+    let report = run(&edit(BASE, &[("public: []", "public: [get]")]), BASE);
+    let revoked = report
+        .changes
+        .iter()
+        .find(|c| c.kind_enum == Kind::PublicRevoked)
+        .unwrap();
+    assert_eq!(revoked.location.file, "old.yaml");
+    assert_eq!((revoked.location.line, revoked.location.column), (20, 16));
+}
+
+#[test]
+fn writing_defaults_out_is_no_change() {
+    let implicit = "palisade: 1
+service: { name: t }
+auth:
+  jwt: { algorithm: HS256, secret_env: JWT_SECRET }
+resources:
+  note:
+    owner: owner_id
+    fields:
+      text: { type: string }
+";
+    let explicit = "palisade: 1
+service: { name: t }
+auth:
+  jwt: { algorithm: HS256, secret_env: JWT_SECRET, leeway_seconds: 0 }
+  user_claim: sub
+throttle: { anon: 30/minute, user: 1000/hour, trust_proxy_hops: 0 }
+limits: { max_body: 64KiB, default_page_size: 20, max_page_size: 100, request_timeout_seconds: 10 }
+resources:
+  note:
+    plural: notes
+    owner: owner_id
+    fields:
+      text: { type: string }
+    access:
+      owner: [list, get, create, update, delete]
+";
+    let report = run(implicit, explicit);
+    assert!(report.changes.is_empty(), "{:#?}", report.changes);
+}
+
+#[test]
+fn a_removed_resource_revokes_its_grants() {
+    let report = run(&format!("{BASE}{NEW_RESOURCE}"), BASE);
+    let kinds: Vec<&str> = report.changes.iter().map(|c| c.kind).collect();
+    assert!(kinds.contains(&"resource-removed"), "{kinds:?}");
+    assert!(kinds.contains(&"owner-revoked"), "{kinds:?}");
+    assert!(kinds.contains(&"role-revoked"), "{kinds:?}");
+    assert!(!report.widens());
+}
+
+#[test]
+fn git_revisions_are_read_with_git_show() {
+    let source = palisade::review::read_spec("git:HEAD:examples/billing.yaml")
+        .expect("examples/billing.yaml is committed");
+    assert_eq!(source.name(), "HEAD:examples/billing.yaml");
+    assert!(source.text().contains("name: billing"));
+    for bad in ["git:HEAD", "git::x.yaml", "git:HEAD:"] {
+        assert!(palisade::review::read_spec(bad).is_err(), "{bad}");
+    }
+    let missing = palisade::review::read_spec("git:HEAD:no/such/file.yaml").unwrap_err();
+    assert!(
+        missing.contains("cannot read HEAD:no/such/file.yaml"),
+        "{missing}"
+    );
+}
