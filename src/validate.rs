@@ -636,7 +636,7 @@ impl<'a> Validator<'a> {
                 )
             };
             let message = if what == "owner field" {
-                "`owner` is empty; it must name the field that holds the owner".to_string()
+                "the owner field is empty; it must name the field that holds the owner".to_string()
             } else {
                 format!("the {what} name is empty")
             };
