@@ -100,6 +100,29 @@ fn audit_of_every_example_in_every_format() {
 }
 
 #[test]
+fn the_html_report_is_self_contained() {
+    for file in examples() {
+        let html = review::render_audit(&audit(&load_file(&file)), AuditFormat::Html, false);
+        for outside in ["<script", "src=", "href=", "<link", "@import", "url("] {
+            assert!(!html.contains(outside), "{file}: `{outside}` in the page");
+        }
+    }
+}
+
+/// Whether the tests run in a git work tree (not, say, an unpacked crate).
+pub fn in_git() -> bool {
+    let inside = std::process::Command::new("git")
+        .args(["rev-parse", "--verify", "HEAD"])
+        .current_dir(root())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !inside {
+        println!("skipped: not in a git work tree with a commit");
+    }
+    inside
+}
+
+#[test]
 fn audit_output_is_deterministic() {
     for file in examples() {
         let first = review::render_audit(&audit(&load_file(&file)), AuditFormat::Json, false);

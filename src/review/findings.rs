@@ -23,9 +23,13 @@ use super::matrix::pii_fields;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// Worth knowing; rarely a risk by itself.
     Info,
+    /// A risk in some deployments.
     Low,
+    /// A risk that needs a reason to accept.
     Medium,
+    /// Data exposed to anyone.
     High,
 }
 
@@ -130,7 +134,7 @@ rules! {
         fix: "keep `trust_proxy_hops` equal to the number of proxies that always sit in front, or set it to 0";
     UnknownAuditCode => "unknown-audit-code", Medium, "unknown code in allow",
         why: "an `allow` entry that names no finding code silences nothing, so the finding it meant to accept is still reported (and a typo hides that)",
-        fix: "use a code from `palisade audit` output (see the README's list), or remove the entry";
+        fix: "use the code that `palisade audit` shows in brackets for the finding, or remove the entry";
     UnusedAllow => "unused-allow", Low, "allow that silences nothing",
         why: "an `allow` entry for a finding that does not occur here is stale; it would silently accept the finding if it came back later",
         fix: "remove the entry, or move it to where the finding occurs (service-wide findings can only be allowed in the top-level `audit`)";

@@ -290,16 +290,15 @@ fn run_diff(
         Some(FailOn::Change) => !report.changes.is_empty(),
     };
     if fails {
+        let (n, what) = match fail_on {
+            Some(FailOn::Widening) => (report.summary.widening, "widening change"),
+            _ => (report.changes.len(), "change"),
+        };
         eprintln!(
-            "{} -> {}: {} widening change{}",
+            "{} -> {}: {n} {what}{}",
             report.old,
             report.new,
-            report.summary.widening,
-            if report.summary.widening == 1 {
-                ""
-            } else {
-                "s"
-            }
+            if n == 1 { "" } else { "s" }
         );
         1
     } else {
