@@ -204,7 +204,11 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
     project.generated("openapi.json", openapi);
 
     let head = header(spec_file);
-    project.generated("src/main.rs", format!("{head}{}", rust::print(main_rs())));
+    project.generated(
+        "src/main.rs",
+        format!("{head}{}", rust::print(main_rs(service))),
+    );
+    project.generated("src/lib.rs", format!("{head}{}", rust::print(lib_rs())));
     project.generated(
         "src/api/mod.rs",
         format!("{head}{}", rust::print(api_mod(service))),
@@ -256,22 +260,28 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
     project
 }
 
-fn main_rs() -> proc_macro2::TokenStream {
+fn main_rs(service: &Service) -> proc_macro2::TokenStream {
+    let krate = ident::internal(&service.name.replace('-', "_"));
     quote! {
         //! The server binary: `cargo run` serves, `cargo run -- dev-token` mints
         //! a token for local use.
 
-        #[allow(dead_code)]
-        #[rustfmt::skip]
-        mod api;
-        mod hooks;
-        #[allow(dead_code)]
-        #[rustfmt::skip]
-        mod runtime;
-
         fn main() -> std::process::ExitCode {
-            runtime::cli::main(&api::SETTINGS, api::MIGRATIONS, api::routes)
+            #krate::runtime::cli::main(&#krate::api::SETTINGS, #krate::api::MIGRATIONS, #krate::api::routes)
         }
+    }
+}
+
+fn lib_rs() -> proc_macro2::TokenStream {
+    quote! {
+        //! The service as a library: the binary in `main.rs` serves it, and the
+        //! tests in `tests/` drive its router directly.
+
+        #[rustfmt::skip]
+        pub mod api;
+        pub mod hooks;
+        #[rustfmt::skip]
+        pub mod runtime;
     }
 }
 

@@ -536,41 +536,175 @@ pub fn resource_module(
         }
     );
     let _ = module;
+    let has = |kind: OperationKind| resource.operation(kind).is_some();
+    let (list, get, create, update, delete) = (
+        has(OperationKind::List),
+        has(OperationKind::Get),
+        has(OperationKind::Create),
+        has(OperationKind::Update),
+        has(OperationKind::Delete),
+    );
+    let decodes = list || get || create || update;
+    let builds_queries = list || get || update || delete;
+    // Imports and items only where an operation uses them, so that every
+    // generated module is free of unused code without `allow` attributes.
+    let mut uses = vec![quote!(
+        use axum::extract::State;
+    )];
+    if get || update || delete {
+        uses.push(quote!(
+            use axum::extract::Path;
+        ));
+    }
+    if list {
+        uses.push(quote!(
+            use axum::extract::RawQuery;
+        ));
+        uses.push(quote!(
+            use crate::runtime::page::{self, ListQuery, ListRules};
+        ));
+    }
+    if list || get || update || delete {
+        uses.push(quote!(
+            use axum::http::StatusCode;
+        ));
+    }
+    if list || get || create || update {
+        uses.push(quote!(
+            use crate::runtime::body;
+        ));
+    }
+    if create || update {
+        uses.push(quote!(
+            use crate::runtime::body::Json;
+        ));
+        uses.push(quote!(
+            use crate::runtime::row::now;
+        ));
+    }
+    if decodes {
+        uses.push(quote!(
+            use sqlx::sqlite::SqliteRow;
+        ));
+        uses.push(quote!(
+            use sqlx::Row as _;
+        ));
+    }
+    if builds_queries {
+        uses.push(quote!(
+            use sqlx::{QueryBuilder, Sqlite};
+        ));
+    }
+    let list_items = list.then(|| {
+        quote! {
+            static LIST_RULES: ListRules = ListRules {
+                default_limit: #default_limit,
+                max_limit: #max_limit,
+                sort_keys: &[#(#sort_keys),*],
+                default_sort: "-created_at",
+                filters: &[#(#filters),*],
+            };
+
+            fn sort_value(row: &Row, key: &str) -> serde_json::Value {
+                match key {
+                    #(#sort_arms)*
+                    _ => serde_json::Value::Null,
+                }
+            }
+        }
+    });
+    let decode = decodes.then(|| {
+        quote! {
+            impl Row {
+                fn decode(r: &SqliteRow) -> Result<Row, sqlx::Error> {
+                    Ok(Row { #(#decode_fields,)* })
+                }
+            }
+        }
+    });
+    let store_list = list.then(|| {
+        quote! {
+            pub async fn list(db: &SqlitePool, #scope_param query: &ListQuery) -> Result<Vec<Row>, Problem> {
+                let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM {TABLE} WHERE 1 = 1"));
+                #push_scope
+                #(#filter_arms)*
+                query.push_after(&mut qb);
+                query.push_order_limit(&mut qb);
+                let rows = qb.build().fetch_all(db).await?;
+                Ok(rows.iter().map(Row::decode).collect::<Result<_, _>>()?)
+            }
+        }
+    });
+    let store_get = get.then(|| {
+        quote! {
+            pub async fn get(db: &SqlitePool, #scope_param id: &str) -> Result<Option<Row>, Problem> {
+                let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM {TABLE} WHERE \"id\" = "));
+                qb.push_bind(id.to_owned());
+                #push_scope
+                let row = qb.build().fetch_optional(db).await?;
+                Ok(row.as_ref().map(Row::decode).transpose()?)
+            }
+        }
+    });
+    let store_insert = create.then(|| {
+        quote! {
+            pub async fn insert(db: &SqlitePool, #owner_param input: &CreateInput) -> Result<Row, Problem> {
+                let now = now();
+                let row = sqlx::query(#insert_sql) #(#insert_binds)* .fetch_one(db).await?;
+                Ok(Row::decode(&row)?)
+            }
+        }
+    });
+    let store_update = update.then(|| {
+        quote! {
+            pub async fn update(db: &SqlitePool, #scope_param id: &str, input: &UpdateInput) -> Result<Option<Row>, Problem> {
+                let mut qb = QueryBuilder::<Sqlite>::new(format!("UPDATE {TABLE} SET \"updated_at\" = "));
+                qb.push_bind(now());
+                #(#update_sets)*
+                qb.push(" WHERE \"id\" = ").push_bind(id.to_owned());
+                #push_scope
+                qb.push(format!(" RETURNING {COLUMNS}"));
+                let row = qb.build().fetch_optional(db).await?;
+                Ok(row.as_ref().map(Row::decode).transpose()?)
+            }
+        }
+    });
+    let store_delete = delete.then(|| {
+        quote! {
+            pub async fn delete(db: &SqlitePool, #scope_param id: &str) -> Result<bool, Problem> {
+                let mut qb = QueryBuilder::<Sqlite>::new(format!("DELETE FROM {TABLE} WHERE \"id\" = "));
+                qb.push_bind(id.to_owned());
+                #push_scope
+                Ok(qb.build().execute(db).await?.rows_affected() > 0)
+            }
+        }
+    });
+    let columns_const = decodes.then(|| quote!(const COLUMNS: &str = #columns_sql;));
     quote! {
         #![doc = #module_doc]
 
-        use axum::extract::{Path, RawQuery, State};
         use axum::handler::Handler as _;
-        use axum::http::StatusCode;
         use axum::response::Response;
         use axum::Router;
         use serde::{Deserialize, Serialize};
-        use sqlx::sqlite::SqliteRow;
-        use sqlx::{QueryBuilder, Row as _, Sqlite, SqlitePool};
+        use sqlx::SqlitePool;
+        #(#uses)*
 
         use crate::hooks::Custom;
         use crate::runtime::access::{Access, Grants, Scope};
-        use crate::runtime::body::{self, Json};
         use crate::runtime::check::Checker;
-        use crate::runtime::page::{self, ListQuery, ListRules};
         use crate::runtime::problem::Problem;
-        use crate::runtime::row::{now, Patch};
+        use crate::runtime::row::Patch;
         use crate::runtime::server::{App, Operation};
         use crate::runtime::throttle::Rate;
 
         const TABLE: &str = #table;
         #owner_const
-        const COLUMNS: &str = #columns_sql;
+        #columns_const
 
         #(#statics)*
 
-        static LIST_RULES: ListRules = ListRules {
-            default_limit: #default_limit,
-            max_limit: #max_limit,
-            sort_keys: &[#(#sort_keys),*],
-            default_sort: "-created_at",
-            filters: &[#(#filters),*],
-        };
+        #list_items
 
         #(#patterns)*
 
@@ -584,11 +718,7 @@ pub fn resource_module(
             }
         }
 
-        impl Row {
-            fn decode(r: &SqliteRow) -> Result<Row, sqlx::Error> {
-                Ok(Row { #(#decode_fields,)* })
-            }
-        }
+        #decode
 
         /// The body of a create: unknown fields, the owner, `id` and the
         /// timestamps are refused.
@@ -651,59 +781,16 @@ pub fn resource_module(
             }
         }
 
-        fn sort_value(row: &Row, key: &str) -> serde_json::Value {
-            match key {
-                #(#sort_arms)*
-                _ => serde_json::Value::Null,
-            }
-        }
-
         /// The only code that reaches the table. Every function of an owned
         /// resource takes the caller's scope and filters on the owner.
         mod store {
             use super::*;
 
-            pub async fn list(db: &SqlitePool, #scope_param query: &ListQuery) -> Result<Vec<Row>, Problem> {
-                let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM {TABLE} WHERE 1 = 1"));
-                #push_scope
-                #(#filter_arms)*
-                query.push_after(&mut qb);
-                query.push_order_limit(&mut qb);
-                let rows = qb.build().fetch_all(db).await?;
-                Ok(rows.iter().map(Row::decode).collect::<Result<_, _>>()?)
-            }
-
-            pub async fn get(db: &SqlitePool, #scope_param id: &str) -> Result<Option<Row>, Problem> {
-                let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM {TABLE} WHERE \"id\" = "));
-                qb.push_bind(id.to_owned());
-                #push_scope
-                let row = qb.build().fetch_optional(db).await?;
-                Ok(row.as_ref().map(Row::decode).transpose()?)
-            }
-
-            pub async fn insert(db: &SqlitePool, #owner_param input: &CreateInput) -> Result<Row, Problem> {
-                let now = now();
-                let row = sqlx::query(#insert_sql) #(#insert_binds)* .fetch_one(db).await?;
-                Ok(Row::decode(&row)?)
-            }
-
-            pub async fn update(db: &SqlitePool, #scope_param id: &str, input: &UpdateInput) -> Result<Option<Row>, Problem> {
-                let mut qb = QueryBuilder::<Sqlite>::new(format!("UPDATE {TABLE} SET \"updated_at\" = "));
-                qb.push_bind(now());
-                #(#update_sets)*
-                qb.push(" WHERE \"id\" = ").push_bind(id.to_owned());
-                #push_scope
-                qb.push(format!(" RETURNING {COLUMNS}"));
-                let row = qb.build().fetch_optional(db).await?;
-                Ok(row.as_ref().map(Row::decode).transpose()?)
-            }
-
-            pub async fn delete(db: &SqlitePool, #scope_param id: &str) -> Result<bool, Problem> {
-                let mut qb = QueryBuilder::<Sqlite>::new(format!("DELETE FROM {TABLE} WHERE \"id\" = "));
-                qb.push_bind(id.to_owned());
-                #push_scope
-                Ok(qb.build().execute(db).await?.rows_affected() > 0)
-            }
+            #store_list
+            #store_get
+            #store_insert
+            #store_update
+            #store_delete
         }
 
         #readable

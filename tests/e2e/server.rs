@@ -178,6 +178,11 @@ pub fn start_with(spec: &str, flaw: Option<Flaw<'_>>) -> Server {
             &format!("name = \"{}\"", compiled.model.name),
             &format!("name = \"{binary_name}\""),
         );
+        // The library keeps its name, which the binary refers to.
+        let manifest = out.join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let lib = compiled.model.name.replace('-', "_");
+        std::fs::write(&manifest, format!("{text}\n[lib]\nname = \"{lib}\"\n")).unwrap();
         apply(&out);
         cargo(&out, &["build", "--quiet"]);
     } else {
