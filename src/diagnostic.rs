@@ -57,7 +57,7 @@ codes! {
     InvalidSize => "invalid-size", "a size that is not bytes with an optional `KiB`/`MiB` suffix";
     InvalidOrigin => "invalid-origin", "a CORS origin that is not an exact `scheme://host[:port]`";
     UnsupportedVersion => "unsupported-version", "the `palisade:` format version is not 1";
-    InvalidName => "invalid-name", "a name that is not `[a-z][a-z0-9_]*`";
+    InvalidName => "invalid-name", "a name that is not `[a-z][a-z0-9_]*` (`[a-z][a-z0-9_-]*` for the service)";
     ReservedName => "reserved-name", "a name that the generated server uses itself";
     DuplicatePlural => "duplicate-plural", "two resources share one path";
     DuplicateEntry => "duplicate-entry", "a list names the same item twice";
