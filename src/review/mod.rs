@@ -32,6 +32,7 @@ pub enum Review {
     Audit {
         /// The spec file.
         spec: PathBuf,
+        /// How to write the report.
         #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
         format: AuditFormat,
         /// Exit 1 when a finding at or above this level is not silenced
@@ -44,10 +45,13 @@ pub enum Review {
     },
     /// Compare two specs: what a change widens, narrows or leaves neutral.
     Diff {
-        /// The old spec: a file, or `git:REV:PATH` for a committed version.
+        /// The old spec: a file, or `git:REV:PATH` for a committed version
+        /// (PATH as `git show` reads it: from the repository root, or
+        /// `./PATH` from the current directory).
         old: String,
         /// The new spec: a file, or `git:REV:PATH`.
         new: String,
+        /// How to write the report.
         #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
         format: DiffFormat,
         /// Exit 1 when a change of this class is found.
