@@ -10,10 +10,12 @@
 //! templates in `templates/project/`, and the runtime support is copied
 //! from `templates/runtime/src/`, where it is compiled and tested.
 
+pub mod example;
 pub mod ident;
 pub mod openapi;
 pub mod rust;
 mod sql;
+mod tests;
 
 use std::collections::BTreeMap;
 
@@ -97,6 +99,10 @@ const RUNTIME: &[(&str, &str)] = &[
     (
         "server",
         include_str!("../../templates/runtime/src/server.rs"),
+    ),
+    (
+        "testkit",
+        include_str!("../../templates/runtime/src/testkit.rs"),
     ),
     (
         "throttle",
@@ -209,6 +215,25 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
         format!("{head}{}", rust::print(main_rs(service))),
     );
     project.generated("src/lib.rs", format!("{head}{}", rust::print(lib_rs())));
+    // rustfmt would reformat a test file printed by prettyplease; the cases
+    // live in a module it skips, behind a file it leaves as it is.
+    project.generated(
+        "tests/security.rs",
+        format!(
+            "{head}{}",
+            rust::print(quote! {
+                //! The service's own security tests (see `security/cases.rs`).
+
+                #[rustfmt::skip]
+                #[path = "security/cases.rs"]
+                mod cases;
+            })
+        ),
+    );
+    project.generated(
+        "tests/security/cases.rs",
+        format!("{head}{}", rust::print(tests::security_tests(service))),
+    );
     project.generated(
         "src/api/mod.rs",
         format!("{head}{}", rust::print(api_mod(service))),

@@ -185,6 +185,17 @@ pub fn start_with(spec: &str, flaw: Option<Flaw<'_>>) -> Server {
         std::fs::write(&manifest, format!("{text}\n[lib]\nname = \"{lib}\"\n")).unwrap();
         apply(&out);
         cargo(&out, &["build", "--quiet"]);
+        // The project's own security tests must notice the flaw as well.
+        let own = Command::new(env!("CARGO"))
+            .args(["test", "--quiet", "--test", "security"])
+            .current_dir(&out)
+            .env("CARGO_TARGET_DIR", target_dir())
+            .output()
+            .expect("cargo runs");
+        assert!(
+            !own.status.success(),
+            "the generated project's own tests did not notice the flaw `{name}`"
+        );
     } else {
         cargo(&out, &["build", "--quiet"]);
         cargo(
@@ -192,6 +203,8 @@ pub fn start_with(spec: &str, flaw: Option<Flaw<'_>>) -> Server {
             &["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"],
         );
         cargo(&out, &["fmt", "--check"]);
+        // The project's own tests (runtime units and tests/security.rs).
+        cargo(&out, &["test", "--quiet"]);
     }
 
     let keys = Keys::for_model(&compiled.model);

@@ -12,4 +12,5 @@ pub mod page;
 pub mod problem;
 pub mod row;
 pub mod server;
+pub mod testkit;
 pub mod throttle;
