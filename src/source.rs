@@ -82,7 +82,10 @@ impl SourceFile {
 
     /// The 1-based line and column of a byte offset.
     pub fn position(&self, offset: usize) -> Position {
-        let offset = offset.min(self.text.len());
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
         let line = self.line_starts.partition_point(|&s| s <= offset);
         let start = self.line_starts[line - 1];
         let column = self.text[start..offset].chars().count() + 1;
@@ -114,5 +117,8 @@ mod tests {
         assert_eq!(f.position(after), Position { line: 2, column: 5 });
         assert_eq!(f.offset(2, 4), after);
         assert_eq!(f.line_text(after), "namé: 2");
+        // An offset inside a character counts from the character's start.
+        let inside = f.text().find('é').unwrap() + 1;
+        assert_eq!(f.position(inside).column, 4);
     }
 }
