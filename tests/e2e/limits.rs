@@ -35,6 +35,7 @@ pub fn run(server: &Server, tally: &mut BTreeMap<&'static str, usize>) {
         server,
         tally,
         seen: Mutex::new(BTreeSet::new()),
+        bursts: Mutex::new(Vec::new()),
         users: 0,
     };
     // The request timeout takes seconds: it runs while the rest goes on.
@@ -55,6 +56,9 @@ pub fn run(server: &Server, tally: &mut BTreeMap<&'static str, usize>) {
         server.model.name,
         times.join(", ")
     );
+    for line in t.bursts.lock().unwrap().iter() {
+        println!("  {line}");
+    }
     if let Some(slow) = slow {
         let (r, elapsed, timeout) = slow.join().expect("the slow-body client");
         assert_eq!(
@@ -86,6 +90,8 @@ struct Limits<'a> {
     tally: &'a mut BTreeMap<&'static str, usize>,
     /// Every status answered, each checked for the security headers.
     seen: Mutex<BTreeSet<u16>>,
+    /// What each burst saw, printed at the end.
+    bursts: Mutex<Vec<String>>,
     users: usize,
 }
 
@@ -350,6 +356,11 @@ impl<'a> Limits<'a> {
                     started.elapsed()
                 );
                 self.throttled(&r, what, rate, bucket);
+                self.bursts.lock().unwrap().push(format!(
+                    "{what}: {count} + {extra} passed in {:.1} s, then 429 with Retry-After {}",
+                    started.elapsed().as_secs_f64(),
+                    r.header("retry-after").unwrap_or("?")
+                ));
                 return r;
             }
             check(&r);
@@ -747,6 +758,11 @@ impl<'a> Limits<'a> {
             "forged tokens: 429 after {passed}, the anonymous rate is {anon}"
         );
         self.throttled(&refused, "forged tokens from one address", anon, "default");
+        self.bursts.lock().unwrap().push(format!(
+            "forged tokens from one address: {passed} answered 401 in {:.1} s, then 429 with Retry-After {}",
+            started.elapsed().as_secs_f64(),
+            refused.header("retry-after").unwrap_or("?")
+        ));
         self.pass("throttling");
         // Guessing from that address does not lock out a valid user
         // calling from another one.
@@ -1351,7 +1367,12 @@ fn raw(addr: SocketAddr, bytes: &[u8], timeout: Duration) -> Response {
             Err(_) => break,
         }
     }
-    parse(&buf).unwrap_or_else(|| panic!("unparsable answer: {:?}", String::from_utf8_lossy(&buf)))
+    parse(&buf).unwrap_or_else(|| {
+        panic!(
+            "no complete answer within {timeout:?}: {:?}",
+            String::from_utf8_lossy(&buf)
+        )
+    })
 }
 
 /// Whether `buf` holds a whole response (by Content-Length or final chunk).
@@ -1406,4 +1427,56 @@ fn parse(raw: &[u8]) -> Option<Response> {
         headers,
         body,
     })
+}
+
+/// Runs the limit cases against a flawed build and returns the failure
+/// message; panics if they pass, i.e. if they went blind to the flaw.
+fn catches(spec: &str, flaw: super::server::Flaw<'_>) -> String {
+    let server = super::server::start_with(spec, Some(flaw));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run(&server, &mut BTreeMap::new())
+    }));
+    match result {
+        Ok(()) => panic!("the limit cases did not notice the flaw `{}`", flaw.0),
+        Err(payload) => payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default(),
+    }
+}
+
+/// A CORS layer that reflects any origin (tower-http's `mirror_request`).
+#[test]
+fn the_limit_cases_catch_a_reflected_origin() {
+    let message = catches(
+        "examples/billing.yaml",
+        ("reflected-origin", &|dir| {
+            super::server::edit(
+                &dir.join("src/runtime/server.rs"),
+                "pub fn cors_layer",
+                "AllowOrigin::list(origins)",
+                "{ let _ = origins; AllowOrigin::mirror_request() }",
+            );
+        }),
+    );
+    assert!(message.contains("no Access-Control-* header"), "{message}");
+}
+
+/// The client address read from the left of `X-Forwarded-For`, as
+/// tower_governor's `SmartIpKeyExtractor` does.
+#[test]
+fn the_limit_cases_catch_a_spoofable_client_address() {
+    let message = catches(
+        "examples/projects.yaml",
+        ("leftmost-forwarded-for", &|dir| {
+            super::server::edit(
+                &dir.join("src/runtime/throttle.rs"),
+                "pub fn client_ip",
+                ".map(|i| entries[i])",
+                ".map(|_| entries[0])",
+            );
+        }),
+    );
+    assert!(message.contains("without a 429"), "{message}");
 }

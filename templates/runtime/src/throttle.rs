@@ -21,16 +21,18 @@
 //! store holds at most `max_keys` keys ([`DEFAULT_MAX_KEYS`] = 100,000 in
 //! generated servers); one key costs its string (`anon:default:` plus an
 //! address, or `user:<bucket>:` plus the user claim), 8 bytes of GCRA
-//! state and the hash table's slot, about 100 bytes for a short key
-//! (`bench/limiter.sh` measures it).
-//! So a service with `R` distinct rates holds at most `R x max_keys` keys,
-//! about `R x 10 MB` with the default cap, however many distinct clients
-//! arrive; a million distinct keys against one rate leave 100,000 stored
-//! and the rest refused. A key leaves at the next housekeeping pass
+//! state and its hash table slot: `bench/limiter.sh` measures about 85
+//! bytes of resident memory per key, 8 MiB for a full store. So a service
+//! with `R` distinct rates holds at most `R x 100,000` keys, about
+//! `R x 8 MiB` (more with long user names), however many distinct clients
+//! arrive: a million distinct addresses against one rate leave 100,000
+//! keys stored and the rest refused with 429, where governor alone would
+//! hold all of them (105 MiB). A key leaves at the next housekeeping pass
 //! (every 30 s in the server) once its bucket is full again, i.e. at most
-//! one window of its rate after its last request; when a store is full,
-//! a new key first triggers such a pass (at most once a second) and is
-//! refused only if the store is still full of active keys.
+//! one window (plus one period) of its rate after its last request; when
+//! a store is full, a new key first triggers such a pass for that store
+//! (at most once a second, with one warning in the log) and is refused
+//! only if the store is still full of active keys.
 //!
 //! # Headers
 //!
@@ -190,6 +192,8 @@ impl ShrinkableKeyedStateStore<String> for SharedStore {
 struct Bucket<C: Clock> {
     limiter: RateLimiter<String, SharedStore, C, StateInformationMiddleware>,
     store: SharedStore,
+    /// When the store, being full, last triggered an early `retain_recent`.
+    last_sweep: Mutex<Option<C::Instant>>,
 }
 
 /// In-process GCRA limiter (governor): one keyed limiter per distinct
@@ -201,8 +205,6 @@ pub struct MemoryLimiter<C: Clock = DefaultClock> {
     buckets: RwLock<HashMap<Rate, Arc<Bucket<C>>>>,
     max_keys: usize,
     clock: C,
-    /// When a full store last triggered an early `retain_recent`.
-    last_sweep: Mutex<Option<C::Instant>>,
 }
 
 /// Default key cap per rate.
@@ -220,7 +222,6 @@ impl<C: Clock + Clone + Send + Sync + 'static> MemoryLimiter<C> {
             buckets: RwLock::new(HashMap::new()),
             max_keys,
             clock,
-            last_sweep: Mutex::new(None),
         }
     }
 
@@ -234,7 +235,7 @@ impl<C: Clock + Clone + Send + Sync + 'static> MemoryLimiter<C> {
         }
         let now = self.clock.now();
         {
-            let mut last = self.last_sweep.lock().unwrap_or_else(|e| e.into_inner());
+            let mut last = bucket.last_sweep.lock().unwrap_or_else(|e| e.into_inner());
             let due =
                 last.is_none_or(|prev| now.duration_since(prev) >= Nanos::from(1_000_000_000));
             if !due {
@@ -243,7 +244,15 @@ impl<C: Clock + Clone + Send + Sync + 'static> MemoryLimiter<C> {
             *last = Some(now);
         }
         bucket.limiter.retain_recent();
-        bucket.store.0.len() >= self.max_keys
+        let full = bucket.store.0.len() >= self.max_keys;
+        if full {
+            // At most once a second, so a flood does not flood the log too.
+            tracing::warn!(
+                max_keys = self.max_keys,
+                "rate limiter full of active keys: refusing new keys"
+            );
+        }
+        full
     }
 
     fn bucket(&self, rate: Rate) -> Arc<Bucket<C>> {
@@ -262,7 +271,11 @@ impl<C: Clock + Clone + Send + Sync + 'static> MemoryLimiter<C> {
                 let limiter: RateLimiter<String, SharedStore, C, NoOpMiddleware<C::Instant>> =
                     RateLimiter::new(rate.quota(), store.clone(), self.clock.clone());
                 let limiter = limiter.with_middleware::<StateInformationMiddleware>();
-                Arc::new(Bucket { limiter, store })
+                Arc::new(Bucket {
+                    limiter,
+                    store,
+                    last_sweep: Mutex::new(None),
+                })
             })
             .clone()
     }
@@ -276,10 +289,6 @@ where
         let bucket = self.bucket(rate);
         let limit = rate.count.max(1);
         if self.full(&bucket, key) {
-            tracing::warn!(
-                max_keys = self.max_keys,
-                "rate limiter full: refusing a new key"
-            );
             let wait = rate.period_seconds();
             return Decision {
                 allowed: false,
