@@ -60,6 +60,12 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print the resolved model of a spec as JSON: every default applied and
+    /// every decision made (who may run each operation, on which rows).
+    Model {
+        /// The spec file.
+        spec: PathBuf,
+    },
     /// Check that a generated project matches its spec, without writing (CI).
     Check {
         /// The spec file.
@@ -105,6 +111,16 @@ pub fn main() -> ExitCode {
         Command::Generate { spec, out, force } => generate(&spec, &out, force, color),
         Command::Schema { out } => schema(out.as_deref()),
         Command::Check { spec, out, format } => check(&spec, &out, format, color),
+        Command::Model { spec } => match compile_for_command(&spec, color) {
+            Ok(compiled) => {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&compiled.model).unwrap_or_default()
+                );
+                0
+            }
+            Err(code) => code,
+        },
         Command::Review(review) => crate::review::run(review, color),
         Command::Init { name, dir } => init(&dir, name.as_deref()),
     };

@@ -122,6 +122,16 @@ fn problem_response(description: &str) -> Value {
     })
 }
 
+/// What the server's email check accepts (dot-atoms at a host name).
+const EMAIL_PATTERN: &str = r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,64}(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,64})*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
+
+/// What the server's URL check accepts: absolute http or https, a host
+/// name (no user info), an optional port, no whitespace.
+const URL_PATTERN: &str = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:[0-9]{1,5})?([/?#][^\s\x00-\x1f\x7f]*)?$";
+
+/// Strings never contain NUL (they would break on PostgreSQL).
+const NO_NUL_PATTERN: &str = r"^[^\x00]*$";
+
 /// The JSON Schema of one column's value (not null).
 pub fn column_schema(column: &Column) -> Value {
     let c = &column.constraints;
@@ -133,8 +143,12 @@ pub fn column_schema(column: &Column) -> Value {
         ColumnType::Date => json!({ "type": "string", "format": "date" }),
         ColumnType::Datetime => json!({ "type": "string", "format": "date-time" }),
         ColumnType::Uuid => json!({ "type": "string", "format": "uuid" }),
-        ColumnType::Email => json!({ "type": "string", "format": "email" }),
-        ColumnType::Url => json!({ "type": "string", "format": "uri" }),
+        ColumnType::Email => {
+            json!({ "type": "string", "format": "email", "maxLength": 254, "pattern": EMAIL_PATTERN })
+        }
+        ColumnType::Url => {
+            json!({ "type": "string", "format": "uri", "maxLength": 2048, "pattern": URL_PATTERN })
+        }
         ColumnType::Ref { resource } => {
             json!({ "type": "string", "format": "uuid", "description": format!("The id of a `{resource}` the caller may read.") })
         }
@@ -147,6 +161,8 @@ pub fn column_schema(column: &Column) -> Value {
     }
     if let Some(p) = &c.pattern {
         s["pattern"] = format!("^(?:{p})$").into();
+    } else if s["type"] == "string" && s.get("pattern").is_none() && s.get("format").is_none() {
+        s["pattern"] = NO_NUL_PATTERN.into();
     }
     if let Some(values) = &c.values {
         s["enum"] = values.clone().into();
@@ -248,7 +264,8 @@ fn operation(
         OperationKind::List => {
             op["summary"] = format!("List `{name}` rows").into();
             let mut params = vec![
-                json!({ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": service.limits.max_page_size, "default": service.limits.default_page_size }, "description": "Rows per page; larger values are capped." }),
+                json!({ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "default": service.limits.default_page_size },
+                    "description": format!("Rows per page; values above {} are capped to {}.", service.limits.max_page_size, service.limits.max_page_size) }),
                 json!({ "name": "cursor", "in": "query", "schema": { "type": "string", "maxLength": 1024 }, "description": "The `next_cursor` of the previous page." }),
             ];
             let sort_values: Vec<String> = resource

@@ -352,9 +352,21 @@ pub fn resource_module(
         let column = resource.column(f)?;
         let ty = value_type(column);
         let cond = format!(" AND {} = ", ident::sql(f));
+        // A filter value obeys the same constraints as the field: a value
+        // no row can hold is a 422, not an empty page.
+        let checks = (column.ty != ColumnType::Boolean).then(|| {
+            let checks = value_checks(column);
+            quote! {
+                let mut c = Checker::new();
+                let v = &value;
+                #checks
+                c.finish()?;
+            }
+        });
         Some(quote! {
-            if let Some(v) = query.filter_parsed::<#ty>(#f)? {
-                qb.push(#cond).push_bind(v);
+            if let Some(value) = query.filter_parsed::<#ty>(#f)? {
+                #checks
+                qb.push(#cond).push_bind(value);
             }
         })
     });

@@ -75,9 +75,18 @@ fn too_large(mut e: &(dyn StdError + 'static)) -> bool {
     }
 }
 
-/// Scans, then deserializes one JSON document (the whole body).
+/// Scans, then deserializes one JSON document (the whole body), which must
+/// be an object: serde would also read a struct from an array of its field
+/// values, which no client of this API means to send.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     scan(bytes)?;
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        Some(b'[' | b'"' | b'0'..=b'9' | b'-' | b't' | b'f' | b'n') => {
+            return Err(Problem::invalid("", "the body must be a JSON object"));
+        }
+        _ => return Err(Problem::bad_request("the request body is not valid JSON")),
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -291,7 +300,11 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
         let e = parse::<serde_json::Value>(deep.as_bytes()).unwrap_err();
         assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
-        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        let ok = format!(
+            "{{\"a\":{}{}}}",
+            "[".repeat(MAX_DEPTH - 1),
+            "]".repeat(MAX_DEPTH - 1)
+        );
         assert!(parse::<serde_json::Value>(ok.as_bytes()).is_ok());
         // Brackets inside strings do not count, escaped quotes do not end strings.
         let tricky = format!(r#"{{"a":"{}\"{}"}}"#, "[".repeat(100), "{".repeat(100));
@@ -315,5 +328,30 @@ mod tests {
         assert_eq!(r.status(), StatusCode::CREATED);
         assert_eq!(r.headers()[header::LOCATION], "/items/1");
         assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    #[test]
+    fn bodies_must_be_objects() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Two {
+            #[serde(default)]
+            a: Option<i64>,
+            #[serde(default)]
+            b: Option<i64>,
+        }
+        for body in ["[]", "[1, 2]", "\"x\"", "1", "null", "true"] {
+            let e = parse::<Two>(body.as_bytes()).unwrap_err();
+            assert_eq!(
+                e.status,
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "{body}"
+            );
+        }
+        assert!(parse::<Two>(b" {\"a\": 1}").is_ok());
+        assert_eq!(
+            parse::<Two>(b"").unwrap_err().status,
+            axum::http::StatusCode::BAD_REQUEST
+        );
     }
 }

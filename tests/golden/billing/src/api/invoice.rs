@@ -342,14 +342,24 @@ mod store {
             Sqlite,
         >::new(format!("SELECT {COLUMNS} FROM {TABLE} WHERE 1 = 1"));
         scope.push_condition(&mut qb, OWNER);
-        if let Some(v) = query.filter_parsed::<bool>("paid")? {
-            qb.push(" AND \"paid\" = ").push_bind(v);
+        if let Some(value) = query.filter_parsed::<bool>("paid")? {
+            qb.push(" AND \"paid\" = ").push_bind(value);
         }
-        if let Some(v) = query.filter_parsed::<String>("currency")? {
-            qb.push(" AND \"currency\" = ").push_bind(v);
+        if let Some(value) = query.filter_parsed::<String>("currency")? {
+            let mut c = Checker::new();
+            let v = &value;
+            c.string("currency", v, None, None);
+            c.one_of("currency", v, &["EUR", "USD"]);
+            c.finish()?;
+            qb.push(" AND \"currency\" = ").push_bind(value);
         }
-        if let Some(v) = query.filter_parsed::<String>("customer")? {
-            qb.push(" AND \"customer\" = ").push_bind(v);
+        if let Some(value) = query.filter_parsed::<String>("customer")? {
+            let mut c = Checker::new();
+            let v = &value;
+            c.string("customer", v, None, None);
+            c.uuid("customer", v);
+            c.finish()?;
+            qb.push(" AND \"customer\" = ").push_bind(value);
         }
         query.push_after(&mut qb);
         query.push_order_limit(&mut qb);

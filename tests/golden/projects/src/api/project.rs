@@ -337,8 +337,8 @@ mod store {
             Sqlite,
         >::new(format!("SELECT {COLUMNS} FROM {TABLE} WHERE 1 = 1"));
         scope.push_condition(&mut qb, OWNER);
-        if let Some(v) = query.filter_parsed::<bool>("archived")? {
-            qb.push(" AND \"archived\" = ").push_bind(v);
+        if let Some(value) = query.filter_parsed::<bool>("archived")? {
+            qb.push(" AND \"archived\" = ").push_bind(value);
         }
         query.push_after(&mut qb);
         query.push_order_limit(&mut qb);

@@ -349,14 +349,28 @@ mod store {
             Sqlite,
         >::new(format!("SELECT {COLUMNS} FROM {TABLE} WHERE 1 = 1"));
         scope.push_condition(&mut qb, OWNER);
-        if let Some(v) = query.filter_parsed::<String>("project")? {
-            qb.push(" AND \"project\" = ").push_bind(v);
+        if let Some(value) = query.filter_parsed::<String>("project")? {
+            let mut c = Checker::new();
+            let v = &value;
+            c.string("project", v, None, None);
+            c.uuid("project", v);
+            c.finish()?;
+            qb.push(" AND \"project\" = ").push_bind(value);
         }
-        if let Some(v) = query.filter_parsed::<String>("status")? {
-            qb.push(" AND \"status\" = ").push_bind(v);
+        if let Some(value) = query.filter_parsed::<String>("status")? {
+            let mut c = Checker::new();
+            let v = &value;
+            c.string("status", v, None, None);
+            c.one_of("status", v, &["todo", "doing", "done"]);
+            c.finish()?;
+            qb.push(" AND \"status\" = ").push_bind(value);
         }
-        if let Some(v) = query.filter_parsed::<i64>("priority")? {
-            qb.push(" AND \"priority\" = ").push_bind(v);
+        if let Some(value) = query.filter_parsed::<i64>("priority")? {
+            let mut c = Checker::new();
+            let v = &value;
+            c.integer("priority", *v, Some(1i64), Some(5i64));
+            c.finish()?;
+            qb.push(" AND \"priority\" = ").push_bind(value);
         }
         query.push_after(&mut qb);
         query.push_order_limit(&mut qb);

@@ -307,11 +307,16 @@ mod store {
             Sqlite,
         >::new(format!("SELECT {COLUMNS} FROM {TABLE} WHERE 1 = 1"));
         scope.push_condition(&mut qb, OWNER);
-        if let Some(v) = query.filter_parsed::<String>("product")? {
-            qb.push(" AND \"product\" = ").push_bind(v);
+        if let Some(value) = query.filter_parsed::<String>("product")? {
+            let mut c = Checker::new();
+            let v = &value;
+            c.string("product", v, None, None);
+            c.uuid("product", v);
+            c.finish()?;
+            qb.push(" AND \"product\" = ").push_bind(value);
         }
-        if let Some(v) = query.filter_parsed::<bool>("select")? {
-            qb.push(" AND \"select\" = ").push_bind(v);
+        if let Some(value) = query.filter_parsed::<bool>("select")? {
+            qb.push(" AND \"select\" = ").push_bind(value);
         }
         query.push_after(&mut qb);
         query.push_order_limit(&mut qb);

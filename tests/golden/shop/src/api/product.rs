@@ -310,11 +310,20 @@ mod store {
         let mut qb = QueryBuilder::<
             Sqlite,
         >::new(format!("SELECT {COLUMNS} FROM {TABLE} WHERE 1 = 1"));
-        if let Some(v) = query.filter_parsed::<String>("type")? {
-            qb.push(" AND \"type\" = ").push_bind(v);
+        if let Some(value) = query.filter_parsed::<String>("type")? {
+            let mut c = Checker::new();
+            let v = &value;
+            c.string("type", v, None, None);
+            c.one_of("type", v, &["physical", "digital"]);
+            c.finish()?;
+            qb.push(" AND \"type\" = ").push_bind(value);
         }
-        if let Some(v) = query.filter_parsed::<String>("group")? {
-            qb.push(" AND \"group\" = ").push_bind(v);
+        if let Some(value) = query.filter_parsed::<String>("group")? {
+            let mut c = Checker::new();
+            let v = &value;
+            c.string("group", v, None, Some(40usize));
+            c.finish()?;
+            qb.push(" AND \"group\" = ").push_bind(value);
         }
         query.push_after(&mut qb);
         query.push_order_limit(&mut qb);

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs schemathesis (PyPI) against every example's generated server, with
+# its own openapi.json and two users (alice, bob) as peers, so that the
+# object-level authorization check runs too. Bounded by --max-time per
+# example. Usage: bash tests/schemathesis/run.sh [SECONDS_PER_EXAMPLE]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root="$(pwd)"
+max_time="${1:-60}"
+# Outside the repository, so the generated projects are not taken for
+# members of palisade's workspace; reports are copied back at the end.
+work="$(mktemp -d)"
+reports="$root/target/schemathesis"
+export CARGO_TARGET_DIR="$root/target/e2e"
+rm -rf "$reports"
+mkdir -p "$reports"
+
+python3 -m pip install --quiet --disable-pip-version-check "schemathesis==4.32.5" "pyjwt==2.*" cryptography pyyaml 2>&1 | grep -v "Running pip as the 'root' user" || true
+
+cargo build --quiet --locked --bin palisade
+palisade="$root/target/debug/palisade"
+
+status=0
+for spec in examples/*.yaml; do
+  name="$(basename "$spec" .yaml)"
+  dir="$work/$name"
+  mkdir -p "$dir"
+  python3 tests/schemathesis/relax.py "$spec" "$dir/spec.yaml"
+  "$palisade" generate "$dir/spec.yaml" --out "$dir/project" >/dev/null
+  (cd "$dir/project" && cargo build --quiet)
+  service="$(python3 -c 'import sys,yaml; print(yaml.safe_load(open(sys.argv[1]))["service"]["name"])' "$spec")"
+  key_env="$(python3 -c 'import sys,yaml; j=yaml.safe_load(open(sys.argv[1]))["auth"]["jwt"]; print(j.get("secret_env") or j.get("public_key_env"))' "$spec")"
+  export PALISADE_TEST_SECRET="$(head -c 64 /dev/urandom | base64 | tr -d '/+=\n')"
+  if grep -q "secret_env" "$spec"; then key="$PALISADE_TEST_SECRET"; else key="$(cat tests/fixtures/es256-public.pem)"; fi
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  env "$key_env=$key" BIND_ADDR="127.0.0.1:$port" DATABASE_URL="sqlite://$dir/db.sqlite?mode=rwc" RUST_LOG=warn \
+    "$CARGO_TARGET_DIR/debug/$service" >"$dir/server.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+  "$palisade" model "$dir/spec.yaml" >"$dir/model.json"
+  python3 tests/schemathesis/tokens.py <"$dir/model.json" >"$dir/wfc-auth.json"
+  python3 tests/schemathesis/config.py "$dir/wfc-auth.json" <"$dir/model.json" >"$dir/schemathesis.toml"
+  token="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["auth"][0]["fixedHeaders"][0]["value"])' "$dir/wfc-auth.json")"
+  echo "== schemathesis: $name on 127.0.0.1:$port (max $max_time s)"
+  set +e
+  (cd "$dir" && st --config-file schemathesis.toml run "$dir/project/openapi.json" \
+      --url "http://127.0.0.1:$port" -H "Authorization: $token" \
+      --checks all --mode all --max-time "$max_time" --max-failures 20 \
+      --request-timeout 5 --seed 42 --generation-deterministic \
+      --report junit --report-dir "$dir/reports")
+  code=$?
+  set -e
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  cp -r "$dir/reports" "$reports/$name" 2>/dev/null || true
+  cp "$dir/server.log" "$reports/$name.server.log"
+  if [ "$code" -ne 0 ]; then
+    echo "schemathesis found failures in $name (exit $code); server log: $dir/server.log"
+    status=1
+  fi
+done
+exit $status
