@@ -246,13 +246,10 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
             service.resources.iter().map(|r| r.name.as_str()),
         ))
         .collect();
-    for (resource, (_, module)) in service.resources.iter().zip(&modules) {
+    let printed = resource_modules(service);
+    for ((resource, (_, module)), code) in service.resources.iter().zip(&modules).zip(printed) {
         let file = module.to_string().trim_start_matches("r#").to_string();
-        let tokens = rust::resource_module(service, resource, module, &modules);
-        project.generated(
-            format!("src/api/{file}.rs"),
-            format!("{head}{}", rust::print(tokens)),
-        );
+        project.generated(format!("src/api/{file}.rs"), format!("{head}{code}"));
         project.user(
             format!("src/hooks/{file}.rs"),
             render(&env, "hooks.rs", context! { resource => &resource.name, module => module.to_string(), ..base.clone() }),
@@ -283,6 +280,61 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
         project.generated(format!("src/runtime/{name}.rs"), format!("{head}{source}"));
     }
     project
+}
+
+/// The printed module of every resource, in spec order. Parsing and
+/// printing dominate generation and each module is independent, so they
+/// are spread over the available cores; token streams are not `Send`, so
+/// each thread builds its own from the model, and the output is the same
+/// bytes whatever the number of threads.
+fn resource_modules(service: &Service) -> Vec<String> {
+    let count = service.resources.len();
+    let batch = |indices: Vec<usize>| -> Vec<(usize, String)> {
+        let modules: Vec<(String, syn::Ident)> = service
+            .resources
+            .iter()
+            .map(|r| r.name.clone())
+            .zip(ident::modules(
+                service.resources.iter().map(|r| r.name.as_str()),
+            ))
+            .collect();
+        indices
+            .into_iter()
+            .map(|i| {
+                let resource = &service.resources[i];
+                (
+                    i,
+                    rust::print(rust::resource_module(
+                        service,
+                        resource,
+                        &modules[i].1,
+                        &modules,
+                    )),
+                )
+            })
+            .collect()
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(count);
+    let mut printed: Vec<(usize, String)> = if threads <= 1 || count < 4 {
+        batch((0..count).collect())
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let batch = &batch;
+                    scope.spawn(move || batch((t..count).step_by(threads).collect()))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("module generation does not panic"))
+                .collect()
+        })
+    };
+    printed.sort_by_key(|(i, _)| *i);
+    printed.into_iter().map(|(_, code)| code).collect()
 }
 
 fn main_rs(service: &Service) -> proc_macro2::TokenStream {
