@@ -216,16 +216,29 @@ pub fn resource_module(
             field_decl(c, quote!(Option<#ty>), quote!(#[serde(default)]))
         }
     });
-    let create_checks = create_cols.iter().map(|c| {
-        let ident = ident::rust_ident(&c.name);
-        let checks = value_checks(c);
-        if c.required {
-            quote!({ let v = &self.#ident; #checks })
-        } else {
-            quote!(if let Some(v) = &self.#ident { #checks })
-        }
-    });
+    // Booleans have no constraint beyond their type, which serde checks.
+    let create_checks: Vec<TokenStream> = create_cols
+        .iter()
+        .filter(|c| c.ty != ColumnType::Boolean)
+        .map(|c| {
+            let ident = ident::rust_ident(&c.name);
+            let checks = value_checks(c);
+            if c.required {
+                quote!({ let v = &self.#ident; #checks })
+            } else {
+                quote!(if let Some(v) = &self.#ident { #checks })
+            }
+        })
+        .collect();
     let create_debug = debug_fields(create_cols.clone());
+    let checker_body = |checks: &Vec<TokenStream>| {
+        if checks.is_empty() {
+            quote!(Checker::new().finish())
+        } else {
+            quote!(let mut c = Checker::new(); #(#checks)* c.finish())
+        }
+    };
+    let create_body = checker_body(&create_checks);
 
     // Update input: the columns the model accepts on update.
     let update_cols: Vec<&Column> = resource.columns.iter().filter(|c| c.on_update).collect();
@@ -233,9 +246,12 @@ pub fn resource_module(
         let ty = value_type(c);
         field_decl(c, quote!(Patch<#ty>), quote!(#[serde(default)]))
     });
-    let update_checks = update_cols.iter().map(|c| {
+    let update_checks: Vec<TokenStream> = update_cols.iter().filter(|c| c.required || c.ty != ColumnType::Boolean).map(|c| {
         let ident = ident::rust_ident(&c.name);
         let col = &c.name;
+        if c.ty == ColumnType::Boolean {
+            return quote!(if let Patch::Null = &self.#ident { c.error(#col, "must not be null"); });
+        }
         let checks = value_checks(c);
         let null = if c.required {
             quote!(Patch::Null => c.error(#col, "must not be null"),)
@@ -243,7 +259,8 @@ pub fn resource_module(
             quote!(Patch::Null => {})
         };
         quote!(match &self.#ident { Patch::Absent => {} #null Patch::Value(v) => { #checks } })
-    });
+    }).collect();
+    let update_body = checker_body(&update_checks);
     let update_debug = update_cols.iter().map(|c| {
         let ident = ident::rust_ident(&c.name);
         let col = &c.name;
@@ -448,7 +465,7 @@ pub fn resource_module(
             OperationKind::Create => quote! {
                 async fn #h(State(app): State<App>, #create_caller access: Access, Json(mut input): Json<CreateInput>) -> Result<Response, Problem> {
                     input.check()?;
-                    <Custom as Hooks>::before_create(&access, &mut input).await?;
+                    <crate::hooks::Custom as Hooks>::before_create(&access, &mut input).await?;
                     input.check()?;
                     #(#create_refs)*
                     let row = store::insert(&app.db, #owner_arg &input).await?;
@@ -458,7 +475,7 @@ pub fn resource_module(
             OperationKind::Update => quote! {
                 async fn #h(State(app): State<App>, #update_caller access: Access, Path(id): Path<String>, Json(mut input): Json<UpdateInput>) -> Result<Response, Problem> {
                     input.check()?;
-                    <Custom as Hooks>::before_update(&access, &id, &mut input).await?;
+                    <crate::hooks::Custom as Hooks>::before_update(&access, &id, &mut input).await?;
                     input.check()?;
                     #(#update_refs)*
                     match store::update(&app.db, &access.rows, &id, &input).await? {
@@ -469,7 +486,7 @@ pub fn resource_module(
             },
             OperationKind::Delete => quote! {
                 async fn #h(State(app): State<App>, access: Access, Path(id): Path<String>) -> Result<Response, Problem> {
-                    <Custom as Hooks>::before_delete(&access, &id).await?;
+                    <crate::hooks::Custom as Hooks>::before_delete(&access, &id).await?;
                     if store::delete(&app.db, &access.rows, &id).await? {
                         Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT))
                     } else {
@@ -702,7 +719,6 @@ pub fn resource_module(
         use sqlx::SqlitePool;
         #(#uses)*
 
-        use crate::hooks::Custom;
         use crate::runtime::access::{Access, Grants, Scope};
         use crate::runtime::check::Checker;
         use crate::runtime::problem::Problem;
@@ -747,9 +763,7 @@ pub fn resource_module(
         impl CreateInput {
             /// Every constraint of the spec; all violations in one 422.
             pub fn check(&self) -> Result<(), Problem> {
-                let mut c = Checker::new();
-                #(#create_checks)*
-                c.finish()
+                #create_body
             }
         }
 
@@ -767,9 +781,7 @@ pub fn resource_module(
         impl UpdateInput {
             /// Every constraint of the spec; all violations in one 422.
             pub fn check(&self) -> Result<(), Problem> {
-                let mut c = Checker::new();
-                #(#update_checks)*
-                c.finish()
+                #update_body
             }
         }
 

@@ -16,7 +16,6 @@ use crate::runtime::row::now;
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row as _;
 use sqlx::{QueryBuilder, Sqlite};
-use crate::hooks::Custom;
 use crate::runtime::access::{Access, Grants, Scope};
 use crate::runtime::check::Checker;
 use crate::runtime::problem::Problem;
@@ -375,7 +374,7 @@ async fn create(
     Json(mut input): Json<CreateInput>,
 ) -> Result<Response, Problem> {
     input.check()?;
-    <Custom as Hooks>::before_create(&access, &mut input).await?;
+    <crate::hooks::Custom as Hooks>::before_create(&access, &mut input).await?;
     input.check()?;
     let row = store::insert(&app.db, access.require_owner()?, &input).await?;
     Ok(body::created(&format!("{}{}", "/customers/", row.id), &row))
@@ -387,7 +386,7 @@ async fn update(
     Json(mut input): Json<UpdateInput>,
 ) -> Result<Response, Problem> {
     input.check()?;
-    <Custom as Hooks>::before_update(&access, &id, &mut input).await?;
+    <crate::hooks::Custom as Hooks>::before_update(&access, &id, &mut input).await?;
     input.check()?;
     match store::update(&app.db, &access.rows, &id, &input).await? {
         Some(row) => Ok(body::reply(StatusCode::OK, &row)),
@@ -399,7 +398,7 @@ async fn remove(
     access: Access,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    <Custom as Hooks>::before_delete(&access, &id).await?;
+    <crate::hooks::Custom as Hooks>::before_delete(&access, &id).await?;
     if store::delete(&app.db, &access.rows, &id).await? {
         Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT))
     } else {

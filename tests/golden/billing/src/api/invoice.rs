@@ -16,7 +16,6 @@ use crate::runtime::row::now;
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row as _;
 use sqlx::{QueryBuilder, Sqlite};
-use crate::hooks::Custom;
 use crate::runtime::access::{Access, Grants, Scope};
 use crate::runtime::check::Checker;
 use crate::runtime::problem::Problem;
@@ -207,9 +206,6 @@ impl CreateInput {
             c.string("customer", v, None, None);
             c.uuid("customer", v);
         }
-        if let Some(v) = &self.paid {
-            let _ = v;
-        }
         if let Some(v) = &self.issued_on {
             c.string("issued_on", v, None, None);
             c.date("issued_on", v);
@@ -281,13 +277,6 @@ impl UpdateInput {
             Patch::Value(v) => {
                 c.string("customer", v, None, None);
                 c.uuid("customer", v);
-            }
-        }
-        match &self.paid {
-            Patch::Absent => {}
-            Patch::Null => {}
-            Patch::Value(v) => {
-                let _ = v;
             }
         }
         match &self.notes {
@@ -513,7 +502,7 @@ async fn create(
     Json(mut input): Json<CreateInput>,
 ) -> Result<Response, Problem> {
     input.check()?;
-    <Custom as Hooks>::before_create(&access, &mut input).await?;
+    <crate::hooks::Custom as Hooks>::before_create(&access, &mut input).await?;
     input.check()?;
     if let Some(id) = Some(&input.customer) {
         if !super::customer::readable(&app, &caller, id).await? {
@@ -531,7 +520,7 @@ async fn update(
     Json(mut input): Json<UpdateInput>,
 ) -> Result<Response, Problem> {
     input.check()?;
-    <Custom as Hooks>::before_update(&access, &id, &mut input).await?;
+    <crate::hooks::Custom as Hooks>::before_update(&access, &id, &mut input).await?;
     input.check()?;
     if let Some(id) = input.customer.as_option() {
         if !super::customer::readable(&app, &caller, id).await? {
@@ -548,7 +537,7 @@ async fn remove(
     access: Access,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    <Custom as Hooks>::before_delete(&access, &id).await?;
+    <crate::hooks::Custom as Hooks>::before_delete(&access, &id).await?;
     if store::delete(&app.db, &access.rows, &id).await? {
         Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT))
     } else {

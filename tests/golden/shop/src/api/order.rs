@@ -16,7 +16,6 @@ use crate::runtime::row::now;
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row as _;
 use sqlx::{QueryBuilder, Sqlite};
-use crate::hooks::Custom;
 use crate::runtime::access::{Access, Grants, Scope};
 use crate::runtime::check::Checker;
 use crate::runtime::problem::Problem;
@@ -183,9 +182,6 @@ impl CreateInput {
         if let Some(v) = &self.r#match {
             c.string("match", v, None, Some(64usize));
         }
-        if let Some(v) = &self.select {
-            let _ = v;
-        }
         if let Some(v) = &self.note {
             c.string("note", v, None, Some(500usize));
         }
@@ -246,13 +242,6 @@ impl UpdateInput {
             Patch::Null => {}
             Patch::Value(v) => {
                 c.string("match", v, None, Some(64usize));
-            }
-        }
-        match &self.select {
-            Patch::Absent => {}
-            Patch::Null => {}
-            Patch::Value(v) => {
-                let _ = v;
             }
         }
         match &self.note {
@@ -448,7 +437,7 @@ async fn create(
     Json(mut input): Json<CreateInput>,
 ) -> Result<Response, Problem> {
     input.check()?;
-    <Custom as Hooks>::before_create(&access, &mut input).await?;
+    <crate::hooks::Custom as Hooks>::before_create(&access, &mut input).await?;
     input.check()?;
     if let Some(id) = Some(&input.product) {
         if !super::product::readable(&app, &caller, id).await? {
@@ -466,7 +455,7 @@ async fn update(
     Json(mut input): Json<UpdateInput>,
 ) -> Result<Response, Problem> {
     input.check()?;
-    <Custom as Hooks>::before_update(&access, &id, &mut input).await?;
+    <crate::hooks::Custom as Hooks>::before_update(&access, &id, &mut input).await?;
     input.check()?;
     if let Some(id) = input.product.as_option() {
         if !super::product::readable(&app, &caller, id).await? {
