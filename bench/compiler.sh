@@ -18,7 +18,8 @@ compiler_part() {
     # One untimed run of each command first (page cache, binary loaded).
     "$PALISADE" validate "$spec" >/dev/null
     "$PALISADE" generate "$spec" --out "$dir/warm" >/dev/null; rm -rf "$dir/warm"
-    for rep in $(seq 1 "$REPEATS"); do
+    local preps="$PAL_REPEATS"; [[ "$n" -ge 1000 ]] && preps="$PAL_REPEATS_1000"
+    for rep in $(seq 1 "$preps"); do
       measure "palisade	validate	$n	$rep" "$dir/palisade.log" -- "$PALISADE" validate "$spec" || die "palisade validate"
       rm -rf "$dir/out"
       measure "palisade	generate	$n	$rep" "$dir/palisade.log" -- "$PALISADE" generate "$spec" --out "$dir/out" || die "palisade generate"

@@ -18,10 +18,11 @@
 #   layers    cargo bench --bench layers: JWT verification, throttle check,
 #             owner-scoped vs unscoped query, the whole security stack
 #
-# Knobs (environment): SIZES (1 10 100 1000) REPEATS (5) OG_REPEATS (3)
-#   OG_REPEATS_1000 (1) OG_MAX (1000) OG_TIMEOUT (1800) BUILD_TOOLS
-#   (palisade openapi-generator) BUILD_REPEATS (2) LOAD_SERVERS (palisade
-#   ceiling-bare ceiling-secure drf) LOAD_CONNS (32 256) DURATION (10s)
+# Knobs (environment): SIZES (1 10 100 1000) PAL_REPEATS (5)
+#   PAL_REPEATS_1000 (3) OG_REPEATS (3) OG_REPEATS_1000 (1) OG_MAX (1000)
+#   OG_TIMEOUT (1800) BUILD_TOOLS (palisade openapi-generator)
+#   BUILD_REPEATS (2) LOAD_SERVERS (palisade ceiling-bare ceiling-secure drf)
+#   LOAD_CONNS (32 256) REPEATS (3, load runs per cell) DURATION (10s)
 #   WARMUP (2s) THREADS (2) ROWS_PER_USER (10000) DRF_WORKERS (nproc)
 #   PEERS_SRC (../shared/peers) CACHE (target/bench) KEEP_WORK=1
 #
@@ -39,7 +40,8 @@ source "$BENCH/load.sh"
 
 PARTS="${PARTS:-compiler build load layers}"
 SIZES="${SIZES:-1 10 100 1000}"
-REPEATS="${REPEATS:-5}"
+PAL_REPEATS="${PAL_REPEATS:-5}"; PAL_REPEATS_1000="${PAL_REPEATS_1000:-3}"
+REPEATS="${REPEATS:-3}"
 OG_REPEATS="${OG_REPEATS:-3}"; OG_REPEATS_1000="${OG_REPEATS_1000:-1}"
 OG_MAX="${OG_MAX:-1000}"; OG_TIMEOUT="${OG_TIMEOUT:-1800}"
 BUILD_TOOLS="${BUILD_TOOLS:-palisade openapi-generator}"; BUILD_REPEATS="${BUILD_REPEATS:-2}"
@@ -93,7 +95,7 @@ fi
   command -v wrk >/dev/null && echo "wrk=$(wrk -v 2>&1 | head -1)"
   echo "python=$(python3 -V 2>&1)"
   echo "parts=$PARTS"
-  echo "sizes=$SIZES repeats=$REPEATS og_repeats=$OG_REPEATS og_repeats_1000=$OG_REPEATS_1000 build_repeats=$BUILD_REPEATS"
+  echo "sizes=$SIZES palisade_repeats=$PAL_REPEATS palisade_repeats_1000=$PAL_REPEATS_1000 og_repeats=$OG_REPEATS og_repeats_1000=$OG_REPEATS_1000 build_repeats=$BUILD_REPEATS"
   echo "load: servers=$LOAD_SERVERS conns=$LOAD_CONNS duration=$DURATION warmup=$WARMUP threads=$THREADS repeats=$REPEATS rows_per_user=$ROWS_PER_USER drf_workers=$DRF_WORKERS"
   echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$OUT/meta.txt"
