@@ -121,12 +121,13 @@ PY
 peers_copy() {
   [[ -n "${PEERS:-}" ]] && return 0
   [[ -d "$PEERS_SRC" ]] || die "no peers at $PEERS_SRC (set PEERS_SRC)"
-  # Kept under CACHE while the sources and the patch are unchanged, so that
-  # the ceiling's release build (fat LTO) is not redone on every run.
+  # Kept while the sources and the patch are unchanged, so that the
+  # ceiling's release build (fat LTO) is not redone on every run; outside
+  # the repository, or cargo would take the copy for a workspace member.
   local stamp
   stamp="$( (cd "$PEERS_SRC" && find . -type f \( -path './*/target' -prune -o -print \) | sort | xargs sha256sum; \
              sha256sum <"$BENCH/ceiling-update.patch") | sha256sum | cut -c1-16)"
-  PEERS="$CACHE/peers"
+  PEERS="$PEERS_COPY"
   if [[ "$(cat "$PEERS/.bench-stamp" 2>/dev/null)" != "$stamp" ]]; then
     rm -rf "$PEERS"; cp -r "$PEERS_SRC" "$PEERS"; chmod -R u+w "$PEERS"
     # The ceiling serves GET one, list and POST; the update scenario needs PATCH.

@@ -24,7 +24,8 @@
 #   BUILD_REPEATS (2) LOAD_SERVERS (palisade ceiling-bare ceiling-secure drf)
 #   LOAD_CONNS (32 256) REPEATS (3, load runs per cell) DURATION (10s)
 #   WARMUP (2s) THREADS (2) ROWS_PER_USER (10000) DRF_WORKERS (nproc)
-#   PEERS_SRC (../shared/peers) CACHE (target/bench) KEEP_WORK=1
+#   PEERS_SRC (../shared/peers) PEERS_COPY (/tmp/palisade-bench-peers)
+#   CACHE (target/bench) KEEP_WORK=1
 #
 # Results: bench/results/<UTC stamp>/ (TSV files, meta.txt, report.md).
 # Servers listen on 127.0.0.1 only; every load run is bounded by DURATION;
@@ -52,6 +53,7 @@ ROWS_PER_USER="${ROWS_PER_USER:-10000}"
 DRF_WORKERS="${DRF_WORKERS:-$(nproc)}"
 PEERS_SRC="${PEERS_SRC:-$REPO/../shared/peers}"
 CACHE="${CACHE:-$REPO/target/bench}"
+PEERS_COPY="${PEERS_COPY:-${TMPDIR:-/tmp}/palisade-bench-peers}"
 export CARGO_TERM_COLOR=never
 
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"

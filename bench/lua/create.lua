@@ -11,6 +11,10 @@ function setup(thread)
   thread:set("tid", threads)
 end
 
+-- wrk.format with a headers table of its own would drop the command
+-- line's Authorization header: add to wrk.headers instead.
+wrk.headers["Content-Type"] = "application/json"
+
 local n = 0
 local run, extra
 function init(args)
@@ -24,5 +28,5 @@ function request()
   local body = string.format(
     '{"number":"W%s-%d-%d","amount_cents":4242,"currency":"EUR","paid":false,"notes":"created by wrk"%s}',
     run, tid or 0, n, extra)
-  return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, body)
+  return wrk.format("POST", nil, nil, body)
 end
