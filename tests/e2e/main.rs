@@ -1049,14 +1049,18 @@ fn catches(spec: &str, flaw: server::Flaw<'_>) -> String {
 fn the_suite_catches_a_missing_owner_filter() {
     let message = catches(
         "examples/billing.yaml",
-        ("unscoped-get", &|dir| {
-            server::edit(
-                &dir.join("src/api/customer.rs"),
-                "pub async fn get(",
-                "scope.push_condition(&mut qb, OWNER);",
-                "let _ = scope;",
-            );
-        }),
+        (
+            "unscoped-get",
+            &|dir| {
+                server::edit(
+                    &dir.join("src/api/customer.rs"),
+                    "pub async fn get(",
+                    "scope.push_condition(&mut qb, OWNER);",
+                    "let _ = scope;",
+                );
+            },
+            true,
+        ),
     );
     assert!(message.contains("another owner's row"), "{message}");
 }
@@ -1066,14 +1070,18 @@ fn the_suite_catches_a_missing_owner_filter() {
 fn the_suite_catches_an_unscoped_list() {
     let message = catches(
         "examples/billing.yaml",
-        ("unscoped-list", &|dir| {
-            server::edit(
-                &dir.join("src/api/invoice.rs"),
-                "pub async fn list(",
-                "scope.push_condition(&mut qb, OWNER);",
-                "let _ = scope;",
-            );
-        }),
+        (
+            "unscoped-list",
+            &|dir| {
+                server::edit(
+                    &dir.join("src/api/invoice.rs"),
+                    "pub async fn list(",
+                    "scope.push_condition(&mut qb, OWNER);",
+                    "let _ = scope;",
+                );
+            },
+            true,
+        ),
     );
     assert!(
         message.contains("another owner's row listed")
@@ -1087,14 +1095,18 @@ fn the_suite_catches_an_unscoped_list() {
 fn the_suite_catches_mass_assignment() {
     let message = catches(
         "examples/shop.yaml",
-        ("mass-assignment", &|dir| {
-            server::edit(
-                &dir.join("src/api/order.rs"),
-                "/// The body of a create",
-                "#[serde(deny_unknown_fields)]",
-                "",
-            );
-        }),
+        (
+            "mass-assignment",
+            &|dir| {
+                server::edit(
+                    &dir.join("src/api/order.rs"),
+                    "/// The body of a create",
+                    "#[serde(deny_unknown_fields)]",
+                    "",
+                );
+            },
+            true,
+        ),
     );
     assert!(message.contains("create with `"), "{message}");
 }
@@ -1104,14 +1116,64 @@ fn the_suite_catches_mass_assignment() {
 fn the_suite_catches_a_widened_grant() {
     let message = catches(
         "examples/projects.yaml",
-        ("widened-grant", &|dir| {
-            server::edit(
-                &dir.join("src/api/task.rs"),
-                "pub static GET: Operation",
-                "public: false",
-                "public: true",
-            );
-        }),
+        (
+            "widened-grant",
+            &|dir| {
+                server::edit(
+                    &dir.join("src/api/task.rs"),
+                    "pub static GET: Operation",
+                    "public: false",
+                    "public: true",
+                );
+            },
+            true,
+        ),
     );
     assert!(message.contains("task"), "{message}");
+}
+
+/// CORS reflecting every origin instead of the exact list.
+#[test]
+fn the_suite_catches_reflected_origins() {
+    let message = catches(
+        "examples/billing.yaml",
+        (
+            "reflected-origins",
+            &|dir| {
+                server::edit(
+                    &dir.join("src/runtime/server.rs"),
+                    "pub fn cors_layer(",
+                    "AllowOrigin::list(origins)",
+                    "{ let _ = origins; AllowOrigin::mirror_request() }",
+                );
+            },
+            false,
+        ),
+    );
+    assert!(message.to_ascii_lowercase().contains("origin"), "{message}");
+}
+
+/// The client address taken from the first X-Forwarded-For entry, which
+/// any client can set: spoofed headers would buy fresh buckets.
+#[test]
+fn the_suite_catches_a_trusted_forwarded_for() {
+    let message = catches(
+        "examples/shop.yaml",
+        (
+            "trusted-forwarded-for",
+            &|dir| {
+                server::edit(
+                    &dir.join("src/runtime/throttle.rs"),
+                    "pub fn client_ip(",
+                    "if trust_proxy_hops == 0 {",
+                    "if let Some(first) = headers.get(\"x-forwarded-for\").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next()).and_then(|v| v.trim().parse::<IpAddr>().ok()) { return first; }\n    if trust_proxy_hops == 0 {",
+                );
+            },
+            false,
+        ),
+    );
+    assert!(
+        message.contains("429") || message.to_ascii_lowercase().contains("forwarded"),
+        "{message}"
+    );
 }
