@@ -360,20 +360,15 @@ impl<'a> Suite<'a> {
             }
             for (role, p) in self.role_users.clone() {
                 let r = self.send(self.as_(&p, method, path));
-                let expected = if op.grants.public || op.grants.roles.contains(&role) {
-                    if op.kind == OperationKind::List {
-                        200
-                    } else {
-                        404
-                    }
-                } else if op.grants.owner && resource.scope != Scope::Unowned {
-                    if op.kind == OperationKind::List {
-                        200
-                    } else {
-                        404
-                    }
-                } else {
-                    403
+                // Granted (to everyone, the role, or the owner): an empty
+                // table lists nothing and has no row to find.
+                let granted = op.grants.public
+                    || op.grants.roles.contains(&role)
+                    || (op.grants.owner && resource.scope != Scope::Unowned);
+                let expected = match (granted, op.kind) {
+                    (true, OperationKind::List) => 200,
+                    (true, _) => 404,
+                    (false, _) => 403,
                 };
                 assert_eq!(
                     r.status, expected,
