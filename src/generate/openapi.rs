@@ -127,7 +127,7 @@ const EMAIL_PATTERN: &str = r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,64}(\.[A-Za-z0-9
 
 /// What the server's URL check accepts: absolute http or https, a host
 /// name (no user info), an optional port, no whitespace.
-const URL_PATTERN: &str = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:[0-9]{1,5})?([/?#][^\s\x00-\x1f\x7f]*)?$";
+const URL_PATTERN: &str = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:[0-9]{1,5})?([/?#][!-~]*)?$";
 
 /// Strings never contain NUL (they would break on PostgreSQL).
 const NO_NUL_PATTERN: &str = r"^[^\x00]*$";

@@ -212,7 +212,8 @@ pub fn is_url(v: &str) -> bool {
     } else {
         return false;
     };
-    if v.len() > 2048 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // RFC 3986: a URI is ASCII (other characters are percent-encoded).
+    if v.len() > 2048 || !v.is_ascii() || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return false;
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
