@@ -5,6 +5,13 @@
 # alone (dependencies already built) at 10 and 100 resources.
 # Sourced by run.sh (needs OUT WORK BENCH PALISADE OG_JAR and lib.sh).
 #
+# BUILD_TOOLS: palisade and openapi-generator build their projects as
+# generated (palisade's release profile has lto = "thin" and 4 codegen
+# units; openapi-generator's has cargo's defaults); palisade-nolto is
+# palisade's project built with cargo's default release profile (no LTO,
+# 16 codegen units, set through CARGO_PROFILE_RELEASE_*), which tells how
+# much of its build time is the profile.
+#
 # build.tsv: tool  what  resources  rep  wall_s  maxrss_kb
 # lock.tsv:  tool  resources  lock_crates
 
@@ -19,7 +26,7 @@ project() {
     python3 "$BENCH/synth.py" openapi3 "$src/out/openapi.json" >"$src/openapi.json"
   fi
   case "$tool" in
-    palisade) "$PALISADE" generate "$src/spec.yaml" --out "$dir" >/dev/null || die "generate $n" ;;
+    palisade*) "$PALISADE" generate "$src/spec.yaml" --out "$dir" >/dev/null || die "generate $n" ;;
     openapi-generator) java -jar "$OG_JAR" generate -g rust-axum -i "$src/openapi.json" -o "$dir" >"$WORK/build/og-$n.log" 2>&1 \
       || die "openapi-generator $n (see $WORK/build/og-$n.log)" ;;
   esac
@@ -35,6 +42,11 @@ build_part() {
   for tool in $BUILD_TOOLS; do
     d10="$WORK/build/$tool-10"; d100="$WORK/build/$tool-100"
     target="$WORK/build/target-$tool"
+    if [[ "$tool" == palisade-nolto ]]; then
+      export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+    else
+      unset CARGO_PROFILE_RELEASE_LTO CARGO_PROFILE_RELEASE_CODEGEN_UNITS
+    fi
     project "$tool" 10 "$d10"; project "$tool" 100 "$d100"
     rm -rf "$target"   # cold: nothing built (downloaded crates stay in ~/.cargo)
     (cd "$d10" && cargo fetch -q) || die "cargo fetch ($tool)"
@@ -60,4 +72,5 @@ build_part() {
       say "build: crates compiled in the crate-only builds: $(grep -o 'Compiling [a-z0-9_-]*' "$WORK/build/$tool-crate.log" | sort | uniq -c | tr '\n' ' ')"
     rm -rf "$target"
   done
+  unset CARGO_PROFILE_RELEASE_LTO CARGO_PROFILE_RELEASE_CODEGEN_UNITS
 }

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Turn one bench/run.sh results directory into Markdown tables.
 
-  report.py RESULTS_DIR                       print the report
-  report.py --update BENCHMARKS.md RESULTS_DIR  replace the text between
+  report.py RUN [RUN ...]                     print the report
+  report.py --update BENCHMARKS.md RUN [RUN ...]  replace the text between
       <!-- bench:figures:begin --> and <!-- bench:figures:end --> with it
+
+RUN is a results directory, optionally with the parts to take from it:
+`bench/results/<stamp>:compiler,build`. Parts: compiler, build, load, layers.
 
 Every figure is a median over the runs of its cell; ratios are of medians.
 Standard library only.
@@ -66,7 +69,7 @@ def compiler(out, lines):
         def cell(x):
             if x[0] is None:
                 return "–"
-            wall = f"{x[0] * 1e3:.0f} ms" if x[0] < 10 else f"{x[0]:.1f} s"
+            wall = f"{x[0] * 1e3:.0f} ms" if x[0] < 1 else f"{x[0]:.2f} s"
             return f"{wall}, {x[1] / 1024:.0f} MiB"
         lines.append(f"| {n:,} | {cell(v)} | {cell(g)} | {cell(c)} | {cell(o)} | {g[2]} / {o[2]} | "
                      f"{ratio(o[0], g[0])}× |")
@@ -227,31 +230,36 @@ def layers(out, lines):
     lines.append("```\n")
 
 
-def report(out):
+PARTS = {"compiler": compiler, "build": build, "load": load, "layers": layers}
+
+
+def report(runs):
     lines = []
-    meta = (out / "meta.txt").read_text().splitlines() if (out / "meta.txt").exists() else []
-    lines.append(f"Run `{out.name}`:\n")
-    lines.append("```")
-    lines.extend(meta)
-    lines.append("```\n")
-    compiler(out, lines)
-    build(out, lines)
-    load(out, lines)
-    layers(out, lines)
+    for spec in runs:
+        path, _, parts = spec.partition(":")
+        out = Path(path)
+        parts = parts.split(",") if parts else list(PARTS)
+        meta = (out / "meta.txt").read_text().splitlines() if (out / "meta.txt").exists() else []
+        lines.append(f"Run `{out.name}` ({', '.join(parts)}):\n")
+        lines.append("```")
+        lines.extend(meta)
+        lines.append("```\n")
+        for part in parts:
+            PARTS[part](out, lines)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def main(argv):
-    if len(argv) == 2:
-        sys.stdout.write(report(Path(argv[1])))
-    elif len(argv) == 4 and argv[1] == "--update":
+    if len(argv) >= 2 and argv[1] != "--update":
+        sys.stdout.write(report(argv[1:]))
+    elif len(argv) >= 4 and argv[1] == "--update":
         doc = Path(argv[2])
         text = doc.read_text()
         if BEGIN not in text or END not in text:
             sys.exit(f"{doc}: no {BEGIN} ... {END} section")
         head, rest = text.split(BEGIN, 1)
         _, tail = rest.split(END, 1)
-        doc.write_text(head + BEGIN + "\n" + report(Path(argv[3])) + END + tail)
+        doc.write_text(head + BEGIN + "\n" + report(argv[3:]) + END + tail)
     else:
         sys.exit(__doc__)
 
