@@ -90,6 +90,10 @@ const RUNTIME: &[(&str, &str)] = &[
         "config",
         include_str!("../../templates/runtime/src/config.rs"),
     ),
+    (
+        "formats",
+        include_str!("../../templates/runtime/src/formats.rs"),
+    ),
     ("page", include_str!("../../templates/runtime/src/page.rs")),
     (
         "problem",

@@ -122,12 +122,12 @@ fn problem_response(description: &str) -> Value {
     })
 }
 
-/// What the server's email check accepts (dot-atoms at a host name).
-const EMAIL_PATTERN: &str = r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,64}(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,64})*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
-
-/// What the server's URL check accepts: absolute http or https, a host
-/// name (no user info), an optional port, no whitespace.
-const URL_PATTERN: &str = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:[0-9]{1,5})?([/?#][!-~]*)?$";
+/// The patterns and lengths of the formats the server checks: the
+/// runtime's own file, so the document and the server share one regex.
+pub mod formats {
+    include!("../../templates/runtime/src/formats.rs");
+}
+use formats::{EMAIL_MAX_LENGTH, EMAIL_PATTERN, URL_MAX_LENGTH, URL_PATTERN};
 
 /// Strings never contain NUL (they would break on PostgreSQL).
 const NO_NUL_PATTERN: &str = r"^[^\x00]*$";
@@ -144,10 +144,10 @@ pub fn column_schema(column: &Column) -> Value {
         ColumnType::Datetime => json!({ "type": "string", "format": "date-time" }),
         ColumnType::Uuid => json!({ "type": "string", "format": "uuid" }),
         ColumnType::Email => {
-            json!({ "type": "string", "format": "email", "maxLength": 254, "pattern": EMAIL_PATTERN })
+            json!({ "type": "string", "format": "email", "maxLength": EMAIL_MAX_LENGTH, "pattern": EMAIL_PATTERN })
         }
         ColumnType::Url => {
-            json!({ "type": "string", "format": "uri", "maxLength": 2048, "pattern": URL_PATTERN })
+            json!({ "type": "string", "format": "uri", "maxLength": URL_MAX_LENGTH, "pattern": URL_PATTERN })
         }
         ColumnType::Ref { resource } => {
             json!({ "type": "string", "format": "uuid", "description": format!("The id of a `{resource}` the caller may read.") })

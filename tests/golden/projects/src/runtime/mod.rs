@@ -8,6 +8,7 @@ pub mod body;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod formats;
 pub mod page;
 pub mod problem;
 pub mod row;
