@@ -1,5 +1,6 @@
 //! Random and mutated inputs never make the front end panic: every input
-//! either compiles or is refused with located diagnostics.
+//! either compiles (and then generates a project whose Rust parses) or is
+//! refused with located diagnostics.
 
 use palisade::source::SourceFile;
 use proptest::prelude::*;
@@ -12,20 +13,34 @@ const SEEDS: [&str; 3] = [
 
 fn check(text: &str) {
     let source = SourceFile::new("fuzz.yaml", text);
-    if let Err(report) = palisade::compile(source) {
-        assert!(
-            report.has_errors(),
-            "a refused spec carries at least one error"
-        );
-        for d in &report.diagnostics {
-            assert!(d.span().end <= text.len(), "span past the end: {d:?}");
+    match palisade::compile(source) {
+        // A mutated spec that is still valid must generate a project whose
+        // Rust files parse (generation never panics on a valid model).
+        Ok(compiled) => {
+            let project = palisade::generate::generate(&compiled.model, "fuzz.yaml");
+            for (path, file) in &project.files {
+                if path.ends_with(".rs") && !path.starts_with("src/runtime/") {
+                    if let Err(e) = syn::parse_file(&file.contents) {
+                        panic!("{path} does not parse: {e}\n--- spec ---\n{text}");
+                    }
+                }
+            }
         }
-        // Rendering must never fail or panic either.
-        let _ = report.render(palisade::diagnostic::RenderOptions {
-            color: false,
-            width: 80,
-        });
-        let _ = report.json();
+        Err(report) => {
+            assert!(
+                report.has_errors(),
+                "a refused spec carries at least one error"
+            );
+            for d in &report.diagnostics {
+                assert!(d.span().end <= text.len(), "span past the end: {d:?}");
+            }
+            // Rendering must never fail or panic either.
+            let _ = report.render(palisade::diagnostic::RenderOptions {
+                color: false,
+                width: 80,
+            });
+            let _ = report.json();
+        }
     }
 }
 
