@@ -3,128 +3,47 @@
 //! This crate exists so that the runtime is compiled, linted and tested in
 //! the Palisade repository. Every file in `src/` except this one is copied
 //! verbatim into a generated project's `src/runtime/`, next to a generated
-//! `mod.rs` that declares the same modules (`pub mod access; ...`). Module
-//! files refer to each other only through `super::`, never `crate::`, and
-//! rely on nothing in this file. Their `#[cfg(test)]` tests travel with
-//! them. In a binary crate, unused `pub` items of a private module are
-//! dead code: the generated `mod.rs` should carry `#![allow(dead_code)]`
-//! (or be reached from a library target) so that a spec that, say, has no
-//! list operation still builds without warnings. A generated project needs
-//! the `[dependencies]` of this crate's `Cargo.toml`.
+//! `mod.rs` that declares the same modules, and the generated `Cargo.toml`
+//! takes its `[dependencies]` from this crate's manifest, so the two cannot
+//! disagree. Module files refer to each other only through `super::`, never
+//! `crate::`, and rely on nothing in this file; their `#[cfg(test)]` tests
+//! travel with them. The generated project is a library (`src/lib.rs`)
+//! with a thin binary, so `pub` items a given spec does not use are not
+//! dead code.
 //!
-//! # API for generated code
+//! # The modules
 //!
-//! **`problem`**: `Problem { status, detail: &'static str, errors:
-//! Vec<FieldError> }`, `FieldError { field, message }`; `IntoResponse` as
-//! `application/problem+json`. Constructors: `not_found()`,
-//! `unauthorized()` (`WWW-Authenticate: Bearer`), `invalid_token()`,
-//! `forbidden()`, `conflict(field)`, `conflict_unnamed()`,
-//! `unprocessable(errors)`, `invalid(field, message)`,
-//! `bad_request(detail)`, `payload_too_large()`,
-//! `unsupported_media_type()`, `too_many_requests(secs)`, `timeout()`,
-//! `internal(&cause)` (logs the cause, generic body), `for_status(code)`,
-//! `with_header(name, value)`. `From<sqlx::Error>`: unique violation → 409,
-//! anything else → logged 500. `is_unique_violation(&sqlx::Error)`.
+//! Each module's own documentation states its API and invariants; in the
+//! order a request meets them:
 //!
-//! **`config`**: `Config::from_env(&AuthSettings, default_database_url) ->
-//! Result<Config { database_url, bind_addr, key }, ConfigError>`
-//! (`Config::load` takes the environment as a closure, for tests);
-//! `ConfigError` { `Missing`, `Invalid`, `SecretTooShort`, `BadKey`,
-//! `Database`, `Bind` } with `Display`. `MIN_SECRET_BYTES = 32`. For
-//! RS*/ES*/EdDSA the key variable holds the PEM text or a PEM file path.
+//! - [`server`]: settings, the router state [`server::App`], the
+//!   middleware stack (request id, tracing, timeout, body limit, CORS,
+//!   security headers, the guard of each operation), migrations, serving
+//!   and graceful shutdown;
+//! - [`throttle`]: the [`throttle::Limiter`] trait, the GCRA
+//!   [`throttle::MemoryLimiter`] with bounded memory, and the client
+//!   address rule (`trust_proxy_hops`);
+//! - [`auth`]: bearer JWT verification closing jsonwebtoken's default
+//!   gaps (pinned algorithm, `exp` required, `nbf`, `iss`/`aud`, leeway);
+//! - [`access`]: [`access::authorize`] turns a caller and an operation's
+//!   grants into an [`access::Access`] whose [`access::Scope`] every store
+//!   function takes and appends to its SQL (` AND owner = ?`);
+//! - [`body`]: the JSON extractor (415, 413, 400, 422 with the field) and
+//!   replies; [`check`]: every field constraint, all errors in one 422;
+//!   [`formats`]: the email and URL regexes (the OpenAPI document states
+//!   the same ones); [`page`]: list parameters, keyset cursors and pages;
+//!   [`row`]: timestamps and the PATCH tri-state;
+//! - [`problem`]: RFC 9457 problem+json errors; a 5xx never carries its
+//!   cause;
+//! - [`config`]: the environment; [`cli`]: the binary's commands;
+//!   [`testkit`]: what the generated project's own security tests use.
 //!
-//! **`auth`**: `AuthSettings { algorithm, key_env, issuer, audience,
-//! leeway_seconds, user_claim, roles_claim, tenant_claims }` (const);
-//! `Algorithm` (re-export). `Verifier::new(AuthSettings, key: &[u8]) ->
-//! Result<Verifier, ConfigError>`, `.authenticate(&HeaderMap) ->
-//! Result<Caller, Problem>`, `.verify(token) -> Result<Principal,
-//! TokenError>`. `Principal { user, roles, claims: BTreeMap }`,
-//! `has_role(&str)`. `Caller { Anonymous, User(Principal) }` (extractor).
-//! `bearer(&HeaderMap)`. `mint(&AuthSettings, secret, user, roles:
-//! &[String], claims: &[(String, String)], ttl_seconds) -> Result<String,
-//! MintError>` for `dev-token` (HS* only).
-//!
-//! **`access`**: `Grants { owner, roles: &'static [&'static str], public }`,
-//! `OwnerClaim { User, Claim(&'static str) }`, `authorize(&Caller, &Grants,
-//! Option<OwnerClaim>) -> Result<Access, Problem>`. `Access { rows: Scope,
-//! owner: Option<String> }` (extractor, filled by the guard),
-//! `require_owner() -> Result<&str, Problem>` (403 without one). `Scope {
-//! All, Owned(String) }`, `owner() -> Option<&str>`,
-//! `push_condition(&mut QueryBuilder<Sqlite>, quoted_column: &'static
-//! str)` appends ` AND col = ?` when owned.
-//!
-//! **`body`**: `Json<T>` extractor (415 / 413 / 422 depth or NUL / 400
-//! syntax / 422 naming the field); `parse::<T>(&[u8])`; `BodyLimit(usize)`
-//! request extension (set by the server); `reply(status, &T) -> Response`;
-//! `created(location, &T) -> Response` (201 + `Location`).
-//! `MAX_DEPTH = 32`.
-//!
-//! **`check`**: `Checker::new()`, then per constraint (each returns
-//! whether it passed): `string(field, v, min_chars, max_chars)` (also
-//! refuses NUL), `no_nul`, `pattern(field, v, &Pattern)`, `one_of(field,
-//! v, &[..])`, `integer(field, i64, min, max)`, `number(field, f64, min,
-//! max)` (finite), `email`, `url`, `uuid`, `date`, `datetime`, `error(field,
-//! message)`; `finish() -> Result<(), Problem>` (one 422 with every error).
-//! `Pattern::new("regex")` is const (`static`). Predicates `is_email`,
-//! `is_url`, `is_uuid`, `is_date`, `is_datetime`.
-//!
-//! **`page`**: `ListRules { default_limit, max_limit, sort_keys,
-//! default_sort, filters }` (const); `parse(uri.query(), &ListRules) ->
-//! Result<ListQuery, Problem>`; `ListQuery { limit, sort: Sort { key,
-//! descending }, after, filters }`, `.filter(name) -> Option<&str>`,
-//! `.filter_parsed::<T>(name) -> Result<Option<T>, Problem>`,
-//! `.push_after(&mut qb)`, `.push_order_limit(&mut qb)` (LIMIT limit + 1),
-//! `.page(rows, |row| (sort_value_json, id)) -> Page<T>`. `Page<T> { items,
-//! next_cursor }` (Serialize).
-//!
-//! **`throttle`**: `Rate { count, per_seconds }`, `Rate::new` (const).
-//! `trait Limiter { check(&self, key, Rate) -> Decision; retain_recent();
-//! len() }`; `Decision { allowed, limit, remaining, reset_seconds,
-//! retry_after_seconds }`, `.headers(policy, Rate)`. `MemoryLimiter::new(
-//! max_keys)`; `spawn_housekeeping(Arc<dyn Limiter>, every)`;
-//! `client_ip(peer, &HeaderMap, trust_proxy_hops) -> IpAddr`; `ip_key(ip)`.
-//!
-//! **`server`**: `Settings { service, default_database_url, auth,
-//! anon_rate, user_rate, trust_proxy_hops, max_body_bytes,
-//! request_timeout_seconds, cors: Option<CorsSettings { origins,
-//! credentials, methods, max_age_seconds }> }` (const). `App { db, verifier,
-//! limiter, settings }` (the router state). `Operation { name, grants,
-//! owner, bucket, user_rate, anon_rate }` (const) and `App::guard(&'static
-//! Operation) -> Guard` (a tower layer for one handler). `Migration {
-//! version, name, sql }`. `run(&'static Settings, &[Migration], |&App|
-//! Router<App>)`, or step by step `start(..) -> (App, SocketAddr)`,
-//! `router(App, Router<App>) -> Result<Router, ConfigError>` (adds
-//! `/health`, 404 fallback and the middleware stack), `serve(App,
-//! Router<App>, addr)`; `connect(url)`, `migrate(&pool, &[Migration])`,
-//! `cors_layer(&CorsSettings)`, `init_tracing()`; `ClientIp` extension.
-//!
-//! # Shape of a generated handler
-//!
-//! ```text
-//! static GET_INVOICE: Operation = Operation {
-//!     name: "invoice.get",
-//!     grants: Grants { owner: true, roles: &["admin", "support"], public: false },
-//!     owner: Some(OwnerClaim::User),
-//!     bucket: "default", user_rate: Rate::new(1000, 3600), anon_rate: Rate::new(30, 60),
-//! };
-//!
-//! // routes(app): .route("/invoices/{id}", get(get_invoice.layer(app.guard(&GET_INVOICE))))
-//! async fn get_invoice(State(app): State<App>, access: Access, Path(id): Path<String>)
-//!     -> Result<Response, Problem>
-//! {
-//!     let mut qb = QueryBuilder::<Sqlite>::new("SELECT ... FROM \"invoice\" WHERE \"id\" = ");
-//!     qb.push_bind(id);
-//!     access.rows.push_condition(&mut qb, "\"owner_id\"");
-//!     let row = qb.build_query_as::<Row>().fetch_optional(&app.db).await?
-//!         .ok_or_else(Problem::not_found)?;
-//!     Ok(reply(StatusCode::OK, &Invoice::from(row)))
-//! }
-//! ```
-//!
-//! Path ids should be taken as `Path<String>`, and an id that is not a
-//! UUID answered with `Problem::not_found()`, so that a malformed id, a
-//! missing row and another owner's row are indistinguishable.
-
+//! The code that uses them is best read in a generated resource module,
+//! e.g. `tests/golden/billing/src/api/invoice.rs` in the Palisade
+//! repository: operations as `static` [`server::Operation`]s, one guard
+//! layer per route, and a private `store` module that is the only code
+//! reaching the table. Path ids are taken as strings, so a malformed id, a
+//! missing row and another owner's row all answer the same 404.
 pub mod access;
 pub mod auth;
 pub mod body;
