@@ -207,6 +207,31 @@ def load(out, lines):
             lines.append(f"| at least 20× DRF's throughput in every cell | lowest {worst_drf:.1f}× | {meets(worst_drf >= 20)} |")
             lines.append(f"| lower p99 than DRF in every cell | | {meets(p99_ok)} |")
         lines.append("")
+    variants = [lb for lb in labels if lb.startswith("palisade") and lb != "palisade"]
+    if variants:
+        lines.append("Variants of the generated server (experiments, see `meta.txt` and the `*.patch` files of the "
+                     "run), as a ratio of medians (req/s) to palisade and to ceiling-bare:\n")
+        lines.append("| variant | scenario | conns | variant / palisade | variant / ceiling-bare | p99 ms palisade → variant |")
+        lines.append("|---|---|---:|---:|---:|---:|")
+        for v in variants:
+            for c in conns:
+                for sc in SCEN:
+                    x = m(v, sc, c, "rps")
+                    if x is None:
+                        continue
+                    p, b = m("palisade", sc, c, "rps"), m("ceiling-bare", sc, c, "rps")
+                    pp, vp = m("palisade", sc, c, "p99_ms"), m(v, sc, c, "p99_ms")
+                    lines.append(f"| {v} | {sc} | {c} | {ratio(x, p, '.2f')} | {ratio(x, b, '.2f')} | "
+                                 f"{fmt(pp, '.1f')} → {fmt(vp, '.1f')} |")
+        lines.append("")
+    checks = sorted(out.glob("security-*.txt"))
+    if checks:
+        lines.append("The peers' security checks (`harness/check_security.sh`, with bench/check-security.patch), "
+                     "last line of each:\n")
+        for f in checks:
+            last = (f.read_text().strip().splitlines() or ["(empty)"])[-1]
+            lines.append(f"- {f.stem.removeprefix('security-')}: {last}")
+        lines.append("")
     rss = rows(out / "rss.tsv")
     if rss:
         phases = list(dict.fromkeys(r["phase"] for r in rss))
