@@ -23,6 +23,11 @@ wrk_cell() {
   fi
   for rep in $(seq 1 "$REPEATS"); do
     out="$(wrk -t"$THREADS" -c"$conns" -d"$DURATION" --timeout 10s -H "$auth" -s "$script" "$url")"
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      # Seen on the shared machine: a server stopped by a signal from outside.
+      die "$label's server (pid $SERVER_PID) is gone during $sc at $conns connections (see its log);" \
+        "finish the run with APPEND=1 OUT=$OUT PARTS=\"load ...\" LOAD_SERVERS=\"$label ...\" bench/run.sh"
+    fi
     line="$(grep '^WRK_RESULT' <<<"$out")" || die "wrk printed no result: $out"
     se=$(( $(field connect_err <<<"$line") + $(field read_err <<<"$line") + $(field write_err <<<"$line") + $(field timeouts <<<"$line") ))
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$sc" "$conns" "$rep" \
@@ -108,10 +113,11 @@ preflight() {
 
 # ---------------------------------------------------------------- palisade
 # Variants of the generated server, for experiments (the figures of
-# BENCHMARKS.md use none of them): BILLING_LABEL names the rows (default
-# palisade), BILLING_PATCH is applied to the generated project with
-# `patch -p1` before it is built (bench/experiments/), BILLING_SQLITE_FLAGS
-# is LIBSQLITE3_FLAGS for its build (the bundled SQLite's compile options).
+# BENCHMARKS.md use none of them): LOAD_SERVERS="palisade palisade-NAME
+# ceiling-bare" with bench/experiments/NAME.env. BILLING_LABEL names the
+# rows (default palisade), BILLING_PATCH is applied to the generated
+# project with `patch -p1` before it is built, BILLING_SQLITE_FLAGS is
+# LIBSQLITE3_FLAGS for its build (the bundled SQLite's compile options).
 load_palisade() {
   local label="${BILLING_LABEL:-palisade}" dir="$WORK/load/billing" db url spec
   mkdir -p "$WORK/load"
@@ -250,16 +256,41 @@ load_drf() {
   stop_server
 }
 
+# set_aside LABEL: moves LABEL's rows of the TSVs to <name>-aborted.tsv (APPEND=1).
+set_aside() {
+  local t
+  for t in load rss preflight; do
+    [[ -s "$OUT/$t.tsv" ]] || continue
+    if awk -F'\t' -v l="$1" 'NR > 1 && $1 == l {found = 1} END {exit !found}' "$OUT/$t.tsv"; then
+      [[ -s "$OUT/$t-aborted.tsv" ]] || head -1 "$OUT/$t.tsv" >"$OUT/$t-aborted.tsv"
+      awk -F'\t' -v l="$1" 'NR > 1 && $1 == l' "$OUT/$t.tsv" >>"$OUT/$t-aborted.tsv"
+      awk -F'\t' -v l="$1" 'NR == 1 || $1 != l' "$OUT/$t.tsv" >"$OUT/$t.tsv.new" && mv "$OUT/$t.tsv.new" "$OUT/$t.tsv"
+      say "APPEND: earlier $1 rows of $t.tsv moved to $t-aborted.tsv"
+    fi
+  done
+}
+
 load_part() {
   command -v wrk >/dev/null || die "wrk is missing (apt-get install -y wrk)"
-  printf 'label\tscenario\tconns\trep\trps\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tnon2xx\tsockerr\n' >"$OUT/load.tsv"
-  printf 'label\tphase\tvmhwm_kb\tvmrss_kb\tprocesses\n' >"$OUT/rss.tsv"
-  printf 'label\tcheck\twant\tgot\n' >"$OUT/preflight.tsv"
+  if [[ "${APPEND:-0}" != 1 || ! -s "$OUT/load.tsv" ]]; then
+    printf 'label\tscenario\tconns\trep\trps\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tnon2xx\tsockerr\n' >"$OUT/load.tsv"
+    printf 'label\tphase\tvmhwm_kb\tvmrss_kb\tprocesses\n' >"$OUT/rss.tsv"
+    printf 'label\tcheck\twant\tgot\n' >"$OUT/preflight.tsv"
+  fi
   mkdir -p "$WORK/load"
   local s
   for s in $LOAD_SERVERS; do
+    [[ "${APPEND:-0}" == 1 ]] && set_aside "$(case "$s" in drf) echo drf-sync2 ;; *) echo "$s" ;; esac)"
     case "$s" in
       palisade) load_palisade ;;
+      palisade-*)
+        # An experiment: bench/experiments/<name>.env sets BILLING_PATCH (a
+        # file name in bench/experiments/) and/or BILLING_SQLITE_FLAGS.
+        local f="$BENCH/experiments/${s#palisade-}.env" p q
+        [[ -f "$f" ]] || die "unknown server $s (no $f)"
+        p="$(sed -n 's/^BILLING_PATCH=//p' "$f")"; q="$(sed -n 's/^BILLING_SQLITE_FLAGS=//p' "$f")"
+        BILLING_LABEL="$s" BILLING_PATCH="${p:+$BENCH/experiments/$p}" BILLING_SQLITE_FLAGS="$q" load_palisade
+        ;;
       ceiling-bare) load_ceiling bare ;;
       ceiling-secure) load_ceiling secure ;;
       drf) load_drf ;;

@@ -58,6 +58,11 @@ export CARGO_TERM_COLOR=never
 
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 OUT="${OUT:-$BENCH/results/$STAMP}"; mkdir -p "$OUT"
+# APPEND=1 OUT=bench/results/<stamp>: finish a run whose load part was
+# interrupted (a server stopped from outside, say): meta.txt and the TSVs
+# are appended to, and the rows of a server measured again are first moved
+# to <name>-aborted.tsv.
+APPEND="${APPEND:-0}"
 WORK="$(mktemp -d -t palisade-bench.XXXXXX)"
 cleanup() {
   stop_server
@@ -84,6 +89,7 @@ if [[ " $PARTS " == *" load "* ]] && ! command -v wrk >/dev/null; then
 fi
 
 {
+  [[ "$APPEND" == 1 ]] && echo "# appended by a second invocation (APPEND=1)"
   echo "date_utc=$STAMP"
   echo "commit=$(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD -- src templates Cargo.toml 2>/dev/null || echo '+uncommitted')"
   echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
@@ -100,8 +106,9 @@ fi
   echo "sizes=$SIZES palisade_repeats=$PAL_REPEATS palisade_repeats_1000=$PAL_REPEATS_1000 og_repeats=$OG_REPEATS og_repeats_1000=$OG_REPEATS_1000 build_repeats=$BUILD_REPEATS"
   echo "load: servers=$LOAD_SERVERS conns=$LOAD_CONNS duration=$DURATION warmup=$WARMUP threads=$THREADS repeats=$REPEATS rows_per_user=$ROWS_PER_USER drf_workers=$DRF_WORKERS"
   echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
-} >"$OUT/meta.txt"
-cat "$OUT/meta.txt" >&2
+} >"$OUT/meta.new"
+if [[ "$APPEND" == 1 ]]; then cat "$OUT/meta.new" >>"$OUT/meta.txt"; else mv "$OUT/meta.new" "$OUT/meta.txt"; fi
+cat "$OUT/meta.new" >&2 2>/dev/null || cat "$OUT/meta.txt" >&2; rm -f "$OUT/meta.new"
 
 for part in $PARTS; do
   say "== part: $part"
