@@ -74,7 +74,7 @@ pub fn run(server: &Server, tally: &mut BTreeMap<&'static str, usize>) {
         );
         check_hygiene(&r, "408 request timeout");
         t.seen.lock().unwrap().insert(r.status);
-        t.pass("limits");
+        t.hit("limits", &["RES-03", "RES-04"]);
     }
     let seen = t.seen.lock().unwrap().clone();
     for status in [200, 401, 413, 422, 429] {
@@ -188,6 +188,12 @@ fn params(v: &str) -> (String, BTreeMap<String, String>) {
 impl<'a> Limits<'a> {
     fn pass(&mut self, category: &'static str) {
         *self.tally.entry(category).or_default() += 1;
+    }
+
+    /// A passed check that exercises the catalogue cases `ids`.
+    fn hit(&mut self, category: &'static str, ids: &[&'static str]) {
+        self.pass(category);
+        super::attacks::hit(ids);
     }
 
     fn send(&self, req: Request<'_>) -> Response {
@@ -414,7 +420,7 @@ impl<'a> Limits<'a> {
             r.status, 429,
             "{what}: a request after waiting Retry-After ({retry} s) passes"
         );
-        self.pass("throttling");
+        self.hit("throttling", &["RL-02"]);
     }
 
     fn throttling(&mut self) {
@@ -476,7 +482,7 @@ impl<'a> Limits<'a> {
         };
         let what = format!("user burst on {method} {}", op.path);
         let refused = self.burst(&what, user, "default", &make, &|_| {});
-        self.pass("throttling");
+        self.hit("throttling", &["RL-01", "RL-07", "RL-11", "RL-13"]);
         if honour {
             self.honour(&what, &refused, make(0));
         }
@@ -539,7 +545,7 @@ impl<'a> Limits<'a> {
             Some(&(user.count - 1).to_string()),
             "another user's RateLimit shows its own bucket, not the throttled one"
         );
-        self.pass("throttling");
+        self.hit("throttling", &["RL-03"]);
     }
 
     /// A per-operation override: 429 after its own count, in its own
@@ -569,7 +575,12 @@ impl<'a> Limits<'a> {
             op.rate.user
         );
         let refused = self.burst(&what, op.rate.user, &op.rate.bucket, &make, &|_| {});
-        self.pass("throttling");
+        let ids: &[&'static str] = if op.kind == OperationKind::Create {
+            &["RL-01", "RL-13", "RES-08"]
+        } else {
+            &["RL-01", "RL-13"]
+        };
+        self.hit("throttling", ids);
         if honour {
             self.honour(&what, &refused, make(0));
         }
@@ -604,7 +615,7 @@ impl<'a> Limits<'a> {
             &body,
         ));
         assert_ne!(r.status, 429, "{what}: another user");
-        self.pass("throttling");
+        self.hit("throttling", &["RL-03"]);
         // A public operation with its own rate counts anonymous callers
         // per address, in its own bucket, at that rate.
         if op.grants.public {
@@ -691,7 +702,12 @@ impl<'a> Limits<'a> {
             }
         };
         let refused = self.burst(&what, rate, bucket, &make, &check);
-        self.pass("throttling");
+        let mut ids = vec!["RL-01", "RL-09", "RL-10", "RL-13"];
+        ids.push(if hops == 0 { "RL-05" } else { "RL-06" });
+        if !public {
+            ids.push("RL-04");
+        }
+        self.hit("throttling", &ids);
         if honour {
             self.honour(&what, &refused, make(0));
         }
@@ -703,7 +719,7 @@ impl<'a> Limits<'a> {
             self.send(forwarded(&Self::client_address(), 0))
         };
         assert_ne!(r.status, 429, "{what}: another client is not throttled");
-        self.pass("throttling");
+        self.hit("throttling", &[if hops == 0 { "RL-05" } else { "RL-06" }]);
     }
 
     /// Failed authentication counts against the client's anonymous
@@ -719,7 +735,7 @@ impl<'a> Limits<'a> {
             .keys
             .attacks(&victim)
             .into_iter()
-            .map(|(_, t)| t)
+            .map(|(_, _, t)| t)
             .collect();
         let source = fresh_source();
         let (method, path, body) = Self::harmless(&op);
@@ -764,7 +780,7 @@ impl<'a> Limits<'a> {
             started.elapsed().as_secs_f64(),
             refused.header("retry-after").unwrap_or("?")
         ));
-        self.pass("throttling");
+        self.hit("throttling", &["RL-04"]);
         // Guessing from that address does not lock out a valid user
         // calling from another one.
         let good = self.fresh(&[]);
@@ -779,6 +795,20 @@ impl<'a> Limits<'a> {
             "a valid token from another address still works: {}",
             r.status
         );
+        // The forged tokens named `victim`: no bucket of theirs was charged.
+        let r = self.send(with_body(
+            Request::new(method, &path)
+                .bearer(&self.token(&victim))
+                .from(fresh_source()),
+            &body,
+        ));
+        let (_, p) = params(r.header("ratelimit").unwrap_or(""));
+        assert_eq!(
+            p.get("r"),
+            Some(&(op.rate.user.count - 1).to_string()),
+            "forged tokens charged the user they name"
+        );
+        self.hit("throttling", &["RL-08"]);
         self.pass("throttling");
     }
 
@@ -815,6 +845,7 @@ impl<'a> Limits<'a> {
             format!("{}://{host}{p}", s.to_ascii_uppercase()),
             format!("{s}://{host}{p}/"),
             format!("{s}://{host}{p}.evil.test"),
+            format!("{s}://{host}puter{p}"),
         ];
         if port.is_some() {
             v.push(format!("{s}://{host}"));
@@ -858,7 +889,7 @@ impl<'a> Limits<'a> {
                         Vec::<String>::new(),
                         "no cors: GET {path} from {origin}"
                     );
-                    self.pass("cors");
+                    self.hit("cors", &["CORS-02", "CORS-03"]);
                 }
             }
             return;
@@ -908,7 +939,7 @@ impl<'a> Limits<'a> {
                     Some(max_age.as_str()),
                     "{what}: max-age"
                 );
-                self.pass("cors");
+                self.hit("cors", &["CORS-07"]);
             }
             // What the browser asks for beyond the rules is not granted.
             let (path, _) = paths.iter().next().unwrap();
@@ -932,7 +963,7 @@ impl<'a> Limits<'a> {
                 r.header("access-control-allow-private-network").is_none(),
                 "no private network access"
             );
-            self.pass("cors");
+            self.hit("cors", &["CORS-08", "CORS-12"]);
             if let (Some(op), Some(path)) = (&get_op, &get_path) {
                 let what = format!("GET {path} from {origin}");
                 let r = self.send(actual(path, &token, Some(origin)));
@@ -951,11 +982,20 @@ impl<'a> Limits<'a> {
                     r.header("access-control-allow-methods").is_none(),
                     "{what}: no preflight headers"
                 );
+                let needed: BTreeSet<String> = [
+                    "location",
+                    "retry-after",
+                    "ratelimit",
+                    "ratelimit-policy",
+                    "x-request-id",
+                ]
+                .map(String::from)
+                .into();
                 assert!(
-                    !list(&r, "access-control-expose-headers").contains("*"),
-                    "{what}: no wildcard exposure"
+                    list(&r, "access-control-expose-headers").is_subset(&needed),
+                    "{what}: only needed headers exposed, never `*`"
                 );
-                self.pass("cors");
+                self.hit("cors", &["CORS-01", "CORS-12"]);
                 // CORS is not authentication.
                 if !op.grants.public {
                     let r = self.send(
@@ -964,7 +1004,7 @@ impl<'a> Limits<'a> {
                             .from(fresh_source()),
                     );
                     assert_eq!(r.status, 401, "{what} without a token");
-                    self.pass("cors");
+                    self.hit("cors", &["CORS-13"]);
                 }
             }
         }
@@ -1008,7 +1048,12 @@ impl<'a> Limits<'a> {
                 );
                 assert!(varies_on_origin(&r), "{what}: Vary: Origin");
             }
-            self.pass("cors");
+            self.hit(
+                "cors",
+                &[
+                    "CORS-02", "CORS-03", "CORS-04", "CORS-05", "CORS-06", "CORS-08", "CORS-11",
+                ],
+            );
         }
         // No Origin at all: nothing either.
         if let Some(path) = &get_path {
@@ -1021,7 +1066,7 @@ impl<'a> Limits<'a> {
                 Vec::<String>::new(),
                 "OPTIONS without Origin"
             );
-            self.pass("cors");
+            self.hit("cors", &["CORS-11"]);
         }
     }
 
@@ -1095,7 +1140,7 @@ impl<'a> Limits<'a> {
         assert_eq!(over.len(), max + 1);
         let r = self.send(post(over.clone()));
         assert_eq!(r.status, 413, "a body of max_body + 1 bytes: {}", r.text());
-        self.pass("limits");
+        self.hit("limits", &["RES-01"]);
         // Anonymous, too: the limit applies before anything else.
         let r = self.send(
             Request::new("POST", path)
@@ -1103,7 +1148,7 @@ impl<'a> Limits<'a> {
                 .from(fresh_source()),
         );
         assert_eq!(r.status, 413, "an anonymous oversized body");
-        self.pass("limits");
+        self.hit("limits", &["RES-01"]);
         // Exactly at the limit is read (and then refused for its content).
         let at = sized(max);
         let r = self.send(post(at));
@@ -1128,7 +1173,7 @@ impl<'a> Limits<'a> {
         let r = raw(self.server.addr, &chunked, Duration::from_secs(10));
         check_hygiene(&r, "chunked oversized body");
         assert_eq!(r.status, 413, "a chunked body over max_body: {}", r.text());
-        self.pass("limits");
+        self.hit("limits", &["RES-02"]);
         let lying = format!(
             "POST {path} HTTP/1.1\r\nhost: x\r\n{auth}content-length: {}\r\n\r\n{{}}",
             max * 1000
@@ -1139,7 +1184,7 @@ impl<'a> Limits<'a> {
             r.status, 413,
             "a declared Content-Length over max_body is refused before reading"
         );
-        self.pass("limits");
+        self.hit("limits", &["RES-01"]);
         // Deep nesting, as deep as the limit allows: 4xx, never 5xx.
         let depth = (max - 16) / 2;
         let arrays = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
@@ -1165,7 +1210,7 @@ impl<'a> Limits<'a> {
                 r.status,
                 r.text()
             );
-            self.pass("limits");
+            self.hit("limits", &["INP-08"]);
         }
         let r = self.send(Request::new("GET", "/health").from(fresh_source()));
         assert_eq!(r.status, 200, "the server is still up");
@@ -1202,6 +1247,9 @@ impl<'a> Limits<'a> {
                 "zz_unknown=1",
                 "sort=zz_unknown",
                 "sort=id;DROP%20TABLE",
+                "sort=password_hash",
+                "offset=9223372036854775807",
+                "filter=owner_id%20eq%20x",
                 "cursor=!!!",
             ]
             .map(String::from)
@@ -1209,6 +1257,7 @@ impl<'a> Limits<'a> {
             if let Some(owner) = resource.scope.owner_column() {
                 // The owner column is never a filter.
                 bad.push(format!("{owner}={}", p.user));
+                bad.push(format!("{owner}[]={}", p.user));
             }
             for f in &resource.filters {
                 let c = resource.column(f).unwrap();
@@ -1223,7 +1272,7 @@ impl<'a> Limits<'a> {
             for query in &bad {
                 let r = get(self, query);
                 assert_eq!(r.status, 422, "{}?{query}: {}", resource.name, r.text());
-                self.pass("limits");
+                self.hit("limits", &["INP-11", "RES-06", "BOLA-06"]);
             }
         }
     }
@@ -1300,7 +1349,7 @@ impl<'a> Limits<'a> {
                 page["next_cursor"].is_string(),
                 "?{query}: more rows follow"
             );
-            self.pass("limits");
+            self.hit("limits", &["RES-06"]);
         }
         // Cursors: a real one works; tampered ones are 422.
         let r = get(self, "limit=1");
@@ -1328,7 +1377,7 @@ impl<'a> Limits<'a> {
         for c in &tampered {
             let r = get(self, &format!("cursor={c}"));
             assert_eq!(r.status, 422, "a tampered cursor {c:.40}: {}", r.text());
-            self.pass("limits");
+            self.hit("limits", &["BOLA-07"]);
         }
         // A cursor made for another sort is refused.
         let key = real["s"].as_str().unwrap_or("").trim_start_matches('-');
@@ -1369,7 +1418,7 @@ fn with_body<'p>(r: Request<'p>, body: &Option<Value>) -> Request<'p> {
 }
 
 /// Sends raw bytes to `addr` (from 127.0.0.1) and reads the answer.
-fn raw(addr: SocketAddr, bytes: &[u8], timeout: Duration) -> Response {
+pub fn raw(addr: SocketAddr, bytes: &[u8], timeout: Duration) -> Response {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(timeout)).unwrap();
     // The server may answer and close before reading everything.

@@ -8,6 +8,8 @@
 //! public grants exactly as declared, undeclared methods, and no 5xx
 //! anywhere. Each example prints a per-category summary.
 
+mod attacks;
+mod catalogue;
 mod data;
 mod http;
 mod limits;
@@ -64,6 +66,12 @@ impl<'a> Suite<'a> {
 
     fn pass(&mut self, category: &'static str) {
         *self.tally.entry(category).or_default() += 1;
+    }
+
+    /// A passed check that exercises the catalogue cases `ids`.
+    fn hit(&mut self, category: &'static str, ids: &[&'static str]) {
+        self.pass(category);
+        attacks::hit(ids);
     }
 
     /// A user nobody has seen, in `tenant`, with `roles`: fresh rate-limit buckets.
@@ -226,7 +234,7 @@ impl<'a> Suite<'a> {
         };
         let path = op.path.replace("{id}", &uuid::Uuid::new_v4().to_string());
         let method = op.method.as_str();
-        let check = |suite: &mut Self, what: &str, r: Response| {
+        let check = |suite: &mut Self, what: &str, ids: &[&'static str], r: Response| {
             assert_eq!(
                 r.status,
                 401,
@@ -240,26 +248,44 @@ impl<'a> Suite<'a> {
                 "{what}: WWW-Authenticate"
             );
             assert!(is_problem(&r), "{what}: problem+json");
-            suite.pass("authentication");
+            catalogue::no_detail(&r, what);
+            suite.hit("authentication", ids);
         };
         let r = self.send(Request::new(method, &path).from(fresh_source()));
-        check(self, "no token", r);
-        for scheme in ["Basic YWxpY2U6cGFzcw==", "Bearer", "bearer", "Token abc"] {
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some("Bearer"),
+            "no token: a bare challenge, no error parameter (RFC 6750 section 3.1)"
+        );
+        check(self, "no token", &["AUTH-01", "AUTH-25"], r);
+        for scheme in [
+            "Basic YWxpY2U6cGFzcw==",
+            "Bearer",
+            "Bearer ",
+            "bearer",
+            "Token abc",
+        ] {
             let r = self.send(
                 Request::new(method, &path)
                     .header("authorization", scheme)
                     .from(fresh_source()),
             );
-            check(self, scheme, r);
+            check(self, scheme, &["AUTH-02"], r);
         }
         let alice = self.alice.clone();
-        for (what, token) in self.server.keys.attacks(&alice) {
+        for (what, ids, token) in self.server.keys.attacks(&alice) {
             let r = self.send(
                 Request::new(method, &path)
                     .bearer(&token)
                     .from(fresh_source()),
             );
-            check(self, what, r);
+            assert!(
+                r.header("www-authenticate")
+                    .is_some_and(|v| v.contains("error=\"invalid_token\"")),
+                "{what}: a presented token that fails is `error=\"invalid_token\"`: {:?}",
+                r.header("www-authenticate")
+            );
+            check(self, what, ids, r);
         }
         // The valid token works, so the 401s above are about the tokens.
         let r = self.send(self.as_(&alice, method, &path));
@@ -304,7 +330,7 @@ impl<'a> Suite<'a> {
             let r = self.send(self.as_(&alice, method, path));
             assert_eq!(r.status, 405, "{method} {path}");
             assert!(is_problem(&r));
-            self.pass("function-level");
+            self.hit("function-level", &["BFLA-01"]);
         }
         for kind in OperationKind::ALL {
             if resource.operation(kind).is_none() {
@@ -385,7 +411,7 @@ impl<'a> Suite<'a> {
                 .any(|o| o.path.contains("{id}") == (path == &missing));
             let r = self.send(self.as_(&self.alice.clone(), "PUT", path));
             assert_eq!(r.status, if routed { 405 } else { 404 }, "PUT {path}");
-            self.pass("function-level");
+            self.hit("function-level", &["BFLA-01"]);
         }
     }
 
@@ -464,7 +490,11 @@ impl<'a> Suite<'a> {
                 let r = self.send(self.as_(p, "GET", &item));
                 assert_eq!(r.status, 404);
             }
-            self.pass("crud");
+            if resource.operation(OperationKind::Update).is_some() {
+                let r = self.send(self.as_(p, "PATCH", &item).json(&json!({})));
+                assert_eq!(r.status, 404, "update after delete");
+            }
+            self.hit("crud", &["BOLA-11"]);
         }
     }
 
@@ -503,7 +533,10 @@ impl<'a> Suite<'a> {
                     r.body, r_missing.body,
                     "another owner's row is indistinguishable from a missing one"
                 );
-                self.pass("object-level");
+                self.hit(
+                    "object-level",
+                    &["BOLA-01", "BOLA-02", "BOLA-04", "BOLA-09"],
+                );
             }
             if self.may(resource, OperationKind::List, &other) == Reach::Own {
                 let rows = self.list_all(resource, Some(&other));
@@ -520,7 +553,7 @@ impl<'a> Suite<'a> {
                         resource.name
                     );
                 }
-                self.pass("object-level");
+                self.hit("object-level", &["BOLA-06"]);
             }
         }
         if same_tenant
@@ -547,11 +580,11 @@ impl<'a> Suite<'a> {
                 "{}: the row is unchanged after the attacks",
                 resource.name
             );
-            self.pass("object-level");
+            self.hit("object-level", &["BOLA-02", "BOLA-04"]);
         }
     }
 
-    fn expect_422(&mut self, r: Response, field: &str, what: &str) {
+    fn expect_422(&mut self, r: Response, field: &str, what: &str, ids: &[&'static str]) {
         assert_eq!(r.status, 422, "{what}: {}", r.text());
         assert!(is_problem(&r), "{what}: problem+json");
         let errors = r.json()["errors"].as_array().cloned().unwrap_or_default();
@@ -560,7 +593,8 @@ impl<'a> Suite<'a> {
             "{what}: the 422 names `{field}`: {}",
             r.text()
         );
-        self.pass("property-level");
+        catalogue::no_detail(&r, what);
+        self.hit("property-level", ids);
     }
 
     fn mass_assignment(&mut self, resource: &Resource, creator: &Principal) {
@@ -572,17 +606,31 @@ impl<'a> Suite<'a> {
             .columns
             .iter()
             .filter(|c| !c.on_create)
-            .map(|c| (c.name.clone(), json!("injected")))
+            .map(|c| {
+                // The owner column carries another owner's value.
+                let value = match Self::owner_value(resource, &self.bob) {
+                    Some(bob) if resource.scope.owner_column() == Some(c.name.as_str()) => {
+                        json!(bob)
+                    }
+                    _ => json!("injected"),
+                };
+                (c.name.clone(), value)
+            })
             .collect();
         forbidden.push(("zz_unknown".into(), json!(1)));
+        forbidden.push(("version".into(), json!(2)));
         for (field, value) in forbidden {
             let mut body = base.clone();
+            if body.contains_key(&field) {
+                continue;
+            }
             body.insert(field.clone(), value);
             let r = self.send(self.as_(&p, "POST", &path).json(&Value::Object(body)));
             self.expect_422(
                 r,
                 &field,
                 &format!("{}: create with `{field}`", resource.name),
+                &["BOPLA-01", "BOPLA-03"],
             );
         }
         for column in resource
@@ -597,6 +645,7 @@ impl<'a> Suite<'a> {
                 r,
                 &column.name,
                 &format!("{}: wrong type for `{}`", resource.name, column.name),
+                &["INP-03"],
             );
             if column.required {
                 let mut body = base.clone();
@@ -606,6 +655,7 @@ impl<'a> Suite<'a> {
                     r,
                     &column.name,
                     &format!("{}: missing `{}`", resource.name, column.name),
+                    &["INP-03"],
                 );
             }
             if matches!(column.ty, ColumnType::String)
@@ -620,7 +670,7 @@ impl<'a> Suite<'a> {
                     "{}: a NUL byte in `{}`",
                     resource.name, column.name
                 );
-                self.pass("input");
+                self.hit("input", &["INP-06"]);
             }
             if let Some(max) = column.constraints.max_length {
                 let mut body = base.clone();
@@ -631,7 +681,7 @@ impl<'a> Suite<'a> {
                     "{}: `{}` longer than max_length",
                     resource.name, column.name
                 );
-                self.pass("input");
+                self.hit("input", &["INP-09"]);
             }
         }
         // Update: everything not writable on update is refused.
@@ -642,15 +692,36 @@ impl<'a> Suite<'a> {
             let row = self.create(resource, &p);
             let item = format!("/{}/{}", resource.plural, row["id"].as_str().unwrap());
             for column in resource.columns.iter().filter(|c| !c.on_update) {
+                // The owner column: handed to another owner ("gift to victim").
+                let value = match Self::owner_value(resource, &self.bob) {
+                    Some(bob) if resource.scope.owner_column() == Some(column.name.as_str()) => {
+                        json!(bob)
+                    }
+                    _ => row[&column.name].clone(),
+                };
                 let r = self.send(
                     self.as_(&p, "PATCH", &item)
-                        .json(&json!({ &column.name: row[&column.name] })),
+                        .json(&json!({ &column.name: value })),
                 );
                 self.expect_422(
                     r,
                     &column.name,
                     &format!("{}: update of `{}`", resource.name, column.name),
+                    &["BOPLA-02", "BOPLA-03"],
                 );
+            }
+            if matches!(
+                self.may(resource, OperationKind::Get, &p),
+                Reach::Own | Reach::All
+            ) {
+                let r = self.send(self.as_(&p, "GET", &item));
+                assert_eq!(
+                    (r.status, r.json()),
+                    (200, row.clone()),
+                    "{}: refused updates changed nothing, the owner still owns the row",
+                    resource.name
+                );
+                self.hit("property-level", &["BOPLA-02"]);
             }
         }
         // Bodies that are not JSON objects.
@@ -686,7 +757,7 @@ impl<'a> Suite<'a> {
                 .raw_body("application/json", huge),
         );
         assert_eq!(r.status, 413, "{}: oversize body", resource.name);
-        self.pass("input");
+        self.hit("input", &["INP-01", "INP-02", "INP-08", "RES-01"]);
     }
 
     fn references(&mut self, resource: &Resource) {
@@ -723,6 +794,7 @@ impl<'a> Suite<'a> {
                     "{}: `{}` pointing at another owner's row",
                     resource.name, column.name
                 ),
+                &["BOLA-10"],
             );
             body.insert(column.name.clone(), json!(uuid::Uuid::new_v4().to_string()));
             let r = self.send(
@@ -736,8 +808,9 @@ impl<'a> Suite<'a> {
                     "{}: `{}` pointing at a missing row",
                     resource.name, column.name
                 ),
+                &["BOLA-10"],
             );
-            self.pass("references");
+            self.hit("references", &["BOLA-10"]);
         }
     }
 
@@ -845,7 +918,8 @@ impl<'a> Suite<'a> {
                 };
                 match (reach, kind) {
                     (Reach::Anonymous, _) => {
-                        assert_eq!(r.status, 401, "{} {kind:?} as {who}", resource.name)
+                        assert_eq!(r.status, 401, "{} {kind:?} as {who}", resource.name);
+                        attacks::hit(&["AUTH-25"]);
                     }
                     (Reach::Forbidden, _) => {
                         assert_eq!(r.status, 403, "{} {kind:?} as {who}", resource.name)
@@ -919,7 +993,7 @@ impl<'a> Suite<'a> {
             .filter(|(addr, _, _, s)| *addr == self.server.addr && *s >= 500)
             .collect();
         assert!(errors.is_empty(), "5xx answers: {errors:?}");
-        self.pass("hygiene");
+        self.hit("hygiene", &["MISC-01"]);
         let r = self.send(Request::new("GET", "/no/such/path").from(fresh_source()));
         assert_eq!(r.status, 404);
         assert!(is_problem(&r));
@@ -929,7 +1003,8 @@ impl<'a> Suite<'a> {
                 .is_some_and(|v| v.contains("no-store"))
         );
         assert!(r.header("server").is_none());
-        self.pass("hygiene");
+        catalogue::no_detail(&r, "404");
+        self.hit("hygiene", &["MISC-01"]);
     }
 }
 
@@ -955,17 +1030,21 @@ fn pii_values_never_logged(server: &Server, rows: &[(String, Value)]) {
 }
 
 fn run(spec: &str) {
-    run_server(server::start(spec));
+    let hits = run_server(server::start(spec));
+    attacks::finished(spec, &hits);
 }
 
-fn run_server(server: Server) {
+/// Runs every case against `server`; returns the catalogue IDs exercised.
+fn run_server(server: Server) -> BTreeMap<&'static str, usize> {
     let example = server.model.name.clone();
+    attacks::take();
     let mut suite = Suite::new(&server);
     suite.authentication();
     let resources = server.model.resources.clone();
     for resource in &resources {
         suite.resource(resource);
     }
+    suite.catalogue();
     // PII: create one row per resource with PII fields and look for the values in the log.
     let mut pii = Vec::new();
     for resource in &resources {
@@ -994,6 +1073,9 @@ fn run_server(server: Server) {
     for (category, n) in &suite.tally {
         println!("  {category:<16} {n:>4} passed");
     }
+    let hits = attacks::take();
+    attacks::print_example(&example, &hits);
+    hits
 }
 
 #[test]
@@ -1028,7 +1110,9 @@ fn keywords() {
 /// panics if the suite passes, i.e. if it went blind to the flaw.
 fn catches(spec: &str, flaw: server::Flaw<'_>) -> String {
     let server = server::start_with(spec, Some(flaw));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_server(server)));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_server(server);
+    }));
     match result {
         Ok(()) => panic!("the suite did not notice the flaw `{}`", flaw.0),
         Err(payload) => payload
@@ -1170,5 +1254,87 @@ fn the_suite_catches_a_trusted_forwarded_for() {
     assert!(
         message.contains("429") || message.to_ascii_lowercase().contains("forwarded"),
         "{message}"
+    );
+}
+
+/// The catalogue of ATTACKS.md section 5: `attacks.txt` is the current
+/// list of its IDs (compared with the shared file when it is there); every
+/// ID is either named by a case of this suite or not applicable, with a
+/// reason; every example is in the set whose runs must together exercise
+/// the catalogue (checked when they have all run, see `attacks::finished`).
+#[test]
+fn attack_catalogue() {
+    let ids = attacks::ids();
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "attacks.txt lists an ID twice");
+    let shared = attacks::shared_catalogue();
+    match std::fs::read_to_string(&shared) {
+        Ok(text) => {
+            let parsed = attacks::parse_catalogue(&text);
+            assert!(!parsed.is_empty(), "no IDs found in {}", shared.display());
+            assert_eq!(
+                parsed,
+                ids,
+                "tests/e2e/attacks.txt is out of date: copy the IDs of section 5 of {}",
+                shared.display()
+            );
+        }
+        Err(_) => println!(
+            "{} not found: checking against tests/e2e/attacks.txt",
+            shared.display()
+        ),
+    }
+    let sources = [
+        include_str!("main.rs"),
+        include_str!("catalogue.rs"),
+        include_str!("limits.rs"),
+        include_str!("tokens.rs"),
+    ]
+    .concat();
+    let mut named = 0;
+    for id in &ids {
+        let quoted = format!("\"{id}\"");
+        match attacks::NOT_APPLICABLE.iter().find(|(n, _)| n == id) {
+            Some((_, reason)) => {
+                assert!(reason.len() > 20, "{id}: say why it does not apply");
+                assert!(
+                    !sources.contains(&quoted),
+                    "{id} is named by a case but listed as not applicable"
+                );
+            }
+            None => {
+                assert!(
+                    sources.contains(&quoted),
+                    "{id} is neither named by a case of the suite nor listed as not applicable"
+                );
+                named += 1;
+            }
+        }
+    }
+    for spec in attacks::EXAMPLES {
+        assert!(
+            include_str!("main.rs").contains(&format!("run(\"{spec}\")")),
+            "{spec} has no #[test] that runs it"
+        );
+    }
+    for (id, _) in attacks::NOT_APPLICABLE {
+        assert!(ids.contains(id), "{id} is not a catalogue ID");
+    }
+    let mut specs: Vec<String> = std::fs::read_dir(server::repo().join("examples"))
+        .unwrap()
+        .map(|e| format!("examples/{}", e.unwrap().file_name().to_string_lossy()))
+        .filter(|p| p.ends_with(".yaml"))
+        .collect();
+    specs.sort();
+    for spec in &specs {
+        assert!(
+            attacks::EXAMPLES.contains(&spec.as_str()),
+            "{spec} is not attacked: add it to attacks::EXAMPLES and give it a #[test]"
+        );
+    }
+    println!(
+        "attack catalogue: {} IDs, {named} named by cases, {} not applicable",
+        ids.len(),
+        attacks::NOT_APPLICABLE.len()
     );
 }

@@ -34,8 +34,17 @@ pub struct Server {
     pub keys: Keys,
     pub log: PathBuf,
     pub binary: PathBuf,
+    /// The generated project's directory.
+    pub project: PathBuf,
     child: Child,
     _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Server {
@@ -240,6 +249,7 @@ pub fn start_with(spec: &str, flaw: Option<Flaw<'_>>) -> Server {
         keys,
         log,
         binary,
+        project: out.clone(),
         child,
         _dir: dir,
     };

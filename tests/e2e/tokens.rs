@@ -144,10 +144,42 @@ impl Keys {
         self.sign(&self.claims(p))
     }
 
-    /// Forged and broken tokens, each of which the server must refuse with 401.
-    pub fn attacks(&self, p: &Principal) -> Vec<(&'static str, String)> {
+    /// A compact JWS with `header` (any JSON, `alg` included) over
+    /// `claims`, signed with the trusted key (or the untrusted one).
+    pub fn sign_raw(&self, header: &Value, claims: &Value, trusted: bool) -> String {
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(header).unwrap()),
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap())
+        );
+        let key = if trusted {
+            &self.signing
+        } else {
+            &self.foreign
+        };
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), key, self.algorithm).unwrap();
+        format!("{message}.{signature}")
+    }
+
+    /// The header the identity provider sends, with `extra` members.
+    pub fn header_with(&self, extra: Value) -> Value {
+        let mut h = json!({ "alg": format!("{:?}", self.algorithm), "typ": "JWT" });
+        for (k, v) in extra.as_object().unwrap() {
+            h[k] = v.clone();
+        }
+        h
+    }
+
+    pub fn audience(&self) -> Option<&str> {
+        self.audience.as_deref()
+    }
+
+    /// Forged and broken tokens, each of which the server must refuse with
+    /// 401: what it is, the catalogue IDs it exercises, the token.
+    pub fn attacks(&self, p: &Principal) -> Vec<(&'static str, &'static [&'static str], String)> {
         let claims = self.claims(p);
-        let mut out = Vec::new();
+        let mut out: Vec<(&'static str, &'static [&'static str], String)> = Vec::new();
         let with = |f: &dyn Fn(&mut Map<String, Value>)| {
             let mut c = claims.clone();
             f(&mut c);
@@ -155,18 +187,24 @@ impl Keys {
         };
         out.push((
             "bad signature",
+            &["AUTH-10"],
             jsonwebtoken::encode(&Header::new(self.algorithm), &claims, &self.foreign).unwrap(),
         ));
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
         for alg in ["none", "None", "NONE"] {
             let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#));
-            out.push(("alg none", format!("{header}.{payload}.")));
+            out.push(("alg none", &["AUTH-06"], format!("{header}.{payload}.")));
         }
         let valid = self.token(p);
         let parts: Vec<&str> = valid.split('.').collect();
-        out.push(("signature stripped", format!("{}.{}.", parts[0], parts[1])));
+        out.push((
+            "signature stripped",
+            &["AUTH-07"],
+            format!("{}.{}.", parts[0], parts[1]),
+        ));
         out.push((
             "payload swapped",
+            &["AUTH-07"],
             format!(
                 "{}.{}.{}",
                 parts[0],
@@ -176,30 +214,35 @@ impl Keys {
         ));
         out.push((
             "expired",
+            &["AUTH-12"],
             with(&|c| {
                 c.insert("exp".into(), json!(now() - 300));
             }),
         ));
         out.push((
             "no exp",
+            &["AUTH-11"],
             with(&|c| {
                 c.remove("exp");
             }),
         ));
         out.push((
             "exp as string",
+            &["AUTH-13"],
             with(&|c| {
                 c.insert("exp".into(), json!((now() + 600).to_string()));
             }),
         ));
         out.push((
             "not yet valid",
+            &["AUTH-14"],
             with(&|c| {
                 c.insert("nbf".into(), json!(now() + 3600));
             }),
         ));
         out.push((
             "wrong audience",
+            &["AUTH-16", "AUTH-24"],
             with(&|c| {
                 c.insert("aud".into(), json!("someone-else"));
             }),
@@ -207,12 +250,14 @@ impl Keys {
         if self.issuer.is_some() {
             out.push((
                 "wrong issuer",
+                &["AUTH-15"],
                 with(&|c| {
                     c.insert("iss".into(), json!("https://evil.example"));
                 }),
             ));
             out.push((
                 "no issuer",
+                &["AUTH-15"],
                 with(&|c| {
                     c.remove("iss");
                 }),
@@ -220,12 +265,14 @@ impl Keys {
         }
         out.push((
             "no user claim",
+            &["AUTH-17"],
             with(&|c| {
                 c.remove(&self.user_claim);
             }),
         ));
         out.push((
             "empty user claim",
+            &["AUTH-17"],
             with(&|c| {
                 c.insert(self.user_claim.clone(), json!(""));
             }),
@@ -238,7 +285,7 @@ impl Keys {
                 &EncodingKey::from_secret(ES256_PUBLIC.as_bytes()).unwrap(),
             )
             .unwrap();
-            out.push(("alg confusion", confused));
+            out.push(("alg confusion", &["AUTH-09"], confused));
         } else {
             let other = if self.algorithm == Algorithm::HS256 {
                 Algorithm::HS512
@@ -248,6 +295,7 @@ impl Keys {
             let secret = self.secret.as_deref().unwrap().as_bytes();
             out.push((
                 "other HMAC algorithm",
+                &["AUTH-08"],
                 jsonwebtoken::encode(
                     &Header::new(other),
                     &claims,
@@ -256,8 +304,153 @@ impl Keys {
                 .unwrap(),
             ));
         }
-        out.push(("garbage", "not.a.token".to_string()));
-        out.push(("oversized", "a".repeat(10_000)));
+        out.push(("garbage", &["AUTH-21"], "not.a.token".to_string()));
+        out.push(("oversized", &["AUTH-22"], "a".repeat(10_000)));
+        // Claims of the wrong type or value (validly signed).
+        for exp in [
+            json!("9999999999"),
+            json!("never"),
+            json!(-1),
+            json!(1e30),
+            Value::Null,
+            json!([1]),
+        ] {
+            out.push((
+                "malformed exp",
+                &["AUTH-13"],
+                with(&|c| {
+                    c.insert("exp".into(), exp.clone());
+                }),
+            ));
+        }
+        out.push((
+            "nbf not a number",
+            &["AUTH-14"],
+            with(&|c| {
+                c.insert("nbf".into(), json!("x"));
+            }),
+        ));
+        if self.issuer.is_some() {
+            out.push((
+                "issuer not a string",
+                &["AUTH-15"],
+                with(&|c| {
+                    c.insert("iss".into(), json!(5));
+                }),
+            ));
+        }
+        let mut auds = vec![json!(""), json!({ "x": 1 }), json!(["other"])];
+        if self.audience.is_some() {
+            auds.push(Value::Null);
+            out.push((
+                "no audience",
+                &["AUTH-16"],
+                with(&|c| {
+                    c.remove("aud");
+                }),
+            ));
+        }
+        for aud in auds {
+            out.push((
+                "malformed audience",
+                &["AUTH-16"],
+                with(&|c| {
+                    c.insert("aud".into(), aud.clone());
+                }),
+            ));
+        }
+        for user in [
+            json!(123),
+            json!({}),
+            json!("u".repeat(10 * 1024)),
+            json!("a\u{0}b"),
+        ] {
+            let user_claim = self.user_claim.clone();
+            out.push((
+                "malformed user claim",
+                &["AUTH-17"],
+                with(&|c| {
+                    c.insert(user_claim.clone(), user.clone());
+                }),
+            ));
+        }
+        // Header tricks: `kid` injection signed with guessable keys, an
+        // 8 KB `kid`, unknown critical extensions (validly signed).
+        let body = Value::Object(claims.clone());
+        let traversal = URL_SAFE_NO_PAD
+            .encode(r#"{"alg":"HS256","typ":"JWT","kid":"../../../../../../dev/null"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
+        for guess in [&b"x"[..], b"\0", b"' OR '1'='1"] {
+            let message = format!("{traversal}.{payload}");
+            let signature = jsonwebtoken::crypto::sign(
+                message.as_bytes(),
+                &EncodingKey::from_secret(guess).unwrap(),
+                Algorithm::HS256,
+            )
+            .unwrap();
+            out.push((
+                "kid path traversal",
+                &["AUTH-18"],
+                format!("{message}.{signature}"),
+            ));
+        }
+        out.push((
+            "kid injection",
+            &["AUTH-18"],
+            self.sign_raw(
+                &self.header_with(json!({ "kid": "' OR '1'='1" })),
+                &body,
+                false,
+            ),
+        ));
+        out.push((
+            "8 KB kid",
+            &["AUTH-18", "AUTH-22"],
+            self.sign_raw(
+                &self.header_with(json!({ "kid": "k".repeat(8 * 1024) })),
+                &body,
+                true,
+            ),
+        ));
+        for crit in [json!(["exp"]), json!(["x-unknown"])] {
+            out.push((
+                "unknown critical extension",
+                &["AUTH-19"],
+                self.sign_raw(&self.header_with(json!({ "crit": crit })), &body, true),
+            ));
+        }
+        // Structure.
+        let seg: Vec<&str> = valid.split('.').collect();
+        let structure = [
+            format!("{}.{}", seg[0], seg[1]),
+            format!("{valid}.{}", seg[2]),
+            format!("{valid}.{}.{}", seg[1], seg[2]),
+            format!("{}.{}.{}", seg[0], seg[1].replacen('e', "+", 1), seg[2]),
+            format!("{}.{}.{}", seg[0], seg[1].replacen('e', "/", 1), seg[2]),
+            format!("{valid}=="),
+            format!("{}==.{}.{}", seg[0], seg[1], seg[2]),
+            self.sign_raw(&self.header_with(json!({})), &json!([]), true),
+            self.sign_raw(&self.header_with(json!({})), &json!({}), true),
+            {
+                let message = format!("{}.{}", URL_SAFE_NO_PAD.encode(b"not json"), seg[1]);
+                let signature =
+                    jsonwebtoken::crypto::sign(message.as_bytes(), &self.signing, self.algorithm)
+                        .unwrap();
+                format!("{message}.{signature}")
+            },
+            ".".into(),
+            "..".into(),
+        ];
+        for t in structure {
+            out.push(("malformed structure", &["AUTH-21"], t));
+        }
+        for size in [16 * 1024, 100 * 1024, 300 * 1024] {
+            out.push((
+                "huge token",
+                &["AUTH-22"],
+                format!("{valid}{}", "A".repeat(size)),
+            ));
+        }
         out
     }
 }
