@@ -6,10 +6,12 @@
 use regex_syntax::hir::{Class, Hir, HirKind};
 use serde_json::{Value, json};
 
+use super::openapi::formats::{EMAIL_PATTERN, URL_PATTERN};
 use crate::model::{Column, ColumnType};
 
 /// A valid value for `column`, or `None` when no value can be found (a
-/// pattern this generator cannot satisfy within the length bounds).
+/// pattern this generator cannot satisfy within the length bounds, an
+/// email or URL longer than `max_length` however short).
 pub fn value(column: &Column, seed: u32) -> Option<Value> {
     let c = &column.constraints;
     if let Some(values) = &c.values {
@@ -19,34 +21,51 @@ pub fn value(column: &Column, seed: u32) -> Option<Value> {
     }
     let min_len = c.min_length.unwrap_or(0) as usize;
     let max_len = c.max_length.map_or(usize::MAX, |m| m as usize);
-    let sized = |base: String| -> Option<Value> {
-        let mut s = base;
-        while s.chars().count() < min_len {
-            s.push('x');
-        }
-        let s: String = s.chars().take(max_len).collect();
-        (s.chars().count() >= min_len).then(|| json!(s))
-    };
+    let fits = |s: &String| (min_len..=max_len).contains(&s.chars().count());
     Some(match &column.ty {
         ColumnType::String => match &c.pattern {
             Some(p) => json!(matching(p, min_len, max_len, seed)?),
-            None => return sized(format!("{}-{seed}", column.name)),
+            None => {
+                // The name and the seed; only the seed when that is too
+                // long, so that seeds still give different values.
+                let named = format!("{}-{seed}", column.name);
+                let base = if named.chars().count() <= max_len {
+                    named
+                } else {
+                    seed.to_string()
+                };
+                let mut s: String = base.chars().take(max_len).collect();
+                while s.chars().count() < min_len {
+                    s.push('x');
+                }
+                return fits(&s).then(|| json!(s));
+            }
         },
         ColumnType::Integer => {
-            let min = c.min.as_ref().and_then(|n| n.as_i64()).unwrap_or(0);
             let max = c.max.as_ref().and_then(|n| n.as_i64()).unwrap_or(i64::MAX);
+            // Without `min`, from 0, or from `max` when that is negative.
+            let min = c
+                .min
+                .as_ref()
+                .and_then(|n| n.as_i64())
+                .unwrap_or(0.min(max));
             json!(min.saturating_add(
-                i64::from(seed) % (max.saturating_sub(min).saturating_add(1)).max(1)
+                i64::from(seed) % (max.saturating_sub(min)).saturating_add(1).max(1)
             ))
         }
         ColumnType::Number => {
-            let min = c.min.as_ref().and_then(|n| n.as_f64()).unwrap_or(0.0);
-            let max = c
-                .max
-                .as_ref()
-                .and_then(|n| n.as_f64())
-                .unwrap_or(min + 1000.0);
-            json!(min + (max - min) * f64::from(seed % 9 + 1) / 10.0)
+            let bound = |n: &Option<serde_json::Number>| n.as_ref().and_then(|n| n.as_f64());
+            let (min, max) = match (bound(&c.min), bound(&c.max)) {
+                (Some(min), Some(max)) => (min, max),
+                (Some(min), None) => (min, min + 1000.0),
+                (None, Some(max)) => (0f64.min(max - 1000.0), max),
+                (None, None) => (0.0, 1000.0),
+            };
+            // Between the bounds, without computing `max - min` (which
+            // overflows when the bounds are far apart).
+            let t = f64::from(seed % 9 + 1) / 10.0;
+            let v = (min * (1.0 - t) + max * t).clamp(min, max);
+            json!(v)
         }
         ColumnType::Boolean => json!(seed % 2 == 0),
         ColumnType::Date => json!(format!("2026-01-{:02}", 1 + seed % 28)),
@@ -54,9 +73,40 @@ pub fn value(column: &Column, seed: u32) -> Option<Value> {
         ColumnType::Uuid | ColumnType::Ref { .. } => {
             json!(format!("00000000-0000-4000-8000-{:012x}", seed))
         }
-        ColumnType::Email => return sized(format!("user{seed}@example.com")),
-        ColumnType::Url => return sized(format!("https://example.com/{seed}")),
+        // The longest candidate that fits and that the server's own
+        // pattern accepts (never a truncated address).
+        ColumnType::Email => {
+            let candidates = [
+                format!("user{seed}@example.com"),
+                format!("u{seed}@ex.co"),
+                format!("{seed}@a.co"),
+                format!("{seed}@a.b"),
+            ];
+            return first_valid(&candidates, EMAIL_PATTERN, fits);
+        }
+        ColumnType::Url => {
+            let candidates = [
+                format!("https://example.com/{seed}"),
+                format!("http://ex.co/{seed}"),
+                format!("http://a/{seed}"),
+                format!("http://{seed}"),
+            ];
+            return first_valid(&candidates, URL_PATTERN, fits);
+        }
     })
+}
+
+/// The first of `candidates` that `fits` and matches `pattern`.
+fn first_valid(
+    candidates: &[String],
+    pattern: &str,
+    fits: impl Fn(&String) -> bool,
+) -> Option<Value> {
+    let pattern = regex::Regex::new(pattern).ok()?;
+    candidates
+        .iter()
+        .find(|s| fits(s) && pattern.is_match(s))
+        .map(|s| json!(s))
 }
 
 /// A string matching `pattern` (anchored) with a length in bounds.
@@ -126,6 +176,7 @@ fn generate(hir: &Hir, extra: u32, seed: u32, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Constraints;
 
     #[test]
     fn values_match_patterns_and_bounds() {
@@ -151,5 +202,135 @@ mod tests {
         }
         assert_ne!(matching("[a-z]{3}", 0, 9, 1), matching("[a-z]{3}", 0, 9, 2));
         assert_eq!(matching("[a-z]{3}", 0, 2, 1), None);
+    }
+
+    fn column(ty: ColumnType, constraints: Constraints) -> Column {
+        Column {
+            name: "field".into(),
+            ty,
+            origin: crate::model::ColumnOrigin::Field,
+            required: true,
+            default: None,
+            unique: None,
+            pii: false,
+            constraints,
+            on_create: true,
+            on_update: true,
+            description: None,
+        }
+    }
+
+    fn number(v: f64) -> Option<serde_json::Number> {
+        serde_json::Number::from_f64(v)
+    }
+
+    #[test]
+    fn numbers_stay_within_far_apart_or_negative_bounds() {
+        let cases = [
+            (Some(-f64::MAX), Some(f64::MAX)),
+            (Some(-1e300), Some(f64::MAX)),
+            (None, Some(-1.5)),
+            (None, Some(-1e300)),
+            (None, Some(5e-324)),
+            (Some(f64::MAX), None),
+            (Some(-1.5), None),
+            (None, None),
+        ];
+        for (min, max) in cases {
+            let c = Constraints {
+                min: min.and_then(number),
+                max: max.and_then(number),
+                ..Constraints::default()
+            };
+            for seed in 0..10 {
+                let v = value(&column(ColumnType::Number, c.clone()), seed);
+                let v = v
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or_else(|| panic!("{min:?} {max:?}"));
+                assert!(v.is_finite(), "{min:?} {max:?}: {v}");
+                assert!(
+                    min.is_none_or(|m| v >= m) && max.is_none_or(|m| v <= m),
+                    "{min:?} {max:?}: {v}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn integers_without_min_stay_below_a_negative_max() {
+        for (min, max) in [
+            (None, Some(-5)),
+            (None, Some(i64::MIN)),
+            (Some(i64::MIN), Some(i64::MAX)),
+            (Some(3), Some(3)),
+        ] {
+            let c = Constraints {
+                min: min.map(serde_json::Number::from),
+                max: max.map(serde_json::Number::from),
+                ..Constraints::default()
+            };
+            for seed in 0..10 {
+                let v = value(&column(ColumnType::Integer, c.clone()), seed)
+                    .and_then(|v| v.as_i64())
+                    .unwrap();
+                assert!(
+                    min.is_none_or(|m| v >= m) && max.is_none_or(|m| v <= m),
+                    "{min:?} {max:?}: {v}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn emails_and_urls_are_valid_within_max_length_or_none() {
+        for (ty, pattern, shortest) in [
+            (ColumnType::Email, EMAIL_PATTERN, 4),
+            (ColumnType::Url, URL_PATTERN, 7),
+        ] {
+            let pattern = regex::Regex::new(pattern).unwrap();
+            for max_length in [
+                None,
+                Some(3),
+                Some(5),
+                Some(8),
+                Some(10),
+                Some(12),
+                Some(30),
+            ] {
+                let c = Constraints {
+                    max_length,
+                    ..Constraints::default()
+                };
+                for seed in [0, 1, 9, 12345] {
+                    let v = value(&column(ty.clone(), c.clone()), seed);
+                    match v.as_ref().and_then(|v| v.as_str()) {
+                        Some(s) => {
+                            assert!(pattern.is_match(s), "{ty:?} {max_length:?}: {s}");
+                            assert!(
+                                max_length.is_none_or(|m| s.len() <= m as usize),
+                                "{ty:?} {max_length:?}: {s}"
+                            );
+                        }
+                        // Only when even the shortest candidate is too long.
+                        None => assert!(
+                            max_length
+                                .is_some_and(|m| (m as usize) < shortest + seed.to_string().len()),
+                            "{ty:?} {max_length:?} {seed}: no value"
+                        ),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn short_strings_still_differ_by_seed() {
+        let c = Constraints {
+            max_length: Some(3),
+            ..Constraints::default()
+        };
+        let a = value(&column(ColumnType::String, c.clone()), 1);
+        let b = value(&column(ColumnType::String, c), 2);
+        assert_ne!(a, b);
     }
 }

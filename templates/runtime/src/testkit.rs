@@ -92,6 +92,34 @@ impl TestApp {
         mint(&self.auth, SECRET, user, &roles, &claims, 600).expect("a test token")
     }
 
+    /// Creates a row: POSTs `body` (a JSON object, as text) to `path` as
+    /// the holder of `token`, each `(field, row)` of `refs` adding the
+    /// field with that row's `id`; panics unless the answer is 201, and
+    /// returns the row.
+    pub async fn create(
+        &self,
+        path: &str,
+        token: &str,
+        body: &str,
+        refs: &[(&str, &serde_json::Value)],
+    ) -> serde_json::Value {
+        let mut body: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(body).expect("a JSON object");
+        for (field, row) in refs {
+            body.insert(field.to_string(), row["id"].clone());
+        }
+        let reply = self
+            .call(
+                "POST",
+                path,
+                Some(token),
+                Some(serde_json::Value::Object(body)),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "create {path}: {}", reply.body);
+        reply.body
+    }
+
     /// Sends one request through the whole stack.
     pub async fn call(
         &self,

@@ -60,34 +60,9 @@ async fn requires_a_token_customer() {
         "DELETE", "/customers/00000000-0000-4000-8000-000000000000"
     );
 }
-/// Creates a row of `#name` as its creator and returns it.
-fn make_customer<'a>(
-    app: &'a TestApp,
-    seed: u32,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Value> + 'a>> {
-    Box::pin(async move {
-        #[allow(unused_mut)]
-        let mut body: Map<String, Value> = serde_json::from_str(
-                "{\"name\":\"name-1\",\"email\":\"user1@example.com\"}",
-            )
-            .unwrap();
-        let _ = seed;
-        let token = app.token("alice", &[], "acme");
-        let reply = app
-            .call("POST", "/customers", Some(&token), Some(Value::Object(body)))
-            .await;
-        assert_eq!(reply.status, 201, "create {}: {}", "/customers", reply.body);
-        reply.body
-    })
-}
 #[tokio::test]
 async fn refuses_mass_assignment_customer() {
     let app = app().await;
-    let row = make_customer(&app, 1).await;
-    let mut body: Map<String, Value> = Map::new();
-    for (k, v) in row.as_object().unwrap() {
-        body.insert(k.clone(), v.clone());
-    }
     let token = app.token("alice", &[], "acme");
     for field in ["id", "owner_id", "created_at", "updated_at", "zz_unknown"] {
         let mut attempt: Map<String, Value> = Map::new();
@@ -104,12 +79,21 @@ async fn refuses_mass_assignment_customer() {
             .any(|e| e["field"] == field);
         assert!(named, "the 422 names `{field}`: {}", reply.body);
     }
-    let _ = body;
+}
+/// Creates a row of `customer` as its creator and returns it.
+async fn make_customer(app: &TestApp) -> Value {
+    app.create(
+            "/customers",
+            &app.token("alice", &[], "acme"),
+            "{\"name\":\"name-1\",\"email\":\"user1@example.com\"}",
+            &[],
+        )
+        .await
 }
 #[tokio::test]
 async fn isolates_owners_customer() {
     let app = app().await;
-    let row = make_customer(&app, 2).await;
+    let row = make_customer(&app).await;
     let item = format!("{}/{}", "/customers", row["id"].as_str().unwrap());
     let bob = app.token("bob", &[], "globex");
     let theirs = app.call("GET", &item, Some(&bob), None).await;
@@ -164,9 +148,9 @@ async fn isolates_owners_customer() {
 #[tokio::test]
 async fn grants_exactly_as_declared_customer() {
     let app = app().await;
-    let row = make_customer(&app, 3).await;
+    let row = make_customer(&app).await;
     let item = format!("{}/{}", "/customers", row["id"].as_str().unwrap());
-    let token: Option<String> = Some(app.token("role-admin", &["admin"], "initech"));
+    let token: Option<String> = Some(app.token("role-admin", &["admin"], "admin-org"));
     let reply = app.call("GET", "/customers", token.as_deref(), None).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "customer", "admin", reply.body
@@ -175,17 +159,19 @@ async fn grants_exactly_as_declared_customer() {
         ! reply.body["items"].as_array().unwrap().iter().any(| r | r["id"] == row["id"]),
         "{} list as {} hides another owner's row", "customer", "admin"
     );
-    let token: Option<String> = Some(app.token("role-admin", &["admin"], "initech"));
+    let token: Option<String> = Some(app.token("role-admin", &["admin"], "admin-org"));
     let reply = app.call("GET", &item, token.as_deref(), None).await;
     assert_eq!(
         reply.status, 404u16, "{} {} as {}: {}", "GET", "customer", "admin", reply.body
     );
-    let token: Option<String> = Some(app.token("role-admin", &["admin"], "initech"));
+    let token: Option<String> = Some(app.token("role-admin", &["admin"], "admin-org"));
     let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
     assert_eq!(
         reply.status, 404u16, "{} {} as {}: {}", "PATCH", "customer", "admin", reply.body
     );
-    let token: Option<String> = Some(app.token("role-support", &["support"], "initech"));
+    let token: Option<String> = Some(
+        app.token("role-support", &["support"], "support-org"),
+    );
     let reply = app.call("GET", "/customers", token.as_deref(), None).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "customer", "support", reply.body
@@ -194,12 +180,16 @@ async fn grants_exactly_as_declared_customer() {
         ! reply.body["items"].as_array().unwrap().iter().any(| r | r["id"] == row["id"]),
         "{} list as {} hides another owner's row", "customer", "support"
     );
-    let token: Option<String> = Some(app.token("role-support", &["support"], "initech"));
+    let token: Option<String> = Some(
+        app.token("role-support", &["support"], "support-org"),
+    );
     let reply = app.call("GET", &item, token.as_deref(), None).await;
     assert_eq!(
         reply.status, 404u16, "{} {} as {}: {}", "GET", "customer", "support", reply.body
     );
-    let token: Option<String> = Some(app.token("role-support", &["support"], "initech"));
+    let token: Option<String> = Some(
+        app.token("role-support", &["support"], "support-org"),
+    );
     let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
     assert_eq!(
         reply.status, 404u16, "{} {} as {}: {}", "PATCH", "customer", "support", reply
@@ -275,36 +265,9 @@ async fn requires_a_token_invoice() {
         "DELETE", "/invoices/00000000-0000-4000-8000-000000000000"
     );
 }
-/// Creates a row of `#name` as its creator and returns it.
-fn make_invoice<'a>(
-    app: &'a TestApp,
-    seed: u32,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Value> + 'a>> {
-    Box::pin(async move {
-        #[allow(unused_mut)]
-        let mut body: Map<String, Value> = serde_json::from_str(
-                "{\"number\":\"number-1\",\"amount_cents\":1,\"currency\":\"USD\",\"paid\":false,\"issued_on\":\"2026-01-02\",\"notes\":\"notes-1\"}",
-            )
-            .unwrap();
-        let target = make_customer(app, seed).await;
-        body.insert("customer".to_string(), target["id"].clone());
-        let _ = seed;
-        let token = app.token("alice", &[], "acme");
-        let reply = app
-            .call("POST", "/invoices", Some(&token), Some(Value::Object(body)))
-            .await;
-        assert_eq!(reply.status, 201, "create {}: {}", "/invoices", reply.body);
-        reply.body
-    })
-}
 #[tokio::test]
 async fn refuses_mass_assignment_invoice() {
     let app = app().await;
-    let row = make_invoice(&app, 1).await;
-    let mut body: Map<String, Value> = Map::new();
-    for (k, v) in row.as_object().unwrap() {
-        body.insert(k.clone(), v.clone());
-    }
     let token = app.token("alice", &[], "acme");
     for field in ["id", "owner_id", "created_at", "updated_at", "zz_unknown"] {
         let mut attempt: Map<String, Value> = Map::new();
@@ -321,12 +284,29 @@ async fn refuses_mass_assignment_invoice() {
             .any(|e| e["field"] == field);
         assert!(named, "the 422 names `{field}`: {}", reply.body);
     }
-    let _ = body;
+}
+/// Creates a row of `invoice` as its creator, after one row of each resource its required references need, and returns it.
+async fn make_invoice(app: &TestApp) -> Value {
+    let row0 = app
+        .create(
+            "/customers",
+            &app.token("alice", &[], "acme"),
+            "{\"name\":\"name-1\",\"email\":\"user1@example.com\"}",
+            &[],
+        )
+        .await;
+    app.create(
+            "/invoices",
+            &app.token("alice", &[], "acme"),
+            "{\"number\":\"number-1\",\"amount_cents\":1,\"currency\":\"USD\",\"paid\":false,\"issued_on\":\"2026-01-02\",\"notes\":\"notes-1\"}",
+            &[("customer", &row0)],
+        )
+        .await
 }
 #[tokio::test]
 async fn isolates_owners_invoice() {
     let app = app().await;
-    let row = make_invoice(&app, 2).await;
+    let row = make_invoice(&app).await;
     let item = format!("{}/{}", "/invoices", row["id"].as_str().unwrap());
     let bob = app.token("bob", &[], "globex");
     let theirs = app.call("GET", &item, Some(&bob), None).await;
@@ -381,9 +361,9 @@ async fn isolates_owners_invoice() {
 #[tokio::test]
 async fn grants_exactly_as_declared_invoice() {
     let app = app().await;
-    let row = make_invoice(&app, 3).await;
+    let row = make_invoice(&app).await;
     let item = format!("{}/{}", "/invoices", row["id"].as_str().unwrap());
-    let token: Option<String> = Some(app.token("role-admin", &["admin"], "initech"));
+    let token: Option<String> = Some(app.token("role-admin", &["admin"], "admin-org"));
     let reply = app.call("GET", "/invoices", token.as_deref(), None).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "invoice", "admin", reply.body
@@ -392,17 +372,19 @@ async fn grants_exactly_as_declared_invoice() {
         reply.body["items"].as_array().unwrap().iter().any(| r | r["id"] == row["id"]),
         "{} list as {} shows the row", "invoice", "admin"
     );
-    let token: Option<String> = Some(app.token("role-admin", &["admin"], "initech"));
+    let token: Option<String> = Some(app.token("role-admin", &["admin"], "admin-org"));
     let reply = app.call("GET", &item, token.as_deref(), None).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "invoice", "admin", reply.body
     );
-    let token: Option<String> = Some(app.token("role-admin", &["admin"], "initech"));
+    let token: Option<String> = Some(app.token("role-admin", &["admin"], "admin-org"));
     let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
     assert_eq!(
         reply.status, 404u16, "{} {} as {}: {}", "PATCH", "invoice", "admin", reply.body
     );
-    let token: Option<String> = Some(app.token("role-support", &["support"], "initech"));
+    let token: Option<String> = Some(
+        app.token("role-support", &["support"], "support-org"),
+    );
     let reply = app.call("GET", "/invoices", token.as_deref(), None).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "invoice", "support", reply.body
@@ -411,12 +393,16 @@ async fn grants_exactly_as_declared_invoice() {
         ! reply.body["items"].as_array().unwrap().iter().any(| r | r["id"] == row["id"]),
         "{} list as {} hides another owner's row", "invoice", "support"
     );
-    let token: Option<String> = Some(app.token("role-support", &["support"], "initech"));
+    let token: Option<String> = Some(
+        app.token("role-support", &["support"], "support-org"),
+    );
     let reply = app.call("GET", &item, token.as_deref(), None).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "invoice", "support", reply.body
     );
-    let token: Option<String> = Some(app.token("role-support", &["support"], "initech"));
+    let token: Option<String> = Some(
+        app.token("role-support", &["support"], "support-org"),
+    );
     let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
     assert_eq!(
         reply.status, 404u16, "{} {} as {}: {}", "PATCH", "invoice", "support", reply

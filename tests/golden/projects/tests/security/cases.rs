@@ -64,34 +64,9 @@ async fn requires_a_token_project() {
         "DELETE", "/projects/00000000-0000-4000-8000-000000000000"
     );
 }
-/// Creates a row of `#name` as its creator and returns it.
-fn make_project<'a>(
-    app: &'a TestApp,
-    seed: u32,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Value> + 'a>> {
-    Box::pin(async move {
-        #[allow(unused_mut)]
-        let mut body: Map<String, Value> = serde_json::from_str(
-                "{\"slug\":\"6dk\",\"title\":\"title-1\",\"budget\":200000000.0,\"homepage\":\"https://example.com/1\",\"starts_on\":\"2026-01-02\",\"archived\":false}",
-            )
-            .unwrap();
-        let _ = seed;
-        let token = app.token("alice", &[], "acme");
-        let reply = app
-            .call("POST", "/projects", Some(&token), Some(Value::Object(body)))
-            .await;
-        assert_eq!(reply.status, 201, "create {}: {}", "/projects", reply.body);
-        reply.body
-    })
-}
 #[tokio::test]
 async fn refuses_mass_assignment_project() {
     let app = app().await;
-    let row = make_project(&app, 1).await;
-    let mut body: Map<String, Value> = Map::new();
-    for (k, v) in row.as_object().unwrap() {
-        body.insert(k.clone(), v.clone());
-    }
     let token = app.token("alice", &[], "acme");
     for field in ["id", "org_id", "created_at", "updated_at", "zz_unknown"] {
         let mut attempt: Map<String, Value> = Map::new();
@@ -108,12 +83,21 @@ async fn refuses_mass_assignment_project() {
             .any(|e| e["field"] == field);
         assert!(named, "the 422 names `{field}`: {}", reply.body);
     }
-    let _ = body;
+}
+/// Creates a row of `project` as its creator and returns it.
+async fn make_project(app: &TestApp) -> Value {
+    app.create(
+            "/projects",
+            &app.token("alice", &[], "acme"),
+            "{\"slug\":\"6dk\",\"title\":\"title-1\",\"budget\":200000000.0,\"homepage\":\"https://example.com/1\",\"starts_on\":\"2026-01-02\",\"archived\":false}",
+            &[],
+        )
+        .await
 }
 #[tokio::test]
 async fn isolates_owners_project() {
     let app = app().await;
-    let row = make_project(&app, 2).await;
+    let row = make_project(&app).await;
     let item = format!("{}/{}", "/projects", row["id"].as_str().unwrap());
     let bob = app.token("bob", &[], "globex");
     let theirs = app.call("GET", &item, Some(&bob), None).await;
@@ -168,9 +152,11 @@ async fn isolates_owners_project() {
 #[tokio::test]
 async fn grants_exactly_as_declared_project() {
     let app = app().await;
-    let row = make_project(&app, 3).await;
+    let row = make_project(&app).await;
     let item = format!("{}/{}", "/projects", row["id"].as_str().unwrap());
-    let token: Option<String> = Some(app.token("role-auditor", &["auditor"], "initech"));
+    let token: Option<String> = Some(
+        app.token("role-auditor", &["auditor"], "auditor-org"),
+    );
     let reply = app.call("GET", "/projects", token.as_deref(), None).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "project", "auditor", reply.body
@@ -179,12 +165,16 @@ async fn grants_exactly_as_declared_project() {
         reply.body["items"].as_array().unwrap().iter().any(| r | r["id"] == row["id"]),
         "{} list as {} shows the row", "project", "auditor"
     );
-    let token: Option<String> = Some(app.token("role-auditor", &["auditor"], "initech"));
+    let token: Option<String> = Some(
+        app.token("role-auditor", &["auditor"], "auditor-org"),
+    );
     let reply = app.call("GET", &item, token.as_deref(), None).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "project", "auditor", reply.body
     );
-    let token: Option<String> = Some(app.token("role-auditor", &["auditor"], "initech"));
+    let token: Option<String> = Some(
+        app.token("role-auditor", &["auditor"], "auditor-org"),
+    );
     let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
     assert_eq!(
         reply.status, 404u16, "{} {} as {}: {}", "PATCH", "project", "auditor", reply
@@ -260,36 +250,9 @@ async fn requires_a_token_task() {
         "DELETE", "/tasks/00000000-0000-4000-8000-000000000000"
     );
 }
-/// Creates a row of `#name` as its creator and returns it.
-fn make_task<'a>(
-    app: &'a TestApp,
-    seed: u32,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Value> + 'a>> {
-    Box::pin(async move {
-        #[allow(unused_mut)]
-        let mut body: Map<String, Value> = serde_json::from_str(
-                "{\"title\":\"title-1\",\"status\":\"doing\",\"priority\":2,\"due_at\":\"2026-01-02T12:00:00Z\",\"external_id\":\"00000000-0000-4000-8000-000000000001\",\"assignee\":\"user1@example.com\"}",
-            )
-            .unwrap();
-        let target = make_project(app, seed).await;
-        body.insert("project".to_string(), target["id"].clone());
-        let _ = seed;
-        let token = app.token("alice", &[], "acme");
-        let reply = app
-            .call("POST", "/tasks", Some(&token), Some(Value::Object(body)))
-            .await;
-        assert_eq!(reply.status, 201, "create {}: {}", "/tasks", reply.body);
-        reply.body
-    })
-}
 #[tokio::test]
 async fn refuses_mass_assignment_task() {
     let app = app().await;
-    let row = make_task(&app, 1).await;
-    let mut body: Map<String, Value> = Map::new();
-    for (k, v) in row.as_object().unwrap() {
-        body.insert(k.clone(), v.clone());
-    }
     let token = app.token("alice", &[], "acme");
     for field in ["id", "org_id", "score", "created_at", "updated_at", "zz_unknown"] {
         let mut attempt: Map<String, Value> = Map::new();
@@ -306,12 +269,29 @@ async fn refuses_mass_assignment_task() {
             .any(|e| e["field"] == field);
         assert!(named, "the 422 names `{field}`: {}", reply.body);
     }
-    let _ = body;
+}
+/// Creates a row of `task` as its creator, after one row of each resource its required references need, and returns it.
+async fn make_task(app: &TestApp) -> Value {
+    let row0 = app
+        .create(
+            "/projects",
+            &app.token("alice", &[], "acme"),
+            "{\"slug\":\"6dk\",\"title\":\"title-1\",\"budget\":200000000.0,\"homepage\":\"https://example.com/1\",\"starts_on\":\"2026-01-02\",\"archived\":false}",
+            &[],
+        )
+        .await;
+    app.create(
+            "/tasks",
+            &app.token("alice", &[], "acme"),
+            "{\"title\":\"title-1\",\"status\":\"doing\",\"priority\":2,\"due_at\":\"2026-01-02T12:00:00Z\",\"external_id\":\"00000000-0000-4000-8000-000000000001\",\"assignee\":\"user1@example.com\"}",
+            &[("project", &row0)],
+        )
+        .await
 }
 #[tokio::test]
 async fn isolates_owners_task() {
     let app = app().await;
-    let row = make_task(&app, 2).await;
+    let row = make_task(&app).await;
     let item = format!("{}/{}", "/tasks", row["id"].as_str().unwrap());
     let bob = app.token("bob", &[], "globex");
     let theirs = app.call("GET", &item, Some(&bob), None).await;
@@ -361,9 +341,11 @@ async fn isolates_owners_task() {
 #[tokio::test]
 async fn grants_exactly_as_declared_task() {
     let app = app().await;
-    let row = make_task(&app, 3).await;
+    let row = make_task(&app).await;
     let item = format!("{}/{}", "/tasks", row["id"].as_str().unwrap());
-    let token: Option<String> = Some(app.token("role-auditor", &["auditor"], "initech"));
+    let token: Option<String> = Some(
+        app.token("role-auditor", &["auditor"], "auditor-org"),
+    );
     let reply = app.call("GET", "/tasks", token.as_deref(), None).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "task", "auditor", reply.body
@@ -372,12 +354,16 @@ async fn grants_exactly_as_declared_task() {
         reply.body["items"].as_array().unwrap().iter().any(| r | r["id"] == row["id"]),
         "{} list as {} shows the row", "task", "auditor"
     );
-    let token: Option<String> = Some(app.token("role-auditor", &["auditor"], "initech"));
+    let token: Option<String> = Some(
+        app.token("role-auditor", &["auditor"], "auditor-org"),
+    );
     let reply = app.call("GET", &item, token.as_deref(), None).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "task", "auditor", reply.body
     );
-    let token: Option<String> = Some(app.token("role-auditor", &["auditor"], "initech"));
+    let token: Option<String> = Some(
+        app.token("role-auditor", &["auditor"], "auditor-org"),
+    );
     let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
     assert_eq!(
         reply.status, 404u16, "{} {} as {}: {}", "PATCH", "task", "auditor", reply.body

@@ -41,35 +41,10 @@ async fn requires_a_token_product() {
         "DELETE", "/products/00000000-0000-4000-8000-000000000000"
     );
 }
-/// Creates a row of `#name` as its creator and returns it.
-fn make_product<'a>(
-    app: &'a TestApp,
-    seed: u32,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Value> + 'a>> {
-    Box::pin(async move {
-        #[allow(unused_mut)]
-        let mut body: Map<String, Value> = serde_json::from_str(
-                "{\"sku\":\"6DKR\",\"name\":\"name-1\",\"type\":\"digital\",\"price\":1,\"group\":\"group-1\"}",
-            )
-            .unwrap();
-        let _ = seed;
-        let token = app.token("role-staff", &["staff"], "initech");
-        let reply = app
-            .call("POST", "/products", Some(&token), Some(Value::Object(body)))
-            .await;
-        assert_eq!(reply.status, 201, "create {}: {}", "/products", reply.body);
-        reply.body
-    })
-}
 #[tokio::test]
 async fn refuses_mass_assignment_product() {
     let app = app().await;
-    let row = make_product(&app, 1).await;
-    let mut body: Map<String, Value> = Map::new();
-    for (k, v) in row.as_object().unwrap() {
-        body.insert(k.clone(), v.clone());
-    }
-    let token = app.token("role-staff", &["staff"], "initech");
+    let token = app.token("role-staff", &["staff"], "staff-org");
     for field in ["id", "created_at", "updated_at", "zz_unknown"] {
         let mut attempt: Map<String, Value> = Map::new();
         attempt.insert(field.to_string(), json!("injected"));
@@ -85,14 +60,23 @@ async fn refuses_mass_assignment_product() {
             .any(|e| e["field"] == field);
         assert!(named, "the 422 names `{field}`: {}", reply.body);
     }
-    let _ = body;
+}
+/// Creates a row of `product` as its creator and returns it.
+async fn make_product(app: &TestApp) -> Value {
+    app.create(
+            "/products",
+            &app.token("role-staff", &["staff"], "staff-org"),
+            "{\"sku\":\"6DKR\",\"name\":\"name-1\",\"type\":\"digital\",\"price\":1,\"group\":\"group-1\"}",
+            &[],
+        )
+        .await
 }
 #[tokio::test]
 async fn grants_exactly_as_declared_product() {
     let app = app().await;
-    let row = make_product(&app, 3).await;
+    let row = make_product(&app).await;
     let item = format!("{}/{}", "/products", row["id"].as_str().unwrap());
-    let token: Option<String> = Some(app.token("role-staff", &["staff"], "initech"));
+    let token: Option<String> = Some(app.token("role-staff", &["staff"], "staff-org"));
     let reply = app.call("GET", "/products", token.as_deref(), None).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "product", "staff", reply.body
@@ -101,12 +85,12 @@ async fn grants_exactly_as_declared_product() {
         reply.body["items"].as_array().unwrap().iter().any(| r | r["id"] == row["id"]),
         "{} list as {} shows the row", "product", "staff"
     );
-    let token: Option<String> = Some(app.token("role-staff", &["staff"], "initech"));
+    let token: Option<String> = Some(app.token("role-staff", &["staff"], "staff-org"));
     let reply = app.call("GET", &item, token.as_deref(), None).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "product", "staff", reply.body
     );
-    let token: Option<String> = Some(app.token("role-staff", &["staff"], "initech"));
+    let token: Option<String> = Some(app.token("role-staff", &["staff"], "staff-org"));
     let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "PATCH", "product", "staff", reply.body
@@ -175,36 +159,9 @@ async fn requires_a_token_order() {
         "/orders/00000000-0000-4000-8000-000000000000"
     );
 }
-/// Creates a row of `#name` as its creator and returns it.
-fn make_order<'a>(
-    app: &'a TestApp,
-    seed: u32,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Value> + 'a>> {
-    Box::pin(async move {
-        #[allow(unused_mut)]
-        let mut body: Map<String, Value> = serde_json::from_str(
-                "{\"quantity\":2,\"match\":\"match-1\",\"select\":false,\"note\":\"note-1\",\"placed_at\":\"2026-01-02T12:00:00Z\"}",
-            )
-            .unwrap();
-        let target = make_product(app, seed).await;
-        body.insert("product".to_string(), target["id"].clone());
-        let _ = seed;
-        let token = app.token("alice", &[], "acme");
-        let reply = app
-            .call("POST", "/orders", Some(&token), Some(Value::Object(body)))
-            .await;
-        assert_eq!(reply.status, 201, "create {}: {}", "/orders", reply.body);
-        reply.body
-    })
-}
 #[tokio::test]
 async fn refuses_mass_assignment_order() {
     let app = app().await;
-    let row = make_order(&app, 1).await;
-    let mut body: Map<String, Value> = Map::new();
-    for (k, v) in row.as_object().unwrap() {
-        body.insert(k.clone(), v.clone());
-    }
     let token = app.token("alice", &[], "acme");
     for field in ["id", "customer_id", "created_at", "updated_at", "zz_unknown"] {
         let mut attempt: Map<String, Value> = Map::new();
@@ -221,12 +178,29 @@ async fn refuses_mass_assignment_order() {
             .any(|e| e["field"] == field);
         assert!(named, "the 422 names `{field}`: {}", reply.body);
     }
-    let _ = body;
+}
+/// Creates a row of `order` as its creator, after one row of each resource its required references need, and returns it.
+async fn make_order(app: &TestApp) -> Value {
+    let row0 = app
+        .create(
+            "/products",
+            &app.token("role-staff", &["staff"], "staff-org"),
+            "{\"sku\":\"6DKR\",\"name\":\"name-1\",\"type\":\"digital\",\"price\":1,\"group\":\"group-1\"}",
+            &[],
+        )
+        .await;
+    app.create(
+            "/orders",
+            &app.token("alice", &[], "acme"),
+            "{\"quantity\":2,\"match\":\"match-1\",\"select\":false,\"note\":\"note-1\",\"placed_at\":\"2026-01-02T12:00:00Z\"}",
+            &[("product", &row0)],
+        )
+        .await
 }
 #[tokio::test]
 async fn isolates_owners_order() {
     let app = app().await;
-    let row = make_order(&app, 2).await;
+    let row = make_order(&app).await;
     let item = format!("{}/{}", "/orders", row["id"].as_str().unwrap());
     let bob = app.token("bob", &[], "globex");
     let theirs = app.call("GET", &item, Some(&bob), None).await;
@@ -267,9 +241,9 @@ async fn isolates_owners_order() {
 #[tokio::test]
 async fn grants_exactly_as_declared_order() {
     let app = app().await;
-    let row = make_order(&app, 3).await;
+    let row = make_order(&app).await;
     let item = format!("{}/{}", "/orders", row["id"].as_str().unwrap());
-    let token: Option<String> = Some(app.token("role-staff", &["staff"], "initech"));
+    let token: Option<String> = Some(app.token("role-staff", &["staff"], "staff-org"));
     let reply = app.call("GET", "/orders", token.as_deref(), None).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "order", "staff", reply.body
@@ -278,12 +252,12 @@ async fn grants_exactly_as_declared_order() {
         reply.body["items"].as_array().unwrap().iter().any(| r | r["id"] == row["id"]),
         "{} list as {} shows the row", "order", "staff"
     );
-    let token: Option<String> = Some(app.token("role-staff", &["staff"], "initech"));
+    let token: Option<String> = Some(app.token("role-staff", &["staff"], "staff-org"));
     let reply = app.call("GET", &item, token.as_deref(), None).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "order", "staff", reply.body
     );
-    let token: Option<String> = Some(app.token("role-staff", &["staff"], "initech"));
+    let token: Option<String> = Some(app.token("role-staff", &["staff"], "staff-org"));
     let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "PATCH", "order", "staff", reply.body
