@@ -82,6 +82,8 @@ codes! {
     UniqueWithoutOwner => "unique-without-owner", "`unique: per_owner` on a resource without an owner";
     UnusedThrottle => "unused-throttle", "a per-operation rate for an operation nobody may run";
     InvalidClaim => "invalid-claim", "an empty or malformed claim name";
+    ReservedFilter => "reserved-filter", "a filter named like a parameter of every list (`limit`, `sort`, `cursor`)";
+    ReservedClaim => "reserved-claim", "an owner claim that tokens use for something else (`exp`, `nbf`, `iat`, a checked `iss` or `aud`, the roles claim)";
 }
 
 impl fmt::Display for Code {

@@ -52,6 +52,17 @@ const RESERVED_CRATE_NAMES: &[&str] = &[
     "http",
 ];
 
+/// The query parameters of every list, with what they do; a filter is a
+/// query parameter named like its field, so it cannot take these names.
+const LIST_PARAMETERS: &[(&str, &str)] = &[
+    ("limit", "page size"),
+    ("sort", "sort order"),
+    ("cursor", "next-page cursor"),
+];
+
+/// JWT claims that hold times, different in every token; never an owner.
+const TIME_CLAIMS: &[&str] = &["exp", "nbf", "iat"];
+
 /// Paths the generated server serves itself.
 const RESERVED_PATHS: &[&str] = &["health", "openapi", "openapi.json"];
 
@@ -731,6 +742,7 @@ impl<'a> Validator<'a> {
                     );
                     self.push(d);
                 }
+                self.owner_claim(name, claim);
                 Some((
                     field.as_str(),
                     self.value(path!["resources", name, "owner", "field"]),
@@ -1224,6 +1236,33 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// An owner claim must name a claim that holds the owner, not one that
+    /// tokens use for something else: a time, the issuer or audience that
+    /// every token shares, or the array of role names.
+    fn owner_claim(&mut self, name: &str, claim: &str) {
+        let span = self.value(path!["resources", name, "owner", "claim"]);
+        let auth = self.spec.auth.as_ref();
+        let jwt = auth.map(|a| &a.jwt);
+        let why = if TIME_CLAIMS.contains(&claim) {
+            "it is a time that changes with every token, not an owner"
+        } else if claim == "iss" && jwt.is_some_and(|j| j.issuer.is_some()) {
+            "`auth.jwt.issuer` requires the same `iss` in every token, so every caller would be one owner"
+        } else if claim == "aud" && jwt.is_some_and(|j| j.audience.is_some()) {
+            "`auth.jwt.audience` requires the same `aud` in every token, so every caller would be one owner"
+        } else if auth.and_then(|a| a.roles_claim.as_deref()) == Some(claim) {
+            "it is `auth.roles_claim`, an array of role names, not an owner"
+        } else {
+            return;
+        };
+        let d = Diagnostic::error(
+            Code::ReservedClaim,
+            format!("`{claim}` cannot be the owner claim of `{name}`: {why}"),
+        )
+        .at(span, "reserved claim")
+        .with_help("name the claim that holds the tenant, such as `org`");
+        self.push(d);
+    }
+
     fn list_options(&mut self, name: &str, resource: &PartialResource) {
         for (key, list, extra) in [
             ("filters", &resource.filters, &[][..]),
@@ -1248,6 +1287,21 @@ impl<'a> Validator<'a> {
                     continue;
                 }
                 seen.insert(field.as_str(), i);
+                if let Some((_, what)) = LIST_PARAMETERS
+                    .iter()
+                    .find(|(p, _)| key == "filters" && p == field)
+                {
+                    let d = Diagnostic::error(
+                        Code::ReservedFilter,
+                        format!("`{field}` cannot be a filter: `?{field}=` is the {what} of every list"),
+                    )
+                    .at(span, "list parameter")
+                    .with_help(format!(
+                        "a filter's query parameter is its field's name: remove `{field}` from `filters`, or rename the field"
+                    ));
+                    self.push(d);
+                    continue;
+                }
                 // Without sound fields, whether a name is a field is unknown.
                 let Some(fields) = fields else { continue };
                 if fields.contains_key(field) || extra.contains(&field.as_str()) {

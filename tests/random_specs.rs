@@ -21,8 +21,6 @@
 //! (`specgen::include_known_bugs`; each gate names its bug). Each is a
 //! valid spec whose project does not build, lint or pass its own tests:
 //!
-//! 1. a filter named `limit`, `sort` or `cursor` is shadowed by the list
-//!    parameter of that name (and OpenAPI declares the parameter twice);
 //! 2. a resource without a field that update accepts (no fields, or all
 //!    `read_only`/`write_once`): unused import `Patch`, unused `input`;
 //! 3. no resource whose rows the tests can create: unused imports in
@@ -40,8 +38,6 @@
 //! 10. a `max_body` smaller than the tests' bodies: 413;
 //! 11. a service named like a Rust keyword: `generate` panics (`match`)
 //!     or `crate::`/`super::` paths resolve to the wrong crate;
-//! 12. an owner claim that the token already uses (`exp`, the roles
-//!     claim): every token is refused;
 //! 13. a required ref to a resource whose rows the tests cannot create:
 //!     `make_*` is called but not defined (E0425);
 //! 14. a resource named `axum` shadows the crate in `api/mod.rs` (E0603);

@@ -695,12 +695,9 @@ pub fn generate(raw: &[u32], service: Option<&str>) -> Spec {
             2 => Owner::None,
             _ => Owner::Long {
                 field: d.pick(OWNER_FIELDS).to_string(),
-                // Bug 12: an owner claim that the token already uses.
-                claim: if known_bugs && d.chance(10) {
-                    d.pick(&["exp", "iat", "roles", "groups"])
-                } else {
-                    d.pick(TENANT_CLAIMS)
-                },
+                // Not a claim that tokens use for something else
+                // (`reserved-claim`).
+                claim: d.pick(TENANT_CLAIMS),
             },
         };
         let owned = !matches!(owner, Owner::None);
@@ -736,10 +733,10 @@ pub fn generate(raw: &[u32], service: Option<&str>) -> Spec {
         }
         let access = access(d, owned, &grantable);
         let field_names: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();
-        // Bug 1: a filter named like a list parameter is shadowed by it.
+        // A filter cannot be named like a list parameter (`reserved-filter`).
         let filterable: Vec<String> = field_names
             .iter()
-            .filter(|f| known_bugs || !QUERY_PARAMS.contains(&f.as_str()))
+            .filter(|f| !QUERY_PARAMS.contains(&f.as_str()))
             .cloned()
             .collect();
         let filters = d.subset(&filterable, 30);
