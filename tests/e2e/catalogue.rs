@@ -237,6 +237,7 @@ impl<'a> Suite<'a> {
             }
         }
         self.routes();
+        self.unrouted_counts();
         self.inventory();
         self.framing();
         self.options_have_no_effect();
@@ -1410,6 +1411,83 @@ impl<'a> Suite<'a> {
         self.hit("function-level", &["BFLA-03", "MISC-04", "RL-09"]);
     }
 
+    /// RL-09, RL-10: spellings of a route, unknown paths and undeclared
+    /// methods cost the caller (its user, or its address) one request of
+    /// the `default` bucket, like the route itself: probing is throttled.
+    fn unrouted_counts(&mut self) {
+        let model = self.server.model.clone();
+        let Some((resource, op)) = model
+            .resources
+            .iter()
+            .flat_map(|r| r.operations.iter().map(move |o| (r, o)))
+            .find(|(_, o)| !o.rate.overridden && !o.grants.public)
+        else {
+            return;
+        };
+        let routed = op.path.replace("{id}", &uuid::Uuid::new_v4().to_string());
+        let method = op.method.as_str();
+        let p = &resource.plural;
+        let probes: Vec<(&str, String)> = vec![
+            ("GET", format!("/{}", p.to_ascii_uppercase())),
+            ("GET", format!("/{p}/")),
+            ("GET", format!("//{p}")),
+            ("GET", "/no/such/path".into()),
+            ("TRACE", format!("/{p}")),
+            ("FOO", routed.clone()),
+            ("PUT", routed.clone()),
+        ];
+        let remaining = |r: &Response| -> i64 {
+            let v = r
+                .header("ratelimit")
+                .unwrap_or_else(|| panic!("{} without RateLimit: {:?}", r.status, r.headers));
+            assert!(v.starts_with("\"default\";"), "{v}");
+            v.split(';')
+                .find_map(|x| x.strip_prefix("r="))
+                .and_then(|x| x.parse().ok())
+                .unwrap()
+        };
+        for anonymous in [false, true] {
+            let rate = if anonymous {
+                model.throttle.anon
+            } else {
+                model.throttle.user
+            };
+            let n = probes.len().min(rate.count as usize - 2);
+            let source = fresh_source();
+            let token = self.server.keys.token(&self.fresh(&tenant(), &[]));
+            let call = |this: &Self, m: &str, path: &str| {
+                let mut req = Request::new(m, path).from(source);
+                if !anonymous {
+                    req = req.bearer(&token);
+                }
+                this.send(req)
+            };
+            let first = remaining(&call(self, method, &routed));
+            for (i, (m, path)) in probes.iter().take(n).enumerate() {
+                let r = call(self, m, path);
+                assert!(
+                    matches!(r.status, 404 | 405),
+                    "{m} {path}: {} {}",
+                    r.status,
+                    r.text()
+                );
+                let left = remaining(&r);
+                let expected = first - 1 - i as i64;
+                assert!(
+                    (expected..=expected + 1).contains(&left),
+                    "{m} {path} (anonymous: {anonymous}) is counted: r={left}, expected {expected}"
+                );
+            }
+            let left = remaining(&call(self, method, &routed));
+            let expected = first - 1 - n as i64;
+            assert!(
+                (expected..=expected + 1).contains(&left),
+                "the route after {n} unrouted calls: r={left}, expected {expected}"
+            );
+        }
+        self.hit("throttling", &["RL-09", "RL-10"]);
+    }
+
     /// MISC-03: the routes the server answers are the operations of the
     /// OpenAPI document it ships, each with the security it declares.
     fn inventory(&mut self) {
@@ -1652,7 +1730,11 @@ impl<'a> Suite<'a> {
                 } else if path.extension().is_some_and(|e| e == "rs") {
                     let code = std::fs::read_to_string(&path).unwrap();
                     for bad in ["mirror_request", "very_permissive", "permissive()"] {
-                        assert!(!code.contains(bad), "{} uses {bad}", path.display());
+                        assert!(
+                            !code.contains(bad),
+                            "{} reflects request origins ({bad})",
+                            path.display()
+                        );
                     }
                 }
             }

@@ -1338,3 +1338,25 @@ fn attack_catalogue() {
         attacks::NOT_APPLICABLE.len()
     );
 }
+
+/// Two `Authorization` headers, the first one honoured: a proxy that
+/// appends its own could let a request act as either user (AUTH-05).
+#[test]
+fn the_suite_catches_a_second_authorization_header() {
+    let message = catches(
+        "examples/billing.yaml",
+        (
+            "two-authorizations",
+            &|dir| {
+                server::edit(
+                    &dir.join("src/runtime/auth.rs"),
+                    "pub fn bearer(",
+                    "values.next().is_some() || ",
+                    "",
+                );
+            },
+            false,
+        ),
+    );
+    assert!(message.contains("two Authorization headers"), "{message}");
+}

@@ -428,9 +428,48 @@ pub async fn cors_only_for_allowed(req: Request, next: Next) -> Response {
     res
 }
 
-/// 404 for unknown paths (the router's fallback).
-pub async fn not_found() -> Problem {
-    Problem::not_found()
+/// 404 for unknown paths (the router's fallback). Counted against the
+/// caller's `default` bucket like any call, so probing paths is throttled.
+pub async fn not_found(State(app): State<App>, req: Request) -> Response {
+    unrouted(&app, &req, Problem::not_found())
+}
+
+/// 405 for a method the path does not declare (axum adds `Allow`).
+/// Counted against the caller's `default` bucket like any call, so
+/// probing methods is throttled.
+pub async fn method_not_allowed(State(app): State<App>, req: Request) -> Response {
+    unrouted(
+        &app,
+        &req,
+        Problem::for_status(StatusCode::METHOD_NOT_ALLOWED),
+    )
+}
+
+/// `problem`, once the caller's `default` bucket (its user, or its
+/// address when anonymous) has paid for the request; 429 when it is empty.
+fn unrouted(app: &App, req: &Request, problem: Problem) -> Response {
+    let (key, rate) = match req.extensions().get::<Caller>() {
+        Some(Caller::User(p)) => (format!("user:default:{}", p.user), app.settings.user_rate),
+        _ => {
+            let ip = req
+                .extensions()
+                .get::<ClientIp>()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0);
+            (
+                format!("anon:default:{}", ip_key(ip)),
+                app.settings.anon_rate,
+            )
+        }
+    };
+    let decision = app.limiter.check(&key, rate);
+    if !decision.allowed {
+        return throttled(&decision, "default", rate);
+    }
+    let mut res = problem.into_response();
+    for (name, value) in decision.headers("default", rate) {
+        res.headers_mut().insert(name, value);
+    }
+    res
 }
 
 /// `GET /health`: 200 when the database answers, else 503.
@@ -451,11 +490,12 @@ pub async fn health(State(app): State<App>) -> Response {
     }
 }
 
-/// Adds `/health`, the 404 fallback and the middleware stack to the
-/// generated routes.
+/// Adds `/health`, the 404 and 405 fallbacks and the middleware stack to
+/// the generated routes.
 pub fn router(app: App, routes: Router<App>) -> Result<Router, ConfigError> {
     let mut r = routes
         .route("/health", get(health))
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), authenticate));
     if let Some(c) = &app.settings.cors {
@@ -937,6 +977,48 @@ mod tests {
         // The same client's anonymous calls share that bucket.
         let (s, _, _) = send(&r, req("GET", "/public", &[], "")).await;
         assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    /// Unknown paths and undeclared methods are counted against the
+    /// caller's default bucket like any call (ATTACKS.md RL-09, RL-10).
+    #[tokio::test]
+    async fn unrouted_requests_are_throttled() {
+        let r = app(None, 10).await;
+        let ip = Ipv4Addr::new(192, 0, 2, 9);
+        let req = |m: &str, u: &str, h: &[(&str, &str)]| req_from(ip, m, u, h, "");
+        let (s, h, _) = send(&r, req("GET", "/nope", &[])).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert!(
+            h["ratelimit"]
+                .to_str()
+                .unwrap()
+                .starts_with("\"default\";r=2;")
+        );
+        let (s, h, body) = send(&r, req("DELETE", "/items", &[])).await;
+        assert_eq!(
+            (s, body["status"].as_u64()),
+            (StatusCode::METHOD_NOT_ALLOWED, Some(405))
+        );
+        assert_eq!(h[header::CONTENT_TYPE], "application/problem+json");
+        assert!(h[header::ALLOW].to_str().unwrap().contains("POST"));
+        let (s, _, _) = send(&r, req("GET", "/ITEMS", &[])).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        // The anonymous bucket (3 a minute) is spent: the route itself too.
+        let (s, h, _) = send(&r, req("GET", "/public", &[])).await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+        assert!(h.contains_key(header::RETRY_AFTER));
+        let (s, _, _) = send(&r, req("GET", "/nope", &[])).await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+        // A user's unrouted calls draw on the user's default bucket.
+        let alice = format!("Bearer {}", token("alice", &[]));
+        let (s, h, _) = send(&r, req("PUT", "/items", &[("authorization", &alice)])).await;
+        assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+        assert!(
+            h["ratelimit"]
+                .to_str()
+                .unwrap()
+                .starts_with("\"default\";r=999;")
+        );
     }
 
     #[tokio::test]
