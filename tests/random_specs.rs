@@ -23,32 +23,12 @@
 //!
 //! 2. a resource without a field that update accepts (no fields, or all
 //!    `read_only`/`write_once`): unused import `Patch`, unused `input`;
-//! 3. no resource whose rows the tests can create: unused imports in
-//!    `tests/security/cases.rs` (and a dead `app` if nothing needs a token);
-//! 4. roles declared without `roles_claim`: the tests mint role tokens
-//!    (`NoRolesClaim` panic);
-//! 5. examples: a number with `max - min` above f64::MAX / 10 becomes
-//!    null, and an integer or number with a negative `max` and no `min`
-//!    gets 0 (422 on create);
-//! 6. a creatable resource without `get` or `update`: unused `item`;
-//! 7. two required refs to one resource with a unique field: 409;
-//! 8. a cycle of required refs: the tests' `make_*` recurse forever;
-//! 9. an email or url with a small `max_length`: a truncated, invalid
-//!    example (422);
-//! 10. a `max_body` smaller than the tests' bodies: 413;
 //! 11. a service named like a Rust keyword: `generate` panics (`match`)
 //!     or `crate::`/`super::` paths resolve to the wrong crate;
-//! 13. a required ref to a resource whose rows the tests cannot create:
-//!     `make_*` is called but not defined (E0425);
 //! 14. a resource named `axum` shadows the crate in `api/mod.rs` (E0603);
 //! 15. a resource named `store`, `api` or `hooks`: clippy
 //!     `module_inception`;
-//! 16. an owner who may create but run no operation that another owner is
-//!     refused: unused `item` and `bob`;
 //! 17. a `read_only` string field with a `pattern`: dead `PATTERN_*`;
-//! 18. a tenant-scoped resource whose rows a role creates: every role user
-//!     of the tests is in one tenant, so the grants test expects 404 and
-//!     gets 200.
 
 #[path = "random_specs/specgen.rs"]
 mod specgen;

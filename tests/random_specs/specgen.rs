@@ -634,12 +634,9 @@ pub fn generate(raw: &[u32], service: Option<&str>) -> Spec {
     }
     let roles_claim = if roles.is_empty() {
         d.chance(10).then(|| d.pick(ROLE_CLAIMS))
-    } else if known_bugs {
-        d.chance(85).then(|| d.pick(ROLE_CLAIMS))
     } else {
-        // Bug 4: declared roles without `roles_claim` make the generated
-        // tests mint role tokens that cannot exist.
-        Some(d.pick(ROLE_CLAIMS))
+        // Declared roles without a claim: the tests have no role users.
+        d.chance(85).then(|| d.pick(ROLE_CLAIMS))
     };
     // Roles can be granted only when some claim carries them.
     let grantable: Vec<String> = if roles_claim.is_some() {
@@ -765,9 +762,6 @@ pub fn generate(raw: &[u32], service: Option<&str>) -> Spec {
         });
     }
 
-    if !known_bugs {
-        steer_clear_of_known_bugs(d, &mut resources);
-    }
     let cors = d.chance(40).then(|| {
         if d.chance(15) {
             Cors {
@@ -801,9 +795,9 @@ pub fn generate(raw: &[u32], service: Option<&str>) -> Spec {
         if default_page_size.unwrap_or(20) > max_page_size.unwrap_or(100) {
             default_page_size = max_page_size;
         }
-        // Bug 10: a body limit below the size of the tests' bodies.
+        // Sometimes a body limit below the size of the tests' bodies.
         let max_body = d.chance(50).then(|| {
-            if known_bugs && d.chance(20) {
+            if d.chance(20) {
                 d.pick(TINY_SIZES)
             } else {
                 d.pick(SIZES)
@@ -833,98 +827,6 @@ pub fn generate(raw: &[u32], service: Option<&str>) -> Spec {
         limits,
         resources,
         audit,
-    }
-}
-
-/// Changes a spec so that it avoids the compiler bugs found so far (see
-/// the list in `tests/random_specs.rs`); the spec stays valid.
-fn steer_clear_of_known_bugs(d: &mut Dice<'_>, resources: &mut [Resource]) {
-    // Bugs 7, 8 and 13: the generated tests create the rows a row needs
-    // through its required refs, recursively and with one seed. A cycle
-    // recurses forever, a target reached twice collides on its unique
-    // fields, and a target whose rows the tests cannot create is called
-    // but not defined. So a ref stays required only when its target is
-    // surely creatable by the tests and has no required ref itself, and
-    // only one required ref of a resource points at each target.
-    let creatable: Vec<bool> = resources.iter().map(Resource::surely_creatable).collect();
-    let names: Vec<String> = resources.iter().map(|r| r.name.clone()).collect();
-    for r in resources.iter_mut() {
-        let mut targets: Vec<String> = Vec::new();
-        for f in r.fields.iter_mut().filter(|f| f.required && f.ty == "ref") {
-            let target = f.resource.clone().unwrap_or_default();
-            let i = names.iter().position(|n| *n == target).unwrap_or(0);
-            if !creatable[i] || targets.contains(&target) {
-                f.required = false;
-            }
-            targets.push(target);
-        }
-    }
-    // Bug 3: when no resource's rows can be created by the tests (or no
-    // operation needs a token), the generated tests leave unused imports
-    // (or an unused `app`). The first resource is made creatable by its
-    // owner.
-    if !resources.iter().any(Resource::surely_creatable) {
-        let r = &mut resources[0];
-        if matches!(r.owner, Owner::None) {
-            let taken: Vec<String> = r.fields.iter().map(|f| f.name.clone()).collect();
-            r.owner = Owner::Short(fresh(d, OWNER_FIELDS, &taken));
-        }
-        if let Some(owner) = r.access.as_mut().and_then(|a| a.owner.as_mut()) {
-            owner.retain(|op| *op != "create");
-            owner.push("create");
-        }
-        for f in &mut r.fields {
-            if f.ty == "ref" {
-                f.required = false;
-            }
-            if f.pattern.is_some() {
-                f.min_length = None;
-                f.max_length = None;
-            }
-        }
-        debug_assert!(r.surely_creatable());
-    }
-    // Bug 18: on a tenant-scoped resource whose rows a role creates, the
-    // grants test expects other roles to be refused the owner's
-    // operations, but every role user of the tests is in one tenant.
-    for r in resources.iter_mut() {
-        if !matches!(r.owner, Owner::Long { .. }) {
-            continue;
-        }
-        if let Some(a) = &mut r.access {
-            let role_creates = a.roles.iter().any(|(_, ops)| ops.contains(&"create"));
-            if let Some(ops) = &mut a.owner {
-                if role_creates && !ops.contains(&"create") {
-                    ops.push("create");
-                }
-            }
-        }
-    }
-    // Bug 16: the isolation test of a resource whose owner may create but
-    // run no operation that another owner is refused leaves unused
-    // variables.
-    for r in resources.iter_mut() {
-        if let Some(ops) = r.access.as_mut().and_then(|a| a.owner.as_mut()) {
-            if ops.contains(&"create") && !ops.contains(&"update") {
-                ops.push("update");
-            }
-        }
-    }
-    // Bug 6: the grants test of a resource with neither `get` nor
-    // `update` leaves an unused variable.
-    for r in resources.iter_mut() {
-        if !r.granted("get") && !r.granted("update") {
-            let owned = !matches!(r.owner, Owner::None);
-            let a = r.access.as_mut().expect("an explicit access");
-            match (
-                &mut a.owner,
-                a.roles.iter_mut().find(|(_, ops)| !ops.is_empty()),
-            ) {
-                (Some(ops), _) if owned => ops.push("get"),
-                (_, Some((_, ops))) => ops.push("get"),
-                _ => a.public.push("get"),
-            }
-        }
     }
 }
 
@@ -1065,11 +967,6 @@ fn field(
                     (lo, hi) = (Some(b), Some(a));
                 }
             }
-            // Bug 5: the tests' example of an integer without `min` is at
-            // least 0, whatever `max` says.
-            if !known_bugs && lo.is_none() && hi.is_some_and(|h| h < 0) {
-                lo = hi;
-            }
             let (a, b) = (lo.unwrap_or(i64::MIN), hi.unwrap_or(i64::MAX));
             let mid = ((i128::from(a) + i128::from(b)) / 2) as i64;
             let inside: Vec<i64> = [0, 1, -1, 42, a, b, mid]
@@ -1083,14 +980,8 @@ fn field(
             }
         }
         "number" => {
-            // Bug 5: the tests' example of a number overflows to null
-            // when `max - min` is above f64::MAX / 10, and is at least 0
-            // without `min`, whatever `max` says.
-            let bounds: &[&str] = if known_bugs {
-                &[NUMBER_BOUNDS, &[HUGE_NUMBER]].concat()
-            } else {
-                NUMBER_BOUNDS
-            };
+            // Bounds as far apart as f64 allows, too.
+            let bounds: &[&str] = &[NUMBER_BOUNDS, &[HUGE_NUMBER]].concat();
             let mut lo = d.chance(35).then(|| d.pick(bounds));
             let mut hi = d.chance(35).then(|| d.pick(bounds));
             let value = |s: &str| s.parse::<f64>().expect("a number");
@@ -1098,9 +989,6 @@ fn field(
                 if value(a) > value(b) {
                     (lo, hi) = (Some(b), Some(a));
                 }
-            }
-            if !known_bugs && lo.is_none() && hi.is_some_and(|h| value(h) < 0.0) {
-                lo = hi;
             }
             let (a, b) = (lo.map_or(f64::MIN, value), hi.map_or(f64::MAX, value));
             let inside: Vec<&str> = NUMBER_DEFAULTS
@@ -1133,9 +1021,9 @@ fn field(
         }
         "email" | "url" => {
             let pool = if ty == "email" { EMAILS } else { URLS };
-            // Bug 9: a `max_length` that truncates the tests' example.
+            // Sometimes a `max_length` too short for the usual examples.
             f.max_length = d.chance(30).then(|| {
-                if known_bugs && d.chance(30) {
+                if d.chance(30) {
                     d.pick(&[3, 10])
                 } else {
                     d.pick(&[254, 64, 2048, 30])
@@ -1379,41 +1267,6 @@ impl Y {
             Y::S(s) if quote => Y::S(json(&s)),
             other => other,
         }
-    }
-}
-
-impl Resource {
-    /// Whether somebody may run `op`.
-    fn granted(&self, op: &str) -> bool {
-        let owned = !matches!(self.owner, Owner::None);
-        let Some(a) = &self.access else {
-            return owned;
-        };
-        (owned && a.owner.as_ref().is_none_or(|o| o.contains(&op)))
-            || a.roles.iter().any(|(_, ops)| ops.contains(&op))
-            || a.public.contains(&op)
-    }
-
-    /// Whether the generated tests can surely create a row: the owner (or
-    /// a role) may create, no ref is required, and every field has an
-    /// example value (a pattern with length bounds may have none).
-    fn surely_creatable(&self) -> bool {
-        let owned = !matches!(self.owner, Owner::None);
-        let creator = match &self.access {
-            None => owned,
-            Some(a) => {
-                (owned && a.owner.as_ref().is_none_or(|o| o.contains(&"create")))
-                    || a.roles.iter().any(|(_, ops)| ops.contains(&"create"))
-            }
-        };
-        creator
-            && self.fields.iter().all(|f| {
-                !(f.required && f.ty == "ref")
-                    && (f.read_only
-                        || f.values.is_some()
-                        || f.pattern.is_none()
-                        || (f.min_length.is_none() && f.max_length.is_none()))
-            })
     }
 }
 
