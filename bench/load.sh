@@ -39,28 +39,31 @@ wrk_cell() {
 }
 
 # PERF_RECORD=1 (experiment runs only; it costs the server a few per cent,
-# and perf's own memory is counted in rss.tsv): the generated server runs
+# and perf's own memory is counted in rss.tsv): the generated server and the
+# ceiling run
 # under `perf record -e cpu-clock` (clock sampling: this machine has no
 # hardware counters, and perf cannot attach to a running process here),
 # which starts a new output file on SIGUSR2. perf_cut NAME ends the current
 # file; with a NAME it is that cell's profile (warm-up included), summarised
 # by symbol and by thread into perf-NAME.txt.
 PERF_SERVER=0
+unpad() { sed 's/[[:space:]]*-[[:space:]]*-[[:space:]]*$//; s/[[:space:]]*$//'; }
 perf_cut() {
   [[ "$PERF_SERVER" == 1 ]] || return 0
   local before after f
-  before="$(ls "$WORK"/perf.data.* 2>/dev/null | wc -l)"
+  local files=(find "$WORK" -maxdepth 1 -name 'perf.data.*')
+  before="$("${files[@]}" | wc -l)"
   kill -USR2 "$SERVER_PID"
   for _ in $(seq 1 40); do
-    after="$(ls "$WORK"/perf.data.* 2>/dev/null | wc -l)"; [[ "$after" -gt "$before" ]] && break; sleep 0.25
+    after="$("${files[@]}" | wc -l)"; [[ "$after" -gt "$before" ]] && break; sleep 0.25
   done
   sleep 0.5
-  f="$(ls -t "$WORK"/perf.data.* 2>/dev/null | head -1)"
+  f="$("${files[@]}" -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2-)"
   [[ -n "$1" && -n "$f" ]] || { rm -f "$WORK"/perf.data.*; return 0; }
   { echo "# perf record -e cpu-clock -F 499 of the server during $1 (warm-up and runs); by symbol"
-    perf report -q -i "$f" --stdio --no-children --sort dso,symbol 2>/dev/null | grep -v '^$' | head -60
-    echo "# by thread"
-    perf report -q -i "$f" --stdio --no-children --sort comm 2>/dev/null | grep -v '^$'
+    perf report -q -i "$f" --stdio --no-children --sort dso,symbol 2>/dev/null | grep -v '^$' | head -60 | unpad
+    echo "# by thread (the tokio workers and sqlx's connection threads; unnamed ones show their thread id)"
+    perf report -q -i "$f" --stdio --no-children --sort comm 2>/dev/null | grep -v '^$' | unpad
   } >"$OUT/perf-$1.txt" || true
   rm -f "$WORK"/perf.data.*
 }
@@ -213,8 +216,13 @@ load_ceiling() { # mode
   # shellcheck disable=SC1090
   set -a; source "$env"; set +a
   port_free "$LOAD_PORT_CEILING" || die "port $LOAD_PORT_CEILING in use"
-  "$CEILING_BIN" serve --mode "$mode" --db "$db" --addr "127.0.0.1:$LOAD_PORT_CEILING" >"$OUT/server-$label.log" 2>&1 &
+  local pre=()
+  if [[ "${PERF_RECORD:-0}" == 1 ]]; then
+    pre=(perf record -q -e cpu-clock -F 499 --switch-output=signal -o "$WORK/perf.data" --)
+  fi
+  "${pre[@]}" "$CEILING_BIN" serve --mode "$mode" --db "$db" --addr "127.0.0.1:$LOAD_PORT_CEILING" >"$OUT/server-$label.log" 2>&1 &
   SERVER_PID=$!
+  [[ "${PERF_RECORD:-0}" == 1 ]] && PERF_SERVER=1
   wait_ready "$url/invoices/" "$([[ $mode == secure ]] && echo 401 || echo 200)" "$OUT/server-$label.log"
   preflight "$label" "$url/invoices/$INVOICE_A_ID/" "$url/invoices/$INVOICE_B_ID/" "$url/invoices/" "$url/invoices/" \
     "$([[ $mode == secure ]] && echo 1 || echo 0)" ""
@@ -224,7 +232,7 @@ load_ceiling() { # mode
       || say "warning: $label fails some security checks (see $OUT/security-$label.txt)"
   fi
   scenarios "$label" "$url/invoices/$INVOICE_A_ID/" "$url/invoices/" "$url/invoices/"
-  stop_server
+  stop_server; PERF_SERVER=0
 }
 
 load_drf() {
