@@ -38,6 +38,24 @@ pub fn rust_ident(name: &str) -> Ident {
     rust(name).0
 }
 
+/// The package name of the generated project: the service name, except
+/// that a Rust keyword that cannot be a raw identifier (`crate`, `super`)
+/// gets a trailing underscore, since no code could name a library called
+/// that. Other keywords stay (`match` is named `r#match` in code).
+pub fn package(service: &str) -> String {
+    if NOT_RAW.contains(&service) {
+        format!("{service}_")
+    } else {
+        service.to_string()
+    }
+}
+
+/// How the generated binary and tests name the generated library:
+/// `billing`, `my_api` for `my-api`, `r#match`, `crate_`.
+pub fn krate(service: &str) -> Ident {
+    rust_ident(&package(service).replace('-', "_"))
+}
+
 /// A plain identifier built by the generator itself (never from the spec).
 pub fn internal(name: &str) -> Ident {
     Ident::new(name, Span::call_site())
@@ -105,6 +123,22 @@ mod tests {
             );
         }
         assert_eq!(sql("order"), "\"order\"");
+    }
+
+    #[test]
+    fn crate_names() {
+        let cases = [
+            ("billing", "billing", "billing"),
+            ("my-api", "my-api", "my_api"),
+            ("match", "match", "r#match"),
+            ("gen", "gen", "r#gen"),
+            ("crate", "crate_", "crate_"),
+            ("super", "super_", "super_"),
+        ];
+        for (service, package_name, path) in cases {
+            assert_eq!(package(service), package_name, "{service}");
+            assert_eq!(krate(service).to_string(), path, "{service}");
+        }
     }
 
     #[test]

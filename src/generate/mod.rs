@@ -201,7 +201,7 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
         render(
             &env,
             "Cargo.toml",
-            context! { dependencies => dependencies(), ..base.clone() },
+            context! { dependencies => dependencies(), name => ident::package(&service.name), ..base.clone() },
         ),
     );
     project.generated(".gitignore", render(&env, "gitignore", base.clone()));
@@ -219,6 +219,12 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
         format!("{head}{}", rust::print(main_rs(service))),
     );
     project.generated("src/lib.rs", format!("{head}{}", rust::print(lib_rs())));
+    // The tests name the library by the service name: give them the path
+    // code must use (`r#match`, `crate_` for a service named like a keyword).
+    let tests_view = Service {
+        name: ident::krate(&service.name).to_string(),
+        ..service.clone()
+    };
     // rustfmt would reformat a test file printed by prettyplease; the cases
     // live in a module it skips, behind a file it leaves as it is.
     project.generated(
@@ -236,7 +242,7 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
     );
     project.generated(
         "tests/security/cases.rs",
-        format!("{head}{}", rust::print(tests::security_tests(service))),
+        format!("{head}{}", rust::print(tests::security_tests(&tests_view))),
     );
     project.generated(
         "src/api/mod.rs",
@@ -342,7 +348,7 @@ fn resource_modules(service: &Service) -> Vec<String> {
 }
 
 fn main_rs(service: &Service) -> proc_macro2::TokenStream {
-    let krate = ident::internal(&service.name.replace('-', "_"));
+    let krate = ident::krate(&service.name);
     quote! {
         //! The server binary: `cargo run` serves, `cargo run -- dev-token` mints
         //! a token for local use.
@@ -408,17 +414,23 @@ fn api_mod(service: &Service) -> proc_macro2::TokenStream {
     let name = &service.name;
     let database = format!("sqlite://{name}.db?mode=rwc");
     let merges = modules.iter().map(|m| quote!(.merge(#m::routes(app))));
+    // A resource named `api` is the module `api::api`; `::axum` stays the
+    // crate when a resource is named `axum`.
+    let declarations = modules.iter().map(|m| {
+        let inception = (m == "api").then(|| quote!(#[allow(clippy::module_inception)]));
+        quote!(#inception pub mod #m;)
+    });
     let _ = files;
     quote! {
         //! The service's settings, migrations and routes, from the spec.
 
-        use axum::Router;
+        use ::axum::Router;
 
         use crate::runtime::auth::{Algorithm, AuthSettings};
         use crate::runtime::server::{App, Migration, Settings};
         use crate::runtime::throttle::Rate;
 
-        #(pub mod #modules;)*
+        #(#declarations)*
 
         /// Everything the spec says about the service as a whole.
         pub static SETTINGS: Settings = Settings {
@@ -461,11 +473,16 @@ fn hooks_mod(modules: &[(String, syn::Ident)]) -> proc_macro2::TokenStream {
     // orders `mod` items by name: so do we, or `cargo fmt` would rewrite it.
     let mut mods: Vec<&syn::Ident> = modules.iter().map(|(_, m)| m).collect();
     mods.sort_by_key(|m| m.to_string().trim_start_matches("r#").to_string());
+    // A resource named `hooks` is the module `hooks::hooks`.
+    let mods = mods.into_iter().map(|m| {
+        let inception = (m == "hooks").then(|| quote!(#[allow(clippy::module_inception)]));
+        quote!(#inception pub mod #m;)
+    });
     quote! {
         //! Business logic. Each resource's file here is created once by
         //! palisade and then belongs to you; it is never overwritten.
 
-        #(pub mod #mods;)*
+        #(#mods)*
 
         /// The type your hooks are implemented for.
         pub struct Custom;

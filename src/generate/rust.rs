@@ -198,9 +198,15 @@ pub fn resource_module(
     };
     let row_debug = debug_fields(resource.columns.iter().collect());
 
-    // Patterns used by the checks.
+    // Patterns used by the checks: of the inputs, and of the filters when
+    // the list exists (a `read_only` field's pattern checks nothing else).
+    let lists = resource.operation(OperationKind::List).is_some();
     let patterns = resource.columns.iter().filter_map(|c| {
         let p = c.constraints.pattern.as_ref()?;
+        let filtered = lists && resource.filters.contains(&c.name);
+        if !(c.on_create || c.on_update || filtered) {
+            return None;
+        }
         let anchored = format!("^(?:{p})$");
         let constant = ident::constant("PATTERN_", &c.name);
         Some(quote!(static #constant: crate::runtime::check::Pattern = crate::runtime::check::Pattern::new(#anchored);))
@@ -564,7 +570,6 @@ pub fn resource_module(
             Scope::Unowned => "not owned: only role and public grants reach them".to_string(),
         }
     );
-    let _ = module;
     let has = |kind: OperationKind| resource.operation(kind).is_some();
     let (list, get, create, update, delete) = (
         has(OperationKind::List),
@@ -573,6 +578,22 @@ pub fn resource_module(
         has(OperationKind::Update),
         has(OperationKind::Delete),
     );
+    // A body without a column to store is read by the checks and the hooks,
+    // never by the store.
+    let input_param = |used: bool| {
+        if used { quote!(input) } else { quote!(_input) }
+    };
+    let (create_input, update_input) = (
+        input_param(!create_cols.is_empty()),
+        input_param(!update_cols.is_empty()),
+    );
+    let patch_use = (!update_cols.is_empty()).then(|| {
+        quote!(
+            use crate::runtime::row::Patch;
+        )
+    });
+    // A resource named `store` holds a `store` module of its own.
+    let inception = (module == "store").then(|| quote!(#[allow(clippy::module_inception)]));
     let decodes = list || get || create || update;
     let builds_queries = list || get || update || delete;
     // Imports and items only where an operation uses them, so that every
@@ -677,7 +698,7 @@ pub fn resource_module(
     });
     let store_insert = create.then(|| {
         quote! {
-            pub async fn insert(db: &SqlitePool, #owner_param input: &CreateInput) -> Result<Row, Problem> {
+            pub async fn insert(db: &SqlitePool, #owner_param #create_input: &CreateInput) -> Result<Row, Problem> {
                 let now = now();
                 let row = sqlx::query(#insert_sql) #(#insert_binds)* .fetch_one(db).await?;
                 Ok(Row::decode(&row)?)
@@ -686,7 +707,7 @@ pub fn resource_module(
     });
     let store_update = update.then(|| {
         quote! {
-            pub async fn update(db: &SqlitePool, #scope_param id: &str, input: &UpdateInput) -> Result<Option<Row>, Problem> {
+            pub async fn update(db: &SqlitePool, #scope_param id: &str, #update_input: &UpdateInput) -> Result<Option<Row>, Problem> {
                 let mut qb = QueryBuilder::<Sqlite>::new(format!("UPDATE {TABLE} SET \"updated_at\" = "));
                 qb.push_bind(now());
                 #(#update_sets)*
@@ -722,7 +743,7 @@ pub fn resource_module(
         use crate::runtime::access::{Access, Grants, Scope};
         use crate::runtime::check::Checker;
         use crate::runtime::problem::Problem;
-        use crate::runtime::row::Patch;
+        #patch_use
         use crate::runtime::server::{App, Operation};
         use crate::runtime::throttle::Rate;
 
@@ -807,6 +828,7 @@ pub fn resource_module(
 
         /// The only code that reaches the table. Every function of an owned
         /// resource takes the caller's scope and filters on the owner.
+        #inception
         mod store {
             use super::*;
 

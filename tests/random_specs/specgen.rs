@@ -59,13 +59,6 @@ impl<'a> Dice<'a> {
     }
 }
 
-/// Spec bugs of the compiler found by this generator and not fixed yet:
-/// the generator steers clear of them unless `PALISADE_RANDOM_KNOWN_BUGS=1`
-/// (listed in the module doc of `tests/random_specs.rs`).
-pub fn include_known_bugs() -> bool {
-    std::env::var("PALISADE_RANDOM_KNOWN_BUGS").is_ok_and(|v| v == "1")
-}
-
 // ---------------------------------------------------------------- pools
 
 /// Service names (the crate name of the generated project).
@@ -611,10 +604,10 @@ fn fresh(d: &mut Dice<'_>, pool: &[&str], taken: &[String]) -> String {
 /// Generates a valid spec from `raw` choices; `service` overrides the
 /// service name.
 pub fn generate(raw: &[u32], service: Option<&str>) -> Spec {
-    let known_bugs = include_known_bugs();
     let d = &mut Dice::new(raw);
-    // Bug 11: a service named like a Rust keyword.
-    let service_name = if known_bugs && d.chance(10) {
+    // Sometimes a service named like a Rust keyword: `r#match` in code,
+    // the package `crate_` for `crate`.
+    let service_name = if d.chance(10) {
         d.pick(&["match", "fn", "type", "crate", "super", "gen", "async"])
     } else {
         d.pick(SERVICE_NAMES)
@@ -647,17 +640,9 @@ pub fn generate(raw: &[u32], service: Option<&str>) -> Spec {
 
     // Resource names, then their plurals (unique, never a served path).
     let count = 1 + d.below(4);
-    // Bug 14: a resource named `axum` shadows the crate in `api/mod.rs`;
-    // bug 15: ones named `store`, `api` or `hooks` make a module of the
-    // same name as its parent (clippy::module_inception).
-    let pool: Vec<&str> = NAMES
-        .iter()
-        .copied()
-        .filter(|n| known_bugs || !["axum", "store", "api", "hooks"].contains(n))
-        .collect();
     let mut names: Vec<String> = Vec::new();
     for _ in 0..count {
-        let name = fresh(d, &pool, &names);
+        let name = fresh(d, NAMES, &names);
         names.push(name);
     }
     let mut plurals: Vec<String> = Vec::new();
@@ -714,19 +699,7 @@ pub fn generate(raw: &[u32], service: Option<&str>) -> Spec {
                 fresh(d, NAMES, &taken)
             };
             taken.push(field_name.clone());
-            fields.push(field(d, field_name, name, &names, owned, known_bugs));
-        }
-        // Bug 2: a resource without a field that update accepts (none
-        // at all, or all `read_only`/`write_once`) generates unused code.
-        if !known_bugs {
-            if fields.is_empty() {
-                let field_name = fresh(d, NAMES, &taken);
-                fields.push(field(d, field_name, name, &names, owned, known_bugs));
-            }
-            if fields.iter().all(|f| f.read_only || f.write_once) {
-                fields[0].read_only = false;
-                fields[0].write_once = false;
-            }
+            fields.push(field(d, field_name, name, &names, owned));
         }
         let access = access(d, owned, &grantable);
         let field_names: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();
@@ -893,7 +866,6 @@ fn field(
     resource: &str,
     resources: &[String],
     owned: bool,
-    known_bugs: bool,
 ) -> Field {
     let ty = d.pick(TYPES);
     let mut f = Field {
@@ -919,11 +891,7 @@ fn field(
     let want_default = d.chance(30);
     match ty {
         "string" => {
-            // Bug 17: the pattern of a `read_only` field is never used.
-            let pattern = d
-                .chance(35)
-                .then(|| d.pick(PATTERNS))
-                .filter(|_| known_bugs || !f.read_only);
+            let pattern = d.chance(35).then(|| d.pick(PATTERNS));
             f.pattern = pattern.map(|(p, _)| p);
             f.min_length = d.chance(25).then(|| d.pick(&[0, 1, 2, 3, 8]));
             f.max_length = d
