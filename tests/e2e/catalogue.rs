@@ -244,6 +244,7 @@ impl<'a> Suite<'a> {
         self.never_permissive();
         self.headers_of_success();
         self.many_clients();
+        self.concurrent_requests();
     }
 
     /// A non-public operation and a path for it; the list of a resource
@@ -950,6 +951,39 @@ impl<'a> Suite<'a> {
             "{}: a row shows its columns and nothing else",
             resource.name
         );
+        // The same on every read: get and list.
+        let p = pool.members[(pool.next - 1) % pool.members.len()].0.clone();
+        let mut reads = Vec::new();
+        if self.may(resource, OperationKind::Get, &p) == Reach::Own {
+            let item = format!("{path}/{}", row["id"].as_str().unwrap());
+            let r = self.send(self.as_(&p, "GET", &item));
+            assert_eq!(r.status, 200);
+            reads.push(r.json());
+        }
+        if self.may(resource, OperationKind::List, &p) == Reach::Own {
+            reads.extend(self.list_all(resource, Some(&p)));
+        }
+        for read in &reads {
+            let keys: BTreeSet<&str> = read
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(
+                keys, columns,
+                "{}: a read shows the columns only",
+                resource.name
+            );
+            if let Some(owner) = resource.scope.owner_column() {
+                assert_eq!(
+                    read[owner],
+                    json!(Self::owner_value(resource, &p)),
+                    "{}: the caller owns what it reads",
+                    resource.name
+                );
+            }
+        }
         self.hit("property-level", &["BOPLA-07"]);
     }
 
@@ -1760,6 +1794,52 @@ impl<'a> Suite<'a> {
             assert!(r.header(banner).is_none(), "{banner} on a 200");
         }
         self.hit("misconfiguration", &["MISC-02"]);
+    }
+
+    /// RL-11: with K requests left in a bucket, 40 concurrent requests
+    /// let at most K (plus what refills meanwhile) through.
+    fn concurrent_requests(&mut self) {
+        let model = self.server.model.clone();
+        let Some(op) = model
+            .resources
+            .iter()
+            .flat_map(|r| r.operations.iter())
+            .find(|o| !o.rate.overridden && !o.grants.public)
+        else {
+            return;
+        };
+        let method = op.method.as_str();
+        let path = op.path.replace("{id}", &uuid::Uuid::new_v4().to_string());
+        let rate = op.rate.anon;
+        let (count, window) = (rate.count as usize, rate.per.seconds());
+        let left = 3.min(count - 1);
+        let source = fresh_source();
+        let started = Instant::now();
+        for i in 0..count - left {
+            let r = self.send(Request::new(method, &path).from(source));
+            assert_eq!(r.status, 401, "request {i} of a fresh anonymous bucket");
+        }
+        let passed = std::sync::atomic::AtomicUsize::new(0);
+        let this = &*self;
+        std::thread::scope(|s| {
+            for _ in 0..40 {
+                s.spawn(|| {
+                    let r = this.send(Request::new(method, &path).from(source));
+                    assert!(r.status == 401 || r.status == 429, "{}", r.status);
+                    if r.status == 401 {
+                        passed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        let refill =
+            (started.elapsed().as_secs_f64() * count as f64 / f64::from(window)).floor() as usize;
+        let passed = passed.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            passed <= left + refill,
+            "40 concurrent requests with {left} left: {passed} passed (refill {refill})"
+        );
+        self.hit("throttling", &["RL-11"]);
     }
 
     /// RL-12: many distinct clients: each gets its own fresh bucket, the

@@ -166,6 +166,7 @@ fn check_hygiene(r: &Response, what: &str) {
     );
     if r.status >= 400 {
         assert!(is_problem(r), "{what}: a {} is problem+json", r.status);
+        super::catalogue::no_detail(r, what);
     }
 }
 

@@ -225,7 +225,12 @@ pub fn start_with(spec: &str, flaw: Option<Flaw<'_>>) -> Server {
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let log = dir.path().join("server.log");
-    let binary = target_dir().join("debug").join(&binary_name);
+    // A copy of the binary just built: another run sharing the target
+    // directory may rebuild the same package from other sources meanwhile.
+    let built = target_dir().join("debug").join(&binary_name);
+    let binary = dir.path().join(format!("{binary_name}.bin"));
+    std::fs::copy(&built, &binary)
+        .unwrap_or_else(|e| panic!("cannot copy {}: {e}", built.display()));
     let child = Command::new(&binary)
         .env("BIND_ADDR", addr.to_string())
         .env(

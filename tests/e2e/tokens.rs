@@ -363,6 +363,7 @@ impl Keys {
             json!(123),
             json!({}),
             json!("u".repeat(10 * 1024)),
+            json!("u".repeat(1024)),
             json!("a\u{0}b"),
         ] {
             let user_claim = self.user_claim.clone();
