@@ -255,7 +255,7 @@ fn queries(rt: &tokio::runtime::Runtime) {
         "sqlite://{}?mode=rwc",
         dir.path().join("layers.db").display()
     );
-    let db = rt.block_on(connect(&url)).unwrap();
+    let db = rt.block_on(connect(&url)).unwrap().write;
     let ids = rt.block_on(seed(&db));
     println!(
         "owner scope in the SQL (SQLite file, WAL, 2 owners x {ROWS} rows; one query at a time; per query)"

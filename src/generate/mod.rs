@@ -150,6 +150,10 @@ fn templates() -> Environment<'static> {
             include_str!("../../templates/project/gitignore.j2"),
         ),
         (
+            "cargo-config.toml",
+            include_str!("../../templates/project/cargo-config.toml.j2"),
+        ),
+        (
             "migration.sql",
             include_str!("../../templates/project/migration.sql.j2"),
         ),
@@ -205,6 +209,10 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
         ),
     );
     project.generated(".gitignore", render(&env, "gitignore", base.clone()));
+    project.generated(
+        ".cargo/config.toml",
+        render(&env, "cargo-config.toml", base.clone()),
+    );
     project.generated(".env.example", render(&env, "env.example", base.clone()));
     project.generated("migrations/0001_init.sql", render(&env, "migration.sql", context! { tables => minijinja::Value::from(minijinja::value::Serde(sql::tables(service))), ..base.clone() }));
     project.generated("README.md", render(&env, "README.md", context! { resources => minijinja::Value::from(minijinja::value::Serde(readme_resources(service))), roles => &service.roles, tenant_claims => tenant_claims(service), ..base.clone() }));

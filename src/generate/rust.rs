@@ -455,14 +455,14 @@ pub fn resource_module(
             OperationKind::List => quote! {
                 async fn #h(State(app): State<App>, access: Access, RawQuery(query): RawQuery) -> Result<Response, Problem> {
                     let query = page::parse(query.as_deref(), &LIST_RULES)?;
-                    let rows = store::list(&app.db, &access.rows, &query).await?;
+                    let rows = store::list(&app.db.read, &access.rows, &query).await?;
                     let page = query.page(rows, |row| (sort_value(row, query.sort.key), row.id.clone()));
                     Ok(body::reply(StatusCode::OK, &page))
                 }
             },
             OperationKind::Get => quote! {
                 async fn #h(State(app): State<App>, access: Access, Path(id): Path<String>) -> Result<Response, Problem> {
-                    match store::get(&app.db, &access.rows, &id).await? {
+                    match store::get(&app.db.read, &access.rows, &id).await? {
                         Some(row) => Ok(body::reply(StatusCode::OK, &row)),
                         None => Err(Problem::not_found()),
                     }
@@ -474,7 +474,7 @@ pub fn resource_module(
                     <crate::hooks::Custom as Hooks>::before_create(&access, &mut input).await?;
                     input.check()?;
                     #(#create_refs)*
-                    let row = store::insert(&app.db, #owner_arg &input).await?;
+                    let row = store::insert(&app.db.write, #owner_arg &input).await?;
                     Ok(body::created(&format!("{}{}", #location_prefix, row.id), &row))
                 }
             },
@@ -484,7 +484,7 @@ pub fn resource_module(
                     <crate::hooks::Custom as Hooks>::before_update(&access, &id, &mut input).await?;
                     input.check()?;
                     #(#update_refs)*
-                    match store::update(&app.db, &access.rows, &id, &input).await? {
+                    match store::update(&app.db.write, &access.rows, &id, &input).await? {
                         Some(row) => Ok(body::reply(StatusCode::OK, &row)),
                         None => Err(Problem::not_found()),
                     }
@@ -493,7 +493,7 @@ pub fn resource_module(
             OperationKind::Delete => quote! {
                 async fn #h(State(app): State<App>, access: Access, Path(id): Path<String>) -> Result<Response, Problem> {
                     <crate::hooks::Custom as Hooks>::before_delete(&access, &id).await?;
-                    if store::delete(&app.db, &access.rows, &id).await? {
+                    if store::delete(&app.db.write, &access.rows, &id).await? {
                         Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT))
                     } else {
                         Err(Problem::not_found())
@@ -550,7 +550,7 @@ pub fn resource_module(
                 let Ok(access) = crate::runtime::access::authorize(caller, &GET.grants, GET.owner) else {
                     return Ok(false);
                 };
-                Ok(store::get(&app.db, &access.rows, id).await?.is_some())
+                Ok(store::get(&app.db.read, &access.rows, id).await?.is_some())
             }
         },
         None => quote! {

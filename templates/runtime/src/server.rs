@@ -78,7 +78,7 @@ pub struct CorsSettings {
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct App {
-    pub db: SqlitePool,
+    pub db: Db,
     pub verifier: Arc<Verifier>,
     pub limiter: Arc<dyn Limiter>,
     pub settings: &'static Settings,
@@ -89,6 +89,27 @@ impl std::fmt::Debug for App {
         f.debug_struct("App")
             .field("service", &self.settings.service)
             .finish_non_exhaustive()
+    }
+}
+
+/// The database: SQLite takes one writer at a time, so writes go through
+/// a pool of one connection (they queue in the pool, instead of sleeping
+/// in SQLite's busy handler and retrying), and reads through a pool of
+/// read-only connections that WAL lets run beside the writer. Generated
+/// store functions take `&db.read` for list and get and `&db.write` for
+/// create, update and delete. An in-memory database is one connection
+/// shared by both.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub read: SqlitePool,
+    pub write: SqlitePool,
+}
+
+impl Db {
+    /// Closes both pools (waiting for connections in use).
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
     }
 }
 
@@ -475,7 +496,7 @@ fn unrouted(app: &App, req: &Request, problem: Problem) -> Response {
 /// `GET /health`: 200 when the database answers, else 503.
 pub async fn health(State(app): State<App>) -> Response {
     match sqlx::query_scalar::<_, i64>("SELECT 1")
-        .fetch_one(&app.db)
+        .fetch_one(&app.db.read)
         .await
     {
         Ok(_) => super::body::reply(StatusCode::OK, &serde_json::json!({"status": "ok"})),
@@ -517,10 +538,12 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-/// Opens the SQLite pool: file created if missing, WAL, foreign keys on,
-/// busy timeout 5 s. An in-memory database gets one connection that never
-/// closes (each connection would otherwise see its own empty database).
-pub async fn connect(url: &str) -> Result<SqlitePool, ConfigError> {
+/// Opens the database: file created if missing, WAL, `synchronous =
+/// NORMAL`, foreign keys on, busy timeout 5 s; one writer connection and
+/// [`read_connections`] read-only ones (see [`Db`]). An in-memory
+/// database gets one connection that never closes (each connection would
+/// otherwise see its own empty database), used for reads and writes.
+pub async fn connect(url: &str) -> Result<Db, ConfigError> {
     let opts = SqliteConnectOptions::from_str(url)
         .map_err(|e| ConfigError::Invalid {
             var: "DATABASE_URL",
@@ -531,19 +554,41 @@ pub async fn connect(url: &str) -> Result<SqlitePool, ConfigError> {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
-    let memory = url.contains(":memory:") || url.contains("mode=memory");
-    let pool = if memory {
-        SqlitePoolOptions::new()
+    let open = |e: sqlx::Error| ConfigError::Database(format!("cannot open {url}: {e}"));
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
-    } else {
-        SqlitePoolOptions::new().max_connections(8)
-    };
-    pool.connect_with(opts)
+            .connect_with(opts)
+            .await
+            .map_err(open)?;
+        return Ok(Db {
+            read: pool.clone(),
+            write: pool,
+        });
+    }
+    // The writer first: it creates the file and switches it to WAL.
+    let write = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts.clone())
         .await
-        .map_err(|e| ConfigError::Database(format!("cannot open {url}: {e}")))
+        .map_err(open)?;
+    let read = SqlitePoolOptions::new()
+        .max_connections(read_connections())
+        .connect_with(opts.read_only(true).create_if_missing(false))
+        .await
+        .map_err(open)?;
+    Ok(Db { read, write })
+}
+
+/// Read connections: two per core, at least 4 (each connection runs its
+/// queries on a thread of its own, and a few more than the cores hide the
+/// hand-off between that thread and the async tasks), at most 16.
+pub fn read_connections() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    u32::try_from(cores * 2).unwrap_or(16).clamp(4, 16)
 }
 
 /// 64-bit FNV-1a, to notice a migration edited after it was applied.
@@ -629,7 +674,7 @@ pub async fn start(
     let config = Config::from_env(&settings.auth, settings.default_database_url)?;
     let verifier = Verifier::new(settings.auth, &config.key)?;
     let db = connect(&config.database_url).await?;
-    migrate(&db, migrations).await?;
+    migrate(&db.write, migrations).await?;
     let limiter: Arc<dyn Limiter> = Arc::new(MemoryLimiter::new(DEFAULT_MAX_KEYS));
     spawn_housekeeping(limiter.clone(), Duration::from_secs(30));
     let app = App {
@@ -1170,8 +1215,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_file_database_has_one_writer_and_read_only_readers() {
+        let dir = std::env::temp_dir().join(format!("palisade-db-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.join("t.db").display());
+        let db = connect(&url).await.unwrap();
+        assert_eq!(db.write.options().get_max_connections(), 1);
+        assert_eq!(db.read.options().get_max_connections(), read_connections());
+        sqlx::raw_sql("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1)")
+            .execute(&db.write)
+            .await
+            .unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&db.read)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
+            .fetch_one(&db.read)
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "readers see the writer's commits");
+        let refused = sqlx::query("INSERT INTO t VALUES (2)")
+            .execute(&db.read)
+            .await
+            .unwrap_err();
+        assert!(refused.to_string().contains("readonly"), "{refused}");
+        db.close().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
     async fn migrations_apply_once_and_refuse_drift() {
-        let db = connect("sqlite::memory:").await.unwrap();
+        let db = connect("sqlite::memory:").await.unwrap().write;
         let v1 = [Migration {
             version: 1,
             name: "init",

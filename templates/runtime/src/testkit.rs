@@ -66,7 +66,7 @@ impl TestApp {
         let db = connect("sqlite::memory:")
             .await
             .expect("an in-memory database");
-        migrate(&db, migrations)
+        migrate(&db.write, migrations)
             .await
             .expect("the migrations apply");
         let app = App {

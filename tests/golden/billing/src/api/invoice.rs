@@ -481,7 +481,7 @@ async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Response, Problem> {
     let query = page::parse(query.as_deref(), &LIST_RULES)?;
-    let rows = store::list(&app.db, &access.rows, &query).await?;
+    let rows = store::list(&app.db.read, &access.rows, &query).await?;
     let page = query.page(rows, |row| (sort_value(row, query.sort.key), row.id.clone()));
     Ok(body::reply(StatusCode::OK, &page))
 }
@@ -490,7 +490,7 @@ async fn read(
     access: Access,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    match store::get(&app.db, &access.rows, &id).await? {
+    match store::get(&app.db.read, &access.rows, &id).await? {
         Some(row) => Ok(body::reply(StatusCode::OK, &row)),
         None => Err(Problem::not_found()),
     }
@@ -509,7 +509,7 @@ async fn create(
             return Err(Problem::invalid("customer", "no `customer` with this id"));
         }
     }
-    let row = store::insert(&app.db, access.require_owner()?, &input).await?;
+    let row = store::insert(&app.db.write, access.require_owner()?, &input).await?;
     Ok(body::created(&format!("{}{}", "/invoices/", row.id), &row))
 }
 async fn update(
@@ -527,7 +527,7 @@ async fn update(
             return Err(Problem::invalid("customer", "no `customer` with this id"));
         }
     }
-    match store::update(&app.db, &access.rows, &id, &input).await? {
+    match store::update(&app.db.write, &access.rows, &id, &input).await? {
         Some(row) => Ok(body::reply(StatusCode::OK, &row)),
         None => Err(Problem::not_found()),
     }
@@ -538,7 +538,7 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     <crate::hooks::Custom as Hooks>::before_delete(&access, &id).await?;
-    if store::delete(&app.db, &access.rows, &id).await? {
+    if store::delete(&app.db.write, &access.rows, &id).await? {
         Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT))
     } else {
         Err(Problem::not_found())

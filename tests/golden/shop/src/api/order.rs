@@ -416,7 +416,7 @@ async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Response, Problem> {
     let query = page::parse(query.as_deref(), &LIST_RULES)?;
-    let rows = store::list(&app.db, &access.rows, &query).await?;
+    let rows = store::list(&app.db.read, &access.rows, &query).await?;
     let page = query.page(rows, |row| (sort_value(row, query.sort.key), row.id.clone()));
     Ok(body::reply(StatusCode::OK, &page))
 }
@@ -425,7 +425,7 @@ async fn read(
     access: Access,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    match store::get(&app.db, &access.rows, &id).await? {
+    match store::get(&app.db.read, &access.rows, &id).await? {
         Some(row) => Ok(body::reply(StatusCode::OK, &row)),
         None => Err(Problem::not_found()),
     }
@@ -444,7 +444,7 @@ async fn create(
             return Err(Problem::invalid("product", "no `product` with this id"));
         }
     }
-    let row = store::insert(&app.db, access.require_owner()?, &input).await?;
+    let row = store::insert(&app.db.write, access.require_owner()?, &input).await?;
     Ok(body::created(&format!("{}{}", "/orders/", row.id), &row))
 }
 async fn update(
@@ -462,7 +462,7 @@ async fn update(
             return Err(Problem::invalid("product", "no `product` with this id"));
         }
     }
-    match store::update(&app.db, &access.rows, &id, &input).await? {
+    match store::update(&app.db.write, &access.rows, &id, &input).await? {
         Some(row) => Ok(body::reply(StatusCode::OK, &row)),
         None => Err(Problem::not_found()),
     }
