@@ -110,11 +110,17 @@ fn idents(tokens: &TokenStream, out: &mut HashSet<String>) {
 
 /// Whether any of `tokens` names `name`.
 fn uses(tokens: &[TokenStream], name: &str) -> bool {
+    named(tokens).contains(name)
+}
+
+/// Every identifier that `tokens` name (walk them once, then ask the set:
+/// asking `uses` once per maker would be quadratic in the resources).
+fn named(tokens: &[TokenStream]) -> HashSet<String> {
     let mut found = HashSet::new();
     for t in tokens {
         idents(t, &mut found);
     }
-    found.contains(name)
+    found
 }
 
 /// One row a test creates: of `resource`, as `actor`, with `body` and each
@@ -532,21 +538,23 @@ pub fn security_tests(service: &Service) -> TokenStream {
     // Only what the tests use: a maker, an import, the app.
     let mut all: Vec<TokenStream> = Vec::new();
     let mut makers = makers.into_iter().peekable();
+    let tests_name = named(&tests);
     for (i, test) in tests.iter().enumerate() {
         while let Some((_, name, tokens)) = makers.next_if(|(at, _, _)| *at == i) {
-            if uses(&tests, &name.to_string()) {
+            if tests_name.contains(&name.to_string()) {
                 all.push(tokens);
             }
         }
         all.push(test.clone());
     }
+    let all_name = named(&all);
     let imports: Vec<syn::Ident> = ["json", "Map", "Value"]
         .into_iter()
-        .filter(|name| uses(&all, name))
+        .filter(|name| all_name.contains(*name))
         .map(|name| format_ident!("{name}"))
         .collect();
     let serde = (!imports.is_empty()).then(|| quote!(use serde_json::{#(#imports),*};));
-    let app = uses(&all, "app").then(|| {
+    let app = all_name.contains("app").then(|| {
         quote! {
             use #krate::runtime::testkit::TestApp;
 
