@@ -445,8 +445,12 @@ impl<'a> Suite<'a> {
         );
         let bytes = raw_all(addr, huge.as_bytes(), Duration::from_secs(10));
         let s = statuses(&bytes);
+        // hyper's limit is checked between reads, so a head that arrives
+        // in one read past it may still be parsed: then the application's
+        // own cap refuses the token (401, or 429 once the address's
+        // anonymous bucket is spent).
         assert!(
-            s.is_empty() || s == [431],
+            s.is_empty() || s == [431] || s == [401] || s == [429],
             "a 500 KB Authorization header: {s:?}"
         );
         let r = send(Request::new("GET", "/health").from(fresh_source()));
