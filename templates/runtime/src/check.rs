@@ -327,6 +327,7 @@ mod tests {
             "HTTPS://example.com:443/",
             "https://localhost",
             "http://x.y:65535",
+            "https://x.y/a-b_c.d~e/%20?q=1&r=a,b;c=d:e@f/g?h#frag/?:@!$&'()*+,;=",
         ] {
             assert!(is_url(ok), "{ok}");
         }
@@ -343,6 +344,12 @@ mod tests {
             "https://x.y/\u{e4}",
             "https://x.y/\n",
             "https://x.y\n",
+            "HtTp://M.E?n[Q,U",
+            "https://x.y/a b",
+            "https://x.y/{a}",
+            "https://x.y/%zz",
+            "https://x.y/#a#b",
+            "https://x.y/\"",
             "https://x.y:",
             "//x.y",
             "javascript:alert(1)",

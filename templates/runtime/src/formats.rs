@@ -15,9 +15,11 @@ pub const EMAIL_MAX_LENGTH: usize = 254;
 
 /// An absolute `http` or `https` URL (scheme in any case) with a DNS host
 /// name (no user info, no IP literal in brackets), an optional port from 0
-/// to 65535, then a path, query or fragment of printable ASCII (RFC 3986:
-/// other characters are percent-encoded; no spaces or controls).
-pub const URL_PATTERN: &str = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:([0-9]{1,4}|[0-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?([/?#][!-~]*)?$";
+/// to 65535, then a path and query, and a fragment, of the characters
+/// RFC 3986 allows there (unreserved, sub-delims, `:`, `@`, `/`, `?`, and
+/// `%` only before two hex digits: no spaces, controls, brackets, braces,
+/// quotes, `\`, `^`, `` ` `` or `|`, which must be percent-encoded).
+pub const URL_PATTERN: &str = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:([0-9]{1,4}|[0-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?([/?]([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*)?(#([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*)?$";
 
 /// The longest URL accepted.
 pub const URL_MAX_LENGTH: usize = 2048;
