@@ -41,6 +41,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
         if !is_json(req.headers().get(header::CONTENT_TYPE)) {
             return Err(Problem::unsupported_media_type());
         }
+        // No content coding is decoded (a compressed body could inflate
+        // past every limit): RFC 7694, 415 naming the one accepted.
+        if let Some(coding) = req.headers().get(header::CONTENT_ENCODING)
+            && !coding
+                .to_str()
+                .is_ok_and(|v| v.trim().eq_ignore_ascii_case("identity"))
+        {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the request body must not be compressed",
+            )
+            .with_header(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_static("identity"),
+            ));
+        }
         let limit = req
             .extensions()
             .get::<BodyLimit>()
@@ -256,6 +272,32 @@ mod tests {
         }
         let e = extract(Some("application/json"), ok, 10).await.unwrap_err();
         assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn compressed_bodies_are_refused() {
+        let req = |coding: &str| {
+            Request::builder()
+                .method("POST")
+                .uri("/")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::CONTENT_ENCODING, coding)
+                .body(Body::from(r#"{"name":"a","count":1}"#))
+                .unwrap()
+        };
+        for coding in ["gzip", "br", "deflate, identity"] {
+            let e = Json::<Input>::from_request(req(coding), &())
+                .await
+                .unwrap_err();
+            assert_eq!(e.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{coding}");
+            let res = e.into_response();
+            assert_eq!(res.headers()[header::ACCEPT_ENCODING], "identity");
+        }
+        assert!(
+            Json::<Input>::from_request(req("Identity"), &())
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
