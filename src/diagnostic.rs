@@ -83,6 +83,7 @@ codes! {
     UnusedThrottle => "unused-throttle", "a per-operation rate for an operation nobody may run";
     InvalidClaim => "invalid-claim", "an empty or malformed claim name";
     ReservedFilter => "reserved-filter", "a filter named like a parameter of every list (`limit`, `sort`, `cursor`)";
+    RequiredRefCycle => "required-ref-cycle", "required refs that form a cycle, so no row of them can ever be created";
     ReservedClaim => "reserved-claim", "an owner claim that tokens use for something else (`exp`, `nbf`, `iat`, a checked `iss` or `aud`, the roles claim)";
 }
 

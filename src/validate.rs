@@ -66,6 +66,29 @@ const TIME_CLAIMS: &[&str] = &["exp", "nbf", "iat"];
 /// Paths the generated server serves itself.
 const RESERVED_PATHS: &[&str] = &["health", "openapi", "openapi.json"];
 
+/// Whether a path of required refs leads from `at` back to `start`
+/// through resources at or after `start`; the path (resource, field of
+/// its ref) is left in `path`.
+fn cycle_from<'a>(
+    edges: &[Vec<(&'a str, usize)>],
+    start: usize,
+    at: usize,
+    path: &mut Vec<(usize, &'a str)>,
+    seen: &mut Vec<bool>,
+) -> bool {
+    seen[at] = true;
+    for &(field, target) in &edges[at] {
+        path.push((at, field));
+        if target == start
+            || (target > start && !seen[target] && cycle_from(edges, start, target, path, seen))
+        {
+            return true;
+        }
+        path.pop();
+    }
+    false
+}
+
 /// Checks the meaning of `parsed`; returns every diagnostic, errors and warnings.
 pub fn validate(parsed: &Parsed) -> Vec<Diagnostic> {
     validate_partial(
@@ -721,6 +744,73 @@ impl<'a> Validator<'a> {
                 }
             }
             self.resource(name, resource);
+        }
+        self.required_ref_cycles(resources);
+    }
+
+    /// A resource whose row needs a row of itself, or resources that need
+    /// each other's rows, through required refs: no request can ever
+    /// create the first of them. Each cycle is reported once, at the
+    /// required ref of its first resource in spec order.
+    fn required_ref_cycles(&mut self, resources: &indexmap::IndexMap<String, PartialResource>) {
+        // The required refs of each resource: (field, target index).
+        let edges: Vec<Vec<(&str, usize)>> = resources
+            .values()
+            .map(|r| {
+                r.fields
+                    .iter()
+                    .flatten()
+                    .filter_map(|(name, field)| {
+                        let field = field.as_ref()?;
+                        let target = field.resource.as_deref()?;
+                        (field.ty == FieldType::Ref && field.required)
+                            .then(|| Some((name.as_str(), resources.get_index_of(target)?)))
+                            .flatten()
+                    })
+                    .collect()
+            })
+            .collect();
+        for start in 0..resources.len() {
+            // Depth-first over resources not before `start`, so a cycle is
+            // found from its first resource only.
+            let mut path: Vec<(usize, &str)> = Vec::new();
+            if !cycle_from(
+                &edges,
+                start,
+                start,
+                &mut path,
+                &mut vec![false; edges.len()],
+            ) {
+                continue;
+            }
+            let names: Vec<&str> = path
+                .iter()
+                .map(|(at, _)| resources.get_index(*at).map_or("", |(n, _)| n.as_str()))
+                .collect();
+            let chain = names
+                .iter()
+                .chain(names.first())
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(" -> ");
+            let field = path[0].1;
+            let first_name = names[0];
+            let mut d = Diagnostic::warning(
+                Code::RequiredRefCycle,
+                format!("no row of `{first_name}` can ever be created: its required refs form a cycle ({chain})"),
+            )
+            .at(
+                self.key(path!["resources", first_name, "fields", field]),
+                "required ref",
+            )
+            .with_help("make one ref of the cycle optional (drop `required`), so its row can be created first");
+            for (i, (_, field)) in path.iter().enumerate().skip(1) {
+                d = d.with_label(
+                    self.key(path!["resources", names[i], "fields", *field]),
+                    "required ref",
+                );
+            }
+            self.push(d);
         }
     }
 
