@@ -316,6 +316,9 @@ pub enum ColumnType {
     },
 }
 
+/// A field's constraints. For a `number` field, `min` and `max` are the
+/// `f64` values the server compares with (see [`bound`]), so every emitter
+/// states the bound that is enforced.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Constraints {
     pub min_length: Option<u32>,
@@ -466,9 +469,10 @@ fn lower_resource(
         columns.push(server(owner, ColumnType::String, ColumnOrigin::Owner));
     }
     for (field_name, f) in &r.fields {
+        let ty = column_type(f);
         columns.push(Column {
             name: field_name.clone(),
-            ty: column_type(f),
+            ty: ty.clone(),
             origin: ColumnOrigin::Field,
             required: f.required,
             default: f.default.clone(),
@@ -479,8 +483,8 @@ fn lower_resource(
                 max_length: f.max_length,
                 pattern: f.pattern.clone(),
                 values: f.values.clone(),
-                min: f.min.clone(),
-                max: f.max.clone(),
+                min: bound(&ty, f.min.as_ref()),
+                max: bound(&ty, f.max.as_ref()),
             },
             on_create: !f.read_only,
             on_update: !f.read_only && !f.write_once,
@@ -575,6 +579,26 @@ fn column_type(f: &spec::Field) -> ColumnType {
             resource: f.resource.clone().unwrap_or_default(),
         },
     }
+}
+
+/// A `min`/`max` as the server enforces it. A `number` bound becomes the
+/// `f64` the generated code compares with, written as an integer when it
+/// is one (|x| <= 2^53, so exact) and else as its shortest decimal: a spec
+/// bound no `f64` holds exactly (`max: 9007199254740993`) is documented as
+/// the value enforced, and a request number equal to the documented bound
+/// in `f64` can be compared with it exactly (the runtime's `check::Number`).
+fn bound(ty: &ColumnType, n: Option<&serde_json::Number>) -> Option<serde_json::Number> {
+    let n = n?;
+    if *ty != ColumnType::Number {
+        return Some(n.clone());
+    }
+    let f = n.as_f64()?;
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if f.fract() == 0.0 && f.abs() <= EXACT {
+        // In range and integral: the cast is exact.
+        return Some(serde_json::Number::from(f as i64));
+    }
+    serde_json::Number::from_f64(f)
 }
 
 #[cfg(test)]
@@ -741,5 +765,23 @@ mod tests {
         assert_eq!(m.auth.user_claim, "sub");
         assert_eq!(m.cors.unwrap().methods, vec![Method::Get, Method::Post]);
         assert_eq!(m.resources[0].sort, vec!["created_at", "t"]);
+    }
+
+    #[test]
+    fn number_bounds_are_the_f64_enforced() {
+        let m = lower_yaml(
+            "resources:\n  n:\n    owner: owner_id\n    fields:\n      a: { type: number, min: -1.5, max: 9007199254740993 }\n      b: { type: number, min: 0, max: 0.1 }\n      c: { type: integer, min: 1, max: 9007199254740993 }\n",
+        );
+        let r = &m.resources[0];
+        let bounds = |name: &str| {
+            let c = &r.column(name).unwrap().constraints;
+            let text = |n: &Option<serde_json::Number>| n.as_ref().unwrap().to_string();
+            (text(&c.min), text(&c.max))
+        };
+        // 2^53 + 1 is no f64: the bound is the one the server compares with.
+        assert_eq!(bounds("a"), ("-1.5".into(), "9007199254740992".into()));
+        assert_eq!(bounds("b"), ("0".into(), "0.1".into()));
+        // Integers are compared as i64: their bounds stay as written.
+        assert_eq!(bounds("c"), ("1".into(), "9007199254740993".into()));
     }
 }

@@ -31,8 +31,17 @@ fn rate(r: crate::spec::Rate) -> TokenStream {
     quote!(Rate::new(#count, #per))
 }
 
-/// The Rust type of a column's value (not null).
+/// The Rust type of a column's value (not null) as a request carries it:
+/// a `number` keeps how its text compares with its `f64`, for exact bounds.
 fn value_type(column: &Column) -> TokenStream {
+    match column.ty {
+        ColumnType::Number => quote!(crate::runtime::check::Number),
+        _ => row_type(column),
+    }
+}
+
+/// The Rust type of a column's value (not null) as read from a row.
+fn row_type(column: &Column) -> TokenStream {
     match column.ty {
         ColumnType::Integer => quote!(i64),
         ColumnType::Number => quote!(f64),
@@ -115,8 +124,9 @@ fn is_copy(column: &Column) -> bool {
     )
 }
 
-/// A Rust expression for a column's default value.
-fn default_value(column: &Column) -> Option<TokenStream> {
+/// A Rust expression for a column's default value, of the input's type
+/// ([`value_type`]) or else of the row's ([`row_type`]).
+fn default_value(column: &Column, input: bool) -> Option<TokenStream> {
     let value = column.default.as_ref()?;
     Some(match (&column.ty, value) {
         (ColumnType::Integer, serde_json::Value::Number(n)) => {
@@ -125,7 +135,11 @@ fn default_value(column: &Column) -> Option<TokenStream> {
         }
         (ColumnType::Number, serde_json::Value::Number(n)) => {
             let f = n.as_f64()?;
-            quote!(#f)
+            if input {
+                quote!(crate::runtime::check::Number::from(#f))
+            } else {
+                quote!(#f)
+            }
         }
         (ColumnType::Boolean, serde_json::Value::Bool(b)) => quote!(#b),
         (_, serde_json::Value::String(s)) => quote!(#s.to_owned()),
@@ -174,7 +188,7 @@ pub fn resource_module(
 
     // Row: every column, as the API returns it.
     let row_fields = resource.columns.iter().map(|c| {
-        let ty = value_type(c);
+        let ty = row_type(c);
         let ty = if c.required { ty } else { quote!(Option<#ty>) };
         field_decl(c, ty, quote!())
     });
@@ -322,18 +336,18 @@ pub fn resource_module(
             ColumnOrigin::Id => quote!(.bind(uuid::Uuid::new_v4().to_string())),
             ColumnOrigin::Owner => quote!(.bind(owner.to_owned())),
             ColumnOrigin::CreatedAt | ColumnOrigin::UpdatedAt => quote!(.bind(now.clone())),
-            ColumnOrigin::Field if !c.on_create => match default_value(c) {
+            ColumnOrigin::Field if !c.on_create => match default_value(c, false) {
                 Some(d) => quote!(.bind(Some(#d))),
                 None => {
-                    let ty = value_type(c);
+                    let ty = row_type(c);
                     quote!(.bind(None::<#ty>))
                 }
             },
-            ColumnOrigin::Field if is_copy(c) => match default_value(c) {
+            ColumnOrigin::Field if is_copy(c) => match default_value(c, true) {
                 Some(d) if !c.required => quote!(.bind(input.#ident.or(Some(#d)))),
                 _ => quote!(.bind(input.#ident)),
             },
-            ColumnOrigin::Field => match default_value(c) {
+            ColumnOrigin::Field => match default_value(c, true) {
                 Some(d) if !c.required => quote!(.bind(input.#ident.clone().or_else(|| Some(#d)))),
                 _ => quote!(.bind(input.#ident.clone())),
             },

@@ -1216,6 +1216,35 @@ impl<'a> Suite<'a> {
                 );
                 self.hit("input", &[id]);
             }
+            // INP-04: a number just past a bound, by less than an f64 can
+            // hold there, is past it all the same (the OpenAPI document
+            // states the bound in decimal; schemathesis sends such numbers).
+            if column.ty == ColumnType::Number {
+                for raw in past_bounds(&column.constraints) {
+                    let (token, mut base) = pool.next();
+                    base.remove(&column.name);
+                    let mut body = Value::Object(base).to_string();
+                    body.pop();
+                    if body.len() > 1 {
+                        body.push(',');
+                    }
+                    body.push_str(&format!("{}:{raw}}}", json!(column.name)));
+                    let r = self.send(
+                        Request::new("POST", &path)
+                            .bearer(&token)
+                            .raw_body("application/json", body.into_bytes()),
+                    );
+                    assert_eq!(
+                        r.status,
+                        422,
+                        "{}.{} = {raw}: {}",
+                        resource.name,
+                        column.name,
+                        r.text()
+                    );
+                    self.hit("input", &["INP-04"]);
+                }
+            }
             // INP-09: lengths count characters, not bytes.
             if column.ty == ColumnType::String
                 && column.constraints.values.is_none()
@@ -1882,4 +1911,36 @@ impl<'a> Suite<'a> {
         );
         self.hit("throttling", &["RL-12"]);
     }
+}
+
+/// JSON numbers just outside a `number` field's bounds, closer to them than
+/// the next `f64` (so they read as the bound itself): above a `max` >= 0
+/// and below a `min` <= 0, written by extending the bound's decimal.
+fn past_bounds(c: &palisade::model::Constraints) -> Vec<String> {
+    const TINY: &str = "000000000000000000001";
+    let extend = |n: &serde_json::Number| {
+        let text = n.to_string();
+        let (mantissa, exp) = match text.find(['e', 'E']) {
+            Some(i) => (&text[..i], &text[i..]),
+            None => (text.as_str(), ""),
+        };
+        let point = if mantissa.contains('.') { "" } else { "." };
+        format!("{mantissa}{point}{TINY}{exp}")
+    };
+    let mut out = Vec::new();
+    if let Some(max) = c
+        .max
+        .as_ref()
+        .filter(|n| n.as_f64().is_some_and(|f| f >= 0.0))
+    {
+        out.push(extend(max));
+    }
+    if let Some(min) = &c.min {
+        match min.as_f64() {
+            Some(0.0) => out.push(format!("-0.{TINY}")),
+            Some(f) if f < 0.0 => out.push(extend(min)),
+            _ => {}
+        }
+    }
+    out
 }

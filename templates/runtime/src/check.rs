@@ -8,12 +8,173 @@
 //! (no date or URL crate), and a pattern that fails to compile matches
 //! nothing (fail closed) and is logged.
 
+use std::cmp::Ordering;
+use std::str::FromStr;
 use std::sync::OnceLock;
 
 use regex::{Regex, RegexBuilder};
 
 use super::formats::{EMAIL_MAX_LENGTH, EMAIL_PATTERN, URL_MAX_LENGTH, URL_PATTERN};
 use super::problem::{FieldError, Problem};
+
+/// The value of a `number` field in a request (body or filter): the `f64`
+/// it is stored as, and how the decimal the client wrote compares with
+/// that `f64`'s shortest decimal, so bounds are checked on what was sent,
+/// not on its rounding. Deserialized from the number's JSON text (a
+/// string or any other JSON type is refused), bound to SQL as its `f64`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Number {
+    value: f64,
+    excess: Ordering,
+}
+
+impl Number {
+    /// The value as stored.
+    pub fn get(self) -> f64 {
+        self.value
+    }
+}
+
+impl From<f64> for Number {
+    fn from(value: f64) -> Self {
+        Number {
+            value,
+            excess: Ordering::Equal,
+        }
+    }
+}
+
+impl FromStr for Number {
+    type Err = std::num::ParseFloatError;
+
+    /// Rust's correctly rounded float syntax (a superset of JSON's).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let value: f64 = text.parse()?;
+        let excess = match Decimal::parse(text) {
+            Some(exact) if value.is_finite() => {
+                // `{:e}` is the shortest decimal that reads back as `value`.
+                let shortest = format!("{value:e}");
+                Decimal::parse(&shortest).map_or(Ordering::Equal, |s| exact.cmp(&s))
+            }
+            _ => Ordering::Equal,
+        };
+        Ok(Number { value, excess })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Number {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, Unexpected};
+        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+        let text = raw.get();
+        let unexpected = match text.as_bytes().first() {
+            Some(b'-' | b'0'..=b'9') => return text.parse().map_err(D::Error::custom),
+            Some(b'"') => Unexpected::Other("string"),
+            Some(b't' | b'f') => Unexpected::Other("boolean"),
+            Some(b'[') => Unexpected::Seq,
+            Some(b'{') => Unexpected::Map,
+            _ => Unexpected::Unit,
+        };
+        Err(D::Error::invalid_type(unexpected, &"a number"))
+    }
+}
+
+impl sqlx::Type<sqlx::Sqlite> for Number {
+    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+        <f64 as sqlx::Type<sqlx::Sqlite>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Sqlite> for Number {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <sqlx::Sqlite as sqlx::Database>::ArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <f64 as sqlx::Encode<'q, sqlx::Sqlite>>::encode_by_ref(&self.value, buf)
+    }
+}
+
+/// A decimal number exactly as written: `0.d1d2d3... * 10^exp`, with no
+/// leading or trailing zero digit (zero has no digits).
+#[derive(Debug, PartialEq, Eq)]
+struct Decimal {
+    negative: bool,
+    digits: Vec<u8>,
+    exp: i64,
+}
+
+impl Decimal {
+    /// `[+-]digits[.digits][(e|E)[+-]digits]`, a digit on at least one side
+    /// of the point. Exponents saturate (a value that far out is not finite
+    /// or is zero as an `f64`, and compares the same way).
+    fn parse(text: &str) -> Option<Decimal> {
+        let (negative, rest) = match text.as_bytes().first()? {
+            b'-' => (true, &text[1..]),
+            b'+' => (false, &text[1..]),
+            _ => (false, text),
+        };
+        let (mantissa, exponent) = match rest.find(['e', 'E']) {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if int.is_empty() && frac.is_empty() || !all_digits(int) || !all_digits(frac) {
+            return None;
+        }
+        let mut exp: i64 = match exponent {
+            None => 0,
+            Some(e) => {
+                let (minus, digits) = match e.as_bytes().first()? {
+                    b'-' => (true, &e[1..]),
+                    b'+' => (false, &e[1..]),
+                    _ => (false, e),
+                };
+                if digits.is_empty() || !all_digits(digits) {
+                    return None;
+                }
+                let magnitude = digits.bytes().fold(0i64, |n, b| {
+                    n.saturating_mul(10).saturating_add(i64::from(b - b'0'))
+                });
+                if minus { -magnitude } else { magnitude }
+            }
+        };
+        let mut digits: Vec<u8> = int.bytes().chain(frac.bytes()).map(|b| b - b'0').collect();
+        exp = exp.saturating_add(int.len() as i64);
+        let leading = digits.iter().take_while(|d| **d == 0).count();
+        digits.drain(..leading);
+        exp = exp.saturating_sub(leading as i64);
+        while digits.last() == Some(&0) {
+            digits.pop();
+        }
+        Some(Decimal {
+            negative: negative && !digits.is_empty(),
+            digits,
+            exp,
+        })
+    }
+
+    fn cmp(&self, other: &Decimal) -> Ordering {
+        let sign = |d: &Decimal| match (d.digits.is_empty(), d.negative) {
+            (true, _) => 0,
+            (false, true) => -1,
+            (false, false) => 1,
+        };
+        let (a, b) = (sign(self), sign(other));
+        if a != b || a == 0 {
+            return a.cmp(&b);
+        }
+        let magnitude = self
+            .exp
+            .cmp(&other.exp)
+            .then_with(|| self.digits.cmp(&other.digits));
+        if a < 0 {
+            magnitude.reverse()
+        } else {
+            magnitude
+        }
+    }
+}
 
 /// Collects field errors.
 #[derive(Debug, Default)]
@@ -88,14 +249,20 @@ impl Checker {
         true
     }
 
-    pub fn number(&mut self, field: &str, v: f64, min: Option<f64>, max: Option<f64>) -> bool {
-        if !v.is_finite() {
+    /// Finite, and within `min..=max` compared exactly: `min` and `max`
+    /// must be their own shortest decimals (the generator's bounds are), so
+    /// a value that rounded onto a bound is decided by [`Number`]'s excess
+    /// (`1000000000.0000001` is above a `max` of `1e9` though it is `1e9`
+    /// as an `f64`).
+    pub fn number(&mut self, field: &str, v: Number, min: Option<f64>, max: Option<f64>) -> bool {
+        let x = v.value;
+        if !x.is_finite() {
             return self.fail(field, false, || "must be a finite number".into());
         }
-        if let Some(min) = min.filter(|m| v < *m) {
+        if let Some(min) = min.filter(|m| x < *m || (x == *m && v.excess == Ordering::Less)) {
             return self.fail(field, false, || format!("must be at least {min}"));
         }
-        if let Some(max) = max.filter(|m| v > *m) {
+        if let Some(max) = max.filter(|m| x > *m || (x == *m && v.excess == Ordering::Greater)) {
             return self.fail(field, false, || format!("must be at most {max}"));
         }
         true
@@ -276,9 +443,9 @@ mod tests {
         assert!(!c.integer("amount", -1, Some(0), None));
         assert!(!c.integer("amount", 11, None, Some(10)));
         assert!(c.integer("amount", 10, Some(0), Some(10)));
-        assert!(!c.number("ratio", f64::NAN, None, None));
-        assert!(!c.number("ratio", f64::INFINITY, None, None));
-        assert!(!c.number("ratio", 1.5, None, Some(1.0)));
+        assert!(!c.number("ratio", f64::NAN.into(), None, None));
+        assert!(!c.number("ratio", f64::INFINITY.into(), None, None));
+        assert!(!c.number("ratio", 1.5.into(), None, Some(1.0)));
         let p = c.finish().unwrap_err();
         let fields: Vec<_> = p.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
@@ -288,6 +455,105 @@ mod tests {
             ]
         );
         assert!(Checker::new().finish().is_ok());
+    }
+
+    fn number(text: &str) -> Number {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn numbers_are_bounded_as_written() {
+        let mut c = Checker::new();
+        // Correctly rounded (serde_json's own parser made 1e9 of this).
+        assert!(number("1000000000.0000001").get() > 1e9);
+        assert!(!c.number("n", number("1000000000.0000001"), None, Some(1e9)));
+        // An f64 rounds these onto the bound; the text is past it.
+        assert_eq!(number("1000000000.00000001").get(), 1e9);
+        assert!(!c.number("n", number("1000000000.00000001"), None, Some(1e9)));
+        assert!(!c.number("n", number("-0.00000000000000000001"), Some(0.0), None));
+        assert!(!c.number("n", number("0.10000000000000001"), None, Some(0.1)));
+        assert!(!c.number("n", number("1e-400"), None, Some(0.0)));
+        // On or inside the bound, however written.
+        for ok in [
+            "1e9",
+            "1000000000",
+            "1000000000.000",
+            "999999999.99999999",
+            "0.1e10",
+        ] {
+            assert!(c.number("n", number(ok), Some(0.0), Some(1e9)), "{ok}");
+        }
+        assert!(c.number("n", number("-0.0"), Some(0.0), None));
+        assert!(c.number("n", number("0.1"), Some(0.1), Some(0.1)));
+        assert!(c.number("n", number("0.09999999999999999999"), None, Some(0.1)));
+        assert!(c.number("n", number("3.14159265358979323846"), None, None));
+        assert!(!c.number("n", number("1e400"), None, None), "infinite");
+        assert_eq!(c.finish().unwrap_err().errors.len(), 6);
+    }
+
+    #[test]
+    fn decimals_compare_exactly() {
+        let d = |s: &str| Decimal::parse(s).unwrap();
+        let lt = [
+            ("-1e400", "-1"),
+            ("-1", "-0.5"),
+            ("-0.5", "0"),
+            ("0", "1e-400"),
+            ("0.5", "1"),
+            ("1", "1.0000000000000000000001"),
+            ("99", "1e2"),
+            ("1.5E+3", "1501"),
+        ];
+        for (a, b) in lt {
+            assert_eq!(d(a).cmp(&d(b)), Ordering::Less, "{a} < {b}");
+            assert_eq!(d(b).cmp(&d(a)), Ordering::Greater, "{b} > {a}");
+        }
+        for (a, b) in [
+            ("0", "-0.000e5"),
+            ("100", "1e2"),
+            ("00.0100", "1e-2"),
+            ("+5.", ".5e1"),
+        ] {
+            assert_eq!(d(a).cmp(&d(b)), Ordering::Equal, "{a} = {b}");
+        }
+        for bad in [
+            "", "-", ".", "1e", "1e+", "1.2.3", "0x1", "inf", "NaN", "1 ",
+        ] {
+            assert!(Decimal::parse(bad).is_none(), "{bad:?}");
+        }
+        // A huge exponent saturates instead of overflowing.
+        assert_eq!(
+            d("1e99999999999999999999999").cmp(&d("1e300")),
+            Ordering::Greater
+        );
+    }
+
+    #[test]
+    fn numbers_deserialize_from_json_numbers_only() {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            #[allow(dead_code)]
+            a: Option<Number>,
+        }
+        let parse = |json: &str| super::super::body::parse::<Body>(json.as_bytes());
+        let body = parse(r#"{"a": 1000000000.00000001}"#).unwrap();
+        assert_eq!(body.a.map(Number::get), Some(1e9));
+        let above = body.a.unwrap();
+        assert!(!Checker::new().number("a", above, None, Some(1e9)));
+        assert!(parse(r#"{"a": null}"#).unwrap().a.is_none());
+        for bad in [
+            r#"{"a": "1"}"#,
+            r#"{"a": true}"#,
+            r#"{"a": [1]}"#,
+            r#"{"a": {}}"#,
+        ] {
+            let p = parse(bad).err().expect(bad);
+            assert_eq!(p.status.as_u16(), 422, "{bad}");
+            assert_eq!(p.errors[0].field, "a", "{bad}");
+        }
+        // Out of f64 range: a 422 from the checker, not a parse error.
+        let body = parse(r#"{"a": 1e400}"#).unwrap();
+        assert!(!Checker::new().number("a", body.a.unwrap(), None, None));
     }
 
     #[test]

@@ -163,7 +163,7 @@ pub struct CreateInput {
     pub slug: String,
     pub title: String,
     #[serde(default)]
-    pub budget: Option<f64>,
+    pub budget: Option<crate::runtime::check::Number>,
     #[serde(default)]
     pub homepage: Option<String>,
     #[serde(default)]
@@ -219,7 +219,7 @@ pub struct UpdateInput {
     #[serde(default)]
     pub title: Patch<String>,
     #[serde(default)]
-    pub budget: Patch<f64>,
+    pub budget: Patch<crate::runtime::check::Number>,
     #[serde(default)]
     pub homepage: Patch<String>,
     #[serde(default)]
