@@ -132,6 +132,10 @@ pub struct Resource {
     pub filters: Vec<String>,
     /// Columns a list may be sorted by; always includes `created_at`.
     pub sort: Vec<String>,
+    /// Whether a `ref` column of some resource points at this one: a ref
+    /// may only name a row its writer may read (this resource's `get`
+    /// grants and scope), so the resource answers that question.
+    pub referenced: bool,
 }
 
 /// How rows of a resource are scoped.
@@ -401,11 +405,22 @@ pub fn lower(spec: &Spec) -> Service {
             .request_timeout_seconds
             .unwrap_or(DEFAULT_TIMEOUT_SECONDS),
     };
-    let resources: Vec<Resource> = spec
+    let mut resources: Vec<Resource> = spec
         .resources
         .iter()
         .map(|(name, r)| lower_resource(name, r, &user_claim, &throttle))
         .collect();
+    let targets: std::collections::HashSet<String> = resources
+        .iter()
+        .flat_map(|r| &r.columns)
+        .filter_map(|c| match &c.ty {
+            ColumnType::Ref { resource } => Some(resource.clone()),
+            _ => None,
+        })
+        .collect();
+    for r in &mut resources {
+        r.referenced = targets.contains(&r.name);
+    }
     let cors = spec.cors.as_ref().map(|c| {
         let mut methods: Vec<Method> = resources
             .iter()
@@ -561,6 +576,7 @@ fn lower_resource(
         operations,
         filters: r.filters.clone(),
         sort,
+        referenced: false,
     }
 }
 
@@ -783,5 +799,18 @@ mod tests {
         assert_eq!(bounds("b"), ("0".into(), "0.1".into()));
         // Integers are compared as i64: their bounds stay as written.
         assert_eq!(bounds("c"), ("1".into(), "9007199254740993".into()));
+    }
+
+    #[test]
+    fn referenced_resources_are_marked() {
+        let m = lower_yaml(
+            "resources:\n  a:\n    owner: owner_id\n    fields: { t: { type: string } }\n  b:\n    owner: owner_id\n    fields: { a: { type: ref, resource: a } }\n  c:\n    owner: owner_id\n    fields: { me: { type: ref, resource: c } }\n",
+        );
+        let marked: Vec<(&str, bool)> = m
+            .resources
+            .iter()
+            .map(|r| (r.name.as_str(), r.referenced))
+            .collect();
+        assert_eq!(marked, [("a", true), ("b", false), ("c", true)]);
     }
 }

@@ -549,14 +549,7 @@ pub fn resource_module(
     );
 
     // Readability for refs from other resources: the target's own `get` grants.
-    let referenced = service.resources.iter().any(|r| {
-        r.columns.iter().any(|c| {
-            c.ty == ColumnType::Ref {
-                resource: name.clone(),
-            }
-        })
-    });
-    let readable = referenced.then(|| match resource.operation(OperationKind::Get) {
+    let readable = resource.referenced.then(|| match resource.operation(OperationKind::Get) {
         Some(_) => quote! {
             /// Whether `caller` may read the row `id` (what a ref to it requires):
             /// the same grants and scope as `GET /{plural}/{id}`.
