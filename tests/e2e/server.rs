@@ -36,6 +36,8 @@ pub struct Server {
     pub binary: PathBuf,
     /// The generated project's directory.
     pub project: PathBuf,
+    /// The server's SQLite database file (its log is `<file>-wal`).
+    pub database: PathBuf,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -231,14 +233,12 @@ pub fn start_with(spec: &str, flaw: Option<Flaw<'_>>) -> Server {
     let binary = dir.path().join(format!("{binary_name}.bin"));
     std::fs::copy(&built, &binary)
         .unwrap_or_else(|e| panic!("cannot copy {}: {e}", built.display()));
+    let database = dir.path().join("db.sqlite");
     let child = Command::new(&binary)
         .env("BIND_ADDR", addr.to_string())
         .env(
             "DATABASE_URL",
-            format!(
-                "sqlite://{}?mode=rwc",
-                dir.path().join("db.sqlite").display()
-            ),
+            format!("sqlite://{}?mode=rwc", database.display()),
         )
         .env(compiled.model.auth.key.env(), keys.server_key())
         .env("RUST_LOG", "debug")
@@ -255,6 +255,7 @@ pub fn start_with(spec: &str, flaw: Option<Flaw<'_>>) -> Server {
         log,
         binary,
         project: out.clone(),
+        database,
         child,
         _dir: dir,
     };
