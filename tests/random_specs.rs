@@ -23,12 +23,13 @@
 //! body would exceed the limit) instead of emitting tests that cannot
 //! fail.
 
+#[path = "support/build.rs"]
+mod build;
 #[path = "random_specs/specgen.rs"]
 mod specgen;
 
+use build::cargo;
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use palisade::diagnostic::RenderOptions;
@@ -159,12 +160,6 @@ fn numbers(seed: u64, stream: u64, n: usize) -> Vec<u32> {
         .collect()
 }
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("PALISADE_E2E_TARGET")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e"))
-}
-
 fn env_number(name: &str) -> Option<u64> {
     let value = std::env::var(name).ok()?;
     Some(
@@ -173,26 +168,6 @@ fn env_number(name: &str) -> Option<u64> {
             .parse()
             .unwrap_or_else(|_| panic!("{name}={value:?} is not a number")),
     )
-}
-
-/// Runs cargo in `dir`; the combined output on failure.
-fn cargo(dir: &Path, args: &[&str]) -> Result<(), String> {
-    let output = Command::new(env!("CARGO"))
-        .args(args)
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .env_remove("RUSTFLAGS")
-        .output()
-        .expect("cargo runs");
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ))
-    }
 }
 
 #[test]

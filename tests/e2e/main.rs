@@ -9,6 +9,8 @@
 //! anywhere. Each example prints a per-category summary.
 
 mod attacks;
+#[path = "../support/build.rs"]
+mod build;
 mod catalogue;
 mod data;
 mod http;

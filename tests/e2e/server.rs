@@ -21,11 +21,7 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("PALISADE_E2E_TARGET")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/e2e"))
-}
+pub use super::build::target_dir;
 
 /// A generated project, built and running.
 pub struct Server {
@@ -57,21 +53,13 @@ impl Drop for Server {
 }
 
 fn cargo(dir: &Path, args: &[&str]) {
-    let output = Command::new(env!("CARGO"))
-        .args(args)
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .env_remove("RUSTFLAGS")
-        .output()
-        .expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "`cargo {}` failed in {}:\n{}{}",
-        args.join(" "),
-        dir.display(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    if let Err(output) = super::build::cargo(dir, args) {
+        panic!(
+            "`cargo {}` failed in {}:\n{output}",
+            args.join(" "),
+            dir.display()
+        );
+    }
 }
 
 fn free_port() -> u16 {
