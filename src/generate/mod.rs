@@ -216,9 +216,36 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
     project.generated(".env.example", render(&env, "env.example", base.clone()));
     project.generated("migrations/0001_init.sql", render(&env, "migration.sql", context! { tables => minijinja::Value::from(minijinja::value::Serde(sql::tables(service))), ..base.clone() }));
     project.generated("README.md", render(&env, "README.md", context! { resources => minijinja::Value::from(minijinja::value::Serde(readme_resources(service))), roles => &service.roles, tenant_claims => tenant_claims(service), ..base.clone() }));
-    let mut openapi = serde_json::to_string_pretty(&openapi::document(service, VERSION))
-        .expect("JSON serialises");
-    openapi.push('\n');
+    // The three large outputs are independent: the security tests and the
+    // OpenAPI document are made on threads of their own while the resource
+    // modules are printed (themselves on every core), so no core idles
+    // through a serial stage. Each thread builds its own tokens (they are
+    // not `Send`) and the bytes do not depend on the scheduling.
+    let (security_tests, openapi, printed) = std::thread::scope(|scope| {
+        let security_tests = scope.spawn(|| {
+            // The tests name the library by the service name: give them the
+            // path code must use (`r#match`, `crate_` for a service named
+            // like a keyword).
+            let tests_view = Service {
+                name: ident::krate(&service.name).to_string(),
+                ..service.clone()
+            };
+            rust::print(tests::security_tests(&tests_view))
+        });
+        let openapi = scope.spawn(|| {
+            let mut text = serde_json::to_string_pretty(&openapi::document(service, VERSION))
+                .expect("JSON serialises");
+            text.push('\n');
+            text
+        });
+        let printed = resource_modules(service);
+        let join = "generation threads do not panic";
+        (
+            security_tests.join().expect(join),
+            openapi.join().expect(join),
+            printed,
+        )
+    });
     project.generated("openapi.json", openapi);
 
     let head = header(spec_file);
@@ -227,12 +254,6 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
         format!("{head}{}", rust::print(main_rs(service))),
     );
     project.generated("src/lib.rs", format!("{head}{}", rust::print(lib_rs())));
-    // The tests name the library by the service name: give them the path
-    // code must use (`r#match`, `crate_` for a service named like a keyword).
-    let tests_view = Service {
-        name: ident::krate(&service.name).to_string(),
-        ..service.clone()
-    };
     // rustfmt would reformat a test file printed by prettyplease; the cases
     // live in a module it skips, behind a file it leaves as it is.
     project.generated(
@@ -248,10 +269,7 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
             })
         ),
     );
-    project.generated(
-        "tests/security/cases.rs",
-        format!("{head}{}", rust::print(tests::security_tests(&tests_view))),
-    );
+    project.generated("tests/security/cases.rs", format!("{head}{security_tests}"));
     project.generated(
         "src/api/mod.rs",
         format!("{head}{}", rust::print(api_mod(service))),
@@ -264,7 +282,6 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
             service.resources.iter().map(|r| r.name.as_str()),
         ))
         .collect();
-    let printed = resource_modules(service);
     for ((resource, (_, module)), code) in service.resources.iter().zip(&modules).zip(printed) {
         let file = module.to_string().trim_start_matches("r#").to_string();
         project.generated(format!("src/api/{file}.rs"), format!("{head}{code}"));
