@@ -3,6 +3,9 @@
 //! `unique` fields do not collide). Used by the generated projects' tests
 //! and README.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
 use regex_syntax::hir::{Class, Hir, HirKind};
 use serde_json::{Value, json};
 
@@ -82,7 +85,7 @@ pub fn value(column: &Column, seed: u32) -> Option<Value> {
                 format!("{seed}@a.co"),
                 format!("{seed}@a.b"),
             ];
-            return first_valid(&candidates, EMAIL_PATTERN, fits);
+            return first_valid(&candidates, &EMAIL, fits);
         }
         ColumnType::Url => {
             let candidates = [
@@ -91,18 +94,24 @@ pub fn value(column: &Column, seed: u32) -> Option<Value> {
                 format!("http://a/{seed}"),
                 format!("http://{seed}"),
             ];
-            return first_valid(&candidates, URL_PATTERN, fits);
+            return first_valid(&candidates, &URL, fits);
         }
     })
 }
 
+/// The server's email and URL patterns, compiled once (each example of
+/// those types is checked against them).
+static EMAIL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(EMAIL_PATTERN).expect("the email pattern compiles"));
+static URL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(URL_PATTERN).expect("the URL pattern compiles"));
+
 /// The first of `candidates` that `fits` and matches `pattern`.
 fn first_valid(
     candidates: &[String],
-    pattern: &str,
+    pattern: &Regex,
     fits: impl Fn(&String) -> bool,
 ) -> Option<Value> {
-    let pattern = regex::Regex::new(pattern).ok()?;
     candidates
         .iter()
         .find(|s| fits(s) && pattern.is_match(s))
