@@ -266,20 +266,20 @@ pub fn resource_module(
         let ty = value_type(c);
         field_decl(c, quote!(Patch<#ty>), quote!(#[serde(default)]))
     });
-    let update_checks: Vec<TokenStream> = update_cols.iter().filter(|c| c.required || c.ty != ColumnType::Boolean).map(|c| {
-        let ident = ident::rust_ident(&c.name);
-        let col = &c.name;
-        if c.ty == ColumnType::Boolean {
-            return quote!(if let Patch::Null = &self.#ident { c.error(#col, "must not be null"); });
-        }
-        let checks = value_checks(c);
-        let null = if c.required {
-            quote!(Patch::Null => c.error(#col, "must not be null"),)
-        } else {
-            quote!(Patch::Null => {})
-        };
-        quote!(match &self.#ident { Patch::Absent => {} #null Patch::Value(v) => { #checks } })
-    }).collect();
+    let update_checks: Vec<TokenStream> = update_cols
+        .iter()
+        .filter(|c| c.required || c.ty != ColumnType::Boolean)
+        .map(|c| {
+            let ident = ident::rust_ident(&c.name);
+            let col = &c.name;
+            let required = c.required;
+            if c.ty == ColumnType::Boolean {
+                return quote!(c.patch(#col, &self.#ident, true););
+            }
+            let checks = value_checks(c);
+            quote!(if let Some(v) = c.patch(#col, &self.#ident, #required) { #checks })
+        })
+        .collect();
     let update_body = checker_body(&update_checks);
     let update_debug = update_cols.iter().map(|c| {
         let ident = ident::rust_ident(&c.name);
@@ -368,20 +368,8 @@ pub fn resource_module(
     // Store: update assignments.
     let update_sets = update_cols.iter().map(|c| {
         let ident = ident::rust_ident(&c.name);
-        let set_null = format!(", {} = NULL", ident::sql(&c.name));
-        let set_value = format!(", {} = ", ident::sql(&c.name));
-        let value = if is_copy(c) {
-            quote!(*v)
-        } else {
-            quote!(v.clone())
-        };
-        quote! {
-            match &input.#ident {
-                Patch::Absent => {}
-                Patch::Null => { qb.push(#set_null); }
-                Patch::Value(v) => { qb.push(#set_value).push_bind(#value); }
-            }
-        }
+        let column = ident::sql(&c.name);
+        quote!(input.#ident.push_set(&mut qb, #column);)
     });
 
     // Store: list filters and sort values.

@@ -16,6 +16,7 @@ use regex::{Regex, RegexBuilder};
 
 use super::formats::{EMAIL_MAX_LENGTH, EMAIL_PATTERN, URL_MAX_LENGTH, URL_PATTERN};
 use super::problem::{FieldError, Problem};
+use super::row::Patch;
 
 /// The value of a `number` field in a request (body or filter): the `f64`
 /// it is stored as, and how the decimal the client wrote compares with
@@ -197,6 +198,21 @@ impl Checker {
             self.error(field, message());
         }
         ok
+    }
+
+    /// The value of a PATCH field to check further: `None` when the field
+    /// is absent or `null`, and `null` for a `required` field is an error.
+    pub fn patch<'v, T>(&mut self, field: &str, v: &'v Patch<T>, required: bool) -> Option<&'v T> {
+        match v {
+            Patch::Absent => None,
+            Patch::Null => {
+                if required {
+                    self.error(field, "must not be null");
+                }
+                None
+            }
+            Patch::Value(v) => Some(v),
+        }
     }
 
     /// No NUL, and `min..=max` characters. Returns whether it passed.
@@ -455,6 +471,19 @@ mod tests {
             ]
         );
         assert!(Checker::new().finish().is_ok());
+    }
+
+    #[test]
+    fn patches_refuse_null_only_when_required() {
+        let mut c = Checker::new();
+        assert_eq!(c.patch("a", &Patch::<i64>::Absent, true), None);
+        assert_eq!(c.patch("b", &Patch::<i64>::Null, false), None);
+        assert_eq!(c.patch("c", &Patch::Value(3), true), Some(&3));
+        assert!(c.errors.is_empty());
+        assert_eq!(c.patch("d", &Patch::<i64>::Null, true), None);
+        let p = c.finish().unwrap_err();
+        assert_eq!(p.errors.len(), 1);
+        assert_eq!(p.errors[0].field, "d");
     }
 
     fn number(text: &str) -> Number {

@@ -8,6 +8,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Deserializer};
+use sqlx::{Encode, QueryBuilder, Sqlite, Type};
 
 /// One field of a PATCH body.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -31,6 +32,24 @@ impl<T> Patch<T> {
         match self {
             Patch::Value(v) => Some(v),
             _ => None,
+        }
+    }
+
+    /// Appends `, column = ?` (the value bound) or `, column = NULL` to an
+    /// UPDATE's assignments, and nothing when the field was absent.
+    /// `column` is a quoted SQL identifier from the generated code.
+    pub fn push_set<'t>(&self, qb: &mut QueryBuilder<Sqlite>, column: &str)
+    where
+        T: Clone + Encode<'t, Sqlite> + Type<Sqlite>,
+    {
+        match self {
+            Patch::Absent => {}
+            Patch::Null => {
+                qb.push(", ").push(column).push(" = NULL");
+            }
+            Patch::Value(v) => {
+                qb.push(", ").push(column).push(" = ").push_bind(v.clone());
+            }
         }
     }
 }
@@ -87,6 +106,18 @@ mod tests {
         assert_eq!(parse(r#"{"a":null}"#), Patch::Null);
         assert_eq!(parse(r#"{"a":3}"#), Patch::Value(3));
         assert!(serde_json::from_str::<Body>(r#"{"a":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn patch_sets_only_what_was_sent() {
+        let mut qb = QueryBuilder::<Sqlite>::new("UPDATE t SET \"updated_at\" = 'now'");
+        Patch::<String>::Absent.push_set(&mut qb, "\"a\"");
+        Patch::<String>::Null.push_set(&mut qb, "\"b\"");
+        Patch::Value(5i64).push_set(&mut qb, "\"c\"");
+        assert_eq!(
+            qb.sql().as_str(),
+            "UPDATE t SET \"updated_at\" = 'now', \"b\" = NULL, \"c\" = ?"
+        );
     }
 
     #[test]

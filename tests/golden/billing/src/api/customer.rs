@@ -191,20 +191,12 @@ impl UpdateInput {
     /// Every constraint of the spec; all violations in one 422.
     pub fn check(&self) -> Result<(), Problem> {
         let mut c = Checker::new();
-        match &self.name {
-            Patch::Absent => {}
-            Patch::Null => c.error("name", "must not be null"),
-            Patch::Value(v) => {
-                c.string("name", v, None, Some(120usize));
-            }
+        if let Some(v) = c.patch("name", &self.name, true) {
+            c.string("name", v, None, Some(120usize));
         }
-        match &self.email {
-            Patch::Absent => {}
-            Patch::Null => {}
-            Patch::Value(v) => {
-                c.string("email", v, None, None);
-                c.email("email", v);
-            }
+        if let Some(v) = c.patch("email", &self.email, false) {
+            c.string("email", v, None, None);
+            c.email("email", v);
         }
         c.finish()
     }
@@ -298,24 +290,8 @@ mod store {
             Sqlite,
         >::new(format!("UPDATE {TABLE} SET \"updated_at\" = "));
         qb.push_bind(now());
-        match &input.name {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"name\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"name\" = ").push_bind(v.clone());
-            }
-        }
-        match &input.email {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"email\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"email\" = ").push_bind(v.clone());
-            }
-        }
+        input.name.push_set(&mut qb, "\"name\"");
+        input.email.push_set(&mut qb, "\"email\"");
         qb.push(" WHERE \"id\" = ").push_bind(id.to_owned());
         scope.push_condition(&mut qb, OWNER);
         qb.push(format!(" RETURNING {COLUMNS}"));

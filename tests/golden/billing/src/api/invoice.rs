@@ -249,42 +249,22 @@ impl UpdateInput {
     /// Every constraint of the spec; all violations in one 422.
     pub fn check(&self) -> Result<(), Problem> {
         let mut c = Checker::new();
-        match &self.number {
-            Patch::Absent => {}
-            Patch::Null => c.error("number", "must not be null"),
-            Patch::Value(v) => {
-                c.string("number", v, None, Some(32usize));
-            }
+        if let Some(v) = c.patch("number", &self.number, true) {
+            c.string("number", v, None, Some(32usize));
         }
-        match &self.amount_cents {
-            Patch::Absent => {}
-            Patch::Null => c.error("amount_cents", "must not be null"),
-            Patch::Value(v) => {
-                c.integer("amount_cents", *v, Some(0i64), None);
-            }
+        if let Some(v) = c.patch("amount_cents", &self.amount_cents, true) {
+            c.integer("amount_cents", *v, Some(0i64), None);
         }
-        match &self.currency {
-            Patch::Absent => {}
-            Patch::Null => {}
-            Patch::Value(v) => {
-                c.string("currency", v, None, None);
-                c.one_of("currency", v, &["EUR", "USD"]);
-            }
+        if let Some(v) = c.patch("currency", &self.currency, false) {
+            c.string("currency", v, None, None);
+            c.one_of("currency", v, &["EUR", "USD"]);
         }
-        match &self.customer {
-            Patch::Absent => {}
-            Patch::Null => c.error("customer", "must not be null"),
-            Patch::Value(v) => {
-                c.string("customer", v, None, None);
-                c.uuid("customer", v);
-            }
+        if let Some(v) = c.patch("customer", &self.customer, true) {
+            c.string("customer", v, None, None);
+            c.uuid("customer", v);
         }
-        match &self.notes {
-            Patch::Absent => {}
-            Patch::Null => {}
-            Patch::Value(v) => {
-                c.string("notes", v, None, Some(2000usize));
-            }
+        if let Some(v) = c.patch("notes", &self.notes, false) {
+            c.string("notes", v, None, Some(2000usize));
         }
         c.finish()
     }
@@ -402,60 +382,12 @@ mod store {
             Sqlite,
         >::new(format!("UPDATE {TABLE} SET \"updated_at\" = "));
         qb.push_bind(now());
-        match &input.number {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"number\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"number\" = ").push_bind(v.clone());
-            }
-        }
-        match &input.amount_cents {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"amount_cents\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"amount_cents\" = ").push_bind(*v);
-            }
-        }
-        match &input.currency {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"currency\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"currency\" = ").push_bind(v.clone());
-            }
-        }
-        match &input.customer {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"customer\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"customer\" = ").push_bind(v.clone());
-            }
-        }
-        match &input.paid {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"paid\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"paid\" = ").push_bind(*v);
-            }
-        }
-        match &input.notes {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"notes\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"notes\" = ").push_bind(v.clone());
-            }
-        }
+        input.number.push_set(&mut qb, "\"number\"");
+        input.amount_cents.push_set(&mut qb, "\"amount_cents\"");
+        input.currency.push_set(&mut qb, "\"currency\"");
+        input.customer.push_set(&mut qb, "\"customer\"");
+        input.paid.push_set(&mut qb, "\"paid\"");
+        input.notes.push_set(&mut qb, "\"notes\"");
         qb.push(" WHERE \"id\" = ").push_bind(id.to_owned());
         scope.push_condition(&mut qb, OWNER);
         qb.push(format!(" RETURNING {COLUMNS}"));

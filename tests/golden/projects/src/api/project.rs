@@ -243,43 +243,23 @@ impl UpdateInput {
     /// Every constraint of the spec; all violations in one 422.
     pub fn check(&self) -> Result<(), Problem> {
         let mut c = Checker::new();
-        match &self.slug {
-            Patch::Absent => {}
-            Patch::Null => c.error("slug", "must not be null"),
-            Patch::Value(v) => {
-                c.string("slug", v, Some(3usize), Some(40usize));
-                c.pattern("slug", v, &PATTERN_SLUG);
-            }
+        if let Some(v) = c.patch("slug", &self.slug, true) {
+            c.string("slug", v, Some(3usize), Some(40usize));
+            c.pattern("slug", v, &PATTERN_SLUG);
         }
-        match &self.title {
-            Patch::Absent => {}
-            Patch::Null => c.error("title", "must not be null"),
-            Patch::Value(v) => {
-                c.string("title", v, None, Some(200usize));
-            }
+        if let Some(v) = c.patch("title", &self.title, true) {
+            c.string("title", v, None, Some(200usize));
         }
-        match &self.budget {
-            Patch::Absent => {}
-            Patch::Null => {}
-            Patch::Value(v) => {
-                c.number("budget", *v, Some(0f64), Some(1000000000f64));
-            }
+        if let Some(v) = c.patch("budget", &self.budget, false) {
+            c.number("budget", *v, Some(0f64), Some(1000000000f64));
         }
-        match &self.homepage {
-            Patch::Absent => {}
-            Patch::Null => {}
-            Patch::Value(v) => {
-                c.string("homepage", v, None, Some(500usize));
-                c.url("homepage", v);
-            }
+        if let Some(v) = c.patch("homepage", &self.homepage, false) {
+            c.string("homepage", v, None, Some(500usize));
+            c.url("homepage", v);
         }
-        match &self.starts_on {
-            Patch::Absent => {}
-            Patch::Null => {}
-            Patch::Value(v) => {
-                c.string("starts_on", v, None, None);
-                c.date("starts_on", v);
-            }
+        if let Some(v) = c.patch("starts_on", &self.starts_on, false) {
+            c.string("starts_on", v, None, None);
+            c.date("starts_on", v);
         }
         c.finish()
     }
@@ -380,60 +360,12 @@ mod store {
             Sqlite,
         >::new(format!("UPDATE {TABLE} SET \"updated_at\" = "));
         qb.push_bind(now());
-        match &input.slug {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"slug\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"slug\" = ").push_bind(v.clone());
-            }
-        }
-        match &input.title {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"title\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"title\" = ").push_bind(v.clone());
-            }
-        }
-        match &input.budget {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"budget\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"budget\" = ").push_bind(*v);
-            }
-        }
-        match &input.homepage {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"homepage\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"homepage\" = ").push_bind(v.clone());
-            }
-        }
-        match &input.starts_on {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"starts_on\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"starts_on\" = ").push_bind(v.clone());
-            }
-        }
-        match &input.archived {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"archived\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"archived\" = ").push_bind(*v);
-            }
-        }
+        input.slug.push_set(&mut qb, "\"slug\"");
+        input.title.push_set(&mut qb, "\"title\"");
+        input.budget.push_set(&mut qb, "\"budget\"");
+        input.homepage.push_set(&mut qb, "\"homepage\"");
+        input.starts_on.push_set(&mut qb, "\"starts_on\"");
+        input.archived.push_set(&mut qb, "\"archived\"");
         qb.push(" WHERE \"id\" = ").push_bind(id.to_owned());
         scope.push_condition(&mut qb, OWNER);
         qb.push(format!(" RETURNING {COLUMNS}"));

@@ -257,51 +257,27 @@ impl UpdateInput {
     /// Every constraint of the spec; all violations in one 422.
     pub fn check(&self) -> Result<(), Problem> {
         let mut c = Checker::new();
-        match &self.project {
-            Patch::Absent => {}
-            Patch::Null => c.error("project", "must not be null"),
-            Patch::Value(v) => {
-                c.string("project", v, None, None);
-                c.uuid("project", v);
-            }
+        if let Some(v) = c.patch("project", &self.project, true) {
+            c.string("project", v, None, None);
+            c.uuid("project", v);
         }
-        match &self.title {
-            Patch::Absent => {}
-            Patch::Null => c.error("title", "must not be null"),
-            Patch::Value(v) => {
-                c.string("title", v, Some(1usize), Some(300usize));
-            }
+        if let Some(v) = c.patch("title", &self.title, true) {
+            c.string("title", v, Some(1usize), Some(300usize));
         }
-        match &self.status {
-            Patch::Absent => {}
-            Patch::Null => {}
-            Patch::Value(v) => {
-                c.string("status", v, None, None);
-                c.one_of("status", v, &["todo", "doing", "done"]);
-            }
+        if let Some(v) = c.patch("status", &self.status, false) {
+            c.string("status", v, None, None);
+            c.one_of("status", v, &["todo", "doing", "done"]);
         }
-        match &self.priority {
-            Patch::Absent => {}
-            Patch::Null => {}
-            Patch::Value(v) => {
-                c.integer("priority", *v, Some(1i64), Some(5i64));
-            }
+        if let Some(v) = c.patch("priority", &self.priority, false) {
+            c.integer("priority", *v, Some(1i64), Some(5i64));
         }
-        match &self.due_at {
-            Patch::Absent => {}
-            Patch::Null => {}
-            Patch::Value(v) => {
-                c.string("due_at", v, None, None);
-                c.datetime("due_at", v);
-            }
+        if let Some(v) = c.patch("due_at", &self.due_at, false) {
+            c.string("due_at", v, None, None);
+            c.datetime("due_at", v);
         }
-        match &self.assignee {
-            Patch::Absent => {}
-            Patch::Null => {}
-            Patch::Value(v) => {
-                c.string("assignee", v, None, None);
-                c.email("assignee", v);
-            }
+        if let Some(v) = c.patch("assignee", &self.assignee, false) {
+            c.string("assignee", v, None, None);
+            c.email("assignee", v);
         }
         c.finish()
     }
@@ -424,60 +400,12 @@ mod store {
             Sqlite,
         >::new(format!("UPDATE {TABLE} SET \"updated_at\" = "));
         qb.push_bind(now());
-        match &input.project {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"project\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"project\" = ").push_bind(v.clone());
-            }
-        }
-        match &input.title {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"title\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"title\" = ").push_bind(v.clone());
-            }
-        }
-        match &input.status {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"status\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"status\" = ").push_bind(v.clone());
-            }
-        }
-        match &input.priority {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"priority\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"priority\" = ").push_bind(*v);
-            }
-        }
-        match &input.due_at {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"due_at\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"due_at\" = ").push_bind(v.clone());
-            }
-        }
-        match &input.assignee {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"assignee\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"assignee\" = ").push_bind(v.clone());
-            }
-        }
+        input.project.push_set(&mut qb, "\"project\"");
+        input.title.push_set(&mut qb, "\"title\"");
+        input.status.push_set(&mut qb, "\"status\"");
+        input.priority.push_set(&mut qb, "\"priority\"");
+        input.due_at.push_set(&mut qb, "\"due_at\"");
+        input.assignee.push_set(&mut qb, "\"assignee\"");
         qb.push(" WHERE \"id\" = ").push_bind(id.to_owned());
         scope.push_condition(&mut qb, OWNER);
         qb.push(format!(" RETURNING {COLUMNS}"));

@@ -222,34 +222,18 @@ impl UpdateInput {
     /// Every constraint of the spec; all violations in one 422.
     pub fn check(&self) -> Result<(), Problem> {
         let mut c = Checker::new();
-        match &self.product {
-            Patch::Absent => {}
-            Patch::Null => c.error("product", "must not be null"),
-            Patch::Value(v) => {
-                c.string("product", v, None, None);
-                c.uuid("product", v);
-            }
+        if let Some(v) = c.patch("product", &self.product, true) {
+            c.string("product", v, None, None);
+            c.uuid("product", v);
         }
-        match &self.quantity {
-            Patch::Absent => {}
-            Patch::Null => {}
-            Patch::Value(v) => {
-                c.integer("quantity", *v, Some(1i64), Some(100i64));
-            }
+        if let Some(v) = c.patch("quantity", &self.quantity, false) {
+            c.integer("quantity", *v, Some(1i64), Some(100i64));
         }
-        match &self.r#match {
-            Patch::Absent => {}
-            Patch::Null => {}
-            Patch::Value(v) => {
-                c.string("match", v, None, Some(64usize));
-            }
+        if let Some(v) = c.patch("match", &self.r#match, false) {
+            c.string("match", v, None, Some(64usize));
         }
-        match &self.note {
-            Patch::Absent => {}
-            Patch::Null => {}
-            Patch::Value(v) => {
-                c.string("note", v, None, Some(500usize));
-            }
+        if let Some(v) = c.patch("note", &self.note, false) {
+            c.string("note", v, None, Some(500usize));
         }
         c.finish()
     }
@@ -358,51 +342,11 @@ mod store {
             Sqlite,
         >::new(format!("UPDATE {TABLE} SET \"updated_at\" = "));
         qb.push_bind(now());
-        match &input.product {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"product\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"product\" = ").push_bind(v.clone());
-            }
-        }
-        match &input.quantity {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"quantity\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"quantity\" = ").push_bind(*v);
-            }
-        }
-        match &input.r#match {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"match\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"match\" = ").push_bind(v.clone());
-            }
-        }
-        match &input.select {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"select\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"select\" = ").push_bind(*v);
-            }
-        }
-        match &input.note {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"note\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"note\" = ").push_bind(v.clone());
-            }
-        }
+        input.product.push_set(&mut qb, "\"product\"");
+        input.quantity.push_set(&mut qb, "\"quantity\"");
+        input.r#match.push_set(&mut qb, "\"match\"");
+        input.select.push_set(&mut qb, "\"select\"");
+        input.note.push_set(&mut qb, "\"note\"");
         qb.push(" WHERE \"id\" = ").push_bind(id.to_owned());
         scope.push_condition(&mut qb, OWNER);
         qb.push(format!(" RETURNING {COLUMNS}"));

@@ -228,42 +228,22 @@ impl UpdateInput {
     /// Every constraint of the spec; all violations in one 422.
     pub fn check(&self) -> Result<(), Problem> {
         let mut c = Checker::new();
-        match &self.sku {
-            Patch::Absent => {}
-            Patch::Null => c.error("sku", "must not be null"),
-            Patch::Value(v) => {
-                c.string("sku", v, None, None);
-                c.pattern("sku", v, &PATTERN_SKU);
-            }
+        if let Some(v) = c.patch("sku", &self.sku, true) {
+            c.string("sku", v, None, None);
+            c.pattern("sku", v, &PATTERN_SKU);
         }
-        match &self.name {
-            Patch::Absent => {}
-            Patch::Null => c.error("name", "must not be null"),
-            Patch::Value(v) => {
-                c.string("name", v, None, Some(120usize));
-            }
+        if let Some(v) = c.patch("name", &self.name, true) {
+            c.string("name", v, None, Some(120usize));
         }
-        match &self.r#type {
-            Patch::Absent => {}
-            Patch::Null => {}
-            Patch::Value(v) => {
-                c.string("type", v, None, None);
-                c.one_of("type", v, &["physical", "digital"]);
-            }
+        if let Some(v) = c.patch("type", &self.r#type, false) {
+            c.string("type", v, None, None);
+            c.one_of("type", v, &["physical", "digital"]);
         }
-        match &self.price {
-            Patch::Absent => {}
-            Patch::Null => c.error("price", "must not be null"),
-            Patch::Value(v) => {
-                c.integer("price", *v, Some(0i64), None);
-            }
+        if let Some(v) = c.patch("price", &self.price, true) {
+            c.integer("price", *v, Some(0i64), None);
         }
-        match &self.group {
-            Patch::Absent => {}
-            Patch::Null => {}
-            Patch::Value(v) => {
-                c.string("group", v, None, Some(40usize));
-            }
+        if let Some(v) = c.patch("group", &self.group, false) {
+            c.string("group", v, None, Some(40usize));
         }
         c.finish()
     }
@@ -368,51 +348,11 @@ mod store {
             Sqlite,
         >::new(format!("UPDATE {TABLE} SET \"updated_at\" = "));
         qb.push_bind(now());
-        match &input.sku {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"sku\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"sku\" = ").push_bind(v.clone());
-            }
-        }
-        match &input.name {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"name\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"name\" = ").push_bind(v.clone());
-            }
-        }
-        match &input.r#type {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"type\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"type\" = ").push_bind(v.clone());
-            }
-        }
-        match &input.price {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"price\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"price\" = ").push_bind(*v);
-            }
-        }
-        match &input.group {
-            Patch::Absent => {}
-            Patch::Null => {
-                qb.push(", \"group\" = NULL");
-            }
-            Patch::Value(v) => {
-                qb.push(", \"group\" = ").push_bind(v.clone());
-            }
-        }
+        input.sku.push_set(&mut qb, "\"sku\"");
+        input.name.push_set(&mut qb, "\"name\"");
+        input.r#type.push_set(&mut qb, "\"type\"");
+        input.price.push_set(&mut qb, "\"price\"");
+        input.group.push_set(&mut qb, "\"group\"");
         qb.push(" WHERE \"id\" = ").push_bind(id.to_owned());
         qb.push(format!(" RETURNING {COLUMNS}"));
         let row = qb.build().fetch_optional(db).await?;
