@@ -177,6 +177,36 @@ fn write_file(path: &Path, contents: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Writes every file under `root`. Creating, writing and syncing files is
+/// kernel work that grows with their number (two per resource), so it is
+/// spread over the cores; the first error is returned (the caller then
+/// discards `root`).
+fn write_all(root: &Path, files: &BTreeMap<String, File>) -> Result<()> {
+    let files: Vec<(PathBuf, &str)> = files
+        .iter()
+        .map(|(path, file)| Ok((safe_path(root, path)?, file.contents.as_str())))
+        .collect::<Result<_>>()?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 8));
+    let chunk = files.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || -> Result<()> {
+                    for (path, contents) in part {
+                        write_file(path, contents.as_bytes())?;
+                        fail_point("fresh")?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().expect("writer threads do not panic"))
+    })
+}
+
 /// A new project: everything into a temporary sibling, then one rename.
 fn write_fresh(files: &BTreeMap<String, File>, out: &Path) -> Result<WriteReport> {
     let parent = out
@@ -193,10 +223,7 @@ fn write_fresh(files: &BTreeMap<String, File>, out: &Path) -> Result<WriteReport
         if staging.exists() {
             fs::remove_dir_all(&staging)?;
         }
-        for (path, file) in files {
-            write_file(&safe_path(&staging, path)?, file.contents.as_bytes())?;
-            fail_point("fresh")?;
-        }
+        write_all(&staging, files)?;
         if out.exists() {
             fs::remove_dir(out).with_context(|| format!("cannot replace {}", out.display()))?;
         }
