@@ -201,9 +201,11 @@ fn write_all(root: &Path, files: &BTreeMap<String, File>) -> Result<()> {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .try_for_each(|h| h.join().expect("writer threads do not panic"))
+        handles.into_iter().try_for_each(|h| {
+            // A panic is an error too, so the caller still removes `root`.
+            h.join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("a writer thread panicked")))
+        })
     })
 }
 

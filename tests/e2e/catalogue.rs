@@ -1242,6 +1242,16 @@ impl<'a> Suite<'a> {
                         column.name,
                         r.text()
                     );
+                    let named = r.json()["errors"]
+                        .as_array()
+                        .is_some_and(|e| e.iter().any(|e| e["field"] == column.name.as_str()));
+                    assert!(
+                        named,
+                        "{}.{} = {raw}: the 422 must name the field: {}",
+                        resource.name,
+                        column.name,
+                        r.text()
+                    );
                     self.hit("input", &["INP-04"]);
                 }
             }

@@ -48,16 +48,23 @@ impl From<f64> for Number {
 impl FromStr for Number {
     type Err = std::num::ParseFloatError;
 
-    /// Rust's correctly rounded float syntax (a superset of JSON's).
+    /// Rust's float syntax (a superset of JSON's), correctly rounded. A
+    /// decimal is rounded from its normalized form (`0.d1d2...e<exp>`):
+    /// Rust's parser caps the exponent it reads while still counting every
+    /// leading zero, so a text with hundreds of thousands of zeros would
+    /// read as another value than it has.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let value: f64 = text.parse()?;
-        let excess = match Decimal::parse(text) {
-            Some(exact) if value.is_finite() => {
-                // `{:e}` is the shortest decimal that reads back as `value`.
-                let shortest = format!("{value:e}");
-                Decimal::parse(&shortest).map_or(Ordering::Equal, |s| exact.cmp(&s))
-            }
-            _ => Ordering::Equal,
+        let Some(exact) = Decimal::parse(text) else {
+            // `inf`, `NaN` and the like: not finite, refused by the checks.
+            return Ok(Number::from(text.parse::<f64>()?));
+        };
+        let value: f64 = exact.normalized().parse()?;
+        let excess = if value.is_finite() {
+            // `{:e}` is the shortest decimal that reads back as `value`.
+            let shortest = format!("{value:e}");
+            Decimal::parse(&shortest).map_or(Ordering::Equal, |s| exact.cmp(&s))
+        } else {
+            Ordering::Equal
         };
         Ok(Number { value, excess })
     }
@@ -153,6 +160,23 @@ impl Decimal {
             digits,
             exp,
         })
+    }
+
+    /// `[-]0.d1d2...e<exp>`, the exponent clamped to where every `f64` is
+    /// infinite or zero anyway.
+    fn normalized(&self) -> String {
+        if self.digits.is_empty() {
+            return "0".into();
+        }
+        let mut out = String::with_capacity(self.digits.len() + 16);
+        if self.negative {
+            out.push('-');
+        }
+        out.push_str("0.");
+        out.extend(self.digits.iter().map(|d| char::from(b'0' + d)));
+        out.push('e');
+        out.push_str(&self.exp.clamp(-100_000, 100_000).to_string());
+        out
     }
 
     fn cmp(&self, other: &Decimal) -> Ordering {
@@ -518,6 +542,24 @@ mod tests {
         assert!(c.number("n", number("3.14159265358979323846"), None, None));
         assert!(!c.number("n", number("1e400"), None, None), "infinite");
         assert_eq!(c.finish().unwrap_err().errors.len(), 6);
+    }
+
+    #[test]
+    fn long_numbers_read_as_their_value() {
+        let zeros = "0".repeat(700_000);
+        // 10^(10^12), 0.1 and about zero, written with 700,000 zeros.
+        let huge = number(&format!("0.{zeros}1e999999999999"));
+        assert_eq!(huge.get(), f64::INFINITY);
+        assert!(!Checker::new().number("n", huge, None, Some(1.0)));
+        assert_eq!(number(&format!("0.{zeros}1e700000")).get(), 0.1);
+        assert_eq!(number(&format!("1{zeros}e-999999999999")).get(), 0.0);
+        assert_eq!(number(&format!("1{zeros}e-700000")).get(), 1.0);
+        assert_eq!(number(&format!("-0.{zeros}")).get(), 0.0);
+        // Not decimals: Rust's own words for the non-finite.
+        assert!(number("inf").get().is_infinite());
+        assert!(number("NaN").get().is_nan());
+        assert!("1e".parse::<Number>().is_err());
+        assert!("".parse::<Number>().is_err());
     }
 
     #[test]
