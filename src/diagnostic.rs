@@ -85,6 +85,7 @@ codes! {
     ReservedFilter => "reserved-filter", "a filter named like a parameter of every list (`limit`, `sort`, `cursor`)";
     RequiredRefCycle => "required-ref-cycle", "required refs that form a cycle, so no row of them can ever be created";
     ReservedClaim => "reserved-claim", "an owner claim that tokens use for something else (`exp`, `nbf`, `iat`, a checked `iss` or `aud`, the roles claim)";
+    UnsatisfiableField => "unsatisfiable-field", "a field whose constraints no value meets (a pattern longer than `max_length`, an email or URL `max_length` below the shortest address), so it can only be null";
 }
 
 impl fmt::Display for Code {

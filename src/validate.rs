@@ -1112,6 +1112,36 @@ impl<'a> Validator<'a> {
                 }
             }
         }
+        // Constraints that no value meets: an `enum` is checked value by
+        // value above, and a `min_length` above `max_length` is its own error.
+        let lengths_consistent = match (field.min_length, field.max_length) {
+            (Some(lo), Some(hi)) => lo <= hi,
+            _ => true,
+        };
+        if field.values.is_none() && lengths_consistent {
+            let pattern_source = field.pattern.as_deref().filter(|_| pattern.is_some());
+            if let Some((key, reason, help)) = unsatisfiable(field, pattern_source) {
+                let consequence = if field.required {
+                    format!(
+                        "`{name}` is required, so no row of `{resource_name}` can ever be created"
+                    )
+                } else {
+                    format!("`{name}` can only ever be null")
+                };
+                let mut d = Diagnostic::warning(
+                    Code::UnsatisfiableField,
+                    format!("{reason}; {consequence}"),
+                )
+                .at(value_span(self, key), "no value meets this")
+                .with_help(help);
+                for other in ["min_length", "max_length"] {
+                    if other != key && self.node(&at(other)).is_some() {
+                        d = d.with_label(value_span(self, other), other);
+                    }
+                }
+                self.push(d);
+            }
+        }
         if field.read_only && field.write_once {
             let d = Diagnostic::error(Code::ConflictingFlags, format!("`{name}` cannot be both `read_only` (never accepted) and `write_once` (accepted on create)"))
                 .at(key_span(self, "write_once"), "contradicts read_only")
@@ -1475,6 +1505,107 @@ fn text_problem(
 }
 
 /// Checks a field's default against its type and constraints.
+/// Why no value can meet `field`'s type and length constraints, if none
+/// can: the key to point at, the reason and the fix. `pattern` is the
+/// field's pattern when it compiled.
+fn unsatisfiable(field: &Field, pattern: Option<&str>) -> Option<(&'static str, String, String)> {
+    // The shortest strings the server's own formats accept.
+    let shortest = match field.ty {
+        FieldType::Email => Some(("email address", "a@b.c")),
+        FieldType::Url => Some(("URL", "http://a")),
+        _ => None,
+    };
+    if let (Some((what, example)), Some(max)) = (shortest, field.max_length) {
+        let n = example.len();
+        if (max as usize) < n {
+            return Some((
+                "max_length",
+                format!(
+                    "`max_length: {max}` is shorter than the shortest {what} the server accepts ({n} characters, like `{example}`)"
+                ),
+                format!("raise `max_length` to at least {n}, or drop it"),
+            ));
+        }
+    }
+    let hir = regex_syntax::Parser::new()
+        .parse(&format!("^(?:{})$", pattern?))
+        .ok()?;
+    let Some((lo, hi)) = char_lengths(&hir) else {
+        return Some((
+            "pattern",
+            "`pattern` matches no string at all".to_string(),
+            "fix the pattern (an empty character class never matches)".to_string(),
+        ));
+    };
+    if let Some(max) = field.max_length.filter(|m| lo > u64::from(*m)) {
+        return Some((
+            "pattern",
+            format!(
+                "`pattern` only matches strings of {} or more, above `max_length: {max}`",
+                characters(lo as usize)
+            ),
+            format!("raise `max_length` to at least {lo}, or change the pattern"),
+        ));
+    }
+    if let (Some(min), Some(hi)) = (field.min_length, hi) {
+        if hi < u64::from(min) {
+            return Some((
+                "pattern",
+                format!(
+                    "`pattern` only matches strings of at most {}, below `min_length: {min}`",
+                    characters(hi as usize)
+                ),
+                format!("lower `min_length` to at most {hi}, or change the pattern"),
+            ));
+        }
+    }
+    None
+}
+
+/// The fewest and the most characters of a string that `hir` matches
+/// (`None` for no upper bound), or `None` when it matches no string.
+fn char_lengths(hir: &regex_syntax::hir::Hir) -> Option<(u64, Option<u64>)> {
+    use regex_syntax::hir::{Class, HirKind};
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => Some((0, Some(0))),
+        HirKind::Literal(lit) => {
+            let n = String::from_utf8_lossy(&lit.0).chars().count() as u64;
+            Some((n, Some(n)))
+        }
+        HirKind::Class(Class::Unicode(c)) => (!c.ranges().is_empty()).then_some((1, Some(1))),
+        HirKind::Class(Class::Bytes(c)) => (!c.ranges().is_empty()).then_some((1, Some(1))),
+        HirKind::Repetition(r) => match char_lengths(&r.sub) {
+            // Zero repetitions of what never matches is the empty string.
+            None => (r.min == 0).then_some((0, Some(0))),
+            Some((lo, hi)) => {
+                let max = match (hi, r.max) {
+                    (Some(0), _) => Some(0),
+                    (Some(h), Some(m)) => Some(h.saturating_mul(u64::from(m))),
+                    _ => None,
+                };
+                Some((lo.saturating_mul(u64::from(r.min)), max))
+            }
+        },
+        HirKind::Capture(c) => char_lengths(&c.sub),
+        HirKind::Concat(parts) => parts.iter().try_fold((0u64, Some(0u64)), |(lo, hi), part| {
+            let (l, h) = char_lengths(part)?;
+            Some((
+                lo.saturating_add(l),
+                hi.zip(h).map(|(a, b)| a.saturating_add(b)),
+            ))
+        }),
+        HirKind::Alternation(branches) => {
+            let lengths: Vec<(u64, Option<u64>)> =
+                branches.iter().filter_map(char_lengths).collect();
+            let lo = lengths.iter().map(|(l, _)| *l).min()?;
+            let hi = lengths
+                .iter()
+                .try_fold(0u64, |m, (_, h)| h.map(|h| m.max(h)));
+            Some((lo, hi))
+        }
+    }
+}
+
 fn check_default(
     field: &Field,
     value: &serde_json::Value,
@@ -1555,5 +1686,22 @@ mod tests {
         for bad in ["", "A", "1a", "_a", "a-b", "é", "Invoice"] {
             assert!(!is_identifier(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn pattern_lengths_are_counted_in_characters() {
+        let lengths = |p: &str| {
+            let hir = regex_syntax::Parser::new()
+                .parse(&format!("^(?:{p})$"))
+                .unwrap();
+            char_lengths(&hir)
+        };
+        assert_eq!(lengths("[A-Z]{3}-[0-9]{4}"), Some((8, Some(8))));
+        assert_eq!(lengths("(foo|ba)-\\d{2,}"), Some((5, None)));
+        assert_eq!(lengths("ü+|é{2}"), Some((1, None)));
+        assert_eq!(lengths("(ab|c)?"), Some((0, Some(2))));
+        assert_eq!(lengths("[^\\s\\S]"), None);
+        assert_eq!(lengths("[^\\s\\S]*x"), Some((1, Some(1))));
+        assert_eq!(lengths("x|[^\\s\\S]"), Some((1, Some(1))));
     }
 }
