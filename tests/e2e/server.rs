@@ -201,7 +201,8 @@ pub fn start_with(spec: &str, flaw: Option<Flaw<'_>>) -> Server {
             );
         }
     } else {
-        cargo(&out, &["build", "--quiet"]);
+        // --locked: the shipped Cargo.lock must be complete and current.
+        cargo(&out, &["build", "--quiet", "--locked"]);
         cargo(
             &out,
             &["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"],
