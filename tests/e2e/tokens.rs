@@ -240,6 +240,19 @@ impl Keys {
                 c.insert("nbf".into(), json!(now() + 3600));
             }),
         ));
+        // Another kind of token from the same issuer and key (RFC 8725
+        // section 3.11: explicit typing).
+        for typ in ["refresh+jwt", "id_token+jwt", "logout+jwt"] {
+            out.push((
+                "another kind of token",
+                &["AUTH-24"],
+                self.sign_raw(
+                    &self.header_with(json!({ "typ": typ })),
+                    &Value::Object(claims.clone()),
+                    true,
+                ),
+            ));
+        }
         out.push((
             "wrong audience",
             &["AUTH-16", "AUTH-24"],

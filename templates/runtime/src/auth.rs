@@ -4,7 +4,9 @@
 //! [`Caller`]. Invariants: the algorithm comes from the spec, never from the
 //! token (exactly one is accepted, so `none` and algorithm confusion fail);
 //! `exp` is required, `nbf` is checked, `iss` and `aud` are required and
-//! checked when configured, and the user claim must be a non-empty string.
+//! checked when configured, the user claim must be a non-empty string, and
+//! a `typ` header, when present, must name an access token (`JWT` or
+//! `at+jwt`), so a refresh or ID token of the same issuer is refused.
 //! No header means [`Caller::Anonymous`]; a header that is present but not a
 //! valid bearer token is always a 401, never downgraded to anonymous. The
 //! reason a token was refused is logged at debug level and never sent.
@@ -108,6 +110,10 @@ pub enum TokenError {
     Roles,
     /// A tenant claim is neither a string nor an integer.
     Tenant(&'static str),
+    /// The header's `typ` names another kind of token than an access token
+    /// (RFC 8725 section 3.11: a refresh, ID, logout or DPoP token of the
+    /// same issuer and key is not a credential for this API).
+    Type,
 }
 
 /// Checks tokens against the pinned algorithm and key.
@@ -195,6 +201,14 @@ impl Verifier {
     pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.key, &self.validation)
             .map_err(|e| TokenError::Jwt(e.into_kind()))?;
+        if data
+            .header
+            .typ
+            .as_deref()
+            .is_some_and(|t| !is_access_token_type(t))
+        {
+            return Err(TokenError::Type);
+        }
         let claims = data.claims;
         let user = match claims.get(self.settings.user_claim) {
             Some(Value::String(s)) if valid_claim_text(s) => s.clone(),
@@ -227,6 +241,17 @@ impl Verifier {
             claims: tenant,
         })
     }
+}
+
+/// A `typ` an access token may carry: `JWT` (RFC 7519) or `at+jwt` (RFC
+/// 9068), with or without `application/`, in any case. A token without
+/// `typ` is accepted too (most providers omit it).
+fn is_access_token_type(typ: &str) -> bool {
+    let t = typ
+        .get(..12)
+        .filter(|p| p.eq_ignore_ascii_case("application/"));
+    let t = if t.is_some() { &typ[12..] } else { typ };
+    t.eq_ignore_ascii_case("jwt") || t.eq_ignore_ascii_case("at+jwt")
 }
 
 /// Non-empty, at most [`MAX_CLAIM_BYTES`], no control characters.
@@ -644,6 +669,41 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
         }
         let twice = format!("Bearer {token}");
         assert!(call(&[&twice, &twice]).is_err());
+    }
+
+    #[test]
+    fn other_kinds_of_token_are_refused() {
+        let typed = |typ: &str| {
+            let mut header = Header::new(Algorithm::HS256);
+            header.typ = Some(typ.to_string());
+            jsonwebtoken::encode(&header, &good(), &EncodingKey::from_secret(SECRET).unwrap())
+                .unwrap()
+        };
+        for ok in [
+            "JWT",
+            "jwt",
+            "at+jwt",
+            "application/at+jwt",
+            "APPLICATION/JWT",
+        ] {
+            assert!(verifier().verify(&typed(ok)).is_ok(), "{ok}");
+        }
+        for other in [
+            "refresh+jwt",
+            "id_token",
+            "dpop+jwt",
+            "logout+jwt",
+            "JWE",
+            "",
+            "application/",
+        ] {
+            assert_eq!(kind(&typed(other)), TokenError::Type, "{other}");
+        }
+        // No `typ` at all is an access token too.
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = None;
+        let t = jsonwebtoken::encode(&header, &good(), &EncodingKey::from_secret(SECRET).unwrap());
+        assert!(verifier().verify(&t.unwrap()).is_ok());
     }
 
     #[test]

@@ -24,7 +24,8 @@
 //!   [`throttle::MemoryLimiter`] with bounded memory, and the client
 //!   address rule (`trust_proxy_hops`);
 //! - [`auth`]: bearer JWT verification closing jsonwebtoken's default
-//!   gaps (pinned algorithm, `exp` required, `nbf`, `iss`/`aud`, leeway);
+//!   gaps (pinned algorithm, `exp` required, `nbf`, `iss`/`aud`, leeway,
+//!   an access token's `typ`);
 //! - [`access`]: [`access::authorize`] turns a caller and an operation's
 //!   grants into an [`access::Access`] whose [`access::Scope`] every store
 //!   function takes and appends to its SQL (` AND owner = ?`);
