@@ -6,11 +6,11 @@
 # Sourced by run.sh (needs OUT WORK BENCH PALISADE OG_JAR and lib.sh).
 #
 # BUILD_TOOLS: palisade and openapi-generator build their projects as
-# generated (palisade's release profile has lto = "thin" and 4 codegen
-# units; openapi-generator's has cargo's defaults); palisade-nolto is
-# palisade's project built with cargo's default release profile (no LTO,
-# 16 codegen units, set through CARGO_PROFILE_RELEASE_*), which tells how
-# much of its build time is the profile.
+# generated (both with cargo's default release profile since palisade
+# dropped its ThinLTO profile); palisade-nolto forces that default profile
+# (no LTO, 16 codegen units, through CARGO_PROFILE_RELEASE_*), which told,
+# while palisade's projects had `lto = "thin"`, how much of their build
+# time the profile was (run 20261129T132441Z).
 #
 # build.tsv: tool  what  resources  rep  wall_s  maxrss_kb
 # lock.tsv:  tool  resources  lock_crates

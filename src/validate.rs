@@ -1504,7 +1504,6 @@ fn text_problem(
     Ok(())
 }
 
-/// Checks a field's default against its type and constraints.
 /// Why no value can meet `field`'s type and length constraints, if none
 /// can: the key to point at, the reason and the fix. `pattern` is the
 /// field's pattern when it compiled.
@@ -1606,6 +1605,7 @@ fn char_lengths(hir: &regex_syntax::hir::Hir) -> Option<(u64, Option<u64>)> {
     }
 }
 
+/// Checks a field's default against its type and constraints.
 fn check_default(
     field: &Field,
     value: &serde_json::Value,

@@ -200,3 +200,55 @@ fn the_shipped_lock_file_is_the_runtime_resolution() {
          Cargo.lock; run `PALISADE_UPDATE_LOCK=1 cargo test --test golden` and rebuild"
     );
 }
+
+/// Whatever the service's name (before, between or after its dependencies'
+/// names in Cargo's order, the template's own, or a transitive
+/// dependency's, one- or many-versioned), its Cargo.lock is the file Cargo
+/// itself would write: Cargo leaves it as it is.
+#[test]
+fn the_lock_file_fits_any_service_name() {
+    let billing = std::fs::read_to_string(root().join("examples/billing.yaml")).unwrap();
+    for name in [
+        "aaa",
+        "my-api",
+        "zzz",
+        palisade::generate::LOCK_ROOT,
+        "url",
+        "base64",
+        "hashbrown",
+    ] {
+        let spec = billing.replacen("name: billing", &format!("name: {name}"), 1);
+        let compiled = palisade::compile(SourceFile::new("billing.yaml", spec)).expect("valid");
+        let project = palisade::generate::generate(&compiled.model, "billing.yaml");
+        let lock = &project
+            .files
+            .get("Cargo.lock")
+            .expect("a lock file")
+            .contents;
+        let dir = tempfile::tempdir().unwrap();
+        for (path, file) in &project.files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, &file.contents).unwrap();
+        }
+        let output = std::process::Command::new(env!("CARGO"))
+            .args(["metadata", "--offline", "--locked", "--format-version", "1"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{name}: cargo metadata --locked: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // Unlocked, Cargo rewrites a lock file it would write otherwise.
+        let output = std::process::Command::new(env!("CARGO"))
+            .args(["metadata", "--offline", "--format-version", "1"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{name}: cargo metadata");
+        let after = std::fs::read_to_string(dir.path().join("Cargo.lock")).unwrap();
+        assert!(&after == lock, "{name}: Cargo rewrote the lock file");
+    }
+}

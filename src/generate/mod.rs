@@ -126,16 +126,19 @@ pub const LOCK: &str = include_str!("../../templates/project/Cargo.lock");
 /// The package name of [`LOCK`]'s own package.
 pub const LOCK_ROOT: &str = "palisade-project";
 
-/// [`LOCK`] for the package `package`: its own entry renamed and put in
-/// Cargo's order (by name). `None` when a dependency has that name too
-/// (Cargo would then tell them apart by source; not worth a special case).
+/// [`LOCK`] for the package `package`: its own entry renamed and put where
+/// Cargo puts it (by name, then version). When a dependency has the same
+/// name (a service called `url`), Cargo tells the two apart by version:
+/// the dependency's bare references become `"url 2.5.8"`, as Cargo writes
+/// them. `None` if the template has no entry of its own (a broken build).
 pub fn lock_file(package: &str) -> Option<String> {
     let start = LOCK.find("[[package]]\n")?;
     let (head, body) = LOCK.split_at(start);
-    let name_of = |block: &str| -> String {
+    let field = |block: &str, key: &str| -> String {
+        let prefix = format!("{key} = \"");
         block
             .lines()
-            .find_map(|l| l.strip_prefix("name = \""))
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
             .and_then(|l| l.strip_suffix('"'))
             .unwrap_or_default()
             .to_string()
@@ -145,25 +148,64 @@ pub fn lock_file(package: &str) -> Option<String> {
         .filter(|b| !b.trim().is_empty())
         .map(|b| b.trim_end().to_string())
         .collect();
-    if blocks.iter().any(|b| name_of(b) == package) {
-        return None;
-    }
-    let root = blocks.iter().position(|b| name_of(b) == LOCK_ROOT)?;
+    let root = blocks.iter().position(|b| field(b, "name") == LOCK_ROOT)?;
     let own = blocks.remove(root).replacen(
         &format!("name = \"{LOCK_ROOT}\""),
         &format!("name = \"{package}\""),
         1,
     );
+    let namesakes: Vec<String> = blocks
+        .iter()
+        .filter(|b| field(b, "name") == package)
+        .map(|b| field(b, "version"))
+        .collect();
+    if let [version] = namesakes.as_slice() {
+        // One version was referred to by its bare name; now it needs one.
+        let bare = format!(" \"{package}\",");
+        let qualified = format!(" \"{package} {version}\",");
+        for block in blocks.iter_mut() {
+            *block = block
+                .lines()
+                .map(|l| if l == bare { qualified.as_str() } else { l })
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+    }
+    let key = |b: &str| (field(b, "name"), version_key(&field(b, "version")));
+    let own_key = key(&own);
     let at = blocks
         .iter()
-        .position(|b| name_of(b).as_str() > package)
+        .position(|b| key(b) > own_key)
         .unwrap_or(blocks.len());
+    let own = if namesakes.len() == 1 {
+        // The root's own list names the dependency too.
+        let bare = format!(" \"{package}\",");
+        let qualified = format!(" \"{package} {}\",", namesakes[0]);
+        own.lines()
+            .map(|l| if l == bare { qualified.as_str() } else { l })
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        own
+    };
     blocks.insert(at, own);
     let body: Vec<String> = blocks
         .iter()
         .map(|b| format!("[[package]]\n{b}\n"))
         .collect();
     Some(format!("{head}{}", body.join("\n")))
+}
+
+/// A version's numeric parts, for Cargo's order (`0.10.0` after `0.9.1`);
+/// a pre-release or build suffix is left out (none in the template).
+fn version_key(version: &str) -> Vec<u64> {
+    version
+        .split(['-', '+'])
+        .next()
+        .unwrap_or_default()
+        .split('.')
+        .map(|n| n.parse().unwrap_or(0))
+        .collect()
 }
 
 fn header(spec_file: &str) -> String {

@@ -5,8 +5,10 @@
 //! token (exactly one is accepted, so `none` and algorithm confusion fail);
 //! `exp` is required, `nbf` is checked, `iss` and `aud` are required and
 //! checked when configured, the user claim must be a non-empty string, and
-//! a `typ` header, when present, must name an access token (`JWT` or
-//! `at+jwt`), so a refresh or ID token of the same issuer is refused.
+//! a `typ` header, when present, must be one an access token carries
+//! (`JWT`, `at+jwt`, `JOSE`), so a token typed as another kind (logout,
+//! DPoP proof, security event, refresh) is refused; providers that type
+//! every token `JWT` are told apart by `aud` and `iss`.
 //! No header means [`Caller::Anonymous`]; a header that is present but not a
 //! valid bearer token is always a 401, never downgraded to anonymous. The
 //! reason a token was refused is logged at debug level and never sent.
@@ -243,15 +245,18 @@ impl Verifier {
     }
 }
 
-/// A `typ` an access token may carry: `JWT` (RFC 7519) or `at+jwt` (RFC
-/// 9068), with or without `application/`, in any case. A token without
-/// `typ` is accepted too (most providers omit it).
+/// A `typ` an access token may carry: `JWT` (RFC 7519), `at+jwt` (RFC
+/// 9068) or `JOSE` (RFC 7515, compact JWS), with or without
+/// `application/`, in any case. A token without `typ` is accepted too
+/// (most providers omit it).
 fn is_access_token_type(typ: &str) -> bool {
     let t = typ
         .get(..12)
         .filter(|p| p.eq_ignore_ascii_case("application/"));
     let t = if t.is_some() { &typ[12..] } else { typ };
-    t.eq_ignore_ascii_case("jwt") || t.eq_ignore_ascii_case("at+jwt")
+    ["jwt", "at+jwt", "jose"]
+        .iter()
+        .any(|known| t.eq_ignore_ascii_case(known))
 }
 
 /// Non-empty, at most [`MAX_CLAIM_BYTES`], no control characters.
@@ -685,6 +690,8 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
             "at+jwt",
             "application/at+jwt",
             "APPLICATION/JWT",
+            "JOSE",
+            "application/jose",
         ] {
             assert!(verifier().verify(&typed(ok)).is_ok(), "{ok}");
         }
