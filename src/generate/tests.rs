@@ -336,6 +336,38 @@ pub fn security_tests(service: &Service) -> TokenStream {
             });
         }
 
+        // Public reads answer anonymous callers, whether or not the tests
+        // can create a row: the list (possibly empty) and a missing row's 404
+        // (not a 401).
+        let public: Vec<TokenStream> = resource
+            .operations
+            .iter()
+            .filter(|o| o.grants.public)
+            .filter_map(|op| match op.kind {
+                OperationKind::List => Some(quote! {
+                    let list = app.call("GET", #collection, None, None).await;
+                    assert_eq!(list.status, 200, "a public list without a token: {}", list.body);
+                    assert!(list.body["items"].is_array(), "a public list is a page: {}", list.body);
+                }),
+                OperationKind::Get => Some(quote! {
+                    let missing = app.call("GET", #item, None, None).await;
+                    assert_eq!(missing.status, 404, "a public get of a missing row without a token: {}", missing.body);
+                }),
+                // Validation refuses public writes.
+                _ => None,
+            })
+            .collect();
+        if !public.is_empty() {
+            let test = fn_name("serves_public_reads_anonymously", resource);
+            tests.push(quote! {
+                #[tokio::test]
+                async fn #test() {
+                    let app = app().await;
+                    #(#public)*
+                }
+            });
+        }
+
         // Mass assignment: everything the model does not accept on create,
         // each alone in a body the server reads.
         if let Some(actor) = creator(service, resource) {

@@ -42,6 +42,20 @@ async fn requires_a_token_product() {
     );
 }
 #[tokio::test]
+async fn serves_public_reads_anonymously_product() {
+    let app = app().await;
+    let list = app.call("GET", "/products", None, None).await;
+    assert_eq!(list.status, 200, "a public list without a token: {}", list.body);
+    assert!(list.body["items"].is_array(), "a public list is a page: {}", list.body);
+    let missing = app
+        .call("GET", "/products/00000000-0000-4000-8000-000000000000", None, None)
+        .await;
+    assert_eq!(
+        missing.status, 404, "a public get of a missing row without a token: {}", missing
+        .body
+    );
+}
+#[tokio::test]
 async fn refuses_mass_assignment_product() {
     let app = app().await;
     let token = app.token("role-staff", &["staff"], "staff-org");
