@@ -153,6 +153,44 @@ fn every_generated_file_but_user_files_is_marked_generated() {
     }
 }
 
+/// The billing example's project under another service name.
+fn billing_named(name: &str) -> palisade::generate::Project {
+    let spec = std::fs::read_to_string(root().join("examples/billing.yaml"))
+        .unwrap()
+        .replacen("name: billing", &format!("name: {name}"), 1);
+    let compiled = palisade::compile(SourceFile::new("billing.yaml", spec)).expect("valid");
+    assert_eq!(compiled.model.name, name);
+    palisade::generate::generate(&compiled.model, "billing.yaml")
+}
+
+/// `project` written into a new temporary directory, outside this
+/// workspace (or Cargo would take it for a member).
+fn written(project: &palisade::generate::Project) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, file) in &project.files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, &file.contents).unwrap();
+    }
+    dir
+}
+
+/// `cargo metadata --offline` in `dir` (which resolves, and writes
+/// Cargo.lock unless `--locked`), with `extra` arguments; stderr on failure.
+fn cargo_metadata(dir: &Path, extra: &[&str]) -> Result<(), String> {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--offline", "--format-version", "1"])
+        .args(extra)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
 /// The lock file generated projects start with
 /// (`templates/project/Cargo.lock`) is what Cargo resolves, from this
 /// repository's own Cargo.lock, for a project depending on exactly the
@@ -160,34 +198,11 @@ fn every_generated_file_but_user_files_is_marked_generated() {
 /// `PALISADE_UPDATE_LOCK=1` rewrites it (after a dependency update).
 #[test]
 fn the_shipped_lock_file_is_the_runtime_resolution() {
-    let spec = std::fs::read_to_string(root().join("examples/billing.yaml"))
-        .unwrap()
-        .replacen(
-            "name: billing",
-            &format!("name: {}", palisade::generate::LOCK_ROOT),
-            1,
-        );
-    let compiled = palisade::compile(SourceFile::new("billing.yaml", spec)).expect("valid");
-    assert_eq!(compiled.model.name, palisade::generate::LOCK_ROOT);
-    let project = palisade::generate::generate(&compiled.model, "billing.yaml");
-    // Outside this workspace, or Cargo would take it for a member.
-    let dir = tempfile::tempdir().unwrap();
-    for (path, file) in &project.files {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, &file.contents).unwrap();
-    }
+    let dir = written(&billing_named(palisade::generate::LOCK_ROOT));
     std::fs::copy(root().join("Cargo.lock"), dir.path().join("Cargo.lock")).unwrap();
-    let output = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--offline", "--format-version", "1"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "cargo metadata: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    if let Err(e) = cargo_metadata(dir.path(), &[]) {
+        panic!("cargo metadata: {e}");
+    }
     let resolved = std::fs::read_to_string(dir.path().join("Cargo.lock")).unwrap();
     let template = root().join("templates/project/Cargo.lock");
     if std::env::var_os("PALISADE_UPDATE_LOCK").is_some() {
@@ -207,7 +222,6 @@ fn the_shipped_lock_file_is_the_runtime_resolution() {
 /// itself would write: Cargo leaves it as it is.
 #[test]
 fn the_lock_file_fits_any_service_name() {
-    let billing = std::fs::read_to_string(root().join("examples/billing.yaml")).unwrap();
     for name in [
         "aaa",
         "my-api",
@@ -217,37 +231,20 @@ fn the_lock_file_fits_any_service_name() {
         "base64",
         "hashbrown",
     ] {
-        let spec = billing.replacen("name: billing", &format!("name: {name}"), 1);
-        let compiled = palisade::compile(SourceFile::new("billing.yaml", spec)).expect("valid");
-        let project = palisade::generate::generate(&compiled.model, "billing.yaml");
+        let project = billing_named(name);
         let lock = &project
             .files
             .get("Cargo.lock")
             .expect("a lock file")
             .contents;
-        let dir = tempfile::tempdir().unwrap();
-        for (path, file) in &project.files {
-            let path = dir.path().join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, &file.contents).unwrap();
+        let dir = written(&project);
+        if let Err(e) = cargo_metadata(dir.path(), &["--locked"]) {
+            panic!("{name}: cargo metadata --locked: {e}");
         }
-        let output = std::process::Command::new(env!("CARGO"))
-            .args(["metadata", "--offline", "--locked", "--format-version", "1"])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{name}: cargo metadata --locked: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
         // Unlocked, Cargo rewrites a lock file it would write otherwise.
-        let output = std::process::Command::new(env!("CARGO"))
-            .args(["metadata", "--offline", "--format-version", "1"])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{name}: cargo metadata");
+        if let Err(e) = cargo_metadata(dir.path(), &[]) {
+            panic!("{name}: cargo metadata: {e}");
+        }
         let after = std::fs::read_to_string(dir.path().join("Cargo.lock")).unwrap();
         assert!(&after == lock, "{name}: Cargo rewrote the lock file");
     }

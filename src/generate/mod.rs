@@ -159,8 +159,16 @@ pub fn lock_file(package: &str) -> Option<String> {
         .filter(|b| field(b, "name") == package)
         .map(|b| field(b, "version"))
         .collect();
+    let key = |b: &str| (field(b, "name"), version_key(&field(b, "version")));
+    let own_key = key(&own);
+    let at = blocks
+        .iter()
+        .position(|b| key(b) > own_key)
+        .unwrap_or(blocks.len());
+    blocks.insert(at, own);
     if let [version] = namesakes.as_slice() {
-        // One version was referred to by its bare name; now it needs one.
+        // One version was referred to by its bare name (by the project's
+        // own list too); now it needs its version.
         let bare = format!(" \"{package}\",");
         let qualified = format!(" \"{package} {version}\",");
         for block in blocks.iter_mut() {
@@ -171,24 +179,6 @@ pub fn lock_file(package: &str) -> Option<String> {
                 .join("\n");
         }
     }
-    let key = |b: &str| (field(b, "name"), version_key(&field(b, "version")));
-    let own_key = key(&own);
-    let at = blocks
-        .iter()
-        .position(|b| key(b) > own_key)
-        .unwrap_or(blocks.len());
-    let own = if namesakes.len() == 1 {
-        // The root's own list names the dependency too.
-        let bare = format!(" \"{package}\",");
-        let qualified = format!(" \"{package} {}\",", namesakes[0]);
-        own.lines()
-            .map(|l| if l == bare { qualified.as_str() } else { l })
-            .collect::<Vec<_>>()
-            .join("\n")
-    } else {
-        own
-    };
-    blocks.insert(at, own);
     let body: Vec<String> = blocks
         .iter()
         .map(|b| format!("[[package]]\n{b}\n"))
