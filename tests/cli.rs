@@ -136,6 +136,41 @@ fn schema_prints_and_writes_the_same_schema() {
     assert_eq!(std::fs::read(&out).unwrap(), printed.stdout);
 }
 
+/// The examples point editors at `palisade.schema.json` at the root of
+/// the repository: it is there, and it is the schema `palisade schema`
+/// prints. `PALISADE_UPDATE_SCHEMA=1` rewrites it (and still fails).
+#[test]
+fn the_repository_schema_is_current_and_where_the_examples_point() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let printed = palisade().arg("schema").output().unwrap();
+    assert!(printed.status.success());
+    let file = root.join("palisade.schema.json");
+    if std::env::var_os("PALISADE_UPDATE_SCHEMA").is_some() {
+        std::fs::write(&file, &printed.stdout).unwrap();
+        panic!("palisade.schema.json rewritten; run again without PALISADE_UPDATE_SCHEMA");
+    }
+    assert!(
+        std::fs::read(&file).ok() == Some(printed.stdout),
+        "palisade.schema.json is not what `palisade schema` prints: \
+         run `PALISADE_UPDATE_SCHEMA=1 cargo test --test cli`"
+    );
+    for entry in std::fs::read_dir(root.join("examples")).unwrap() {
+        let spec = entry.unwrap().path();
+        let text = std::fs::read_to_string(&spec).unwrap();
+        let first = text.lines().next().unwrap_or_default();
+        let target = first
+            .strip_prefix("# yaml-language-server: $schema=")
+            .unwrap_or_else(|| panic!("{} names no schema on its first line", spec.display()));
+        let schema = spec.parent().unwrap().join(target);
+        assert!(
+            schema.canonicalize().ok() == file.canonicalize().ok(),
+            "{} points at {}, not at the repository's palisade.schema.json",
+            spec.display(),
+            schema.display()
+        );
+    }
+}
+
 #[test]
 fn init_writes_a_valid_starter_and_never_overwrites() {
     let dir = tempfile::tempdir().unwrap();

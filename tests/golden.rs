@@ -175,11 +175,28 @@ fn written(project: &palisade::generate::Project) -> tempfile::TempDir {
     dir
 }
 
+/// The host's target triple (`rustc -vV`).
+fn host() -> String {
+    let output = std::process::Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .expect("rustc runs");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("rustc -vV names the host")
+        .to_string()
+}
+
 /// `cargo metadata --offline` in `dir` (which resolves, and writes
 /// Cargo.lock unless `--locked`), with `extra` arguments; stderr on failure.
+/// Filtered to the host: without it Cargo reads the manifest of every
+/// package of the lock file, also of those only other platforms build
+/// (`bumpalo`, for wasm), which a fresh machine has never downloaded.
 fn cargo_metadata(dir: &Path, extra: &[&str]) -> Result<(), String> {
     let output = std::process::Command::new(env!("CARGO"))
         .args(["metadata", "--offline", "--format-version", "1"])
+        .args(["--filter-platform", &host()])
         .args(extra)
         .current_dir(dir)
         .output()
@@ -247,5 +264,44 @@ fn the_lock_file_fits_any_service_name() {
         }
         let after = std::fs::read_to_string(dir.path().join("Cargo.lock")).unwrap();
         assert!(&after == lock, "{name}: Cargo rewrote the lock file");
+    }
+}
+
+/// Every file the generated README names (`openapi.json`,
+/// `src/hooks/<resource>.rs` for each resource, ...) is in the project,
+/// or is made by the README's own commands (`.env`, the development key).
+#[test]
+fn every_path_the_generated_readme_names_exists() {
+    for spec in examples() {
+        let files = generate(&spec);
+        let readme = &files["README.md"];
+        let made_by_readme = [".env", "dev-key.pem", "dev-public.pem"];
+        let mut named = 0;
+        for quoted in readme.split('`').skip(1).step_by(2) {
+            let looks_like_path = quoted.contains('/') && !quoted.contains(' ')
+                || quoted.ends_with(".json")
+                || quoted.ends_with(".rs")
+                || quoted.ends_with(".example");
+            if !looks_like_path || made_by_readme.contains(&quoted) || quoted.starts_with('@') {
+                continue;
+            }
+            named += 1;
+            let exists = if quoted.contains("<resource>") {
+                let (before, after) = quoted.split_once("<resource>").unwrap();
+                files
+                    .keys()
+                    .filter(|p| p.starts_with(before) && p.ends_with(after))
+                    .count()
+                    > 1
+            } else {
+                files.contains_key(quoted)
+            };
+            assert!(
+                exists,
+                "{}: the README names `{quoted}`, which the project lacks",
+                spec.display()
+            );
+        }
+        assert!(named >= 3, "{}: the README names its files", spec.display());
     }
 }

@@ -13,6 +13,7 @@
 pub mod example;
 pub mod ident;
 pub mod openapi;
+mod readme;
 pub mod rust;
 mod sql;
 mod tests;
@@ -23,7 +24,8 @@ use minijinja::{Environment, context};
 use quote::quote;
 use serde::Serialize;
 
-use crate::model::{Key, OperationKind, Scope, Service};
+use crate::model::{Key, Service};
+use crate::spec::Algorithm;
 
 /// The version written into `@generated` headers.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -270,6 +272,22 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
     let mut project = Project::default();
     let env = templates();
     let hmac = matches!(service.auth.key, Key::Secret { .. });
+    // The secret a newcomer's README makes: as long as the algorithm's hash
+    // (RFC 7518 3.2), in hex. For public-key algorithms, the `openssl
+    // genpkey` arguments of a local development key pair.
+    let (secret_bytes, genpkey) = match service.auth.algorithm {
+        Algorithm::HS256 => (32, ""),
+        Algorithm::HS384 => (48, ""),
+        Algorithm::HS512 => (64, ""),
+        Algorithm::RS256 => (0, "-algorithm RSA -pkeyopt rsa_keygen_bits:2048"),
+        Algorithm::ES256 => (0, "-algorithm EC -pkeyopt ec_paramgen_curve:P-256"),
+        Algorithm::EdDSA => (0, "-algorithm ed25519"),
+    };
+    let dev_token = if hmac {
+        "cargo run -q -- dev-token"
+    } else {
+        "cargo run -q -- dev-token --private-key dev-key.pem"
+    };
     let base = context! {
         version => VERSION,
         spec_file => spec_file,
@@ -278,6 +296,8 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
         algorithm => service.auth.algorithm.name(),
         key_env => service.auth.key.env(),
         hmac => hmac,
+        secret_bytes => secret_bytes,
+        genpkey => genpkey,
     };
 
     project.generated(
@@ -300,7 +320,7 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
     );
     project.generated(".env.example", render(&env, "env.example", base.clone()));
     project.generated("migrations/0001_init.sql", render(&env, "migration.sql", context! { tables => minijinja::Value::from(minijinja::value::Serde(sql::tables(service))), ..base.clone() }));
-    project.generated("README.md", render(&env, "README.md", context! { resources => minijinja::Value::from(minijinja::value::Serde(readme_resources(service))), roles => &service.roles, tenant_claims => tenant_claims(service), ..base.clone() }));
+    project.generated("README.md", render(&env, "README.md", context! { resources => minijinja::Value::from(minijinja::value::Serde(readme_resources(service))), session => minijinja::Value::from(minijinja::value::Serde(readme::session(service, dev_token))), ..base.clone() }));
     // The three large outputs are independent: the security tests and the
     // OpenAPI document are made on threads of their own while the resource
     // modules are printed (themselves on every core), so no core idles
@@ -502,7 +522,7 @@ fn api_mod(service: &Service) -> proc_macro2::TokenStream {
     );
     let leeway = u64::from(auth.leeway_seconds);
     let user_claim = &auth.user_claim;
-    let tenant = tenant_claims(service);
+    let tenant = readme::tenant_claims(service);
     let rate = |r: crate::spec::Rate| {
         let (c, p) = (r.count, r.per.seconds());
         quote!(Rate::new(#c, #p))
@@ -599,24 +619,6 @@ fn hooks_mod(modules: &[(String, syn::Ident)]) -> proc_macro2::TokenStream {
     }
 }
 
-fn tenant_claims(service: &Service) -> Vec<String> {
-    let mut claims: Vec<String> = service
-        .resources
-        .iter()
-        .filter_map(|r| match &r.scope {
-            Scope::Owned {
-                claim,
-                tenant: true,
-                ..
-            } => Some(claim.clone()),
-            _ => None,
-        })
-        .collect();
-    claims.sort();
-    claims.dedup();
-    claims
-}
-
 #[derive(Serialize)]
 struct ReadmeOperation {
     method: &'static str,
@@ -626,10 +628,6 @@ struct ReadmeOperation {
 
 #[derive(Serialize)]
 struct ReadmeResource {
-    plural: String,
-    create: bool,
-    list: bool,
-    example: String,
     operations: Vec<ReadmeOperation>,
 }
 
@@ -637,37 +635,26 @@ fn readme_resources(service: &Service) -> Vec<ReadmeResource> {
     service
         .resources
         .iter()
-        .map(|r| {
-            let example: serde_json::Map<String, serde_json::Value> = r
-                .fields()
-                .filter(|c| c.on_create && c.required)
-                .map(|c| (c.name.clone(), sql::example_value(c)))
-                .collect();
-            ReadmeResource {
-                plural: r.plural.clone(),
-                create: r.operation(OperationKind::Create).is_some(),
-                list: r.operation(OperationKind::List).is_some(),
-                example: serde_json::Value::Object(example).to_string(),
-                operations: r
-                    .operations
-                    .iter()
-                    .map(|o| {
-                        let mut who: Vec<String> = Vec::new();
-                        if o.grants.owner {
-                            who.push("owner (own rows)".into());
-                        }
-                        who.extend(o.grants.roles.iter().map(|r| format!("`{r}` (all rows)")));
-                        if o.grants.public {
-                            who.push("anyone".into());
-                        }
-                        ReadmeOperation {
-                            method: o.method.as_str(),
-                            path: o.path.clone(),
-                            who: who.join(", "),
-                        }
-                    })
-                    .collect(),
-            }
+        .map(|r| ReadmeResource {
+            operations: r
+                .operations
+                .iter()
+                .map(|o| {
+                    let mut who: Vec<String> = Vec::new();
+                    if o.grants.owner {
+                        who.push("owner (own rows)".into());
+                    }
+                    who.extend(o.grants.roles.iter().map(|r| format!("`{r}` (all rows)")));
+                    if o.grants.public {
+                        who.push("anyone".into());
+                    }
+                    ReadmeOperation {
+                        method: o.method.as_str(),
+                        path: o.path.clone(),
+                        who: who.join(", "),
+                    }
+                })
+                .collect(),
         })
         .collect()
 }

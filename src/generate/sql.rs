@@ -134,32 +134,3 @@ pub fn tables(service: &Service) -> Vec<Table> {
     }
     ordered
 }
-
-/// A plausible value for a column, for documentation.
-pub fn example_value(column: &Column) -> serde_json::Value {
-    use serde_json::json;
-    if let Some(values) = &column.constraints.values {
-        if let Some(v) = values.first() {
-            return json!(v);
-        }
-    }
-    match &column.ty {
-        ColumnType::Integer => json!(
-            column
-                .constraints
-                .min
-                .as_ref()
-                .and_then(|n| n.as_i64())
-                .unwrap_or(0)
-                .max(1)
-        ),
-        ColumnType::Number => json!(1.5),
-        ColumnType::Boolean => json!(true),
-        ColumnType::Date => json!("2026-01-31"),
-        ColumnType::Datetime => json!("2026-01-31T12:00:00Z"),
-        ColumnType::Uuid | ColumnType::Ref { .. } => json!("00000000-0000-4000-8000-000000000000"),
-        ColumnType::Email => json!("someone@example.com"),
-        ColumnType::Url => json!("https://example.com"),
-        ColumnType::String => json!("example"),
-    }
-}

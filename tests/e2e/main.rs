@@ -15,6 +15,7 @@ mod catalogue;
 mod data;
 mod http;
 mod limits;
+mod readme;
 mod server;
 mod tokens;
 
@@ -1037,7 +1038,12 @@ fn pii_values_never_logged(server: &Server, rows: &[(String, Value)]) {
 }
 
 fn run(spec: &str) {
-    let hits = run_server(server::start(spec));
+    let server = server::start(spec);
+    // What a newcomer pastes from the generated README works as written.
+    if spec.starts_with("examples/") {
+        readme::session(&server);
+    }
+    let hits = run_server(server);
     attacks::finished(spec, &hits);
 }
 

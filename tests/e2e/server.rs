@@ -188,12 +188,13 @@ pub fn start_with(spec: &str, flaw: Option<Flaw<'_>>) -> Server {
         apply(&out);
         cargo(&out, &["build", "--quiet"]);
         // The project's own security tests must notice the flaw as well.
-        let own = Command::new(env!("CARGO"))
-            .args(["test", "--quiet", "--test", "security"])
-            .current_dir(&out)
-            .env("CARGO_TARGET_DIR", target_dir())
-            .output()
-            .expect("cargo runs");
+        let own = super::build::configure(
+            Command::new(env!("CARGO"))
+                .args(["test", "--quiet", "--test", "security"])
+                .current_dir(&out),
+        )
+        .output()
+        .expect("cargo runs");
         if own_tests_notice {
             assert!(
                 !own.status.success(),

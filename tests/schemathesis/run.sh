@@ -12,6 +12,8 @@ max_time="${1:-60}"
 work="$(mktemp -d)"
 reports="$root/target/schemathesis"
 export CARGO_TARGET_DIR="$root/target/e2e"
+# As the e2e suite builds there (tests/support/build.rs), so dependencies are reused.
+export CARGO_INCREMENTAL=0 CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
 rm -rf "$reports"
 mkdir -p "$reports"
 

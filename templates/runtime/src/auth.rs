@@ -289,9 +289,9 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, TokenError> {
 /// Why [`mint`] refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MintError {
-    /// Only HS* tokens can be minted: the server never holds a private key.
-    NotHmac(Algorithm),
     SecretTooShort,
+    /// The private key is not a PEM key of the algorithm's family.
+    BadPrivateKey(String),
     EmptyUser,
     /// Roles were given but the spec has no `roles_claim`.
     NoRolesClaim,
@@ -303,12 +303,8 @@ pub enum MintError {
 impl fmt::Display for MintError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MintError::NotHmac(a) => write!(
-                f,
-                "dev tokens can only be minted for HS* algorithms (this service uses {a:?}); \
-                 ask your identity provider for a token"
-            ),
             MintError::SecretTooShort => write!(f, "the secret is shorter than 32 bytes"),
+            MintError::BadPrivateKey(e) => write!(f, "the private key cannot be used: {e}"),
             MintError::EmptyUser => write!(f, "the user must not be empty"),
             MintError::NoRolesClaim => write!(f, "roles given, but the spec has no roles_claim"),
             MintError::UnknownClaim(c) => {
@@ -323,21 +319,29 @@ impl std::error::Error for MintError {}
 
 /// Mints a token that this service accepts (for the generated `dev-token`
 /// command): user claim, roles, tenant claims, `iat`, `exp = now + ttl`,
-/// and `iss`/`aud` when configured.
+/// and `iss`/`aud` when configured. `key` is the service's HMAC secret for
+/// HS*, else a PEM private key of the algorithm's family (the private half
+/// of a local development key pair: the server itself never holds one).
 pub fn mint(
     settings: &AuthSettings,
-    secret: &[u8],
+    key: &[u8],
     user: &str,
     roles: &[String],
     claims: &[(String, String)],
     ttl_seconds: u64,
 ) -> Result<String, MintError> {
-    if settings.algorithm.family() != AlgorithmFamily::Hmac {
-        return Err(MintError::NotHmac(settings.algorithm));
-    }
-    if check_secret(settings.key_env, secret).is_err() {
-        return Err(MintError::SecretTooShort);
-    }
+    let bad = |e: jsonwebtoken::errors::Error| MintError::BadPrivateKey(e.to_string());
+    let key = match settings.algorithm.family() {
+        AlgorithmFamily::Hmac => {
+            if check_secret(settings.key_env, key).is_err() {
+                return Err(MintError::SecretTooShort);
+            }
+            EncodingKey::from_secret(key).map_err(|e| MintError::Encode(e.to_string()))?
+        }
+        AlgorithmFamily::Rsa => EncodingKey::from_rsa_pem(key).map_err(bad)?,
+        AlgorithmFamily::Ec => EncodingKey::from_ec_pem(key).map_err(bad)?,
+        AlgorithmFamily::Ed => EncodingKey::from_ed_pem(key).map_err(bad)?,
+    };
     if !valid_claim_text(user) {
         return Err(MintError::EmptyUser);
     }
@@ -364,7 +368,6 @@ pub fn mint(
         }
         body.insert(name.clone(), value.as_str().into());
     }
-    let key = EncodingKey::from_secret(secret).map_err(|e| MintError::Encode(e.to_string()))?;
     jsonwebtoken::encode(&Header::new(settings.algorithm), &body, &key)
         .map_err(|e| MintError::Encode(e.to_string()))
 }
@@ -727,10 +730,15 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
         let p = verifier().verify(&t).unwrap();
         assert_eq!((p.user.as_str(), p.claims["org"].as_str()), ("bob", "acme"));
         assert!(p.has_role("support"));
-        assert_eq!(
-            mint(&eddsa(), SECRET, "bob", &[], &[], 60),
-            Err(MintError::NotHmac(Algorithm::EdDSA))
-        );
+        // Asymmetric algorithms sign with a PEM private key of their family.
+        let ed = eddsa();
+        let t = mint(&ed, ED_PRIVATE.as_bytes(), "bob", &[], &[], 60).unwrap();
+        let v = Verifier::new(ed, ED_PUBLIC.as_bytes()).unwrap();
+        assert_eq!(v.verify(&t).unwrap().user, "bob");
+        assert!(matches!(
+            mint(&ed, SECRET, "bob", &[], &[], 60),
+            Err(MintError::BadPrivateKey(_))
+        ));
         assert_eq!(
             mint(&HS, SECRET, "bob", &[], &[("team".into(), "x".into())], 60),
             Err(MintError::UnknownClaim("team".into()))

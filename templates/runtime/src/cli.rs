@@ -1,6 +1,8 @@
 //! The generated binary's command line: `serve` (the default) and
-//! `dev-token`, which mints a short-lived token for local use (HS*
-//! algorithms only, with the secret from the environment).
+//! `dev-token`, which mints a short-lived token for local use: signed with
+//! the service's secret (HS*, from the environment or `.env`), or with the
+//! private half of a local development key pair (`--private-key`) whose
+//! public half the server is configured with.
 //!
 //! Invariant: a configuration problem ends the process with a clear
 //! message and exit status 1 before any socket is opened.
@@ -8,15 +10,18 @@
 use std::process::ExitCode;
 
 use axum::Router;
+use jsonwebtoken::AlgorithmFamily;
 
-use super::auth::mint;
+use super::auth::{Verifier, mint};
 use super::config::Config;
 use super::server::{App, Migration, Settings, init_tracing, run};
 
 const USAGE: &str = "usage:
   SERVICE [serve]                  start the server (BIND_ADDR, DATABASE_URL, the JWT key variable)
   SERVICE dev-token --user ID [--role ROLE]... [--claim NAME=VALUE]... [--ttl SECONDS]
-                                   print a token for local use (HS* algorithms only)";
+                    [--private-key PEM-FILE]
+                                   print a token for local use (RS*, ES*, EdDSA: signed with
+                                   --private-key, the private half of the configured public key)";
 
 /// Runs the binary: parses the arguments and serves or mints.
 pub fn main(
@@ -81,6 +86,7 @@ fn dev_token(settings: &'static Settings, args: &[String]) -> Result<String, Str
     let mut roles = Vec::new();
     let mut claims = Vec::new();
     let mut ttl: u64 = 3600;
+    let mut private_key = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || {
@@ -105,11 +111,44 @@ fn dev_token(settings: &'static Settings, args: &[String]) -> Result<String, Str
                     .filter(|t| (1..=86_400).contains(t))
                     .ok_or("`--ttl` must be 1 to 86400 seconds")?;
             }
+            "--private-key" => private_key = Some(value()?),
             other => return Err(format!("unknown option `{other}`")),
         }
     }
     let user = user.ok_or("`--user` is required")?;
-    let config = Config::from_env(&settings.auth, settings.default_database_url)
-        .map_err(|e| e.to_string())?;
-    mint(&settings.auth, &config.key, &user, &roles, &claims, ttl).map_err(|e| e.to_string())
+    let auth = &settings.auth;
+    let config =
+        Config::from_env(auth, settings.default_database_url).map_err(|e| e.to_string())?;
+    let hmac = auth.algorithm.family() == AlgorithmFamily::Hmac;
+    let key = match (hmac, private_key) {
+        (true, None) => config.key.clone(),
+        (true, Some(_)) => {
+            return Err(format!(
+                "`--private-key` is for public-key algorithms; {:?} tokens are signed with {}",
+                auth.algorithm, auth.key_env
+            ));
+        }
+        (false, None) => {
+            return Err(format!(
+                "this service verifies {:?} tokens with the public key in {}: pass \
+                 `--private-key FILE`, the private half of that key (a local development \
+                 key pair, as the README shows; production tokens come from your identity provider)",
+                auth.algorithm, auth.key_env
+            ));
+        }
+        (false, Some(path)) => {
+            std::fs::read(&path).map_err(|e| format!("cannot read `{path}`: {e}"))?
+        }
+    };
+    let token = mint(auth, &key, &user, &roles, &claims, ttl).map_err(|e| e.to_string())?;
+    // Only a token this server accepts is printed (a private key that is
+    // not the configured public key's other half is refused here).
+    let verifier = Verifier::new(*auth, &config.key).map_err(|e| e.to_string())?;
+    verifier.verify(&token).map_err(|_| {
+        format!(
+            "the minted token does not verify with {}: is the private key the other half of that public key?",
+            auth.key_env
+        )
+    })?;
+    Ok(token)
 }

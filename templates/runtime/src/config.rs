@@ -1,5 +1,11 @@
 //! Start-up configuration read from the environment, failing closed.
 //!
+//! Variables come from the process environment, else from a `.env` file
+//! in the working directory when there is one (read with dotenvy, never
+//! written back into the environment): the environment wins, so a
+//! deployment's settings are never overridden by a stray file, and the
+//! server and `dev-token` read the same secret on a developer's machine.
+//!
 //! Invariant: the server never starts with a configuration it cannot
 //! enforce. A missing or short JWT secret, an unreadable or malformed
 //! public key, a database URL this build cannot open or a bad bind address
@@ -7,9 +13,11 @@
 //! are no insecure fallbacks (only `DATABASE_URL` and `BIND_ADDR` have
 //! defaults, and those are local).
 
+use std::collections::HashMap;
 use std::env::VarError;
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 
 use jsonwebtoken::AlgorithmFamily;
 
@@ -46,7 +54,7 @@ impl fmt::Display for ConfigError {
             ConfigError::SecretTooShort { var, len } => write!(
                 f,
                 "{var} is {len} bytes long; an HMAC secret must be at least {MIN_SECRET_BYTES} \
-                 random bytes (e.g. `openssl rand -base64 48`)"
+                 random bytes (e.g. `openssl rand -hex 32`)"
             ),
             ConfigError::BadKey { var, reason } => {
                 write!(f, "{var} does not hold a usable public key: {reason}")
@@ -71,14 +79,63 @@ pub struct Config {
 /// Default listening address: loopback only.
 pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
 
+/// The file of variables read when the environment lacks them.
+pub const DOTENV_FILE: &str = ".env";
+
+/// The variables of [`DOTENV_FILE`] in the working directory, read once.
+fn dotenv() -> &'static Result<HashMap<String, String>, String> {
+    static FILE: OnceLock<Result<HashMap<String, String>, String>> = OnceLock::new();
+    FILE.get_or_init(|| read_dotenv(DOTENV_FILE.as_ref()))
+}
+
+/// The variables of a `.env` file: empty when there is no such file, an
+/// error naming the line when it cannot be parsed.
+fn read_dotenv(path: &std::path::Path) -> Result<HashMap<String, String>, String> {
+    match dotenvy::from_path_iter(path) {
+        Err(e) if e.not_found() => Ok(HashMap::new()),
+        Err(e) => Err(e.to_string()),
+        Ok(vars) => vars.collect::<Result<_, _>>().map_err(|e| e.to_string()),
+    }
+}
+
+/// `found` (the environment's answer for `name`) unless the variable is
+/// not set there, then the file's value.
+fn layered(
+    found: Result<String, VarError>,
+    file: &Result<HashMap<String, String>, String>,
+    name: &str,
+) -> Result<String, VarError> {
+    match found {
+        Err(VarError::NotPresent) => file
+            .as_ref()
+            .ok()
+            .and_then(|vars| vars.get(name).cloned())
+            .ok_or(VarError::NotPresent),
+        found => found,
+    }
+}
+
+/// The variable `name` from the environment, else from [`DOTENV_FILE`].
+pub fn var(name: &str) -> Result<String, VarError> {
+    layered(std::env::var(name), dotenv(), name)
+}
+
 impl Config {
     /// Reads `DATABASE_URL` (default `default_database_url`), `BIND_ADDR`
-    /// (default [`DEFAULT_BIND_ADDR`]) and the key variable named by `auth`.
+    /// (default [`DEFAULT_BIND_ADDR`]) and the key variable named by `auth`,
+    /// from the environment or [`DOTENV_FILE`]; a `.env` that cannot be
+    /// parsed is an error, never skipped.
     pub fn from_env(
         auth: &AuthSettings,
         default_database_url: &str,
     ) -> Result<Config, ConfigError> {
-        Config::load(auth, default_database_url, |k| std::env::var(k))
+        if let Err(reason) = dotenv() {
+            return Err(ConfigError::Invalid {
+                var: DOTENV_FILE,
+                reason: reason.clone(),
+            });
+        }
+        Config::load(auth, default_database_url, var)
     }
 
     /// [`Config::from_env`] with the environment passed in (for tests).
@@ -125,15 +182,16 @@ pub fn key_material(
     if auth.algorithm.family() == AlgorithmFamily::Hmac {
         let secret = optional(env, var)?.ok_or(ConfigError::Missing {
             var,
-            hint: "set it to a random secret of at least 32 bytes \
-                   (e.g. `openssl rand -base64 48`)",
+            hint: "set it, in the environment or in .env, to a random secret of at least \
+                   32 bytes (e.g. `openssl rand -hex 32`)",
         })?;
         check_secret(var, secret.as_bytes())?;
         return Ok(secret.into_bytes());
     }
     let value = optional(env, var)?.ok_or(ConfigError::Missing {
         var,
-        hint: "set it to the issuer's PEM public key, or to the path of a PEM file",
+        hint: "set it, in the environment or in .env, to the issuer's PEM public key \
+               or to the path of a PEM file",
     })?;
     if value.trim_start().starts_with("-----BEGIN") {
         return Ok(value.into_bytes());
@@ -227,6 +285,33 @@ mod tests {
             !msg.contains("short"),
             "the secret itself is never printed: {msg}"
         );
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_dotenv_file() {
+        let dir = std::env::temp_dir().join(format!("palisade-dotenv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(".env");
+        std::fs::write(&path, "# a comment\nJWT_SECRET=from-file\nRUST_LOG=debug\n").unwrap();
+        let file = read_dotenv(&path);
+        let unset = || Err(VarError::NotPresent);
+        assert_eq!(layered(unset(), &file, "JWT_SECRET").unwrap(), "from-file");
+        assert_eq!(
+            layered(Ok("from-env".into()), &file, "JWT_SECRET").unwrap(),
+            "from-env"
+        );
+        // Set but empty in the environment is the environment's answer too.
+        assert_eq!(layered(Ok(String::new()), &file, "JWT_SECRET").unwrap(), "");
+        assert_eq!(
+            layered(unset(), &file, "BIND_ADDR"),
+            Err(VarError::NotPresent)
+        );
+        // No file: nothing from it; a broken file: an error naming the line.
+        assert_eq!(read_dotenv(&dir.join("missing")), Ok(HashMap::new()));
+        std::fs::write(&path, "JWT_SECRET=ok\nnot a line\n").unwrap();
+        let e = read_dotenv(&path).unwrap_err();
+        assert!(e.contains("not a line"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

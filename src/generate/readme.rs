@@ -1,0 +1,403 @@
+//! The curl session of the generated README: a plan of shell lines from
+//! the model, each call with the status the server answers.
+//!
+//! Stage: generate. Input: a [`Service`]. Output: the [`Line`]s that the
+//! README template prints under "Call it". Invariant: the session runs top
+//! to bottom as pasted against a fresh server (the e2e suite extracts it
+//! from the README and runs it): rows are created before the rows that
+//! refer to them, every call is one the caller is granted, and each call
+//! line carries the status it gets (`# -> 201`), which the session prints.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::example;
+use crate::model::{ColumnType, Grants, OperationKind, Resource, Scope, Service};
+
+/// One line of the session: an optional comment above a command, and the
+/// status the command's call answers (`None` when it calls nothing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Line {
+    pub comment: Option<String>,
+    pub command: String,
+    pub status: Option<u16>,
+}
+
+/// Who runs a call of the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Caller {
+    /// `alice`, tenant `acme`: the owner of the rows she creates (`bob`,
+    /// tenant `globex`, only ever reads one of them).
+    Alice,
+    /// A user with one role, in alice's tenant.
+    Role(String),
+}
+
+impl Caller {
+    fn token(&self) -> String {
+        match self {
+            Caller::Alice => "$ALICE".into(),
+            Caller::Role(role) => format!("${}_TOKEN", role.to_uppercase()),
+        }
+    }
+
+    /// Whether this caller may run an operation with `grants` on `resource`.
+    fn may(&self, resource: &Resource, grants: &Grants) -> bool {
+        grants.public
+            || match self {
+                Caller::Alice => grants.owner && resource.scope != Scope::Unowned,
+                Caller::Role(role) => grants.roles.contains(role),
+            }
+    }
+
+    /// The owner value of the rows this caller creates on `scope`.
+    fn owner(&self, scope: &Scope) -> Option<String> {
+        let Scope::Owned { tenant, .. } = scope else {
+            return None;
+        };
+        Some(match (self, tenant) {
+            (_, true) => "acme".into(),
+            (Caller::Alice, false) => "alice".into(),
+            (Caller::Role(role), false) => format!("{role}-1"),
+        })
+    }
+}
+
+/// A row the session created.
+struct Row<'a> {
+    resource: &'a Resource,
+    creator: Caller,
+    var: String,
+    /// The rows (by index) this one refers to.
+    refers_to: Vec<usize>,
+}
+
+/// The session for `service`, with `dev_token` the command that mints a
+/// token (its arguments follow).
+pub fn session(service: &Service, dev_token: &str) -> Vec<Line> {
+    let tenant_claims = tenant_claims(service);
+    let claims = |tenant: &str| -> String {
+        tenant_claims
+            .iter()
+            .map(|c| format!(" --claim {c}={tenant}"))
+            .collect()
+    };
+    let mut lines = vec![Line {
+        comment: Some("the server, and a helper that prints a response and its status".into()),
+        command: "API=http://127.0.0.1:8080\n\
+                  call() { curl -sS -X \"$1\" \"$API$2\" -H \"authorization: Bearer $3\" \
+                  -H 'content-type: application/json' ${4:+--data-raw \"$4\"} -w '\\nHTTP %{http_code}\\n'; }\n\
+                  new() { call POST \"$@\" | tee /dev/stderr | sed -n 's/.*\"id\":\"\\([^\"]*\\)\".*/\\1/p'; }"
+            .into(),
+        status: None,
+    }];
+    lines.push(Line {
+        comment: Some("tokens of two users, each the owner of the rows they create".into()),
+        command: format!(
+            "ALICE=$({dev_token} --user alice{})\nBOB=$({dev_token} --user bob{})",
+            claims("acme"),
+            claims("globex")
+        ),
+        status: None,
+    });
+
+    let mut rows: Vec<Row<'_>> = Vec::new();
+    let mut roles_used: Vec<String> = Vec::new();
+    let mut calls = Vec::new();
+    let mut bob_shown = false;
+    for resource in creation_order(service) {
+        let Some(create) = resource.operation(OperationKind::Create) else {
+            continue;
+        };
+        let creator = if Caller::Alice.may(resource, &create.grants) {
+            Caller::Alice
+        } else if let Some(role) = create.grants.roles.first() {
+            Caller::Role(role.clone())
+        } else {
+            continue;
+        };
+        let Some((body, refers_to)) = create_body(service, resource, &creator, &rows, 1) else {
+            continue;
+        };
+        if let Caller::Role(role) = &creator {
+            if !roles_used.contains(role) {
+                roles_used.push(role.clone());
+            }
+        }
+        let var = format!("{}_ID", resource.name.to_uppercase());
+        let token = creator.token();
+        let path = format!("/{}", resource.plural);
+        let may = |kind: OperationKind| {
+            resource
+                .operation(kind)
+                .is_some_and(|op| creator.may(resource, &op.grants))
+        };
+        calls.push(Line {
+            comment: Some(format!("create {} as {}", a(&resource.name), who(&creator))),
+            command: format!("{var}=$(new {path} \"{token}\" {})", quote(&body)),
+            status: Some(201),
+        });
+        if may(OperationKind::List) {
+            calls.push(call("GET", &path, &token, None, 200));
+        }
+        let item = format!("{path}/${var}");
+        if may(OperationKind::Get) {
+            calls.push(call("GET", &item, &token, None, 200));
+            if may(OperationKind::Update) {
+                if let Some(change) = update_body(resource) {
+                    calls.push(call("PATCH", &item, &token, Some(&change), 200));
+                }
+            }
+        }
+        let owned = resource.scope != Scope::Unowned;
+        let bob_blind = resource
+            .operation(OperationKind::Get)
+            .is_some_and(|op| !op.grants.public && op.grants.owner);
+        if owned && bob_blind && !bob_shown {
+            bob_shown = true;
+            let mut line = call("GET", &item, "$BOB", None, 404);
+            line.comment = Some(format!(
+                "bob may not see alice's {}: 404, as for a row that does not exist",
+                resource.name
+            ));
+            calls.push(line);
+        }
+        rows.push(Row {
+            resource,
+            creator,
+            var,
+            refers_to,
+        });
+    }
+    // Deletes last, the rows that refer to others first; a row still
+    // referred to by one that stays is kept.
+    let mut kept = vec![true; rows.len()];
+    let mut deletes = Vec::new();
+    for (i, row) in rows.iter().enumerate().rev() {
+        let referred = rows
+            .iter()
+            .enumerate()
+            .any(|(j, other)| kept[j] && other.refers_to.contains(&i));
+        let may = row
+            .resource
+            .operation(OperationKind::Delete)
+            .is_some_and(|op| row.creator.may(row.resource, &op.grants));
+        if may && !referred {
+            kept[i] = false;
+            let item = format!("/{}/${}", row.resource.plural, row.var);
+            deletes.push(call("DELETE", &item, &row.creator.token(), None, 204));
+        }
+    }
+    if let Some(first) = deletes.first_mut() {
+        first.comment = Some("delete what was created".into());
+    } else if let Some(line) = spare_delete(service, &rows) {
+        // Every row stays referred to: show a delete on one made for it.
+        deletes = line;
+    }
+    if !roles_used.is_empty() {
+        let tokens: Vec<String> = roles_used
+            .iter()
+            .map(|role| {
+                format!(
+                    "{}=$({dev_token} --user {role}-1 --role {role}{})",
+                    Caller::Role(role.clone()).token().trim_start_matches('$'),
+                    claims("acme")
+                )
+            })
+            .collect();
+        lines.push(Line {
+            comment: Some(format!(
+                "a token with the role{} that may create what alice may not",
+                if tokens.len() == 1 { "" } else { "s" }
+            )),
+            command: tokens.join("\n"),
+            status: None,
+        });
+    }
+    lines.extend(calls);
+    lines.extend(deletes);
+    lines
+}
+
+/// A second row of the first resource whose creator may delete it, made
+/// and deleted (when the session's own rows all stay referred to).
+fn spare_delete(service: &Service, rows: &[Row<'_>]) -> Option<Vec<Line>> {
+    rows.iter().find_map(|row| {
+        let resource = row.resource;
+        resource
+            .operation(OperationKind::Delete)
+            .filter(|op| row.creator.may(resource, &op.grants))?;
+        let (body, _) = create_body(service, resource, &row.creator, rows, 3)?;
+        let var = format!("{}2", row.var);
+        let token = row.creator.token();
+        let path = format!("/{}", resource.plural);
+        let mut delete = call("DELETE", &format!("{path}/${var}"), &token, None, 204);
+        delete.comment = None;
+        Some(vec![
+            Line {
+                comment: Some(format!(
+                    "rows referred to stay; delete another {} instead",
+                    resource.name
+                )),
+                command: format!("{var}=$(new {path} \"{token}\" {})", quote(&body)),
+                status: Some(201),
+            },
+            delete,
+        ])
+    })
+}
+
+/// `name` with its indefinite article, by its first letter.
+fn a(name: &str) -> String {
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {name}")
+}
+
+fn who(caller: &Caller) -> String {
+    match caller {
+        Caller::Alice => "alice".into(),
+        Caller::Role(role) => format!("a user with the role `{role}`"),
+    }
+}
+
+fn call(method: &str, path: &str, token: &str, body: Option<&str>, status: u16) -> Line {
+    let body = body.map(|b| format!(" {}", quote(b))).unwrap_or_default();
+    Line {
+        comment: None,
+        command: format!("call {method} {path} \"{token}\"{body}"),
+        status: Some(status),
+    }
+}
+
+/// `text` as one shell word in single quotes, where the placeholders
+/// `@@VAR@@` become `"$VAR"` (so an id is spliced into a JSON body).
+fn quote(text: &str) -> String {
+    let escaped = text.replace('\'', r"'\''");
+    let mut out = String::from("'");
+    let mut rest = escaped.as_str();
+    while let Some(start) = rest.find("@@") {
+        let Some(len) = rest[start + 2..].find("@@") else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        out.push_str(&format!("'\"${}\"'", &rest[start + 2..start + 2 + len]));
+        rest = &rest[start + 4 + len..];
+    }
+    out.push_str(rest);
+    out.push('\'');
+    out
+}
+
+/// The create body of `resource` by `creator`: every required field with
+/// an example value, refs to rows the session made that the new row's
+/// owner may refer to; the indexes of those rows. `None` when a required
+/// field cannot be filled.
+fn create_body(
+    service: &Service,
+    resource: &Resource,
+    creator: &Caller,
+    rows: &[Row<'_>],
+    seed: u32,
+) -> Option<(String, Vec<usize>)> {
+    let mut body = Map::new();
+    let mut refers_to = Vec::new();
+    for column in resource.fields().filter(|c| c.on_create && c.required) {
+        let value = match &column.ty {
+            ColumnType::Ref { resource: target } => {
+                let target = service.resource(target)?;
+                let owner = creator.owner(&resource.scope);
+                let (i, row) = rows.iter().enumerate().find(|(_, row)| {
+                    row.resource.name == target.name && linkable(row, owner.as_deref())
+                })?;
+                refers_to.push(i);
+                Value::String(format!("@@{}@@", row.var))
+            }
+            _ => example::value(column, seed)?,
+        };
+        body.insert(column.name.clone(), value);
+    }
+    Some((Value::Object(body).to_string(), refers_to))
+}
+
+/// Whether a new row owned by `owner` (`None`: an unowned row) may refer
+/// to `row`: a row of the same owner, or a row everyone may read.
+fn linkable(row: &Row<'_>, owner: Option<&str>) -> bool {
+    let public = row
+        .resource
+        .operation(OperationKind::Get)
+        .is_some_and(|op| op.grants.public);
+    public || (owner.is_some() && row.creator.owner(&row.resource.scope).as_deref() == owner)
+}
+
+/// A change of one field the owner may update: the first writable field
+/// that is not a ref, with another example value.
+fn update_body(resource: &Resource) -> Option<String> {
+    resource
+        .fields()
+        .filter(|c| c.on_update && !matches!(c.ty, ColumnType::Ref { .. }))
+        .find_map(|c| {
+            let value = example::value(c, 2)?;
+            let mut body = Map::new();
+            body.insert(c.name.clone(), value);
+            Some(Value::Object(body).to_string())
+        })
+}
+
+/// Resources in an order where every required ref's target comes before
+/// the resources referring to it (spec order otherwise); resources in a
+/// cycle of required refs, whose rows cannot be created, are left out.
+fn creation_order(service: &Service) -> Vec<&Resource> {
+    let mut placed: Vec<&Resource> = Vec::new();
+    loop {
+        let next = service.resources.iter().find(|r| {
+            !placed.iter().any(|p| p.name == r.name)
+                && r.fields()
+                    .filter(|c| c.on_create && c.required)
+                    .all(|c| match &c.ty {
+                        ColumnType::Ref { resource } => placed.iter().any(|p| &p.name == resource),
+                        _ => true,
+                    })
+        });
+        match next {
+            Some(r) => placed.push(r),
+            None => return placed,
+        }
+    }
+}
+
+/// The tenant claims of the service's owner rules, sorted.
+pub fn tenant_claims(service: &Service) -> Vec<String> {
+    let mut claims: Vec<String> = service
+        .resources
+        .iter()
+        .filter_map(|r| match &r.scope {
+            Scope::Owned {
+                claim,
+                tenant: true,
+                ..
+            } => Some(claim.clone()),
+            _ => None,
+        })
+        .collect();
+    claims.sort();
+    claims.dedup();
+    claims
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote;
+
+    #[test]
+    fn quoting_splices_variables_and_escapes_quotes() {
+        assert_eq!(quote(r#"{"a":1}"#), r#"'{"a":1}'"#);
+        assert_eq!(
+            quote(r#"{"c":"@@C_ID@@","n":"it's"}"#),
+            r#"'{"c":"'"$C_ID"'","n":"it'\''s"}'"#
+        );
+    }
+}
