@@ -337,6 +337,26 @@ impl Service {
     pub fn resource(&self, name: &str) -> Option<&Resource> {
         self.resources.iter().find(|r| r.name == name)
     }
+
+    /// The claims of the tenant owner rules (`owner: { claim: org }`),
+    /// sorted, each once: what a token must carry besides the user.
+    pub fn tenant_claims(&self) -> Vec<String> {
+        let mut claims: Vec<String> = self
+            .resources
+            .iter()
+            .filter_map(|r| match &r.scope {
+                Scope::Owned {
+                    claim,
+                    tenant: true,
+                    ..
+                } => Some(claim.clone()),
+                _ => None,
+            })
+            .collect();
+        claims.sort();
+        claims.dedup();
+        claims
+    }
 }
 
 impl Resource {

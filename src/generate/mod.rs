@@ -522,7 +522,7 @@ fn api_mod(service: &Service) -> proc_macro2::TokenStream {
     );
     let leeway = u64::from(auth.leeway_seconds);
     let user_claim = &auth.user_claim;
-    let tenant = readme::tenant_claims(service);
+    let tenant = service.tenant_claims();
     let rate = |r: crate::spec::Rate| {
         let (c, p) = (r.count, r.per.seconds());
         quote!(Rate::new(#c, #p))

@@ -75,7 +75,7 @@ struct Row<'a> {
 /// The session for `service`, with `dev_token` the command that mints a
 /// token (its arguments follow).
 pub fn session(service: &Service, dev_token: &str) -> Vec<Line> {
-    let tenant_claims = tenant_claims(service);
+    let tenant_claims = service.tenant_claims();
     let claims = |tenant: &str| -> String {
         tenant_claims
             .iter()
@@ -367,25 +367,6 @@ fn creation_order(service: &Service) -> Vec<&Resource> {
             None => return placed,
         }
     }
-}
-
-/// The tenant claims of the service's owner rules, sorted.
-pub fn tenant_claims(service: &Service) -> Vec<String> {
-    let mut claims: Vec<String> = service
-        .resources
-        .iter()
-        .filter_map(|r| match &r.scope {
-            Scope::Owned {
-                claim,
-                tenant: true,
-                ..
-            } => Some(claim.clone()),
-            _ => None,
-        })
-        .collect();
-    claims.sort();
-    claims.dedup();
-    claims
 }
 
 #[cfg(test)]

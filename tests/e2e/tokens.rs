@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use palisade::model::{Key, Scope, Service};
+use palisade::model::{Key, Service};
 use serde_json::{Map, Value, json};
 
 const ES256_PRIVATE: &str = include_str!("../fixtures/es256-private.pem");
@@ -84,18 +84,7 @@ impl Keys {
                 )
             }
         };
-        let tenant_claims = model
-            .resources
-            .iter()
-            .filter_map(|r| match &r.scope {
-                Scope::Owned {
-                    claim,
-                    tenant: true,
-                    ..
-                } => Some(claim.clone()),
-                _ => None,
-            })
-            .collect();
+        let tenant_claims = model.tenant_claims();
         Keys {
             algorithm,
             signing,
