@@ -84,7 +84,7 @@ codes! {
     InvalidClaim => "invalid-claim", "an empty or malformed claim name";
     ReservedFilter => "reserved-filter", "a filter named like a parameter of every list (`limit`, `sort`, `cursor`)";
     RequiredRefCycle => "required-ref-cycle", "required refs that form a cycle, so no row of them can ever be created";
-    ReservedClaim => "reserved-claim", "an owner claim that tokens use for something else (`exp`, `nbf`, `iat`, a checked `iss` or `aud`, the roles claim)";
+    ReservedClaim => "reserved-claim", "an owner or user claim that tokens use for something else (`exp`, `nbf`, `iat`, the roles claim; a checked `iss` or `aud` as owner claim; `iss`, `aud`, `azp` or `jti` as user claim)";
     UnsatisfiableField => "unsatisfiable-field", "a field whose constraints no value meets (a pattern longer than `max_length`, an email or URL `max_length` below the shortest address), so it can only be null";
 }
 
