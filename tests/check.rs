@@ -236,3 +236,44 @@ fn an_invalid_spec_is_exit_2() {
         .assert()
         .code(2);
 }
+
+/// The spec's file name is shown in the header comment of every generated
+/// file; a name with a newline (or `-->`, `*/`) must not end that comment
+/// and write lines of its own into the project, which `check` would then
+/// accept as up to date. (A file name cannot hold `/`, so not `*/`.)
+#[test]
+fn a_spec_file_name_cannot_inject_text_into_generated_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "api.yaml\nfn pwned() {}\n[pwned]\n--> <script> pwned";
+    let spec = dir.path().join(name);
+    std::fs::copy("examples/billing.yaml", &spec).unwrap();
+    let out = dir.path().join("project");
+    generate(&spec, &out);
+    let files = mtimes(&out);
+    let header =
+        "from api.yaml%0Afn%20pwned%28%29%20%7B%7D%0A%5Bpwned%5D%0A--%3E%20%3Cscript%3E%20pwned.";
+    for (path, (_, bytes)) in &files {
+        let text = String::from_utf8_lossy(bytes);
+        if path.starts_with(".palisade") {
+            continue;
+        }
+        for line in text.lines() {
+            assert!(
+                !line.contains("pwned") || line.contains(header),
+                "{path}: a line of the file name got into the file: {line:?}"
+            );
+        }
+        let first = text.lines().next().unwrap_or_default();
+        if first.contains("@generated") && first.contains(" from ") {
+            assert!(first.contains(header), "{path}: {first}");
+        }
+    }
+    assert!(files.keys().any(|p| p == "Cargo.toml"));
+    palisade()
+        .arg("check")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+}
