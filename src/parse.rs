@@ -280,11 +280,17 @@ impl<'a> Scalars<'a> {
         }
         let (schema, name) = deref(schema);
         if let Value::String(s) = &node.value {
-            let problem = match name {
-                Some("Rate") => s.parse::<Rate>().err().map(|e| (Code::InvalidRate, e)),
-                Some("Size") => s.parse::<Size>().err().map(|e| (Code::InvalidSize, e)),
-                Some("Origin") => s.parse::<Origin>().err().map(|e| (Code::InvalidOrigin, e)),
-                _ => None,
+            // Rates and origins are inlined (so that an optional one is not
+            // an `anyOf`): known by their pattern; sizes by their name.
+            let pattern = schema.get("pattern").and_then(|p| p.as_str());
+            let problem = if pattern == Some(Rate::PATTERN) {
+                s.parse::<Rate>().err().map(|e| (Code::InvalidRate, e))
+            } else if pattern == Some(Origin::PATTERN) {
+                s.parse::<Origin>().err().map(|e| (Code::InvalidOrigin, e))
+            } else if name == Some("Size") {
+                s.parse::<Size>().err().map(|e| (Code::InvalidSize, e))
+            } else {
+                None
             };
             if let Some((code, message)) = problem {
                 self.push(Diagnostic::error(code, message).at(node.span, "here"), path);
