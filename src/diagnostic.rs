@@ -49,6 +49,8 @@ codes! {
     DuplicateKey => "duplicate-key", "a mapping has the same key twice (the second would silently replace the first)";
     MultipleDocuments => "multiple-documents", "the file holds more than one YAML document";
     EmptySpec => "empty-spec", "the file holds no spec";
+    SpecTooLarge => "spec-too-large", "the file is larger than 4 MiB, or holds more than 500,000 values once its aliases are expanded";
+    NestingTooDeep => "nesting-too-deep", "lists and mappings nested more than 64 levels deep";
     UnknownKey => "unknown-key", "a key that the format does not have (often a typo)";
     MissingKey => "missing-key", "a required key is absent";
     WrongType => "wrong-type", "a value of the wrong type (a list where a mapping belongs, a string for a number, ...)";
