@@ -7,15 +7,16 @@
 //! but the spec or palisade changed), hand-edited (differs from what
 //! palisade last wrote), missing, or unexpected (left behind by an earlier
 //! generation), each with a unified diff, plus warnings about user files
-//! that no longer match the spec. Invariant: checking only reads; user
-//! files are never compared byte for byte.
+//! that no longer match the spec. Invariants: checking only reads; user
+//! files are never compared byte for byte; no symbolic link inside the
+//! project is followed (such a project is an error, exit 2).
 
 use std::path::Path;
 
 use serde::Serialize;
 
 use crate::generate::{Ownership, Project};
-use crate::write::{MANIFEST, Manifest, sha256};
+use crate::write::{MANIFEST, Manifest, plain_path, sha256};
 
 /// Why a file differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -115,6 +116,11 @@ pub fn check(project: &Project, manifest: &Manifest, dir: &Path) -> anyhow::Resu
             ownership: Ownership::Generated,
         },
     );
+    // No link is followed: a file from elsewhere never reaches a diff.
+    let earlier = previous.iter().flat_map(|p| p.files.keys());
+    for path in expected.keys().chain(earlier) {
+        plain_path(dir, path)?;
+    }
     for (path, file) in &expected {
         let on_disk = std::fs::read(dir.join(path)).ok();
         match (file.ownership, on_disk) {
@@ -151,7 +157,7 @@ pub fn check(project: &Project, manifest: &Manifest, dir: &Path) -> anyhow::Resu
     }
     if let Some(previous) = &previous {
         for (path, entry) in &previous.files {
-            if expected.contains_key(path) || !dir.join(path).exists() {
+            if expected.contains_key(path) || std::fs::symlink_metadata(dir.join(path)).is_err() {
                 continue;
             }
             match entry.ownership {

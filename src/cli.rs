@@ -138,12 +138,28 @@ fn width() -> usize {
 
 /// Reads a spec file; an unreadable file is reported like an invalid spec.
 pub fn read_source(path: &Path) -> Result<SourceFile, String> {
-    std::fs::read(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))
-        .and_then(|bytes| {
-            String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))
-        })
-        .map(|text| SourceFile::new(path.display().to_string(), text))
+    let what = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {what}: {e}"))?;
+    read_bounded(file, &what).map(|text| SourceFile::new(what, text))
+}
+
+/// The text of a spec from `reader`, of which at most one byte more than
+/// the largest spec accepted ([`crate::yaml::MAX_BYTES`]) is read: a larger
+/// file is reported by the parser (`spec-too-large`) without being read
+/// whole, so a huge file (or `/dev/zero`) costs nothing.
+pub fn read_bounded(reader: impl std::io::Read, what: &str) -> Result<String, String> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    reader
+        .take(crate::yaml::MAX_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {what}: {e}"))?;
+    if bytes.len() > crate::yaml::MAX_BYTES {
+        // The cut may split a character; what is past the limit is never
+        // parsed anyway.
+        return Ok(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    String::from_utf8(bytes).map_err(|_| format!("{what} is not UTF-8 text"))
 }
 
 fn validate(specs: &[PathBuf], format: Format, color: bool) -> u8 {

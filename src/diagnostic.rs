@@ -49,6 +49,8 @@ codes! {
     DuplicateKey => "duplicate-key", "a mapping has the same key twice (the second would silently replace the first)";
     MultipleDocuments => "multiple-documents", "the file holds more than one YAML document";
     EmptySpec => "empty-spec", "the file holds no spec";
+    SpecTooLarge => "spec-too-large", "the file is larger than 4 MiB, or holds more than 500,000 values once its aliases are expanded";
+    NestingTooDeep => "nesting-too-deep", "lists and mappings nested more than 64 levels deep";
     UnknownKey => "unknown-key", "a key that the format does not have (often a typo)";
     MissingKey => "missing-key", "a required key is absent";
     WrongType => "wrong-type", "a value of the wrong type (a list where a mapping belongs, a string for a number, ...)";
@@ -84,7 +86,7 @@ codes! {
     InvalidClaim => "invalid-claim", "an empty or malformed claim name";
     ReservedFilter => "reserved-filter", "a filter named like a parameter of every list (`limit`, `sort`, `cursor`)";
     RequiredRefCycle => "required-ref-cycle", "required refs that form a cycle, so no row of them can ever be created";
-    ReservedClaim => "reserved-claim", "an owner claim that tokens use for something else (`exp`, `nbf`, `iat`, a checked `iss` or `aud`, the roles claim)";
+    ReservedClaim => "reserved-claim", "an owner or user claim that tokens use for something else (`exp`, `nbf`, `iat`, the roles claim; a checked `iss` or `aud` as owner claim; `iss`, `aud`, `azp` or `jti` as user claim)";
     UnsatisfiableField => "unsatisfiable-field", "a field whose constraints no value meets (a pattern longer than `max_length`, an email or URL `max_length` below the shortest address), so it can only be null";
 }
 

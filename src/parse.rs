@@ -19,6 +19,7 @@
 //! ([`validate::validate_partial`]), so that a file's semantic errors are
 //! reported together with its structural ones, and never because of them.
 
+use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use jsonschema::error::{TypeKind, ValidationErrorKind};
@@ -119,14 +120,6 @@ impl OwnedStep {
             OwnedStep::Index(i) => Step::Index(*i),
         }
     }
-
-    fn is(&self, step: &Step<'_>) -> bool {
-        match (self, step) {
-            (OwnedStep::Key(a), Step::Key(b)) => a == b,
-            (OwnedStep::Index(a), Step::Index(b)) => a == b,
-            _ => false,
-        }
-    }
 }
 
 fn owned(path: &[Step<'_>]) -> Path {
@@ -136,11 +129,6 @@ fn owned(path: &[Step<'_>]) -> Path {
             Step::Index(i) => OwnedStep::Index(*i),
         })
         .collect()
-}
-
-/// `path` starts with `prefix`.
-fn starts_with(path: &[Step<'_>], prefix: &[OwnedStep]) -> bool {
-    path.len() >= prefix.len() && prefix.iter().zip(path).all(|(a, b)| a.is(b))
 }
 
 /// The findings of the structural pass, and where they are.
@@ -169,9 +157,10 @@ impl Structure {
     /// will read them. Needed only when serde refuses the tree or does not
     /// get to read it: what it finds is exactly what serde refuses.
     fn scalars(&mut self, root: &Node, text: &str) {
+        let reported: HashSet<Path> = self.errors.iter().cloned().collect();
         let mut scalars = Scalars {
             text,
-            reported: &self.errors,
+            reported: &reported,
             found: Vec::new(),
         };
         scalars.walk(root, schema::json_schema(), &mut Vec::new());
@@ -188,7 +177,7 @@ impl Structure {
 struct Scalars<'a> {
     text: &'a str,
     /// Paths the schema already reported: not reported twice.
-    reported: &'a [Path],
+    reported: &'a HashSet<Path>,
     found: Vec<(Diagnostic, Path)>,
 }
 
@@ -270,21 +259,22 @@ impl<'a> Scalars<'a> {
         schema: &'static serde_json::Value,
         path: &mut Vec<Step<'n>>,
     ) {
-        if !self.reported.is_empty()
-            && self
-                .reported
-                .iter()
-                .any(|p| p.len() == path.len() && starts_with(path, p))
-        {
+        if !self.reported.is_empty() && self.reported.contains(&owned(path)) {
             return;
         }
         let (schema, name) = deref(schema);
         if let Value::String(s) = &node.value {
-            let problem = match name {
-                Some("Rate") => s.parse::<Rate>().err().map(|e| (Code::InvalidRate, e)),
-                Some("Size") => s.parse::<Size>().err().map(|e| (Code::InvalidSize, e)),
-                Some("Origin") => s.parse::<Origin>().err().map(|e| (Code::InvalidOrigin, e)),
-                _ => None,
+            // Rates and origins are inlined (so that an optional one is not
+            // an `anyOf`): known by their pattern; sizes by their name.
+            let pattern = schema.get("pattern").and_then(|p| p.as_str());
+            let problem = if pattern == Some(Rate::PATTERN) {
+                s.parse::<Rate>().err().map(|e| (Code::InvalidRate, e))
+            } else if pattern == Some(Origin::PATTERN) {
+                s.parse::<Origin>().err().map(|e| (Code::InvalidOrigin, e))
+            } else if name == Some("Size") {
+                s.parse::<Size>().err().map(|e| (Code::InvalidSize, e))
+            } else {
+                None
             };
             if let Some((code, message)) = problem {
                 self.push(Diagnostic::error(code, message).at(node.span, "here"), path);
@@ -403,16 +393,23 @@ impl<'a> Scalars<'a> {
 
 /// Which parts of a tree can be trusted after the structural pass: the
 /// semantic checks ask it before they read a part.
+///
+/// Every question is answered by hash lookups (one per step of the path
+/// asked about), so that a spec with many problems is not checked in time
+/// that grows with their number times the number of questions.
 #[derive(Debug)]
 pub struct Trust<'a> {
     root: Option<&'a Node>,
-    /// Every node with a problem.
-    errors: Vec<Path>,
-    /// The same, cut before the first list index: a list with one bad item
-    /// is not read at all, so that no index shifts.
-    broken: Vec<Path>,
+    /// Whether any node has a problem, or any mapping an unknown key.
+    complete: bool,
+    /// Every node with a problem, cut before the first list index: a list
+    /// with one bad item is not read at all, so that no index shifts.
+    broken: HashSet<Path>,
     /// Mappings with an unknown key.
-    open: Vec<Path>,
+    open: HashSet<Path>,
+    /// Every path at or above a node with a problem or a mapping with an
+    /// unknown key.
+    troubled: HashSet<Path>,
 }
 
 impl Trust<'_> {
@@ -420,9 +417,10 @@ impl Trust<'_> {
     pub fn complete() -> Trust<'static> {
         Trust {
             root: None,
-            errors: Vec::new(),
-            broken: Vec::new(),
-            open: Vec::new(),
+            complete: true,
+            broken: HashSet::new(),
+            open: HashSet::new(),
+            troubled: HashSet::new(),
         }
     }
 
@@ -437,16 +435,22 @@ impl Trust<'_> {
                 e[..cut].to_vec()
             })
             .collect();
+        let troubled = errors
+            .iter()
+            .chain(&open)
+            .flat_map(|e| (0..=e.len()).map(|n| e[..n].to_vec()))
+            .collect();
         Trust {
             root: Some(root),
-            errors,
+            complete: errors.is_empty() && open.is_empty(),
             broken,
-            open,
+            open: open.into_iter().collect(),
+            troubled,
         }
     }
 
     pub fn is_complete(&self) -> bool {
-        self.errors.is_empty() && self.open.is_empty()
+        self.complete
     }
 
     /// The value at `path` can be trusted: neither it nor anything above it
@@ -457,7 +461,8 @@ impl Trust<'_> {
         if self.is_complete() {
             return true;
         }
-        if self.broken.iter().any(|b| starts_with(path, b)) {
+        let owned = owned(path);
+        if (0..=owned.len()).any(|n| self.broken.contains(&owned[..n])) {
             return false;
         }
         let Some(mut node) = self.root else {
@@ -466,13 +471,7 @@ impl Trust<'_> {
         for (i, step) in path.iter().enumerate() {
             match node.step(*step) {
                 Some(next) => node = next,
-                None => {
-                    let parent = &path[..i];
-                    return !self
-                        .open
-                        .iter()
-                        .any(|o| o.len() == parent.len() && starts_with(parent, o));
-                }
+                None => return !self.open.contains(&owned[..i]),
             }
         }
         true
@@ -480,12 +479,7 @@ impl Trust<'_> {
 
     /// The value at `path` and everything in it can be trusted.
     pub fn clean(&self, path: &[Step<'_>]) -> bool {
-        self.sound(path)
-            && !self
-                .errors
-                .iter()
-                .chain(&self.open)
-                .any(|e| e.len() >= path.len() && e.iter().zip(path).all(|(a, b)| a.is(b)))
+        self.sound(path) && (self.is_complete() || !self.troubled.contains(&owned(path)))
     }
 }
 
@@ -931,8 +925,16 @@ fn convert(root: &Node, error: &ValidationError<'_>, structure: &mut Structure) 
     match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let allowed = allowed_keys(error);
+            // Found by name at once, however many keys the mapping has.
+            let key_spans: std::collections::HashMap<&str, Span> = match &here.node.value {
+                Value::Map(entries) => entries
+                    .iter()
+                    .map(|e| (e.key.as_str(), e.key_span))
+                    .collect(),
+                _ => Default::default(),
+            };
             for key in unexpected {
-                let span = here.node.entry(key).map_or(value_span, |e| e.key_span);
+                let span = key_spans.get(key.as_str()).copied().unwrap_or(value_span);
                 let suggestion = did_you_mean(key, allowed.iter().copied());
                 let help = match suggestion {
                     Some(s) => format!("did you mean `{s}`?"),

@@ -75,3 +75,131 @@ fn follow_ref<'a>(
     }
     node
 }
+
+#[cfg(test)]
+mod tests {
+    use jsonschema::ValidationError;
+    use jsonschema::error::ValidationErrorKind;
+    use serde_json::json;
+
+    use super::*;
+
+    /// A valid spec as JSON, with `extra` merged into its top level.
+    fn spec_with(extra: serde_json::Value) -> serde_json::Value {
+        let mut spec = json!({
+            "palisade": 1,
+            "service": { "name": "s" },
+            "auth": { "jwt": { "algorithm": "HS256", "secret_env": "JWT_SECRET" } },
+            "resources": { "note": { "owner": "owner_id", "fields": { "t": { "type": "string" } } } }
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            spec[k] = v.clone();
+        }
+        spec
+    }
+
+    /// One problem an editor can show for a value: where (the instance's
+    /// JSON pointer), whether it is a `pattern` error, its text, and the
+    /// `patternErrorMessage` of the schema that raised it.
+    #[derive(Debug)]
+    struct Problem {
+        at: String,
+        pattern: bool,
+        text: String,
+        shape: String,
+    }
+
+    /// Every leaf error of `instance` against the published schema: the
+    /// branches of an `anyOf` are opened, as editors do to pick the
+    /// message they show.
+    fn problems(instance: &serde_json::Value) -> Vec<Problem> {
+        fn leaves(e: &ValidationError<'_>, out: &mut Vec<Problem>) {
+            if let ValidationErrorKind::AnyOf { context }
+            | ValidationErrorKind::OneOfNotValid { context } = e.kind()
+            {
+                for e in context.iter().flatten() {
+                    leaves(e, out);
+                }
+                return;
+            }
+            let path = e.schema_path().as_str().to_string();
+            let owner = path.rsplit_once('/').map_or("", |(p, _)| p).to_string();
+            out.push(Problem {
+                at: e.instance_path().as_str().to_string(),
+                pattern: matches!(e.kind(), ValidationErrorKind::Pattern { .. }),
+                text: e.to_string(),
+                shape: resolve(&owner)
+                    .and_then(|o| o.get("patternErrorMessage"))
+                    .and_then(|m| m.as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+            });
+        }
+        let validator = jsonschema::draft202012::new(json_schema()).unwrap();
+        let mut out = Vec::new();
+        for e in validator.iter_errors(instance) {
+            leaves(&e, &mut out);
+        }
+        out
+    }
+
+    /// The problems at `at`, which must all be pattern errors that say
+    /// what the value should look like (`expected` in it).
+    fn only_pattern_errors_at(instance: serde_json::Value, at: &str, expected: &str) {
+        let problems = problems(&instance);
+        let here: Vec<&Problem> = problems.iter().filter(|p| p.at == at).collect();
+        assert!(!here.is_empty(), "no problem at {at}: {problems:#?}");
+        for p in here {
+            assert!(p.pattern, "{at}: {p:#?}");
+            assert!(p.shape.contains(expected), "{at}: {p:#?}");
+        }
+    }
+
+    /// A malformed rate fails on the rate's pattern, whose message says
+    /// what a rate looks like, not on an `anyOf` whose other branch says
+    /// the value "is not of type 'null'".
+    #[test]
+    fn a_malformed_rate_says_what_a_rate_looks_like() {
+        assert!(problems(&spec_with(json!({}))).is_empty());
+        for (key, rate) in [("anon", "30 per minute"), ("user", "30/fortnight")] {
+            only_pattern_errors_at(
+                spec_with(json!({ "throttle": { key: rate } })),
+                &format!("/throttle/{key}"),
+                "`30/minute`",
+            );
+        }
+        let resource = json!({ "owner": "owner_id", "fields": { "t": { "type": "string" } }, "throttle": { "create": "5 a minute" } });
+        only_pattern_errors_at(
+            spec_with(json!({ "resources": { "note": resource } })),
+            "/resources/note/throttle/create",
+            "`30/minute`",
+        );
+        // A rate that is not a string is a type error that names a string.
+        let problems = problems(&spec_with(json!({ "throttle": { "anon": 30 } })));
+        let here: Vec<&Problem> = problems
+            .iter()
+            .filter(|p| p.at == "/throttle/anon")
+            .collect();
+        assert_eq!(here.len(), 1, "{problems:#?}");
+        assert!(here[0].text.contains("string"), "{here:#?}");
+        let valid = spec_with(json!({ "throttle": { "anon": null, "user": "1000/hour" } }));
+        assert!(self::problems(&valid).is_empty());
+    }
+
+    /// `validate` refuses an origin with a trailing slash; the schema
+    /// editors check does too, and says why.
+    #[test]
+    fn an_origin_with_a_trailing_slash_is_refused() {
+        for origin in ["https://app.example.com/", "http://localhost:3000/"] {
+            only_pattern_errors_at(
+                spec_with(json!({ "cors": { "origins": [origin] } })),
+                "/cors/origins/0",
+                "no trailing slash",
+            );
+        }
+        let fine = spec_with(
+            json!({ "cors": { "origins": ["https://app.example.com", "http://localhost:3000"] } }),
+        );
+        assert!(problems(&fine).is_empty());
+    }
+}

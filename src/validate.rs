@@ -465,6 +465,39 @@ impl<'a> Validator<'a> {
                 self.push(d);
             }
         }
+        if let Some(claim) = auth.user_claim.as_deref() {
+            self.user_claim(claim, auth.roles_claim.as_deref());
+        }
+    }
+
+    /// The user claim must identify the user: a registered claim that
+    /// every token of the issuer shares (`iss`, `aud`, `azp`) would make
+    /// every caller one owner, and one that changes with every token
+    /// (`exp`, `nbf`, `iat`, `jti`) would make each token a new owner who
+    /// never finds its rows again.
+    fn user_claim(&mut self, claim: &str, roles_claim: Option<&str>) {
+        let why = if TIME_CLAIMS.contains(&claim) {
+            "it is a time that changes with every token, so no caller would find its rows again"
+        } else if claim == "jti" {
+            "it is the token's own id, new in every token, so no caller would find its rows again"
+        } else if claim == "iss" {
+            "every token of the issuer carries the same `iss`, so every caller would be one owner"
+        } else if claim == "aud" {
+            "every token for this API carries the same `aud`, so every caller would be one owner"
+        } else if claim == "azp" {
+            "it names the client application, which all of its users share, so they would be one owner"
+        } else if roles_claim == Some(claim) {
+            "it is `auth.roles_claim`, an array of role names, not a user"
+        } else {
+            return;
+        };
+        let d = Diagnostic::error(
+            Code::ReservedClaim,
+            format!("`{claim}` cannot be `auth.user_claim`: {why}"),
+        )
+        .at(self.value(path!["auth", "user_claim"]), "not a user id")
+        .with_help("name the claim that identifies the user, such as `sub` (the default)");
+        self.push(d);
     }
 
     /// The roles that some grant gives at least one operation, and whether
@@ -1685,6 +1718,27 @@ mod tests {
         }
         for bad in ["", "A", "1a", "_a", "a-b", "é", "Invoice"] {
             assert!(!is_identifier(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_user_claim_must_identify_a_user() {
+        let spec = |claim: &str| {
+            format!(
+                "palisade: 1\nservice: {{ name: s }}\nauth:\n  jwt: {{ algorithm: HS256, secret_env: JWT_SECRET }}\n  user_claim: {claim}\n  roles_claim: groups\nroles: [admin]\nresources:\n  note:\n    owner: owner_id\n    fields: {{ t: {{ type: string }} }}\n    access: {{ roles: {{ admin: [get] }} }}\n"
+            )
+        };
+        let codes = |claim: &str| -> Vec<Code> {
+            match crate::compile(crate::source::SourceFile::new("t.yaml", spec(claim))) {
+                Ok(compiled) => compiled.warnings.iter().map(|d| d.code).collect(),
+                Err(report) => report.diagnostics.iter().map(|d| d.code).collect(),
+            }
+        };
+        for claim in ["iss", "aud", "azp", "exp", "iat", "nbf", "jti", "groups"] {
+            assert_eq!(codes(claim), [Code::ReservedClaim], "{claim}");
+        }
+        for claim in ["sub", "email", "oid", "uid"] {
+            assert_eq!(codes(claim), [], "{claim}");
         }
     }
 

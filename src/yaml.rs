@@ -3,9 +3,18 @@
 //! Stage: parse, first step. Input: spec text. Output: a [`Node`] tree in
 //! which every scalar, sequence, mapping and key keeps its [`Span`], plus the
 //! problems found on the way (syntax errors, duplicate keys, more than one
-//! document). Invariant: a duplicate key is reported and its second value
-//! dropped; it never silently replaces the first. Scalars are resolved with
-//! the YAML 1.2 core schema, as serde_yaml does.
+//! document). Invariants: a duplicate key is reported and its second value
+//! dropped; it never silently replaces the first. What a file may make the
+//! compiler hold is bounded before it is built: at most [`MAX_BYTES`] of
+//! text, [`MAX_VALUES`] values once aliases are expanded (an alias counts
+//! as everything it repeats, so a "billion laughs" stops at the alias that
+//! passes the limit, in milliseconds) and [`MAX_DEPTH`] levels of nesting;
+//! past a limit there is no tree, so no later pass (nor serde_yaml, which
+//! reads only a text this pass accepted) sees an unbounded document.
+//! Scalars are resolved with the YAML 1.2 core schema, as serde_yaml does.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
@@ -13,12 +22,31 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{SourceFile, Span};
 
+/// The largest spec file read, in bytes (a spec takes about half a
+/// kilobyte per resource: 1,000 resources are about 550 KiB).
+pub const MAX_BYTES: usize = 4 << 20;
+
+/// The most values (keys, list items and values, an alias counting as
+/// every value it repeats) a document may hold: six times the 79,000 of a
+/// spec of 1,000 resources of seven fields (`benches/compile.rs`).
+pub const MAX_VALUES: usize = 500_000;
+
+/// The deepest nesting of lists and mappings (a spec nests about six).
+pub const MAX_DEPTH: usize = 64;
+
 /// A YAML value with its position.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
     pub span: Span,
     pub value: Value,
+    /// For a mapping of more than [`INDEXED`] keys: where each key is in
+    /// it, so that looking a key up does not walk the mapping (a spec of
+    /// thousands of resources would otherwise be read in quadratic time).
+    keys: Option<Arc<HashMap<String, usize>>>,
 }
+
+/// Mappings with more keys than this are indexed by key.
+const INDEXED: usize = 16;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -53,8 +81,9 @@ impl Node {
     }
 
     pub fn entry(&self, key: &str) -> Option<&Entry> {
-        match &self.value {
-            Value::Map(entries) => entries.iter().find(|e| e.key == key),
+        match (&self.value, &self.keys) {
+            (Value::Map(entries), Some(keys)) => keys.get(key).map(|&i| &entries[i]),
+            (Value::Map(entries), None) => entries.iter().find(|e| e.key == key),
             _ => None,
         }
     }
@@ -125,16 +154,50 @@ pub fn non_finite_text(f: f64) -> &'static str {
 /// Parses `source` into a node tree. Returns the root (when the text is
 /// YAML at all) and every problem found.
 pub fn parse(source: &SourceFile) -> (Option<Node>, Vec<Diagnostic>) {
+    let text = source.text();
+    if text.len() > MAX_BYTES {
+        let diagnostic = Diagnostic::error(
+            Code::SpecTooLarge,
+            format!(
+                "the file is larger than {} MiB, the largest spec palisade reads",
+                MAX_BYTES >> 20
+            ),
+        )
+        .at(char_span(text, MAX_BYTES), "the limit is passed here")
+        .with_help("a spec takes about half a kilobyte per resource; is this the right file?");
+        return (None, vec![diagnostic]);
+    }
     let mut builder = Builder {
         source,
         stack: Vec::new(),
-        anchors: Vec::new(),
+        anchors: HashMap::new(),
         documents: Vec::new(),
         document_starts: Vec::new(),
         diagnostics: Vec::new(),
+        values: 0,
+        stopped: false,
     };
-    let mut parser = Parser::new_from_str(source.text());
-    if let Err(error) = parser.load(&mut builder, true) {
+    // The events are pulled one by one (yaml-rust2's `load` recurses once
+    // per level of nesting, so a deep enough file would overflow the stack
+    // before any limit could be checked), and reading stops at a limit.
+    let mut parser = Parser::new_from_str(text);
+    let loaded = loop {
+        match parser.next_token() {
+            Err(error) => break Err(error),
+            Ok((event, mark)) => {
+                let end = event == Event::StreamEnd;
+                builder.on_event(event, mark);
+                if end || builder.stopped {
+                    break Ok(());
+                }
+            }
+        }
+    };
+    if builder.stopped {
+        // Past a limit the tree is incomplete, and the rest is not read.
+        return (None, builder.diagnostics);
+    }
+    if let Err(error) = loaded {
         let offset = builder.offset(error.marker());
         let diagnostic = builder.scan_error(offset, error.info());
         builder.diagnostics.push(diagnostic);
@@ -196,18 +259,49 @@ enum Open {
         /// A flow mapping (`{...}`) rather than a block mapping.
         flow: bool,
         entries: Vec<Entry>,
+        /// Where each key is in `entries` (a duplicate is found at once,
+        /// however many keys the mapping has).
+        keys: HashMap<String, usize>,
         pending_key: Option<Node>,
     },
+}
+
+/// An anchored node, with what repeating it costs: its values and height.
+struct Anchor {
+    node: Node,
+    values: usize,
+    height: usize,
 }
 
 struct Builder<'s> {
     source: &'s SourceFile,
     stack: Vec<Open>,
-    anchors: Vec<(usize, Node)>,
+    /// By the parser's id (a redefined name gets a new id).
+    anchors: HashMap<usize, Anchor>,
     documents: Vec<Node>,
     /// Where each document starts (its `---`, when it has one).
     document_starts: Vec<usize>,
     diagnostics: Vec<Diagnostic>,
+    /// The values built so far, aliases counted with all they repeat.
+    values: usize,
+    /// A limit was passed: every further event is ignored.
+    stopped: bool,
+}
+
+/// The values of a node (itself and everything in it) and its height (0
+/// for a scalar, 1 + its deepest child for a collection).
+fn measure(node: &Node) -> (usize, usize) {
+    match &node.value {
+        Value::Seq(items) => items
+            .iter()
+            .map(measure)
+            .fold((1, 1), |(v, h), (cv, ch)| (v + cv, h.max(ch + 1))),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|e| measure(&e.value))
+            .fold((1, 1), |(v, h), (cv, ch)| (v + 1 + cv, h.max(ch + 1))),
+        _ => (1, 0),
+    }
 }
 
 impl Builder<'_> {
@@ -343,9 +437,82 @@ impl Builder<'_> {
         Span::new(start, start + len)
     }
 
+    /// Counts `added` values at `offset`; past [`MAX_VALUES`], reports
+    /// it and stops building. `alias` says whether an alias added them.
+    fn count(&mut self, added: usize, offset: usize, alias: bool) -> bool {
+        self.values = self.values.saturating_add(added);
+        if self.values <= MAX_VALUES {
+            return true;
+        }
+        let text = self.source.text();
+        let (span, label) = if alias {
+            (
+                self.alias_span(offset),
+                format!("this alias repeats {added} values"),
+            )
+        } else {
+            (
+                char_span(text, offset),
+                "the limit is passed here".to_string(),
+            )
+        };
+        self.stop(
+            Diagnostic::error(
+                Code::SpecTooLarge,
+                format!(
+                    "the document holds more than {MAX_VALUES} values once its aliases are expanded"
+                ),
+            )
+            .at(span, label)
+            .with_help(
+                "each use of an alias (`*name`) repeats every value of its anchor; write the values out once, or use fewer aliases",
+            ),
+        );
+        false
+    }
+
+    /// Checks that a value of `height` fits at the current depth.
+    fn fits(&mut self, height: usize, offset: usize, alias: bool) -> bool {
+        let depth = self.stack.len() + height;
+        if depth <= MAX_DEPTH {
+            return true;
+        }
+        let text = self.source.text();
+        let span = if alias {
+            self.alias_span(offset)
+        } else {
+            char_span(text, offset)
+        };
+        self.stop(
+            Diagnostic::error(
+                Code::NestingTooDeep,
+                format!("lists and mappings are nested more than {MAX_DEPTH} levels deep"),
+            )
+            .at(span, format!("level {depth} starts here"))
+            .with_help("a spec nests about six levels; check the indentation and the brackets"),
+        );
+        false
+    }
+
+    fn stop(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+        self.stopped = true;
+        self.stack.clear();
+        self.anchors.clear();
+        self.documents.clear();
+    }
+
     fn push(&mut self, mut node: Node, anchor: usize, implicit_null: bool) {
         if anchor != 0 {
-            self.anchors.push((anchor, node.clone()));
+            let (values, height) = measure(&node);
+            self.anchors.insert(
+                anchor,
+                Anchor {
+                    node: node.clone(),
+                    values,
+                    height,
+                },
+            );
         }
         match self.stack.last_mut() {
             None => self.documents.push(node),
@@ -353,6 +520,7 @@ impl Builder<'_> {
             Some(Open::Map {
                 start,
                 entries,
+                keys,
                 pending_key,
                 ..
             }) => match pending_key.take() {
@@ -388,8 +556,8 @@ impl Builder<'_> {
                             return;
                         }
                     };
-                    if let Some(first) = entries.iter().find(|e| e.key == name) {
-                        let first_span = first.key_span;
+                    if let Some(&first) = keys.get(&name) {
+                        let first_span = entries[first].key_span;
                         self.diagnostics.push(
                             Diagnostic::error(Code::DuplicateKey, format!("duplicate key `{name}`"))
                                 .at(key.span, "defined again here")
@@ -400,6 +568,7 @@ impl Builder<'_> {
                         );
                         return;
                     }
+                    keys.insert(name.clone(), entries.len());
                     entries.push(Entry {
                         key: name,
                         key_span: key.span,
@@ -413,15 +582,32 @@ impl Builder<'_> {
 
 impl MarkedEventReceiver for Builder<'_> {
     fn on_event(&mut self, event: Event, mark: Marker) {
+        if self.stopped {
+            return;
+        }
         let start = self.offset(&mark);
         match event {
             Event::Scalar(text, style, anchor, tag) => {
+                if !self.count(1, start, false) {
+                    return;
+                }
                 let implicit_null = text.is_empty() && style == TScalarStyle::Plain;
                 let span = self.scalar_span(start, &text, style);
                 let value = resolve_scalar(text, style, tag.as_ref());
-                self.push(Node { span, value }, anchor, implicit_null);
+                self.push(
+                    Node {
+                        span,
+                        value,
+                        keys: None,
+                    },
+                    anchor,
+                    implicit_null,
+                );
             }
             Event::SequenceStart(anchor, _) => {
+                if !self.count(1, start, false) || !self.fits(1, start, false) {
+                    return;
+                }
                 let flow = self.source.text()[start..].starts_with('[');
                 self.stack.push(Open::Seq {
                     start,
@@ -431,29 +617,37 @@ impl MarkedEventReceiver for Builder<'_> {
                 });
             }
             Event::MappingStart(anchor, _) => {
+                if !self.count(1, start, false) || !self.fits(1, start, false) {
+                    return;
+                }
                 let flow = self.source.text()[start..].starts_with('{');
                 self.stack.push(Open::Map {
                     start,
                     anchor,
                     flow,
                     entries: Vec::new(),
+                    keys: HashMap::new(),
                     pending_key: None,
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let (start, anchor, value) = match self.stack.pop() {
+                let (start, anchor, value, keys) = match self.stack.pop() {
                     Some(Open::Seq {
                         start,
                         anchor,
                         items,
                         ..
-                    }) => (start, anchor, Value::Seq(items)),
+                    }) => (start, anchor, Value::Seq(items), None),
                     Some(Open::Map {
                         start,
                         anchor,
                         entries,
+                        keys,
                         ..
-                    }) => (start, anchor, Value::Map(entries)),
+                    }) => {
+                        let keys = (entries.len() > INDEXED).then(|| Arc::new(keys));
+                        (start, anchor, Value::Map(entries), keys)
+                    }
                     None => return,
                 };
                 let text = self.source.text();
@@ -463,24 +657,29 @@ impl MarkedEventReceiver for Builder<'_> {
                 } else {
                     char_span(text, start)
                 };
-                self.push(Node { span, value }, anchor, false);
+                self.push(Node { span, value, keys }, anchor, false);
             }
             Event::Alias(id) => {
                 let span = self.alias_span(start);
-                let node = self
-                    .anchors
-                    .iter()
-                    .rev()
-                    .find(|(a, _)| *a == id)
-                    .map(|(_, n)| Node {
-                        span,
-                        value: n.value.clone(),
-                    });
+                let cost = self.anchors.get(&id).map(|a| (a.values, a.height));
+                // Before the copy: what it would cost decides whether it
+                // is made at all.
+                if let Some((values, height)) = cost {
+                    if !self.count(values, start, true) || !self.fits(height, start, true) {
+                        return;
+                    }
+                }
+                let node = self.anchors.get(&id).map(|a| Node {
+                    span,
+                    value: a.node.value.clone(),
+                    keys: a.node.keys.clone(),
+                });
                 // The parser refuses unknown anchors, so an alias always
                 // has its node; a placeholder keeps keys and values paired.
                 let node = node.unwrap_or(Node {
                     span,
                     value: Value::Null,
+                    keys: None,
                 });
                 self.push(node, 0, false);
             }
@@ -614,6 +813,101 @@ mod tests {
     fn aliases_copy_the_anchored_value() {
         let (_, root) = parse_ok("a: &x [1]\nb: *x\n");
         assert_eq!(root.get("b").unwrap().value, root.get("a").unwrap().value);
+    }
+
+    /// A file past the size limit is refused where the limit is passed,
+    /// without being parsed.
+    #[test]
+    fn a_file_larger_than_the_limit_is_refused_at_the_limit() {
+        let mut text = String::from("a: 1\n");
+        while text.len() <= MAX_BYTES {
+            text.push_str("# a comment that makes the file larger than a spec needs\n");
+        }
+        let source = SourceFile::new("t.yaml", text.as_str());
+        let (root, diagnostics) = parse(&source);
+        assert!(root.is_none());
+        assert_eq!(diagnostics.len(), 1);
+        assert_eq!(diagnostics[0].code, Code::SpecTooLarge);
+        assert_eq!(diagnostics[0].span().start, MAX_BYTES);
+        // At the limit, it is read.
+        text.truncate(MAX_BYTES);
+        let source = SourceFile::new("t.yaml", text.as_str());
+        assert!(parse(&source).1.is_empty());
+    }
+
+    /// Aliases count with everything they repeat: a billion laughs stops
+    /// at the alias that passes the limit, at once, and one that fits is
+    /// expanded as before.
+    #[test]
+    fn alias_expansion_is_bounded() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (name, prev) in ["b", "c", "d", "e", "f", "g", "h", "i", "j"]
+            .iter()
+            .zip(["a", "b", "c", "d", "e", "f", "g", "h", "i"])
+        {
+            let items = vec![format!("*{prev}"); 10].join(", ");
+            text.push_str(&format!("{name}: &{name} [{items}]\n"));
+        }
+        let started = std::time::Instant::now();
+        let source = SourceFile::new("t.yaml", text.as_str());
+        let (root, diagnostics) = parse(&source);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert!(root.is_none());
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert_eq!(diagnostics[0].code, Code::SpecTooLarge);
+        assert_eq!(text_at(&source, diagnostics[0].span()), "*e");
+        assert_eq!(source.position(diagnostics[0].span().start).line, 6);
+        // Three levels (1,111 values) are fine.
+        let small: String = text.lines().take(3).map(|l| format!("{l}\n")).collect();
+        let (_, root) = parse_ok(&small);
+        let c = root.get("c").unwrap();
+        assert_eq!(measure(c).0, 1 + 10 * (1 + 10 * 11));
+    }
+
+    /// Nesting is bounded, in block and flow style and through an alias;
+    /// a deep file cannot overflow the stack of any later pass.
+    #[test]
+    fn nesting_is_bounded() {
+        for (text, at) in [
+            (format!("a:\n  {}x\n", "- ".repeat(100_000)), "-"),
+            (format!("a: {}x{}\n", "[".repeat(200), "]".repeat(200)), "["),
+            (
+                format!(
+                    "a: &a {}x{}\nb: {}*a{}\n",
+                    "[".repeat(40),
+                    "]".repeat(40),
+                    "[".repeat(40),
+                    "]".repeat(40)
+                ),
+                "*a",
+            ),
+        ] {
+            let source = SourceFile::new("t.yaml", text.as_str());
+            let (root, diagnostics) = parse(&source);
+            assert!(root.is_none());
+            assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+            assert_eq!(diagnostics[0].code, Code::NestingTooDeep);
+            assert_eq!(text_at(&source, diagnostics[0].span()), at);
+        }
+        let fits = format!(
+            "a: {}x{}\n",
+            "[".repeat(MAX_DEPTH - 1),
+            "]".repeat(MAX_DEPTH - 1)
+        );
+        parse_ok(&fits);
+    }
+
+    /// A mapping of many keys is looked up by key, also in an alias's copy.
+    #[test]
+    fn large_mappings_are_indexed() {
+        let keys: String = (0..100).map(|i| format!("  k{i}: {i}\n")).collect();
+        let (_, root) = parse_ok(&format!("a: &a\n{keys}b: *a\n"));
+        for name in ["a", "b"] {
+            let map = root.get(name).unwrap();
+            assert!(map.keys.is_some());
+            assert_eq!(map.get("k57").unwrap().value, Value::Int(57));
+            assert!(map.get("k100").is_none());
+        }
     }
 
     fn text_at(source: &SourceFile, span: Span) -> &str {

@@ -236,3 +236,117 @@ fn an_invalid_spec_is_exit_2() {
         .assert()
         .code(2);
 }
+
+/// The spec's file name is shown in the header comment of every generated
+/// file; a name with a newline (or `-->`, `*/`) must not end that comment
+/// and write lines of its own into the project, which `check` would then
+/// accept as up to date. (A file name cannot hold `/`, so not `*/`.)
+#[test]
+fn a_spec_file_name_cannot_inject_text_into_generated_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "api.yaml\nfn pwned() {}\n[pwned]\n--> <script> pwned";
+    let spec = dir.path().join(name);
+    std::fs::copy("examples/billing.yaml", &spec).unwrap();
+    let out = dir.path().join("project");
+    generate(&spec, &out);
+    let files = mtimes(&out);
+    let header =
+        "from api.yaml%0Afn%20pwned%28%29%20%7B%7D%0A%5Bpwned%5D%0A--%3E%20%3Cscript%3E%20pwned.";
+    for (path, (_, bytes)) in &files {
+        let text = String::from_utf8_lossy(bytes);
+        if path.starts_with(".palisade") {
+            continue;
+        }
+        for line in text.lines() {
+            assert!(
+                !line.contains("pwned") || line.contains(header),
+                "{path}: a line of the file name got into the file: {line:?}"
+            );
+        }
+        let first = text.lines().next().unwrap_or_default();
+        if first.contains("@generated") && first.contains(" from ") {
+            assert!(first.contains(header), "{path}: {first}");
+        }
+    }
+    assert!(files.keys().any(|p| p == "Cargo.toml"));
+    palisade()
+        .arg("check")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+}
+
+/// A symbolic link inside the output tree is never followed: `check` does
+/// not print the content of a linked file in its diff, and `generate` does
+/// not write through a linked directory; both refuse with exit 2.
+#[cfg(unix)]
+#[test]
+fn links_inside_the_output_directory_are_refused() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_copy(dir.path(), "billing");
+    let out = dir.path().join("project");
+    generate(&spec, &out);
+    let secret = dir.path().join("secret.txt");
+    std::fs::write(&secret, "TOP-SECRET-LINE\n").unwrap();
+
+    // check: a generated file replaced by a link to a file outside.
+    std::fs::remove_file(out.join("src/api/invoice.rs")).unwrap();
+    symlink(&secret, out.join("src/api/invoice.rs")).unwrap();
+    palisade()
+        .arg("check")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("TOP-SECRET").not())
+        .stderr(predicate::str::contains("TOP-SECRET").not())
+        .stderr(predicate::str::contains(
+            "src/api/invoice.rs is a symbolic link",
+        ));
+    // generate refuses it too, and leaves the link and its target alone.
+    palisade()
+        .arg("generate")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is a symbolic link"));
+    assert_eq!(
+        std::fs::read_to_string(&secret).unwrap(),
+        "TOP-SECRET-LINE\n"
+    );
+    std::fs::remove_file(out.join("src/api/invoice.rs")).unwrap();
+
+    // generate: a generated directory replaced by a link to one outside.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::remove_dir_all(out.join("migrations")).unwrap();
+    symlink(&elsewhere, out.join("migrations")).unwrap();
+    palisade()
+        .arg("generate")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("migrations is a symbolic link"));
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "generate wrote through the link"
+    );
+    assert!(!out.join("src/api/invoice.rs").exists(), "nothing written");
+    palisade()
+        .arg("check")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("migrations is a symbolic link"));
+}

@@ -349,3 +349,44 @@ fn a_failure_in_the_middle_of_writing_leaves_the_old_tree_intact() {
         "no staging directory left behind"
     );
 }
+
+/// What a spec may make the compiler hold is bounded, and a file past a
+/// bound is refused at once with a located error: a file far larger than
+/// a spec (read no further than the limit), a billion laughs of aliases,
+/// and nesting deep enough to overflow a stack.
+#[test]
+fn oversized_specs_are_refused_in_moments() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.yaml");
+    let line = "# a comment line that makes the file much larger than any spec\n";
+    std::fs::write(&huge, line.repeat((64 << 20) / line.len())).unwrap();
+    let deep = dir.path().join("deep.yaml");
+    std::fs::write(
+        &deep,
+        format!("palisade: 1\nx:\n  {}x\n", "- ".repeat(1_000_000)),
+    )
+    .unwrap();
+    for (spec, code, at) in [
+        (huge.clone(), "spec-too-large", "huge.yaml:66577:16"),
+        (
+            "tests/invalid/alias_expansion.yaml".into(),
+            "spec-too-large",
+            "alias_expansion.yaml:16:20",
+        ),
+        (deep, "nesting-too-deep", "deep.yaml:3:129"),
+    ] {
+        let started = std::time::Instant::now();
+        palisade()
+            .arg("validate")
+            .arg(&spec)
+            .assert()
+            .code(2)
+            .stdout(predicate::str::contains(format!("{at}: error[{code}]")));
+        let took = started.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(10),
+            "{}: {took:?}",
+            spec.display()
+        );
+    }
+}

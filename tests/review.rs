@@ -109,6 +109,58 @@ fn the_html_report_is_self_contained() {
     }
 }
 
+/// The HTML report lists open and silenced findings by severity (high
+/// first), then by their place in the spec, and its footer names the
+/// palisade version and the SHA-256 of the spec's bytes.
+#[test]
+fn the_html_report_orders_findings_by_severity_then_location_and_names_the_spec() {
+    let rank = |severity: &str| {
+        ["high", "medium", "low", "info"]
+            .iter()
+            .position(|s| *s == severity)
+    };
+    let mut files = examples();
+    files.push("tests/review/fixtures/silenced.yaml".into());
+    for file in files {
+        let loaded = load_file(&file);
+        let html = review::render_audit(&audit(&loaded), AuditFormat::Html, false);
+        let mut sections = 0;
+        for section in html
+            .split("<h2>")
+            .filter(|s| s.starts_with("Findings") || s.starts_with("Silenced"))
+        {
+            sections += 1;
+            let mut keys = Vec::new();
+            for block in section.split("<div class=\"finding ").skip(1) {
+                let severity = block
+                    .split(['"', ' '])
+                    .find(|w| rank(w).is_some())
+                    .unwrap_or_else(|| panic!("{file}: no severity in {block}"));
+                let place = block
+                    .split("<code class=\"where\">")
+                    .nth(1)
+                    .and_then(|rest| rest.split("</code>").next())
+                    .unwrap_or_else(|| panic!("{file}: no location in {block}"));
+                let mut numbers = place.rsplit(':').map(|n| n.parse::<usize>().unwrap());
+                let column = numbers.next().unwrap();
+                let line = numbers.next().unwrap();
+                keys.push((rank(severity).unwrap(), line, column));
+            }
+            let mut sorted = keys.clone();
+            sorted.sort();
+            assert_eq!(keys, sorted, "{file}: findings out of order");
+        }
+        assert!(sections >= 1, "{file}: no findings section");
+        let bytes = std::fs::read(root().join(&file)).unwrap();
+        let footer = html.split("<footer>").nth(1).expect("a footer");
+        assert!(
+            footer.contains(&palisade::write::sha256(&bytes)),
+            "{file}: the footer does not carry the spec's hash: {footer}"
+        );
+        assert!(footer.contains(&format!("palisade {}", env!("CARGO_PKG_VERSION"))));
+    }
+}
+
 /// Whether the tests run in a git work tree (not, say, an unpacked crate).
 pub fn in_git() -> bool {
     let inside = std::process::Command::new("git")

@@ -3,13 +3,10 @@
 //! `unique` fields do not collide). Used by the generated projects' tests
 //! and README.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
 use regex_syntax::hir::{Class, Hir, HirKind};
 use serde_json::{Value, json};
 
-use super::openapi::formats::{EMAIL_PATTERN, URL_PATTERN};
+use crate::formats;
 use crate::model::{Column, ColumnType};
 
 /// A valid value for `column`, or `None` when no value can be found (a
@@ -85,7 +82,7 @@ pub fn value(column: &Column, seed: u32) -> Option<Value> {
                 format!("{seed}@a.co"),
                 format!("{seed}@a.b"),
             ];
-            return first_valid(&candidates, &EMAIL, fits);
+            return first_valid(&candidates, formats::is_email, fits);
         }
         ColumnType::Url => {
             let candidates = [
@@ -94,27 +91,21 @@ pub fn value(column: &Column, seed: u32) -> Option<Value> {
                 format!("http://a/{seed}"),
                 format!("http://{seed}"),
             ];
-            return first_valid(&candidates, &URL, fits);
+            return first_valid(&candidates, formats::is_url, fits);
         }
     })
 }
 
-/// The server's email and URL patterns, compiled once (each example of
-/// those types is checked against them).
-static EMAIL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(EMAIL_PATTERN).expect("the email pattern compiles"));
-static URL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(URL_PATTERN).expect("the URL pattern compiles"));
-
-/// The first of `candidates` that `fits` and matches `pattern`.
+/// The first of `candidates` that `fits` and that the server's own
+/// format check (`valid`) accepts.
 fn first_valid(
     candidates: &[String],
-    pattern: &Regex,
+    valid: fn(&str) -> bool,
     fits: impl Fn(&String) -> bool,
 ) -> Option<Value> {
     candidates
         .iter()
-        .find(|s| fits(s) && pattern.is_match(s))
+        .find(|s| fits(s) && valid(s))
         .map(|s| json!(s))
 }
 
@@ -293,8 +284,8 @@ mod tests {
     #[test]
     fn emails_and_urls_are_valid_within_max_length_or_none() {
         for (ty, pattern, shortest) in [
-            (ColumnType::Email, EMAIL_PATTERN, 4),
-            (ColumnType::Url, URL_PATTERN, 7),
+            (ColumnType::Email, formats::EMAIL_PATTERN, 4),
+            (ColumnType::Url, formats::URL_PATTERN, 7),
         ] {
             let pattern = regex::Regex::new(pattern).unwrap();
             for max_length in [

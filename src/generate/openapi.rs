@@ -122,12 +122,11 @@ fn problem_response(description: &str) -> Value {
     })
 }
 
-/// The patterns and lengths of the formats the server checks: the
-/// runtime's own file, so the document and the server share one regex.
-pub mod formats {
-    include!("../../templates/runtime/src/formats.rs");
-}
-use formats::{EMAIL_MAX_LENGTH, EMAIL_PATTERN, URL_MAX_LENGTH, URL_PATTERN};
+// The patterns and lengths of the formats the server checks: the
+// runtime's own file, so the document and the server share one regex.
+use crate::formats::{
+    DATE_PATTERN, DATETIME_PATTERN, EMAIL_MAX_LENGTH, EMAIL_PATTERN, URL_MAX_LENGTH, URL_PATTERN,
+};
 
 /// Strings never contain NUL (they would break on PostgreSQL).
 const NO_NUL_PATTERN: &str = r"^[^\x00]*$";
@@ -140,8 +139,10 @@ pub fn column_schema(column: &Column) -> Value {
         ColumnType::Integer => json!({ "type": "integer", "format": "int64" }),
         ColumnType::Number => json!({ "type": "number", "format": "double" }),
         ColumnType::Boolean => json!({ "type": "boolean" }),
-        ColumnType::Date => json!({ "type": "string", "format": "date" }),
-        ColumnType::Datetime => json!({ "type": "string", "format": "date-time" }),
+        ColumnType::Date => json!({ "type": "string", "format": "date", "pattern": DATE_PATTERN }),
+        ColumnType::Datetime => {
+            json!({ "type": "string", "format": "date-time", "pattern": DATETIME_PATTERN })
+        }
         ColumnType::Uuid => json!({ "type": "string", "format": "uuid" }),
         ColumnType::Email => {
             json!({ "type": "string", "format": "email", "maxLength": EMAIL_MAX_LENGTH, "pattern": EMAIL_PATTERN })

@@ -25,6 +25,9 @@ pub struct AuditReport {
     pub tool: &'static str,
     pub version: &'static str,
     pub file: String,
+    /// The SHA-256 of the spec's bytes, so a report names the exact spec
+    /// it was made from.
+    pub spec_sha256: String,
     pub service: ServiceSummary,
     pub matrix: Vec<ResourceAccess>,
     /// Every finding in file order; silenced ones carry `silenced`.
@@ -188,6 +191,7 @@ pub fn audit(compiled: &crate::Compiled, root: &Node) -> AuditReport {
         tool: "palisade",
         version: env!("CARGO_PKG_VERSION"),
         file: compiled.source.name().to_string(),
+        spec_sha256: crate::write::sha256(compiled.source.text().as_bytes()),
         service: service_summary(&compiled.model),
         matrix: matrix(&compiled.model),
         findings,
@@ -604,12 +608,23 @@ pub fn render_html(report: &AuditReport) -> String {
         .expect("the audit template parses");
     let levels: Vec<&str> = Level::ALL.iter().map(|l| l.name()).collect();
     let service_lines: Vec<(&str, String)> = service_lines(&report.service);
+    // A reader looks for the worst first: by severity, then where in the
+    // spec (the sort is stable, so ties keep file order).
+    let mut findings: Vec<&Finding> = report.findings.iter().collect();
+    findings.sort_by_key(|f| {
+        (
+            std::cmp::Reverse(f.severity),
+            f.location.line,
+            f.location.column,
+        )
+    });
     env.get_template("audit.html")
         .and_then(|t| {
             t.render(minijinja::context! {
                 report => minijinja::Value::from(minijinja::value::Serde(report)),
                 levels => levels,
                 service_lines => service_lines,
+                findings => minijinja::Value::from(minijinja::value::Serde(&findings)),
             })
         })
         .expect("the audit template renders")

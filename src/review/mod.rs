@@ -158,18 +158,33 @@ pub fn read_spec(arg: &str) -> Result<SourceFile, String> {
         ));
     };
     let object = format!("{rev}:{path}");
-    let output = std::process::Command::new("git")
+    let mut child = std::process::Command::new("git")
         .args(["show", &object])
-        .output()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .map_err(|e| format!("cannot run git to read {object}: {e}"))?;
-    if !output.status.success() {
+    // Read no more than a spec may hold (as for a file); git is stopped
+    // if the object is larger.
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let text = crate::cli::read_bounded(stdout, &object);
+    if !text
+        .as_ref()
+        .is_ok_and(|t| t.len() <= crate::yaml::MAX_BYTES)
+    {
+        let _ = child.kill();
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("cannot run git to read {object}: {e}"))?;
+    let text = text?;
+    if text.len() <= crate::yaml::MAX_BYTES && !output.status.success() {
         return Err(format!(
             "cannot read {object} from git: {}",
             String::from_utf8_lossy(&output.stderr).trim()
         ));
     }
-    let text =
-        String::from_utf8(output.stdout).map_err(|_| format!("{object} is not UTF-8 text"))?;
     Ok(SourceFile::new(object, text))
 }
 

@@ -205,8 +205,12 @@ pub enum Scheme {
 }
 
 impl Origin {
-    /// A permissive shape for editors; [`Origin::from_str`] is the real check.
-    pub const PATTERN: &'static str = r"^(\*|[A-Za-z][A-Za-z0-9+.-]*://.*)$";
+    /// The shape editors check: `*`, or `http`/`https`, a lowercase DNS
+    /// host (or a bracketed IP literal) and an optional port, with nothing
+    /// after it (no path, no trailing slash). [`Origin::from_str`] is the
+    /// real check and accepts nothing this pattern refuses; it also refuses
+    /// a default port, which the pattern admits.
+    pub const PATTERN: &'static str = r"^(\*|https?://([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*|\[[^/?#@*]*\])(:[0-9]+)?)$";
 }
 
 impl fmt::Display for Origin {
@@ -287,7 +291,7 @@ impl FromStr for Origin {
                 let port: u16 = p
                     .parse()
                     .ok()
-                    .filter(|p| *p != 0)
+                    .filter(|n| *n != 0 && p.bytes().all(|b| b.is_ascii_digit()))
                     .ok_or_else(|| format!("`{p}` is not a port number (1-65535)"))?;
                 (h, Some(port))
             }
@@ -334,7 +338,7 @@ impl FromStr for Origin {
 }
 
 macro_rules! string_scalar {
-    ($ty:ty, $name:literal, $description:literal) => {
+    ($ty:ty, $name:literal, $description:literal, $shape:literal) => {
         impl<'de> Deserialize<'de> for $ty {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let text = String::deserialize(deserializer)?;
@@ -353,10 +357,20 @@ macro_rules! string_scalar {
                 $name.into()
             }
 
+            // Inline, so that an optional one is `"type": ["string",
+            // "null"]` with the pattern beside it: a malformed value then
+            // fails on the pattern (and editors show `patternErrorMessage`,
+            // what the value looks like), not on an `anyOf` whose last
+            // branch says it "is not of type 'null'".
+            fn inline_schema() -> bool {
+                true
+            }
+
             fn json_schema(_: &mut SchemaGenerator) -> Schema {
                 json_schema!({
                     "type": "string",
                     "pattern": <$ty>::PATTERN,
+                    "patternErrorMessage": $shape,
                     "description": $description,
                 })
             }
@@ -367,12 +381,14 @@ macro_rules! string_scalar {
 string_scalar!(
     Rate,
     "Rate",
-    "A request rate: `N/second|minute|hour|day` (or `s|min|h|d`), such as `30/minute`."
+    "A request rate: `N/second|minute|hour|day` (or `s|min|h|d`), such as `30/minute`.",
+    "a rate is a whole number of requests, `/` and a unit of time, such as `30/minute` (units: second, minute, hour, day or s, min, h, d)"
 );
 string_scalar!(
     Origin,
     "Origin",
-    "An exact origin `scheme://host[:port]` (lowercase, no path, no default port), or `*` without credentials."
+    "An exact origin `scheme://host[:port]` (lowercase, no path, no default port), or `*` without credentials.",
+    "an origin is exactly `http` or `https`, `://`, a lowercase host and an optional port, with no path and no trailing slash, such as `https://app.example.com`"
 );
 
 // Sizes are also accepted as plain integers (bytes).
@@ -464,6 +480,50 @@ mod tests {
         }
         assert!("64KB".parse::<Size>().unwrap_err().contains("`64KiB`"));
         assert_eq!(Size(65_536).to_string(), "64KiB");
+    }
+
+    /// The pattern editors check admits every origin `validate` accepts
+    /// (else the structural pass would refuse it), and refuses the shapes
+    /// of a mistake: a trailing slash, a path, a wildcard, uppercase.
+    #[test]
+    fn the_origin_pattern_admits_every_valid_origin() {
+        let pattern = regex::Regex::new(Origin::PATTERN).unwrap();
+        let cases = [
+            "*",
+            "https://app.example.com",
+            "http://localhost:3000",
+            "https://a-b.example.com:8443",
+            "http://127.0.0.1:8080",
+            "https://[::1]:8443",
+            "https://xn--bcher-kva.example",
+            "http://localhost:08080",
+            "https://app.example.com/",
+            "http://localhost:3000/",
+            "https://app.example.com/path",
+            "https://app.example.com?x",
+            "https://app.example.com#x",
+            "https://*.example.com",
+            "HTTPS://app.example.com",
+            "https://App.Example.com",
+            "https://app.example.com:443",
+            "https://app.example.com:+8443",
+            "https://user@example.com",
+            "https://-a.example.com",
+            "https://a..example.com",
+            "ftp://example.com",
+            "null",
+            "",
+        ];
+        for text in cases {
+            let valid = text.parse::<Origin>().is_ok();
+            assert!(
+                !valid || pattern.is_match(text),
+                "{text}: valid, but refused by the pattern"
+            );
+            if text.ends_with('/') || text.contains(['?', '#', '*']) && text != "*" {
+                assert!(!pattern.is_match(text), "{text}: admitted by the pattern");
+            }
+        }
     }
 
     #[test]

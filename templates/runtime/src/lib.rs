@@ -31,8 +31,9 @@
 //!   function takes and appends to its SQL (` AND owner = ?`);
 //! - [`body`]: the JSON extractor (415, 413, 400, 422 with the field) and
 //!   replies; [`check`]: every field constraint, all errors in one 422;
-//!   [`formats`]: the email and URL regexes (the OpenAPI document states
-//!   the same ones); [`page`]: list parameters, keyset cursors and pages;
+//!   [`formats`]: the one implementation of each string format (Palisade
+//!   includes the file: spec defaults and the OpenAPI document's patterns
+//!   are decided by it too); [`page`]: list parameters, keyset cursors and pages;
 //!   [`row`]: timestamps and the PATCH tri-state;
 //! - [`problem`]: RFC 9457 problem+json errors; a 5xx never carries its
 //!   cause;

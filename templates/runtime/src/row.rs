@@ -129,5 +129,8 @@ mod tests {
             "2026-12-31T23:59:59.999Z"
         );
         assert!(now().ends_with('Z'));
+        // What the OpenAPI document promises for `created_at`/`updated_at`.
+        assert!(super::super::formats::is_datetime(&now()));
+        assert!(super::super::formats::is_datetime(&format_timestamp(0, 0)));
     }
 }
