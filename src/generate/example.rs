@@ -226,6 +226,7 @@ mod tests {
             on_create: true,
             on_update: true,
             description: None,
+            link: None,
         }
     }
 
