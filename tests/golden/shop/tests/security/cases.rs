@@ -272,7 +272,7 @@ async fn grants_exactly_as_declared_order() {
         .unwrap()
         .iter()
         .filter(|r| r["id"] == row["id"])
-        .all(|r| r.get("customer_id").is_some() == true);
+        .all(|r| r.get("customer_id").is_some());
     assert!(
         shown, "{} list as {} {} the owner column: {}", "order", "staff", "shows", reply
         .body
@@ -282,9 +282,9 @@ async fn grants_exactly_as_declared_order() {
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "order", "staff", reply.body
     );
-    assert_eq!(
-        reply.body.get("customer_id").is_some(), true,
-        "{} get as {} {} the owner column: {}", "order", "staff", "shows", reply.body
+    assert!(
+        reply.body.get("customer_id").is_some(), "{} get as {} {} the owner column: {}",
+        "order", "staff", "shows", reply.body
     );
     let token: Option<String> = Some(app.token("role-staff", &["staff"], "staff-org"));
     let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
