@@ -1175,6 +1175,23 @@ impl<'a> Validator<'a> {
             .with_help("drop `required` to make the default apply, or drop the default");
             self.push(d);
         }
+        if field.unique == Some(Unique::Global)
+            && matches!(resource.owner, Some(Owner::Field(_) | Owner::Long { .. }))
+            && !self.allows(resource_name, Code::UniqueAcrossOwners.as_str())
+        {
+            let d = Diagnostic::warning(
+                Code::UniqueAcrossOwners,
+                format!(
+                    "`{name}` is unique across every owner of `{resource_name}`: a create or update with a value another owner holds answers 409, which tells the caller that the value exists, and the first owner to take a value keeps it from all others"
+                ),
+            )
+            .at(value_span(self, "unique"), "global")
+            .with_help(format!(
+                "use `unique: per_owner`, or say that it is intended (usernames, public slugs) with `audit: {{ allow: [{}], reason: ... }}` on `{resource_name}`",
+                Code::UniqueAcrossOwners.as_str()
+            ));
+            self.push(d);
+        }
         if field.unique == Some(Unique::PerOwner) && resource.owner == Some(Owner::None) {
             let d = Diagnostic::error(
                 Code::UniqueWithoutOwner,
@@ -1365,6 +1382,17 @@ impl<'a> Validator<'a> {
     /// An owner claim must name a claim that holds the owner, not one that
     /// tokens use for something else: a time, the issuer or audience that
     /// every token shares, or the array of role names.
+    /// Whether the `audit.allow` of `resource` (or of the whole spec)
+    /// accepts `code` on purpose.
+    fn allows(&self, resource: &str, code: &str) -> bool {
+        let listed = |node: Option<&Node>| {
+            matches!(node.map(|n| &n.value), Some(Value::Seq(items))
+                if items.iter().any(|i| matches!(&i.value, Value::String(s) if s == code)))
+        };
+        listed(self.node(path!["resources", resource, "audit", "allow"]))
+            || listed(self.node(path!["audit", "allow"]))
+    }
+
     /// `owner.read`: `owner`, `public` or declared role names.
     fn owner_readers(&mut self, name: &str, read: &[String]) {
         let roles: Vec<&str> = self

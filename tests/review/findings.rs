@@ -249,6 +249,52 @@ fn cases() -> Vec<Case> {
             ),
         ),
         case(
+            "owner-column-public",
+            spec(
+                AUTH,
+                "",
+                "    owner: { field: owner_id, read: [public] }\n    fields:\n      text: { type: string }\n    access:\n      roles: { admin: [get] }\n      public: [get]\n    throttle: { create: 10/minute }\n",
+            ),
+            "read",
+            spec(
+                AUTH,
+                "",
+                "    owner: { field: owner_id, read: [owner, admin] }\n    fields:\n      text: { type: string }\n    access:\n      roles: { admin: [get] }\n      public: [get]\n    throttle: { create: 10/minute }\n",
+            ),
+        ),
+        case(
+            "update-without-read",
+            spec(
+                AUTH,
+                "",
+                &note_with(
+                    "    access:\n      owner: [create, get]\n      roles: { admin: [update] }\n    throttle: { create: 10/minute }\n",
+                ),
+            ),
+            "access",
+            spec(
+                AUTH,
+                "",
+                &note_with(
+                    "    access:\n      owner: [create, get]\n      roles: { admin: [get, update] }\n    throttle: { create: 10/minute }\n",
+                ),
+            ),
+        ),
+        case(
+            "unique-across-owners",
+            spec(
+                AUTH,
+                "",
+                "    owner: owner_id\n    fields:\n      text: { type: string, unique: global }\n    access:\n      roles: { admin: [get] }\n    throttle: { create: 10/minute }\n",
+            ),
+            "unique",
+            spec(
+                AUTH,
+                "",
+                "    owner: owner_id\n    fields:\n      text: { type: string, unique: per_owner }\n    access:\n      roles: { admin: [get] }\n    throttle: { create: 10/minute }\n",
+            ),
+        ),
+        case(
             "unused-allow",
             spec(
                 AUTH,
