@@ -242,7 +242,7 @@ pub enum Rows {
 }
 
 /// Who may run an operation. Everything not listed is denied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Grants {
     /// The owner may run it on their own rows.
     pub owner: bool,
