@@ -1575,6 +1575,92 @@ fn catches(spec: &str, flaw: server::Flaw<'_>) -> String {
     }
 }
 
+/// A ref checked against every row (as a role that reads every tenant's
+/// projects would see them) instead of the new row's owner's.
+#[test]
+fn the_suite_catches_a_ref_to_another_owners_row() {
+    let message = catches(
+        "examples/projects.yaml",
+        (
+            "ref-any-row",
+            &|dir| {
+                server::edit(
+                    &dir.join("src/api/task.rs"),
+                    "async fn create(",
+                    "&Scope::Owned(owner.to_owned())",
+                    "&Scope::All",
+                );
+            },
+            true,
+        ),
+    );
+    assert!(message.contains("another owner's row"), "{message}");
+}
+
+/// An update that answers with the row to a role that may not get it.
+#[test]
+fn the_suite_catches_an_update_that_reads() {
+    let message = catches(
+        "tests/fixtures/edge.yaml",
+        (
+            "update-reads",
+            &|dir| {
+                server::edit(
+                    &dir.join("src/api/pin.rs"),
+                    "static UPDATE_REPLY",
+                    "roles: &[]",
+                    "roles: &[\"ops\"]",
+                );
+            },
+            true,
+        ),
+    );
+    assert!(message.contains("update"), "{message}");
+}
+
+/// The owner column shown to public readers.
+#[test]
+fn the_suite_catches_a_published_owner_column() {
+    let message = catches(
+        "tests/fixtures/edge.yaml",
+        (
+            "owner-published",
+            &|dir| {
+                server::edit(
+                    &dir.join("src/api/note.rs"),
+                    "static OWNER_READ",
+                    "public: false",
+                    "public: true",
+                );
+            },
+            true,
+        ),
+    );
+    assert!(message.contains("owner column"), "{message}");
+}
+
+/// The delete refused by `ON DELETE RESTRICT` (SQLite's extended code
+/// 1811) left unmapped: a 500 instead of the 409.
+#[test]
+fn the_suite_catches_a_referenced_delete_as_5xx() {
+    let message = catches(
+        "examples/billing.yaml",
+        (
+            "restrict-unmapped",
+            &|dir| {
+                server::edit(
+                    &dir.join("src/runtime/problem.rs"),
+                    "pub fn is_foreign_key_violation",
+                    "Some(\"1811\")",
+                    "Some(\"0\")",
+                );
+            },
+            true,
+        ),
+    );
+    assert!(message.contains("409"), "{message}");
+}
+
 /// The owner condition dropped from one query: get by id.
 #[test]
 fn the_suite_catches_a_missing_owner_filter() {
