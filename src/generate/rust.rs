@@ -20,14 +20,6 @@ use crate::model::{
     Service,
 };
 
-/// Whether any operation returns rows (so `Row` exists and may be shown).
-fn has_reads_or_writes(resource: &Resource) -> bool {
-    resource
-        .operations
-        .iter()
-        .any(|o| o.kind != OperationKind::Delete)
-}
-
 /// Pretty-prints a token stream as a file.
 pub fn print(tokens: TokenStream) -> String {
     let file: syn::File = syn::parse2(tokens).expect("generated tokens form a valid file");
@@ -538,7 +530,7 @@ pub fn resource_module(
             static UPDATE_REPLY: Grants = Grants { owner: #o, roles: &[#(#roles),*], public: #public };
         }
     });
-    let update_caller = (update_replies || hides_owner).then(|| quote!(caller: #caller_ty,));
+    let update_caller = update_replies.then(|| quote!(caller: #caller_ty,));
     let update_ok = if update_replies {
         let shown_row = shows(quote!(row));
         quote! {
@@ -625,7 +617,12 @@ pub fn resource_module(
     });
     // `shown`: a row as `caller` may see it (the owner column only for its
     // readers, `owner.read`).
-    let shown_fn = (hides_owner && (has_reads_or_writes(resource))).then(|| {
+    let uses_shown = hides_owner
+        && (resource.operation(OperationKind::List).is_some()
+            || resource.operation(OperationKind::Get).is_some()
+            || resource.operation(OperationKind::Create).is_some()
+            || (resource.operation(OperationKind::Update).is_some() && update_replies));
+    let shown_fn = uses_shown.then(|| {
         let r = &resource.owner_read;
         let (o, roles) = (r.owner, &r.roles);
         let owner = owner_ident.as_ref().expect("owned");

@@ -1158,11 +1158,37 @@ impl<'a> Suite<'a> {
             column.name,
             r.text()
         );
-        assert_eq!(
-            r.json()[&column.name],
-            json!(n),
-            "stored as the integer {n}"
-        );
+        let row = r.json();
+        assert_eq!(row[&column.name], json!(n), "stored as the integer {n}");
+        if column.on_update
+            && matches!(
+                self.may(resource, OperationKind::Update, p),
+                Reach::All | Reach::Own
+            )
+        {
+            let item = format!("{path}/{}", row["id"].as_str().unwrap());
+            let r = self.send(
+                self.as_(p, "PATCH", &item)
+                    .json(&json!({ &column.name: n as f64 })),
+            );
+            assert!(
+                r.status == 200 || r.status == 204,
+                "update `{}` = {n}.0: {}",
+                column.name,
+                r.text()
+            );
+            let r = self.send(
+                self.as_(p, "PATCH", &item)
+                    .json(&json!({ &column.name: n as f64 + 0.5 })),
+            );
+            assert_eq!(
+                r.status,
+                422,
+                "update `{}` = {n}.5: {}",
+                column.name,
+                r.text()
+            );
+        }
         body.insert(column.name.clone(), json!(n as f64 + 0.5));
         let r = self.send(self.as_(p, "POST", &path).json(&Value::Object(body)));
         self.expect_422(
