@@ -135,6 +135,9 @@ rules! {
     UpdateWithoutRead => "update-without-read", Info, "update without read",
         why: "these callers may change rows they may not read; the update answers 204 No Content, never the row, so an `update` grant does not read data",
         fix: "nothing to fix; grant `get` as well if the caller should see the changed row in the answer";
+    UnlinkableRef => "unlinkable-ref", Medium, "ref that can name no row",
+        why: "a ref names only rows that the new row's owner may access: the owner's own rows (both resources owned by the same claim, with an owner `get` on the target) or rows public to everyone; this one can name none, so every value is refused with 422 and, if it is required, no row can be created",
+        fix: "give both resources the same owner rule and the owner a `get` on the target, or make the target's `get` public";
     UniqueAcrossOwners => "unique-across-owners", Low, "unique across owners",
         why: "a create or update with a value that another owner holds answers 409: callers learn which values other owners use, and the first owner to take a value keeps it from everyone else",
         fix: "use `unique: per_owner`, or accept it with a reason when one namespace is the point (usernames, public slugs)";
@@ -572,6 +575,25 @@ fn evaluate_resource(resource: &model::Resource, at: &Locator<'_>, out: &mut Vec
                     ),
                 )
                 .on(name, Some(OperationKind::Update)),
+            );
+        }
+    }
+    for c in resource.fields() {
+        let (Some(link), model::ColumnType::Ref { resource: target }) = (&c.link, &c.ty) else {
+            continue;
+        };
+        if link.targets == model::LinkTargets::Nothing {
+            out.push(
+                Raw::new(
+                    Rule::UnlinkableRef,
+                    at.key_span(&["resources", name, "fields", &c.name, "resource"]),
+                    format!(
+                        "`{}` of `{name}` can name no `{target}` row: the owner of a new `{name}` row may access none",
+                        c.name
+                    ),
+                )
+                .on(name, None)
+                .about(&c.name),
             );
         }
     }

@@ -281,6 +281,18 @@ fn cases() -> Vec<Case> {
             ),
         ),
         case(
+            "unlinkable-ref",
+            format!(
+                "{}  doc:\n    owner: {{ field: org_id, claim: org }}\n    fields:\n      note: {{ type: ref, resource: note }}\n    throttle: {{ create: 10/minute }}\n",
+                spec(AUTH, "", NOTE)
+            ),
+            "resource",
+            format!(
+                "{}  doc:\n    owner: owner_id\n    fields:\n      note: {{ type: ref, resource: note }}\n    throttle: {{ create: 10/minute }}\n",
+                spec(AUTH, "", NOTE)
+            ),
+        ),
+        case(
             "unique-across-owners",
             spec(
                 AUTH,
