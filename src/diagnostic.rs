@@ -87,6 +87,7 @@ codes! {
     ReservedFilter => "reserved-filter", "a filter named like a parameter of every list (`limit`, `sort`, `cursor`)";
     RequiredRefCycle => "required-ref-cycle", "required refs that form a cycle, so no row of them can ever be created";
     ReservedClaim => "reserved-claim", "an owner or user claim that tokens use for something else (`exp`, `nbf`, `iat`, the roles claim; a checked `iss` or `aud` as owner claim; `iss`, `aud`, `azp` or `jti` as user claim)";
+    UniqueAcrossOwners => "unique-across-owners", "`unique: global` on an owned resource: a duplicate answers 409 for a value another owner holds (an existence oracle), and one owner can take values others need (warning; accept it with `audit.allow`)";
     UnsatisfiableField => "unsatisfiable-field", "a field whose constraints no value meets (a pattern longer than `max_length`, an email or URL `max_length` below the shortest address), so it can only be null";
 }
 

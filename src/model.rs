@@ -132,10 +132,78 @@ pub struct Resource {
     pub filters: Vec<String>,
     /// Columns a list may be sorted by; always includes `created_at`.
     pub sort: Vec<String>,
-    /// Whether a `ref` column of some resource points at this one: a ref
-    /// may only name a row its writer may read (this resource's `get`
-    /// grants and scope), so the resource answers that question.
+    /// Whether a `ref` column of some resource may link to rows of this
+    /// one (its [`Link`] reaches some rows), so the resource answers which
+    /// of its rows a new row's owner may link to.
     pub referenced: bool,
+    /// The ref columns of other resources (or this one) whose rows block
+    /// the delete of a row they still name ([`OnDelete::Restrict`]): such
+    /// a delete answers 409 naming the first that still refers to it.
+    pub referrers: Vec<Referrer>,
+    /// Who sees the owner column in responses (`owner.read` in the spec);
+    /// nobody for an unowned resource. Everyone else gets rows without it.
+    pub owner_read: Grants,
+    /// The indexes of the table, each name unique in the whole schema and
+    /// never a table's name (see [`index_name`]).
+    pub indexes: Vec<Index>,
+}
+
+/// A ref column that refers to a resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Referrer {
+    pub resource: String,
+    pub column: String,
+}
+
+/// An index of a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Index {
+    pub name: String,
+    pub unique: bool,
+    /// Column names, unquoted.
+    pub columns: Vec<String>,
+}
+
+/// How a `ref` column links to rows of its target (SPEC 3.5): the target
+/// must be a row that the *new row's owner* may access, whoever writes it;
+/// a role that reads across owners does not widen it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Link {
+    pub targets: LinkTargets,
+    pub on_delete: OnDelete,
+}
+
+/// Which rows of the target a row may link to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkTargets {
+    /// Rows of the row's own owner: both resources are owned by the same
+    /// claim and the target's `get` grants the owner (the composite
+    /// foreign key `(owner, ref) -> (owner, id)` holds it in the schema
+    /// too), or both are unowned (rows of nobody, the service's own).
+    SameOwner,
+    /// Any row: the target's rows are public to everyone (a public `get`).
+    Public,
+    /// No row: the new row's owner may access none (another owner rule and
+    /// no public `get`); every value is refused with 422.
+    Nothing,
+}
+
+/// What the delete of a target row still named by a ref does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDelete {
+    /// Refused with 409 naming the referring resource: the referring rows
+    /// are the target owner's own (or the service's), so that owner can
+    /// always change or delete them first.
+    Restrict,
+    /// The ref is set to null (an optional ref that may cross owners): the
+    /// target's owner is never blocked by rows of another owner.
+    SetNull,
+    /// Nothing: a required ref that may cross owners keeps the id of the
+    /// deleted row (no foreign key), so the target's owner is never
+    /// blocked and no other owner's row is changed.
+    Keep,
 }
 
 /// How rows of a resource are scoped.
@@ -174,7 +242,7 @@ pub enum Rows {
 }
 
 /// Who may run an operation. Everything not listed is denied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Grants {
     /// The owner may run it on their own rows.
     pub owner: bool,
@@ -248,6 +316,10 @@ pub struct Operation {
     pub path: String,
     pub grants: Grants,
     pub rate: OperationRate,
+    /// For update: who may read the changed row in the answer, the `get`
+    /// grants (an `update` grant alone does not read rows); everyone else
+    /// gets 204 No Content. `None` for other operations.
+    pub replies_with_row: Option<Grants>,
 }
 
 /// The rate that applies to one operation.
@@ -286,6 +358,9 @@ pub struct Column {
     /// Accepted in the body of update.
     pub on_update: bool,
     pub description: Option<String>,
+    /// For a `ref` column: which target rows it may name, and what their
+    /// delete does.
+    pub link: Option<Link>,
 }
 
 /// Where a column's value comes from.
@@ -430,16 +505,9 @@ pub fn lower(spec: &Spec) -> Service {
         .iter()
         .map(|(name, r)| lower_resource(name, r, &user_claim, &throttle))
         .collect();
-    let targets: std::collections::HashSet<String> = resources
-        .iter()
-        .flat_map(|r| &r.columns)
-        .filter_map(|c| match &c.ty {
-            ColumnType::Ref { resource } => Some(resource.clone()),
-            _ => None,
-        })
-        .collect();
+    link_refs(&mut resources);
     for r in &mut resources {
-        r.referenced = targets.contains(&r.name);
+        r.indexes = indexes(r);
     }
     let cors = spec.cors.as_ref().map(|c| {
         let mut methods: Vec<Method> = resources
@@ -467,6 +535,132 @@ pub fn lower(spec: &Spec) -> Service {
     }
 }
 
+/// Decides every ref column's [`Link`], and marks what it implies on the
+/// targets: `referenced`, `referrers`.
+fn link_refs(resources: &mut [Resource]) {
+    let mut decided = Vec::new();
+    for (i, r) in resources.iter().enumerate() {
+        for (j, c) in r.columns.iter().enumerate() {
+            let ColumnType::Ref { resource: target } = &c.ty else {
+                continue;
+            };
+            let Some(t) = resources.iter().position(|x| &x.name == target) else {
+                continue;
+            };
+            let link = link(r, c, &resources[t]);
+            decided.push((i, j, t, link));
+        }
+    }
+    for (i, j, t, link) in decided {
+        let referrer = Referrer {
+            resource: resources[i].name.clone(),
+            column: resources[i].columns[j].name.clone(),
+        };
+        if link.targets != LinkTargets::Nothing {
+            resources[t].referenced = true;
+        }
+        if link.on_delete == OnDelete::Restrict && link.targets != LinkTargets::Nothing {
+            resources[t].referrers.push(referrer);
+        }
+        resources[i].columns[j].link = Some(link);
+    }
+}
+
+/// Which rows of `target` the ref column `column` of `from` may name
+/// (SPEC 3.5: rows the new row's owner may access, never widened by the
+/// writer's role), and what their delete does.
+pub fn link(from: &Resource, column: &Column, target: &Resource) -> Link {
+    let get = target.operation(OperationKind::Get).map(|o| &o.grants);
+    let targets = match (&from.scope, &target.scope) {
+        // Rows of nobody link to rows of nobody: both are the service's.
+        (Scope::Unowned, Scope::Unowned) => LinkTargets::SameOwner,
+        _ if get.is_some_and(|g| g.public) => LinkTargets::Public,
+        (
+            Scope::Owned {
+                claim: a,
+                tenant: ta,
+                ..
+            },
+            Scope::Owned {
+                claim: b,
+                tenant: tb,
+                ..
+            },
+        ) if a == b && ta == tb && get.is_some_and(|g| g.owner) => LinkTargets::SameOwner,
+        _ => LinkTargets::Nothing,
+    };
+    let on_delete = match targets {
+        LinkTargets::Public if column.required => OnDelete::Keep,
+        LinkTargets::Public => OnDelete::SetNull,
+        LinkTargets::SameOwner | LinkTargets::Nothing => OnDelete::Restrict,
+    };
+    Link { targets, on_delete }
+}
+
+/// The name of an index: `{resource}-{part}-...`. Resource and field names
+/// are `[a-z][a-z0-9_]*`, so no name holds a `-`: the parts can be read
+/// back from the name, which makes every name unique in the schema by
+/// construction, and no index is ever named like a table.
+pub fn index_name(resource: &str, parts: &[&str]) -> String {
+    let mut name = resource.to_string();
+    for p in parts {
+        name.push('-');
+        name.push_str(p);
+    }
+    name
+}
+
+/// The indexes of a resource's table.
+fn indexes(r: &Resource) -> Vec<Index> {
+    let owner = r.scope.owner_column();
+    let mut out = Vec::new();
+    // Lists are read per owner in created_at order; one index serves both.
+    out.push(Index {
+        name: index_name(&r.name, &["list"]),
+        unique: false,
+        columns: owner
+            .into_iter()
+            .chain(["created_at", "id"])
+            .map(str::to_string)
+            .collect(),
+    });
+    // The parent key of the composite foreign keys of same-owner refs.
+    if let Some(owner) = owner.filter(|_| r.referenced) {
+        out.push(Index {
+            name: index_name(&r.name, &["owner", "key"]),
+            unique: true,
+            columns: vec![owner.to_string(), "id".to_string()],
+        });
+    }
+    for c in r.fields() {
+        match c.unique {
+            Some(Unique::Global) => out.push(Index {
+                name: index_name(&r.name, &[&c.name, "unique"]),
+                unique: true,
+                columns: vec![c.name.clone()],
+            }),
+            Some(Unique::PerOwner) => out.push(Index {
+                name: index_name(&r.name, &[&c.name, "unique"]),
+                unique: true,
+                columns: owner
+                    .into_iter()
+                    .chain([c.name.as_str()])
+                    .map(str::to_string)
+                    .collect(),
+            }),
+            None => {}
+        }
+        if matches!(c.ty, ColumnType::Ref { .. }) {
+            out.push(Index {
+                name: index_name(&r.name, &[&c.name, "ref"]),
+                unique: false,
+                columns: vec![c.name.clone()],
+            });
+        }
+    }
+    out
+}
+
 fn lower_resource(
     name: &str,
     r: &spec::Resource,
@@ -480,7 +674,18 @@ fn lower_resource(
             claim: user_claim.to_string(),
             tenant: false,
         },
-        Owner::Claim { field, claim } => Scope::Owned {
+        Owner::Long {
+            field, claim: None, ..
+        } => Scope::Owned {
+            column: field.clone(),
+            claim: user_claim.to_string(),
+            tenant: false,
+        },
+        Owner::Long {
+            field,
+            claim: Some(claim),
+            ..
+        } => Scope::Owned {
             column: field.clone(),
             claim: claim.clone(),
             tenant: true,
@@ -498,6 +703,7 @@ fn lower_resource(
         on_create: false,
         on_update: false,
         description: None,
+        link: None,
     };
     let mut columns = vec![server("id", ColumnType::Uuid, ColumnOrigin::Id)];
     if let Some(owner) = scope.owner_column() {
@@ -524,6 +730,7 @@ fn lower_resource(
             on_create: !f.read_only,
             on_update: !f.read_only && !f.write_once,
             description: f.description.clone(),
+            link: None,
         });
     }
     columns.push(server(
@@ -539,7 +746,7 @@ fn lower_resource(
 
     let access = r.access.clone().unwrap_or_default();
     let plural = r.plural.clone().unwrap_or_else(|| format!("{name}s"));
-    let operations = OperationKind::ALL
+    let mut operations = OperationKind::ALL
         .into_iter()
         .filter_map(|kind| {
             let grants = Grants {
@@ -582,9 +789,65 @@ fn lower_resource(
                 path,
                 grants,
                 rate,
+                replies_with_row: None,
             })
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // An update answers with the row only to those who may also get it.
+    let get_grants = operations
+        .iter()
+        .find(|o| o.kind == OperationKind::Get)
+        .map_or(
+            Grants {
+                owner: false,
+                roles: Vec::new(),
+                public: false,
+            },
+            |o| o.grants.clone(),
+        );
+    for op in operations.iter_mut() {
+        if op.kind == OperationKind::Update {
+            op.replies_with_row = Some(get_grants.clone());
+        }
+    }
+    // The owner column's readers: as the spec says, else the owner and
+    // every role that may read rows; public readers never.
+    let owner_read = match (&scope, &r.owner) {
+        (Scope::Unowned, _) => Grants {
+            owner: false,
+            roles: Vec::new(),
+            public: false,
+        },
+        (
+            _,
+            Owner::Long {
+                read: Some(read), ..
+            },
+        ) => Grants {
+            owner: read.iter().any(|w| w == "owner"),
+            roles: read
+                .iter()
+                .filter(|w| *w != "owner" && *w != "public")
+                .cloned()
+                .collect(),
+            public: read.iter().any(|w| w == "public"),
+        },
+        _ => {
+            let mut roles: Vec<String> = Vec::new();
+            for op in operations.iter().filter(|o| o.kind.is_read()) {
+                for role in &op.grants.roles {
+                    if !roles.contains(role) {
+                        roles.push(role.clone());
+                    }
+                }
+            }
+            Grants {
+                owner: true,
+                roles,
+                public: false,
+            }
+        }
+    };
     let mut sort = vec!["created_at".to_string()];
     sort.extend(r.sort.iter().filter(|s| *s != "created_at").cloned());
     Resource {
@@ -597,6 +860,9 @@ fn lower_resource(
         filters: r.filters.clone(),
         sort,
         referenced: false,
+        referrers: Vec::new(),
+        owner_read,
+        indexes: Vec::new(),
     }
 }
 
@@ -832,5 +1098,132 @@ mod tests {
             .map(|r| (r.name.as_str(), r.referenced))
             .collect();
         assert_eq!(marked, [("a", true), ("b", false), ("c", true)]);
+    }
+
+    fn link_of(m: &Service, resource: &str, column: &str) -> (LinkTargets, OnDelete) {
+        let l = m
+            .resource(resource)
+            .unwrap()
+            .column(column)
+            .unwrap()
+            .link
+            .clone()
+            .unwrap();
+        (l.targets, l.on_delete)
+    }
+
+    #[test]
+    fn links_follow_the_new_rows_owner_never_the_callers_role() {
+        let m = lower_yaml(
+            "resources:\n  p:\n    owner: { field: org_id, claim: org }\n    fields: { t: { type: string } }\n    access: { roles: { admin: [list, get] } }\n  t:\n    owner: { field: org_id, claim: org }\n    fields: { p: { type: ref, resource: p, required: true } }\n    access: { roles: { admin: [create, update] } }\n  u:\n    owner: owner_id\n    fields: { p: { type: ref, resource: p } }\n  cat:\n    owner: none\n    fields: { t: { type: string } }\n    access: { roles: { admin: [create, delete] }, public: [get] }\n  o:\n    owner: owner_id\n    fields:\n      c: { type: ref, resource: cat, required: true }\n      d: { type: ref, resource: cat }\n  n:\n    owner: none\n    fields: { c: { type: ref, resource: cat } }\n    access: { roles: { admin: [create] } }\n",
+        );
+        // Same tenant claim and an owner `get`: the owner's own rows only,
+        // though `admin` reads every tenant's; the delete is refused.
+        assert_eq!(
+            link_of(&m, "t", "p"),
+            (LinkTargets::SameOwner, OnDelete::Restrict)
+        );
+        // A user-owned row cannot name a tenant's row.
+        assert_eq!(
+            link_of(&m, "u", "p"),
+            (LinkTargets::Nothing, OnDelete::Restrict)
+        );
+        // Public rows: any, and their owner is never blocked.
+        assert_eq!(link_of(&m, "o", "c"), (LinkTargets::Public, OnDelete::Keep));
+        assert_eq!(
+            link_of(&m, "o", "d"),
+            (LinkTargets::Public, OnDelete::SetNull)
+        );
+        // Rows of nobody link to rows of nobody.
+        assert_eq!(
+            link_of(&m, "n", "c"),
+            (LinkTargets::SameOwner, OnDelete::Restrict)
+        );
+        let p = m.resource("p").unwrap();
+        assert!(p.referenced);
+        assert_eq!(
+            p.referrers,
+            vec![Referrer {
+                resource: "t".into(),
+                column: "p".into()
+            }]
+        );
+        let cat = m.resource("cat").unwrap();
+        assert_eq!(
+            cat.referrers,
+            vec![Referrer {
+                resource: "n".into(),
+                column: "c".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn update_replies_only_to_getters_and_owner_column_readers() {
+        let m = lower_yaml(
+            "resources:\n  a:\n    owner: owner_id\n    fields: { t: { type: string } }\n    access: { roles: { admin: [update], support: [get] }, public: [list] }\n  b:\n    owner: { field: seller_id, read: [public] }\n    fields: { t: { type: string } }\n    access: { public: [get] }\n",
+        );
+        let a = m.resource("a").unwrap();
+        let update = a.operation(OperationKind::Update).unwrap();
+        assert_eq!(
+            update.replies_with_row,
+            Some(Grants {
+                owner: true,
+                roles: vec!["support".into()],
+                public: false
+            })
+        );
+        assert_eq!(
+            a.operation(OperationKind::Get).unwrap().replies_with_row,
+            None
+        );
+        // By default the owner and the roles that read; public never.
+        assert_eq!(
+            a.owner_read,
+            Grants {
+                owner: true,
+                roles: vec!["support".into()],
+                public: false
+            }
+        );
+        let b = m.resource("b").unwrap();
+        assert_eq!(
+            b.owner_read,
+            Grants {
+                owner: false,
+                roles: vec![],
+                public: true
+            }
+        );
+        assert_eq!(
+            b.scope,
+            Scope::Owned {
+                column: "seller_id".into(),
+                claim: "sub".into(),
+                tenant: false
+            }
+        );
+    }
+
+    #[test]
+    fn index_names_never_collide() {
+        // `user` + `profile_handle` and `user_profile` + `handle` made the
+        // same `user_profile_handle_unique` before.
+        let m = lower_yaml(
+            "resources:\n  user:\n    owner: owner_id\n    fields: { profile_handle: { type: string, unique: per_owner } }\n  user_profile:\n    owner: owner_id\n    fields: { handle: { type: string, unique: per_owner } }\n  user_profile_handle_unique:\n    owner: owner_id\n    fields: { t: { type: string } }\n",
+        );
+        let mut names: Vec<&str> = m
+            .resources
+            .iter()
+            .flat_map(|r| r.indexes.iter().map(|i| i.name.as_str()))
+            .collect();
+        let tables: Vec<&str> = m.resources.iter().map(|r| r.name.as_str()).collect();
+        for n in &names {
+            assert!(!tables.contains(n), "index `{n}` is named like a table");
+        }
+        let count = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count, "index names are unique: {names:?}");
     }
 }

@@ -853,8 +853,12 @@ impl<'a> Validator<'a> {
             Some(Owner::Field(f)) => {
                 Some((f.as_str(), self.value(path!["resources", name, "owner"])))
             }
-            Some(Owner::Claim { field, claim }) => {
-                if claim.trim().is_empty() {
+            Some(Owner::Long { field, claim, read }) => {
+                if let Some(read) = read {
+                    self.owner_readers(name, read);
+                }
+                let claim = claim.as_deref();
+                if claim.is_some_and(|c| c.trim().is_empty()) {
                     let d = Diagnostic::error(
                         Code::InvalidClaim,
                         "the owner `claim` is empty; it must name a claim of the token",
@@ -865,7 +869,9 @@ impl<'a> Validator<'a> {
                     );
                     self.push(d);
                 }
-                self.owner_claim(name, claim);
+                if let Some(claim) = claim {
+                    self.owner_claim(name, claim);
+                }
                 Some((
                     field.as_str(),
                     self.value(path!["resources", name, "owner", "field"]),
@@ -1202,6 +1208,23 @@ impl<'a> Validator<'a> {
             .with_help("drop `required` to make the default apply, or drop the default");
             self.push(d);
         }
+        if field.unique == Some(Unique::Global)
+            && matches!(resource.owner, Some(Owner::Field(_) | Owner::Long { .. }))
+            && !self.allows(resource_name, Code::UniqueAcrossOwners.as_str())
+        {
+            let d = Diagnostic::warning(
+                Code::UniqueAcrossOwners,
+                format!(
+                    "`{name}` is unique across every owner of `{resource_name}`: a create or update with a value another owner holds answers 409, which tells the caller that the value exists, and the first owner to take a value keeps it from all others"
+                ),
+            )
+            .at(value_span(self, "unique"), "global")
+            .with_help(format!(
+                "use `unique: per_owner`, or say that it is intended (usernames, public slugs) with `audit: {{ allow: [{}], reason: ... }}` on `{resource_name}`",
+                Code::UniqueAcrossOwners.as_str()
+            ));
+            self.push(d);
+        }
         if field.unique == Some(Unique::PerOwner) && resource.owner == Some(Owner::None) {
             let d = Diagnostic::error(
                 Code::UniqueWithoutOwner,
@@ -1392,6 +1415,52 @@ impl<'a> Validator<'a> {
     /// An owner claim must name a claim that holds the owner, not one that
     /// tokens use for something else: a time, the issuer or audience that
     /// every token shares, or the array of role names.
+    /// Whether the `audit.allow` of `resource` (or of the whole spec)
+    /// accepts `code` on purpose.
+    fn allows(&self, resource: &str, code: &str) -> bool {
+        let listed = |node: Option<&Node>| {
+            matches!(node.map(|n| &n.value), Some(Value::Seq(items))
+                if items.iter().any(|i| matches!(&i.value, Value::String(s) if s == code)))
+        };
+        listed(self.node(path!["resources", resource, "audit", "allow"]))
+            || listed(self.node(path!["audit", "allow"]))
+    }
+
+    /// `owner.read`: `owner`, `public` or declared role names.
+    fn owner_readers(&mut self, name: &str, read: &[String]) {
+        let roles: Vec<&str> = self
+            .spec
+            .roles
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        for (i, who) in read.iter().enumerate() {
+            if who == "owner" || who == "public" || roles.contains(&who.as_str()) {
+                continue;
+            }
+            let suggestion = did_you_mean(
+                who,
+                ["owner", "public"].into_iter().chain(roles.iter().copied()),
+            );
+            let d = Diagnostic::error(
+                Code::UndeclaredRole,
+                format!(
+                    "`{who}` in `owner.read` is not `owner`, `public` or a role declared in `roles`"
+                ),
+            )
+            .at(
+                self.value(path!["resources", name, "owner", "read", i]),
+                "undeclared",
+            )
+            .with_help(match suggestion {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("add `{who}` to the top-level `roles` list"),
+            });
+            self.push(d);
+        }
+    }
+
     fn owner_claim(&mut self, name: &str, claim: &str) {
         let span = self.value(path!["resources", name, "owner", "claim"]);
         let auth = self.spec.auth.as_ref();

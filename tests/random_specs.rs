@@ -109,6 +109,8 @@ fn check(text: &str, spec: &specgen::Spec) {
         );
     }
 
+    indexes_exist(model, &project, text);
+
     let openapi: serde_json::Value = serde_json::from_str(&project.files["openapi.json"].contents)
         .unwrap_or_else(|e| panic!("openapi.json is not JSON: {e}\n--- spec ---\n{text}"));
     for (path, item) in openapi["paths"].as_object().into_iter().flatten() {
@@ -123,6 +125,60 @@ fn check(text: &str, spec: &specgen::Spec) {
             }
         }
     }
+}
+
+/// Every index the model asks for exists in a database migrated with the
+/// project's migration, on its table, with its columns and uniqueness: an
+/// index named like another (or like a table) would be skipped by `IF NOT
+/// EXISTS` (or stop the migration), and a `unique` would silently vanish.
+fn indexes_exist(model: &palisade::model::Service, project: &Project, text: &str) {
+    let migration = &project.files["migrations/0001_init.sql"].contents;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+        let opts = "sqlite::memory:"
+            .parse::<SqliteConnectOptions>()
+            .unwrap()
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .unwrap();
+        if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(migration.as_str())).execute(&pool).await {
+            panic!("the migration fails: {e}\n--- migration ---\n{migration}\n--- spec ---\n{text}");
+        }
+        for r in &model.resources {
+            for index in &r.indexes {
+                let found: Option<(String, i64)> = sqlx::query_as(
+                    "SELECT m.tbl_name, l.\"unique\" FROM sqlite_master m \
+                     JOIN pragma_index_list(m.tbl_name) l ON l.name = m.name \
+                     WHERE m.type = 'index' AND m.name = ?",
+                )
+                .bind(&index.name)
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+                let columns: Vec<(String,)> =
+                    sqlx::query_as("SELECT name FROM pragma_index_info(?) ORDER BY seqno")
+                        .bind(&index.name)
+                        .fetch_all(&pool)
+                        .await
+                        .unwrap();
+                let columns: Vec<String> = columns.into_iter().map(|(c,)| c).collect();
+                assert_eq!(
+                    (found, columns),
+                    (Some((r.name.clone(), i64::from(index.unique))), index.columns.clone()),
+                    "index `{}` of `{}` in the migrated database\n--- migration ---\n{migration}\n--- spec ---\n{text}",
+                    index.name,
+                    r.name
+                );
+            }
+        }
+    });
 }
 
 proptest! {

@@ -217,6 +217,7 @@ mod tests {
             on_create: true,
             on_update: true,
             description: None,
+            link: None,
         }
     }
 

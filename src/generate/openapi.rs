@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::model::{Column, ColumnType, Method, OperationKind, Resource, Service};
+use crate::model::{Column, ColumnOrigin, ColumnType, Method, OperationKind, Resource, Service};
 
 /// The OpenAPI document for `service`.
 pub fn document(service: &Service, version: &str) -> Value {
@@ -206,7 +206,13 @@ fn row_schema(resource: &Resource) -> Value {
     json!({
         "type": "object",
         "description": resource.description.clone().unwrap_or_else(|| format!("A `{}` row.", resource.name)),
-        "required": resource.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+        // The owner column is absent for callers outside `owner.read`.
+        "required": resource
+            .columns
+            .iter()
+            .filter(|c| c.origin != ColumnOrigin::Owner || resource.owner_read.public)
+            .map(|c| c.name.clone())
+            .collect::<Vec<_>>(),
         "additionalProperties": false,
         "properties": properties,
     })
@@ -322,10 +328,28 @@ fn operation(
             op["summary"] = format!("Change a `{name}`").into();
             op["parameters"] = json!([id_param]);
             op["requestBody"] = json!({ "required": true, "content": json_body(json!({ "$ref": format!("#/components/schemas/{base}Update") })) });
-            responses.insert(
-                "200".into(),
-                json!({ "description": "The changed row", "content": json_body(row) }),
-            );
+            // The row only for callers who may also get it; 204 for others.
+            let (reads, blind) = resource
+                .operation(OperationKind::Update)
+                .map(|u| {
+                    let reply = u.replies_with_row.clone().unwrap_or_default();
+                    let blind = (u.grants.owner && !reply.owner)
+                        || u.grants.roles.iter().any(|r| !reply.roles.contains(r));
+                    (!reply.is_empty(), blind)
+                })
+                .unwrap_or((false, false));
+            if reads {
+                responses.insert(
+                    "200".into(),
+                    json!({ "description": "The changed row, for a caller who may also get it", "content": json_body(row) }),
+                );
+            }
+            if blind {
+                responses.insert(
+                    "204".into(),
+                    json!({ "description": "Changed; the caller may not get the row, so it is not returned" }),
+                );
+            }
             responses.insert(
                 "404".into(),
                 problem_response("No such row, or not one the caller may change"),
@@ -351,7 +375,9 @@ fn operation(
             );
             responses.insert(
                 "409".into(),
-                problem_response("Other rows still refer to this one"),
+                problem_response(
+                    "Rows of the resource named in `errors[0].field` (`resource.field`) still refer to this one",
+                ),
             );
         }
     }

@@ -16,7 +16,8 @@ use quote::{format_ident, quote};
 
 use super::ident;
 use crate::model::{
-    Column, ColumnOrigin, ColumnType, Operation, OperationKind, Resource, Scope, Service,
+    Column, ColumnOrigin, ColumnType, LinkTargets, Operation, OperationKind, Resource, Scope,
+    Service,
 };
 
 /// Pretty-prints a token stream as a file.
@@ -36,6 +37,8 @@ fn rate(r: crate::spec::Rate) -> TokenStream {
 fn value_type(column: &Column) -> TokenStream {
     match column.ty {
         ColumnType::Number => quote!(crate::runtime::check::Number),
+        // Any JSON number without a fractional part, `5.0` too.
+        ColumnType::Integer => quote!(crate::runtime::check::Integer),
         _ => row_type(column),
     }
 }
@@ -79,7 +82,7 @@ fn value_checks(column: &Column) -> TokenStream {
                 None => quote!(None),
             };
             let (min, max) = (bound(&c.min), bound(&c.max));
-            quote!(c.integer(#name, *v, #min, #max);)
+            quote!(c.integer(#name, v.get(), #min, #max);)
         }
         ColumnType::Number => {
             let bound = |n: &Option<serde_json::Number>| match n
@@ -131,7 +134,11 @@ fn default_value(column: &Column, input: bool) -> Option<TokenStream> {
     Some(match (&column.ty, value) {
         (ColumnType::Integer, serde_json::Value::Number(n)) => {
             let i = n.as_i64()?;
-            quote!(#i)
+            if input {
+                quote!(crate::runtime::check::Integer::from(#i))
+            } else {
+                quote!(#i)
+            }
         }
         (ColumnType::Number, serde_json::Value::Number(n)) => {
             let f = n.as_f64()?;
@@ -187,15 +194,28 @@ pub fn resource_module(
     };
 
     // Row: every column, as the API returns it.
+    // The owner column is `None` in a row shown to a caller who may not
+    // see it (`owner.read`), and then absent from the JSON.
     let row_fields = resource.columns.iter().map(|c| {
         let ty = row_type(c);
+        if c.origin == ColumnOrigin::Owner {
+            return field_decl(
+                c,
+                quote!(Option<#ty>),
+                quote!(#[serde(skip_serializing_if = "Option::is_none")]),
+            );
+        }
         let ty = if c.required { ty } else { quote!(Option<#ty>) };
         field_decl(c, ty, quote!())
     });
     let decode_fields = resource.columns.iter().map(|c| {
         let ident = ident::rust_ident(&c.name);
         let col = &c.name;
-        quote!(#ident: r.try_get(#col)?)
+        if c.origin == ColumnOrigin::Owner {
+            quote!(#ident: Some(r.try_get(#col)?))
+        } else {
+            quote!(#ident: r.try_get(#col)?)
+        }
     });
     let debug_fields = |cols: Vec<&Column>| -> Vec<TokenStream> {
         cols.into_iter()
@@ -291,7 +311,9 @@ pub fn resource_module(
         }
     });
 
-    // References: each ref column must name a row the caller may read.
+    // References: each ref column must name a row its [`Link`] reaches,
+    // for the new row's owner (on update, the row's stored owner), never
+    // for the caller's role.
     let ref_checks = |input_is_patch: bool| -> Vec<TokenStream> {
         resource
             .columns
@@ -307,6 +329,7 @@ pub fn resource_module(
                 let ColumnType::Ref { resource: target } = &c.ty else {
                     return None;
                 };
+                let link = c.link.as_ref()?;
                 let target_mod = &all_modules.iter().find(|(n, _)| n == target)?.1;
                 let ident = ident::rust_ident(&c.name);
                 let col = &c.name;
@@ -318,15 +341,40 @@ pub fn resource_module(
                 } else {
                     quote!(input.#ident.as_ref())
                 };
+                let rows = match (link.targets, owned) {
+                    (LinkTargets::Nothing, _) => {
+                        return Some(quote! {
+                            if #value.is_some() {
+                                return Err(Problem::invalid(#col, #message));
+                            }
+                        });
+                    }
+                    (LinkTargets::SameOwner, true) => quote!(&Scope::Owned(owner.to_owned())),
+                    _ => quote!(&Scope::All),
+                };
                 Some(quote! {
                     if let Some(id) = #value {
-                        if !super::#target_mod::readable(&app, &caller, id).await? {
+                        if !super::#target_mod::linkable(&app, #rows, id).await? {
                             return Err(Problem::invalid(#col, #message));
                         }
                     }
                 })
             })
             .collect()
+    };
+    // Whether a ref check needs the new row's owner.
+    let needs_owner = |input_is_patch: bool| {
+        owned
+            && resource.columns.iter().any(|c| {
+                (if input_is_patch {
+                    c.on_update
+                } else {
+                    c.on_create
+                }) && c
+                    .link
+                    .as_ref()
+                    .is_some_and(|l| l.targets == LinkTargets::SameOwner)
+            })
     };
 
     // Store: insert.
@@ -444,50 +492,113 @@ pub fn resource_module(
         }
     });
     let location_prefix = format!("/{}/", resource.plural);
-    let owner_arg = owned.then(|| quote!(access.require_owner()?,));
     let create_refs = ref_checks(false);
     let update_refs = ref_checks(true);
-    let caller_param = |refs: &Vec<TokenStream>| {
-        (!refs.is_empty()).then(|| quote!(caller: crate::runtime::auth::Caller,))
+    // Rows of an owned resource show the owner column only to its readers.
+    let hides_owner = owned && !resource.owner_read.public;
+    let owner_ident = resource.scope.owner_column().map(ident::rust_ident);
+    let row_owner = match &owner_ident {
+        Some(o) => quote!(row.#o.as_deref()),
+        None => quote!(None),
     };
-    let (create_caller, update_caller) = (caller_param(&create_refs), caller_param(&update_refs));
+    let caller_ty = quote!(crate::runtime::auth::Caller);
+    let shows = |row: TokenStream| {
+        if hides_owner {
+            quote!(shown(#row, &caller))
+        } else {
+            row
+        }
+    };
+    let read_caller = hides_owner.then(|| quote!(caller: #caller_ty,));
+    let create_owner = owned.then(|| quote!(let owner = access.require_owner()?;));
+    let owner_arg = owned.then(|| quote!(owner,));
+    // An update answers with the row only to those who may also get it.
+    let update_reply = resource
+        .operation(OperationKind::Update)
+        .and_then(|o| o.replies_with_row.clone())
+        .unwrap_or(crate::model::Grants {
+            owner: false,
+            roles: Vec::new(),
+            public: false,
+        });
+    let update_replies = !update_reply.is_empty();
+    let update_reply_static = (update_replies && resource.operation(OperationKind::Update).is_some()).then(|| {
+        let (o, roles, public) = (update_reply.owner, &update_reply.roles, update_reply.public);
+        quote! {
+            /// Who gets the changed row in the answer of an update: those who
+            /// may also `get` it; everyone else gets 204 No Content.
+            static UPDATE_REPLY: Grants = Grants { owner: #o, roles: &[#(#roles),*], public: #public };
+        }
+    });
+    let update_caller = update_replies.then(|| quote!(caller: #caller_ty,));
+    let update_ok = if update_replies {
+        let shown_row = shows(quote!(row));
+        quote! {
+            Some(row) if UPDATE_REPLY.reach(&caller, #owner_rule, #row_owner) => Ok(body::reply(StatusCode::OK, &#shown_row)),
+            Some(_) => Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT)),
+        }
+    } else {
+        quote!(Some(_) => Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT)),)
+    };
+    let update_owner = needs_owner(true).then(|| {
+        quote! {
+            // Refs name rows of the row's own owner, whoever changes it.
+            let Some(owner) = store::owner_of(&app.db.read, &access.rows, &id).await? else {
+                return Err(Problem::not_found());
+            };
+            let owner = owner.as_str();
+        }
+    });
     let handlers = resource.operations.iter().map(|op| {
         let h = handler_ident(op.kind);
         match op.kind {
-            OperationKind::List => quote! {
-                async fn #h(State(app): State<App>, access: Access, RawQuery(query): RawQuery) -> Result<Response, Problem> {
-                    let query = page::parse(query.as_deref(), &LIST_RULES)?;
-                    let rows = store::list(&app.db.read, &access.rows, &query).await?;
-                    let page = query.page(rows, |row| (sort_value(row, query.sort.key), row.id.clone()));
-                    Ok(body::reply(StatusCode::OK, &page))
-                }
-            },
-            OperationKind::Get => quote! {
-                async fn #h(State(app): State<App>, access: Access, Path(id): Path<String>) -> Result<Response, Problem> {
-                    match store::get(&app.db.read, &access.rows, &id).await? {
-                        Some(row) => Ok(body::reply(StatusCode::OK, &row)),
-                        None => Err(Problem::not_found()),
+            OperationKind::List => {
+                let map = hides_owner.then(|| quote!(let rows: Vec<Row> = rows.into_iter().map(|row| shown(row, &caller)).collect();));
+                quote! {
+                    async fn #h(State(app): State<App>, #read_caller access: Access, RawQuery(query): RawQuery) -> Result<Response, Problem> {
+                        let query = page::parse(query.as_deref(), &LIST_RULES)?;
+                        let rows = store::list(&app.db.read, &access.rows, &query).await?;
+                        #map
+                        let page = query.page(rows, |row| (sort_value(row, query.sort.key), row.id.clone()));
+                        Ok(body::reply(StatusCode::OK, &page))
                     }
                 }
-            },
-            OperationKind::Create => quote! {
-                async fn #h(State(app): State<App>, #create_caller access: Access, Json(mut input): Json<CreateInput>) -> Result<Response, Problem> {
-                    input.check()?;
-                    <crate::hooks::Custom as Hooks>::before_create(&access, &mut input).await?;
-                    input.check()?;
-                    #(#create_refs)*
-                    let row = store::insert(&app.db.write, #owner_arg &input).await?;
-                    Ok(body::created(&format!("{}{}", #location_prefix, row.id), &row))
+            }
+            OperationKind::Get => {
+                let shown_row = shows(quote!(row));
+                quote! {
+                    async fn #h(State(app): State<App>, #read_caller access: Access, Path(id): Path<String>) -> Result<Response, Problem> {
+                        match store::get(&app.db.read, &access.rows, &id).await? {
+                            Some(row) => Ok(body::reply(StatusCode::OK, &#shown_row)),
+                            None => Err(Problem::not_found()),
+                        }
+                    }
                 }
-            },
+            }
+            OperationKind::Create => {
+                let shown_row = shows(quote!(row));
+                quote! {
+                    async fn #h(State(app): State<App>, #read_caller access: Access, Json(mut input): Json<CreateInput>) -> Result<Response, Problem> {
+                        input.check()?;
+                        <crate::hooks::Custom as Hooks>::before_create(&access, &mut input).await?;
+                        input.check()?;
+                        #create_owner
+                        #(#create_refs)*
+                        let row = store::insert(&app.db.write, #owner_arg &input).await?;
+                        let location = format!("{}{}", #location_prefix, row.id);
+                        Ok(body::created(&location, &#shown_row))
+                    }
+                }
+            }
             OperationKind::Update => quote! {
                 async fn #h(State(app): State<App>, #update_caller access: Access, Path(id): Path<String>, Json(mut input): Json<UpdateInput>) -> Result<Response, Problem> {
                     input.check()?;
                     <crate::hooks::Custom as Hooks>::before_update(&access, &id, &mut input).await?;
                     input.check()?;
+                    #update_owner
                     #(#update_refs)*
                     match store::update(&app.db.write, &access.rows, &id, &input).await? {
-                        Some(row) => Ok(body::reply(StatusCode::OK, &row)),
+                        #update_ok
                         None => Err(Problem::not_found()),
                     }
                 }
@@ -502,6 +613,32 @@ pub fn resource_module(
                     }
                 }
             },
+        }
+    });
+    // `shown`: a row as `caller` may see it (the owner column only for its
+    // readers, `owner.read`).
+    let uses_shown = hides_owner
+        && (resource.operation(OperationKind::List).is_some()
+            || resource.operation(OperationKind::Get).is_some()
+            || resource.operation(OperationKind::Create).is_some()
+            || (resource.operation(OperationKind::Update).is_some() && update_replies));
+    let shown_fn = uses_shown.then(|| {
+        let r = &resource.owner_read;
+        let (o, roles) = (r.owner, &r.roles);
+        let owner = owner_ident.as_ref().expect("owned");
+        quote! {
+            /// Who sees the owner column (`owner.read`); everyone else gets
+            /// rows without it.
+            static OWNER_READ: Grants = Grants { owner: #o, roles: &[#(#roles),*], public: false };
+
+            /// The row as `caller` may see it: without the owner column unless
+            /// `OWNER_READ` reaches the caller for this row.
+            fn shown(mut row: Row, caller: &crate::runtime::auth::Caller) -> Row {
+                if !OWNER_READ.reach(caller, #owner_rule, row.#owner.as_deref()) {
+                    row.#owner = None;
+                }
+                row
+            }
         }
     });
     let route_for = |kinds: &[OperationKind], path: &str| -> Option<TokenStream> {
@@ -536,24 +673,84 @@ pub fn resource_module(
         &format!("/{}/{{id}}", resource.plural),
     );
 
-    // Readability for refs from other resources: the target's own `get` grants.
-    let readable = resource.referenced.then(|| match resource.operation(OperationKind::Get) {
-        Some(_) => quote! {
-            /// Whether `caller` may read the row `id` (what a ref to it requires):
-            /// the same grants and scope as `GET /{plural}/{id}`.
-            pub async fn readable(app: &App, caller: &crate::runtime::auth::Caller, id: &str) -> Result<bool, Problem> {
-                let Ok(access) = crate::runtime::access::authorize(caller, &GET.grants, GET.owner) else {
-                    return Ok(false);
-                };
-                Ok(store::get(&app.db.read, &access.rows, id).await?.is_some())
+    // Linkability for refs from other resources: the referring column's
+    // link decides the rows (`Scope::Owned(owner)` or `Scope::All`).
+    let linkable = resource.referenced.then(|| {
+        quote! {
+            /// Whether a ref may name the row `id`: `rows` is the new row's owner
+            /// (`Scope::Owned`) or every row (`Scope::All`, when the rows are
+            /// public to everyone), as the referring column's link decides.
+            pub async fn linkable(app: &App, rows: &Scope, id: &str) -> Result<bool, Problem> {
+                store::exists(&app.db.read, rows, id).await
             }
-        },
-        None => quote! {
-            /// Nobody may read these rows, so no ref can point at one.
-            pub async fn readable(_app: &App, _caller: &crate::runtime::auth::Caller, _id: &str) -> Result<bool, Problem> {
-                Ok(false)
+        }
+    });
+    let store_exists = resource.referenced.then(|| {
+        quote! {
+            pub async fn exists(db: &SqlitePool, #scope_param id: &str) -> Result<bool, Problem> {
+                let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT 1 FROM {TABLE} WHERE \"id\" = "));
+                qb.push_bind(id.to_owned());
+                #push_scope
+                Ok(qb.build().fetch_optional(db).await?.is_some())
             }
-        },
+        }
+    });
+    let store_owner_of = (needs_owner(true) && resource.operation(OperationKind::Update).is_some()).then(|| {
+        let owner = resource.scope.owner_column().expect("owned");
+        let sql = format!("SELECT {} FROM {{TABLE}} WHERE \"id\" = ", ident::sql(owner));
+        quote! {
+            /// The stored owner of the row `id`, if the scope reaches it.
+            pub async fn owner_of(db: &SqlitePool, scope: &Scope, id: &str) -> Result<Option<String>, Problem> {
+                let mut qb = QueryBuilder::<Sqlite>::new(format!(#sql));
+                qb.push_bind(id.to_owned());
+                scope.push_condition(&mut qb, OWNER);
+                let row = qb.build().fetch_optional(db).await?;
+                Ok(row.as_ref().map(|r| r.try_get(0)).transpose()?)
+            }
+        }
+    });
+    // A delete refused by a foreign key names the resource that still refers.
+    let referrer_checks = resource
+        .referrers
+        .iter()
+        .map(|r| {
+            let sql = format!(
+                "SELECT 1 FROM {} WHERE {} = ? LIMIT 1",
+                ident::sql(&r.resource),
+                ident::sql(&r.column)
+            );
+            let (res, col) = (&r.resource, &r.column);
+            quote! {
+                if sqlx::query(#sql).bind(id.to_owned()).fetch_optional(db).await.ok()?.is_some() {
+                    return Some(Problem::still_referenced(#res, #col));
+                }
+            }
+        })
+        .collect::<Vec<_>>();
+    let delete_exec = if referrer_checks.is_empty() {
+        quote!(Ok(qb.build().execute(db).await?.rows_affected() > 0))
+    } else {
+        quote! {
+            match qb.build().execute(db).await {
+                Ok(done) => Ok(done.rows_affected() > 0),
+                Err(e) if crate::runtime::problem::is_foreign_key_violation(&e) => Err(match still_referenced(db, id).await {
+                    Some(p) => p,
+                    None => e.into(),
+                }),
+                Err(e) => Err(e.into()),
+            }
+        }
+    };
+    let store_still_referenced = (!referrer_checks.is_empty()
+        && resource.operation(OperationKind::Delete).is_some())
+    .then(|| {
+        quote! {
+            /// The first resource whose rows still name the row `id`.
+            async fn still_referenced(db: &SqlitePool, id: &str) -> Option<Problem> {
+                #(#referrer_checks)*
+                None
+            }
+        }
     });
 
     let module_doc = format!(
@@ -590,7 +787,7 @@ pub fn resource_module(
     // A resource named `store` holds a `store` module of its own.
     let inception = (module == "store").then(|| quote!(#[allow(clippy::module_inception)]));
     let decodes = list || get || create || update;
-    let builds_queries = list || get || update || delete;
+    let builds_queries = list || get || update || delete || resource.referenced;
     // Imports and items only where an operation uses them, so that every
     // generated module is free of unused code without `allow` attributes.
     let mut uses = vec![quote!(
@@ -720,8 +917,9 @@ pub fn resource_module(
                 let mut qb = QueryBuilder::<Sqlite>::new(format!("DELETE FROM {TABLE} WHERE \"id\" = "));
                 qb.push_bind(id.to_owned());
                 #push_scope
-                Ok(qb.build().execute(db).await?.rows_affected() > 0)
+                #delete_exec
             }
+            #store_still_referenced
         }
     });
     let columns_const = decodes.then(|| quote!(const COLUMNS: &str = #columns_sql;));
@@ -832,9 +1030,15 @@ pub fn resource_module(
             #store_insert
             #store_update
             #store_delete
+            #store_exists
+            #store_owner_of
         }
 
-        #readable
+        #linkable
+
+        #update_reply_static
+
+        #shown_fn
 
         #(#handlers)*
 

@@ -4,13 +4,13 @@
 use serde::Serialize;
 
 use super::ident;
-use crate::model::{Column, ColumnOrigin, ColumnType, Resource, Service};
-use crate::spec::Unique;
+use crate::model::{Column, ColumnOrigin, ColumnType, LinkTargets, OnDelete, Resource, Service};
 
 #[derive(Debug, Serialize)]
 pub struct Table {
     name: String,
     columns: Vec<SqlColumn>,
+    foreign_keys: Vec<ForeignKey>,
     indexes: Vec<Index>,
 }
 
@@ -20,7 +20,15 @@ struct SqlColumn {
     ty: &'static str,
     not_null: bool,
     primary_key: bool,
-    references: Option<String>,
+}
+
+/// `FOREIGN KEY (columns) REFERENCES table (target_columns) ON DELETE action`.
+#[derive(Debug, Serialize)]
+struct ForeignKey {
+    columns: Vec<String>,
+    table: String,
+    target_columns: Vec<String>,
+    on_delete: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -38,8 +46,40 @@ fn sql_type(column: &Column) -> &'static str {
     }
 }
 
-fn table(resource: &Resource) -> Table {
-    let name = &resource.name;
+/// The foreign key that holds a ref column's [`Link`] in the schema: a
+/// same-owner ref between owned resources names `(owner, ref)` against the
+/// target's `(owner, id)`, so no row can name another owner's row even if
+/// the code had a hole; a ref that keeps the id of a deleted row has none.
+fn foreign_key(service: &Service, resource: &Resource, column: &Column) -> Option<ForeignKey> {
+    let ColumnType::Ref { resource: target } = &column.ty else {
+        return None;
+    };
+    let link = column.link.as_ref()?;
+    let on_delete = match link.on_delete {
+        OnDelete::Restrict => "RESTRICT",
+        OnDelete::SetNull => "SET NULL",
+        OnDelete::Keep => return None,
+    };
+    let target_owner = service
+        .resource(target)
+        .and_then(|t| t.scope.owner_column());
+    let (columns, target_columns) =
+        match (link.targets, resource.scope.owner_column(), target_owner) {
+            (LinkTargets::SameOwner, Some(owner), Some(target_owner)) => (
+                vec![ident::sql(owner), ident::sql(&column.name)],
+                vec![ident::sql(target_owner), ident::sql("id")],
+            ),
+            _ => (vec![ident::sql(&column.name)], vec![ident::sql("id")]),
+        };
+    Some(ForeignKey {
+        columns,
+        table: ident::sql(target),
+        target_columns,
+        on_delete,
+    })
+}
+
+fn table(service: &Service, resource: &Resource) -> Table {
     let columns = resource
         .columns
         .iter()
@@ -48,53 +88,26 @@ fn table(resource: &Resource) -> Table {
             ty: sql_type(c),
             not_null: c.required,
             primary_key: c.origin == ColumnOrigin::Id,
-            references: match &c.ty {
-                ColumnType::Ref { resource } => {
-                    Some(format!("{} ({})", ident::sql(resource), ident::sql("id")))
-                }
-                _ => None,
-            },
         })
         .collect();
-    let mut indexes = Vec::new();
-    let owner = resource.scope.owner_column();
-    // Lists are read per owner in created_at order; one index serves both.
-    let mut list_columns: Vec<String> = owner.map(ident::sql).into_iter().collect();
-    list_columns.extend([ident::sql("created_at"), ident::sql("id")]);
-    indexes.push(Index {
-        name: ident::sql(&format!("{name}_list")),
-        unique: false,
-        columns: list_columns,
-    });
-    for c in resource.fields() {
-        match c.unique {
-            Some(Unique::Global) => indexes.push(Index {
-                name: ident::sql(&format!("{name}_{}_unique", c.name)),
-                unique: true,
-                columns: vec![ident::sql(&c.name)],
-            }),
-            Some(Unique::PerOwner) => indexes.push(Index {
-                name: ident::sql(&format!("{name}_{}_unique", c.name)),
-                unique: true,
-                columns: owner
-                    .map(ident::sql)
-                    .into_iter()
-                    .chain([ident::sql(&c.name)])
-                    .collect(),
-            }),
-            None => {}
-        }
-        if matches!(c.ty, ColumnType::Ref { .. }) {
-            indexes.push(Index {
-                name: ident::sql(&format!("{name}_{}_ref", c.name)),
-                unique: false,
-                columns: vec![ident::sql(&c.name)],
-            });
-        }
-    }
+    let foreign_keys = resource
+        .columns
+        .iter()
+        .filter_map(|c| foreign_key(service, resource, c))
+        .collect();
+    let indexes = resource
+        .indexes
+        .iter()
+        .map(|i| Index {
+            name: ident::sql(&i.name),
+            unique: i.unique,
+            columns: i.columns.iter().map(|c| ident::sql(c)).collect(),
+        })
+        .collect();
     Table {
-        name: ident::sql(name),
+        name: ident::sql(&resource.name),
         columns,
+        foreign_keys,
         indexes,
     }
 }
@@ -118,7 +131,7 @@ pub fn tables(service: &Service) -> Vec<Table> {
             });
             if ready {
                 done.push(&r.name);
-                ordered.push(table(r));
+                ordered.push(table(service, r));
             }
         }
         if ordered.len() == before {
@@ -127,7 +140,7 @@ pub fn tables(service: &Service) -> Vec<Table> {
             for r in &service.resources {
                 if !done.contains(&r.name.as_str()) {
                     done.push(&r.name);
-                    ordered.push(table(r));
+                    ordered.push(table(service, r));
                 }
             }
         }

@@ -30,7 +30,9 @@ use quote::{format_ident, quote};
 use serde_json::{Map, Value, json};
 
 use super::example;
-use crate::model::{ColumnType, Grantee, OperationKind, Resource, Rows, Scope, Service};
+use crate::model::{
+    Column, ColumnType, Grants, LinkTargets, OnDelete, OperationKind, Resource, Scope, Service,
+};
 
 /// Who creates rows in the tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,20 +72,22 @@ fn creator(service: &Service, resource: &Resource) -> Option<Actor> {
     }
 }
 
-/// Whether `actor` may read rows of `target` that `owner` created.
-fn reads(target: &Resource, actor: &Actor, owner: &Actor) -> bool {
-    let Some(get) = target.operation(OperationKind::Get) else {
-        return false;
-    };
-    get.grants
-        .rows()
-        .iter()
-        .any(|(grantee, rows)| match (grantee, rows) {
-            (Grantee::Public, _) => true,
-            (Grantee::Role(r), _) => *actor == Actor::Role(r.clone()),
-            (Grantee::Owner, Rows::Own) => actor == owner,
-            (Grantee::Owner, Rows::All) => true,
-        })
+/// Whether a row that `actor` creates (and so owns) may name, in
+/// `column`, a row of its target that `owner` created: the column's link
+/// decides (each test actor is alone in its tenant, so the same actor is
+/// the same owner).
+fn links(column: &Column, actor: &Actor, owner: &Actor) -> bool {
+    match column.link.as_ref().map(|l| l.targets) {
+        Some(LinkTargets::Public) => true,
+        Some(LinkTargets::SameOwner) => actor == owner,
+        Some(LinkTargets::Nothing) | None => false,
+    }
+}
+
+/// Whether grants reach the test caller `role` (`None`: anonymous) on a
+/// row it created (`own`) or not.
+fn reaches(g: &Grants, role: Option<&String>, own: bool) -> bool {
+    g.public || role.is_some_and(|r| g.roles.contains(r) || (g.owner && own))
 }
 
 /// Whether the server accepts `body` under `limits.max_body`.
@@ -219,9 +223,9 @@ fn plan_into<'a>(
                         .into()
                     }
                 })?;
-                if !reads(target, &actor, &steps[i].actor) {
+                if !links(column, &actor, &steps[i].actor) {
                     return Err(format!(
-                        "the creator could not read the `{}` that `{}` needs",
+                        "the creator may not link the `{}` that `{}` needs",
                         target.name, column.name
                     )
                     .into());
@@ -484,6 +488,118 @@ pub fn security_tests(service: &Service) -> TokenStream {
             }
         }
 
+        // References (SPEC 3.5): a row may only name rows its own owner may
+        // access; a caller of another tenant holding every role that reads
+        // the targets across owners still gets 422.
+        if actor == Actor::Alice && matches!(resource.scope, Scope::Owned { .. }) {
+            let last = steps.last().expect("the row itself");
+            let same_owner: Vec<&str> = last
+                .refs
+                .iter()
+                .filter(|(field, _)| {
+                    resource
+                        .column(field)
+                        .and_then(|c| c.link.as_ref())
+                        .is_some_and(|l| l.targets == LinkTargets::SameOwner)
+                })
+                .map(|(field, _)| field.as_str())
+                .collect();
+            if !same_owner.is_empty() && fits(service, &Value::Object(last.body.clone())) {
+                let mut roles: Vec<String> = Vec::new();
+                if service.auth.roles_claim.is_some() {
+                    for (field, _) in &last.refs {
+                        let Some(ColumnType::Ref { resource: target }) =
+                            resource.column(field).map(|c| &c.ty)
+                        else {
+                            continue;
+                        };
+                        let getters = service
+                            .resource(target)
+                            .and_then(|t| t.operation(OperationKind::Get))
+                            .map(|o| o.grants.roles.clone())
+                            .unwrap_or_default();
+                        for r in getters {
+                            if !roles.contains(&r) {
+                                roles.push(r);
+                            }
+                        }
+                    }
+                }
+                let vars: Vec<syn::Ident> =
+                    (0..steps.len()).map(|i| format_ident!("row{i}")).collect();
+                let earlier = steps[..steps.len() - 1]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, step)| {
+                        let path = format!("/{}", step.resource.plural);
+                        let token = step.actor.token();
+                        let json = Value::Object(step.body.clone()).to_string();
+                        let refs = step.refs.iter().map(|(field, j)| {
+                            let var = &vars[*j];
+                            quote!((#field, &#var))
+                        });
+                        let var = &vars[i];
+                        quote!(let #var = app.create(#path, &#token, #json, &[#(#refs),*]).await;)
+                    });
+                let sets = last.refs.iter().map(|(field, j)| {
+                    let var = &vars[*j];
+                    quote!(body.insert(#field.to_string(), #var["id"].clone());)
+                });
+                let json = Value::Object(last.body.clone()).to_string();
+                let test = fn_name("links_only_rows_of_the_owner", resource);
+                tests.push(quote! {
+                    #[tokio::test]
+                    async fn #test() {
+                        let app = app().await;
+                        #(#earlier)*
+                        let bob = app.token("bob", &[#(#roles),*], "globex");
+                        let mut body: Map<String, Value> = serde_json::from_str(#json).unwrap();
+                        #(#sets)*
+                        let reply = app.call("POST", #collection, Some(&bob), Some(Value::Object(body))).await;
+                        assert_eq!(reply.status, 422, "refs to another owner's rows: {}", reply.body);
+                        #(
+                            let named = reply.body["errors"].as_array().into_iter().flatten().any(|e| e["field"] == #same_owner);
+                            assert!(named, "the 422 names `{}`: {}", #same_owner, reply.body);
+                        )*
+                    }
+                });
+            }
+        }
+
+        // A delete of a row that a same-owner ref still names is 409 naming
+        // the referring resource (never a 5xx).
+        for (field, j) in &steps.last().expect("the row itself").refs {
+            let target = steps[*j].resource;
+            let restricts = resource
+                .column(field)
+                .and_then(|c| c.link.as_ref())
+                .is_some_and(|l| l.on_delete == OnDelete::Restrict);
+            let Some(delete) = target.operation(OperationKind::Delete) else {
+                continue;
+            };
+            let owner_deletes = steps[*j].actor == Actor::Alice
+                && delete.grants.owner
+                && target.scope != Scope::Unowned;
+            if !restricts || !owner_deletes {
+                continue;
+            }
+            let test = format_ident!("refuses_deleting_a_referenced_{}_{}", resource.name, field);
+            let prefix = format!("/{}/", target.plural);
+            let referrer = format!("{}.{}", resource.name, field);
+            tests.push(quote! {
+                #[tokio::test]
+                async fn #test() {
+                    let app = app().await;
+                    let row = #make(&app).await;
+                    let alice = app.token("alice", &[], "acme");
+                    let target = format!("{}{}", #prefix, row[#field].as_str().unwrap());
+                    let reply = app.call("DELETE", &target, Some(&alice), None).await;
+                    assert_eq!(reply.status, 409, "delete a referenced row: {}", reply.body);
+                    assert_eq!(reply.body["errors"][0]["field"], #referrer, "the 409 names the referrer: {}", reply.body);
+                }
+            });
+        }
+
         // Grants: every declared role (when a token can carry one) and
         // anonymous callers, on the row.
         let mut checks = Vec::new();
@@ -531,6 +647,18 @@ pub fn security_tests(service: &Service) -> TokenStream {
                     OperationKind::Get => ("GET", quote!(&item), quote!(None)),
                     _ => ("PATCH", quote!(&item), quote!(Some(json!({})))),
                 };
+                // An update answers with the row only to those who may get it.
+                let expected: u16 = if kind == OperationKind::Update
+                    && expected == 200
+                    && !op
+                        .replies_with_row
+                        .as_ref()
+                        .is_some_and(|g| reaches(g, role.as_ref(), is_creator))
+                {
+                    204
+                } else {
+                    expected
+                };
                 let who = role.clone().unwrap_or_else(|| "anonymous".into());
                 let listed = (kind == OperationKind::List && expected == 200).then(|| {
                     let listed = quote!(reply.body["items"].as_array().unwrap().iter().any(|r| r["id"] == row["id"]));
@@ -540,11 +668,36 @@ pub fn security_tests(service: &Service) -> TokenStream {
                         quote!(assert!(!#listed, "{} list as {} hides another owner's row", #name, #who);)
                     }
                 });
+                // The owner column: only for its readers (`owner.read`).
+                let owner_shown = resource.scope.owner_column().and_then(|owner| {
+                    let sees = reaches(&resource.owner_read, role.as_ref(), is_creator);
+                    let what = if sees { "shows" } else { "hides" };
+                    let test = if sees {
+                        quote!(is_some)
+                    } else {
+                        quote!(is_none)
+                    };
+                    match (kind, expected) {
+                        (OperationKind::Get, 200) => Some(quote! {
+                            assert!(reply.body.get(#owner).#test(), "{} get as {} {} the owner column: {}", #name, #who, #what, reply.body);
+                        }),
+                        (OperationKind::List, 200) if reaches_all || is_creator => Some(quote! {
+                            let shown = reply.body["items"].as_array().unwrap().iter().filter(|r| r["id"] == row["id"]).all(|r| r.get(#owner).#test());
+                            assert!(shown, "{} list as {} {} the owner column: {}", #name, #who, #what, reply.body);
+                        }),
+                        _ => None,
+                    }
+                });
+                let empty = (expected == 204).then(|| {
+                    quote!(assert!(reply.raw.is_empty(), "{} {} as {} answers no row", #method, #name, #who);)
+                });
                 checks.push(quote! {
                     let token: Option<String> = #token;
                     let reply = app.call(#method, #path, token.as_deref(), #body).await;
                     assert_eq!(reply.status, #expected, "{} {} as {}: {}", #method, #name, #who, reply.body);
                     #listed
+                    #owner_shown
+                    #empty
                 });
             }
         }

@@ -113,6 +113,12 @@ kinds! {
     FieldRemoved => "field-removed", Neutral, FieldAdded;
     FieldChanged => "field-changed", Neutral, FieldChanged;
     QueryChanged => "query-changed", Neutral, QueryChanged;
+    OwnerColumnShown => "owner-column-shown", Widening, OwnerColumnHidden;
+    OwnerColumnHidden => "owner-column-hidden", Narrowing, OwnerColumnShown;
+    UpdateRowShown => "update-row-shown", Widening, UpdateRowHidden;
+    UpdateRowHidden => "update-row-hidden", Narrowing, UpdateRowShown;
+    UniqueAcrossOwnersAdded => "unique-across-owners-added", Widening, UniqueAcrossOwnersRemoved;
+    UniqueAcrossOwnersRemoved => "unique-across-owners-removed", Narrowing, UniqueAcrossOwnersAdded;
     AuditAllowAdded => "audit-allow-added", Neutral, AuditAllowRemoved;
     AuditAllowRemoved => "audit-allow-removed", Neutral, AuditAllowAdded;
 }
@@ -950,6 +956,124 @@ fn resource_changes(out: &mut Out<'_>, old: Option<&model::Resource>, new: &mode
     }
     if let Some(o) = old {
         column_changes(out, o, new);
+        reader_changes(out, o, new);
+    }
+}
+
+/// The grantees of `g`, as words: `owner`, `role R`, `public`.
+fn grantees(g: &Grants) -> Vec<String> {
+    let mut out = Vec::new();
+    if g.owner {
+        out.push("the owner".to_string());
+    }
+    out.extend(g.roles.iter().map(|r| format!("role `{r}`")));
+    if g.public {
+        out.push("anyone".to_string());
+    }
+    out
+}
+
+/// Who receives the changed row from an update (an update grantee that
+/// may also get it).
+fn update_readers(r: &model::Resource) -> Vec<String> {
+    let Some(update) = r.operation(OperationKind::Update) else {
+        return Vec::new();
+    };
+    let Some(reply) = &update.replies_with_row else {
+        return Vec::new();
+    };
+    let both = Grants {
+        owner: update.grants.owner && reply.owner,
+        roles: update
+            .grants
+            .roles
+            .iter()
+            .filter(|r| reply.roles.contains(r))
+            .cloned()
+            .collect(),
+        public: update.grants.public && reply.public,
+    };
+    grantees(&both)
+}
+
+/// Changes of who sees the owner column, who reads rows through an update,
+/// and of uniqueness across owners.
+fn reader_changes(out: &mut Out<'_>, old: &model::Resource, new: &model::Resource) {
+    let r = new.name.as_str();
+    if let (Some(column), Some(_)) = (new.scope.owner_column(), old.scope.owner_column()) {
+        let (was, now) = (grantees(&old.owner_read), grantees(&new.owner_read));
+        for who in now.iter().filter(|w| !was.contains(w)) {
+            out.push(
+                Kind::OwnerColumnShown,
+                format!("{r}.owner.read"),
+                format!("{who} now sees the owner column `{column}` of the `{r}` rows it reads"),
+                None,
+                Some(who.clone()),
+                At::New(&["resources", r, "owner"]),
+            );
+        }
+        for who in was.iter().filter(|w| !now.contains(w)) {
+            out.push(
+                Kind::OwnerColumnHidden,
+                format!("{r}.owner.read"),
+                format!("{who} no longer sees the owner column `{column}` of `{r}` rows"),
+                Some(who.clone()),
+                None,
+                At::New(&["resources", r, "owner"]),
+            );
+        }
+    }
+    let (was, now) = (update_readers(old), update_readers(new));
+    for who in now.iter().filter(|w| !was.contains(w)) {
+        out.push(
+            Kind::UpdateRowShown,
+            format!("{r}.update"),
+            format!("an update of `{r}` by {who} now answers with the whole row"),
+            None,
+            Some(who.clone()),
+            At::New(&["resources", r, "access"]),
+        );
+    }
+    for who in was.iter().filter(|w| !now.contains(w)) {
+        out.push(
+            Kind::UpdateRowHidden,
+            format!("{r}.update"),
+            format!("an update of `{r}` by {who} no longer answers with the row (204)"),
+            Some(who.clone()),
+            None,
+            At::New(&["resources", r, "access"]),
+        );
+    }
+    let across = |res: &model::Resource, c: &Column| {
+        res.scope != Scope::Unowned && c.unique == Some(spec::Unique::Global)
+    };
+    for c in new.fields() {
+        let Some(o) = old.fields().find(|o| o.name == c.name) else {
+            continue;
+        };
+        let path = ["resources", r, "fields", c.name.as_str()];
+        match (across(old, o), across(new, c)) {
+            (false, true) => out.push(
+                Kind::UniqueAcrossOwnersAdded,
+                format!("{r}.{}", c.name),
+                format!(
+                    "`{}` of `{r}` is now unique across owners: a 409 tells a caller that another owner holds a value",
+                    c.name
+                ),
+                None,
+                Some("unique across owners".into()),
+                At::New(&path),
+            ),
+            (true, false) => out.push(
+                Kind::UniqueAcrossOwnersRemoved,
+                format!("{r}.{}", c.name),
+                format!("`{}` of `{r}` is no longer unique across owners", c.name),
+                Some("unique across owners".into()),
+                None,
+                At::New(&path),
+            ),
+            _ => {}
+        }
     }
 }
 

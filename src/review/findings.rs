@@ -129,6 +129,18 @@ rules! {
     PiiExposedToRole => "pii-exposed-to-role", Medium, "PII readable by a role",
         why: "every holder of the role reads personal data of all rows, not only their own; role tokens become a path to bulk PII",
         fix: "grant the role only what it needs, or keep PII in a resource the role cannot read";
+    OwnerColumnPublic => "owner-column-public", Medium, "owner ids published",
+        why: "anonymous readers see the owner column of every row they read: a public list enumerates every user or tenant id that owns a row",
+        fix: "drop `public` from `owner.read` unless owner ids are meant to be public (a seller's public profile id)";
+    UpdateWithoutRead => "update-without-read", Info, "update without read",
+        why: "these callers may change rows they may not read; the update answers 204 No Content, never the row, so an `update` grant does not read data",
+        fix: "nothing to fix; grant `get` as well if the caller should see the changed row in the answer";
+    UnlinkableRef => "unlinkable-ref", Medium, "ref that can name no row",
+        why: "a ref names only rows that the new row's owner may access: the owner's own rows (both resources owned by the same claim, with an owner `get` on the target) or rows public to everyone; this one can name none, so every value is refused with 422 and, if it is required, no row can be created",
+        fix: "give both resources the same owner rule and the owner a `get` on the target, or make the target's `get` public";
+    UniqueAcrossOwners => "unique-across-owners", Low, "unique across owners",
+        why: "a create or update with a value that another owner holds answers 409: callers learn which values other owners use, and the first owner to take a value keeps it from everyone else",
+        fix: "use `unique: per_owner`, or accept it with a reason when one namespace is the point (usernames, public slugs)";
     TrustedProxyHops => "trusted-proxy-hops", Low, "X-Forwarded-For trusted",
         why: "client IPs (and so anonymous rate limits) come from X-Forwarded-For; deployed without exactly that many proxies in front, clients spoof their IP and evade the limits",
         fix: "keep `trust_proxy_hops` equal to the number of proxies that always sit in front, or set it to 0";
@@ -520,11 +532,108 @@ fn evaluate_resource(resource: &model::Resource, at: &Locator<'_>, out: &mut Vec
             }
         }
     }
+    if let Some(column) = resource.scope.owner_column() {
+        if resource.owner_read.public && resource.operations.iter().any(|o| o.grants.public) {
+            out.push(
+                Raw::new(
+                    Rule::OwnerColumnPublic,
+                    at.key_span(&["resources", name, "owner", "read"]),
+                    format!(
+                        "anyone reads the owner column `{column}` of every `{name}` row it may read"
+                    ),
+                )
+                .on(name, None),
+            );
+        }
+    }
+    if let Some(update) = resource.operation(OperationKind::Update) {
+        let reply = update.replies_with_row.clone().unwrap_or(model::Grants {
+            owner: false,
+            roles: Vec::new(),
+            public: false,
+        });
+        let mut blind: Vec<String> = Vec::new();
+        if update.grants.owner && !reply.owner {
+            blind.push("the owner".into());
+        }
+        blind.extend(
+            update
+                .grants
+                .roles
+                .iter()
+                .filter(|r| !reply.roles.contains(r))
+                .map(|r| format!("role `{r}`")),
+        );
+        if !blind.is_empty() {
+            out.push(
+                Raw::new(
+                    Rule::UpdateWithoutRead,
+                    at.key_span(&["resources", name, "access"]),
+                    format!(
+                        "{} may `update` `{name}` rows without `get`: the update answers 204 without the row",
+                        blind.join(", ")
+                    ),
+                )
+                .on(name, Some(OperationKind::Update)),
+            );
+        }
+    }
+    for c in resource.fields() {
+        let (Some(link), model::ColumnType::Ref { resource: target }) = (&c.link, &c.ty) else {
+            continue;
+        };
+        if link.targets == model::LinkTargets::Nothing {
+            out.push(
+                Raw::new(
+                    Rule::UnlinkableRef,
+                    at.key_span(&["resources", name, "fields", &c.name, "resource"]),
+                    format!(
+                        "`{}` of `{name}` can name no `{target}` row: the owner of a new `{name}` row may access none",
+                        c.name
+                    ),
+                )
+                .on(name, None)
+                .about(&c.name),
+            );
+        }
+    }
+    if owned {
+        for c in resource
+            .fields()
+            .filter(|c| c.unique == Some(spec::Unique::Global))
+        {
+            out.push(
+                Raw::new(
+                    Rule::UniqueAcrossOwners,
+                    at.key_span(&["resources", name, "fields", &c.name, "unique"]),
+                    format!(
+                        "`{}` of `{name}` is unique across owners: a duplicate answers 409 for a value another owner holds",
+                        c.name
+                    ),
+                )
+                .on(name, None)
+                .about(&c.name),
+            );
+        }
+    }
     if !pii.is_empty() {
-        // Roles in the order they first appear, with the reads they hold.
+        // Roles in the order they first appear, with the reads they hold
+        // (an update reads where it answers with the row).
         let mut roles: Vec<(String, Vec<&'static str>)> = Vec::new();
-        for op in resource.operations.iter().filter(|o| o.kind.is_read()) {
-            for role in &op.grants.roles {
+        let reads_row = |o: &&model::Operation| {
+            o.kind.is_read() || (o.kind == OperationKind::Update && o.replies_with_row.is_some())
+        };
+        for op in resource.operations.iter().filter(reads_row) {
+            let readers: Vec<&String> = match &op.replies_with_row {
+                Some(reply) => op
+                    .grants
+                    .roles
+                    .iter()
+                    .filter(|r| reply.roles.contains(r))
+                    .collect(),
+                None => op.grants.roles.iter().collect(),
+            };
+            for role in readers {
                 match roles.iter_mut().find(|(r, _)| r == role) {
                     Some((_, ops)) => ops.push(op.kind.name()),
                     None => roles.push((role.clone(), vec![op.kind.name()])),

@@ -115,7 +115,25 @@ pub fn matrix(service: &model::Service) -> Vec<ResourceAccess> {
 
 fn resource_access(resource: &model::Resource) -> ResourceAccess {
     let pii = pii_fields(resource);
-    let (scope_kind, scope) = scope_text(&resource.scope);
+    let (scope_kind, mut scope) = scope_text(&resource.scope);
+    if resource.scope != Scope::Unowned {
+        // Who sees the owner column (`owner.read`).
+        let r = &resource.owner_read;
+        let mut who: Vec<String> = Vec::new();
+        if r.owner {
+            who.push("owner".into());
+        }
+        who.extend(r.roles.iter().cloned());
+        if r.public {
+            who.push("public".into());
+        }
+        let who = if who.is_empty() {
+            "nobody".to_string()
+        } else {
+            who.join(", ")
+        };
+        scope.push_str(&format!("; column seen by {who}"));
+    }
     let operations = OperationKind::ALL
         .into_iter()
         .map(|kind| match resource.operation(kind) {

@@ -253,17 +253,27 @@ pub enum Owner {
     None,
     /// `owner: owner_id`: the field holds the user claim of the creator.
     Field(String),
-    /// `owner: { field: org_id, claim: org }`: the field holds the given claim.
-    Claim { field: String, claim: String },
+    /// The long form, `owner: { field: org_id, claim: org, read: [...] }`:
+    /// the field holds the given claim (the user claim when `claim` is
+    /// absent); `read` names who sees the owner column in responses.
+    Long {
+        field: String,
+        claim: Option<String>,
+        read: Option<Vec<String>>,
+    },
 }
 
 #[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct OwnerClaim {
+struct OwnerLong {
     /// The field that holds the owner value.
     field: String,
-    /// The token claim whose value scopes the rows (e.g. a tenant id).
-    claim: String,
+    /// The token claim whose value scopes the rows (e.g. a tenant id); the user claim when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    claim: Option<String>,
+    /// Who sees the owner column in responses: `owner`, role names, `public`. Default: the owner and the roles that may read the rows; public readers never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    read: Option<Vec<String>>,
 }
 
 impl<'de> Deserialize<'de> for Owner {
@@ -272,12 +282,12 @@ impl<'de> Deserialize<'de> for Owner {
         #[serde(untagged)]
         enum Raw {
             Name(String),
-            Claim(OwnerClaim),
+            Long(OwnerLong),
         }
         match Raw::deserialize(deserializer)? {
             Raw::Name(n) if n == "none" => Ok(Owner::None),
             Raw::Name(n) => Ok(Owner::Field(n)),
-            Raw::Claim(OwnerClaim { field, claim }) => Ok(Owner::Claim { field, claim }),
+            Raw::Long(OwnerLong { field, claim, read }) => Ok(Owner::Long { field, claim, read }),
         }
     }
 }
@@ -287,9 +297,10 @@ impl Serialize for Owner {
         match self {
             Owner::None => serializer.serialize_str("none"),
             Owner::Field(f) => serializer.serialize_str(f),
-            Owner::Claim { field, claim } => OwnerClaim {
+            Owner::Long { field, claim, read } => OwnerLong {
                 field: field.clone(),
                 claim: claim.clone(),
+                read: read.clone(),
             }
             .serialize(serializer),
         }
@@ -302,12 +313,12 @@ impl JsonSchema for Owner {
     }
 
     fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let claim = generator.subschema_for::<OwnerClaim>();
+        let long = generator.subschema_for::<OwnerLong>();
         schemars::json_schema!({
-            "description": "Who owns each row: the name of a field filled from the user claim, `{field, claim}` to scope by another claim, or `none`.",
+            "description": "Who owns each row: the name of a field filled from the user claim, `{field, claim, read}` to scope by another claim or to say who sees the owner column, or `none`.",
             "anyOf": [
                 { "type": "string", "description": "`none`, or the owner field filled from the user claim" },
-                claim
+                long
             ]
         })
     }

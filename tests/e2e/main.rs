@@ -21,7 +21,9 @@ mod tokens;
 
 use std::collections::BTreeMap;
 
-use palisade::model::{Column, ColumnOrigin, ColumnType, OperationKind, Resource, Scope};
+use palisade::model::{
+    Column, ColumnOrigin, ColumnType, Grants, LinkTargets, OnDelete, OperationKind, Resource, Scope,
+};
 use serde_json::{Map, Value, json};
 
 use http::{Request, Response, fresh_source};
@@ -117,11 +119,65 @@ impl<'a> Suite<'a> {
         }
     }
 
+    /// Whether grants `g` reach `p` (`None`: anonymous) on a row that `p`
+    /// owns or not: public, a role `p` holds, or the owner on its own row.
+    fn reaches(g: &Grants, p: Option<&Principal>, own: bool) -> bool {
+        g.public
+            || p.is_some_and(|p| g.roles.iter().any(|r| p.roles.contains(r)) || (g.owner && own))
+    }
+
+    /// Whether an update by `p` answers with the row (200) rather than 204:
+    /// only when `p` may also get it.
+    fn update_replies(resource: &Resource, p: Option<&Principal>, own: bool) -> bool {
+        resource
+            .operation(OperationKind::Update)
+            .and_then(|o| o.replies_with_row.as_ref())
+            .is_some_and(|g| Self::reaches(g, p, own))
+    }
+
+    /// Whether a row shown to `p` carries the owner column (`owner.read`).
+    fn sees_owner(resource: &Resource, p: Option<&Principal>, own: bool) -> bool {
+        resource.scope != Scope::Unowned && Self::reaches(&resource.owner_read, p, own)
+    }
+
+    /// Asserts that `row`, as shown to `p`, carries the owner column exactly
+    /// when `owner.read` reaches `p`.
+    fn owner_column_shown(
+        &mut self,
+        resource: &Resource,
+        row: &Value,
+        p: Option<&Principal>,
+        own: bool,
+        what: &str,
+    ) {
+        let Some(owner) = resource.scope.owner_column() else {
+            return;
+        };
+        let shown = row.get(owner).is_some();
+        assert_eq!(
+            shown,
+            Self::sees_owner(resource, p, own),
+            "{}: the owner column `{owner}` {} for {what}: {row}",
+            resource.name,
+            if shown { "is shown" } else { "is hidden" }
+        );
+        self.hit("property-level", &["BOPLA-07"]);
+    }
+
     /// A create body for `resource` as `p`, every field filled, refs to rows `p` made.
     fn body(&mut self, resource: &Resource, p: &Principal, seed: usize) -> Map<String, Value> {
         let mut body = Map::new();
         for column in resource.columns.iter().filter(|c| c.on_create) {
             let value = match &column.ty {
+                // A ref that can name no row (another owner rule, no public
+                // get) is left out; `references` shows it is refused.
+                ColumnType::Ref { .. }
+                    if !column.required
+                        && column.link.as_ref().map(|l| l.targets)
+                            == Some(LinkTargets::Nothing) =>
+                {
+                    continue;
+                }
                 ColumnType::Ref { resource: target } => {
                     let target = self.server.model.resource(target).unwrap().clone();
                     let row = self.make_readable_row(&target, p);
@@ -189,11 +245,19 @@ impl<'a> Suite<'a> {
             }
         }
         if let Some(owner) = resource.scope.owner_column() {
-            assert_eq!(
-                row[owner],
-                json!(Self::owner_value(resource, p)),
-                "the owner comes from the token"
-            );
+            if Self::sees_owner(resource, Some(p), true) {
+                assert_eq!(
+                    row[owner],
+                    json!(Self::owner_value(resource, p)),
+                    "the owner comes from the token"
+                );
+            } else {
+                assert!(
+                    row.get(owner).is_none(),
+                    "{}: owner column hidden",
+                    resource.name
+                );
+            }
         }
         row
     }
@@ -322,6 +386,8 @@ impl<'a> Suite<'a> {
             self.mass_assignment(resource, &victim_creator);
         }
         self.references(resource);
+        self.deletes_referenced(resource);
+        self.integers(resource, &victim_creator);
         self.uniqueness(resource, &victim_creator);
         self.grants(resource, &victim, &victim_creator);
         // Undeclared methods.
@@ -463,13 +529,25 @@ impl<'a> Suite<'a> {
                     self.as_(p, "PATCH", &item)
                         .json(&json!({ &column.name: value })),
                 );
-                assert_eq!(r.status, 200, "update {}: {}", resource.name, r.text());
-                if column.ty != ColumnType::Number {
-                    assert_eq!(r.json()[&column.name], value);
+                if Self::update_replies(resource, Some(p), true) {
+                    assert_eq!(r.status, 200, "update {}: {}", resource.name, r.text());
+                    if column.ty != ColumnType::Number {
+                        assert_eq!(r.json()[&column.name], value);
+                    }
+                    assert_eq!(r.json()["id"], row["id"]);
+                } else {
+                    assert_eq!(
+                        (r.status, r.body.is_empty()),
+                        (204, true),
+                        "update {} by a caller who may not get the row: no body",
+                        resource.name
+                    );
                 }
-                assert_eq!(r.json()["id"], row["id"]);
                 let r = self.send(self.as_(p, "PATCH", &item).json(&json!({})));
-                assert_eq!(r.status, 200, "an empty update is allowed");
+                assert!(
+                    r.status == 200 || r.status == 204,
+                    "an empty update is allowed"
+                );
                 if column.required {
                     let r = self.send(
                         self.as_(p, "PATCH", &item)
@@ -763,45 +841,77 @@ impl<'a> Suite<'a> {
         self.hit("input", &["INP-01", "INP-02", "INP-08", "RES-01"]);
     }
 
+    /// A principal of a tenant nobody else uses that may create `resource`:
+    /// its owner, or a holder of a role that creates it.
+    fn outsider_creator(
+        &mut self,
+        resource: &Resource,
+        extra_roles: &[String],
+    ) -> Option<Principal> {
+        let op = resource.operation(OperationKind::Create)?;
+        let tenant = format!("t-{}", uuid::Uuid::new_v4().simple());
+        let mut roles: Vec<&str> = extra_roles.iter().map(String::as_str).collect();
+        if !(op.grants.owner && resource.scope != Scope::Unowned) {
+            roles.push(op.grants.roles.first()?.as_str());
+        }
+        Some(self.fresh(&tenant, &roles))
+    }
+
+    /// SPEC 3.5: a ref names only a row the *new row's owner* may access
+    /// (its own rows, or rows public to everyone), whoever writes it: a
+    /// role that reads every owner's rows does not widen it, and an update
+    /// is judged on the row's stored owner.
     fn references(&mut self, resource: &Resource) {
-        if !matches!(
-            self.may(resource, OperationKind::Create, &self.bob.clone()),
-            Reach::Own | Reach::All
-        ) || resource.operation(OperationKind::Create).is_none()
-        {
+        if resource.operation(OperationKind::Create).is_none() {
             return;
         }
+        let path = format!("/{}", resource.plural);
         for column in resource.columns.iter().filter(|c| c.on_create) {
             let ColumnType::Ref { resource: target } = &column.ty else {
                 continue;
             };
+            let link = column.link.clone().expect("every ref has a link");
             let target = self.server.model.resource(target).unwrap().clone();
-            // Alice's row of the target, which bob cannot read.
-            if self.may(&target, OperationKind::Get, &self.bob.clone()) != Reach::Own
-                || self.may(&target, OperationKind::Create, &self.alice.clone()) == Reach::Forbidden
-            {
+            // Roles that read every row of the target: they must not widen links.
+            let readers: Vec<String> = target
+                .operation(OperationKind::Get)
+                .map(|o| o.grants.roles.clone())
+                .unwrap_or_default();
+            let Some(attacker) = self.outsider_creator(resource, &readers) else {
                 continue;
+            };
+            let mut body = self.body(resource, &attacker, 4);
+            let alice = self.alice.clone();
+            let foreign = if target.operation(OperationKind::Create).is_some() {
+                let creator = self.creator_for(&target, &alice);
+                Some(self.create(&target, &creator))
+            } else {
+                None
+            };
+            if let Some(foreign) = &foreign {
+                body.insert(column.name.clone(), foreign["id"].clone());
+                let r = self.send(
+                    self.as_(&attacker, "POST", &path)
+                        .json(&Value::Object(body.clone())),
+                );
+                let what = format!(
+                    "{}: `{}` pointing at another owner's row, by a holder of {:?}",
+                    resource.name, column.name, attacker.roles
+                );
+                if link.targets == LinkTargets::Public {
+                    assert_eq!(
+                        r.status,
+                        201,
+                        "{what}: rows public to everyone may be linked: {}",
+                        r.text()
+                    );
+                } else {
+                    self.expect_422(r, &column.name, &what, &["BOLA-10"]);
+                }
             }
-            let alices = self.create(&target, &self.alice.clone());
-            let bob = self.fresh("globex", &[]);
-            let mut body = self.body(resource, &bob, 4);
-            body.insert(column.name.clone(), alices["id"].clone());
-            let r = self.send(
-                self.as_(&bob, "POST", &format!("/{}", resource.plural))
-                    .json(&Value::Object(body.clone())),
-            );
-            self.expect_422(
-                r,
-                &column.name,
-                &format!(
-                    "{}: `{}` pointing at another owner's row",
-                    resource.name, column.name
-                ),
-                &["BOLA-10"],
-            );
             body.insert(column.name.clone(), json!(uuid::Uuid::new_v4().to_string()));
             let r = self.send(
-                self.as_(&bob, "POST", &format!("/{}", resource.plural))
+                self.as_(&attacker, "POST", &path)
                     .json(&Value::Object(body)),
             );
             self.expect_422(
@@ -813,8 +923,305 @@ impl<'a> Suite<'a> {
                 ),
                 &["BOLA-10"],
             );
+            if link.targets == LinkTargets::SameOwner && column.on_update {
+                if let Some(foreign) = &foreign {
+                    self.references_on_update(resource, column, &target, foreign);
+                }
+            }
             self.hit("references", &["BOLA-10"]);
         }
+    }
+
+    /// Same-owner refs on update: the owner cannot point its row at another
+    /// owner's target, and a role that updates every owner's rows can only
+    /// point a row at targets of *that row's* owner.
+    fn references_on_update(
+        &mut self,
+        resource: &Resource,
+        column: &Column,
+        target: &Resource,
+        foreign: &Value,
+    ) {
+        let Some(attacker) = self.outsider_creator(resource, &[]) else {
+            return;
+        };
+        if resource.scope == Scope::Unowned {
+            return;
+        }
+        let row = self.create(resource, &attacker);
+        let item = format!("/{}/{}", resource.plural, row["id"].as_str().unwrap());
+        let r = self.send(
+            self.as_(&attacker, "PATCH", &item)
+                .json(&json!({ &column.name: foreign["id"] })),
+        );
+        if r.status != 403 {
+            self.expect_422(
+                r,
+                &column.name,
+                &format!(
+                    "{}: update `{}` to another owner's row",
+                    resource.name, column.name
+                ),
+                &["BOLA-10"],
+            );
+        }
+        // A role that updates every row: judged on the row's owner (the
+        // attacker's tenant), not on the role holder's.
+        let Some(role) = resource
+            .operation(OperationKind::Update)
+            .and_then(|o| o.grants.roles.first().cloned())
+        else {
+            return;
+        };
+        if target.operation(OperationKind::Create).is_none() {
+            return;
+        }
+        let tenant = format!("t-{}", uuid::Uuid::new_v4().simple());
+        let staff = self.fresh(&tenant, &[&role]);
+        if self.may(target, OperationKind::Create, &staff) == Reach::Forbidden {
+            return;
+        }
+        let staffs = self.create(target, &staff);
+        let r = self.send(
+            self.as_(&staff, "PATCH", &item)
+                .json(&json!({ &column.name: staffs["id"] })),
+        );
+        self.expect_422(
+            r,
+            &column.name,
+            &format!(
+                "{}: role `{role}` points another owner's row at its own `{}`",
+                resource.name, target.name
+            ),
+            &["BOLA-10"],
+        );
+        // A target of the row's own owner is fine.
+        if self.may(target, OperationKind::Create, &attacker) != Reach::Forbidden {
+            let own = self.create(target, &attacker);
+            let r = self.send(
+                self.as_(&staff, "PATCH", &item)
+                    .json(&json!({ &column.name: own["id"] })),
+            );
+            assert!(
+                r.status == 200 || r.status == 204,
+                "{}: role `{role}` points the row at its owner's `{}`: {}",
+                resource.name,
+                target.name,
+                r.text()
+            );
+        }
+        self.pass("references");
+    }
+
+    /// Deleting a row that a ref still names never answers 5xx: a
+    /// same-owner ref refuses with 409 naming the referring resource (the
+    /// owner can change its own rows first); a ref that may cross owners
+    /// never blocks the target's owner (the ref is set to null, or keeps
+    /// the id of the deleted row).
+    fn deletes_referenced(&mut self, resource: &Resource) {
+        if resource.operation(OperationKind::Create).is_none() {
+            return;
+        }
+        for column in resource.columns.iter().filter(|c| c.on_create) {
+            let ColumnType::Ref { resource: target } = &column.ty else {
+                continue;
+            };
+            let link = column.link.clone().expect("every ref has a link");
+            if link.targets == LinkTargets::Nothing {
+                continue;
+            }
+            let target = self.server.model.resource(target).unwrap().clone();
+            let (Some(delete), Some(_)) = (
+                target.operation(OperationKind::Delete),
+                target.operation(OperationKind::Create),
+            ) else {
+                continue;
+            };
+            let alice = self.alice.clone();
+            let tc = self.creator_for(&target, &alice);
+            let deleter = if delete.grants.owner && target.scope != Scope::Unowned {
+                tc.clone()
+            } else if let Some(role) = delete.grants.roles.first() {
+                self.fresh("initech", &[role])
+            } else {
+                continue;
+            };
+            let rc = match link.targets {
+                LinkTargets::SameOwner => tc.clone(),
+                _ => self.creator_for(resource, &alice),
+            };
+            if self.may(resource, OperationKind::Create, &rc) == Reach::Forbidden {
+                continue;
+            }
+            let target_row = self.create(&target, &tc);
+            let target_id = target_row["id"].clone();
+            let mut body = self.body(resource, &rc, 7);
+            body.insert(column.name.clone(), target_id.clone());
+            let r = self.send(
+                self.as_(&rc, "POST", &format!("/{}", resource.plural))
+                    .json(&Value::Object(body)),
+            );
+            assert_eq!(
+                r.status,
+                201,
+                "{}: create the referrer: {}",
+                resource.name,
+                r.text()
+            );
+            let referrer = r.json();
+            let target_item = format!("/{}/{}", target.plural, target_id.as_str().unwrap());
+            let item = format!("/{}/{}", resource.plural, referrer["id"].as_str().unwrap());
+            let r = self.send(self.as_(&deleter, "DELETE", &target_item));
+            let what = format!(
+                "delete a `{}` that `{}.{}` refers to",
+                target.name, resource.name, column.name
+            );
+            match link.on_delete {
+                OnDelete::Restrict => {
+                    assert_eq!(r.status, 409, "{what}: {}", r.text());
+                    assert!(is_problem(&r), "{what}: problem+json");
+                    assert_eq!(
+                        r.json()["errors"][0]["field"],
+                        json!(format!("{}.{}", resource.name, column.name)),
+                        "{what}: the 409 names the referring resource: {}",
+                        r.text()
+                    );
+                    // The owner of both can resolve it: delete its own referrer, then the target.
+                    if self.may(resource, OperationKind::Delete, &rc) != Reach::Forbidden
+                        && resource.operation(OperationKind::Delete).is_some()
+                    {
+                        let r = self.send(self.as_(&rc, "DELETE", &item));
+                        assert_eq!(r.status, 204, "delete the referrer: {}", r.text());
+                        let r = self.send(self.as_(&deleter, "DELETE", &target_item));
+                        assert_eq!(
+                            r.status,
+                            204,
+                            "{what}, once nothing refers to it: {}",
+                            r.text()
+                        );
+                    }
+                }
+                OnDelete::SetNull | OnDelete::Keep => {
+                    assert_eq!(
+                        r.status,
+                        204,
+                        "{what}: the target's owner is never blocked: {}",
+                        r.text()
+                    );
+                    if resource.operation(OperationKind::Get).is_some()
+                        && self.may(resource, OperationKind::Get, &rc) != Reach::Forbidden
+                    {
+                        let r = self.send(self.as_(&rc, "GET", &item));
+                        assert_eq!(r.status, 200, "{what}: the referrer stays: {}", r.text());
+                        let expected = if link.on_delete == OnDelete::SetNull {
+                            Value::Null
+                        } else {
+                            target_id.clone()
+                        };
+                        assert_eq!(r.json()[&column.name], expected, "{what}");
+                    }
+                }
+            }
+            self.hit("references", &["MISC-01"]);
+        }
+    }
+
+    /// An `integer` written as a JSON number without a fractional part
+    /// (`5.0`) is that integer, on create and in filters; `5.5` is 422.
+    fn integers(&mut self, resource: &Resource, p: &Principal) {
+        if resource.operation(OperationKind::Create).is_none()
+            || self.may(resource, OperationKind::Create, p) == Reach::Forbidden
+        {
+            return;
+        }
+        let Some(column) = resource
+            .columns
+            .iter()
+            .find(|c| c.on_create && c.ty == ColumnType::Integer)
+        else {
+            return;
+        };
+        let n = data::valid(column, 3).as_i64().unwrap();
+        let path = format!("/{}", resource.plural);
+        let mut body = self.body(resource, p, 9);
+        body.insert(column.name.clone(), json!(n as f64));
+        let text = serde_json::to_string(&Value::Object(body.clone())).unwrap();
+        assert!(text.contains(&format!("{n}.0")), "sent as {n}.0: {text}");
+        let r = self.send(
+            self.as_(p, "POST", &path)
+                .json(&Value::Object(body.clone())),
+        );
+        assert_eq!(
+            r.status,
+            201,
+            "{}: `{}` = {n}.0: {}",
+            resource.name,
+            column.name,
+            r.text()
+        );
+        let row = r.json();
+        assert_eq!(row[&column.name], json!(n), "stored as the integer {n}");
+        if column.on_update
+            && matches!(
+                self.may(resource, OperationKind::Update, p),
+                Reach::All | Reach::Own
+            )
+        {
+            let item = format!("{path}/{}", row["id"].as_str().unwrap());
+            let r = self.send(
+                self.as_(p, "PATCH", &item)
+                    .json(&json!({ &column.name: n as f64 })),
+            );
+            assert!(
+                r.status == 200 || r.status == 204,
+                "update `{}` = {n}.0: {}",
+                column.name,
+                r.text()
+            );
+            let r = self.send(
+                self.as_(p, "PATCH", &item)
+                    .json(&json!({ &column.name: n as f64 + 0.5 })),
+            );
+            assert_eq!(
+                r.status,
+                422,
+                "update `{}` = {n}.5: {}",
+                column.name,
+                r.text()
+            );
+        }
+        body.insert(column.name.clone(), json!(n as f64 + 0.5));
+        let r = self.send(self.as_(p, "POST", &path).json(&Value::Object(body)));
+        self.expect_422(
+            r,
+            &column.name,
+            &format!("{}: `{}` = {n}.5", resource.name, column.name),
+            &["INP-03"],
+        );
+        if resource.filters.contains(&column.name)
+            && matches!(
+                self.may(resource, OperationKind::List, p),
+                Reach::All | Reach::Own
+            )
+        {
+            let r = self.send(self.as_(p, "GET", &format!("{path}?{}={n}.0", column.name)));
+            assert_eq!(
+                r.status,
+                200,
+                "filter `{}={n}.0`: {}",
+                column.name,
+                r.text()
+            );
+            let r = self.send(self.as_(p, "GET", &format!("{path}?{}={n}.5", column.name)));
+            assert_eq!(
+                r.status,
+                422,
+                "filter `{}={n}.5`: {}",
+                column.name,
+                r.text()
+            );
+        }
+        self.pass("input");
     }
 
     /// `unique` fields: a second row with the same value is 409; per-owner
@@ -933,11 +1340,39 @@ impl<'a> Suite<'a> {
                             Some(p) => self.list_all(resource, Some(p)),
                             None => self.list_all(resource, None),
                         };
+                        let row = rows.iter().find(|r| r["id"] == victim["id"]);
                         assert!(
-                            rows.iter().any(|r| r["id"] == victim["id"]),
+                            row.is_some(),
                             "{} list as {who} reaches every row",
                             resource.name
                         );
+                        let own = p.as_ref().is_some_and(&owned_by);
+                        self.owner_column_shown(resource, row.unwrap(), p.as_ref(), own, &who);
+                    }
+                    (Reach::All | Reach::Own, OperationKind::Update)
+                        if reach == Reach::All || p.as_ref().is_some_and(&owned_by) =>
+                    {
+                        let own = p.as_ref().is_some_and(&owned_by);
+                        let expected = if Self::update_replies(resource, p.as_ref(), own) {
+                            200
+                        } else {
+                            204
+                        };
+                        assert_eq!(
+                            r.status,
+                            expected,
+                            "{} update as {who}: the row only for those who may get it: {}",
+                            resource.name,
+                            r.text()
+                        );
+                        if expected == 204 {
+                            assert!(r.body.is_empty(), "204 carries no row");
+                        }
+                        self.hit("grants", &["BOPLA-07"]);
+                    }
+                    (Reach::All, OperationKind::Get) if r.status == 200 => {
+                        let own = p.as_ref().is_some_and(&owned_by);
+                        self.owner_column_shown(resource, &r.json(), p.as_ref(), own, &who);
                     }
                     (Reach::Own, OperationKind::List) => {
                         assert_eq!(r.status, 200);
@@ -1170,6 +1605,92 @@ fn catches(spec: &str, flaw: server::Flaw<'_>) -> String {
             .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_default(),
     }
+}
+
+/// A ref checked against every row (as a role that reads every tenant's
+/// projects would see them) instead of the new row's owner's.
+#[test]
+fn the_suite_catches_a_ref_to_another_owners_row() {
+    let message = catches(
+        "examples/projects.yaml",
+        (
+            "ref-any-row",
+            &|dir| {
+                server::edit(
+                    &dir.join("src/api/task.rs"),
+                    "async fn create(",
+                    "&Scope::Owned(owner.to_owned())",
+                    "&Scope::All",
+                );
+            },
+            true,
+        ),
+    );
+    assert!(message.contains("another owner's row"), "{message}");
+}
+
+/// An update that answers with the row to a role that may not get it.
+#[test]
+fn the_suite_catches_an_update_that_reads() {
+    let message = catches(
+        "tests/fixtures/edge.yaml",
+        (
+            "update-reads",
+            &|dir| {
+                server::edit(
+                    &dir.join("src/api/pin.rs"),
+                    "static UPDATE_REPLY",
+                    "roles: &[]",
+                    "roles: &[\"ops\"]",
+                );
+            },
+            true,
+        ),
+    );
+    assert!(message.contains("update"), "{message}");
+}
+
+/// The owner column shown to public readers.
+#[test]
+fn the_suite_catches_a_published_owner_column() {
+    let message = catches(
+        "tests/fixtures/edge.yaml",
+        (
+            "owner-published",
+            &|dir| {
+                server::edit(
+                    &dir.join("src/api/note.rs"),
+                    "static OWNER_READ",
+                    "public: false",
+                    "public: true",
+                );
+            },
+            true,
+        ),
+    );
+    assert!(message.contains("owner column"), "{message}");
+}
+
+/// The delete refused by `ON DELETE RESTRICT` (SQLite's extended code
+/// 1811) left unmapped: a 500 instead of the 409.
+#[test]
+fn the_suite_catches_a_referenced_delete_as_5xx() {
+    let message = catches(
+        "examples/billing.yaml",
+        (
+            "restrict-unmapped",
+            &|dir| {
+                server::edit(
+                    &dir.join("src/runtime/problem.rs"),
+                    "pub fn is_foreign_key_violation",
+                    "Some(\"1811\")",
+                    "Some(\"0\")",
+                );
+            },
+            true,
+        ),
+    );
+    assert!(message.contains("409"), "{message}");
 }
 
 /// The owner condition dropped from one query: get by id.

@@ -737,6 +737,14 @@ pub fn generate(raw: &[u32], service: Option<&str>) -> Spec {
         });
     }
 
+    // Names that made schema objects collide: resource `x` with a unique
+    // `pair_key` and resource `x_pair` with a unique `key` both made the
+    // index `x_pair_key_unique`; a resource `x_list` shared its name with
+    // `x`'s list index.
+    if d.chance(15) {
+        collide(d, &mut resources, &plurals);
+    }
+
     let cors = d.chance(40).then(|| {
         if d.chance(15) {
             Cors {
@@ -860,6 +868,54 @@ fn chars(s: &str) -> u32 {
 
 fn json(s: &str) -> String {
     serde_json::to_string(s).expect("a string serialises")
+}
+
+/// Adds the resources and unique fields whose schema names collided.
+fn collide(d: &mut Dice<'_>, resources: &mut Vec<Resource>, plurals: &[String]) {
+    let base = resources[0].name.clone();
+    let names: Vec<String> = resources.iter().map(|r| r.name.clone()).collect();
+    let pair = format!("{base}_pair");
+    let list = format!("{base}_list");
+    let free = |n: &String| {
+        !names.contains(n) && !plurals.contains(&format!("{n}s")) && !plurals.contains(n)
+    };
+    if !free(&pair) || !free(&list) {
+        return;
+    }
+    let unique = |name: &str| Field {
+        name: name.to_string(),
+        ty: "string",
+        unique: Some("global"),
+        ..Field::default()
+    };
+    let first = &mut resources[0];
+    if !first.fields.iter().any(|f| f.name == "pair_key")
+        && !matches!(&first.owner, Owner::Short(f) | Owner::Long { field: f, .. } if f == "pair_key")
+    {
+        first.fields.push(unique("pair_key"));
+    }
+    for (name, field) in [(pair, "key"), (list, "value")] {
+        let owned = d.chance(50);
+        resources.push(Resource {
+            name,
+            plural: None,
+            description: None,
+            owner: if owned {
+                Owner::Short("owner_id".into())
+            } else {
+                Owner::None
+            },
+            fields: vec![unique(field)],
+            access: (!owned).then(|| Access {
+                public: vec!["list"],
+                ..Access::default()
+            }),
+            filters: Vec::new(),
+            sort: Vec::new(),
+            throttle: Vec::new(),
+            audit: None,
+        });
+    }
 }
 
 fn field(

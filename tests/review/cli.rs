@@ -115,7 +115,7 @@ fn diff_fails_on_widening_only_when_asked() {
         .args(["diff", "examples/billing.yaml", widened])
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("widening (15)"))
+        .stdout(predicate::str::contains("widening (17)"))
         .stdout(predicate::str::contains("[public-granted]"));
     palisade()
         .args([
@@ -127,14 +127,14 @@ fn diff_fails_on_widening_only_when_asked() {
         ])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("15 widening changes"));
+        .stderr(predicate::str::contains("17 widening changes"));
     // Backwards the same edit narrows, except what is a change either way.
     palisade()
         .args(["diff", widened, "examples/billing.yaml", "--format", "json"])
         .assert()
         .code(0)
         .stdout(predicate::str::contains("\"widening\": 4,"))
-        .stdout(predicate::str::contains("\"narrowing\": 14,"));
+        .stdout(predicate::str::contains("\"narrowing\": 16,"));
     palisade()
         .args([
             "diff",

@@ -83,6 +83,26 @@ fn cases() -> Vec<Case> {
     vec![
         case(Kind::PublicGranted, &[("public: []", "public: [list]")]),
         case(
+            Kind::OwnerColumnShown,
+            &[(
+                "owner: owner_id",
+                "owner: { field: owner_id, read: [owner, admin, staff, public] }",
+            )],
+        ),
+        // A role that may update without get starts getting the row back.
+        Case {
+            kind: Kind::UpdateRowShown,
+            old: edit(BASE, &[("staff: [list]", "staff: [list, update]")]),
+            new: edit(BASE, &[("staff: [list]", "staff: [list, get, update]")]),
+        },
+        case(
+            Kind::UniqueAcrossOwnersAdded,
+            &[(
+                "text: { type: string, max_length: 100 }",
+                "text: { type: string, max_length: 100, unique: global }",
+            )],
+        ),
+        case(
             Kind::RoleGranted,
             &[("admin: [get]", "admin: [get, delete]")],
         ),

@@ -249,6 +249,64 @@ fn cases() -> Vec<Case> {
             ),
         ),
         case(
+            "owner-column-public",
+            spec(
+                AUTH,
+                "",
+                "    owner: { field: owner_id, read: [public] }\n    fields:\n      text: { type: string }\n    access:\n      roles: { admin: [get] }\n      public: [get]\n    throttle: { create: 10/minute }\n",
+            ),
+            "read",
+            spec(
+                AUTH,
+                "",
+                "    owner: { field: owner_id, read: [owner, admin] }\n    fields:\n      text: { type: string }\n    access:\n      roles: { admin: [get] }\n      public: [get]\n    throttle: { create: 10/minute }\n",
+            ),
+        ),
+        case(
+            "update-without-read",
+            spec(
+                AUTH,
+                "",
+                &note_with(
+                    "    access:\n      owner: [create, get]\n      roles: { admin: [update] }\n    throttle: { create: 10/minute }\n",
+                ),
+            ),
+            "access",
+            spec(
+                AUTH,
+                "",
+                &note_with(
+                    "    access:\n      owner: [create, get]\n      roles: { admin: [get, update] }\n    throttle: { create: 10/minute }\n",
+                ),
+            ),
+        ),
+        case(
+            "unlinkable-ref",
+            format!(
+                "{}  doc:\n    owner: {{ field: org_id, claim: org }}\n    fields:\n      note: {{ type: ref, resource: note }}\n    throttle: {{ create: 10/minute }}\n",
+                spec(AUTH, "", NOTE)
+            ),
+            "resource",
+            format!(
+                "{}  doc:\n    owner: owner_id\n    fields:\n      note: {{ type: ref, resource: note }}\n    throttle: {{ create: 10/minute }}\n",
+                spec(AUTH, "", NOTE)
+            ),
+        ),
+        case(
+            "unique-across-owners",
+            spec(
+                AUTH,
+                "",
+                "    owner: owner_id\n    fields:\n      text: { type: string, unique: global }\n    access:\n      roles: { admin: [get] }\n    throttle: { create: 10/minute }\n",
+            ),
+            "unique",
+            spec(
+                AUTH,
+                "",
+                "    owner: owner_id\n    fields:\n      text: { type: string, unique: per_owner }\n    access:\n      roles: { admin: [get] }\n    throttle: { create: 10/minute }\n",
+            ),
+        ),
+        case(
             "unused-allow",
             spec(
                 AUTH,

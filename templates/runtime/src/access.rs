@@ -85,6 +85,35 @@ impl Scope {
     }
 }
 
+impl Grants {
+    /// Whether `caller` reaches the row owned by `row_owner` (`None` for
+    /// an unowned resource) under these grants: a public grant reaches
+    /// everyone, a role grant its holders, an owner grant the row's own
+    /// owner. Used where the answer depends on the row: whether an update
+    /// answers with the changed row (the `get` grants), and whether a row
+    /// shows its owner column (the owner column's readers).
+    pub fn reach(
+        &self,
+        caller: &Caller,
+        rule: Option<OwnerClaim>,
+        row_owner: Option<&str>,
+    ) -> bool {
+        if self.public {
+            return true;
+        }
+        let Some(p) = caller.principal() else {
+            return false;
+        };
+        if self.roles.iter().any(|r| p.has_role(r)) {
+            return true;
+        }
+        match (rule, row_owner) {
+            (Some(rule), Some(owner)) if self.owner => rule.value_of(p) == Some(owner),
+            _ => false,
+        }
+    }
+}
+
 /// The outcome of [`authorize`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Access {
@@ -238,6 +267,25 @@ mod tests {
         assert_eq!((a.rows, a.owner.as_deref()), (Scope::All, Some("acme")));
         let a = authorize(&Caller::Anonymous, &PUBLIC, Some(OwnerClaim::User)).unwrap();
         assert_eq!(a.require_owner().unwrap_err().status, StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn reach_depends_on_the_row() {
+        let alice = user("alice", &[], Some("acme"));
+        let admin = user("root", &["admin"], None);
+        let rule = Some(OwnerClaim::User);
+        assert!(OWNER_ONLY.reach(&alice, rule, Some("alice")));
+        assert!(!OWNER_ONLY.reach(&alice, rule, Some("bob")));
+        assert!(!OWNER_ONLY.reach(&admin, rule, Some("bob")));
+        assert!(ADMIN_ONLY.reach(&admin, rule, Some("bob")));
+        assert!(!ADMIN_ONLY.reach(&alice, rule, Some("alice")));
+        assert!(PUBLIC.reach(&Caller::Anonymous, rule, Some("bob")));
+        assert!(!OWNER_ONLY.reach(&Caller::Anonymous, rule, Some("bob")));
+        let tenant = Some(OwnerClaim::Claim("org"));
+        assert!(OWNER_ONLY.reach(&alice, tenant, Some("acme")));
+        assert!(!OWNER_ONLY.reach(&alice, tenant, Some("alice")));
+        // Unowned rows have no owner to match.
+        assert!(!OWNER_ONLY.reach(&alice, None, None));
     }
 
     #[test]

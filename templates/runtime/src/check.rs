@@ -103,6 +103,116 @@ impl<'q> sqlx::Encode<'q, sqlx::Sqlite> for Number {
     }
 }
 
+/// The value of an `integer` field in a request (body or filter): a JSON
+/// number with no fractional part within `i64`, however it is written
+/// (`5`, `5.0`, `5e0`, `-0.0`), as JSON Schema and so the published OpenAPI
+/// document count integers; `5.5` or a number past `i64` is refused (422).
+/// Decided on the decimal the client wrote, never on an `f64` rounding of
+/// it, so `9007199254740993.0` is that integer. Bound to SQL as its `i64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Integer(i64);
+
+impl Integer {
+    /// The value as stored.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl From<i64> for Integer {
+    fn from(value: i64) -> Self {
+        Integer(value)
+    }
+}
+
+/// Why a number is no `integer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntegerError {
+    NotANumber,
+    Fractional,
+    OutOfRange,
+}
+
+impl std::fmt::Display for IntegerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IntegerError::NotANumber => "expected an integer",
+            IntegerError::Fractional => {
+                "expected an integer, found a number with a fractional part"
+            }
+            IntegerError::OutOfRange => {
+                "expected an integer between -9223372036854775808 and 9223372036854775807"
+            }
+        })
+    }
+}
+
+impl std::error::Error for IntegerError {}
+
+impl FromStr for Integer {
+    type Err = IntegerError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if let Ok(i) = text.parse::<i64>() {
+            return Ok(Integer(i));
+        }
+        let d = Decimal::parse(text).ok_or(IntegerError::NotANumber)?;
+        if d.digits.is_empty() {
+            return Ok(Integer(0));
+        }
+        // `0.d1..dn * 10^exp` is an integer when no digit is after the point.
+        if d.exp < d.digits.len() as i64 {
+            return Err(IntegerError::Fractional);
+        }
+        if d.exp > 19 {
+            return Err(IntegerError::OutOfRange);
+        }
+        let mut magnitude: i128 = 0;
+        for digit in &d.digits {
+            magnitude = magnitude * 10 + i128::from(*digit);
+        }
+        for _ in d.digits.len() as i64..d.exp {
+            magnitude *= 10;
+        }
+        let value = if d.negative { -magnitude } else { magnitude };
+        i64::try_from(value)
+            .map(Integer)
+            .map_err(|_| IntegerError::OutOfRange)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Integer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, Unexpected};
+        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+        let text = raw.get();
+        let unexpected = match text.as_bytes().first() {
+            Some(b'-' | b'0'..=b'9') => return text.parse().map_err(D::Error::custom),
+            Some(b'"') => Unexpected::Other("string"),
+            Some(b't' | b'f') => Unexpected::Other("boolean"),
+            Some(b'[') => Unexpected::Seq,
+            Some(b'{') => Unexpected::Map,
+            _ => Unexpected::Unit,
+        };
+        Err(D::Error::invalid_type(unexpected, &"an integer"))
+    }
+}
+
+impl sqlx::Type<sqlx::Sqlite> for Integer {
+    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+        <i64 as sqlx::Type<sqlx::Sqlite>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Sqlite> for Integer {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <sqlx::Sqlite as sqlx::Database>::ArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <i64 as sqlx::Encode<'q, sqlx::Sqlite>>::encode_by_ref(&self.0, buf)
+    }
+}
+
 /// A decimal number exactly as written: `0.d1d2d3... * 10^exp`, with no
 /// leading or trailing zero digit (zero has no digits).
 #[derive(Debug, PartialEq, Eq)]
@@ -384,6 +494,32 @@ impl Pattern {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn integers_written_as_whole_decimals() {
+        use super::{Integer, IntegerError};
+        let ok = |t: &str| t.parse::<Integer>().map(Integer::get);
+        assert_eq!(ok("5"), Ok(5));
+        assert_eq!(ok("5.0"), Ok(5));
+        assert_eq!(ok("5.000"), Ok(5));
+        assert_eq!(ok("5e0"), Ok(5));
+        assert_eq!(ok("1.5e1"), Ok(15));
+        assert_eq!(ok("-0.0"), Ok(0));
+        assert_eq!(ok("-7.0"), Ok(-7));
+        assert_eq!(ok("9007199254740993.0"), Ok(9_007_199_254_740_993));
+        assert_eq!(ok("9223372036854775807.0"), Ok(i64::MAX));
+        assert_eq!(ok("-9223372036854775808.0"), Ok(i64::MIN));
+        assert_eq!(ok("5.5"), Err(IntegerError::Fractional));
+        assert_eq!(ok("1e-1"), Err(IntegerError::Fractional));
+        assert_eq!(ok("9223372036854775808.0"), Err(IntegerError::OutOfRange));
+        assert_eq!(ok("1e400"), Err(IntegerError::OutOfRange));
+        assert_eq!(ok("x"), Err(IntegerError::NotANumber));
+        let json = |t: &str| serde_json::from_str::<Integer>(t).map(Integer::get);
+        assert_eq!(json("5.0").unwrap(), 5);
+        assert!(json("5.5").is_err());
+        assert!(json("\"5\"").is_err());
+        assert!(json("true").is_err());
+    }
+
     use super::*;
 
     #[test]

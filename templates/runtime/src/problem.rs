@@ -117,6 +117,20 @@ impl Problem {
         )
     }
 
+    /// The row cannot be deleted while rows of `resource` still name it in
+    /// `field`; the error names them so the client knows what to change.
+    pub fn still_referenced(resource: &str, field: &str) -> Self {
+        let mut p = Problem::new(
+            StatusCode::CONFLICT,
+            "other rows still refer to this one; change or delete them first",
+        );
+        p.errors.push(FieldError::new(
+            format!("{resource}.{field}"),
+            format!("rows of `{resource}` still refer to this row in `{field}`"),
+        ));
+        p
+    }
+
     pub fn unprocessable(errors: Vec<FieldError>) -> Self {
         let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "the request is not valid");
         p.errors = errors;
@@ -224,10 +238,16 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
-/// True when the error is a foreign-key violation (deleting a row that
-/// another row still refers to).
+/// True when the error is a foreign-key violation: writing a row that names
+/// a missing one (`SQLITE_CONSTRAINT_FOREIGNKEY`, 787), or deleting a row
+/// that an `ON DELETE RESTRICT` key still names, which SQLite reports as
+/// `SQLITE_CONSTRAINT_TRIGGER` (1811) with the foreign-key message.
 pub fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(e) if e.is_foreign_key_violation())
+    let sqlx::Error::Database(e) = err else {
+        return false;
+    };
+    e.is_foreign_key_violation()
+        || (e.code().as_deref() == Some("1811") && e.message().contains("FOREIGN KEY"))
 }
 
 /// Unique and foreign-key violations are 409 (without naming a column: map a known
@@ -286,6 +306,58 @@ mod tests {
             Problem::invalid_token().body(),
             Problem::unauthorized().body()
         );
+    }
+
+    /// A delete that an `ON DELETE RESTRICT` key refuses (extended code
+    /// 1811) and a write naming a missing row (787) are both 409, never 500.
+    #[tokio::test]
+    async fn foreign_key_refusals_are_conflicts() {
+        use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+        use std::str::FromStr;
+        let opts = SqliteConnectOptions::from_str("sqlite::memory:")
+            .unwrap()
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE p (o TEXT NOT NULL, id TEXT PRIMARY KEY);
+             CREATE UNIQUE INDEX \"p-owner-key\" ON p (o, id);
+             CREATE TABLE c (o TEXT NOT NULL, id TEXT PRIMARY KEY, p TEXT,
+                 FOREIGN KEY (o, p) REFERENCES p (o, id) ON DELETE RESTRICT);
+             INSERT INTO p VALUES ('a', '1');
+             INSERT INTO c VALUES ('a', 'x', '1');",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let delete = sqlx::query("DELETE FROM p WHERE id = '1'")
+            .execute(&pool)
+            .await
+            .unwrap_err();
+        assert!(is_foreign_key_violation(&delete), "{delete:?}");
+        assert_eq!(Problem::from(delete).status, StatusCode::CONFLICT);
+        // Another owner's row cannot be named, even by id.
+        sqlx::raw_sql("INSERT INTO p VALUES ('b', '2')")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let insert = sqlx::query("INSERT INTO c VALUES ('a', 'y', '2')")
+            .execute(&pool)
+            .await
+            .unwrap_err();
+        assert!(is_foreign_key_violation(&insert), "{insert:?}");
+        assert_eq!(Problem::from(insert).status, StatusCode::CONFLICT);
+    }
+
+    #[test]
+    fn still_referenced_names_the_referrer() {
+        let p = Problem::still_referenced("task", "project");
+        assert_eq!(p.status, StatusCode::CONFLICT);
+        let body: serde_json::Value = serde_json::from_slice(&p.body()).unwrap();
+        assert_eq!(body["errors"][0]["field"], "task.project");
     }
 
     #[test]

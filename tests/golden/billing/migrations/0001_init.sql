@@ -10,7 +10,8 @@ CREATE TABLE IF NOT EXISTS "customer" (
     "created_at" TEXT NOT NULL,
     "updated_at" TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS "customer_list" ON "customer" ("owner_id", "created_at", "id");
+CREATE INDEX IF NOT EXISTS "customer-list" ON "customer" ("owner_id", "created_at", "id");
+CREATE UNIQUE INDEX IF NOT EXISTS "customer-owner-key" ON "customer" ("owner_id", "id");
 
 CREATE TABLE IF NOT EXISTS "invoice" (
     "id" TEXT NOT NULL PRIMARY KEY,
@@ -18,14 +19,15 @@ CREATE TABLE IF NOT EXISTS "invoice" (
     "number" TEXT NOT NULL,
     "amount_cents" INTEGER NOT NULL,
     "currency" TEXT,
-    "customer" TEXT NOT NULL REFERENCES "customer" ("id") ON DELETE RESTRICT,
+    "customer" TEXT NOT NULL,
     "paid" INTEGER,
     "issued_on" TEXT,
     "notes" TEXT,
     "created_at" TEXT NOT NULL,
-    "updated_at" TEXT NOT NULL
+    "updated_at" TEXT NOT NULL,
+    FOREIGN KEY ("owner_id", "customer") REFERENCES "customer" ("owner_id", "id") ON DELETE RESTRICT
 );
-CREATE INDEX IF NOT EXISTS "invoice_list" ON "invoice" ("owner_id", "created_at", "id");
-CREATE UNIQUE INDEX IF NOT EXISTS "invoice_number_unique" ON "invoice" ("owner_id", "number");
-CREATE INDEX IF NOT EXISTS "invoice_customer_ref" ON "invoice" ("customer");
+CREATE INDEX IF NOT EXISTS "invoice-list" ON "invoice" ("owner_id", "created_at", "id");
+CREATE UNIQUE INDEX IF NOT EXISTS "invoice-number-unique" ON "invoice" ("owner_id", "number");
+CREATE INDEX IF NOT EXISTS "invoice-customer-ref" ON "invoice" ("customer");
 

@@ -14,13 +14,14 @@ CREATE TABLE IF NOT EXISTS "project" (
     "created_at" TEXT NOT NULL,
     "updated_at" TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS "project_list" ON "project" ("org_id", "created_at", "id");
-CREATE UNIQUE INDEX IF NOT EXISTS "project_slug_unique" ON "project" ("org_id", "slug");
+CREATE INDEX IF NOT EXISTS "project-list" ON "project" ("org_id", "created_at", "id");
+CREATE UNIQUE INDEX IF NOT EXISTS "project-owner-key" ON "project" ("org_id", "id");
+CREATE UNIQUE INDEX IF NOT EXISTS "project-slug-unique" ON "project" ("org_id", "slug");
 
 CREATE TABLE IF NOT EXISTS "task" (
     "id" TEXT NOT NULL PRIMARY KEY,
     "org_id" TEXT NOT NULL,
-    "project" TEXT NOT NULL REFERENCES "project" ("id") ON DELETE RESTRICT,
+    "project" TEXT NOT NULL,
     "title" TEXT NOT NULL,
     "status" TEXT,
     "priority" INTEGER,
@@ -29,9 +30,10 @@ CREATE TABLE IF NOT EXISTS "task" (
     "assignee" TEXT,
     "score" REAL,
     "created_at" TEXT NOT NULL,
-    "updated_at" TEXT NOT NULL
+    "updated_at" TEXT NOT NULL,
+    FOREIGN KEY ("org_id", "project") REFERENCES "project" ("org_id", "id") ON DELETE RESTRICT
 );
-CREATE INDEX IF NOT EXISTS "task_list" ON "task" ("org_id", "created_at", "id");
-CREATE INDEX IF NOT EXISTS "task_project_ref" ON "task" ("project");
-CREATE UNIQUE INDEX IF NOT EXISTS "task_external_id_unique" ON "task" ("external_id");
+CREATE INDEX IF NOT EXISTS "task-list" ON "task" ("org_id", "created_at", "id");
+CREATE INDEX IF NOT EXISTS "task-project-ref" ON "task" ("project");
+CREATE UNIQUE INDEX IF NOT EXISTS "task-external_id-unique" ON "task" ("external_id");
 

@@ -12,13 +12,13 @@ CREATE TABLE IF NOT EXISTS "product" (
     "created_at" TEXT NOT NULL,
     "updated_at" TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS "product_list" ON "product" ("created_at", "id");
-CREATE UNIQUE INDEX IF NOT EXISTS "product_sku_unique" ON "product" ("sku");
+CREATE INDEX IF NOT EXISTS "product-list" ON "product" ("created_at", "id");
+CREATE UNIQUE INDEX IF NOT EXISTS "product-sku-unique" ON "product" ("sku");
 
 CREATE TABLE IF NOT EXISTS "order" (
     "id" TEXT NOT NULL PRIMARY KEY,
     "customer_id" TEXT NOT NULL,
-    "product" TEXT NOT NULL REFERENCES "product" ("id") ON DELETE RESTRICT,
+    "product" TEXT NOT NULL,
     "quantity" INTEGER,
     "match" TEXT,
     "select" INTEGER,
@@ -27,6 +27,6 @@ CREATE TABLE IF NOT EXISTS "order" (
     "created_at" TEXT NOT NULL,
     "updated_at" TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS "order_list" ON "order" ("customer_id", "created_at", "id");
-CREATE INDEX IF NOT EXISTS "order_product_ref" ON "order" ("product");
+CREATE INDEX IF NOT EXISTS "order-list" ON "order" ("customer_id", "created_at", "id");
+CREATE INDEX IF NOT EXISTS "order-product-ref" ON "order" ("product");
 

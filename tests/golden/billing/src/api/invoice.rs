@@ -110,7 +110,8 @@ fn sort_value(row: &Row, key: &str) -> serde_json::Value {
 #[derive(Clone, Serialize)]
 pub struct Row {
     pub id: String,
-    pub owner_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
     pub number: String,
     pub amount_cents: i64,
     pub currency: Option<String>,
@@ -142,7 +143,7 @@ impl Row {
     fn decode(r: &SqliteRow) -> Result<Row, sqlx::Error> {
         Ok(Row {
             id: r.try_get("id")?,
-            owner_id: r.try_get("owner_id")?,
+            owner_id: Some(r.try_get("owner_id")?),
             number: r.try_get("number")?,
             amount_cents: r.try_get("amount_cents")?,
             currency: r.try_get("currency")?,
@@ -161,7 +162,7 @@ impl Row {
 #[serde(deny_unknown_fields)]
 pub struct CreateInput {
     pub number: String,
-    pub amount_cents: i64,
+    pub amount_cents: crate::runtime::check::Integer,
     #[serde(default)]
     pub currency: Option<String>,
     pub customer: String,
@@ -195,7 +196,7 @@ impl CreateInput {
         }
         {
             let v = &self.amount_cents;
-            c.integer("amount_cents", *v, Some(0i64), None);
+            c.integer("amount_cents", v.get(), Some(0i64), None);
         }
         if let Some(v) = &self.currency {
             c.string("currency", v, None, None);
@@ -223,7 +224,7 @@ pub struct UpdateInput {
     #[serde(default)]
     pub number: Patch<String>,
     #[serde(default)]
-    pub amount_cents: Patch<i64>,
+    pub amount_cents: Patch<crate::runtime::check::Integer>,
     #[serde(default)]
     pub currency: Patch<String>,
     #[serde(default)]
@@ -253,7 +254,7 @@ impl UpdateInput {
             c.string("number", v, None, Some(32usize));
         }
         if let Some(v) = c.patch("amount_cents", &self.amount_cents, true) {
-            c.integer("amount_cents", *v, Some(0i64), None);
+            c.integer("amount_cents", v.get(), Some(0i64), None);
         }
         if let Some(v) = c.patch("currency", &self.currency, false) {
             c.string("currency", v, None, None);
@@ -406,24 +407,69 @@ mod store {
         scope.push_condition(&mut qb, OWNER);
         Ok(qb.build().execute(db).await?.rows_affected() > 0)
     }
+    /// The stored owner of the row `id`, if the scope reaches it.
+    pub async fn owner_of(
+        db: &SqlitePool,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<Option<String>, Problem> {
+        let mut qb = QueryBuilder::<
+            Sqlite,
+        >::new(format!("SELECT \"owner_id\" FROM {TABLE} WHERE \"id\" = "));
+        qb.push_bind(id.to_owned());
+        scope.push_condition(&mut qb, OWNER);
+        let row = qb.build().fetch_optional(db).await?;
+        Ok(row.as_ref().map(|r| r.try_get(0)).transpose()?)
+    }
+}
+/// Who gets the changed row in the answer of an update: those who
+/// may also `get` it; everyone else gets 204 No Content.
+static UPDATE_REPLY: Grants = Grants {
+    owner: true,
+    roles: &["admin", "support"],
+    public: false,
+};
+/// Who sees the owner column (`owner.read`); everyone else gets
+/// rows without it.
+static OWNER_READ: Grants = Grants {
+    owner: true,
+    roles: &["admin", "support"],
+    public: false,
+};
+/// The row as `caller` may see it: without the owner column unless
+/// `OWNER_READ` reaches the caller for this row.
+fn shown(mut row: Row, caller: &crate::runtime::auth::Caller) -> Row {
+    if !OWNER_READ
+        .reach(
+            caller,
+            Some(crate::runtime::access::OwnerClaim::User),
+            row.owner_id.as_deref(),
+        )
+    {
+        row.owner_id = None;
+    }
+    row
 }
 async fn list(
     State(app): State<App>,
+    caller: crate::runtime::auth::Caller,
     access: Access,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Problem> {
     let query = page::parse(query.as_deref(), &LIST_RULES)?;
     let rows = store::list(&app.db.read, &access.rows, &query).await?;
+    let rows: Vec<Row> = rows.into_iter().map(|row| shown(row, &caller)).collect();
     let page = query.page(rows, |row| (sort_value(row, query.sort.key), row.id.clone()));
     Ok(body::reply(StatusCode::OK, &page))
 }
 async fn read(
     State(app): State<App>,
+    caller: crate::runtime::auth::Caller,
     access: Access,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     match store::get(&app.db.read, &access.rows, &id).await? {
-        Some(row) => Ok(body::reply(StatusCode::OK, &row)),
+        Some(row) => Ok(body::reply(StatusCode::OK, &shown(row, &caller))),
         None => Err(Problem::not_found()),
     }
 }
@@ -436,13 +482,15 @@ async fn create(
     input.check()?;
     <crate::hooks::Custom as Hooks>::before_create(&access, &mut input).await?;
     input.check()?;
+    let owner = access.require_owner()?;
     if let Some(id) = Some(&input.customer) {
-        if !super::customer::readable(&app, &caller, id).await? {
+        if !super::customer::linkable(&app, &Scope::Owned(owner.to_owned()), id).await? {
             return Err(Problem::invalid("customer", "no `customer` with this id"));
         }
     }
-    let row = store::insert(&app.db.write, access.require_owner()?, &input).await?;
-    Ok(body::created(&format!("{}{}", "/invoices/", row.id), &row))
+    let row = store::insert(&app.db.write, owner, &input).await?;
+    let location = format!("{}{}", "/invoices/", row.id);
+    Ok(body::created(&location, &shown(row, &caller)))
 }
 async fn update(
     State(app): State<App>,
@@ -454,13 +502,27 @@ async fn update(
     input.check()?;
     <crate::hooks::Custom as Hooks>::before_update(&access, &id, &mut input).await?;
     input.check()?;
+    let Some(owner) = store::owner_of(&app.db.read, &access.rows, &id).await? else {
+        return Err(Problem::not_found());
+    };
+    let owner = owner.as_str();
     if let Some(id) = input.customer.as_option() {
-        if !super::customer::readable(&app, &caller, id).await? {
+        if !super::customer::linkable(&app, &Scope::Owned(owner.to_owned()), id).await? {
             return Err(Problem::invalid("customer", "no `customer` with this id"));
         }
     }
     match store::update(&app.db.write, &access.rows, &id, &input).await? {
-        Some(row) => Ok(body::reply(StatusCode::OK, &row)),
+        Some(
+            row,
+        ) if UPDATE_REPLY
+            .reach(
+                &caller,
+                Some(crate::runtime::access::OwnerClaim::User),
+                row.owner_id.as_deref(),
+            ) => Ok(body::reply(StatusCode::OK, &shown(row, &caller))),
+        Some(_) => {
+            Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT))
+        }
         None => Err(Problem::not_found()),
     }
 }

@@ -359,6 +359,48 @@ async fn isolates_owners_invoice() {
     );
 }
 #[tokio::test]
+async fn links_only_rows_of_the_owner_invoice() {
+    let app = app().await;
+    let row0 = app
+        .create(
+            "/customers",
+            &app.token("alice", &[], "acme"),
+            "{\"name\":\"name-1\",\"email\":\"user1@example.com\"}",
+            &[],
+        )
+        .await;
+    let bob = app.token("bob", &[], "globex");
+    let mut body: Map<String, Value> = serde_json::from_str(
+            "{\"number\":\"number-1\",\"amount_cents\":1,\"currency\":\"USD\",\"paid\":false,\"issued_on\":\"2026-01-02\",\"notes\":\"notes-1\"}",
+        )
+        .unwrap();
+    body.insert("customer".to_string(), row0["id"].clone());
+    let reply = app
+        .call("POST", "/invoices", Some(&bob), Some(Value::Object(body)))
+        .await;
+    assert_eq!(reply.status, 422, "refs to another owner's rows: {}", reply.body);
+    let named = reply
+        .body["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|e| e["field"] == "customer");
+    assert!(named, "the 422 names `{}`: {}", "customer", reply.body);
+}
+#[tokio::test]
+async fn refuses_deleting_a_referenced_invoice_customer() {
+    let app = app().await;
+    let row = make_invoice(&app).await;
+    let alice = app.token("alice", &[], "acme");
+    let target = format!("{}{}", "/customers/", row["customer"].as_str().unwrap());
+    let reply = app.call("DELETE", &target, Some(&alice), None).await;
+    assert_eq!(reply.status, 409, "delete a referenced row: {}", reply.body);
+    assert_eq!(
+        reply.body["errors"] [0] ["field"], "invoice.customer",
+        "the 409 names the referrer: {}", reply.body
+    );
+}
+#[tokio::test]
 async fn grants_exactly_as_declared_invoice() {
     let app = app().await;
     let row = make_invoice(&app).await;
@@ -372,10 +414,25 @@ async fn grants_exactly_as_declared_invoice() {
         reply.body["items"].as_array().unwrap().iter().any(| r | r["id"] == row["id"]),
         "{} list as {} shows the row", "invoice", "admin"
     );
+    let shown = reply
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["id"] == row["id"])
+        .all(|r| r.get("owner_id").is_some());
+    assert!(
+        shown, "{} list as {} {} the owner column: {}", "invoice", "admin", "shows",
+        reply.body
+    );
     let token: Option<String> = Some(app.token("role-admin", &["admin"], "admin-org"));
     let reply = app.call("GET", &item, token.as_deref(), None).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "invoice", "admin", reply.body
+    );
+    assert!(
+        reply.body.get("owner_id").is_some(), "{} get as {} {} the owner column: {}",
+        "invoice", "admin", "shows", reply.body
     );
     let token: Option<String> = Some(app.token("role-admin", &["admin"], "admin-org"));
     let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
@@ -399,6 +456,10 @@ async fn grants_exactly_as_declared_invoice() {
     let reply = app.call("GET", &item, token.as_deref(), None).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "invoice", "support", reply.body
+    );
+    assert!(
+        reply.body.get("owner_id").is_some(), "{} get as {} {} the owner column: {}",
+        "invoice", "support", "shows", reply.body
     );
     let token: Option<String> = Some(
         app.token("role-support", &["support"], "support-org"),

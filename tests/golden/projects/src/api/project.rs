@@ -113,7 +113,8 @@ static PATTERN_SLUG: crate::runtime::check::Pattern = crate::runtime::check::Pat
 #[derive(Clone, Serialize)]
 pub struct Row {
     pub id: String,
-    pub org_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
     pub slug: String,
     pub title: String,
     pub budget: Option<f64>,
@@ -143,7 +144,7 @@ impl Row {
     fn decode(r: &SqliteRow) -> Result<Row, sqlx::Error> {
         Ok(Row {
             id: r.try_get("id")?,
-            org_id: r.try_get("org_id")?,
+            org_id: Some(r.try_get("org_id")?),
             slug: r.try_get("slug")?,
             title: r.try_get("title")?,
             budget: r.try_get("budget")?,
@@ -382,55 +383,119 @@ mod store {
         >::new(format!("DELETE FROM {TABLE} WHERE \"id\" = "));
         qb.push_bind(id.to_owned());
         scope.push_condition(&mut qb, OWNER);
-        Ok(qb.build().execute(db).await?.rows_affected() > 0)
+        match qb.build().execute(db).await {
+            Ok(done) => Ok(done.rows_affected() > 0),
+            Err(e) if crate::runtime::problem::is_foreign_key_violation(&e) => {
+                Err(
+                    match still_referenced(db, id).await {
+                        Some(p) => p,
+                        None => e.into(),
+                    },
+                )
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+    /// The first resource whose rows still name the row `id`.
+    async fn still_referenced(db: &SqlitePool, id: &str) -> Option<Problem> {
+        if sqlx::query("SELECT 1 FROM \"task\" WHERE \"project\" = ? LIMIT 1")
+            .bind(id.to_owned())
+            .fetch_optional(db)
+            .await
+            .ok()?
+            .is_some()
+        {
+            return Some(Problem::still_referenced("task", "project"));
+        }
+        None
+    }
+    pub async fn exists(
+        db: &SqlitePool,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<bool, Problem> {
+        let mut qb = QueryBuilder::<
+            Sqlite,
+        >::new(format!("SELECT 1 FROM {TABLE} WHERE \"id\" = "));
+        qb.push_bind(id.to_owned());
+        scope.push_condition(&mut qb, OWNER);
+        Ok(qb.build().fetch_optional(db).await?.is_some())
     }
 }
-/// Whether `caller` may read the row `id` (what a ref to it requires):
-/// the same grants and scope as `GET /{plural}/{id}`.
-pub async fn readable(
-    app: &App,
-    caller: &crate::runtime::auth::Caller,
-    id: &str,
-) -> Result<bool, Problem> {
-    let Ok(access) = crate::runtime::access::authorize(caller, &GET.grants, GET.owner)
-    else {
-        return Ok(false);
-    };
-    Ok(store::get(&app.db.read, &access.rows, id).await?.is_some())
+/// Whether a ref may name the row `id`: `rows` is the new row's owner
+/// (`Scope::Owned`) or every row (`Scope::All`, when the rows are
+/// public to everyone), as the referring column's link decides.
+pub async fn linkable(app: &App, rows: &Scope, id: &str) -> Result<bool, Problem> {
+    store::exists(&app.db.read, rows, id).await
+}
+/// Who gets the changed row in the answer of an update: those who
+/// may also `get` it; everyone else gets 204 No Content.
+static UPDATE_REPLY: Grants = Grants {
+    owner: true,
+    roles: &["auditor"],
+    public: false,
+};
+/// Who sees the owner column (`owner.read`); everyone else gets
+/// rows without it.
+static OWNER_READ: Grants = Grants {
+    owner: true,
+    roles: &["auditor"],
+    public: false,
+};
+/// The row as `caller` may see it: without the owner column unless
+/// `OWNER_READ` reaches the caller for this row.
+fn shown(mut row: Row, caller: &crate::runtime::auth::Caller) -> Row {
+    if !OWNER_READ
+        .reach(
+            caller,
+            Some(crate::runtime::access::OwnerClaim::Claim("org")),
+            row.org_id.as_deref(),
+        )
+    {
+        row.org_id = None;
+    }
+    row
 }
 async fn list(
     State(app): State<App>,
+    caller: crate::runtime::auth::Caller,
     access: Access,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Problem> {
     let query = page::parse(query.as_deref(), &LIST_RULES)?;
     let rows = store::list(&app.db.read, &access.rows, &query).await?;
+    let rows: Vec<Row> = rows.into_iter().map(|row| shown(row, &caller)).collect();
     let page = query.page(rows, |row| (sort_value(row, query.sort.key), row.id.clone()));
     Ok(body::reply(StatusCode::OK, &page))
 }
 async fn read(
     State(app): State<App>,
+    caller: crate::runtime::auth::Caller,
     access: Access,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     match store::get(&app.db.read, &access.rows, &id).await? {
-        Some(row) => Ok(body::reply(StatusCode::OK, &row)),
+        Some(row) => Ok(body::reply(StatusCode::OK, &shown(row, &caller))),
         None => Err(Problem::not_found()),
     }
 }
 async fn create(
     State(app): State<App>,
+    caller: crate::runtime::auth::Caller,
     access: Access,
     Json(mut input): Json<CreateInput>,
 ) -> Result<Response, Problem> {
     input.check()?;
     <crate::hooks::Custom as Hooks>::before_create(&access, &mut input).await?;
     input.check()?;
-    let row = store::insert(&app.db.write, access.require_owner()?, &input).await?;
-    Ok(body::created(&format!("{}{}", "/projects/", row.id), &row))
+    let owner = access.require_owner()?;
+    let row = store::insert(&app.db.write, owner, &input).await?;
+    let location = format!("{}{}", "/projects/", row.id);
+    Ok(body::created(&location, &shown(row, &caller)))
 }
 async fn update(
     State(app): State<App>,
+    caller: crate::runtime::auth::Caller,
     access: Access,
     Path(id): Path<String>,
     Json(mut input): Json<UpdateInput>,
@@ -439,7 +504,17 @@ async fn update(
     <crate::hooks::Custom as Hooks>::before_update(&access, &id, &mut input).await?;
     input.check()?;
     match store::update(&app.db.write, &access.rows, &id, &input).await? {
-        Some(row) => Ok(body::reply(StatusCode::OK, &row)),
+        Some(
+            row,
+        ) if UPDATE_REPLY
+            .reach(
+                &caller,
+                Some(crate::runtime::access::OwnerClaim::Claim("org")),
+                row.org_id.as_deref(),
+            ) => Ok(body::reply(StatusCode::OK, &shown(row, &caller))),
+        Some(_) => {
+            Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT))
+        }
         None => Err(Problem::not_found()),
     }
 }

@@ -110,7 +110,8 @@ fn sort_value(row: &Row, key: &str) -> serde_json::Value {
 #[derive(Clone, Serialize)]
 pub struct Row {
     pub id: String,
-    pub org_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
     pub project: String,
     pub title: String,
     pub status: Option<String>,
@@ -144,7 +145,7 @@ impl Row {
     fn decode(r: &SqliteRow) -> Result<Row, sqlx::Error> {
         Ok(Row {
             id: r.try_get("id")?,
-            org_id: r.try_get("org_id")?,
+            org_id: Some(r.try_get("org_id")?),
             project: r.try_get("project")?,
             title: r.try_get("title")?,
             status: r.try_get("status")?,
@@ -168,7 +169,7 @@ pub struct CreateInput {
     #[serde(default)]
     pub status: Option<String>,
     #[serde(default)]
-    pub priority: Option<i64>,
+    pub priority: Option<crate::runtime::check::Integer>,
     #[serde(default)]
     pub due_at: Option<String>,
     #[serde(default)]
@@ -207,7 +208,7 @@ impl CreateInput {
             c.one_of("status", v, &["todo", "doing", "done"]);
         }
         if let Some(v) = &self.priority {
-            c.integer("priority", *v, Some(1i64), Some(5i64));
+            c.integer("priority", v.get(), Some(1i64), Some(5i64));
         }
         if let Some(v) = &self.due_at {
             c.string("due_at", v, None, None);
@@ -235,7 +236,7 @@ pub struct UpdateInput {
     #[serde(default)]
     pub status: Patch<String>,
     #[serde(default)]
-    pub priority: Patch<i64>,
+    pub priority: Patch<crate::runtime::check::Integer>,
     #[serde(default)]
     pub due_at: Patch<String>,
     #[serde(default)]
@@ -269,7 +270,7 @@ impl UpdateInput {
             c.one_of("status", v, &["todo", "doing", "done"]);
         }
         if let Some(v) = c.patch("priority", &self.priority, false) {
-            c.integer("priority", *v, Some(1i64), Some(5i64));
+            c.integer("priority", v.get(), Some(1i64), Some(5i64));
         }
         if let Some(v) = c.patch("due_at", &self.due_at, false) {
             c.string("due_at", v, None, None);
@@ -340,10 +341,12 @@ mod store {
             c.finish()?;
             qb.push(" AND \"status\" = ").push_bind(value);
         }
-        if let Some(value) = query.filter_parsed::<i64>("priority")? {
+        if let Some(value) = query
+            .filter_parsed::<crate::runtime::check::Integer>("priority")?
+        {
             let mut c = Checker::new();
             let v = &value;
-            c.integer("priority", *v, Some(1i64), Some(5i64));
+            c.integer("priority", v.get(), Some(1i64), Some(5i64));
             c.finish()?;
             qb.push(" AND \"priority\" = ").push_bind(value);
         }
@@ -379,7 +382,7 @@ mod store {
             .bind(input.project.clone())
             .bind(input.title.clone())
             .bind(input.status.clone().or_else(|| Some("todo".to_owned())))
-            .bind(input.priority.or(Some(3i64)))
+            .bind(input.priority.or(Some(crate::runtime::check::Integer::from(3i64))))
             .bind(input.due_at.clone())
             .bind(input.external_id.clone())
             .bind(input.assignee.clone())
@@ -424,24 +427,69 @@ mod store {
         scope.push_condition(&mut qb, OWNER);
         Ok(qb.build().execute(db).await?.rows_affected() > 0)
     }
+    /// The stored owner of the row `id`, if the scope reaches it.
+    pub async fn owner_of(
+        db: &SqlitePool,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<Option<String>, Problem> {
+        let mut qb = QueryBuilder::<
+            Sqlite,
+        >::new(format!("SELECT \"org_id\" FROM {TABLE} WHERE \"id\" = "));
+        qb.push_bind(id.to_owned());
+        scope.push_condition(&mut qb, OWNER);
+        let row = qb.build().fetch_optional(db).await?;
+        Ok(row.as_ref().map(|r| r.try_get(0)).transpose()?)
+    }
+}
+/// Who gets the changed row in the answer of an update: those who
+/// may also `get` it; everyone else gets 204 No Content.
+static UPDATE_REPLY: Grants = Grants {
+    owner: true,
+    roles: &["auditor"],
+    public: false,
+};
+/// Who sees the owner column (`owner.read`); everyone else gets
+/// rows without it.
+static OWNER_READ: Grants = Grants {
+    owner: true,
+    roles: &["auditor"],
+    public: false,
+};
+/// The row as `caller` may see it: without the owner column unless
+/// `OWNER_READ` reaches the caller for this row.
+fn shown(mut row: Row, caller: &crate::runtime::auth::Caller) -> Row {
+    if !OWNER_READ
+        .reach(
+            caller,
+            Some(crate::runtime::access::OwnerClaim::Claim("org")),
+            row.org_id.as_deref(),
+        )
+    {
+        row.org_id = None;
+    }
+    row
 }
 async fn list(
     State(app): State<App>,
+    caller: crate::runtime::auth::Caller,
     access: Access,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Problem> {
     let query = page::parse(query.as_deref(), &LIST_RULES)?;
     let rows = store::list(&app.db.read, &access.rows, &query).await?;
+    let rows: Vec<Row> = rows.into_iter().map(|row| shown(row, &caller)).collect();
     let page = query.page(rows, |row| (sort_value(row, query.sort.key), row.id.clone()));
     Ok(body::reply(StatusCode::OK, &page))
 }
 async fn read(
     State(app): State<App>,
+    caller: crate::runtime::auth::Caller,
     access: Access,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     match store::get(&app.db.read, &access.rows, &id).await? {
-        Some(row) => Ok(body::reply(StatusCode::OK, &row)),
+        Some(row) => Ok(body::reply(StatusCode::OK, &shown(row, &caller))),
         None => Err(Problem::not_found()),
     }
 }
@@ -454,13 +502,15 @@ async fn create(
     input.check()?;
     <crate::hooks::Custom as Hooks>::before_create(&access, &mut input).await?;
     input.check()?;
+    let owner = access.require_owner()?;
     if let Some(id) = Some(&input.project) {
-        if !super::project::readable(&app, &caller, id).await? {
+        if !super::project::linkable(&app, &Scope::Owned(owner.to_owned()), id).await? {
             return Err(Problem::invalid("project", "no `project` with this id"));
         }
     }
-    let row = store::insert(&app.db.write, access.require_owner()?, &input).await?;
-    Ok(body::created(&format!("{}{}", "/tasks/", row.id), &row))
+    let row = store::insert(&app.db.write, owner, &input).await?;
+    let location = format!("{}{}", "/tasks/", row.id);
+    Ok(body::created(&location, &shown(row, &caller)))
 }
 async fn update(
     State(app): State<App>,
@@ -472,13 +522,27 @@ async fn update(
     input.check()?;
     <crate::hooks::Custom as Hooks>::before_update(&access, &id, &mut input).await?;
     input.check()?;
+    let Some(owner) = store::owner_of(&app.db.read, &access.rows, &id).await? else {
+        return Err(Problem::not_found());
+    };
+    let owner = owner.as_str();
     if let Some(id) = input.project.as_option() {
-        if !super::project::readable(&app, &caller, id).await? {
+        if !super::project::linkable(&app, &Scope::Owned(owner.to_owned()), id).await? {
             return Err(Problem::invalid("project", "no `project` with this id"));
         }
     }
     match store::update(&app.db.write, &access.rows, &id, &input).await? {
-        Some(row) => Ok(body::reply(StatusCode::OK, &row)),
+        Some(
+            row,
+        ) if UPDATE_REPLY
+            .reach(
+                &caller,
+                Some(crate::runtime::access::OwnerClaim::Claim("org")),
+                row.org_id.as_deref(),
+            ) => Ok(body::reply(StatusCode::OK, &shown(row, &caller))),
+        Some(_) => {
+            Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT))
+        }
         None => Err(Problem::not_found()),
     }
 }

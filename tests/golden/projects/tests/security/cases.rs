@@ -165,12 +165,27 @@ async fn grants_exactly_as_declared_project() {
         reply.body["items"].as_array().unwrap().iter().any(| r | r["id"] == row["id"]),
         "{} list as {} shows the row", "project", "auditor"
     );
+    let shown = reply
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["id"] == row["id"])
+        .all(|r| r.get("org_id").is_some());
+    assert!(
+        shown, "{} list as {} {} the owner column: {}", "project", "auditor", "shows",
+        reply.body
+    );
     let token: Option<String> = Some(
         app.token("role-auditor", &["auditor"], "auditor-org"),
     );
     let reply = app.call("GET", &item, token.as_deref(), None).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "project", "auditor", reply.body
+    );
+    assert!(
+        reply.body.get("org_id").is_some(), "{} get as {} {} the owner column: {}",
+        "project", "auditor", "shows", reply.body
     );
     let token: Option<String> = Some(
         app.token("role-auditor", &["auditor"], "auditor-org"),
@@ -339,6 +354,46 @@ async fn isolates_owners_task() {
     );
 }
 #[tokio::test]
+async fn links_only_rows_of_the_owner_task() {
+    let app = app().await;
+    let row0 = app
+        .create(
+            "/projects",
+            &app.token("alice", &[], "acme"),
+            "{\"slug\":\"6dk\",\"title\":\"title-1\",\"budget\":200000000.0,\"homepage\":\"https://example.com/1\",\"starts_on\":\"2026-01-02\",\"archived\":false}",
+            &[],
+        )
+        .await;
+    let bob = app.token("bob", &["auditor"], "globex");
+    let mut body: Map<String, Value> = serde_json::from_str(
+            "{\"title\":\"title-1\",\"status\":\"doing\",\"priority\":2,\"due_at\":\"2026-01-02T12:00:00Z\",\"external_id\":\"00000000-0000-4000-8000-000000000001\",\"assignee\":\"user1@example.com\"}",
+        )
+        .unwrap();
+    body.insert("project".to_string(), row0["id"].clone());
+    let reply = app.call("POST", "/tasks", Some(&bob), Some(Value::Object(body))).await;
+    assert_eq!(reply.status, 422, "refs to another owner's rows: {}", reply.body);
+    let named = reply
+        .body["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|e| e["field"] == "project");
+    assert!(named, "the 422 names `{}`: {}", "project", reply.body);
+}
+#[tokio::test]
+async fn refuses_deleting_a_referenced_task_project() {
+    let app = app().await;
+    let row = make_task(&app).await;
+    let alice = app.token("alice", &[], "acme");
+    let target = format!("{}{}", "/projects/", row["project"].as_str().unwrap());
+    let reply = app.call("DELETE", &target, Some(&alice), None).await;
+    assert_eq!(reply.status, 409, "delete a referenced row: {}", reply.body);
+    assert_eq!(
+        reply.body["errors"] [0] ["field"], "task.project",
+        "the 409 names the referrer: {}", reply.body
+    );
+}
+#[tokio::test]
 async fn grants_exactly_as_declared_task() {
     let app = app().await;
     let row = make_task(&app).await;
@@ -354,12 +409,27 @@ async fn grants_exactly_as_declared_task() {
         reply.body["items"].as_array().unwrap().iter().any(| r | r["id"] == row["id"]),
         "{} list as {} shows the row", "task", "auditor"
     );
+    let shown = reply
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["id"] == row["id"])
+        .all(|r| r.get("org_id").is_some());
+    assert!(
+        shown, "{} list as {} {} the owner column: {}", "task", "auditor", "shows", reply
+        .body
+    );
     let token: Option<String> = Some(
         app.token("role-auditor", &["auditor"], "auditor-org"),
     );
     let reply = app.call("GET", &item, token.as_deref(), None).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "task", "auditor", reply.body
+    );
+    assert!(
+        reply.body.get("org_id").is_some(), "{} get as {} {} the owner column: {}",
+        "task", "auditor", "shows", reply.body
     );
     let token: Option<String> = Some(
         app.token("role-auditor", &["auditor"], "auditor-org"),

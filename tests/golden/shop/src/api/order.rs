@@ -96,7 +96,8 @@ fn sort_value(row: &Row, key: &str) -> serde_json::Value {
 #[derive(Clone, Serialize)]
 pub struct Row {
     pub id: String,
-    pub customer_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
     pub product: String,
     pub quantity: Option<i64>,
     pub r#match: Option<String>,
@@ -126,7 +127,7 @@ impl Row {
     fn decode(r: &SqliteRow) -> Result<Row, sqlx::Error> {
         Ok(Row {
             id: r.try_get("id")?,
-            customer_id: r.try_get("customer_id")?,
+            customer_id: Some(r.try_get("customer_id")?),
             product: r.try_get("product")?,
             quantity: r.try_get("quantity")?,
             r#match: r.try_get("match")?,
@@ -145,7 +146,7 @@ impl Row {
 pub struct CreateInput {
     pub product: String,
     #[serde(default)]
-    pub quantity: Option<i64>,
+    pub quantity: Option<crate::runtime::check::Integer>,
     #[serde(default)]
     pub r#match: Option<String>,
     #[serde(default)]
@@ -177,7 +178,7 @@ impl CreateInput {
             c.uuid("product", v);
         }
         if let Some(v) = &self.quantity {
-            c.integer("quantity", *v, Some(1i64), Some(100i64));
+            c.integer("quantity", v.get(), Some(1i64), Some(100i64));
         }
         if let Some(v) = &self.r#match {
             c.string("match", v, None, Some(64usize));
@@ -199,7 +200,7 @@ pub struct UpdateInput {
     #[serde(default)]
     pub product: Patch<String>,
     #[serde(default)]
-    pub quantity: Patch<i64>,
+    pub quantity: Patch<crate::runtime::check::Integer>,
     #[serde(default)]
     pub r#match: Patch<String>,
     #[serde(default)]
@@ -227,7 +228,7 @@ impl UpdateInput {
             c.uuid("product", v);
         }
         if let Some(v) = c.patch("quantity", &self.quantity, false) {
-            c.integer("quantity", *v, Some(1i64), Some(100i64));
+            c.integer("quantity", v.get(), Some(1i64), Some(100i64));
         }
         if let Some(v) = c.patch("match", &self.r#match, false) {
             c.string("match", v, None, Some(64usize));
@@ -321,7 +322,7 @@ mod store {
             .bind(uuid::Uuid::new_v4().to_string())
             .bind(owner.to_owned())
             .bind(input.product.clone())
-            .bind(input.quantity.or(Some(1i64)))
+            .bind(input.quantity.or(Some(crate::runtime::check::Integer::from(1i64))))
             .bind(input.r#match.clone())
             .bind(input.select.or(Some(false)))
             .bind(input.note.clone())
@@ -354,23 +355,54 @@ mod store {
         Ok(row.as_ref().map(Row::decode).transpose()?)
     }
 }
+/// Who gets the changed row in the answer of an update: those who
+/// may also `get` it; everyone else gets 204 No Content.
+static UPDATE_REPLY: Grants = Grants {
+    owner: true,
+    roles: &["staff"],
+    public: false,
+};
+/// Who sees the owner column (`owner.read`); everyone else gets
+/// rows without it.
+static OWNER_READ: Grants = Grants {
+    owner: true,
+    roles: &["staff"],
+    public: false,
+};
+/// The row as `caller` may see it: without the owner column unless
+/// `OWNER_READ` reaches the caller for this row.
+fn shown(mut row: Row, caller: &crate::runtime::auth::Caller) -> Row {
+    if !OWNER_READ
+        .reach(
+            caller,
+            Some(crate::runtime::access::OwnerClaim::User),
+            row.customer_id.as_deref(),
+        )
+    {
+        row.customer_id = None;
+    }
+    row
+}
 async fn list(
     State(app): State<App>,
+    caller: crate::runtime::auth::Caller,
     access: Access,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Problem> {
     let query = page::parse(query.as_deref(), &LIST_RULES)?;
     let rows = store::list(&app.db.read, &access.rows, &query).await?;
+    let rows: Vec<Row> = rows.into_iter().map(|row| shown(row, &caller)).collect();
     let page = query.page(rows, |row| (sort_value(row, query.sort.key), row.id.clone()));
     Ok(body::reply(StatusCode::OK, &page))
 }
 async fn read(
     State(app): State<App>,
+    caller: crate::runtime::auth::Caller,
     access: Access,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     match store::get(&app.db.read, &access.rows, &id).await? {
-        Some(row) => Ok(body::reply(StatusCode::OK, &row)),
+        Some(row) => Ok(body::reply(StatusCode::OK, &shown(row, &caller))),
         None => Err(Problem::not_found()),
     }
 }
@@ -383,13 +415,15 @@ async fn create(
     input.check()?;
     <crate::hooks::Custom as Hooks>::before_create(&access, &mut input).await?;
     input.check()?;
+    let owner = access.require_owner()?;
     if let Some(id) = Some(&input.product) {
-        if !super::product::readable(&app, &caller, id).await? {
+        if !super::product::linkable(&app, &Scope::All, id).await? {
             return Err(Problem::invalid("product", "no `product` with this id"));
         }
     }
-    let row = store::insert(&app.db.write, access.require_owner()?, &input).await?;
-    Ok(body::created(&format!("{}{}", "/orders/", row.id), &row))
+    let row = store::insert(&app.db.write, owner, &input).await?;
+    let location = format!("{}{}", "/orders/", row.id);
+    Ok(body::created(&location, &shown(row, &caller)))
 }
 async fn update(
     State(app): State<App>,
@@ -402,12 +436,22 @@ async fn update(
     <crate::hooks::Custom as Hooks>::before_update(&access, &id, &mut input).await?;
     input.check()?;
     if let Some(id) = input.product.as_option() {
-        if !super::product::readable(&app, &caller, id).await? {
+        if !super::product::linkable(&app, &Scope::All, id).await? {
             return Err(Problem::invalid("product", "no `product` with this id"));
         }
     }
     match store::update(&app.db.write, &access.rows, &id, &input).await? {
-        Some(row) => Ok(body::reply(StatusCode::OK, &row)),
+        Some(
+            row,
+        ) if UPDATE_REPLY
+            .reach(
+                &caller,
+                Some(crate::runtime::access::OwnerClaim::User),
+                row.customer_id.as_deref(),
+            ) => Ok(body::reply(StatusCode::OK, &shown(row, &caller))),
+        Some(_) => {
+            Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT))
+        }
         None => Err(Problem::not_found()),
     }
 }

@@ -156,7 +156,7 @@ pub struct CreateInput {
     pub name: String,
     #[serde(default)]
     pub r#type: Option<String>,
-    pub price: i64,
+    pub price: crate::runtime::check::Integer,
     #[serde(default)]
     pub group: Option<String>,
 }
@@ -190,7 +190,7 @@ impl CreateInput {
         }
         {
             let v = &self.price;
-            c.integer("price", *v, Some(0i64), None);
+            c.integer("price", v.get(), Some(0i64), None);
         }
         if let Some(v) = &self.group {
             c.string("group", v, None, Some(40usize));
@@ -209,7 +209,7 @@ pub struct UpdateInput {
     #[serde(default)]
     pub r#type: Patch<String>,
     #[serde(default)]
-    pub price: Patch<i64>,
+    pub price: Patch<crate::runtime::check::Integer>,
     #[serde(default)]
     pub group: Patch<String>,
 }
@@ -240,7 +240,7 @@ impl UpdateInput {
             c.one_of("type", v, &["physical", "digital"]);
         }
         if let Some(v) = c.patch("price", &self.price, true) {
-            c.integer("price", *v, Some(0i64), None);
+            c.integer("price", v.get(), Some(0i64), None);
         }
         if let Some(v) = c.patch("group", &self.group, false) {
             c.string("group", v, None, Some(40usize));
@@ -369,20 +369,31 @@ mod store {
         qb.push_bind(id.to_owned());
         Ok(qb.build().execute(db).await?.rows_affected() > 0)
     }
+    pub async fn exists(
+        db: &SqlitePool,
+        _scope: &Scope,
+        id: &str,
+    ) -> Result<bool, Problem> {
+        let mut qb = QueryBuilder::<
+            Sqlite,
+        >::new(format!("SELECT 1 FROM {TABLE} WHERE \"id\" = "));
+        qb.push_bind(id.to_owned());
+        Ok(qb.build().fetch_optional(db).await?.is_some())
+    }
 }
-/// Whether `caller` may read the row `id` (what a ref to it requires):
-/// the same grants and scope as `GET /{plural}/{id}`.
-pub async fn readable(
-    app: &App,
-    caller: &crate::runtime::auth::Caller,
-    id: &str,
-) -> Result<bool, Problem> {
-    let Ok(access) = crate::runtime::access::authorize(caller, &GET.grants, GET.owner)
-    else {
-        return Ok(false);
-    };
-    Ok(store::get(&app.db.read, &access.rows, id).await?.is_some())
+/// Whether a ref may name the row `id`: `rows` is the new row's owner
+/// (`Scope::Owned`) or every row (`Scope::All`, when the rows are
+/// public to everyone), as the referring column's link decides.
+pub async fn linkable(app: &App, rows: &Scope, id: &str) -> Result<bool, Problem> {
+    store::exists(&app.db.read, rows, id).await
 }
+/// Who gets the changed row in the answer of an update: those who
+/// may also `get` it; everyone else gets 204 No Content.
+static UPDATE_REPLY: Grants = Grants {
+    owner: false,
+    roles: &["staff"],
+    public: true,
+};
 async fn list(
     State(app): State<App>,
     access: Access,
@@ -412,10 +423,12 @@ async fn create(
     <crate::hooks::Custom as Hooks>::before_create(&access, &mut input).await?;
     input.check()?;
     let row = store::insert(&app.db.write, &input).await?;
-    Ok(body::created(&format!("{}{}", "/products/", row.id), &row))
+    let location = format!("{}{}", "/products/", row.id);
+    Ok(body::created(&location, &row))
 }
 async fn update(
     State(app): State<App>,
+    caller: crate::runtime::auth::Caller,
     access: Access,
     Path(id): Path<String>,
     Json(mut input): Json<UpdateInput>,
@@ -424,7 +437,12 @@ async fn update(
     <crate::hooks::Custom as Hooks>::before_update(&access, &id, &mut input).await?;
     input.check()?;
     match store::update(&app.db.write, &access.rows, &id, &input).await? {
-        Some(row) => Ok(body::reply(StatusCode::OK, &row)),
+        Some(row) if UPDATE_REPLY.reach(&caller, None, None) => {
+            Ok(body::reply(StatusCode::OK, &row))
+        }
+        Some(_) => {
+            Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT))
+        }
         None => Err(Problem::not_found()),
     }
 }

@@ -266,10 +266,25 @@ async fn grants_exactly_as_declared_order() {
         reply.body["items"].as_array().unwrap().iter().any(| r | r["id"] == row["id"]),
         "{} list as {} shows the row", "order", "staff"
     );
+    let shown = reply
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["id"] == row["id"])
+        .all(|r| r.get("customer_id").is_some());
+    assert!(
+        shown, "{} list as {} {} the owner column: {}", "order", "staff", "shows", reply
+        .body
+    );
     let token: Option<String> = Some(app.token("role-staff", &["staff"], "staff-org"));
     let reply = app.call("GET", &item, token.as_deref(), None).await;
     assert_eq!(
         reply.status, 200u16, "{} {} as {}: {}", "GET", "order", "staff", reply.body
+    );
+    assert!(
+        reply.body.get("customer_id").is_some(), "{} get as {} {} the owner column: {}",
+        "order", "staff", "shows", reply.body
     );
     let token: Option<String> = Some(app.token("role-staff", &["staff"], "staff-org"));
     let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
