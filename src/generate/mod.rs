@@ -278,6 +278,7 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
         algorithm => service.auth.algorithm.name(),
         key_env => service.auth.key.env(),
         hmac => hmac,
+        secret_bytes => service.auth.algorithm.min_secret_bytes(),
     };
 
     project.generated(

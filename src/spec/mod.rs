@@ -107,7 +107,8 @@ pub struct Jwt {
     /// The one algorithm accepted; the token's own `alg` header never chooses.
     pub algorithm: Algorithm,
     /// HS256/HS384/HS512: the environment variable holding the shared secret
-    /// (the server refuses to start with fewer than 32 bytes).
+    /// (the server refuses to start with fewer bytes than the hash: 32 for
+    /// HS256, 48 for HS384, 64 for HS512).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = ENV_NAME_PATTERN))]
     pub secret_env: Option<String>,
@@ -142,6 +143,17 @@ impl Algorithm {
     /// Shared-secret (HMAC) algorithms.
     pub fn is_hmac(self) -> bool {
         matches!(self, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+    }
+
+    /// The shortest secret the server accepts for an HMAC algorithm: the
+    /// hash size (RFC 7518 section 3.2), 32, 48 or 64 bytes.
+    pub fn min_secret_bytes(self) -> Option<usize> {
+        match self {
+            Algorithm::HS256 => Some(32),
+            Algorithm::HS384 => Some(48),
+            Algorithm::HS512 => Some(64),
+            _ => None,
+        }
     }
 
     pub fn name(self) -> &'static str {

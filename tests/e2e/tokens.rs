@@ -64,7 +64,9 @@ impl Keys {
             .expect("a jsonwebtoken algorithm");
         let (signing, foreign, secret) = match &auth.key {
             Key::Secret { .. } => {
+                // 77 bytes: at least the hash size of every HS* (64 for HS512).
                 let secret = format!("e2e-{}-{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+                assert!(secret.len() >= auth.algorithm.min_secret_bytes().unwrap_or(0));
                 (
                     EncodingKey::from_secret(secret.as_bytes()).unwrap(),
                     EncodingKey::from_secret(b"an-attacker-guessed-this-secret-value!!").unwrap(),

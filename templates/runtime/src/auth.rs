@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 pub use jsonwebtoken::Algorithm;
 
-use super::config::{ConfigError, check_secret};
+use super::config::{ConfigError, check_secret, min_secret_bytes};
 use super::problem::Problem;
 
 /// `Authorization` values longer than this are refused before decoding.
@@ -134,7 +134,8 @@ impl fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    /// `key` is the HMAC secret (at least 32 bytes) for HS*, else a PEM
+    /// `key` is the HMAC secret (at least the hash size: 32, 48 or 64 bytes)
+    /// for HS*, else a PEM
     /// public key of the algorithm's family. The key is exercised once here,
     /// so a malformed key stops the server at start-up, not at the first
     /// request.
@@ -146,7 +147,7 @@ impl Verifier {
         };
         let key = match settings.algorithm.family() {
             AlgorithmFamily::Hmac => {
-                check_secret(var, key)?;
+                check_secret(var, settings.algorithm, key)?;
                 DecodingKey::from_secret(key).map_err(bad)?
             }
             AlgorithmFamily::Rsa => DecodingKey::from_rsa_pem(key).map_err(bad)?,
@@ -291,7 +292,8 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, TokenError> {
 pub enum MintError {
     /// Only HS* tokens can be minted: the server never holds a private key.
     NotHmac(Algorithm),
-    SecretTooShort,
+    /// Shorter than the algorithm needs (the minimum, in bytes).
+    SecretTooShort(usize),
     EmptyUser,
     /// Roles were given but the spec has no `roles_claim`.
     NoRolesClaim,
@@ -308,7 +310,7 @@ impl fmt::Display for MintError {
                 "dev tokens can only be minted for HS* algorithms (this service uses {a:?}); \
                  ask your identity provider for a token"
             ),
-            MintError::SecretTooShort => write!(f, "the secret is shorter than 32 bytes"),
+            MintError::SecretTooShort(min) => write!(f, "the secret is shorter than {min} bytes"),
             MintError::EmptyUser => write!(f, "the user must not be empty"),
             MintError::NoRolesClaim => write!(f, "roles given, but the spec has no roles_claim"),
             MintError::UnknownClaim(c) => {
@@ -335,9 +337,8 @@ pub fn mint(
     if settings.algorithm.family() != AlgorithmFamily::Hmac {
         return Err(MintError::NotHmac(settings.algorithm));
     }
-    if check_secret(settings.key_env, secret).is_err() {
-        return Err(MintError::SecretTooShort);
-    }
+    check_secret(settings.key_env, settings.algorithm, secret)
+        .map_err(|_| MintError::SecretTooShort(min_secret_bytes(settings.algorithm)))?;
     if !valid_claim_text(user) {
         return Err(MintError::EmptyUser);
     }
@@ -629,6 +630,19 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
             Verifier::new(HS, b"too short"),
             Err(ConfigError::SecretTooShort { len: 9, .. })
         ));
+        // RFC 7518 §3.2: HS384 and HS512 keys are at least their hash long.
+        for (algorithm, min) in [(Algorithm::HS384, 48), (Algorithm::HS512, 64)] {
+            let settings = AuthSettings { algorithm, ..HS };
+            assert!(matches!(
+                Verifier::new(settings, &[b'k'; 32]),
+                Err(ConfigError::SecretTooShort { len: 32, min: m, .. }) if m == min
+            ));
+            assert!(Verifier::new(settings, &vec![b'k'; min]).is_ok());
+            assert_eq!(
+                mint(&settings, &[b'k'; 32], "bob", &[], &[], 60),
+                Err(MintError::SecretTooShort(min))
+            );
+        }
         assert!(Verifier::new(eddsa(), b"not a pem").is_err());
         // An RSA-shaped PEM for an EdDSA service.
         let rsa = AuthSettings {
@@ -737,7 +751,7 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
         );
         assert_eq!(
             mint(&HS, b"short", "bob", &[], &[], 60),
-            Err(MintError::SecretTooShort)
+            Err(MintError::SecretTooShort(32))
         );
     }
 }
