@@ -453,6 +453,33 @@ impl<'a> Limits<'a> {
         }
         self.anonymous_burst(wait == "anon");
         self.failed_authentication();
+        self.health_bucket();
+    }
+
+    /// `/health` has a bucket of its own per address (generous, so load
+    /// balancers are not refused because of the address's other calls),
+    /// and a flood of it is bounded too.
+    fn health_bucket(&mut self) {
+        let source = fresh_source();
+        let started = Instant::now();
+        let mut passed = 0u32;
+        let refused = loop {
+            let r = self.send(Request::new("GET", "/health").from(source));
+            if r.status == 429 {
+                break r;
+            }
+            assert_eq!(r.status, 200, "/health: {}", r.text());
+            passed += 1;
+            assert!(
+                passed <= 600 + 10 * started.elapsed().as_secs() as u32 + 1,
+                "{passed} calls of /health from one address without a 429"
+            );
+        };
+        assert!(passed >= 600, "/health refused after {passed} calls");
+        assert_eq!(refused.header("ratelimit-policy"), Some("\"health\";q=600;w=60"));
+        let r = self.send(Request::new("GET", "/health").from(fresh_source()));
+        assert_eq!(r.status, 200, "another address");
+        self.pass("throttling");
     }
 
     /// One user beyond `throttle.user` on the shared bucket; other users
@@ -782,6 +809,25 @@ impl<'a> Limits<'a> {
             refused.header("retry-after").unwrap_or("?")
         ));
         self.hit("throttling", &["RL-04"]);
+        // Nor one behind the same address (NAT, a proxy): a well-formed
+        // token is always verified, whatever the address's bucket. The
+        // address's `/health` has a bucket of its own.
+        let neighbour = self.fresh(&[]);
+        let r = self.send(with_body(
+            Request::new(method, &path)
+                .bearer(&self.token(&neighbour))
+                .from(source),
+            &body,
+        ));
+        assert!(
+            r.status != 401 && r.status != 429,
+            "a valid token from the guessing address still works: {} {}",
+            r.status,
+            r.text()
+        );
+        let r = self.send(Request::new("GET", "/health").from(source));
+        assert_eq!(r.status, 200, "/health from the guessing address");
+        self.cheap_refusals(method, &path, &body);
         // Guessing from that address does not lock out a valid user
         // calling from another one.
         let good = self.fresh(&[]);
@@ -813,9 +859,95 @@ impl<'a> Limits<'a> {
         self.pass("throttling");
     }
 
+    /// Tokens that fail a check needing no key (expired, not yet valid,
+    /// no `exp`, another kind of token), here with forged signatures, are
+    /// refused for that reason, before any signature work: the server's
+    /// log (debug level) names the reason of each refusal, which would be
+    /// the signature had it been checked first. A well-formed forgery is
+    /// verified, and refused for its signature.
+    fn cheap_refusals(&mut self, method: &str, path: &str, body: &Option<Value>) {
+        let p = self.fresh(&[]);
+        let mut cases = self.server.keys.cheap_forgeries(&p);
+        cases.push((
+            "well-formed, forged signature",
+            self.server.keys.sign_raw(
+                &self.server.keys.header_with(json!({})),
+                &Value::Object(self.server.keys.claims(&p)),
+                false,
+            ),
+            "InvalidSignature",
+        ));
+        for (what, token, reason) in cases {
+            let id = format!("limits-cheap-{}", uuid::Uuid::new_v4().simple());
+            let r = self.send(with_body(
+                Request::new(method, path)
+                    .bearer(&token)
+                    .header("x-request-id", &id)
+                    .from(fresh_source()),
+                body,
+            ));
+            assert_eq!(r.status, 401, "{what}: {}", r.text());
+            let line = logged(self.server, &id, "bearer token refused");
+            assert!(
+                line.contains(reason),
+                "{what}: refused for {reason}, logged as {line}"
+            );
+            self.pass("throttling");
+        }
+    }
+
     // ------------------------------------------------------------------
     // CORS
     // ------------------------------------------------------------------
+
+    /// Preflights have a bucket of their own per address: an address whose
+    /// anonymous bucket is spent still gets its preflights answered, and a
+    /// flood of preflights from one address is refused after 600.
+    fn preflight_bucket(&mut self, paths: &BTreeSet<(String, &'static str)>, origin: &str) {
+        let (path, method) = paths.iter().next().cloned().expect("a route");
+        let source = fresh_source();
+        let forged = Request::new("GET", &path).bearer("a.b.c").from(source);
+        let mut spent = self.send(forged);
+        for _ in 0..10_000 {
+            if spent.status == 429 {
+                break;
+            }
+            spent = self.send(Request::new("GET", &path).bearer("a.b.c").from(source));
+        }
+        assert_eq!(spent.status, 429, "the address's anonymous bucket is spent");
+        let from = |s| {
+            let mut r = preflight(&path, method, origin);
+            r.source = s;
+            r
+        };
+        let started = Instant::now();
+        let mut passed = 0u32;
+        let refused = loop {
+            let r = self.send(from(source));
+            if r.status == 429 {
+                break r;
+            }
+            assert!(
+                r.header("access-control-allow-origin").is_some(),
+                "preflight {passed} from an address throttled otherwise: {} {}",
+                r.status,
+                r.text()
+            );
+            passed += 1;
+            assert!(
+                passed <= 600 + 10 * started.elapsed().as_secs() as u32 + 1,
+                "{passed} preflights from one address without a 429"
+            );
+        };
+        assert!(passed >= 600, "preflights refused after {passed}");
+        assert_eq!(
+            refused.header("ratelimit-policy"),
+            Some("\"preflight\";q=600;w=60")
+        );
+        let r = self.send(from(fresh_source()));
+        assert!(r.header("access-control-allow-origin").is_some(), "another address");
+        self.pass("cors");
+    }
 
     /// Origins that must never be allowed, derived from an allowed one.
     fn tricks(origin: &Origin) -> Vec<String> {
@@ -1009,6 +1141,7 @@ impl<'a> Limits<'a> {
                 }
             }
         }
+        self.preflight_bucket(&paths, &allowed[0]);
         if wildcard {
             return;
         }
@@ -1387,6 +1520,23 @@ impl<'a> Limits<'a> {
             assert_eq!(r.status, 422, "a cursor of another sort");
             self.pass("limits");
         }
+    }
+}
+
+/// The server's log line for the request `id` that contains `what`
+/// (waiting a little for it to be written).
+fn logged(server: &Server, id: &str, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+        if let Some(line) = log.lines().find(|l| l.contains(id) && l.contains(what)) {
+            return line.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no log line with {id:?} and {what:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -177,6 +177,46 @@ impl Keys {
         self.audience.as_deref()
     }
 
+    /// Tokens signed with the untrusted key that also fail a check needing
+    /// no key: what it is, the token, and the reason the server must log
+    /// for refusing it (the signature, had it been checked first).
+    pub fn cheap_forgeries(&self, p: &Principal) -> Vec<(&'static str, String, &'static str)> {
+        let forged = |header: Value, f: &dyn Fn(&mut Map<String, Value>)| {
+            let mut c = self.claims(p);
+            f(&mut c);
+            self.sign_raw(&header, &Value::Object(c), false)
+        };
+        let jwt = self.header_with(json!({}));
+        vec![
+            (
+                "expired, forged signature",
+                forged(jwt.clone(), &|c| {
+                    c.insert("exp".into(), json!(now() - 3600));
+                }),
+                "ExpiredSignature",
+            ),
+            (
+                "not yet valid, forged signature",
+                forged(jwt.clone(), &|c| {
+                    c.insert("nbf".into(), json!(now() + 3600));
+                }),
+                "ImmatureSignature",
+            ),
+            (
+                "no exp, forged signature",
+                forged(jwt, &|c| {
+                    c.remove("exp");
+                }),
+                "MissingRequiredClaim",
+            ),
+            (
+                "a refresh token, forged signature",
+                forged(self.header_with(json!({ "typ": "refresh+jwt" })), &|_| {}),
+                "Type",
+            ),
+        ]
+    }
+
     /// Forged and broken tokens, each of which the server must refuse with
     /// 401: what it is, the catalogue IDs it exercises, the token.
     pub fn attacks(&self, p: &Principal) -> Vec<(&'static str, &'static [&'static str], String)> {

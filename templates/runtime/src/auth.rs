@@ -200,8 +200,11 @@ impl Verifier {
         })
     }
 
-    /// Verifies one compact JWS and extracts the principal.
+    /// Verifies one compact JWS and extracts the principal. A token that
+    /// fails a check needing no key ([`Verifier::precheck`]) is refused
+    /// before any signature work; every other token is verified in full.
     pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        self.precheck(token)?;
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.key, &self.validation)
             .map_err(|e| TokenError::Jwt(e.into_kind()))?;
         if data
@@ -243,6 +246,52 @@ impl Verifier {
             roles,
             claims: tenant,
         })
+    }
+}
+
+impl Verifier {
+    /// The checks that need no key, each of which the full verification
+    /// would fail too: the structure (three parts, a JSON header and a
+    /// JSON object of claims), the header's `alg` (the pinned one) and
+    /// `typ`, and `exp` (present, a number, not past) and `nbf` (not in
+    /// the future), with the leeway. A failed authentication is thus
+    /// paid for with a signature check only by a token that could be
+    /// valid. (`kid` is not checked: with one static key, any `kid` names
+    /// it, RFC 7515 section 4.1.4.)
+    pub fn precheck(&self, token: &str) -> Result<(), TokenError> {
+        use jsonwebtoken::errors::ErrorKind;
+        let jwt = |e: jsonwebtoken::errors::Error| TokenError::Jwt(e.into_kind());
+        if token.split('.').count() != 3 {
+            return Err(TokenError::Jwt(ErrorKind::InvalidToken));
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(jwt)?;
+        if header.alg != self.settings.algorithm {
+            return Err(TokenError::Jwt(ErrorKind::InvalidAlgorithm));
+        }
+        if header.typ.as_deref().is_some_and(|t| !is_access_token_type(t)) {
+            return Err(TokenError::Type);
+        }
+        let claims: Map<String, Value> =
+            jsonwebtoken::dangerous::insecure_decode_claims(token).map_err(jwt)?;
+        let now = jsonwebtoken::get_current_timestamp() as f64;
+        let leeway = self.settings.leeway_seconds as f64;
+        match claims.get("exp") {
+            None | Some(Value::Null) => {
+                return Err(TokenError::Jwt(ErrorKind::MissingRequiredClaim("exp".into())));
+            }
+            Some(Value::Number(exp)) => {
+                if exp.as_f64().is_some_and(|exp| exp < now - leeway) {
+                    return Err(TokenError::Jwt(ErrorKind::ExpiredSignature));
+                }
+            }
+            Some(_) => return Err(TokenError::Jwt(ErrorKind::InvalidClaimFormat("exp".into()))),
+        }
+        if let Some(Value::Number(nbf)) = claims.get("nbf") {
+            if nbf.as_f64().is_some_and(|nbf| nbf > now + leeway) {
+                return Err(TokenError::Jwt(ErrorKind::ImmatureSignature));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -511,6 +560,62 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
             v.verify(&confused).unwrap_err(),
             TokenError::Jwt(ErrorKind::InvalidAlgorithm)
         );
+    }
+
+    /// A token that fails a check needing no key is refused for that
+    /// reason, before its signature is looked at (these signatures are
+    /// all forged: a signature check would have refused them first).
+    #[test]
+    fn cheap_checks_come_before_the_signature() {
+        let forged = |header: Value, claims: Value| {
+            let b64 = |v: &Value| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+            };
+            format!("{}.{}.Zm9yZ2Vk", b64(&header), b64(&claims))
+        };
+        let jwt = json!({"alg": "HS256", "typ": "JWT"});
+        let mut expired = good();
+        expired["exp"] = json!(now() - 60);
+        let mut early = good();
+        early["nbf"] = json!(now() + 600);
+        let mut no_exp = good();
+        no_exp.as_object_mut().unwrap().remove("exp");
+        let mut text_exp = good();
+        text_exp["exp"] = json!("9999999999");
+        let cases = [
+            (forged(jwt.clone(), expired), TokenError::Jwt(ErrorKind::ExpiredSignature)),
+            (forged(jwt.clone(), early), TokenError::Jwt(ErrorKind::ImmatureSignature)),
+            (
+                forged(jwt.clone(), no_exp),
+                TokenError::Jwt(ErrorKind::MissingRequiredClaim("exp".into())),
+            ),
+            (
+                forged(jwt.clone(), text_exp),
+                TokenError::Jwt(ErrorKind::InvalidClaimFormat("exp".into())),
+            ),
+            (
+                forged(json!({"alg": "HS512"}), good()),
+                TokenError::Jwt(ErrorKind::InvalidAlgorithm),
+            ),
+            (
+                forged(json!({"alg": "HS256", "typ": "refresh+jwt"}), good()),
+                TokenError::Type,
+            ),
+        ];
+        for (token, reason) in cases {
+            assert_eq!(verifier().precheck(&token), Err(reason.clone()), "{token}");
+            assert_eq!(kind(&token), reason, "{token}");
+        }
+        // A well-formed token is always verified: a forged signature is
+        // what refuses it, and a valid one passes.
+        let t = forged(jwt, good());
+        assert_eq!(verifier().precheck(&t), Ok(()));
+        assert_eq!(kind(&t), TokenError::Jwt(ErrorKind::InvalidSignature));
+        assert_eq!(verifier().precheck(&hs(&good())), Ok(()));
+        for broken in ["a.b", "a.b.c.d", "!.b.c", "e30.e30.c", "eyJhbGciOiJIUzI1NiJ9.W10.c"] {
+            assert!(verifier().precheck(broken).is_err(), "{broken}");
+        }
     }
 
     #[test]

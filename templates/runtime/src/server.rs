@@ -103,13 +103,69 @@ impl std::fmt::Debug for App {
 pub struct Db {
     pub read: SqlitePool,
     pub write: SqlitePool,
+    /// The last answer of [`Db::healthy`].
+    health: Arc<HealthState>,
+}
+
+/// How long `/health` reuses the database's last answer.
+pub const HEALTH_TTL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Default)]
+struct HealthState {
+    /// When the database was last asked, and whether it answered.
+    last: std::sync::Mutex<Option<(Instant, bool)>>,
+    /// Held by the one caller that asks the database.
+    asking: tokio::sync::Mutex<()>,
+}
+
+impl HealthState {
+    fn fresh(&self) -> Option<bool> {
+        let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        last.filter(|(at, _)| at.elapsed() < HEALTH_TTL)
+            .map(|(_, ok)| ok)
+    }
 }
 
 impl Db {
+    fn new(read: SqlitePool, write: SqlitePool) -> Db {
+        Db {
+            read,
+            write,
+            health: Arc::default(),
+        }
+    }
+
     /// Closes both pools (waiting for connections in use).
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
+    }
+
+    /// Whether the database answers a query: asked at most once per
+    /// [`HEALTH_TTL`], by one caller while the others wait for its answer,
+    /// so that `/health` costs no query per call.
+    pub async fn healthy(&self) -> bool {
+        if let Some(ok) = self.health.fresh() {
+            return ok;
+        }
+        let _asking = self.health.asking.lock().await;
+        if let Some(ok) = self.health.fresh() {
+            return ok;
+        }
+        let query = sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&self.read);
+        let ok = match tokio::time::timeout(Duration::from_secs(2), query).await {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "health check failed");
+                false
+            }
+            Err(_) => {
+                tracing::error!("health check: the database did not answer within 2 s");
+                false
+            }
+        };
+        *self.health.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), ok));
+        ok
     }
 }
 
@@ -493,22 +549,56 @@ fn unrouted(app: &App, req: &Request, problem: Problem) -> Response {
     res
 }
 
-/// `GET /health`: 200 when the database answers, else 503.
-pub async fn health(State(app): State<App>) -> Response {
-    match sqlx::query_scalar::<_, i64>("SELECT 1")
-        .fetch_one(&app.db.read)
-        .await
-    {
-        Ok(_) => super::body::reply(StatusCode::OK, &serde_json::json!({"status": "ok"})),
-        Err(e) => {
-            tracing::error!(error = %e, "health check failed");
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the database is unavailable",
-            )
-            .into_response()
-        }
+/// Per address, for `GET /health` (a bucket of its own: load balancers
+/// are not refused because of the address's other calls).
+pub const HEALTH_RATE: Rate = Rate::new(600, 60);
+
+/// Per address, for CORS preflights (a bucket of its own: browsers are
+/// not refused because of the address's other calls, and a flood of
+/// preflights is bounded too).
+pub const PREFLIGHT_RATE: Rate = Rate::new(600, 60);
+
+/// The address [`envelope`] decided for `req`.
+fn client_of(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<ClientIp>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0)
+}
+
+/// `GET /health`: 200 when the database answers, else 503; the answer is
+/// at most [`HEALTH_TTL`] old ([`Db::healthy`]), and each address has a
+/// bucket of [`HEALTH_RATE`] for it.
+pub async fn health(State(app): State<App>, req: Request) -> Response {
+    let key = format!("health:{}", ip_key(client_of(&req)));
+    let d = app.limiter.check(&key, HEALTH_RATE);
+    if !d.allowed {
+        return throttled(&d, "health", HEALTH_RATE);
     }
+    if app.db.healthy().await {
+        super::body::reply(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+    } else {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database is unavailable",
+        )
+        .into_response()
+    }
+}
+
+/// Outside the CORS layer, which answers every `OPTIONS` itself: each
+/// address has a bucket of [`PREFLIGHT_RATE`] for them, apart from its
+/// anonymous one.
+pub async fn throttle_preflights(State(app): State<App>, req: Request, next: Next) -> Response {
+    if req.method() != Method::OPTIONS {
+        return next.run(req).await;
+    }
+    let key = format!("preflight:{}", ip_key(client_of(&req)));
+    let d = app.limiter.check(&key, PREFLIGHT_RATE);
+    if !d.allowed {
+        tracing::info!("preflight throttled");
+        return throttled(&d, "preflight", PREFLIGHT_RATE);
+    }
+    next.run(req).await
 }
 
 /// Adds `/health`, the 404 and 405 fallbacks and the middleware stack to
@@ -522,7 +612,11 @@ pub fn router(app: App, routes: Router<App>) -> Result<Router, ConfigError> {
     if let Some(c) = &app.settings.cors {
         r = r
             .layer(cors_layer(c)?)
-            .layer(middleware::from_fn(cors_only_for_allowed));
+            .layer(middleware::from_fn(cors_only_for_allowed))
+            .layer(middleware::from_fn_with_state(
+                app.clone(),
+                throttle_preflights,
+            ));
     }
     Ok(
         r.layer(middleware::from_fn_with_state(app.clone(), envelope))
@@ -564,10 +658,7 @@ pub async fn connect(url: &str) -> Result<Db, ConfigError> {
             .connect_with(opts)
             .await
             .map_err(open)?;
-        return Ok(Db {
-            read: pool.clone(),
-            write: pool,
-        });
+        return Ok(Db::new(pool.clone(), pool));
     }
     // The writer first: it creates the file and switches it to WAL.
     let write = SqlitePoolOptions::new()
@@ -583,7 +674,7 @@ pub async fn connect(url: &str) -> Result<Db, ConfigError> {
         .connect_with(opts.read_only(true).create_if_missing(false))
         .await
         .map_err(open)?;
-    Ok(Db { read, write })
+    Ok(Db::new(read, write))
 }
 
 /// The size above which [`checkpoint`] resets the write-ahead log, and
@@ -1259,6 +1350,55 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    /// `/health` and CORS preflights have buckets of their own per
+    /// address: a spent anonymous bucket refuses neither, and each is
+    /// bounded too.
+    #[tokio::test]
+    async fn health_and_preflights_have_buckets_of_their_own() {
+        let cors = CorsSettings {
+            origins: &["https://app.example.com"],
+            credentials: false,
+            methods: &["GET", "POST"],
+            max_age_seconds: 600,
+        };
+        let r = app(Some(cors), 10).await;
+        let ip = Ipv4Addr::new(192, 0, 2, 44);
+        let req = |m: &str, u: &str, h: &[(&str, &str)]| req_from(ip, m, u, h, "");
+        let forged = [("authorization", "Bearer a.b.c")];
+        while send(&r, req("GET", "/public", &forged)).await.0 != StatusCode::TOO_MANY_REQUESTS {}
+        let pre = [
+            ("origin", "https://app.example.com"),
+            ("access-control-request-method", "POST"),
+        ];
+        for _ in 0..PREFLIGHT_RATE.count {
+            let (s, _, _) = send(&r, req("OPTIONS", "/items", &pre)).await;
+            assert_eq!(s, StatusCode::OK, "a preflight from a throttled address");
+        }
+        let (s, h, _) = send(&r, req("OPTIONS", "/items", &pre)).await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "a preflight flood");
+        assert_eq!(h["ratelimit-policy"], "\"preflight\";q=600;w=60");
+        for _ in 0..HEALTH_RATE.count {
+            let (s, _, body) = send(&r, req("GET", "/health", &[])).await;
+            assert_eq!((s, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+        }
+        let (s, _, _) = send(&r, req("GET", "/health", &[])).await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "a health flood");
+        // Another address is not concerned.
+        let (s, _, _) = send(&r, req_from(Ipv4Addr::new(192, 0, 2, 45), "GET", "/health", &[], "")).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+
+    /// `/health` asks the database at most once a second.
+    #[tokio::test]
+    async fn health_reuses_the_last_answer_for_a_second() {
+        let db = connect("sqlite::memory:").await.unwrap();
+        assert!(db.healthy().await);
+        db.close().await;
+        assert!(db.healthy().await, "the answer of a moment ago");
+        tokio::time::sleep(HEALTH_TTL + Duration::from_millis(100)).await;
+        assert!(!db.healthy().await, "asked again after a second");
     }
 
     #[tokio::test]
