@@ -125,7 +125,7 @@ fn checks() {
     for k in &keys[..1000] {
         full.check(k, tight);
     }
-    per_check("new key while the store is full (refused)", 100_000, |i| {
+    per_check("new key while the store is full (evicts one)", 100_000, |i| {
         full.check(&keys[1000 + (i % 40_000) as usize], tight)
     });
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -284,11 +284,11 @@ fn main() {
     match part.as_deref() {
         Some("capped") => flood(
             DEFAULT_MAX_KEYS,
-            "flood, key cap of generated servers (100,000 per rate), anonymous rate 30/minute",
+            "flood, key cap of generated servers (100,000 per class and rate), anonymous rate 30/minute",
         ),
         Some("uncapped") => flood(
             usize::MAX,
-            "flood, no key cap (what governor alone would hold)",
+            "flood, no key cap (for comparison)",
         ),
         Some("checks") => checks(),
         Some("layer") => layer(),
