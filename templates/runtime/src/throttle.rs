@@ -289,6 +289,9 @@ impl ShrinkableKeyedStateStore<String> for BoundedStore {
 
 type Keyed<C> = RateLimiter<String, BoundedStore, C, StateInformationMiddleware>;
 
+/// Per rate, the store of each class that used it.
+type Stores<C> = HashMap<Rate, Vec<(Box<str>, Arc<Keyed<C>>)>>;
+
 /// In-process GCRA limiter (governor): one keyed limiter per caller class
 /// and distinct [`Rate`], a burst of `count` refilled evenly over the
 /// window. The class is the key's text before its first `:` (`anon`,
@@ -298,8 +301,7 @@ type Keyed<C> = RateLimiter<String, BoundedStore, C, StateInformationMiddleware>
 /// place of a (nearly) refilled one, and idle keys leave at the next
 /// `retain_recent`.
 pub struct MemoryLimiter<C: Clock = DefaultClock> {
-    /// Per rate, the store of each class that used it.
-    stores: RwLock<HashMap<Rate, Vec<(Box<str>, Arc<Keyed<C>>)>>>,
+    stores: RwLock<Stores<C>>,
     max_keys: usize,
     clock: C,
 }
@@ -328,7 +330,7 @@ impl<C: Clock + Clone + Send + Sync + 'static> MemoryLimiter<C> {
     }
 
     fn store(&self, class: &str, rate: Rate) -> Arc<Keyed<C>> {
-        let found = |stores: &HashMap<Rate, Vec<(Box<str>, Arc<Keyed<C>>)>>| {
+        let found = |stores: &Stores<C>| {
             stores
                 .get(&rate)?
                 .iter()
@@ -358,11 +360,7 @@ impl<C: Clock + Clone + Send + Sync + 'static> MemoryLimiter<C> {
 
     fn all(&self) -> Vec<Arc<Keyed<C>>> {
         let stores = self.stores.read().unwrap_or_else(|e| e.into_inner());
-        stores
-            .values()
-            .flatten()
-            .map(|(_, l)| l.clone())
-            .collect()
+        stores.values().flatten().map(|(_, l)| l.clone()).collect()
     }
 }
 
