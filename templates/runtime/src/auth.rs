@@ -268,7 +268,11 @@ impl Verifier {
         if header.alg != self.settings.algorithm {
             return Err(TokenError::Jwt(ErrorKind::InvalidAlgorithm));
         }
-        if header.typ.as_deref().is_some_and(|t| !is_access_token_type(t)) {
+        if header
+            .typ
+            .as_deref()
+            .is_some_and(|t| !is_access_token_type(t))
+        {
             return Err(TokenError::Type);
         }
         let claims: Map<String, Value> =
@@ -277,7 +281,9 @@ impl Verifier {
         let leeway = self.settings.leeway_seconds as f64;
         match claims.get("exp") {
             None | Some(Value::Null) => {
-                return Err(TokenError::Jwt(ErrorKind::MissingRequiredClaim("exp".into())));
+                return Err(TokenError::Jwt(ErrorKind::MissingRequiredClaim(
+                    "exp".into(),
+                )));
             }
             Some(Value::Number(exp)) => {
                 if exp.as_f64().is_some_and(|exp| exp < now - leeway) {
@@ -584,8 +590,14 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
         let mut text_exp = good();
         text_exp["exp"] = json!("9999999999");
         let cases = [
-            (forged(jwt.clone(), expired), TokenError::Jwt(ErrorKind::ExpiredSignature)),
-            (forged(jwt.clone(), early), TokenError::Jwt(ErrorKind::ImmatureSignature)),
+            (
+                forged(jwt.clone(), expired),
+                TokenError::Jwt(ErrorKind::ExpiredSignature),
+            ),
+            (
+                forged(jwt.clone(), early),
+                TokenError::Jwt(ErrorKind::ImmatureSignature),
+            ),
             (
                 forged(jwt.clone(), no_exp),
                 TokenError::Jwt(ErrorKind::MissingRequiredClaim("exp".into())),
@@ -613,7 +625,13 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
         assert_eq!(verifier().precheck(&t), Ok(()));
         assert_eq!(kind(&t), TokenError::Jwt(ErrorKind::InvalidSignature));
         assert_eq!(verifier().precheck(&hs(&good())), Ok(()));
-        for broken in ["a.b", "a.b.c.d", "!.b.c", "e30.e30.c", "eyJhbGciOiJIUzI1NiJ9.W10.c"] {
+        for broken in [
+            "a.b",
+            "a.b.c.d",
+            "!.b.c",
+            "e30.e30.c",
+            "eyJhbGciOiJIUzI1NiJ9.W10.c",
+        ] {
             assert!(verifier().precheck(broken).is_err(), "{broken}");
         }
     }
