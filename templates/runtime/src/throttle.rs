@@ -2,37 +2,39 @@
 //! client identification.
 //!
 //! Handlers never see a limiter: the server middleware asks
-//! [`Limiter::check`] with a key (`user:<bucket>:<user>` or
-//! `anon:<bucket>:<ip>`) and a [`Rate`], so a shared backend (Redis, ...)
-//! can replace [`MemoryLimiter`] without touching generated code.
-//! Invariants: memory is bounded, since keys idle for one full window of
-//! their rate are dropped by [`Limiter::retain_recent`] (run periodically)
-//! and each rate holds at most `max_keys` keys (a new key beyond that is
-//! refused with 429 rather than stored); and the client IP is the socket
-//! peer unless the operator declared trusted proxies, in which case it is
-//! read from the right of `X-Forwarded-For`, never the attacker-controlled
-//! left.
+//! [`Limiter::check`] with a key (`user:<bucket>:<user>`,
+//! `anon:<bucket>:<ip>`, `preflight:<ip>`, `health:<ip>`) and a [`Rate`],
+//! so a shared backend (Redis, ...) can replace [`MemoryLimiter`] without
+//! touching generated code. Invariants: memory is bounded, since each
+//! caller class (the key's text before its first `:`) and rate has a store
+//! of at most `max_keys` keys, where a newcomer takes the place of the most
+//! refilled key rather than being refused, and keys idle for one full
+//! window of their rate are dropped by [`Limiter::retain_recent`] (run
+//! periodically); and the client IP is the socket peer unless the operator
+//! declared trusted proxies, in which case it is read from the right of
+//! `X-Forwarded-For`, never the attacker-controlled left.
 //!
 //! # Memory bound
 //!
-//! [`MemoryLimiter`] keeps one governor keyed store per distinct [`Rate`]
-//! of the service (the spec's `anon` and `user` rates plus each distinct
-//! per-operation rate: a number fixed by the spec, not by traffic). Each
-//! store holds at most `max_keys` keys ([`DEFAULT_MAX_KEYS`] = 100,000 in
-//! generated servers); one key costs its string (`anon:default:` plus an
-//! address, or `user:<bucket>:` plus the user claim), 8 bytes of GCRA
-//! state and its hash table slot: `bench/limiter.sh` measures about 85
-//! bytes of resident memory per key, 8 MiB for a full store. So a service
-//! with `R` distinct rates holds at most `R x 100,000` keys, about
-//! `R x 8 MiB` (more with long user names), however many distinct clients
-//! arrive: a million distinct addresses against one rate leave 100,000
-//! keys stored and the rest refused with 429, where governor alone would
-//! hold all of them (105 MiB). A key leaves at the next housekeeping pass
-//! (every 30 s in the server) once its bucket is full again, i.e. at most
-//! one window (plus one period) of its rate after its last request; when
-//! a store is full, a new key first triggers such a pass for that store
-//! (at most once a second, with one warning in the log) and is refused
-//! only if the store is still full of active keys.
+//! [`MemoryLimiter`] keeps one store per caller class and distinct
+//! [`Rate`] of the service (the spec's `anon` and `user` rates plus each
+//! distinct per-operation rate, and the preflight and health rates: a
+//! number fixed by the spec, not by traffic). Each store holds at most
+//! `max_keys` keys ([`DEFAULT_MAX_KEYS`] = 100,000 in generated servers);
+//! one key costs its string (`anon:default:` plus an address, or
+//! `user:<bucket>:` plus the user claim), 8 bytes of GCRA state and its
+//! hash table slot: `bench/limiter.sh` measures about 110 bytes of
+//! resident memory per key, 10.6 MiB for a full store (more with long
+//! user names). So a service with `S` stores holds at most
+//! `S x 100,000` keys, however many distinct clients arrive: a million
+//! distinct addresses against one rate leave 100,000 keys stored, every
+//! one of those clients served. When a store is full, a new key takes the
+//! place of the most refilled of a few keys read by a cursor that goes
+//! round the store (see `BoundedStore`): constant work per new key, and
+//! the client forgotten (an idle or nearly refilled one) merely starts
+//! again with a full bucket. A key also leaves at the next housekeeping
+//! pass (every 30 s in the server) once its bucket is full again, i.e. at
+//! most one window (plus one period) of its rate after its last request.
 //!
 //! # Headers
 //!
@@ -161,9 +163,10 @@ pub trait Limiter: Send + Sync + 'static {
 /// How many entries a full shard examines to choose the one it forgets.
 const EVICTION_SAMPLE: usize = 8;
 
-/// Keys per shard of a large store (fewer shards for small caps, so that a
-/// small cap is not split into shards of one key).
-const KEYS_PER_SHARD: usize = 8192;
+/// Most keys per shard of a large store: 7/8 of 8192, the load at which a
+/// hash table of 8192 slots grows (to twice the memory), so a full shard
+/// does not carry a half-empty table. Small caps have one shard.
+const KEYS_PER_SHARD: usize = 7168;
 
 /// A bounded keyed GCRA state store (governor's [`StateStore`]): at most
 /// `capacity` keys, in shards with a lock each. A new key that finds its
@@ -212,7 +215,7 @@ impl Shard {
 impl BoundedStore {
     fn new(capacity: usize) -> BoundedStore {
         let capacity = capacity.max(1);
-        let shards = (capacity / KEYS_PER_SHARD).clamp(1, 16);
+        let shards = capacity.div_ceil(KEYS_PER_SHARD).clamp(1, 16);
         BoundedStore {
             shards: (0..shards).map(|_| Mutex::default()).collect(),
             shard_capacity: capacity / shards,
