@@ -512,6 +512,9 @@ fn api_mod(service: &Service) -> proc_macro2::TokenStream {
     let hops = service.throttle.trust_proxy_hops;
     let max_body = service.limits.max_body_bytes as usize;
     let timeout = u64::from(service.limits.request_timeout_seconds);
+    let header_timeout = u64::from(service.limits.header_read_timeout_seconds);
+    let idle_timeout = u64::from(service.limits.idle_timeout_seconds);
+    let max_connections = service.limits.max_connections as usize;
     let cors = match &service.cors {
         None => quote!(None),
         Some(c) => {
@@ -562,6 +565,9 @@ fn api_mod(service: &Service) -> proc_macro2::TokenStream {
             trust_proxy_hops: #hops,
             max_body_bytes: #max_body,
             request_timeout_seconds: #timeout,
+            header_read_timeout_seconds: #header_timeout,
+            idle_timeout_seconds: #idle_timeout,
+            max_connections: #max_connections,
             cors: #cors,
         };
 

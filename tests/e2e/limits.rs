@@ -40,6 +40,8 @@ pub fn run(server: &Server, tally: &mut BTreeMap<&'static str, usize>) {
     };
     // The request timeout takes seconds: it runs while the rest goes on.
     let slow = t.slow_body_request();
+    // So do the connection timeouts: hundreds of unfinished heads.
+    let heads = t.slow_heads();
     let mut times = Vec::new();
     for name in ["cors", "bodies", "pages", "queries", "throttling"] {
         let started = Instant::now();
@@ -76,6 +78,11 @@ pub fn run(server: &Server, tally: &mut BTreeMap<&'static str, usize>) {
         t.seen.lock().unwrap().insert(r.status);
         t.hit("limits", &["RES-03", "RES-04"]);
     }
+    let report = heads
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+    println!("  {report}");
+    t.pass("limits");
     let seen = t.seen.lock().unwrap().clone();
     for status in [200, 401, 413, 422, 429] {
         assert!(
@@ -470,13 +477,18 @@ impl<'a> Limits<'a> {
             }
             assert_eq!(r.status, 200, "/health: {}", r.text());
             passed += 1;
+            // 600 at once, then one more every 100 ms.
+            let refill = (started.elapsed().as_secs_f64() * 10.0).ceil() as u32;
             assert!(
-                passed <= 600 + 10 * started.elapsed().as_secs() as u32 + 1,
+                passed <= 600 + refill + 1,
                 "{passed} calls of /health from one address without a 429"
             );
         };
         assert!(passed >= 600, "/health refused after {passed} calls");
-        assert_eq!(refused.header("ratelimit-policy"), Some("\"health\";q=600;w=60"));
+        assert_eq!(
+            refused.header("ratelimit-policy"),
+            Some("\"health\";q=600;w=60")
+        );
         let r = self.send(Request::new("GET", "/health").from(fresh_source()));
         assert_eq!(r.status, 200, "another address");
         self.pass("throttling");
@@ -934,8 +946,9 @@ impl<'a> Limits<'a> {
                 r.text()
             );
             passed += 1;
+            let refill = (started.elapsed().as_secs_f64() * 10.0).ceil() as u32;
             assert!(
-                passed <= 600 + 10 * started.elapsed().as_secs() as u32 + 1,
+                passed <= 600 + refill + 1,
                 "{passed} preflights from one address without a 429"
             );
         };
@@ -945,7 +958,10 @@ impl<'a> Limits<'a> {
             Some("\"preflight\";q=600;w=60")
         );
         let r = self.send(from(fresh_source()));
-        assert!(r.header("access-control-allow-origin").is_some(), "another address");
+        assert!(
+            r.header("access-control-allow-origin").is_some(),
+            "another address"
+        );
         self.pass("cors");
     }
 
@@ -1235,6 +1251,119 @@ impl<'a> Limits<'a> {
 
     /// Starts a request whose body never arrives; the server must end it
     /// with 408 after `request_timeout_seconds`.
+    /// Hundreds of connections that never finish their request head (a
+    /// slowloris), started in the background: meanwhile other clients are
+    /// served at once, and the server closes each of them within
+    /// `limits.header_read_timeout_seconds` of its start. A kept-alive
+    /// connection left idle is closed after `limits.idle_timeout_seconds`
+    /// (when that is short enough to wait for). Returns what it saw.
+    fn slow_heads(&mut self) -> std::thread::JoinHandle<String> {
+        const HEADS: usize = 300;
+        let addr = self.server.addr;
+        let limits = &self.server.model.limits;
+        let header = Duration::from_secs(limits.header_read_timeout_seconds.into());
+        let idle = Duration::from_secs(limits.idle_timeout_seconds.into());
+        let slack = Duration::from_secs(3);
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut held = Vec::new();
+            for i in 0..HEADS {
+                let mut s = TcpStream::connect(addr).expect("connect");
+                let head = format!("GET /health HTTP/1.1\r\nhost: {addr}\r\nx-slow: {i}\r\n");
+                s.write_all(head.as_bytes()).expect("a partial head");
+                held.push((s, Instant::now()));
+            }
+            let opened = started.elapsed();
+            // A kept-alive connection, served once, then left idle.
+            let kept = (idle <= Duration::from_secs(15)).then(|| {
+                let mut s = TcpStream::connect(addr).expect("connect");
+                s.write_all(format!("GET /health HTTP/1.1\r\nhost: {addr}\r\n\r\n").as_bytes())
+                    .expect("a request");
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let mut got = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !complete(&got) {
+                    let n = s.read(&mut chunk).expect("the kept-alive answer");
+                    assert!(n > 0, "the kept-alive connection closed before answering");
+                    got.extend_from_slice(&chunk[..n]);
+                }
+                assert!(
+                    got.starts_with(b"HTTP/1.1 200"),
+                    "{}",
+                    String::from_utf8_lossy(&got)
+                );
+                (s, Instant::now())
+            });
+            // Service to others is intact while the heads are held.
+            let mut slowest = Duration::ZERO;
+            for _ in 0..20 {
+                let t = Instant::now();
+                let r = Request::new("GET", "/health")
+                    .from(fresh_source())
+                    .send(addr);
+                assert_eq!(r.status, 200, "/health while {HEADS} heads are held");
+                slowest = slowest.max(t.elapsed());
+            }
+            assert!(
+                slowest < Duration::from_secs(2),
+                "a request took {slowest:?} while {HEADS} unfinished heads were held"
+            );
+            // Each head is closed by the server in time.
+            let closed_by = |s: &mut TcpStream, at: Instant, limit: Duration, what: &str| {
+                let deadline = at + limit + slack;
+                let mut buf = [0u8; 1024];
+                loop {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    assert!(
+                        !left.is_zero(),
+                        "{what}: still open {:?} after it started",
+                        limit + slack
+                    );
+                    s.set_read_timeout(Some(left)).unwrap();
+                    match s.read(&mut buf) {
+                        Ok(0) => return at.elapsed(),
+                        Ok(_) => continue,
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                            ) =>
+                        {
+                            panic!("{what}: still open {:?} after it started", at.elapsed())
+                        }
+                        Err(_) => return at.elapsed(),
+                    }
+                }
+            };
+            let mut latest = Duration::ZERO;
+            for (i, (mut s, at)) in held.into_iter().enumerate() {
+                let what = format!("unfinished head {i} (header-read timeout {header:?})");
+                latest = latest.max(closed_by(&mut s, at, header, &what));
+            }
+            let mut report = format!(
+                "{HEADS} unfinished heads opened in {:.1} s; others served meanwhile in at most {} ms; \
+                 each closed within {:.1} s (header-read timeout {} s)",
+                opened.as_secs_f64(),
+                slowest.as_millis(),
+                latest.as_secs_f64(),
+                header.as_secs()
+            );
+            if let Some((mut s, at)) = kept {
+                let what = format!("an idle kept-alive connection (idle timeout {idle:?})");
+                let after = closed_by(&mut s, at, idle, &what);
+                assert!(
+                    after + Duration::from_millis(500) >= idle.min(header + idle),
+                    "{what}: closed after {after:?}, before its timeout"
+                );
+                report.push_str(&format!(
+                    "; idle kept-alive connection closed after {:.1} s",
+                    after.as_secs_f64()
+                ));
+            }
+            report
+        })
+    }
+
     fn slow_body_request(&mut self) -> Option<std::thread::JoinHandle<(Response, Duration, u64)>> {
         let (resource, p) = self.creator()?;
         let token = self.token(&p);

@@ -103,7 +103,10 @@ pub fn fails_closed(server: &Server) {
         ),
     ];
     if let Some(min) = min {
-        cases.push(("secret one byte short", vec![(key_env, "k".repeat(min - 1))]));
+        cases.push((
+            "secret one byte short",
+            vec![(key_env, "k".repeat(min - 1))],
+        ));
     }
     for (what, env) in cases {
         let mut cmd = Command::new(binary);
