@@ -286,14 +286,16 @@ impl Verifier {
                 )));
             }
             Some(Value::Number(exp)) => {
-                if exp.as_f64().is_some_and(|exp| exp < now - leeway) {
+                // Rounded to whole seconds, as jsonwebtoken reads a
+                // fraction: never stricter than the full check.
+                if exp.as_f64().is_some_and(|exp| exp.round() < now - leeway) {
                     return Err(TokenError::Jwt(ErrorKind::ExpiredSignature));
                 }
             }
             Some(_) => return Err(TokenError::Jwt(ErrorKind::InvalidClaimFormat("exp".into()))),
         }
         if let Some(Value::Number(nbf)) = claims.get("nbf") {
-            if nbf.as_f64().is_some_and(|nbf| nbf > now + leeway) {
+            if nbf.as_f64().is_some_and(|nbf| nbf.round() > now + leeway) {
                 return Err(TokenError::Jwt(ErrorKind::ImmatureSignature));
             }
         }
@@ -625,6 +627,14 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
         assert_eq!(verifier().precheck(&t), Ok(()));
         assert_eq!(kind(&t), TokenError::Jwt(ErrorKind::InvalidSignature));
         assert_eq!(verifier().precheck(&hs(&good())), Ok(()));
+        // Never stricter than the full check: a fractional exp or nbf is
+        // read in whole seconds, as jsonwebtoken rounds it.
+        let mut edge = good();
+        edge["exp"] = json!(now() as f64 - 5.4);
+        edge["nbf"] = json!(now() as f64 + 5.4);
+        let edge = hs(&edge);
+        assert_eq!(verifier().precheck(&edge), Ok(()));
+        assert!(verifier().verify(&edge).is_ok());
         for broken in [
             "a.b",
             "a.b.c.d",
