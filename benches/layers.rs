@@ -56,6 +56,9 @@ static SETTINGS: Settings = Settings {
     trust_proxy_hops: 0,
     max_body_bytes: 65_536,
     request_timeout_seconds: 10,
+    header_read_timeout_seconds: 10,
+    idle_timeout_seconds: 75,
+    max_connections: 4096,
     cors: None,
 };
 

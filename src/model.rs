@@ -19,6 +19,9 @@ pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 100;
 pub const DEFAULT_MAX_BODY: u64 = 64 * 1024;
 pub const DEFAULT_TIMEOUT_SECONDS: u32 = 10;
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: u32 = 10;
+pub const DEFAULT_IDLE_TIMEOUT_SECONDS: u32 = 75;
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 4096;
 pub const DEFAULT_ANON_RATE: Rate = Rate::new(30, Per::Minute);
 pub const DEFAULT_USER_RATE: Rate = Rate::new(1000, Per::Hour);
 pub const DEFAULT_USER_CLAIM: &str = "sub";
@@ -112,6 +115,9 @@ pub struct Limits {
     pub default_page_size: u32,
     pub max_page_size: u32,
     pub request_timeout_seconds: u32,
+    pub header_read_timeout_seconds: u32,
+    pub idle_timeout_seconds: u32,
+    pub max_connections: u32,
 }
 
 /// One resource: a table and its routes.
@@ -499,6 +505,15 @@ pub fn lower(spec: &Spec) -> Service {
         request_timeout_seconds: limits_spec
             .request_timeout_seconds
             .unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+        header_read_timeout_seconds: limits_spec
+            .header_read_timeout_seconds
+            .unwrap_or(DEFAULT_HEADER_READ_TIMEOUT_SECONDS),
+        idle_timeout_seconds: limits_spec
+            .idle_timeout_seconds
+            .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECONDS),
+        max_connections: limits_spec
+            .max_connections
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS),
     };
     let mut resources: Vec<Resource> = spec
         .resources

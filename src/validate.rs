@@ -167,6 +167,19 @@ pub(crate) fn bound_error(
             1.0,
             spec::MAX_REQUEST_TIMEOUT_SECONDS.into(),
         ),
+        ["limits", "header_read_timeout_seconds"] => (
+            "header_read_timeout_seconds",
+            1.0,
+            spec::MAX_HEADER_READ_TIMEOUT_SECONDS.into(),
+        ),
+        ["limits", "idle_timeout_seconds"] => (
+            "idle_timeout_seconds",
+            1.0,
+            spec::MAX_IDLE_TIMEOUT_SECONDS.into(),
+        ),
+        ["limits", "max_connections"] => {
+            ("max_connections", 1.0, spec::MAX_CONNECTIONS_LIMIT.into())
+        }
         ["limits", "max_body"] => ("max_body", 1.0, spec::MAX_BODY_LIMIT as f64),
         ["resources", _, "fields", _, "max_length"] => ("max_length", 1.0, u32::MAX.into()),
         _ => return None,
@@ -660,12 +673,18 @@ impl<'a> Validator<'a> {
             ("default_page_size", limits.default_page_size),
             ("max_page_size", limits.max_page_size),
             ("request_timeout_seconds", limits.request_timeout_seconds),
+            (
+                "header_read_timeout_seconds",
+                limits.header_read_timeout_seconds,
+            ),
+            ("idle_timeout_seconds", limits.idle_timeout_seconds),
+            ("max_connections", limits.max_connections),
         ] {
             if let Some(value) = value {
                 let names = ["limits", key].map(String::from);
                 let span = self.value(path!["limits", key]);
                 if let Some(d) = bound_error(&names, value.into(), &value.to_string(), span) {
-                    in_range &= key == "request_timeout_seconds";
+                    in_range &= !key.ends_with("_size");
                     self.push(d);
                 }
             }

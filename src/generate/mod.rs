@@ -289,16 +289,14 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
     let mut project = Project::default();
     let env = templates();
     let hmac = matches!(service.auth.key, Key::Secret { .. });
-    // The secret a newcomer's README makes: as long as the algorithm's hash
-    // (RFC 7518 3.2), in hex. For public-key algorithms, the `openssl
-    // genpkey` arguments of a local development key pair.
-    let (secret_bytes, genpkey) = match service.auth.algorithm {
-        Algorithm::HS256 => (32, ""),
-        Algorithm::HS384 => (48, ""),
-        Algorithm::HS512 => (64, ""),
-        Algorithm::RS256 => (0, "-algorithm RSA -pkeyopt rsa_keygen_bits:2048"),
-        Algorithm::ES256 => (0, "-algorithm EC -pkeyopt ec_paramgen_curve:P-256"),
-        Algorithm::EdDSA => (0, "-algorithm ed25519"),
+    // A newcomer's README makes a secret as long as the algorithm's hash
+    // (RFC 7518 3.2), in hex; for public-key algorithms, a local
+    // development key pair with these `openssl genpkey` arguments.
+    let genpkey = match service.auth.algorithm {
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => "",
+        Algorithm::RS256 => "-algorithm RSA -pkeyopt rsa_keygen_bits:2048",
+        Algorithm::ES256 => "-algorithm EC -pkeyopt ec_paramgen_curve:P-256",
+        Algorithm::EdDSA => "-algorithm ed25519",
     };
     let dev_token = if hmac {
         "cargo run -q -- dev-token"
@@ -313,7 +311,7 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
         algorithm => service.auth.algorithm.name(),
         key_env => service.auth.key.env(),
         hmac => hmac,
-        secret_bytes => secret_bytes,
+        secret_bytes => service.auth.algorithm.min_secret_bytes(),
         genpkey => genpkey,
     };
 
@@ -548,6 +546,9 @@ fn api_mod(service: &Service) -> proc_macro2::TokenStream {
     let hops = service.throttle.trust_proxy_hops;
     let max_body = service.limits.max_body_bytes as usize;
     let timeout = u64::from(service.limits.request_timeout_seconds);
+    let header_timeout = u64::from(service.limits.header_read_timeout_seconds);
+    let idle_timeout = u64::from(service.limits.idle_timeout_seconds);
+    let max_connections = service.limits.max_connections as usize;
     let cors = match &service.cors {
         None => quote!(None),
         Some(c) => {
@@ -598,6 +599,9 @@ fn api_mod(service: &Service) -> proc_macro2::TokenStream {
             trust_proxy_hops: #hops,
             max_body_bytes: #max_body,
             request_timeout_seconds: #timeout,
+            header_read_timeout_seconds: #header_timeout,
+            idle_timeout_seconds: #idle_timeout,
+            max_connections: #max_connections,
             cors: #cors,
         };
 

@@ -488,6 +488,33 @@ fn service_changes(out: &mut Out<'_>) {
         |n| format!("{n} s"),
         &["limits", "request_timeout_seconds"],
     );
+    number_change(
+        out,
+        limit,
+        "the header-read timeout",
+        ol.header_read_timeout_seconds,
+        nl.header_read_timeout_seconds,
+        |n| format!("{n} s"),
+        &["limits", "header_read_timeout_seconds"],
+    );
+    number_change(
+        out,
+        limit,
+        "the keep-alive idle timeout",
+        ol.idle_timeout_seconds,
+        nl.idle_timeout_seconds,
+        |n| format!("{n} s"),
+        &["limits", "idle_timeout_seconds"],
+    );
+    number_change(
+        out,
+        limit,
+        "the connection cap",
+        ol.max_connections,
+        nl.max_connections,
+        |n| n.to_string(),
+        &["limits", "max_connections"],
+    );
 }
 
 fn cors_changes(out: &mut Out<'_>) {

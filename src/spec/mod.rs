@@ -35,6 +35,12 @@ pub const MAX_TRUST_PROXY_HOPS: u8 = 10;
 pub const PAGE_SIZE_LIMIT: u32 = 1000;
 /// Longest request timeout, in seconds.
 pub const MAX_REQUEST_TIMEOUT_SECONDS: u32 = 600;
+/// Longest header-read timeout, in seconds.
+pub const MAX_HEADER_READ_TIMEOUT_SECONDS: u32 = 300;
+/// Longest keep-alive idle timeout, in seconds.
+pub const MAX_IDLE_TIMEOUT_SECONDS: u32 = 3600;
+/// Largest connection cap.
+pub const MAX_CONNECTIONS_LIMIT: u32 = 1_000_000;
 /// Largest `max_body` (64MiB).
 pub const MAX_BODY_LIMIT: u64 = 64 * 1024 * 1024;
 
@@ -107,7 +113,8 @@ pub struct Jwt {
     /// The one algorithm accepted; the token's own `alg` header never chooses.
     pub algorithm: Algorithm,
     /// HS256/HS384/HS512: the environment variable holding the shared secret
-    /// (the server refuses to start with fewer than 32 bytes).
+    /// (the server refuses to start with fewer bytes than the hash: 32 for
+    /// HS256, 48 for HS384, 64 for HS512).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = ENV_NAME_PATTERN))]
     pub secret_env: Option<String>,
@@ -142,6 +149,17 @@ impl Algorithm {
     /// Shared-secret (HMAC) algorithms.
     pub fn is_hmac(self) -> bool {
         matches!(self, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+    }
+
+    /// The shortest secret the server accepts for an HMAC algorithm: the
+    /// hash size (RFC 7518 section 3.2), 32, 48 or 64 bytes.
+    pub fn min_secret_bytes(self) -> Option<usize> {
+        match self {
+            Algorithm::HS256 => Some(32),
+            Algorithm::HS384 => Some(48),
+            Algorithm::HS512 => Some(64),
+            _ => None,
+        }
     }
 
     pub fn name(self) -> &'static str {
@@ -210,6 +228,23 @@ pub struct Limits {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = MAX_REQUEST_TIMEOUT_SECONDS))]
     pub request_timeout_seconds: Option<u32>,
+    /// Time a client has to send a request head, in seconds: from the
+    /// connection's start, or from the first byte of a later request on a
+    /// kept-alive connection (default 10, at most 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_HEADER_READ_TIMEOUT_SECONDS))]
+    pub header_read_timeout_seconds: Option<u32>,
+    /// Time a kept-alive connection may wait for its next request, in
+    /// seconds (default 75, longer than the 60 s of common load balancers;
+    /// at most 3600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_IDLE_TIMEOUT_SECONDS))]
+    pub idle_timeout_seconds: Option<u32>,
+    /// Connections served at once; more wait to be accepted (default 4096,
+    /// lowered at start-up to what the open-file limit allows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_CONNECTIONS_LIMIT))]
+    pub max_connections: Option<u32>,
 }
 
 /// One resource: a table of rows and the routes that reach them.

@@ -40,6 +40,8 @@ pub fn run(server: &Server, tally: &mut BTreeMap<&'static str, usize>) {
     };
     // The request timeout takes seconds: it runs while the rest goes on.
     let slow = t.slow_body_request();
+    // So do the connection timeouts: hundreds of unfinished heads.
+    let heads = t.slow_heads();
     let mut times = Vec::new();
     for name in ["cors", "bodies", "pages", "queries", "throttling"] {
         let started = Instant::now();
@@ -76,6 +78,11 @@ pub fn run(server: &Server, tally: &mut BTreeMap<&'static str, usize>) {
         t.seen.lock().unwrap().insert(r.status);
         t.hit("limits", &["RES-03", "RES-04"]);
     }
+    let report = heads
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+    println!("  {report}");
+    t.pass("limits");
     let seen = t.seen.lock().unwrap().clone();
     for status in [200, 401, 413, 422, 429] {
         assert!(
@@ -453,6 +460,38 @@ impl<'a> Limits<'a> {
         }
         self.anonymous_burst(wait == "anon");
         self.failed_authentication();
+        self.health_bucket();
+    }
+
+    /// `/health` has a bucket of its own per address (generous, so load
+    /// balancers are not refused because of the address's other calls),
+    /// and a flood of it is bounded too.
+    fn health_bucket(&mut self) {
+        let source = fresh_source();
+        let started = Instant::now();
+        let mut passed = 0u32;
+        let refused = loop {
+            let r = self.send(Request::new("GET", "/health").from(source));
+            if r.status == 429 {
+                break r;
+            }
+            assert_eq!(r.status, 200, "/health: {}", r.text());
+            passed += 1;
+            // 600 at once, then one more every 100 ms.
+            let refill = (started.elapsed().as_secs_f64() * 10.0).ceil() as u32;
+            assert!(
+                passed <= 600 + refill + 1,
+                "{passed} calls of /health from one address without a 429"
+            );
+        };
+        assert!(passed >= 600, "/health refused after {passed} calls");
+        assert_eq!(
+            refused.header("ratelimit-policy"),
+            Some("\"health\";q=600;w=60")
+        );
+        let r = self.send(Request::new("GET", "/health").from(fresh_source()));
+        assert_eq!(r.status, 200, "another address");
+        self.pass("throttling");
     }
 
     /// One user beyond `throttle.user` on the shared bucket; other users
@@ -782,6 +821,25 @@ impl<'a> Limits<'a> {
             refused.header("retry-after").unwrap_or("?")
         ));
         self.hit("throttling", &["RL-04"]);
+        // Nor one behind the same address (NAT, a proxy): a well-formed
+        // token is always verified, whatever the address's bucket. The
+        // address's `/health` has a bucket of its own.
+        let neighbour = self.fresh(&[]);
+        let r = self.send(with_body(
+            Request::new(method, &path)
+                .bearer(&self.token(&neighbour))
+                .from(source),
+            &body,
+        ));
+        assert!(
+            r.status != 401 && r.status != 429,
+            "a valid token from the guessing address still works: {} {}",
+            r.status,
+            r.text()
+        );
+        let r = self.send(Request::new("GET", "/health").from(source));
+        assert_eq!(r.status, 200, "/health from the guessing address");
+        self.cheap_refusals(method, &path, &body);
         // Guessing from that address does not lock out a valid user
         // calling from another one.
         let good = self.fresh(&[]);
@@ -813,9 +871,99 @@ impl<'a> Limits<'a> {
         self.pass("throttling");
     }
 
+    /// Tokens that fail a check needing no key (expired, not yet valid,
+    /// no `exp`, another kind of token), here with forged signatures, are
+    /// refused for that reason, before any signature work: the server's
+    /// log (debug level) names the reason of each refusal, which would be
+    /// the signature had it been checked first. A well-formed forgery is
+    /// verified, and refused for its signature.
+    fn cheap_refusals(&mut self, method: &str, path: &str, body: &Option<Value>) {
+        let p = self.fresh(&[]);
+        let mut cases = self.server.keys.cheap_forgeries(&p);
+        cases.push((
+            "well-formed, forged signature",
+            self.server.keys.sign_raw(
+                &self.server.keys.header_with(json!({})),
+                &Value::Object(self.server.keys.claims(&p)),
+                false,
+            ),
+            "InvalidSignature",
+        ));
+        for (what, token, reason) in cases {
+            let id = format!("limits-cheap-{}", uuid::Uuid::new_v4().simple());
+            let r = self.send(with_body(
+                Request::new(method, path)
+                    .bearer(&token)
+                    .header("x-request-id", &id)
+                    .from(fresh_source()),
+                body,
+            ));
+            assert_eq!(r.status, 401, "{what}: {}", r.text());
+            let line = logged(self.server, &id, "bearer token refused");
+            assert!(
+                line.contains(reason),
+                "{what}: refused for {reason}, logged as {line}"
+            );
+            self.pass("throttling");
+        }
+    }
+
     // ------------------------------------------------------------------
     // CORS
     // ------------------------------------------------------------------
+
+    /// Preflights have a bucket of their own per address: an address whose
+    /// anonymous bucket is spent still gets its preflights answered, and a
+    /// flood of preflights from one address is refused after 600.
+    fn preflight_bucket(&mut self, paths: &BTreeSet<(String, &'static str)>, origin: &str) {
+        let (path, method) = paths.iter().next().cloned().expect("a route");
+        let source = fresh_source();
+        let forged = Request::new("GET", &path).bearer("a.b.c").from(source);
+        let mut spent = self.send(forged);
+        for _ in 0..10_000 {
+            if spent.status == 429 {
+                break;
+            }
+            spent = self.send(Request::new("GET", &path).bearer("a.b.c").from(source));
+        }
+        assert_eq!(spent.status, 429, "the address's anonymous bucket is spent");
+        let from = |s| {
+            let mut r = preflight(&path, method, origin);
+            r.source = s;
+            r
+        };
+        let started = Instant::now();
+        let mut passed = 0u32;
+        let refused = loop {
+            let r = self.send(from(source));
+            if r.status == 429 {
+                break r;
+            }
+            assert!(
+                r.header("access-control-allow-origin").is_some(),
+                "preflight {passed} from an address throttled otherwise: {} {}",
+                r.status,
+                r.text()
+            );
+            passed += 1;
+            let refill = (started.elapsed().as_secs_f64() * 10.0).ceil() as u32;
+            assert!(
+                passed <= 600 + refill + 1,
+                "{passed} preflights from one address without a 429"
+            );
+        };
+        assert!(passed >= 600, "preflights refused after {passed}");
+        assert_eq!(
+            refused.header("ratelimit-policy"),
+            Some("\"preflight\";q=600;w=60")
+        );
+        let r = self.send(from(fresh_source()));
+        assert!(
+            r.header("access-control-allow-origin").is_some(),
+            "another address"
+        );
+        self.pass("cors");
+    }
 
     /// Origins that must never be allowed, derived from an allowed one.
     fn tricks(origin: &Origin) -> Vec<String> {
@@ -1009,6 +1157,7 @@ impl<'a> Limits<'a> {
                 }
             }
         }
+        self.preflight_bucket(&paths, &allowed[0]);
         if wildcard {
             return;
         }
@@ -1102,6 +1251,119 @@ impl<'a> Limits<'a> {
 
     /// Starts a request whose body never arrives; the server must end it
     /// with 408 after `request_timeout_seconds`.
+    /// Hundreds of connections that never finish their request head (a
+    /// slowloris), started in the background: meanwhile other clients are
+    /// served at once, and the server closes each of them within
+    /// `limits.header_read_timeout_seconds` of its start. A kept-alive
+    /// connection left idle is closed after `limits.idle_timeout_seconds`
+    /// (when that is short enough to wait for). Returns what it saw.
+    fn slow_heads(&mut self) -> std::thread::JoinHandle<String> {
+        const HEADS: usize = 300;
+        let addr = self.server.addr;
+        let limits = &self.server.model.limits;
+        let header = Duration::from_secs(limits.header_read_timeout_seconds.into());
+        let idle = Duration::from_secs(limits.idle_timeout_seconds.into());
+        let slack = Duration::from_secs(3);
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut held = Vec::new();
+            for i in 0..HEADS {
+                let mut s = TcpStream::connect(addr).expect("connect");
+                let head = format!("GET /health HTTP/1.1\r\nhost: {addr}\r\nx-slow: {i}\r\n");
+                s.write_all(head.as_bytes()).expect("a partial head");
+                held.push((s, Instant::now()));
+            }
+            let opened = started.elapsed();
+            // A kept-alive connection, served once, then left idle.
+            let kept = (idle <= Duration::from_secs(15)).then(|| {
+                let mut s = TcpStream::connect(addr).expect("connect");
+                s.write_all(format!("GET /health HTTP/1.1\r\nhost: {addr}\r\n\r\n").as_bytes())
+                    .expect("a request");
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let mut got = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !complete(&got) {
+                    let n = s.read(&mut chunk).expect("the kept-alive answer");
+                    assert!(n > 0, "the kept-alive connection closed before answering");
+                    got.extend_from_slice(&chunk[..n]);
+                }
+                assert!(
+                    got.starts_with(b"HTTP/1.1 200"),
+                    "{}",
+                    String::from_utf8_lossy(&got)
+                );
+                (s, Instant::now())
+            });
+            // Service to others is intact while the heads are held.
+            let mut slowest = Duration::ZERO;
+            for _ in 0..20 {
+                let t = Instant::now();
+                let r = Request::new("GET", "/health")
+                    .from(fresh_source())
+                    .send(addr);
+                assert_eq!(r.status, 200, "/health while {HEADS} heads are held");
+                slowest = slowest.max(t.elapsed());
+            }
+            assert!(
+                slowest < Duration::from_secs(2),
+                "a request took {slowest:?} while {HEADS} unfinished heads were held"
+            );
+            // Each head is closed by the server in time.
+            let closed_by = |s: &mut TcpStream, at: Instant, limit: Duration, what: &str| {
+                let deadline = at + limit + slack;
+                let mut buf = [0u8; 1024];
+                loop {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    assert!(
+                        !left.is_zero(),
+                        "{what}: still open {:?} after it started",
+                        limit + slack
+                    );
+                    s.set_read_timeout(Some(left)).unwrap();
+                    match s.read(&mut buf) {
+                        Ok(0) => return at.elapsed(),
+                        Ok(_) => continue,
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                            ) =>
+                        {
+                            panic!("{what}: still open {:?} after it started", at.elapsed())
+                        }
+                        Err(_) => return at.elapsed(),
+                    }
+                }
+            };
+            let mut latest = Duration::ZERO;
+            for (i, (mut s, at)) in held.into_iter().enumerate() {
+                let what = format!("unfinished head {i} (header-read timeout {header:?})");
+                latest = latest.max(closed_by(&mut s, at, header, &what));
+            }
+            let mut report = format!(
+                "{HEADS} unfinished heads opened in {:.1} s; others served meanwhile in at most {} ms; \
+                 each closed within {:.1} s (header-read timeout {} s)",
+                opened.as_secs_f64(),
+                slowest.as_millis(),
+                latest.as_secs_f64(),
+                header.as_secs()
+            );
+            if let Some((mut s, at)) = kept {
+                let what = format!("an idle kept-alive connection (idle timeout {idle:?})");
+                let after = closed_by(&mut s, at, idle, &what);
+                assert!(
+                    after + Duration::from_millis(500) >= idle.min(header + idle),
+                    "{what}: closed after {after:?}, before its timeout"
+                );
+                report.push_str(&format!(
+                    "; idle kept-alive connection closed after {:.1} s",
+                    after.as_secs_f64()
+                ));
+            }
+            report
+        })
+    }
+
     fn slow_body_request(&mut self) -> Option<std::thread::JoinHandle<(Response, Duration, u64)>> {
         let (resource, p) = self.creator()?;
         let token = self.token(&p);
@@ -1387,6 +1649,23 @@ impl<'a> Limits<'a> {
             assert_eq!(r.status, 422, "a cursor of another sort");
             self.pass("limits");
         }
+    }
+}
+
+/// The server's log line for the request `id` that contains `what`
+/// (waiting a little for it to be written).
+fn logged(server: &Server, id: &str, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+        if let Some(line) = log.lines().find(|l| l.contains(id) && l.contains(what)) {
+            return line.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no log line with {id:?} and {what:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

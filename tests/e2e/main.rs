@@ -1930,3 +1930,49 @@ fn the_suite_catches_a_second_authorization_header() {
     );
     assert!(message.contains("two Authorization headers"), "{message}");
 }
+
+/// Served by `axum::serve`, as before issue 12 (no hyper timer, no
+/// connection cap): unfinished request heads would hold the server.
+#[test]
+fn the_suite_catches_held_connections() {
+    let message = catches(
+        "tests/fixtures/edge.yaml",
+        (
+            "held-connections",
+            &|dir| {
+                server::edit(
+                    &dir.join("src/runtime/server.rs"),
+                    "pub async fn serve(",
+                    "serve_on(listener, router, limits, shutdown_signal()).await;",
+                    "let _ = limits; let _ = axum::serve(listener, \
+                     router.into_make_service_with_connect_info::<SocketAddr>())\
+                     .with_graceful_shutdown(shutdown_signal()).await;",
+                );
+            },
+            false,
+        ),
+    );
+    assert!(message.contains("still open"), "{message}");
+}
+
+/// The signature checked before the checks that need no key: a forged
+/// expired token would cost a signature check.
+#[test]
+fn the_suite_catches_signature_work_on_hopeless_tokens() {
+    let message = catches(
+        "tests/fixtures/edge.yaml",
+        (
+            "signature-first",
+            &|dir| {
+                server::edit(
+                    &dir.join("src/runtime/auth.rs"),
+                    "pub fn verify(",
+                    "self.precheck(token)?;",
+                    "",
+                );
+            },
+            false,
+        ),
+    );
+    assert!(message.contains("logged as"), "{message}");
+}

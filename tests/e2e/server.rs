@@ -81,7 +81,10 @@ pub fn fails_closed(server: &Server) {
     } else {
         "-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n"
     };
-    let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
+    // RFC 7518 section 3.2: an HMAC key at least as long as the hash (32,
+    // 48 or 64 bytes): one byte less is refused, with the length needed.
+    let min = server.model.auth.algorithm.min_secret_bytes();
+    let mut cases: Vec<(&str, Vec<(&str, String)>)> = vec![
         ("missing key", vec![]),
         ("bad key", vec![(key_env, short.to_string())]),
         (
@@ -99,6 +102,12 @@ pub fn fails_closed(server: &Server) {
             ],
         ),
     ];
+    if let Some(min) = min {
+        cases.push((
+            "secret one byte short",
+            vec![(key_env, "k".repeat(min - 1))],
+        ));
+    }
     for (what, env) in cases {
         let mut cmd = Command::new(binary);
         cmd.env_remove(key_env)
@@ -118,6 +127,12 @@ pub fn fails_closed(server: &Server) {
             assert!(
                 stderr.contains(key_env),
                 "{what}: the message names {key_env}: {stderr}"
+            );
+        }
+        if let (Some(min), "secret one byte short") = (min, what) {
+            assert!(
+                stderr.contains(&format!("at least {min} ")),
+                "{what}: the message says {min} bytes are needed: {stderr}"
             );
         }
     }

@@ -64,7 +64,9 @@ impl Keys {
             .expect("a jsonwebtoken algorithm");
         let (signing, foreign, secret) = match &auth.key {
             Key::Secret { .. } => {
+                // 77 bytes: at least the hash size of every HS* (64 for HS512).
                 let secret = format!("e2e-{}-{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+                assert!(secret.len() >= auth.algorithm.min_secret_bytes().unwrap_or(0));
                 (
                     EncodingKey::from_secret(secret.as_bytes()).unwrap(),
                     EncodingKey::from_secret(b"an-attacker-guessed-this-secret-value!!").unwrap(),
@@ -162,6 +164,46 @@ impl Keys {
 
     pub fn audience(&self) -> Option<&str> {
         self.audience.as_deref()
+    }
+
+    /// Tokens signed with the untrusted key that also fail a check needing
+    /// no key: what it is, the token, and the reason the server must log
+    /// for refusing it (the signature, had it been checked first).
+    pub fn cheap_forgeries(&self, p: &Principal) -> Vec<(&'static str, String, &'static str)> {
+        let forged = |header: Value, f: &dyn Fn(&mut Map<String, Value>)| {
+            let mut c = self.claims(p);
+            f(&mut c);
+            self.sign_raw(&header, &Value::Object(c), false)
+        };
+        let jwt = self.header_with(json!({}));
+        vec![
+            (
+                "expired, forged signature",
+                forged(jwt.clone(), &|c| {
+                    c.insert("exp".into(), json!(now() - 3600));
+                }),
+                "ExpiredSignature",
+            ),
+            (
+                "not yet valid, forged signature",
+                forged(jwt.clone(), &|c| {
+                    c.insert("nbf".into(), json!(now() + 3600));
+                }),
+                "ImmatureSignature",
+            ),
+            (
+                "no exp, forged signature",
+                forged(jwt, &|c| {
+                    c.remove("exp");
+                }),
+                "MissingRequiredClaim",
+            ),
+            (
+                "a refresh token, forged signature",
+                forged(self.header_with(json!({ "typ": "refresh+jwt" })), &|_| {}),
+                "Type",
+            ),
+        ]
     }
 
     /// Forged and broken tokens, each of which the server must refuse with

@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 pub use jsonwebtoken::Algorithm;
 
-use super::config::{ConfigError, check_secret};
+use super::config::{ConfigError, check_secret, min_secret_bytes};
 use super::problem::Problem;
 
 /// `Authorization` values longer than this are refused before decoding.
@@ -134,7 +134,8 @@ impl fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    /// `key` is the HMAC secret (at least 32 bytes) for HS*, else a PEM
+    /// `key` is the HMAC secret (at least the hash size: 32, 48 or 64 bytes)
+    /// for HS*, else a PEM
     /// public key of the algorithm's family. The key is exercised once here,
     /// so a malformed key stops the server at start-up, not at the first
     /// request.
@@ -146,7 +147,7 @@ impl Verifier {
         };
         let key = match settings.algorithm.family() {
             AlgorithmFamily::Hmac => {
-                check_secret(var, key)?;
+                check_secret(var, settings.algorithm, key)?;
                 DecodingKey::from_secret(key).map_err(bad)?
             }
             AlgorithmFamily::Rsa => DecodingKey::from_rsa_pem(key).map_err(bad)?,
@@ -199,8 +200,11 @@ impl Verifier {
         })
     }
 
-    /// Verifies one compact JWS and extracts the principal.
+    /// Verifies one compact JWS and extracts the principal. A token that
+    /// fails a check needing no key ([`Verifier::precheck`]) is refused
+    /// before any signature work; every other token is verified in full.
     pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        self.precheck(token)?;
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.key, &self.validation)
             .map_err(|e| TokenError::Jwt(e.into_kind()))?;
         if data
@@ -242,6 +246,60 @@ impl Verifier {
             roles,
             claims: tenant,
         })
+    }
+}
+
+impl Verifier {
+    /// The checks that need no key, each of which the full verification
+    /// would fail too: the structure (three parts, a JSON header and a
+    /// JSON object of claims), the header's `alg` (the pinned one) and
+    /// `typ`, and `exp` (present, a number, not past) and `nbf` (not in
+    /// the future), with the leeway. A failed authentication is thus
+    /// paid for with a signature check only by a token that could be
+    /// valid. (`kid` is not checked: with one static key, any `kid` names
+    /// it, RFC 7515 section 4.1.4.)
+    pub fn precheck(&self, token: &str) -> Result<(), TokenError> {
+        use jsonwebtoken::errors::ErrorKind;
+        let jwt = |e: jsonwebtoken::errors::Error| TokenError::Jwt(e.into_kind());
+        if token.split('.').count() != 3 {
+            return Err(TokenError::Jwt(ErrorKind::InvalidToken));
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(jwt)?;
+        if header.alg != self.settings.algorithm {
+            return Err(TokenError::Jwt(ErrorKind::InvalidAlgorithm));
+        }
+        if header
+            .typ
+            .as_deref()
+            .is_some_and(|t| !is_access_token_type(t))
+        {
+            return Err(TokenError::Type);
+        }
+        let claims: Map<String, Value> =
+            jsonwebtoken::dangerous::insecure_decode_claims(token).map_err(jwt)?;
+        let now = jsonwebtoken::get_current_timestamp() as f64;
+        let leeway = self.settings.leeway_seconds as f64;
+        match claims.get("exp") {
+            None | Some(Value::Null) => {
+                return Err(TokenError::Jwt(ErrorKind::MissingRequiredClaim(
+                    "exp".into(),
+                )));
+            }
+            Some(Value::Number(exp)) => {
+                // Rounded to whole seconds, as jsonwebtoken reads a
+                // fraction: never stricter than the full check.
+                if exp.as_f64().is_some_and(|exp| exp.round() < now - leeway) {
+                    return Err(TokenError::Jwt(ErrorKind::ExpiredSignature));
+                }
+            }
+            Some(_) => return Err(TokenError::Jwt(ErrorKind::InvalidClaimFormat("exp".into()))),
+        }
+        if let Some(Value::Number(nbf)) = claims.get("nbf") {
+            if nbf.as_f64().is_some_and(|nbf| nbf.round() > now + leeway) {
+                return Err(TokenError::Jwt(ErrorKind::ImmatureSignature));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -289,7 +347,8 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, TokenError> {
 /// Why [`mint`] refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MintError {
-    SecretTooShort,
+    /// Shorter than the algorithm needs (the minimum, in bytes).
+    SecretTooShort(usize),
     /// The private key is not a PEM key of the algorithm's family.
     BadPrivateKey(String),
     EmptyUser,
@@ -303,7 +362,7 @@ pub enum MintError {
 impl fmt::Display for MintError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MintError::SecretTooShort => write!(f, "the secret is shorter than 32 bytes"),
+            MintError::SecretTooShort(min) => write!(f, "the secret is shorter than {min} bytes"),
             MintError::BadPrivateKey(e) => write!(f, "the private key cannot be used: {e}"),
             MintError::EmptyUser => write!(f, "the user must not be empty"),
             MintError::NoRolesClaim => write!(f, "roles given, but the spec has no roles_claim"),
@@ -331,11 +390,11 @@ pub fn mint(
     ttl_seconds: u64,
 ) -> Result<String, MintError> {
     let bad = |e: jsonwebtoken::errors::Error| MintError::BadPrivateKey(e.to_string());
-    let key = match settings.algorithm.family() {
+    let algorithm = settings.algorithm;
+    let key = match algorithm.family() {
         AlgorithmFamily::Hmac => {
-            if check_secret(settings.key_env, key).is_err() {
-                return Err(MintError::SecretTooShort);
-            }
+            check_secret(settings.key_env, algorithm, key)
+                .map_err(|_| MintError::SecretTooShort(min_secret_bytes(algorithm)))?;
             EncodingKey::from_secret(key).map_err(|e| MintError::Encode(e.to_string()))?
         }
         AlgorithmFamily::Rsa => EncodingKey::from_rsa_pem(key).map_err(bad)?,
@@ -515,6 +574,82 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
         );
     }
 
+    /// A token that fails a check needing no key is refused for that
+    /// reason, before its signature is looked at (these signatures are
+    /// all forged: a signature check would have refused them first).
+    #[test]
+    fn cheap_checks_come_before_the_signature() {
+        let forged = |header: Value, claims: Value| {
+            let b64 = |v: &Value| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+            };
+            format!("{}.{}.Zm9yZ2Vk", b64(&header), b64(&claims))
+        };
+        let jwt = json!({"alg": "HS256", "typ": "JWT"});
+        let mut expired = good();
+        expired["exp"] = json!(now() - 60);
+        let mut early = good();
+        early["nbf"] = json!(now() + 600);
+        let mut no_exp = good();
+        no_exp.as_object_mut().unwrap().remove("exp");
+        let mut text_exp = good();
+        text_exp["exp"] = json!("9999999999");
+        let cases = [
+            (
+                forged(jwt.clone(), expired),
+                TokenError::Jwt(ErrorKind::ExpiredSignature),
+            ),
+            (
+                forged(jwt.clone(), early),
+                TokenError::Jwt(ErrorKind::ImmatureSignature),
+            ),
+            (
+                forged(jwt.clone(), no_exp),
+                TokenError::Jwt(ErrorKind::MissingRequiredClaim("exp".into())),
+            ),
+            (
+                forged(jwt.clone(), text_exp),
+                TokenError::Jwt(ErrorKind::InvalidClaimFormat("exp".into())),
+            ),
+            (
+                forged(json!({"alg": "HS512"}), good()),
+                TokenError::Jwt(ErrorKind::InvalidAlgorithm),
+            ),
+            (
+                forged(json!({"alg": "HS256", "typ": "refresh+jwt"}), good()),
+                TokenError::Type,
+            ),
+        ];
+        for (token, reason) in cases {
+            assert_eq!(verifier().precheck(&token), Err(reason.clone()), "{token}");
+            assert_eq!(kind(&token), reason, "{token}");
+        }
+        // A well-formed token is always verified: a forged signature is
+        // what refuses it, and a valid one passes.
+        let t = forged(jwt, good());
+        assert_eq!(verifier().precheck(&t), Ok(()));
+        assert_eq!(kind(&t), TokenError::Jwt(ErrorKind::InvalidSignature));
+        assert_eq!(verifier().precheck(&hs(&good())), Ok(()));
+        // Never stricter than the full check: a fractional exp or nbf is
+        // read in whole seconds, as jsonwebtoken rounds it.
+        let mut edge = good();
+        edge["exp"] = json!(now() as f64 - 5.4);
+        edge["nbf"] = json!(now() as f64 + 5.4);
+        let edge = hs(&edge);
+        assert_eq!(verifier().precheck(&edge), Ok(()));
+        assert!(verifier().verify(&edge).is_ok());
+        for broken in [
+            "a.b",
+            "a.b.c.d",
+            "!.b.c",
+            "e30.e30.c",
+            "eyJhbGciOiJIUzI1NiJ9.W10.c",
+        ] {
+            assert!(verifier().precheck(broken).is_err(), "{broken}");
+        }
+    }
+
     #[test]
     fn refuses_expired_and_not_yet_valid() {
         let t = with(|c| {
@@ -632,6 +767,19 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
             Verifier::new(HS, b"too short"),
             Err(ConfigError::SecretTooShort { len: 9, .. })
         ));
+        // RFC 7518 §3.2: HS384 and HS512 keys are at least their hash long.
+        for (algorithm, min) in [(Algorithm::HS384, 48), (Algorithm::HS512, 64)] {
+            let settings = AuthSettings { algorithm, ..HS };
+            assert!(matches!(
+                Verifier::new(settings, &[b'k'; 32]),
+                Err(ConfigError::SecretTooShort { len: 32, min: m, .. }) if m == min
+            ));
+            assert!(Verifier::new(settings, &vec![b'k'; min]).is_ok());
+            assert_eq!(
+                mint(&settings, &[b'k'; 32], "bob", &[], &[], 60),
+                Err(MintError::SecretTooShort(min))
+            );
+        }
         assert!(Verifier::new(eddsa(), b"not a pem").is_err());
         // An RSA-shaped PEM for an EdDSA service.
         let rsa = AuthSettings {
@@ -745,7 +893,7 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
         );
         assert_eq!(
             mint(&HS, b"short", "bob", &[], &[], 60),
-            Err(MintError::SecretTooShort)
+            Err(MintError::SecretTooShort(32))
         );
     }
 }

@@ -19,12 +19,24 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
-use jsonwebtoken::AlgorithmFamily;
+use jsonwebtoken::{Algorithm, AlgorithmFamily};
 
 use super::auth::AuthSettings;
 
-/// Smallest accepted HMAC secret, in bytes (RFC 8725 §3.5, RFC 7518 §3.2).
+/// Smallest accepted HMAC secret, in bytes, for HS256 (RFC 8725 §3.5, RFC
+/// 7518 §3.2); see [`min_secret_bytes`] for the others.
 pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Smallest accepted secret for `algorithm`: RFC 7518 §3.2 asks for a key
+/// at least as long as the hash, so 32 bytes for HS256, 48 for HS384 and
+/// 64 for HS512.
+pub fn min_secret_bytes(algorithm: Algorithm) -> usize {
+    match algorithm {
+        Algorithm::HS384 => 48,
+        Algorithm::HS512 => 64,
+        _ => MIN_SECRET_BYTES,
+    }
+}
 
 /// Why the server refused to start.
 #[derive(Debug)]
@@ -36,8 +48,12 @@ pub enum ConfigError {
     },
     /// A variable is set but its value cannot be used.
     Invalid { var: &'static str, reason: String },
-    /// The HMAC secret is shorter than [`MIN_SECRET_BYTES`].
-    SecretTooShort { var: &'static str, len: usize },
+    /// The HMAC secret is shorter than [`min_secret_bytes`] (`min`).
+    SecretTooShort {
+        var: &'static str,
+        len: usize,
+        min: usize,
+    },
     /// The public key cannot be read or is not a key for the pinned algorithm.
     BadKey { var: &'static str, reason: String },
     /// The database could not be opened or migrated.
@@ -51,10 +67,10 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::Missing { var, hint } => write!(f, "{var} is not set: {hint}"),
             ConfigError::Invalid { var, reason } => write!(f, "{var} is invalid: {reason}"),
-            ConfigError::SecretTooShort { var, len } => write!(
+            ConfigError::SecretTooShort { var, len, min } => write!(
                 f,
-                "{var} is {len} bytes long; an HMAC secret must be at least {MIN_SECRET_BYTES} \
-                 random bytes (e.g. `openssl rand -hex 32`)"
+                "{var} is {len} bytes long; this algorithm needs a secret of at least {min} \
+                 random bytes (e.g. `openssl rand -hex {min}`)"
             ),
             ConfigError::BadKey { var, reason } => {
                 write!(f, "{var} does not hold a usable public key: {reason}")
@@ -183,9 +199,10 @@ pub fn key_material(
         let secret = optional(env, var)?.ok_or(ConfigError::Missing {
             var,
             hint: "set it, in the environment or in .env, to a random secret of at least \
-                   32 bytes (e.g. `openssl rand -hex 32`)",
+                   32 bytes for HS256, 48 for HS384, 64 for HS512 (e.g. `openssl rand -hex 32`, \
+                   64 characters)",
         })?;
-        check_secret(var, secret.as_bytes())?;
+        check_secret(var, auth.algorithm, secret.as_bytes())?;
         return Ok(secret.into_bytes());
     }
     let value = optional(env, var)?.ok_or(ConfigError::Missing {
@@ -202,12 +219,18 @@ pub fn key_material(
     })
 }
 
-/// Refuses HMAC secrets shorter than [`MIN_SECRET_BYTES`].
-pub fn check_secret(var: &'static str, secret: &[u8]) -> Result<(), ConfigError> {
-    if secret.len() < MIN_SECRET_BYTES {
+/// Refuses HMAC secrets shorter than [`min_secret_bytes`] of `algorithm`.
+pub fn check_secret(
+    var: &'static str,
+    algorithm: Algorithm,
+    secret: &[u8],
+) -> Result<(), ConfigError> {
+    let min = min_secret_bytes(algorithm);
+    if secret.len() < min {
         return Err(ConfigError::SecretTooShort {
             var,
             len: secret.len(),
+            min,
         });
     }
     Ok(())
@@ -285,6 +308,29 @@ mod tests {
             !msg.contains("short"),
             "the secret itself is never printed: {msg}"
         );
+    }
+
+    /// RFC 7518 §3.2: a key at least as long as the hash.
+    #[test]
+    fn longer_hashes_need_longer_secrets() {
+        for (algorithm, min) in [
+            (Algorithm::HS256, 32),
+            (Algorithm::HS384, 48),
+            (Algorithm::HS512, 64),
+        ] {
+            let auth = AuthSettings { algorithm, ..HS };
+            let load = |secret: &str| {
+                Config::load(&auth, "sqlite::memory:", env(&[("JWT_SECRET", secret)]))
+            };
+            let short = "s".repeat(min - 1);
+            let e = load(&short).unwrap_err();
+            assert!(
+                matches!(e, ConfigError::SecretTooShort { len, min: m, .. } if len == min - 1 && m == min),
+                "{algorithm:?}: {e}"
+            );
+            assert!(e.to_string().contains(&format!("at least {min} ")), "{e}");
+            assert!(load(&"s".repeat(min)).is_ok(), "{algorithm:?}");
+        }
     }
 
     #[test]

@@ -61,6 +61,16 @@ pub struct Settings {
     pub trust_proxy_hops: u8,
     pub max_body_bytes: usize,
     pub request_timeout_seconds: u64,
+    /// Time a client has to send a whole request head: from the
+    /// connection's start, or from the first byte of a later request on a
+    /// kept-alive connection.
+    pub header_read_timeout_seconds: u64,
+    /// Time a kept-alive connection may wait for the first byte of its
+    /// next request.
+    pub idle_timeout_seconds: u64,
+    /// Connections served at once (lowered to what the open-file limit
+    /// allows); more wait in the listen queue.
+    pub max_connections: usize,
     /// `None`: no CORS headers at all.
     pub cors: Option<CorsSettings>,
 }
@@ -103,13 +113,69 @@ impl std::fmt::Debug for App {
 pub struct Db {
     pub read: SqlitePool,
     pub write: SqlitePool,
+    /// The last answer of [`Db::healthy`].
+    health: Arc<HealthState>,
+}
+
+/// How long `/health` reuses the database's last answer.
+pub const HEALTH_TTL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Default)]
+struct HealthState {
+    /// When the database was last asked, and whether it answered.
+    last: std::sync::Mutex<Option<(Instant, bool)>>,
+    /// Held by the one caller that asks the database.
+    asking: tokio::sync::Mutex<()>,
+}
+
+impl HealthState {
+    fn fresh(&self) -> Option<bool> {
+        let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        last.filter(|(at, _)| at.elapsed() < HEALTH_TTL)
+            .map(|(_, ok)| ok)
+    }
 }
 
 impl Db {
+    fn new(read: SqlitePool, write: SqlitePool) -> Db {
+        Db {
+            read,
+            write,
+            health: Arc::default(),
+        }
+    }
+
     /// Closes both pools (waiting for connections in use).
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
+    }
+
+    /// Whether the database answers a query: asked at most once per
+    /// [`HEALTH_TTL`], by one caller while the others wait for its answer,
+    /// so that `/health` costs no query per call.
+    pub async fn healthy(&self) -> bool {
+        if let Some(ok) = self.health.fresh() {
+            return ok;
+        }
+        let _asking = self.health.asking.lock().await;
+        if let Some(ok) = self.health.fresh() {
+            return ok;
+        }
+        let query = sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&self.read);
+        let ok = match tokio::time::timeout(Duration::from_secs(2), query).await {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "health check failed");
+                false
+            }
+            Err(_) => {
+                tracing::error!("health check: the database did not answer within 2 s");
+                false
+            }
+        };
+        *self.health.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), ok));
+        ok
     }
 }
 
@@ -493,22 +559,56 @@ fn unrouted(app: &App, req: &Request, problem: Problem) -> Response {
     res
 }
 
-/// `GET /health`: 200 when the database answers, else 503.
-pub async fn health(State(app): State<App>) -> Response {
-    match sqlx::query_scalar::<_, i64>("SELECT 1")
-        .fetch_one(&app.db.read)
-        .await
-    {
-        Ok(_) => super::body::reply(StatusCode::OK, &serde_json::json!({"status": "ok"})),
-        Err(e) => {
-            tracing::error!(error = %e, "health check failed");
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the database is unavailable",
-            )
-            .into_response()
-        }
+/// Per address, for `GET /health` (a bucket of its own: load balancers
+/// are not refused because of the address's other calls).
+pub const HEALTH_RATE: Rate = Rate::new(600, 60);
+
+/// Per address, for CORS preflights (a bucket of its own: browsers are
+/// not refused because of the address's other calls, and a flood of
+/// preflights is bounded too).
+pub const PREFLIGHT_RATE: Rate = Rate::new(600, 60);
+
+/// The address [`envelope`] decided for `req`.
+fn client_of(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<ClientIp>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0)
+}
+
+/// `GET /health`: 200 when the database answers, else 503; the answer is
+/// at most [`HEALTH_TTL`] old ([`Db::healthy`]), and each address has a
+/// bucket of [`HEALTH_RATE`] for it.
+pub async fn health(State(app): State<App>, req: Request) -> Response {
+    let key = format!("health:{}", ip_key(client_of(&req)));
+    let d = app.limiter.check(&key, HEALTH_RATE);
+    if !d.allowed {
+        return throttled(&d, "health", HEALTH_RATE);
     }
+    if app.db.healthy().await {
+        super::body::reply(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+    } else {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database is unavailable",
+        )
+        .into_response()
+    }
+}
+
+/// Outside the CORS layer, which answers every `OPTIONS` itself: each
+/// address has a bucket of [`PREFLIGHT_RATE`] for them, apart from its
+/// anonymous one.
+pub async fn throttle_preflights(State(app): State<App>, req: Request, next: Next) -> Response {
+    if req.method() != Method::OPTIONS {
+        return next.run(req).await;
+    }
+    let key = format!("preflight:{}", ip_key(client_of(&req)));
+    let d = app.limiter.check(&key, PREFLIGHT_RATE);
+    if !d.allowed {
+        tracing::info!("preflight throttled");
+        return throttled(&d, "preflight", PREFLIGHT_RATE);
+    }
+    next.run(req).await
 }
 
 /// Adds `/health`, the 404 and 405 fallbacks and the middleware stack to
@@ -522,7 +622,11 @@ pub fn router(app: App, routes: Router<App>) -> Result<Router, ConfigError> {
     if let Some(c) = &app.settings.cors {
         r = r
             .layer(cors_layer(c)?)
-            .layer(middleware::from_fn(cors_only_for_allowed));
+            .layer(middleware::from_fn(cors_only_for_allowed))
+            .layer(middleware::from_fn_with_state(
+                app.clone(),
+                throttle_preflights,
+            ));
     }
     Ok(
         r.layer(middleware::from_fn_with_state(app.clone(), envelope))
@@ -564,10 +668,7 @@ pub async fn connect(url: &str) -> Result<Db, ConfigError> {
             .connect_with(opts)
             .await
             .map_err(open)?;
-        return Ok(Db {
-            read: pool.clone(),
-            write: pool,
-        });
+        return Ok(Db::new(pool.clone(), pool));
     }
     // The writer first: it creates the file and switches it to WAL.
     let write = SqlitePoolOptions::new()
@@ -583,7 +684,7 @@ pub async fn connect(url: &str) -> Result<Db, ConfigError> {
         .connect_with(opts.read_only(true).create_if_missing(false))
         .await
         .map_err(open)?;
-    Ok(Db { read, write })
+    Ok(Db::new(read, write))
 }
 
 /// The size above which [`checkpoint`] resets the write-ahead log, and
@@ -766,27 +867,337 @@ pub async fn start(
 }
 
 /// Serves until Ctrl-C or SIGTERM, then drains in-flight requests and
-/// closes the pool.
+/// closes the pool. The open-file limit is raised first
+/// ([`raise_open_files_limit`]) and the connection cap lowered to what it
+/// allows.
 pub async fn serve(app: App, routes: Router<App>, addr: SocketAddr) -> Result<(), ConfigError> {
     let db = app.db.clone();
-    let service = app.settings.service;
+    let settings = app.settings;
+    let service = settings.service;
+    let mut limits = Connections::of(settings);
+    if let Some(files) = raise_open_files_limit() {
+        let room = usize::try_from(files.saturating_sub(RESERVED_FILES)).unwrap_or(usize::MAX);
+        if room < limits.max_connections {
+            tracing::warn!(
+                open_files = files,
+                max_connections = room,
+                "the open-file limit allows fewer connections than limits.max_connections"
+            );
+            limits.max_connections = room.max(1);
+        }
+    }
     let router = router(app, routes)?;
     let bind = |e: std::io::Error| ConfigError::Bind {
         addr,
         reason: e.to_string(),
     };
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
-    tracing::info!(service, %addr, "listening");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(bind)?;
+    tracing::info!(
+        service,
+        %addr,
+        max_connections = limits.max_connections,
+        "listening"
+    );
+    serve_on(listener, router, limits, shutdown_signal()).await;
     db.close().await;
     tracing::info!(service, "stopped");
     Ok(())
+}
+
+/// Files kept free of connections under the open-file limit (database,
+/// log, listener, and the descriptors a runtime keeps).
+pub const RESERVED_FILES: u64 = 64;
+
+/// Raises the soft limit on open files to the hard limit, and returns the
+/// new soft limit (`None` if it cannot be read). Every connection is a
+/// file: on the usual soft limit of 1024, a thousand clients that never
+/// finish their request would make `accept()` fail for everyone else.
+pub fn raise_open_files_limit() -> Option<u64> {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => Some(limit),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot raise the open-file limit");
+            None
+        }
+    }
+}
+
+/// What the connection loop enforces (from [`Settings`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connections {
+    /// From the connection's start, or from the first byte of a later
+    /// request, to the end of the request head.
+    pub header_read_timeout: Duration,
+    /// Between a response and the first byte of the next request.
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    /// How long shutdown waits for open connections to finish.
+    pub drain: Duration,
+}
+
+impl Connections {
+    pub fn of(settings: &Settings) -> Connections {
+        let header = Duration::from_secs(settings.header_read_timeout_seconds.max(1));
+        Connections {
+            header_read_timeout: header,
+            idle_timeout: Duration::from_secs(settings.idle_timeout_seconds.max(1)),
+            max_connections: settings.max_connections.max(1),
+            drain: Duration::from_secs(settings.request_timeout_seconds.max(1)) + header,
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then stops
+/// accepting, lets each connection finish its request (at most
+/// `limits.drain`) and returns.
+///
+/// Each connection is hyper's HTTP/1 with a timer, under a watch of its
+/// own: a request head must be complete `header_read_timeout` after the
+/// connection started (or, on a kept-alive connection, after its first
+/// byte), and a kept-alive connection with no request for `idle_timeout`
+/// is closed. At most `max_connections` are served at once: the next
+/// `accept()` waits for one to close, so the others stay in the kernel's
+/// listen queue. A request, once its head is read, is bounded by the
+/// request timeout of [`envelope`].
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: Connections,
+    shutdown: impl Future<Output = ()>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    // hyper's own head timer (it starts when a head is awaited, idle time
+    // included) is a backstop behind the watch: it never fires first.
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout + limits.idle_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    if !matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionAborted
+                            | std::io::ErrorKind::ConnectionReset
+                            | std::io::ErrorKind::Interrupted
+                    ) {
+                        // Out of files or memory: wait before trying again.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let activity = Arc::new(Activity::new());
+        let io = hyper_util::rt::TokioIo::new(Tracked {
+            io: stream,
+            activity: activity.clone(),
+        });
+        let router = router.clone();
+        let requests = activity.clone();
+        let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            let busy = Busy::start(requests.clone());
+            let served = tower::ServiceExt::oneshot(router.clone(), req.map(Body::new));
+            async move {
+                let res = served.await;
+                drop(busy);
+                res
+            }
+        });
+        let connection = graceful.watch(http.serve_connection(io, service));
+        tokio::spawn(async move {
+            let _slot = slot;
+            tokio::select! {
+                done = connection => {
+                    if let Err(e) = done {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                }
+                why = activity.expired(limits) => {
+                    tracing::debug!(%peer, why, "connection closed");
+                }
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(limits.drain) => {
+            tracing::warn!("connections still open after the drain period: closed");
+        }
+    }
+}
+
+/// What one connection is doing, for its watch: shared by the socket
+/// wrapper ([`Tracked`]), the requests ([`Busy`]) and
+/// [`Activity::expired`]. Times are milliseconds since the connection
+/// started.
+struct Activity {
+    started: tokio::time::Instant,
+    /// Requests in flight (their head is read).
+    busy: std::sync::atomic::AtomicUsize,
+    /// Responses finished on this connection.
+    served: std::sync::atomic::AtomicU64,
+    /// When the last response finished.
+    idle_since: std::sync::atomic::AtomicU64,
+    /// 1 + when the first byte of the next head arrived; 0: none yet.
+    head_since: std::sync::atomic::AtomicU64,
+    changed: tokio::sync::Notify,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            started: tokio::time::Instant::now(),
+            busy: 0.into(),
+            served: 0.into(),
+            idle_since: 0.into(),
+            head_since: 0.into(),
+            changed: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Bytes arrived: the first ones between requests start the head timer.
+    fn read(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.busy.load(SeqCst) == 0 && self.head_since.load(SeqCst) == 0 {
+            self.head_since.store(self.now() + 1, SeqCst);
+            self.changed.notify_one();
+        }
+    }
+
+    /// Completes when the connection has been waiting too long: for the
+    /// first head (from the start), for a later head (from its first
+    /// byte), or for a next request (idle). Never while a request runs.
+    async fn expired(&self, limits: Connections) -> &'static str {
+        use std::sync::atomic::Ordering::SeqCst;
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        loop {
+            let changed = self.changed.notified();
+            let (deadline, why) = if self.busy.load(SeqCst) > 0 {
+                (None, "")
+            } else {
+                match self.head_since.load(SeqCst) {
+                    0 if self.served.load(SeqCst) == 0 => (
+                        Some(ms(limits.header_read_timeout)),
+                        "no request head within the header-read timeout",
+                    ),
+                    0 => (
+                        Some(self.idle_since.load(SeqCst) + ms(limits.idle_timeout)),
+                        "idle for the keep-alive timeout",
+                    ),
+                    first => (
+                        Some(first - 1 + ms(limits.header_read_timeout)),
+                        "request head not finished within the header-read timeout",
+                    ),
+                }
+            };
+            let Some(deadline) = deadline else {
+                changed.await;
+                continue;
+            };
+            if self.now() >= deadline {
+                return why;
+            }
+            let at = self.started + Duration::from_millis(deadline);
+            tokio::select! {
+                () = tokio::time::sleep_until(at) => {}
+                () = changed => {}
+            }
+        }
+    }
+}
+
+/// A request in flight on a connection (from its head to its response).
+struct Busy(Arc<Activity>);
+
+impl Busy {
+    fn start(activity: Arc<Activity>) -> Busy {
+        use std::sync::atomic::Ordering::SeqCst;
+        activity.busy.fetch_add(1, SeqCst);
+        activity.head_since.store(0, SeqCst);
+        activity.changed.notify_one();
+        Busy(activity)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let a = &self.0;
+        a.idle_since.store(a.now(), SeqCst);
+        a.served.fetch_add(1, SeqCst);
+        a.busy.fetch_sub(1, SeqCst);
+        a.changed.notify_one();
+    }
+}
+
+/// The socket, telling its [`Activity`] when bytes arrive.
+struct Tracked {
+    io: tokio::net::TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl tokio::io::AsyncRead for Tracked {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.read();
+        }
+        polled
+    }
+}
+
+impl tokio::io::AsyncWrite for Tracked {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
 }
 
 /// [`start`], then [`serve`] the routes built by `routes`.
@@ -861,6 +1272,9 @@ mod tests {
             trust_proxy_hops: 0,
             max_body_bytes: 256,
             request_timeout_seconds: timeout,
+            header_read_timeout_seconds: 10,
+            idle_timeout_seconds: 75,
+            max_connections: 4096,
             cors,
         }))
     }
@@ -1261,6 +1675,202 @@ mod tests {
                 ..cors
             })
             .is_err()
+        );
+    }
+
+    /// `/health` and CORS preflights have buckets of their own per
+    /// address: a spent anonymous bucket refuses neither, and each is
+    /// bounded too.
+    #[tokio::test]
+    async fn health_and_preflights_have_buckets_of_their_own() {
+        let cors = CorsSettings {
+            origins: &["https://app.example.com"],
+            credentials: false,
+            methods: &["GET", "POST"],
+            max_age_seconds: 600,
+        };
+        let r = app(Some(cors), 10).await;
+        let ip = Ipv4Addr::new(192, 0, 2, 44);
+        let req = |m: &str, u: &str, h: &[(&str, &str)]| req_from(ip, m, u, h, "");
+        let forged = [("authorization", "Bearer a.b.c")];
+        while send(&r, req("GET", "/public", &forged)).await.0 != StatusCode::TOO_MANY_REQUESTS {}
+        let pre = [
+            ("origin", "https://app.example.com"),
+            ("access-control-request-method", "POST"),
+        ];
+        for _ in 0..PREFLIGHT_RATE.count {
+            let (s, _, _) = send(&r, req("OPTIONS", "/items", &pre)).await;
+            assert_eq!(s, StatusCode::OK, "a preflight from a throttled address");
+        }
+        let (s, h, _) = send(&r, req("OPTIONS", "/items", &pre)).await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "a preflight flood");
+        assert_eq!(h["ratelimit-policy"], "\"preflight\";q=600;w=60");
+        for _ in 0..HEALTH_RATE.count {
+            let (s, _, body) = send(&r, req("GET", "/health", &[])).await;
+            assert_eq!((s, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+        }
+        let (s, _, _) = send(&r, req("GET", "/health", &[])).await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "a health flood");
+        // Another address is not concerned.
+        let (s, _, _) = send(
+            &r,
+            req_from(Ipv4Addr::new(192, 0, 2, 45), "GET", "/health", &[], ""),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+    }
+
+    /// `/health` asks the database at most once a second.
+    #[tokio::test]
+    async fn health_reuses_the_last_answer_for_a_second() {
+        let db = connect("sqlite::memory:").await.unwrap();
+        assert!(db.healthy().await);
+        db.close().await;
+        assert!(db.healthy().await, "the answer of a moment ago");
+        tokio::time::sleep(HEALTH_TTL + Duration::from_millis(100)).await;
+        assert!(!db.healthy().await, "asked again after a second");
+    }
+
+    /// A loopback server with `limits` (and a request timeout of 1 s); its
+    /// address.
+    async fn listening(limits: Connections) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = app(None, 1).await;
+        tokio::spawn(serve_on(listener, router, limits, std::future::pending()));
+        addr
+    }
+
+    /// Reads until the server closes the connection (or `within` passes);
+    /// what was read and when it closed.
+    async fn until_closed(
+        stream: &mut tokio::net::TcpStream,
+        within: Duration,
+    ) -> (Vec<u8>, Option<Duration>) {
+        use tokio::io::AsyncReadExt as _;
+        let started = Instant::now();
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            match tokio::time::timeout_at((started + within).into(), stream.read(&mut chunk)).await
+            {
+                Ok(Ok(0)) | Ok(Err(_)) => return (got, Some(started.elapsed())),
+                Ok(Ok(n)) => got.extend_from_slice(&chunk[..n]),
+                Err(_) => return (got, None),
+            }
+        }
+    }
+
+    const SHORT: Connections = Connections {
+        header_read_timeout: Duration::from_secs(1),
+        idle_timeout: Duration::from_secs(2),
+        max_connections: 64,
+        drain: Duration::from_secs(1),
+    };
+
+    /// A head that never ends, a connection that never speaks and a
+    /// kept-alive connection left idle are each closed in time.
+    #[tokio::test]
+    async fn slow_heads_and_idle_connections_are_closed() {
+        use tokio::io::AsyncWriteExt as _;
+        let addr = listening(SHORT).await;
+        let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+        slow.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n")
+            .await
+            .unwrap();
+        for (what, stream) in [("silent", &mut silent), ("unfinished head", &mut slow)] {
+            let (_, closed) = until_closed(stream, Duration::from_secs(5)).await;
+            let closed = closed.unwrap_or_else(|| panic!("{what}: still open after 5 s"));
+            assert!(
+                closed < Duration::from_millis(2500),
+                "{what}: closed after {closed:?}"
+            );
+        }
+        // Kept alive: a request, a response, then the idle timeout; the
+        // head timer does not close it first.
+        let mut kept = tokio::net::TcpStream::connect(addr).await.unwrap();
+        kept.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let (got, closed) = until_closed(&mut kept, Duration::from_secs(6)).await;
+        assert!(
+            got.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&got)
+        );
+        let closed = closed.expect("an idle connection is closed");
+        assert!(
+            closed > Duration::from_millis(1800) && closed < Duration::from_millis(3500),
+            "closed after {closed:?}, the idle timeout is 2 s"
+        );
+        // A later head counts from its first byte.
+        let mut later = tokio::net::TcpStream::connect(addr).await.unwrap();
+        later
+            .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        later.write_all(b"GET /health HTTP/1.1\r\n").await.unwrap();
+        let (got, closed) = until_closed(&mut later, Duration::from_secs(5)).await;
+        assert_eq!(got.windows(12).filter(|w| w == b"HTTP/1.1 200").count(), 1);
+        let closed = closed.expect("the unfinished second head is closed");
+        assert!(
+            closed < Duration::from_millis(3000),
+            "closed after {closed:?}"
+        );
+    }
+
+    /// A body that stops coming is answered 408 at the request timeout,
+    /// the head timers notwithstanding.
+    #[tokio::test]
+    async fn a_stalled_body_is_answered_408() {
+        use tokio::io::AsyncWriteExt as _;
+        let addr = listening(SHORT).await;
+        let token = token("bob", &[]);
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /items HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\n\
+             content-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"a\":"
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        let (got, _) = until_closed(&mut s, Duration::from_secs(4)).await;
+        assert!(
+            got.starts_with(b"HTTP/1.1 408"),
+            "{}",
+            String::from_utf8_lossy(&got)
+        );
+    }
+
+    /// Beyond the cap, connections wait for a slot; they are served once
+    /// one is free.
+    #[tokio::test]
+    async fn connections_beyond_the_cap_wait_for_a_slot() {
+        use tokio::io::AsyncWriteExt as _;
+        let addr = listening(Connections {
+            max_connections: 2,
+            ..SHORT
+        })
+        .await;
+        let _a = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _b = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let (got, closed) = until_closed(&mut c, Duration::from_secs(5)).await;
+        assert!(
+            got.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&got)
+        );
+        assert!(closed.is_some());
+        let waited = started.elapsed();
+        assert!(
+            waited > Duration::from_millis(700),
+            "served at once ({waited:?}): the cap of 2 was not applied"
         );
     }
 

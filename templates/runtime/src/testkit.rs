@@ -35,7 +35,8 @@ impl Limiter for Unlimited {
     }
 }
 
-const SECRET: &[u8] = b"palisade-generated-tests-secret-not-for-production";
+/// 64 bytes or more: long enough for every HS* (HS512 needs 64).
+const SECRET: &[u8] = b"palisade-generated-tests-secret-not-for-production-0123456789abcdef";
 
 /// The service's router over an in-memory database.
 pub struct TestApp {

@@ -2,37 +2,39 @@
 //! client identification.
 //!
 //! Handlers never see a limiter: the server middleware asks
-//! [`Limiter::check`] with a key (`user:<bucket>:<user>` or
-//! `anon:<bucket>:<ip>`) and a [`Rate`], so a shared backend (Redis, ...)
-//! can replace [`MemoryLimiter`] without touching generated code.
-//! Invariants: memory is bounded, since keys idle for one full window of
-//! their rate are dropped by [`Limiter::retain_recent`] (run periodically)
-//! and each rate holds at most `max_keys` keys (a new key beyond that is
-//! refused with 429 rather than stored); and the client IP is the socket
-//! peer unless the operator declared trusted proxies, in which case it is
-//! read from the right of `X-Forwarded-For`, never the attacker-controlled
-//! left.
+//! [`Limiter::check`] with a key (`user:<bucket>:<user>`,
+//! `anon:<bucket>:<ip>`, `preflight:<ip>`, `health:<ip>`) and a [`Rate`],
+//! so a shared backend (Redis, ...) can replace [`MemoryLimiter`] without
+//! touching generated code. Invariants: memory is bounded, since each
+//! caller class (the key's text before its first `:`) and rate has a store
+//! of at most `max_keys` keys, where a newcomer takes the place of the most
+//! refilled key rather than being refused, and keys idle for one full
+//! window of their rate are dropped by [`Limiter::retain_recent`] (run
+//! periodically); and the client IP is the socket peer unless the operator
+//! declared trusted proxies, in which case it is read from the right of
+//! `X-Forwarded-For`, never the attacker-controlled left.
 //!
 //! # Memory bound
 //!
-//! [`MemoryLimiter`] keeps one governor keyed store per distinct [`Rate`]
-//! of the service (the spec's `anon` and `user` rates plus each distinct
-//! per-operation rate: a number fixed by the spec, not by traffic). Each
-//! store holds at most `max_keys` keys ([`DEFAULT_MAX_KEYS`] = 100,000 in
-//! generated servers); one key costs its string (`anon:default:` plus an
-//! address, or `user:<bucket>:` plus the user claim), 8 bytes of GCRA
-//! state and its hash table slot: `bench/limiter.sh` measures about 85
-//! bytes of resident memory per key, 8 MiB for a full store. So a service
-//! with `R` distinct rates holds at most `R x 100,000` keys, about
-//! `R x 8 MiB` (more with long user names), however many distinct clients
-//! arrive: a million distinct addresses against one rate leave 100,000
-//! keys stored and the rest refused with 429, where governor alone would
-//! hold all of them (105 MiB). A key leaves at the next housekeeping pass
-//! (every 30 s in the server) once its bucket is full again, i.e. at most
-//! one window (plus one period) of its rate after its last request; when
-//! a store is full, a new key first triggers such a pass for that store
-//! (at most once a second, with one warning in the log) and is refused
-//! only if the store is still full of active keys.
+//! [`MemoryLimiter`] keeps one store per caller class and distinct
+//! [`Rate`] of the service (the spec's `anon` and `user` rates plus each
+//! distinct per-operation rate, and the preflight and health rates: a
+//! number fixed by the spec, not by traffic). Each store holds at most
+//! `max_keys` keys ([`DEFAULT_MAX_KEYS`] = 100,000 in generated servers);
+//! one key costs its string (`anon:default:` plus an address, or
+//! `user:<bucket>:` plus the user claim), 8 bytes of GCRA state and its
+//! hash table slot: `bench/limiter.sh` measures about 110 bytes of
+//! resident memory per key, 10.6 MiB for a full store (more with long
+//! user names). So a service with `S` stores holds at most
+//! `S x 100,000` keys, however many distinct clients arrive: a million
+//! distinct addresses against one rate leave 100,000 keys stored, every
+//! one of those clients served. When a store is full, a new key takes the
+//! place of the most refilled of a few keys read by a cursor that goes
+//! round the store (see `BoundedStore`): constant work per new key, and
+//! the client forgotten (an idle or nearly refilled one) merely starts
+//! again with a full bucket. A key also leaves at the next housekeeping
+//! pass (every 30 s in the server) once its bucket is full again, i.e. at
+//! most one window (plus one period) of its rate after its last request.
 //!
 //! # Headers
 //!
@@ -48,11 +50,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use governor::clock::{Clock, DefaultClock, Reference as _};
+use governor::clock::{Clock, DefaultClock};
 use governor::middleware::{NoOpMiddleware, StateInformationMiddleware};
 use governor::nanos::Nanos;
 use governor::state::StateStore;
-use governor::state::keyed::{DashMapStateStore, ShrinkableKeyedStateStore};
+use governor::state::keyed::ShrinkableKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
 /// `count` requests per `per_seconds`, as a burst of `count` that refills
@@ -158,56 +160,156 @@ pub trait Limiter: Send + Sync + 'static {
     }
 }
 
-/// The governor state store, shared with the limiter so that its size can
-/// be checked before a new key is inserted.
-#[derive(Clone)]
-struct SharedStore(Arc<DashMapStateStore<String>>);
+/// How many entries a full shard examines to choose the one it forgets.
+const EVICTION_SAMPLE: usize = 8;
 
-impl StateStore for SharedStore {
+/// Most keys per shard of a large store: 7/8 of 8192, the load at which a
+/// hash table of 8192 slots grows (to twice the memory), so a full shard
+/// does not carry a half-empty table. Small caps have one shard.
+const KEYS_PER_SHARD: usize = 7168;
+
+/// A bounded keyed GCRA state store (governor's [`StateStore`]): at most
+/// `capacity` keys, in shards with a lock each. A new key that finds its
+/// shard full takes the place of the most refilled of
+/// [`EVICTION_SAMPLE`] entries read from a cursor that goes round the
+/// shard (a CLOCK hand): a constant amount of work per new key, never a
+/// scan, and over time every entry is looked at. A forgotten key starts
+/// again with a full bucket, so the entries forgotten first are those
+/// whose bucket is (nearly) full anyway: idle clients and clients that
+/// made one request long ago, never one that is being throttled while a
+/// more refilled one is in the sample.
+struct BoundedStore {
+    shards: Box<[Mutex<Shard>]>,
+    shard_capacity: usize,
+    hasher: std::hash::RandomState,
+    /// Keys forgotten to make room (a warning is logged at 1, 2, 4, ...).
+    evicted: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Default)]
+struct Shard {
+    /// Key -> governor's state (the theoretical arrival time, in nanoseconds
+    /// since the limiter started): a larger value is a less refilled bucket.
+    entries: indexmap::IndexMap<String, u64>,
+    /// Where the next eviction starts reading.
+    hand: usize,
+}
+
+impl Shard {
+    /// Forgets the most refilled of the next [`EVICTION_SAMPLE`] entries.
+    fn evict(&mut self) {
+        let len = self.entries.len();
+        if len == 0 {
+            return;
+        }
+        let start = self.hand % len;
+        let victim = (0..EVICTION_SAMPLE.min(len))
+            .map(|i| (start + i) % len)
+            .min_by_key(|&i| self.entries.get_index(i).map_or(u64::MAX, |(_, v)| *v))
+            .unwrap_or(start);
+        self.entries.swap_remove_index(victim);
+        self.hand = start + EVICTION_SAMPLE;
+    }
+}
+
+impl BoundedStore {
+    fn new(capacity: usize) -> BoundedStore {
+        let capacity = capacity.max(1);
+        let shards = capacity.div_ceil(KEYS_PER_SHARD).clamp(1, 16);
+        BoundedStore {
+            shards: (0..shards).map(|_| Mutex::default()).collect(),
+            shard_capacity: capacity / shards,
+            hasher: std::hash::RandomState::new(),
+            evicted: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn shard(&self, key: &str) -> std::sync::MutexGuard<'_, Shard> {
+        use std::hash::BuildHasher as _;
+        let i = self.hasher.hash_one(key) as usize % self.shards.len();
+        self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn each(&self, mut f: impl FnMut(&mut Shard)) {
+        for shard in &self.shards {
+            f(&mut shard.lock().unwrap_or_else(|e| e.into_inner()));
+        }
+    }
+}
+
+impl StateStore for BoundedStore {
     type Key = String;
 
     fn measure_and_replace<T, F, E>(&self, key: &String, f: F) -> Result<T, E>
     where
         F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
     {
-        self.0.measure_and_replace(key, f)
+        let mut shard = self.shard(key);
+        if let Some(state) = shard.entries.get_mut(key) {
+            let (result, next) = f(Some(Nanos::from(*state)))?;
+            *state = next.as_u64();
+            return Ok(result);
+        }
+        let (result, next) = f(None)?;
+        if shard.entries.len() >= self.shard_capacity {
+            shard.evict();
+            let n = self
+                .evicted
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(
+                    evicted = n,
+                    "rate limiter store full: forgetting the most refilled keys"
+                );
+            }
+        }
+        shard.entries.insert(key.clone(), next.as_u64());
+        Ok(result)
     }
 }
 
-impl ShrinkableKeyedStateStore<String> for SharedStore {
+impl ShrinkableKeyedStateStore<String> for BoundedStore {
     fn retain_recent(&self, drop_below: Nanos) {
-        ShrinkableKeyedStateStore::retain_recent(&*self.0, drop_below);
+        let below = drop_below.as_u64();
+        self.each(|s| {
+            s.entries.retain(|_, state| *state > below);
+            s.hand = 0;
+        });
     }
     fn shrink_to_fit(&self) {
-        self.0.shrink_to_fit();
+        self.each(|s| s.entries.shrink_to_fit());
     }
     fn len(&self) -> usize {
-        self.0.len()
+        let mut n = 0;
+        self.each(|s| n += s.entries.len());
+        n
     }
     fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
 }
 
-struct Bucket<C: Clock> {
-    limiter: RateLimiter<String, SharedStore, C, StateInformationMiddleware>,
-    store: SharedStore,
-    /// When the store, being full, last triggered an early `retain_recent`.
-    last_sweep: Mutex<Option<C::Instant>>,
-}
+type Keyed<C> = RateLimiter<String, BoundedStore, C, StateInformationMiddleware>;
 
-/// In-process GCRA limiter (governor): one keyed limiter per distinct
-/// [`Rate`], a burst of `count` refilled evenly over the window. Memory:
-/// at most `max_keys` keys per distinct rate, each about a hundred bytes
-/// (see the module documentation), and idle keys leave at the next
+/// Per rate, the store of each class that used it.
+type Stores<C> = HashMap<Rate, Vec<(Box<str>, Arc<Keyed<C>>)>>;
+
+/// In-process GCRA limiter (governor): one keyed limiter per caller class
+/// and distinct [`Rate`], a burst of `count` refilled evenly over the
+/// window. The class is the key's text before its first `:` (`anon`,
+/// `user`, ...), so one class's flood cannot take another's room. Memory:
+/// at most `max_keys` keys per class and rate, each about a hundred bytes
+/// (see the module documentation); a new key in a full store takes the
+/// place of a (nearly) refilled one, and idle keys leave at the next
 /// `retain_recent`.
 pub struct MemoryLimiter<C: Clock = DefaultClock> {
-    buckets: RwLock<HashMap<Rate, Arc<Bucket<C>>>>,
+    stores: RwLock<Stores<C>>,
     max_keys: usize,
     clock: C,
 }
 
-/// Default key cap per rate.
+/// Default key cap per caller class and rate.
 pub const DEFAULT_MAX_KEYS: usize = 100_000;
 
 impl MemoryLimiter<DefaultClock> {
@@ -216,68 +318,52 @@ impl MemoryLimiter<DefaultClock> {
     }
 }
 
+/// The caller class of a key: its text before the first `:`.
+fn class(key: &str) -> &str {
+    key.split_once(':').map_or("", |(class, _)| class)
+}
+
 impl<C: Clock + Clone + Send + Sync + 'static> MemoryLimiter<C> {
     pub fn with_clock(max_keys: usize, clock: C) -> Self {
         MemoryLimiter {
-            buckets: RwLock::new(HashMap::new()),
+            stores: RwLock::new(HashMap::new()),
             max_keys,
             clock,
         }
     }
 
-    /// Whether `bucket` has no room for the new `key`. A full store is
-    /// first swept of idle keys, at most once a second, so that a burst of
-    /// one-off keys cannot lock out new clients for a whole housekeeping
-    /// period.
-    fn full(&self, bucket: &Bucket<C>, key: &str) -> bool {
-        if bucket.store.0.contains_key(key) || bucket.store.0.len() < self.max_keys {
-            return false;
+    fn store(&self, class: &str, rate: Rate) -> Arc<Keyed<C>> {
+        let found = |stores: &Stores<C>| {
+            stores
+                .get(&rate)?
+                .iter()
+                .find(|(c, _)| &**c == class)
+                .map(|(_, l)| l.clone())
+        };
+        if let Some(l) = found(&self.stores.read().unwrap_or_else(|e| e.into_inner())) {
+            return l;
         }
-        let now = self.clock.now();
-        {
-            let mut last = bucket.last_sweep.lock().unwrap_or_else(|e| e.into_inner());
-            let due =
-                last.is_none_or(|prev| now.duration_since(prev) >= Nanos::from(1_000_000_000));
-            if !due {
-                return true;
-            }
-            *last = Some(now);
+        let mut stores = self.stores.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = found(&stores) {
+            return l;
         }
-        bucket.limiter.retain_recent();
-        let full = bucket.store.0.len() >= self.max_keys;
-        if full {
-            // At most once a second, so a flood does not flood the log too.
-            tracing::warn!(
-                max_keys = self.max_keys,
-                "rate limiter full of active keys: refusing new keys"
+        let limiter: RateLimiter<String, BoundedStore, C, NoOpMiddleware<C::Instant>> =
+            RateLimiter::new(
+                rate.quota(),
+                BoundedStore::new(self.max_keys),
+                self.clock.clone(),
             );
-        }
-        full
+        let limiter = Arc::new(limiter.with_middleware::<StateInformationMiddleware>());
+        stores
+            .entry(rate)
+            .or_default()
+            .push((class.into(), limiter.clone()));
+        limiter
     }
 
-    fn bucket(&self, rate: Rate) -> Arc<Bucket<C>> {
-        if let Some(b) = self
-            .buckets
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&rate)
-        {
-            return b.clone();
-        }
-        let mut map = self.buckets.write().unwrap_or_else(|e| e.into_inner());
-        map.entry(rate)
-            .or_insert_with(|| {
-                let store = SharedStore(Arc::new(DashMapStateStore::default()));
-                let limiter: RateLimiter<String, SharedStore, C, NoOpMiddleware<C::Instant>> =
-                    RateLimiter::new(rate.quota(), store.clone(), self.clock.clone());
-                let limiter = limiter.with_middleware::<StateInformationMiddleware>();
-                Arc::new(Bucket {
-                    limiter,
-                    store,
-                    last_sweep: Mutex::new(None),
-                })
-            })
-            .clone()
+    fn all(&self) -> Vec<Arc<Keyed<C>>> {
+        let stores = self.stores.read().unwrap_or_else(|e| e.into_inner());
+        stores.values().flatten().map(|(_, l)| l.clone()).collect()
     }
 }
 
@@ -286,19 +372,9 @@ where
     C::Instant: Send + Sync,
 {
     fn check(&self, key: &str, rate: Rate) -> Decision {
-        let bucket = self.bucket(rate);
+        let limiter = self.store(class(key), rate);
         let limit = rate.count.max(1);
-        if self.full(&bucket, key) {
-            let wait = rate.period_seconds();
-            return Decision {
-                allowed: false,
-                limit,
-                remaining: 0,
-                reset_seconds: wait,
-                retry_after_seconds: wait,
-            };
-        }
-        match bucket.limiter.check_key(&key.to_owned()) {
+        match limiter.check_key(&key.to_owned()) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity().min(limit);
                 Decision {
@@ -324,22 +400,14 @@ where
     }
 
     fn retain_recent(&self) {
-        let buckets: Vec<_> = self
-            .buckets
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        for b in buckets {
-            b.limiter.retain_recent();
-            b.limiter.shrink_to_fit();
+        for l in self.all() {
+            l.retain_recent();
+            l.shrink_to_fit();
         }
     }
 
     fn len(&self) -> usize {
-        let map = self.buckets.read().unwrap_or_else(|e| e.into_inner());
-        map.values().map(|b| b.store.0.len()).sum()
+        self.all().iter().map(|l| l.len()).sum()
     }
 }
 
@@ -443,9 +511,9 @@ mod tests {
         let l = MemoryLimiter::with_clock(10_000, clock.clone());
         let rate = Rate::new(10, 60);
         for i in 0..1000 {
-            l.check(&format!("k{i}"), rate);
+            l.check(&format!("anon:k{i}"), rate);
         }
-        l.check("k-busy", Rate::new(1, 3600));
+        l.check("anon:k-busy", Rate::new(1, 3600));
         assert_eq!(l.len(), 1001);
         l.retain_recent();
         assert_eq!(l.len(), 1001, "nothing is idle yet");
@@ -458,34 +526,61 @@ mod tests {
         );
     }
 
+    /// A full store makes room for a newcomer instead of refusing it
+    /// (the key cap used to lock every new client of a rate out).
     #[test]
-    fn key_cap_refuses_new_keys_only() {
+    fn a_full_store_makes_room_for_newcomers() {
         let l = MemoryLimiter::with_clock(2, FakeRelativeClock::default());
         let rate = Rate::new(5, 60);
-        assert!(l.check("a", rate).allowed);
-        assert!(l.check("b", rate).allowed);
-        let d = l.check("c", rate);
-        assert!(!d.allowed && d.retry_after_seconds >= 1);
-        assert!(l.check("a", rate).allowed, "known keys still work");
-        assert_eq!(l.len(), 2);
+        assert!(l.check("anon:a", rate).allowed);
+        assert!(l.check("anon:b", rate).allowed);
+        let d = l.check("anon:c", rate);
+        assert!(d.allowed, "a newcomer is served: {d:?}");
+        assert_eq!(d.remaining, 4, "with a full bucket of its own");
+        assert_eq!(l.len(), 2, "the cap holds");
     }
 
+    /// The key forgotten is the most refilled one, never a throttled one
+    /// while a more refilled key is at hand.
     #[test]
-    fn a_full_store_is_swept_before_refusing() {
+    fn the_most_refilled_key_is_forgotten() {
         let clock = FakeRelativeClock::default();
-        let l = MemoryLimiter::with_clock(2, clock.clone());
-        let rate = Rate::new(5, 60);
-        assert!(l.check("a", rate).allowed);
-        assert!(l.check("b", rate).allowed);
-        assert!(!l.check("c", rate).allowed, "both keys are active");
-        // Once "a" and "b" are idle, a new key finds room without waiting
-        // for the housekeeping task.
-        clock.advance(Duration::from_secs(61));
-        assert!(l.check("c", rate).allowed);
-        assert_eq!(l.len(), 1);
-        // The early sweep runs at most once a second.
-        assert!(l.check("d", rate).allowed);
-        assert!(!l.check("e", rate).allowed);
+        let l = MemoryLimiter::with_clock(4, clock.clone());
+        let rate = Rate::new(3, 60);
+        for k in ["anon:idle-1", "anon:idle-2", "anon:idle-3"] {
+            assert!(l.check(k, rate).allowed);
+        }
+        clock.advance(Duration::from_secs(30));
+        while l.check("anon:busy", rate).allowed {}
+        for i in 0..50 {
+            clock.advance(Duration::from_millis(100));
+            assert!(l.check(&format!("anon:new-{i}"), rate).allowed);
+            assert!(
+                !l.check("anon:busy", rate).allowed,
+                "the throttled key is kept (newcomer {i})"
+            );
+            assert_eq!(l.len(), 4);
+        }
+    }
+
+    /// Anonymous and user keys of the same rate have stores of their own:
+    /// a flood of addresses neither refuses nor resets users.
+    #[test]
+    fn classes_have_stores_of_their_own() {
+        let l = MemoryLimiter::with_clock(8, FakeRelativeClock::default());
+        let rate = Rate::new(2, 60);
+        assert!(l.check("user:default:alice", rate).allowed);
+        assert!(l.check("user:default:alice", rate).allowed);
+        assert!(!l.check("user:default:alice", rate).allowed);
+        for i in 0..1000 {
+            assert!(l.check(&format!("anon:default:{i}"), rate).allowed);
+        }
+        assert!(
+            !l.check("user:default:alice", rate).allowed,
+            "alice's spent bucket was not forgotten to make room for addresses"
+        );
+        assert!(l.check("user:default:bob", rate).allowed);
+        assert_eq!(l.len(), 8 + 2);
     }
 
     #[test]
@@ -496,10 +591,20 @@ mod tests {
         let allowed = (0..100_000)
             .filter(|i| l.check(&format!("anon:default:{i}"), rate).allowed)
             .count();
-        assert_eq!((allowed, l.len()), (1000, 1000));
+        assert_eq!((allowed, l.len()), (100_000, 1000));
         clock.advance(Duration::from_secs(62));
         l.retain_recent();
         assert!(l.is_empty());
+        // A large cap is split into shards whose sum stays under it.
+        let big = MemoryLimiter::with_clock(DEFAULT_MAX_KEYS, clock.clone());
+        for i in 0..(DEFAULT_MAX_KEYS + 20_000) {
+            big.check(&format!("anon:default:{i}"), rate);
+        }
+        let n = big.len();
+        assert!(
+            (DEFAULT_MAX_KEYS - 16..=DEFAULT_MAX_KEYS).contains(&n),
+            "{n} keys stored"
+        );
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub static SETTINGS: Settings = Settings {
     trust_proxy_hops: 0u8,
     max_body_bytes: 65536usize,
     request_timeout_seconds: 10u64,
+    header_read_timeout_seconds: 10u64,
+    idle_timeout_seconds: 75u64,
+    max_connections: 4096usize,
     cors: Some(crate::runtime::server::CorsSettings {
         origins: &["https://app.example.com"],
         credentials: true,

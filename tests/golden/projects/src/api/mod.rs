@@ -25,6 +25,9 @@ pub static SETTINGS: Settings = Settings {
     trust_proxy_hops: 1u8,
     max_body_bytes: 16384usize,
     request_timeout_seconds: 5u64,
+    header_read_timeout_seconds: 10u64,
+    idle_timeout_seconds: 75u64,
+    max_connections: 4096usize,
     cors: Some(crate::runtime::server::CorsSettings {
         origins: &["https://projects.example.org", "http://localhost:5173"],
         credentials: false,
