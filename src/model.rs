@@ -264,6 +264,15 @@ impl Grants {
         !self.owner && self.roles.is_empty() && !self.public
     }
 
+    /// Whether everyone `other` grants is granted here too (on the rows
+    /// each reaches): a public grant covers everyone.
+    pub fn covers(&self, other: &Grants) -> bool {
+        self.public
+            || (!other.public
+                && (!other.owner || self.owner)
+                && other.roles.iter().all(|r| self.roles.contains(r)))
+    }
+
     /// The rows each kind of grant reaches: owners their own, roles and
     /// public callers all.
     pub fn rows(&self) -> Vec<(Grantee, Rows)> {
@@ -812,14 +821,7 @@ fn lower_resource(
     let get_grants = operations
         .iter()
         .find(|o| o.kind == OperationKind::Get)
-        .map_or(
-            Grants {
-                owner: false,
-                roles: Vec::new(),
-                public: false,
-            },
-            |o| o.grants.clone(),
-        );
+        .map_or_else(Grants::default, |o| o.grants.clone());
     for op in operations.iter_mut() {
         if op.kind == OperationKind::Update {
             op.replies_with_row = Some(get_grants.clone());
@@ -828,11 +830,7 @@ fn lower_resource(
     // The owner column's readers: as the spec says, else the owner and
     // every role that may read rows; public readers never.
     let owner_read = match (&scope, &r.owner) {
-        (Scope::Unowned, _) => Grants {
-            owner: false,
-            roles: Vec::new(),
-            public: false,
-        },
+        (Scope::Unowned, _) => Grants::default(),
         (
             _,
             Owner::Long {
@@ -921,6 +919,20 @@ fn bound(ty: &ColumnType, n: Option<&serde_json::Number>) -> Option<serde_json::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grants_cover_their_subsets() {
+        let g = |owner: bool, roles: &[&str], public: bool| Grants {
+            owner,
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            public,
+        };
+        assert!(g(true, &["a", "b"], false).covers(&g(true, &["a"], false)));
+        assert!(!g(false, &["a"], false).covers(&g(true, &[], false)));
+        assert!(!g(true, &["a"], false).covers(&g(false, &["b"], false)));
+        assert!(!g(true, &["a"], false).covers(&g(false, &[], true)));
+        assert!(g(false, &[], true).covers(&g(true, &["x"], true)));
+    }
     use crate::source::SourceFile;
 
     const HEAD: &str = "palisade: 1\nservice: { name: t }\nauth:\n  jwt: { algorithm: HS256, secret_env: S }\n  roles_claim: roles\nroles: [admin, support]\n";

@@ -287,12 +287,16 @@ fn every_path_the_generated_readme_names_exists() {
             }
             named += 1;
             let exists = if quoted.contains("<resource>") {
-                let (before, after) = quoted.split_once("<resource>").unwrap();
-                files
-                    .keys()
-                    .filter(|p| p.starts_with(before) && p.ends_with(after))
-                    .count()
-                    > 1
+                // One for each resource (module files are named after them).
+                let text = std::fs::read_to_string(&spec).unwrap();
+                let name = spec.file_name().unwrap().to_string_lossy().into_owned();
+                let model = palisade::compile(SourceFile::new(name, text))
+                    .unwrap()
+                    .model;
+                model
+                    .resources
+                    .iter()
+                    .all(|r| files.contains_key(&quoted.replace("<resource>", &r.name)))
             } else {
                 files.contains_key(quoted)
             };

@@ -177,6 +177,21 @@ fn indexes_exist(model: &palisade::model::Service, project: &Project, text: &str
                     r.name
                 );
             }
+            // Every `unique` of the spec is a unique index of the model
+            // (with the owner column first for `per_owner`).
+            for column in r.fields().filter(|c| c.unique.is_some()) {
+                let mut columns: Vec<String> = match (&column.unique, r.scope.owner_column()) {
+                    (Some(palisade::spec::Unique::PerOwner), Some(owner)) => vec![owner.to_string()],
+                    _ => Vec::new(),
+                };
+                columns.push(column.name.clone());
+                assert!(
+                    r.indexes.iter().any(|i| i.unique && i.columns == columns),
+                    "`{}.{}` is unique in the spec, but no unique index of the model is on {columns:?}\n--- spec ---\n{text}",
+                    r.name,
+                    column.name
+                );
+            }
         }
     });
 }

@@ -333,9 +333,7 @@ fn operation(
                 .operation(OperationKind::Update)
                 .map(|u| {
                     let reply = u.replies_with_row.clone().unwrap_or_default();
-                    let blind = (u.grants.owner && !reply.owner)
-                        || u.grants.roles.iter().any(|r| !reply.roles.contains(r));
-                    (!reply.is_empty(), blind)
+                    (!reply.is_empty(), !reply.covers(&u.grants))
                 })
                 .unwrap_or((false, false));
             if reads {

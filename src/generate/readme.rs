@@ -12,7 +12,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::example;
-use crate::model::{ColumnType, Grants, OperationKind, Resource, Scope, Service};
+use crate::model::{
+    ColumnType, Grants, Link, LinkTargets, OnDelete, OperationKind, Resource, Scope, Service,
+};
 
 /// One line of the session: an optional comment above a command, and the
 /// status the command's call answers (`None` when it calls nothing).
@@ -68,7 +70,8 @@ struct Row<'a> {
     resource: &'a Resource,
     creator: Caller,
     var: String,
-    /// The rows (by index) this one refers to.
+    /// The rows (by index) whose delete this one blocks (its links that
+    /// restrict the delete of their target).
     refers_to: Vec<usize>,
 }
 
@@ -116,7 +119,7 @@ pub fn session(service: &Service, dev_token: &str) -> Vec<Line> {
         } else {
             continue;
         };
-        let Some((body, refers_to)) = create_body(service, resource, &creator, &rows, 1) else {
+        let Some((body, refers_to)) = create_body(resource, &creator, &rows, 1) else {
             continue;
         };
         if let Caller::Role(role) = &creator {
@@ -190,7 +193,7 @@ pub fn session(service: &Service, dev_token: &str) -> Vec<Line> {
     }
     if let Some(first) = deletes.first_mut() {
         first.comment = Some("delete what was created".into());
-    } else if let Some(line) = spare_delete(service, &rows) {
+    } else if let Some(line) = spare_delete(&rows) {
         // Every row stays referred to: show a delete on one made for it.
         deletes = line;
     }
@@ -221,13 +224,13 @@ pub fn session(service: &Service, dev_token: &str) -> Vec<Line> {
 
 /// A second row of the first resource whose creator may delete it, made
 /// and deleted (when the session's own rows all stay referred to).
-fn spare_delete(service: &Service, rows: &[Row<'_>]) -> Option<Vec<Line>> {
+fn spare_delete(rows: &[Row<'_>]) -> Option<Vec<Line>> {
     rows.iter().find_map(|row| {
         let resource = row.resource;
         resource
             .operation(OperationKind::Delete)
             .filter(|op| row.creator.may(resource, &op.grants))?;
-        let (body, _) = create_body(service, resource, &row.creator, rows, 3)?;
+        let (body, _) = create_body(resource, &row.creator, rows, 3)?;
         let var = format!("{}2", row.var);
         let token = row.creator.token();
         let path = format!("/{}", resource.plural);
@@ -236,7 +239,7 @@ fn spare_delete(service: &Service, rows: &[Row<'_>]) -> Option<Vec<Line>> {
         Some(vec![
             Line {
                 comment: Some(format!(
-                    "rows referred to stay; delete another {} instead",
+                    "a row still referred to cannot be deleted (409); delete another {} instead",
                     resource.name
                 )),
                 command: format!("{var}=$(new {path} \"{token}\" {})", quote(&body)),
@@ -294,10 +297,9 @@ fn quote(text: &str) -> String {
 
 /// The create body of `resource` by `creator`: every required field with
 /// an example value, refs to rows the session made that the new row's
-/// owner may refer to; the indexes of those rows. `None` when a required
-/// field cannot be filled.
+/// owner may link to; the indexes of the rows whose delete it blocks.
+/// `None` when a required field cannot be filled.
 fn create_body(
-    service: &Service,
     resource: &Resource,
     creator: &Caller,
     rows: &[Row<'_>],
@@ -308,12 +310,14 @@ fn create_body(
     for column in resource.fields().filter(|c| c.on_create && c.required) {
         let value = match &column.ty {
             ColumnType::Ref { resource: target } => {
-                let target = service.resource(target)?;
+                let link = column.link.as_ref()?;
                 let owner = creator.owner(&resource.scope);
                 let (i, row) = rows.iter().enumerate().find(|(_, row)| {
-                    row.resource.name == target.name && linkable(row, owner.as_deref())
+                    row.resource.name == *target && linkable(row, link, owner.as_deref())
                 })?;
-                refers_to.push(i);
+                if link.on_delete == OnDelete::Restrict {
+                    refers_to.push(i);
+                }
                 Value::String(format!("@@{}@@", row.var))
             }
             _ => example::value(column, seed)?,
@@ -324,13 +328,13 @@ fn create_body(
 }
 
 /// Whether a new row owned by `owner` (`None`: an unowned row) may refer
-/// to `row`: a row of the same owner, or a row everyone may read.
-fn linkable(row: &Row<'_>, owner: Option<&str>) -> bool {
-    let public = row
-        .resource
-        .operation(OperationKind::Get)
-        .is_some_and(|op| op.grants.public);
-    public || (owner.is_some() && row.creator.owner(&row.resource.scope).as_deref() == owner)
+/// to `row` through `link`, as the model decided.
+fn linkable(row: &Row<'_>, link: &Link, owner: Option<&str>) -> bool {
+    match link.targets {
+        LinkTargets::Public => true,
+        LinkTargets::SameOwner => row.creator.owner(&row.resource.scope).as_deref() == owner,
+        LinkTargets::Nothing => false,
+    }
 }
 
 /// A change of one field the owner may update: the first writable field

@@ -516,13 +516,9 @@ pub fn resource_module(
     let update_reply = resource
         .operation(OperationKind::Update)
         .and_then(|o| o.replies_with_row.clone())
-        .unwrap_or(crate::model::Grants {
-            owner: false,
-            roles: Vec::new(),
-            public: false,
-        });
+        .unwrap_or_default();
     let update_replies = !update_reply.is_empty();
-    let update_reply_static = (update_replies && resource.operation(OperationKind::Update).is_some()).then(|| {
+    let update_reply_static = update_replies.then(|| {
         let (o, roles, public) = (update_reply.owner, &update_reply.roles, update_reply.public);
         quote! {
             /// Who gets the changed row in the answer of an update: those who

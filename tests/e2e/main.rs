@@ -898,7 +898,13 @@ impl<'a> Suite<'a> {
                     "{}: `{}` pointing at another owner's row, by a holder of {:?}",
                     resource.name, column.name, attacker.roles
                 );
-                if link.targets == LinkTargets::Public {
+                // SPEC 3.5 from the grants, not from the model's link rule
+                // under test: any row public to everyone may be linked,
+                // another owner's row otherwise never.
+                let public = target
+                    .operation(OperationKind::Get)
+                    .is_some_and(|o| o.grants.public);
+                if public {
                     assert_eq!(
                         r.status,
                         201,
