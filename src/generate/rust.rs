@@ -811,7 +811,8 @@ pub fn resource_module(
             use axum::http::StatusCode;
         ));
     }
-    if list || get || create || update {
+    // An update that never answers with the row replies with no body.
+    if list || get || create || (update && update_replies) {
         uses.push(quote!(
             use crate::runtime::body;
         ));
