@@ -807,7 +807,8 @@ pub fn resource_module(
             use axum::http::StatusCode;
         ));
     }
-    if list || get || create || update {
+    // An update that never answers with the row replies with no body.
+    if list || get || create || (update && update_replies) {
         uses.push(quote!(
             use crate::runtime::body;
         ));
@@ -918,7 +919,23 @@ pub fn resource_module(
             #store_still_referenced
         }
     });
-    let columns_const = decodes.then(|| quote!(const COLUMNS: &str = #columns_sql;));
+    // Statements built at run time name the table and the columns; an
+    // insert is one literal statement.
+    let columns_const =
+        (list || get || update).then(|| quote!(const COLUMNS: &str = #columns_sql;));
+    let table_const = builds_queries.then(|| quote!(const TABLE: &str = #table;));
+    let owner_const_used = owner_const.filter(|_| builds_queries);
+    // `Scope` where a store function takes one or a ref check names one.
+    let refs_name_scope = [(create, &create_refs), (update, &update_refs)]
+        .into_iter()
+        .filter(|(op, _)| *op)
+        .flat_map(|(_, refs)| refs.iter())
+        .any(|t| t.to_string().contains("Scope"));
+    let scope_use = (builds_queries || refs_name_scope).then(|| {
+        quote!(
+            use crate::runtime::access::Scope;
+        )
+    });
     quote! {
         #![doc = #module_doc]
 
@@ -929,15 +946,16 @@ pub fn resource_module(
         use sqlx::SqlitePool;
         #(#uses)*
 
-        use crate::runtime::access::{Access, Grants, Scope};
+        use crate::runtime::access::{Access, Grants};
+        #scope_use
         use crate::runtime::check::Checker;
         use crate::runtime::problem::Problem;
         #patch_use
         use crate::runtime::server::{App, Operation};
         use crate::runtime::throttle::Rate;
 
-        const TABLE: &str = #table;
-        #owner_const
+        #table_const
+        #owner_const_used
         #columns_const
 
         #(#statics)*
