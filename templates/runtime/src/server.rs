@@ -955,10 +955,13 @@ impl Connections {
 /// own: a request head must be complete `header_read_timeout` after the
 /// connection started (or, on a kept-alive connection, after its first
 /// byte), and a kept-alive connection with no request for `idle_timeout`
-/// is closed. At most `max_connections` are served at once: the next
-/// `accept()` waits for one to close, so the others stay in the kernel's
-/// listen queue. A request, once its head is read, is bounded by the
-/// request timeout of [`envelope`].
+/// is closed. At most `max_connections` are served at once: a connection
+/// accepted when all are open closes the one that has waited longest for
+/// a request (idle, or still sending its head; never one whose request is
+/// being served), so clients that open connections and leave them idle
+/// cannot keep others out; when every connection is serving a request,
+/// the next waits for one to finish. A request, once its head is read, is
+/// bounded by the request timeout of [`envelope`].
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     router: Router,
@@ -966,6 +969,7 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()>,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let open = Arc::new(std::sync::Mutex::new(Open::default()));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     // hyper's own head timer (it starts when a head is awaited, idle time
@@ -974,13 +978,6 @@ pub async fn serve_on(
         .header_read_timeout(limits.header_read_timeout + limits.idle_timeout);
     tokio::pin!(shutdown);
     loop {
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -1000,7 +997,27 @@ pub async fn serve_on(
             },
             () = &mut shutdown => break,
         };
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(tokio::sync::TryAcquireError::Closed) => break,
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                // Full: make room by closing the connection that has
+                // waited longest for a request, then take its slot.
+                if let Some(victim) = lock(&open).longest_waiting() {
+                    victim.notify_one();
+                }
+                tokio::select! {
+                    slot = slots.clone().acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => break,
+                    },
+                    () = &mut shutdown => break,
+                }
+            }
+        };
         let activity = Arc::new(Activity::new());
+        let close = Arc::new(tokio::sync::Notify::new());
+        let registered = Registered::new(&open, activity.clone(), close.clone());
         let io = hyper_util::rt::TokioIo::new(Tracked {
             io: stream,
             activity: activity.clone(),
@@ -1020,6 +1037,7 @@ pub async fn serve_on(
         let connection = graceful.watch(http.serve_connection(io, service));
         tokio::spawn(async move {
             let _slot = slot;
+            let _registered = registered;
             tokio::select! {
                 done = connection => {
                     if let Err(e) = done {
@@ -1028,6 +1046,9 @@ pub async fn serve_on(
                 }
                 why = activity.expired(limits) => {
                     tracing::debug!(%peer, why, "connection closed");
+                }
+                () = close.notified() => {
+                    tracing::debug!(%peer, "connection closed to make room for another");
                 }
             }
         });
@@ -1074,6 +1095,16 @@ impl Activity {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// Since when the connection has waited for a request (its start, or
+    /// its last response), `None` while a request is being served.
+    fn waiting_since(&self) -> Option<tokio::time::Instant> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.busy.load(SeqCst) > 0 {
+            return None;
+        }
+        Some(self.started + Duration::from_millis(self.idle_since.load(SeqCst)))
+    }
+
     /// Bytes arrived: the first ones between requests start the head timer.
     fn read(&self) {
         use std::sync::atomic::Ordering::SeqCst;
@@ -1095,7 +1126,9 @@ impl Activity {
                 (None, "")
             } else {
                 match self.head_since.load(SeqCst) {
-                    0 if self.served.load(SeqCst) == 0 => (
+                    // The first head: from the connection's start, however
+                    // its bytes trickle in.
+                    _ if self.served.load(SeqCst) == 0 => (
                         Some(ms(limits.header_read_timeout)),
                         "no request head within the header-read timeout",
                     ),
@@ -1122,6 +1155,61 @@ impl Activity {
                 () = changed => {}
             }
         }
+    }
+}
+
+/// The open connections, so that a full server can close the one that has
+/// waited longest for a request.
+#[derive(Default)]
+struct Open {
+    next: u64,
+    connections: std::collections::HashMap<u64, (Arc<Activity>, Arc<tokio::sync::Notify>)>,
+}
+
+impl Open {
+    /// The close signal of the connection that has waited longest for a
+    /// request; `None` when every connection is serving one. A scan, run
+    /// only when every slot is taken.
+    fn longest_waiting(&self) -> Option<Arc<tokio::sync::Notify>> {
+        self.connections
+            .values()
+            .filter_map(|(activity, close)| Some((activity.waiting_since()?, close)))
+            .min_by_key(|(since, _)| *since)
+            .map(|(_, close)| close.clone())
+    }
+}
+
+fn lock(open: &std::sync::Mutex<Open>) -> std::sync::MutexGuard<'_, Open> {
+    open.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A connection's entry in [`Open`], removed when the connection ends.
+struct Registered {
+    open: Arc<std::sync::Mutex<Open>>,
+    id: u64,
+}
+
+impl Registered {
+    fn new(
+        open: &Arc<std::sync::Mutex<Open>>,
+        activity: Arc<Activity>,
+        close: Arc<tokio::sync::Notify>,
+    ) -> Registered {
+        let mut o = lock(open);
+        let id = o.next;
+        o.next += 1;
+        o.connections.insert(id, (activity, close));
+        Registered {
+            open: open.clone(),
+            id,
+        }
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        lock(&self.open).connections.remove(&self.id);
     }
 }
 
@@ -1779,12 +1867,21 @@ mod tests {
         slow.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n")
             .await
             .unwrap();
-        for (what, stream) in [("silent", &mut silent), ("unfinished head", &mut slow)] {
+        // The first head is timed from the connection's start: a first
+        // byte late in it does not restart the timer.
+        let mut trickle = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        trickle.write_all(b"G").await.unwrap();
+        for (what, stream) in [
+            ("silent", &mut silent),
+            ("unfinished head", &mut slow),
+            ("late first byte", &mut trickle),
+        ] {
             let (_, closed) = until_closed(stream, Duration::from_secs(5)).await;
             let closed = closed.unwrap_or_else(|| panic!("{what}: still open after 5 s"));
             assert!(
-                closed < Duration::from_millis(2500),
-                "{what}: closed after {closed:?}"
+                closed < Duration::from_millis(600),
+                "{what}: closed {closed:?} after the first 700 ms, the head timeout is 1 s"
             );
         }
         // Kept alive: a request, a response, then the idle timeout; the
@@ -1842,19 +1939,62 @@ mod tests {
         );
     }
 
-    /// Beyond the cap, connections wait for a slot; they are served once
-    /// one is free.
+    /// At the cap, a new connection closes the one that has waited longest
+    /// for a request and is served at once: idle connections cannot keep
+    /// others out.
     #[tokio::test]
-    async fn connections_beyond_the_cap_wait_for_a_slot() {
+    async fn at_the_cap_the_longest_idle_connection_makes_room() {
         use tokio::io::AsyncWriteExt as _;
         let addr = listening(Connections {
             max_connections: 2,
             ..SHORT
         })
         .await;
-        let _a = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let _b = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut a = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut b = tokio::net::TcpStream::connect(addr).await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let (got, _) = until_closed(&mut c, Duration::from_secs(5)).await;
+        assert!(
+            got.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&got)
+        );
+        let waited = started.elapsed();
+        assert!(
+            waited < Duration::from_millis(500),
+            "waited {waited:?} for a slot held by idle connections"
+        );
+        let (_, closed) = until_closed(&mut a, Duration::from_millis(100)).await;
+        assert!(closed.is_some(), "the oldest idle connection made room");
+        let (_, closed) = until_closed(&mut b, Duration::from_millis(100)).await;
+        assert!(closed.is_none(), "only one connection was closed");
+    }
+
+    /// When every connection is serving a request, a new one waits for a
+    /// request to finish; it is served then.
+    #[tokio::test]
+    async fn at_the_cap_of_busy_connections_the_next_waits() {
+        use tokio::io::AsyncWriteExt as _;
+        let addr = listening(Connections {
+            max_connections: 2,
+            ..SHORT
+        })
+        .await;
+        let mut busy = Vec::new();
+        for _ in 0..2 {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(b"POST /slow HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            busy.push(s);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
         let started = Instant::now();
         let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
         c.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
@@ -1869,9 +2009,17 @@ mod tests {
         assert!(closed.is_some());
         let waited = started.elapsed();
         assert!(
-            waited > Duration::from_millis(700),
-            "served at once ({waited:?}): the cap of 2 was not applied"
+            waited > Duration::from_millis(500),
+            "served at once ({waited:?}): a request in flight was cut to make room"
         );
+        for mut s in busy {
+            let (got, _) = until_closed(&mut s, Duration::from_secs(3)).await;
+            assert!(
+                got.starts_with(b"HTTP/1.1 408"),
+                "{}",
+                String::from_utf8_lossy(&got)
+            );
+        }
     }
 
     #[tokio::test]
