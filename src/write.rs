@@ -216,8 +216,13 @@ fn write_file(path: &Path, contents: &[u8]) -> Result<()> {
         fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    let mut f =
-        fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    // A new file, never one that exists: a link planted at a staging
+    // name is not followed.
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     f.write_all(contents)
         .with_context(|| format!("cannot write {}", path.display()))?;
     f.sync_all()

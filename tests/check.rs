@@ -350,3 +350,32 @@ fn links_inside_the_output_directory_are_refused() {
         .code(2)
         .stderr(predicate::str::contains("migrations is a symbolic link"));
 }
+
+/// An update stages each changed file under a name of its own before
+/// renaming it into place; a link planted at that name is never followed.
+#[test]
+fn a_link_at_a_staging_name_is_not_followed() {
+    use palisade::source::SourceFile;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_copy(dir.path(), "billing");
+    let out = dir.path().join("project");
+    generate(&spec, &out);
+    // The spec changes, so the invoice module is staged again.
+    let text =
+        std::fs::read_to_string(&spec)
+            .unwrap()
+            .replacen("max_length: 2000", "max_length: 1999", 1);
+    let compiled = palisade::compile(SourceFile::new("billing.yaml", text.clone())).unwrap();
+    let project = palisade::generate::generate(&compiled.model, "billing.yaml");
+    let manifest = palisade::write::Manifest::of(&project, "billing.yaml", text.as_bytes());
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "untouched\n").unwrap();
+    let stage = out.join(format!(
+        "src/api/invoice.rs.palisade-new-{}",
+        std::process::id()
+    ));
+    std::os::unix::fs::symlink(&victim, &stage).unwrap();
+    let result = palisade::write::write(&project, &manifest, &out, Default::default());
+    assert!(result.is_err(), "the update went through a planted link");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched\n");
+}
