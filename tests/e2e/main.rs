@@ -1982,3 +1982,25 @@ fn the_suite_catches_signature_work_on_hopeless_tokens() {
     );
     assert!(message.contains("logged as"), "{message}");
 }
+
+/// HS512 accepting a 32-byte secret, as before issue 12: shorter than
+/// the hash (RFC 7518 section 3.2).
+#[test]
+fn the_suite_catches_short_hmac_secrets() {
+    let message = catches(
+        "examples/shop.yaml",
+        (
+            "short-secret",
+            &|dir| {
+                server::edit(
+                    &dir.join("src/runtime/config.rs"),
+                    "pub fn min_secret_bytes(",
+                    "Algorithm::HS512 => 64,",
+                    "Algorithm::HS512 => 32,",
+                );
+            },
+            false,
+        ),
+    );
+    assert!(message.contains("secret one byte short"), "{message}");
+}

@@ -116,9 +116,28 @@ pub fn fails_closed(server: &Server) {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let out = cmd.stdin(Stdio::null()).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{what}: the server must not start");
+        // A server that starts anyway would never exit: wait a bounded time.
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{what}: the server must not start (still running after 20 s)");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let stderr = std::fs::read_to_string(log.path()).unwrap_or_default();
+        assert!(!status.success(), "{what}: the server must not start");
         assert!(
             stderr.contains("error:"),
             "{what}: a clear message, got {stderr}"
