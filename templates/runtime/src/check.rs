@@ -71,20 +71,33 @@ impl FromStr for Number {
     }
 }
 
+/// A JSON number read from its text with `T`'s `FromStr` (so nothing is
+/// lost to a binary float first); any other JSON value is a type error
+/// that names `expected`.
+fn from_number_text<'de, D, T>(d: D, expected: &'static str) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    use serde::Deserialize as _;
+    use serde::de::{Error, Unexpected};
+    let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+    let text = raw.get();
+    let unexpected = match text.as_bytes().first() {
+        Some(b'-' | b'0'..=b'9') => return text.parse().map_err(D::Error::custom),
+        Some(b'"') => Unexpected::Other("string"),
+        Some(b't' | b'f') => Unexpected::Other("boolean"),
+        Some(b'[') => Unexpected::Seq,
+        Some(b'{') => Unexpected::Map,
+        _ => Unexpected::Unit,
+    };
+    Err(D::Error::invalid_type(unexpected, &expected))
+}
+
 impl<'de> serde::Deserialize<'de> for Number {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::{Error, Unexpected};
-        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
-        let text = raw.get();
-        let unexpected = match text.as_bytes().first() {
-            Some(b'-' | b'0'..=b'9') => return text.parse().map_err(D::Error::custom),
-            Some(b'"') => Unexpected::Other("string"),
-            Some(b't' | b'f') => Unexpected::Other("boolean"),
-            Some(b'[') => Unexpected::Seq,
-            Some(b'{') => Unexpected::Map,
-            _ => Unexpected::Unit,
-        };
-        Err(D::Error::invalid_type(unexpected, &"a number"))
+        from_number_text(d, "a number")
     }
 }
 
@@ -183,18 +196,7 @@ impl FromStr for Integer {
 
 impl<'de> serde::Deserialize<'de> for Integer {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::{Error, Unexpected};
-        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
-        let text = raw.get();
-        let unexpected = match text.as_bytes().first() {
-            Some(b'-' | b'0'..=b'9') => return text.parse().map_err(D::Error::custom),
-            Some(b'"') => Unexpected::Other("string"),
-            Some(b't' | b'f') => Unexpected::Other("boolean"),
-            Some(b'[') => Unexpected::Seq,
-            Some(b'{') => Unexpected::Map,
-            _ => Unexpected::Unit,
-        };
-        Err(D::Error::invalid_type(unexpected, &"an integer"))
+        from_number_text(d, "an integer")
     }
 }
 
