@@ -3,7 +3,8 @@
 //! The generator decides who may do what once, in its model, and hands each
 //! operation a static [`Grants`] plus the resource's [`OwnerClaim`];
 //! [`authorize`] applies them to the [`Caller`]. Invariant: the result is
-//! either an error or an [`Access`] whose [`Scope`] the store must apply;
+//! either an error or a [`Reach`] whose [`Scope`] the store must apply (the
+//! guard hands it to the handler and its hooks inside an [`Access`]);
 //! `Scope::Owned` can only be dropped by a store function that forgets to
 //! call [`Scope::push_condition`], which the generated tests catch. Owner
 //! values always come from the token, never from the request.
@@ -21,6 +22,7 @@ use sqlx::{QueryBuilder, Sqlite};
 
 use super::auth::{Caller, Principal};
 use super::problem::Problem;
+use super::server::Db;
 
 /// Who may run one operation (the spec's `access` block for it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +118,7 @@ impl Grants {
 
 /// The outcome of [`authorize`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Access {
+pub struct Reach {
     /// Rows the operation may touch.
     pub rows: Scope,
     /// The caller's own owner value, when the token carries it (even when a
@@ -124,7 +126,37 @@ pub struct Access {
     pub owner: Option<String>,
 }
 
+/// What one request of a guarded operation may do, as its handler and the
+/// team's hooks see it: the caller, the rows the operation reaches for
+/// it, its owner value and the database. The guard makes it; new fields
+/// may be added in later versions (it is `#[non_exhaustive]`), so hooks
+/// take it whole and read what they need.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Access {
+    /// Who is calling (anonymous only under a public grant).
+    pub caller: Caller,
+    /// Rows the operation may touch: a hook that reads or writes rows
+    /// itself must apply it too ([`Scope::push_condition`]).
+    pub rows: Scope,
+    /// The caller's own owner value, when the token carries it (even when a
+    /// role reaches all rows): the owner of anything the caller creates.
+    pub owner: Option<String>,
+    /// The service's database (read-only and write pools).
+    pub db: Db,
+}
+
 impl Access {
+    /// What the guard hands on: `reach` for `caller`, with the database.
+    pub fn new(caller: Caller, reach: Reach, db: Db) -> Access {
+        Access {
+            caller,
+            rows: reach.rows,
+            owner: reach.owner,
+            db,
+        }
+    }
+
     /// The owner for a new row of an owned resource; 403 when the token
     /// has no owner value (for example a role token without the tenant
     /// claim).
@@ -140,14 +172,14 @@ pub fn authorize(
     caller: &Caller,
     grants: &Grants,
     owner_rule: Option<OwnerClaim>,
-) -> Result<Access, Problem> {
+) -> Result<Reach, Problem> {
     let principal = caller.principal();
     let owner = match (principal, owner_rule) {
         (Some(p), Some(rule)) => rule.value_of(p).map(str::to_owned),
         _ => None,
     };
     if grants.public {
-        return Ok(Access {
+        return Ok(Reach {
             rows: Scope::All,
             owner,
         });
@@ -156,14 +188,14 @@ pub fn authorize(
         return Err(Problem::unauthorized());
     };
     if grants.roles.iter().any(|r| p.has_role(r)) {
-        return Ok(Access {
+        return Ok(Reach {
             rows: Scope::All,
             owner,
         });
     }
     if grants.owner && owner_rule.is_some() {
         return match owner {
-            Some(o) => Ok(Access {
+            Some(o) => Ok(Reach {
                 rows: Scope::Owned(o.clone()),
                 owner: Some(o),
             }),
@@ -210,7 +242,7 @@ mod tests {
         public: true,
     };
 
-    fn status(r: Result<Access, Problem>) -> Result<Access, StatusCode> {
+    fn status(r: Result<Reach, Problem>) -> Result<Reach, StatusCode> {
         r.map_err(|p| p.status)
     }
 
@@ -266,7 +298,7 @@ mod tests {
         let a = authorize(&admin, &OWNER_AND_ADMIN, Some(OwnerClaim::Claim("org"))).unwrap();
         assert_eq!((a.rows, a.owner.as_deref()), (Scope::All, Some("acme")));
         let a = authorize(&Caller::Anonymous, &PUBLIC, Some(OwnerClaim::User)).unwrap();
-        assert_eq!(a.require_owner().unwrap_err().status, StatusCode::FORBIDDEN);
+        assert_eq!(a.owner, None);
     }
 
     #[test]

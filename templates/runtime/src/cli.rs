@@ -9,12 +9,12 @@
 
 use std::process::ExitCode;
 
-use axum::Router;
 use jsonwebtoken::AlgorithmFamily;
 
 use super::auth::{Verifier, mint};
 use super::config::Config;
-use super::server::{App, Migration, Settings, init_tracing, run};
+use super::server::{Settings, init_tracing, run};
+use super::service::Service;
 
 const USAGE: &str = "usage:
   SERVICE [serve]                  start the server (BIND_ADDR, DATABASE_URL, the JWT key variable)
@@ -24,16 +24,13 @@ const USAGE: &str = "usage:
                                    --private-key, the private half of the configured public key)";
 
 /// Runs the binary: parses the arguments and serves or mints.
-pub fn main(
-    settings: &'static Settings,
-    migrations: &'static [Migration],
-    routes: fn(&App) -> Router<App>,
-) -> ExitCode {
+pub fn main(service: Service) -> ExitCode {
+    let settings = service.settings;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = || USAGE.replace("SERVICE", settings.service);
     match args.first().map(String::as_str) {
-        None => serve(settings, migrations, routes),
-        Some("serve") if args.len() == 1 => serve(settings, migrations, routes),
+        None => serve(service),
+        Some("serve") if args.len() == 1 => serve(service),
         Some("dev-token") => match dev_token(settings, &args[1..]) {
             Ok(token) => {
                 println!("{token}");
@@ -55,11 +52,7 @@ pub fn main(
     }
 }
 
-fn serve(
-    settings: &'static Settings,
-    migrations: &'static [Migration],
-    routes: fn(&App) -> Router<App>,
-) -> ExitCode {
+fn serve(service: Service) -> ExitCode {
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -71,7 +64,7 @@ fn serve(
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(settings, migrations, routes)) {
+    match runtime.block_on(run(service)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

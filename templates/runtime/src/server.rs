@@ -262,23 +262,16 @@ where
             let Some(caller) = req.extensions().get::<Caller>().cloned() else {
                 return Ok(Problem::internal(&"guard without the auth middleware").into_response());
             };
-            let (key, rate) = match &caller {
-                Caller::User(p) => (format!("user:{}:{}", op.bucket, p.user), op.user_rate),
-                Caller::Anonymous => {
-                    let ip = req
-                        .extensions()
-                        .get::<ClientIp>()
-                        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0);
-                    (format!("anon:{}:{}", op.bucket, ip_key(ip)), op.anon_rate)
+            let (decision, rate) = match limit(&app, &req, &caller, op.bucket, op.user_rate, op.anon_rate) {
+                Ok(allowed) => allowed,
+                Err(refused) => {
+                    tracing::info!(operation = op.name, "throttled");
+                    return Ok(refused);
                 }
             };
-            let decision = app.limiter.check(&key, rate);
-            if !decision.allowed {
-                tracing::info!(operation = op.name, "throttled");
-                return Ok(throttled(&decision, op.bucket, rate));
-            }
             let mut res = match authorize(&caller, &op.grants, op.owner) {
-                Ok(access) => {
+                Ok(reach) => {
+                    let access = Access::new(caller, reach, app.db.clone());
                     req.extensions_mut().insert(access);
                     inner.call(req).await.into_response()
                 }
@@ -289,6 +282,35 @@ where
             }
             Ok(res)
         })
+    }
+}
+
+/// Counts one request of `caller` against `bucket`: per user for a
+/// signed-in caller, per client address for an anonymous one. The
+/// decision and the rate it was taken under, or the 429 to answer.
+pub fn limit(
+    app: &App,
+    req: &Request,
+    caller: &Caller,
+    bucket: &str,
+    user_rate: Rate,
+    anon_rate: Rate,
+) -> Result<(Decision, Rate), Response> {
+    let (key, rate) = match caller {
+        Caller::User(p) => (format!("user:{bucket}:{}", p.user), user_rate),
+        Caller::Anonymous => {
+            let ip = req
+                .extensions()
+                .get::<ClientIp>()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0);
+            (format!("anon:{bucket}:{}", ip_key(ip)), anon_rate)
+        }
+    };
+    let decision = app.limiter.check(&key, rate);
+    if decision.allowed {
+        Ok((decision, rate))
+    } else {
+        Err(throttled(&decision, bucket, rate))
     }
 }
 
@@ -1288,15 +1310,15 @@ impl tokio::io::AsyncWrite for Tracked {
     }
 }
 
-/// [`start`], then [`serve`] the routes built by `routes`.
-pub async fn run(
-    settings: &'static Settings,
-    migrations: &[Migration],
-    routes: impl FnOnce(&App) -> Router<App>,
-) -> Result<(), ConfigError> {
-    let (app, addr) = start(settings, migrations).await?;
-    let r = routes(&app);
-    serve(app, r, addr).await
+/// [`start`], then the team's background tasks, then [`serve`] the
+/// service's routes.
+pub async fn run(mut service: super::service::Service) -> Result<(), ConfigError> {
+    let (app, addr) = start(service.settings, service.migrations).await?;
+    for task in service.tasks.drain(..) {
+        tokio::spawn(task(app.clone()));
+    }
+    let routes = service.routes(&app);
+    serve(app, routes, addr).await
 }
 
 async fn shutdown_signal() {

@@ -16,7 +16,8 @@ use axum::http::Request;
 use tower::ServiceExt as _;
 
 use super::auth::{Algorithm, AuthSettings, Verifier, mint};
-use super::server::{App, Migration, Settings, connect, migrate, router};
+use super::server::{App, connect, migrate, router};
+use super::service::Service;
 use super::throttle::{Decision, Limiter, Rate};
 
 /// A limiter that allows everything: the tests prove isolation and grants,
@@ -48,17 +49,17 @@ pub struct TestApp {
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: u16,
+    pub headers: axum::http::HeaderMap,
     pub body: serde_json::Value,
     pub raw: Vec<u8>,
 }
 
 impl TestApp {
-    /// Builds the app: migrations applied to a new in-memory database.
-    pub async fn new(
-        settings: &'static Settings,
-        migrations: &[Migration],
-        routes: fn(&App) -> Router<App>,
-    ) -> TestApp {
+    /// Builds the app of `service` (the spec's routes and any the team
+    /// added): migrations applied to a new in-memory database. Background
+    /// tasks are not started.
+    pub async fn new(mut service: Service) -> TestApp {
+        let (settings, migrations) = (service.settings, service.migrations);
         let auth = AuthSettings {
             algorithm: Algorithm::HS256,
             ..settings.auth
@@ -76,7 +77,8 @@ impl TestApp {
             limiter: Arc::new(Unlimited),
             settings,
         };
-        let router = router(app.clone(), routes(&app)).expect("the router builds");
+        let routes = service.routes(&app);
+        let router = router(app, routes).expect("the router builds");
         TestApp { router, auth }
     }
 
@@ -147,11 +149,17 @@ impl TestApp {
             .await
             .expect("the router never fails");
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let raw = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .expect("a readable body")
             .to_vec();
         let body = serde_json::from_slice(&raw).unwrap_or(serde_json::Value::Null);
-        Reply { status, body, raw }
+        Reply {
+            status,
+            headers,
+            body,
+            raw,
+        }
     }
 }
