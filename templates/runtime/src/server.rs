@@ -262,13 +262,12 @@ where
             let Some(caller) = req.extensions().get::<Caller>().cloned() else {
                 return Ok(Problem::internal(&"guard without the auth middleware").into_response());
             };
-            let (decision, rate) = match limit(&app, &req, &caller, op.bucket, op.user_rate, op.anon_rate) {
-                Ok(allowed) => allowed,
-                Err(refused) => {
-                    tracing::info!(operation = op.name, "throttled");
-                    return Ok(refused);
-                }
-            };
+            let (decision, rate) =
+                limit(&app, &req, &caller, op.bucket, op.user_rate, op.anon_rate);
+            if !decision.allowed {
+                tracing::info!(operation = op.name, "throttled");
+                return Ok(throttled(&decision, op.bucket, rate));
+            }
             let mut res = match authorize(&caller, &op.grants, op.owner) {
                 Ok(reach) => {
                     let access = Access::new(caller, reach, app.db.clone());
@@ -287,7 +286,8 @@ where
 
 /// Counts one request of `caller` against `bucket`: per user for a
 /// signed-in caller, per client address for an anonymous one. The
-/// decision and the rate it was taken under, or the 429 to answer.
+/// decision and the rate it was taken under ([`throttled`] answers a
+/// refusal).
 pub fn limit(
     app: &App,
     req: &Request,
@@ -295,7 +295,7 @@ pub fn limit(
     bucket: &str,
     user_rate: Rate,
     anon_rate: Rate,
-) -> Result<(Decision, Rate), Response> {
+) -> (Decision, Rate) {
     let (key, rate) = match caller {
         Caller::User(p) => (format!("user:{bucket}:{}", p.user), user_rate),
         Caller::Anonymous => {
@@ -306,12 +306,7 @@ pub fn limit(
             (format!("anon:{bucket}:{}", ip_key(ip)), anon_rate)
         }
     };
-    let decision = app.limiter.check(&key, rate);
-    if decision.allowed {
-        Ok((decision, rate))
-    } else {
-        Err(throttled(&decision, bucket, rate))
-    }
+    (app.limiter.check(&key, rate), rate)
 }
 
 /// Extracts what the guard decided; 500 if the route has no guard.
@@ -327,7 +322,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Access {
     }
 }
 
-fn throttled(d: &Decision, bucket: &str, rate: Rate) -> Response {
+/// The 429 of a refused `d`, with its rate-limit headers.
+pub fn throttled(d: &Decision, bucket: &str, rate: Rate) -> Response {
     let mut res = Problem::new(StatusCode::TOO_MANY_REQUESTS, "too many requests").into_response();
     for (name, value) in d.headers(bucket, rate) {
         res.headers_mut().insert(name, value);

@@ -36,7 +36,7 @@ use tower::Layer;
 
 use super::auth::Caller;
 use super::problem::Problem;
-use super::server::{App, Migration, Settings, limit};
+use super::server::{App, Migration, Settings, limit, throttled};
 
 type Extend = Box<dyn FnOnce(&App, Router<App>) -> Router<App>>;
 type Task = Box<dyn FnOnce(App) -> Pin<Box<dyn Future<Output = ()> + Send>>>;
@@ -165,17 +165,17 @@ async fn gate(app: App, req: Request, next: Next, signed_in: bool) -> Response {
         return Problem::internal(&"route without the auth middleware").into_response();
     };
     let settings = app.settings;
-    let (decision, rate) = match limit(
+    let (decision, rate) = limit(
         &app,
         &req,
         &caller,
         "default",
         settings.user_rate,
         settings.anon_rate,
-    ) {
-        Ok(allowed) => allowed,
-        Err(refused) => return refused,
-    };
+    );
+    if !decision.allowed {
+        return throttled(&decision, "default", rate);
+    }
     let mut res = if signed_in && matches!(caller, Caller::Anonymous) {
         Problem::unauthorized().into_response()
     } else {
@@ -239,7 +239,10 @@ mod tests {
     }
 
     fn generated(app: &App) -> Router<App> {
-        Router::new().route("/items", get((|| async { "items" }).layer(app.guard(&LIST))))
+        Router::new().route(
+            "/items",
+            get((|| async { "items" }).layer(app.guard(&LIST))),
+        )
     }
 
     #[derive(Clone)]
@@ -257,7 +260,10 @@ mod tests {
 
     impl<S> tower::Service<Request> for Stamped<S>
     where
-        S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+        S: tower::Service<Request, Response = Response, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
         S::Future: Send + 'static,
     {
         type Response = Response;
@@ -278,7 +284,9 @@ mod tests {
                 let mut res = future.await?;
                 res.headers_mut().insert(
                     "x-stamp",
-                    if signed_in { "user" } else { "anonymous" }.parse().unwrap(),
+                    if signed_in { "user" } else { "anonymous" }
+                        .parse()
+                        .unwrap(),
                 );
                 Ok(res)
             })
@@ -298,16 +306,34 @@ mod tests {
         let token = app.token("alice", &[], "t");
         assert_eq!(app.call("GET", "/mine", None, None).await.status, 401);
         let mine = app.call("GET", "/mine", Some(&token), None).await;
-        assert_eq!((mine.status, mine.raw.as_slice()), (200, b"alice".as_slice()));
+        assert_eq!(
+            (mine.status, mine.raw.as_slice()),
+            (200, b"alice".as_slice())
+        );
         let open = app.call("GET", "/open", None, None).await;
-        assert_eq!((open.status, open.raw.as_slice()), (200, b"anonymous".as_slice()));
+        assert_eq!(
+            (open.status, open.raw.as_slice()),
+            (200, b"anonymous".as_slice())
+        );
         // A bad token is refused on a public route too.
-        assert_eq!(app.call("GET", "/open", Some("x.y.z"), None).await.status, 401);
+        assert_eq!(
+            app.call("GET", "/open", Some("x.y.z"), None).await.status,
+            401
+        );
         // The generated routes keep their own grants.
-        assert_eq!(app.call("GET", "/items", Some(&token), None).await.status, 403);
+        assert_eq!(
+            app.call("GET", "/items", Some(&token), None).await.status,
+            403
+        );
         // Unknown paths and methods answer as before.
-        assert_eq!(app.call("GET", "/nothing", Some(&token), None).await.status, 404);
-        assert_eq!(app.call("POST", "/mine", Some(&token), None).await.status, 405);
+        assert_eq!(
+            app.call("GET", "/nothing", Some(&token), None).await.status,
+            404
+        );
+        assert_eq!(
+            app.call("POST", "/mine", Some(&token), None).await.status,
+            405
+        );
     }
 
     #[tokio::test]
