@@ -286,6 +286,11 @@ fn generate(spec: &Path, out: &Path, force: bool, color: bool) -> u8 {
     let name = spec_file_name(spec);
     let project = crate::generate::generate(&compiled.model, &name);
     let manifest = crate::write::Manifest::of(&project, &name, compiled.source.text().as_bytes());
+    // What the project held before, for the upgrade notes below.
+    let earlier = crate::write::Manifest::read(out).ok().flatten();
+    let earlier_runtime = crate::write::plain_path(out, RUNTIME_MANIFEST)
+        .ok()
+        .and_then(|p| std::fs::read_to_string(p).ok());
     match crate::write::write(
         &project,
         &manifest,
@@ -296,6 +301,25 @@ fn generate(spec: &Path, out: &Path, force: bool, color: bool) -> u8 {
             let count = |v: &Vec<String>| v.len();
             for path in &report.removed {
                 println!("removed {path}");
+            }
+            for path in &report.handed_over {
+                println!("yours from now on: {path}");
+            }
+            let old_layout = earlier
+                .as_ref()
+                .is_some_and(|m| m.files.contains_key("src/runtime/mod.rs"));
+            if old_layout {
+                println!(
+                    "moved to the workspace layout of palisade {}: the generated API is the crate api/, the runtime the crate runtime/ (palisade-runtime {}); Cargo.toml, src/main.rs, src/lib.rs and .gitignore are yours from now on; your hooks and Cargo.lock were kept",
+                    crate::generate::VERSION,
+                    crate::generate::runtime_version()
+                );
+            }
+            if let Some(note) = runtime_upgrade(
+                earlier_runtime.as_deref(),
+                &project.files[RUNTIME_MANIFEST].contents,
+            ) {
+                println!("{note}");
             }
             for path in &report.orphaned {
                 eprintln!(
@@ -326,6 +350,57 @@ fn generate(spec: &Path, out: &Path, force: bool, color: bool) -> u8 {
             2
         }
     }
+}
+
+/// The vendored runtime's manifest in a generated project.
+const RUNTIME_MANIFEST: &str = "runtime/Cargo.toml";
+
+/// A manifest's package version and the names in its `[dependencies]`.
+fn manifest_summary(text: &str) -> (String, Vec<String>) {
+    let version = text
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or_default()
+        .to_string();
+    let mut in_dependencies = false;
+    let mut names = Vec::new();
+    for line in text.lines() {
+        if line.starts_with('[') {
+            in_dependencies = line == "[dependencies]";
+        } else if in_dependencies {
+            if let Some((name, _)) = line.split_once(" = ") {
+                if !name.starts_with('#') {
+                    names.push(name.to_string());
+                }
+            }
+        }
+    }
+    (version, names)
+}
+
+/// What a new runtime version changes for the team, if it changed: the
+/// versions and the crates it now needs (which `cargo update -w` adds to a
+/// lock file that `--locked` builds would otherwise refuse).
+fn runtime_upgrade(before: Option<&str>, after: &str) -> Option<String> {
+    let (old_version, old_names) = manifest_summary(before?);
+    let (new_version, new_names) = manifest_summary(after);
+    if old_version == new_version {
+        return None;
+    }
+    let added: Vec<&str> = new_names
+        .iter()
+        .filter(|n| !old_names.contains(n))
+        .map(String::as_str)
+        .collect();
+    let mut note = format!("runtime/: palisade-runtime {old_version} -> {new_version}");
+    if !added.is_empty() {
+        note.push_str(&format!(
+            "; it needs new crates ({}): run `cargo update -w` once to add them to Cargo.lock",
+            added.join(", ")
+        ));
+    }
+    Some(note)
 }
 
 fn check(spec: &Path, out: &Path, format: Format, color: bool) -> u8 {

@@ -21,6 +21,7 @@ mod tests;
 use std::collections::BTreeMap;
 
 use minijinja::{Environment, context};
+use proc_macro2::TokenStream;
 use quote::quote;
 use serde::Serialize;
 
@@ -75,7 +76,7 @@ impl Project {
     }
 }
 
-/// The runtime modules copied into every project, in declaration order.
+/// The runtime crate's source files, vendored into every project's `runtime/src/`.
 const RUNTIME: &[(&str, &str)] = &[
     (
         "access",
@@ -101,10 +102,15 @@ const RUNTIME: &[(&str, &str)] = &[
         "problem",
         include_str!("../../templates/runtime/src/problem.rs"),
     ),
+    ("lib", include_str!("../../templates/runtime/src/lib.rs")),
     ("row", include_str!("../../templates/runtime/src/row.rs")),
     (
         "server",
         include_str!("../../templates/runtime/src/server.rs"),
+    ),
+    (
+        "service",
+        include_str!("../../templates/runtime/src/service.rs"),
     ),
     (
         "testkit",
@@ -128,11 +134,13 @@ pub const LOCK: &str = include_str!("../../templates/project/Cargo.lock");
 /// The package name of [`LOCK`]'s own package.
 pub const LOCK_ROOT: &str = "palisade-project";
 
-/// [`LOCK`] for the package `package`: its own entry renamed and put where
-/// Cargo puts it (by name, then version). When a dependency has the same
-/// name (a service called `url`), Cargo tells the two apart by version:
-/// the dependency's bare references become `"url 2.5.8"`, as Cargo writes
-/// them. `None` if the template has no entry of its own (a broken build).
+/// [`LOCK`] for the workspace of the package `package`: the entries of the
+/// template's root package and of its API crate (`<root>-api`) renamed,
+/// the root's dependency list re-sorted, and both put where Cargo puts
+/// them (by name, then version). When a dependency has the service's name
+/// (a service called `url`), Cargo tells the two apart by version: the
+/// dependency's bare references become `"url 2.5.8"`, as Cargo writes
+/// them. `None` if the template lacks an entry of its own (a broken build).
 pub fn lock_file(package: &str) -> Option<String> {
     let start = LOCK.find("[[package]]\n")?;
     let (head, body) = LOCK.split_at(start);
@@ -150,11 +158,24 @@ pub fn lock_file(package: &str) -> Option<String> {
         .filter(|b| !b.trim().is_empty())
         .map(|b| b.trim_end().to_string())
         .collect();
-    let root = blocks.iter().position(|b| field(b, "name") == LOCK_ROOT)?;
-    let own = blocks.remove(root).replacen(
-        &format!("name = \"{LOCK_ROOT}\""),
-        &format!("name = \"{package}\""),
+    let (api_root, api) = (format!("{LOCK_ROOT}-api"), format!("{package}-api"));
+    let mut take = |name: &str| -> Option<String> {
+        let at = blocks.iter().position(|b| field(b, "name") == name)?;
+        Some(blocks.remove(at))
+    };
+    let own_api = take(&api_root)?.replacen(
+        &format!("name = \"{api_root}\""),
+        &format!("name = \"{api}\""),
         1,
+    );
+    let own = sorted_dependencies(
+        &take(LOCK_ROOT)?
+            .replacen(
+                &format!("name = \"{LOCK_ROOT}\""),
+                &format!("name = \"{package}\""),
+                1,
+            )
+            .replacen(&format!(" \"{api_root}\","), &format!(" \"{api}\","), 1),
     );
     let namesakes: Vec<String> = blocks
         .iter()
@@ -162,15 +183,17 @@ pub fn lock_file(package: &str) -> Option<String> {
         .map(|b| field(b, "version"))
         .collect();
     let key = |b: &str| (field(b, "name"), version_key(&field(b, "version")));
-    let own_key = key(&own);
-    let at = blocks
-        .iter()
-        .position(|b| key(b) > own_key)
-        .unwrap_or(blocks.len());
-    blocks.insert(at, own);
+    for entry in [own, own_api] {
+        let own_key = key(&entry);
+        let at = blocks
+            .iter()
+            .position(|b| key(b) > own_key)
+            .unwrap_or(blocks.len());
+        blocks.insert(at, entry);
+    }
     if let [version] = namesakes.as_slice() {
-        // One version was referred to by its bare name (by the project's
-        // own list too); now it needs its version.
+        // One version was referred to by its bare name; now it needs its
+        // version.
         let bare = format!(" \"{package}\",");
         let qualified = format!(" \"{package} {version}\",");
         for block in blocks.iter_mut() {
@@ -186,6 +209,17 @@ pub fn lock_file(package: &str) -> Option<String> {
         .map(|b| format!("[[package]]\n{b}\n"))
         .collect();
     Some(format!("{head}{}", body.join("\n")))
+}
+
+/// `block` with the lines of its `dependencies` list in Cargo's order.
+fn sorted_dependencies(block: &str) -> String {
+    let mut lines: Vec<&str> = block.lines().collect();
+    if let Some(open) = lines.iter().position(|l| *l == "dependencies = [") {
+        if let Some(len) = lines[open + 1..].iter().position(|l| *l == "]") {
+            lines[open + 1..open + 1 + len].sort();
+        }
+    }
+    lines.join("\n")
 }
 
 /// A version's numeric parts, for Cargo's order (`0.10.0` after `0.9.1`);
@@ -259,6 +293,22 @@ fn templates() -> Environment<'static> {
             "hooks.rs",
             include_str!("../../templates/project/hooks.rs.j2"),
         ),
+        (
+            "api-Cargo.toml",
+            include_str!("../../templates/project/api-Cargo.toml.j2"),
+        ),
+        (
+            "main.rs",
+            include_str!("../../templates/project/main.rs.j2"),
+        ),
+        (
+            "lib.rs",
+            include_str!("../../templates/project/lib.rs.j2"),
+        ),
+        (
+            "rustfmt.toml",
+            include_str!("../../templates/project/rustfmt.toml.j2"),
+        ),
     ] {
         env.add_template(name, source)
             .expect("project templates parse");
@@ -272,15 +322,38 @@ fn render(env: &Environment<'_>, name: &str, ctx: minijinja::Value) -> String {
         .expect("project templates render")
 }
 
-/// The `[dependencies]` table of the runtime crate, verbatim.
-fn dependencies() -> String {
+/// The runtime crate's version (`runtime/Cargo.toml`), which the generated
+/// API crate requires exactly.
+pub fn runtime_version() -> &'static str {
+    RUNTIME_MANIFEST
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .expect("the runtime manifest has a version")
+}
+
+/// The crates the generated API code names itself, with the runtime's
+/// requirement for each (so the two always resolve to one version).
+const API_DEPENDENCIES: &[&str] = &["axum", "serde", "serde_json", "sqlx", "uuid"];
+
+/// The `[dependencies]` lines of the API crate: the runtime's own line for
+/// each of [`API_DEPENDENCIES`].
+fn api_dependencies() -> String {
     let start = RUNTIME_MANIFEST
         .find("[dependencies]\n")
-        .expect("runtime manifest has dependencies")
-        + "[dependencies]\n".len();
-    let rest = &RUNTIME_MANIFEST[start..];
-    let end = rest.find("\n[").map_or(rest.len(), |i| i + 1);
-    rest[..end].to_string()
+        .expect("runtime manifest has dependencies");
+    let table = &RUNTIME_MANIFEST[start..];
+    let table = &table[..table[1..].find("\n[").map_or(table.len(), |i| i + 1)];
+    API_DEPENDENCIES
+        .iter()
+        .map(|name| {
+            table
+                .lines()
+                .find(|l| l.starts_with(&format!("{name} = ")))
+                .expect("the runtime depends on every crate the API names")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Generates the project for `service`, whose spec is `spec_file`.
@@ -315,27 +388,43 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
         genpkey => genpkey,
     };
 
-    project.generated(
-        "Cargo.toml",
-        render(
-            &env,
-            "Cargo.toml",
-            context! { dependencies => dependencies(), name => ident::package(&service.name), ..base.clone() },
-        ),
-    );
+    let package = ident::package(&service.name);
+    let api_package = format!("{package}-api");
+    let api_krate = ident::internal(&api_package.replace('-', "_"));
+    let workspace = context! {
+        package => &package,
+        api_package => &api_package,
+        api_krate => api_krate.to_string(),
+        krate => ident::krate(&service.name).to_string(),
+        runtime_version => runtime_version(),
+        ..base.clone()
+    };
+    // The team's: created once, then never rewritten or compared.
+    project.user("Cargo.toml", render(&env, "Cargo.toml", workspace.clone()));
+    project.user("src/main.rs", render(&env, "main.rs", workspace.clone()));
+    project.user("src/lib.rs", render(&env, "lib.rs", workspace.clone()));
+    project.user(".gitignore", render(&env, "gitignore", base.clone()));
     // The versions this repository builds and tests, for the first build;
     // the project's own from then on (cargo updates it, palisade never does).
-    if let Some(lock) = lock_file(&ident::package(&service.name)) {
+    if let Some(lock) = lock_file(&package) {
         project.user("Cargo.lock", lock);
     }
-    project.generated(".gitignore", render(&env, "gitignore", base.clone()));
+    project.generated(
+        "api/Cargo.toml",
+        render(
+            &env,
+            "api-Cargo.toml",
+            context! { dependencies => api_dependencies(), ..workspace.clone() },
+        ),
+    );
+    project.generated("api/rustfmt.toml", render(&env, "rustfmt.toml", base.clone()));
     project.generated(
         ".cargo/config.toml",
         render(&env, "cargo-config.toml", base.clone()),
     );
     project.generated(".env.example", render(&env, "env.example", base.clone()));
     project.generated("migrations/0001_init.sql", render(&env, "migration.sql", context! { tables => minijinja::Value::from(minijinja::value::Serde(sql::tables(service))), ..base.clone() }));
-    project.generated("README.md", render(&env, "README.md", context! { resources => minijinja::Value::from(minijinja::value::Serde(readme_resources(service))), session => minijinja::Value::from(minijinja::value::Serde(readme::session(service, dev_token))), ..base.clone() }));
+    project.generated("README.md", render(&env, "README.md", context! { resources => minijinja::Value::from(minijinja::value::Serde(readme_resources(service))), session => minijinja::Value::from(minijinja::value::Serde(readme::session(service, dev_token))), ..workspace.clone() }));
     // The three large outputs are independent: the security tests and the
     // OpenAPI document are made on threads of their own while the resource
     // modules are printed (themselves on every core), so no core idles
@@ -343,11 +432,9 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
     // not `Send`) and the bytes do not depend on the scheduling.
     let (security_tests, openapi, printed) = std::thread::scope(|scope| {
         let security_tests = scope.spawn(|| {
-            // The tests name the library by the service name: give them the
-            // path code must use (`r#match`, `crate_` for a service named
-            // like a keyword).
+            // The tests name the generated API crate.
             let tests_view = Service {
-                name: ident::krate(&service.name).to_string(),
+                name: api_package.replace('-', "_"),
                 ..service.clone()
             };
             rust::print(tests::security_tests(&tests_view))
@@ -369,30 +456,15 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
     project.generated("openapi.json", openapi);
 
     let head = header(spec_file);
+    // The API crate is not formatted by rustfmt (`api/rustfmt.toml`): its
+    // files are prettyplease's, so `cargo fmt` can never make them drift.
     project.generated(
-        "src/main.rs",
-        format!("{head}{}", rust::print(main_rs(service))),
+        "api/tests/security.rs",
+        format!("{head}{security_tests}"),
     );
-    project.generated("src/lib.rs", format!("{head}{}", rust::print(lib_rs())));
-    // rustfmt would reformat a test file printed by prettyplease; the cases
-    // live in a module it skips, behind a file it leaves as it is.
     project.generated(
-        "tests/security.rs",
-        format!(
-            "{head}{}",
-            rust::print(quote! {
-                //! The service's own security tests (see `security/cases.rs`).
-
-                #[rustfmt::skip]
-                #[path = "security/cases.rs"]
-                mod cases;
-            })
-        ),
-    );
-    project.generated("tests/security/cases.rs", format!("{head}{security_tests}"));
-    project.generated(
-        "src/api/mod.rs",
-        format!("{head}{}", rust::print(api_mod(service))),
+        "api/src/lib.rs",
+        format!("{head}{}", rust::print(api_lib(service))),
     );
     let modules: Vec<(String, syn::Ident)> = service
         .resources
@@ -404,35 +476,28 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
         .collect();
     for ((resource, (_, module)), code) in service.resources.iter().zip(&modules).zip(printed) {
         let file = module.to_string().trim_start_matches("r#").to_string();
-        project.generated(format!("src/api/{file}.rs"), format!("{head}{code}"));
+        project.generated(format!("api/src/{file}.rs"), format!("{head}{code}"));
         project.user(
             format!("src/hooks/{file}.rs"),
-            render(&env, "hooks.rs", context! { resource => &resource.name, module => module.to_string(), ..base.clone() }),
+            render(&env, "hooks.rs", context! { resource => &resource.name, module => module.to_string(), file => &file, ..workspace.clone() }),
         );
     }
     project.generated(
         "src/hooks/mod.rs",
-        format!("{head}{}", rust::print(hooks_mod(&modules))),
+        format!("{head}{}", rust::print(hooks_mod(&modules, &api_krate))),
     );
 
-    let runtime_mod = RUNTIME.iter().map(|(name, _)| {
-        let ident = ident::internal(name);
-        quote!(pub mod #ident;)
-    });
+    // The runtime crate, vendored at its version; `cargo fmt` leaves it as
+    // it is too (a team's own rustfmt.toml cannot make it drift).
     project.generated(
-        "src/runtime/mod.rs",
+        "runtime/Cargo.toml",
         format!(
-            "{head}{}",
-            rust::print(quote! {
-                //! Runtime support shared by every resource: authentication,
-                //! authorization, bodies, checks, pages, problems, throttling and
-                //! the server. Copied from palisade's `templates/runtime`.
-                #(#runtime_mod)*
-            })
+            "# @generated by palisade {VERSION} from {spec_file}. Do not edit: change the spec and run `palisade generate`.\n{RUNTIME_MANIFEST}"
         ),
     );
+    project.generated("runtime/rustfmt.toml", render(&env, "rustfmt.toml", base.clone()));
     for (name, source) in RUNTIME {
-        project.generated(format!("src/runtime/{name}.rs"), format!("{head}{source}"));
+        project.generated(format!("runtime/src/{name}.rs"), format!("{head}{source}"));
     }
     project
 }
@@ -492,37 +557,8 @@ fn resource_modules(service: &Service) -> Vec<String> {
     printed.into_iter().map(|(_, code)| code).collect()
 }
 
-fn main_rs(service: &Service) -> proc_macro2::TokenStream {
-    let krate = ident::krate(&service.name);
-    quote! {
-        //! The server binary: `cargo run` serves, `cargo run -- dev-token` mints
-        //! a token for local use.
-
-        fn main() -> std::process::ExitCode {
-            #krate::runtime::cli::main(&#krate::api::SETTINGS, #krate::api::MIGRATIONS, #krate::api::routes)
-        }
-    }
-}
-
-fn lib_rs() -> proc_macro2::TokenStream {
-    quote! {
-        //! The service as a library: the binary in `main.rs` serves it, and the
-        //! tests in `tests/` drive its router directly.
-
-        #[rustfmt::skip]
-        pub mod api;
-        pub mod hooks;
-        #[rustfmt::skip]
-        pub mod runtime;
-    }
-}
-
-fn api_mod(service: &Service) -> proc_macro2::TokenStream {
+fn api_lib(service: &Service) -> TokenStream {
     let modules = ident::modules(service.resources.iter().map(|r| r.name.as_str()));
-    let files: Vec<String> = modules
-        .iter()
-        .map(|m| m.to_string().trim_start_matches("r#").to_string())
-        .collect();
     let auth = &service.auth;
     let algorithm = ident::internal(auth.algorithm.name());
     let key_env = auth.key.env();
@@ -556,29 +592,41 @@ fn api_mod(service: &Service) -> proc_macro2::TokenStream {
             let methods: Vec<&str> = c.methods.iter().map(|m| m.as_str()).collect();
             let credentials = c.credentials;
             let age = u64::from(c.max_age_seconds.unwrap_or(0));
-            quote!(Some(crate::runtime::server::CorsSettings { origins: &[#(#origins),*], credentials: #credentials, methods: &[#(#methods),*], max_age_seconds: #age }))
+            quote!(Some(::palisade_runtime::server::CorsSettings { origins: &[#(#origins),*], credentials: #credentials, methods: &[#(#methods),*], max_age_seconds: #age }))
         }
     };
     let name = &service.name;
     let database = format!("sqlite://{name}.db?mode=rwc");
-    let merges = modules.iter().map(|m| quote!(.merge(#m::routes(app))));
+    let merges = modules.iter().map(|m| quote!(.merge(#m::routes::<H>(app))));
     // A resource named `api` is the module `api::api`; `::axum` stays the
     // crate when a resource is named `axum`.
-    let declarations = modules.iter().map(|m| {
-        let inception = (m == "api").then(|| quote!(#[allow(clippy::module_inception)]));
-        quote!(#inception pub mod #m;)
-    });
-    let _ = files;
+    let declarations = modules.iter().map(|m| quote!(pub mod #m;));
+    let bounds: Vec<TokenStream> = modules.iter().map(|m| quote!(#m::Hooks)).collect();
+    let doc = match &service.description {
+        Some(d) => format!(" The `{name}` API: {d}"),
+        None => format!(" The `{name}` API."),
+    };
     quote! {
-        //! The service's settings, migrations and routes, from the spec.
+        #![doc = #doc]
+        //!
+        //! Generated by palisade from the spec: the service's settings, its
+        //! migrations, one module per resource and the router. The team's
+        //! code (hooks, routes of its own, `main`) lives in the package
+        //! above; this crate is regenerated, never edited.
 
         use ::axum::Router;
-
-        use crate::runtime::auth::{Algorithm, AuthSettings};
-        use crate::runtime::server::{App, Migration, Settings};
-        use crate::runtime::throttle::Rate;
+        use ::palisade_runtime::auth::{Algorithm, AuthSettings};
+        use ::palisade_runtime::server::{App, Migration, Settings};
+        use ::palisade_runtime::throttle::Rate;
+        use ::palisade_runtime::Service;
 
         #(#declarations)*
+
+        /// The team's business logic: every resource's `Hooks`, implemented
+        /// for one type in the service's `src/hooks/`.
+        pub trait Hooks: #(#bounds)+* {}
+
+        impl<H: #(#bounds)+*> Hooks for H {}
 
         /// Everything the spec says about the service as a whole.
         pub static SETTINGS: Settings = Settings {
@@ -612,14 +660,21 @@ fn api_mod(service: &Service) -> proc_macro2::TokenStream {
             sql: include_str!("../../migrations/0001_init.sql"),
         }];
 
-        /// Every route the spec grants, and no other.
-        pub fn routes(app: &App) -> Router<App> {
+        /// Every route the spec grants, and no other; writes run the hooks
+        /// of `H`.
+        pub fn routes<H: Hooks>(app: &App) -> Router<App> {
             Router::new() #(#merges)*
+        }
+
+        /// The service as the spec declares it, with the hooks of `H`: what
+        /// the team's `main` extends and runs.
+        pub fn service<H: Hooks>() -> Service {
+            Service::new(&SETTINGS, MIGRATIONS, routes::<H>)
         }
     }
 }
 
-fn hooks_mod(modules: &[(String, syn::Ident)]) -> proc_macro2::TokenStream {
+fn hooks_mod(modules: &[(String, syn::Ident)], api: &syn::Ident) -> TokenStream {
     // rustfmt formats this module (it is the parent of user files), and
     // orders `mod` items by name: so do we, or `cargo fmt` would rewrite it.
     let mut mods: Vec<&syn::Ident> = modules.iter().map(|(_, m)| m).collect();
@@ -630,13 +685,20 @@ fn hooks_mod(modules: &[(String, syn::Ident)]) -> proc_macro2::TokenStream {
         quote!(#inception pub mod #m;)
     });
     quote! {
-        //! Business logic. Each resource's file here is created once by
-        //! palisade and then belongs to you; it is never overwritten.
+        //! Business logic: one file per resource, each created once by
+        //! palisade and then yours (it is never overwritten). This module
+        //! only declares them, and is regenerated with the spec.
 
         #(#mods)*
 
         /// The type your hooks are implemented for.
         pub struct Custom;
+
+        /// The service as the spec declares it, with your hooks: what
+        /// `main` extends and runs.
+        pub fn service() -> palisade_runtime::Service {
+            #api::service::<Custom>()
+        }
     }
 }
 

@@ -36,9 +36,9 @@ fn rate(r: crate::spec::Rate) -> TokenStream {
 /// a `number` keeps how its text compares with its `f64`, for exact bounds.
 fn value_type(column: &Column) -> TokenStream {
     match column.ty {
-        ColumnType::Number => quote!(crate::runtime::check::Number),
+        ColumnType::Number => quote!(palisade_runtime::check::Number),
         // Any JSON number without a fractional part, `5.0` too.
-        ColumnType::Integer => quote!(crate::runtime::check::Integer),
+        ColumnType::Integer => quote!(palisade_runtime::check::Integer),
         _ => row_type(column),
     }
 }
@@ -135,7 +135,7 @@ fn default_value(column: &Column, input: bool) -> Option<TokenStream> {
         (ColumnType::Integer, serde_json::Value::Number(n)) => {
             let i = n.as_i64()?;
             if input {
-                quote!(crate::runtime::check::Integer::from(#i))
+                quote!(palisade_runtime::check::Integer::from(#i))
             } else {
                 quote!(#i)
             }
@@ -143,7 +143,7 @@ fn default_value(column: &Column, input: bool) -> Option<TokenStream> {
         (ColumnType::Number, serde_json::Value::Number(n)) => {
             let f = n.as_f64()?;
             if input {
-                quote!(crate::runtime::check::Number::from(#f))
+                quote!(palisade_runtime::check::Number::from(#f))
             } else {
                 quote!(#f)
             }
@@ -183,13 +183,13 @@ pub fn resource_module(
     });
     let owner_rule = match &resource.scope {
         Scope::Owned { tenant: false, .. } => {
-            quote!(Some(crate::runtime::access::OwnerClaim::User))
+            quote!(Some(palisade_runtime::access::OwnerClaim::User))
         }
         Scope::Owned {
             claim,
             tenant: true,
             ..
-        } => quote!(Some(crate::runtime::access::OwnerClaim::Claim(#claim))),
+        } => quote!(Some(palisade_runtime::access::OwnerClaim::Claim(#claim))),
         Scope::Unowned => quote!(None),
     };
 
@@ -243,7 +243,7 @@ pub fn resource_module(
         }
         let anchored = format!("^(?:{p})$");
         let constant = ident::constant("PATTERN_", &c.name);
-        Some(quote!(static #constant: crate::runtime::check::Pattern = crate::runtime::check::Pattern::new(#anchored);))
+        Some(quote!(static #constant: palisade_runtime::check::Pattern = palisade_runtime::check::Pattern::new(#anchored);))
     });
 
     // Create input: the columns the model accepts on create.
@@ -501,7 +501,7 @@ pub fn resource_module(
         Some(o) => quote!(row.#o.as_deref()),
         None => quote!(None),
     };
-    let caller_ty = quote!(crate::runtime::auth::Caller);
+    let caller_ty = quote!(palisade_runtime::auth::Caller);
     let shows = |row: TokenStream| {
         if hides_owner {
             quote!(shown(#row, &caller))
@@ -574,9 +574,9 @@ pub fn resource_module(
             OperationKind::Create => {
                 let shown_row = shows(quote!(row));
                 quote! {
-                    async fn #h(State(app): State<App>, #read_caller access: Access, Json(mut input): Json<CreateInput>) -> Result<Response, Problem> {
+                    async fn #h<H: Hooks>(State(app): State<App>, #read_caller access: Access, Json(mut input): Json<CreateInput>) -> Result<Response, Problem> {
                         input.check()?;
-                        <crate::hooks::Custom as Hooks>::before_create(&access, &mut input).await?;
+                        H::before_create(&access, &mut input).await?;
                         input.check()?;
                         #create_owner
                         #(#create_refs)*
@@ -587,9 +587,9 @@ pub fn resource_module(
                 }
             }
             OperationKind::Update => quote! {
-                async fn #h(State(app): State<App>, #update_caller access: Access, Path(id): Path<String>, Json(mut input): Json<UpdateInput>) -> Result<Response, Problem> {
+                async fn #h<H: Hooks>(State(app): State<App>, #update_caller access: Access, Path(id): Path<String>, Json(mut input): Json<UpdateInput>) -> Result<Response, Problem> {
                     input.check()?;
-                    <crate::hooks::Custom as Hooks>::before_update(&access, &id, &mut input).await?;
+                    H::before_update(&access, &id, &mut input).await?;
                     input.check()?;
                     #update_owner
                     #(#update_refs)*
@@ -600,8 +600,8 @@ pub fn resource_module(
                 }
             },
             OperationKind::Delete => quote! {
-                async fn #h(State(app): State<App>, access: Access, Path(id): Path<String>) -> Result<Response, Problem> {
-                    <crate::hooks::Custom as Hooks>::before_delete(&access, &id).await?;
+                async fn #h<H: Hooks>(State(app): State<App>, access: Access, Path(id): Path<String>) -> Result<Response, Problem> {
+                    H::before_delete(&access, &id).await?;
                     if store::delete(&app.db.write, &access.rows, &id).await? {
                         Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT))
                     } else {
@@ -629,7 +629,7 @@ pub fn resource_module(
 
             /// The row as `caller` may see it: without the owner column unless
             /// `OWNER_READ` reaches the caller for this row.
-            fn shown(mut row: Row, caller: &crate::runtime::auth::Caller) -> Row {
+            fn shown(mut row: Row, caller: &palisade_runtime::auth::Caller) -> Row {
                 if !OWNER_READ.reach(caller, #owner_rule, row.#owner.as_deref()) {
                     row.#owner = None;
                 }
@@ -645,17 +645,25 @@ pub fn resource_module(
             .collect();
         let (first, rest) = ops.split_first()?;
         let method = |op: &Operation| format_ident!("{}", op.method.as_str().to_ascii_lowercase());
-        let (m, h, s) = (
-            method(first),
-            handler_ident(first.kind),
-            op_ident(first.kind),
-        );
+        // Writes run the team's hooks: their handlers take the hooks type.
+        let handler = |op: &Operation| {
+            let h = handler_ident(op.kind);
+            match op.kind {
+                OperationKind::List | OperationKind::Get => quote!(#h),
+                _ => quote!(#h::<H>),
+            }
+        };
+        let (m, h, s) = (method(first), handler(first), op_ident(first.kind));
         let rest = rest.iter().map(|op| {
-            let (m, h, s) = (method(op), handler_ident(op.kind), op_ident(op.kind));
+            let (m, h, s) = (method(op), handler(op), op_ident(op.kind));
             quote!(.#m(#h.layer(app.guard(&#s))))
         });
         Some(quote!(.route(#path, axum::routing::#m(#h.layer(app.guard(&#s))) #(#rest)*)))
     };
+    let routes_doc = format!(
+        " The routes of `/{}`: exactly the operations the spec grants; writes run the hooks of `H`.",
+        resource.plural
+    );
     let collection = route_for(
         &[OperationKind::List, OperationKind::Create],
         &format!("/{}", resource.plural),
@@ -729,7 +737,7 @@ pub fn resource_module(
         quote! {
             match qb.build().execute(db).await {
                 Ok(done) => Ok(done.rows_affected() > 0),
-                Err(e) if crate::runtime::problem::is_foreign_key_violation(&e) => Err(match still_referenced(db, id).await {
+                Err(e) if palisade_runtime::problem::is_foreign_key_violation(&e) => Err(match still_referenced(db, id).await {
                     Some(p) => p,
                     None => e.into(),
                 }),
@@ -777,7 +785,7 @@ pub fn resource_module(
     );
     let patch_use = (!update_cols.is_empty()).then(|| {
         quote!(
-            use crate::runtime::row::Patch;
+            use palisade_runtime::row::Patch;
         )
     });
     // A resource named `store` holds a `store` module of its own.
@@ -799,7 +807,7 @@ pub fn resource_module(
             use axum::extract::RawQuery;
         ));
         uses.push(quote!(
-            use crate::runtime::page::{self, ListQuery, ListRules};
+            use palisade_runtime::page::{self, ListQuery, ListRules};
         ));
     }
     if list || get || update || delete {
@@ -810,15 +818,15 @@ pub fn resource_module(
     // An update that never answers with the row replies with no body.
     if list || get || create || (update && update_replies) {
         uses.push(quote!(
-            use crate::runtime::body;
+            use palisade_runtime::body;
         ));
     }
     if create || update {
         uses.push(quote!(
-            use crate::runtime::body::Json;
+            use palisade_runtime::body::Json;
         ));
         uses.push(quote!(
-            use crate::runtime::row::now;
+            use palisade_runtime::row::now;
         ));
     }
     if decodes {
@@ -933,7 +941,7 @@ pub fn resource_module(
         .any(|t| t.to_string().contains("Scope"));
     let scope_use = (builds_queries || refs_name_scope).then(|| {
         quote!(
-            use crate::runtime::access::Scope;
+            use palisade_runtime::access::Scope;
         )
     });
     quote! {
@@ -946,13 +954,13 @@ pub fn resource_module(
         use sqlx::SqlitePool;
         #(#uses)*
 
-        use crate::runtime::access::{Access, Grants};
+        use palisade_runtime::access::{Access, Grants};
         #scope_use
-        use crate::runtime::check::Checker;
-        use crate::runtime::problem::Problem;
+        use palisade_runtime::check::Checker;
+        use palisade_runtime::problem::Problem;
         #patch_use
-        use crate::runtime::server::{App, Operation};
-        use crate::runtime::throttle::Rate;
+        use palisade_runtime::server::{App, Operation};
+        use palisade_runtime::throttle::Rate;
 
         #table_const
         #owner_const_used
@@ -1013,9 +1021,11 @@ pub fn resource_module(
             }
         }
 
-        /// Business logic, implemented for `crate::hooks::Custom` in the
-        /// user-owned `src/hooks/` files. Every method does nothing by default.
-        pub trait Hooks {
+        /// Business logic, implemented for the team's hooks type in its
+        /// `src/hooks/` file. Every method does nothing by default; `access`
+        /// is the caller, the rows it reaches, its owner value and the
+        /// database.
+        pub trait Hooks: Send + Sync + 'static {
             /// Before a row is inserted; may change the input or refuse.
             fn before_create(access: &Access, input: &mut CreateInput) -> impl std::future::Future<Output = Result<(), Problem>> + Send {
                 let _ = (access, input);
@@ -1056,8 +1066,8 @@ pub fn resource_module(
 
         #(#handlers)*
 
-        /// The routes of `/{plural}`: exactly the operations the spec grants.
-        pub fn routes(app: &App) -> Router<App> {
+        #[doc = #routes_doc]
+        pub fn routes<H: Hooks>(app: &App) -> Router<App> {
             Router::new() #collection #item
         }
     }

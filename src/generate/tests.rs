@@ -305,7 +305,8 @@ fn maker(resource: &Resource, steps: &[Step<'_>]) -> TokenStream {
     }
 }
 
-/// The `tests/security.rs` file of the project.
+/// The `api/tests/security.rs` file of the project; `service.name` is the
+/// generated API crate's name.
 pub fn security_tests(service: &Service) -> TokenStream {
     let krate = format_ident!("{}", service.name.replace('-', "_"));
     let empty = json!({});
@@ -740,11 +741,18 @@ pub fn security_tests(service: &Service) -> TokenStream {
         .collect();
     let serde = (!imports.is_empty()).then(|| quote!(use serde_json::{#(#imports),*};));
     let app = all_name.contains("app").then(|| {
+        let modules = super::ident::modules(service.resources.iter().map(|r| r.name.as_str()));
         quote! {
-            use #krate::runtime::testkit::TestApp;
+            use palisade_runtime::testkit::TestApp;
+
+            /// The generated code as the spec makes it, without the team's
+            /// hooks (which may refuse what these tests send).
+            struct NoHooks;
+
+            #(impl #krate::#modules::Hooks for NoHooks {})*
 
             async fn app() -> TestApp {
-                TestApp::new(&#krate::api::SETTINGS, #krate::api::MIGRATIONS, #krate::api::routes).await
+                TestApp::new(#krate::service::<NoHooks>()).await
             }
         }
     });
