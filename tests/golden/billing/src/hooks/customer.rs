@@ -1,8 +1,9 @@
 //! Business logic for `customer` rows.
 //!
 //! Palisade created this file once and never overwrites it: it is yours.
-//! Override any method of `Hooks` (see `src/api/customer.rs`);
-//! the ones you leave out do nothing.
+//! Override any method of `Hooks` (see `api/src/customer.rs`); the ones you
+//! leave out do nothing. Each gets the request's `Access`: the caller, the
+//! rows it reaches, its owner value and the database.
 
 use crate::api::customer::Hooks;
 
