@@ -65,7 +65,7 @@ fn a_fresh_generation_is_clean_and_check_never_writes() {
         .assert()
         .code(0)
         .stdout(predicate::str::contains("up to date"));
-    std::fs::write(out.join("src/api/invoice.rs"), "// edited\n").unwrap();
+    std::fs::write(out.join("api/src/invoice.rs"), "// edited\n").unwrap();
     let before_edit = mtimes(&out);
     palisade()
         .arg("check")
@@ -84,7 +84,7 @@ fn a_hand_edited_file_is_named_with_its_diff() {
     let spec = spec_copy(dir.path(), "billing");
     let out = dir.path().join("project");
     generate(&spec, &out);
-    let file = out.join("src/api/customer.rs");
+    let file = out.join("api/src/customer.rs");
     let text = std::fs::read_to_string(&file)
         .unwrap()
         .replace("WHERE \\\"id\\\" = ", "WHERE 1 = 1 OR \\\"id\\\" = ");
@@ -96,8 +96,8 @@ fn a_hand_edited_file_is_named_with_its_diff() {
         .arg(&out)
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("hand-edited: src/api/customer.rs"))
-        .stdout(predicate::str::contains("--- a/src/api/customer.rs"))
+        .stdout(predicate::str::contains("hand-edited: api/src/customer.rs"))
+        .stdout(predicate::str::contains("--- a/api/src/customer.rs"))
         .stdout(predicate::str::contains(
             "-        >::new(format!(\"SELECT {COLUMNS} FROM {TABLE} WHERE 1 = 1 OR",
         ))
@@ -131,7 +131,7 @@ fn a_changed_spec_makes_the_project_stale_and_removed_resources_leave_unexpected
         .arg(&out)
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("stale: src/api/invoice.rs"))
+        .stdout(predicate::str::contains("stale: api/src/invoice.rs"))
         .stdout(predicate::str::contains(
             "the spec changed since the last generation",
         ));
@@ -158,7 +158,7 @@ fn a_changed_spec_makes_the_project_stale_and_removed_resources_leave_unexpected
         .arg(&out)
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("unexpected: src/api/invoice.rs"))
+        .stdout(predicate::str::contains("unexpected: api/src/invoice.rs"))
         .stdout(predicate::str::contains("warning: src/hooks/invoice.rs"));
     palisade()
         .arg("generate")
@@ -167,9 +167,9 @@ fn a_changed_spec_makes_the_project_stale_and_removed_resources_leave_unexpected
         .arg(&out)
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("removed src/api/invoice.rs"))
+        .stdout(predicate::str::contains("removed api/src/invoice.rs"))
         .stderr(predicate::str::contains("src/hooks/invoice.rs"));
-    assert!(!out.join("src/api/invoice.rs").exists());
+    assert!(!out.join("api/src/invoice.rs").exists());
     assert_eq!(
         std::fs::read_to_string(out.join("src/hooks/invoice.rs")).unwrap(),
         "// my invoice logic\n"
@@ -293,8 +293,8 @@ fn links_inside_the_output_directory_are_refused() {
     std::fs::write(&secret, "TOP-SECRET-LINE\n").unwrap();
 
     // check: a generated file replaced by a link to a file outside.
-    std::fs::remove_file(out.join("src/api/invoice.rs")).unwrap();
-    symlink(&secret, out.join("src/api/invoice.rs")).unwrap();
+    std::fs::remove_file(out.join("api/src/invoice.rs")).unwrap();
+    symlink(&secret, out.join("api/src/invoice.rs")).unwrap();
     palisade()
         .arg("check")
         .arg(&spec)
@@ -305,7 +305,7 @@ fn links_inside_the_output_directory_are_refused() {
         .stdout(predicate::str::contains("TOP-SECRET").not())
         .stderr(predicate::str::contains("TOP-SECRET").not())
         .stderr(predicate::str::contains(
-            "src/api/invoice.rs is a symbolic link",
+            "api/src/invoice.rs is a symbolic link",
         ));
     // generate refuses it too, and leaves the link and its target alone.
     palisade()
@@ -320,7 +320,7 @@ fn links_inside_the_output_directory_are_refused() {
         std::fs::read_to_string(&secret).unwrap(),
         "TOP-SECRET-LINE\n"
     );
-    std::fs::remove_file(out.join("src/api/invoice.rs")).unwrap();
+    std::fs::remove_file(out.join("api/src/invoice.rs")).unwrap();
 
     // generate: a generated directory replaced by a link to one outside.
     let elsewhere = dir.path().join("elsewhere");
@@ -340,7 +340,7 @@ fn links_inside_the_output_directory_are_refused() {
         0,
         "generate wrote through the link"
     );
-    assert!(!out.join("src/api/invoice.rs").exists(), "nothing written");
+    assert!(!out.join("api/src/invoice.rs").exists(), "nothing written");
     palisade()
         .arg("check")
         .arg(&spec)
@@ -371,7 +371,7 @@ fn a_link_at_a_staging_name_is_not_followed() {
     let victim = dir.path().join("victim.txt");
     std::fs::write(&victim, "untouched\n").unwrap();
     let stage = out.join(format!(
-        "src/api/invoice.rs.palisade-new-{}",
+        "api/src/invoice.rs.palisade-new-{}",
         std::process::id()
     ));
     std::os::unix::fs::symlink(&victim, &stage).unwrap();

@@ -243,7 +243,7 @@ fn generate_writes_a_project_and_regeneration_keeps_user_files() {
     for file in [
         "Cargo.toml",
         "src/main.rs",
-        "src/api/invoice.rs",
+        "api/src/invoice.rs",
         "src/hooks/invoice.rs",
         "openapi.json",
         ".palisade/manifest.json",
@@ -251,10 +251,15 @@ fn generate_writes_a_project_and_regeneration_keeps_user_files() {
     ] {
         assert!(out.join(file).exists(), "{file}");
     }
-    // The user's hook survives; a hand-edited generated file is restored.
+    // The user's hook and manifest survive; a hand-edited generated file
+    // is restored.
     let hook = out.join("src/hooks/invoice.rs");
     std::fs::write(&hook, "// my business logic\n").unwrap();
-    std::fs::write(out.join("src/api/invoice.rs"), "// tampered\n").unwrap();
+    let manifest = out.join("Cargo.toml");
+    let mut team = std::fs::read_to_string(&manifest).unwrap();
+    team.push_str("itoa = \"1\"\n");
+    std::fs::write(&manifest, &team).unwrap();
+    std::fs::write(out.join("api/src/invoice.rs"), "// tampered\n").unwrap();
     std::fs::write(out.join("notes.txt"), "mine\n").unwrap();
     palisade()
         .args(["generate", "examples/billing.yaml", "--out"])
@@ -267,12 +272,13 @@ fn generate_writes_a_project_and_regeneration_keeps_user_files() {
         std::fs::read_to_string(&hook).unwrap(),
         "// my business logic\n"
     );
+    assert_eq!(std::fs::read_to_string(&manifest).unwrap(), team);
     assert_eq!(
         std::fs::read_to_string(out.join("notes.txt")).unwrap(),
         "mine\n"
     );
     assert!(
-        std::fs::read_to_string(out.join("src/api/invoice.rs"))
+        std::fs::read_to_string(out.join("api/src/invoice.rs"))
             .unwrap()
             .contains("@generated")
     );
@@ -314,9 +320,9 @@ fn a_failure_in_the_middle_of_writing_leaves_the_old_tree_intact() {
         .assert()
         .code(0);
     // Make every generated file stale, then fail halfway through the update.
-    let api = out.join("src/api/mod.rs");
+    let api = out.join("api/src/lib.rs");
     std::fs::write(&api, "// stale\n").unwrap();
-    std::fs::write(out.join("Cargo.toml"), "# stale\n").unwrap();
+    std::fs::write(out.join("api/Cargo.toml"), "# stale\n").unwrap();
     let before = tree(&out);
     palisade()
         .args(["generate", "examples/shop.yaml", "--out"])
@@ -389,4 +395,127 @@ fn oversized_specs_are_refused_in_moments() {
             spec.display()
         );
     }
+}
+
+/// Copies `from` into `to` (directories and regular files).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let target = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_tree(&p, &target);
+        } else {
+            std::fs::copy(&p, &target).unwrap();
+        }
+    }
+}
+
+/// A project of palisade 0.1's layout (tests/fixtures/layout-0.1) is moved
+/// to the workspace layout: the old generated sources go, the files that
+/// are the team's now are written once, hooks and the lock file stay
+/// byte for byte, and the project is then up to date for `check`. (The
+/// e2e suite builds, attacks and self-tests the moved projects.)
+#[test]
+fn generate_moves_a_project_of_the_previous_layout_and_keeps_the_teams_files() {
+    for example in ["billing", "projects", "shop"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join(example);
+        copy_tree(
+            &std::path::Path::new("tests/fixtures/layout-0.1").join(example),
+            &out,
+        );
+        let before = tree(&out);
+        let spec = format!("examples/{example}.yaml");
+        palisade()
+            .args(["generate", &spec, "--out"])
+            .arg(&out)
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains(
+                "moved to the workspace layout of palisade",
+            ))
+            .stdout(predicate::str::contains("yours from now on: Cargo.toml"))
+            .stdout(predicate::str::contains("yours from now on: src/main.rs"))
+            .stdout(predicate::str::contains("removed src/api/mod.rs"));
+        let after = tree(&out);
+        for (path, (bytes, _)) in &before {
+            if path.starts_with("src/hooks/") && path != "src/hooks/mod.rs" || path == "Cargo.lock" {
+                assert_eq!(&after[path].0, bytes, "{example}: {path} changed");
+            }
+        }
+        for gone in ["src/api", "src/runtime", "tests"] {
+            assert!(!out.join(gone).exists(), "{example}: {gone} is left");
+        }
+        let manifest = std::fs::read_to_string(out.join("Cargo.toml")).unwrap();
+        assert!(manifest.contains("[workspace]"), "{example}: {manifest}");
+        assert!(!manifest.contains("@generated"), "{example}: {manifest}");
+        palisade()
+            .args(["check", &spec, "--out"])
+            .arg(&out)
+            .assert()
+            .code(0);
+        // Once moved, a second run changes nothing and says nothing of it.
+        palisade()
+            .args(["generate", &spec, "--out"])
+            .arg(&out)
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains("moved to").not())
+            .stdout(predicate::str::contains("0 created, 0 updated"));
+    }
+}
+
+/// A file an earlier palisade generated and a team edited anyway (a
+/// dependency added to the old generated Cargo.toml) is never replaced:
+/// the move is refused, nothing is written, and the message says what to do.
+#[test]
+fn a_hand_edited_file_that_becomes_the_teams_stops_the_move_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("shop");
+    copy_tree(std::path::Path::new("tests/fixtures/layout-0.1/shop"), &out);
+    let manifest = out.join("Cargo.toml");
+    let mut edited = std::fs::read_to_string(&manifest).unwrap();
+    edited.push_str("itoa = \"1\"\n");
+    std::fs::write(&manifest, &edited).unwrap();
+    let before = tree(&out);
+    palisade()
+        .args(["generate", "examples/shop.yaml", "--out"])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "Cargo.toml was generated by palisade 0.1.0 and has been edited since",
+        ))
+        .stderr(predicate::str::contains("git stash"))
+        .stderr(predicate::str::contains("nothing was changed"));
+    assert_eq!(tree(&out), before);
+}
+
+/// A project whose vendored runtime is older is told so, with the crates
+/// the new one needs and the one command that adds them to the lock file.
+#[test]
+fn a_new_runtime_version_is_announced_with_its_new_crates() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("shop");
+    palisade()
+        .args(["generate", "examples/shop.yaml", "--out"])
+        .arg(&out)
+        .assert()
+        .code(0);
+    let runtime = out.join("runtime/Cargo.toml");
+    let current = std::fs::read_to_string(&runtime).unwrap();
+    let older = current
+        .replacen("\nversion = \"", "\nversion = \"0.0.", 1)
+        .replacen("\nrlimit = ", "\n# rlimit = ", 1);
+    std::fs::write(&runtime, older).unwrap();
+    palisade()
+        .args(["generate", "examples/shop.yaml", "--out"])
+        .arg(&out)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("runtime/: palisade-runtime 0.0."))
+        .stdout(predicate::str::contains("it needs new crates (rlimit)"))
+        .stdout(predicate::str::contains("cargo update -w"));
+    assert_eq!(std::fs::read_to_string(&runtime).unwrap(), current);
 }

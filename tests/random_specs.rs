@@ -88,7 +88,7 @@ fn check(text: &str, spec: &specgen::Spec) {
     // every other Rust file depends on the spec.
     for (path, file) in &project.files {
         if path.ends_with(".rs")
-            && (!path.starts_with("src/runtime/") || path == "src/runtime/mod.rs")
+            && !path.starts_with("runtime/src/")
         {
             if let Err(e) = syn::parse_file(&file.contents) {
                 panic!(
@@ -102,7 +102,7 @@ fn check(text: &str, spec: &specgen::Spec) {
         let module = palisade::generate::ident::modules([r.name.as_str()])[0].to_string();
         let file = module.trim_start_matches("r#");
         assert!(
-            project.files.contains_key(&format!("src/api/{file}.rs"))
+            project.files.contains_key(&format!("api/src/{file}.rs"))
                 && project.files.contains_key(&format!("src/hooks/{file}.rs")),
             "`{}` has its module and hooks",
             r.name

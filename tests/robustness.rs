@@ -19,7 +19,7 @@ fn check(text: &str) {
         Ok(compiled) => {
             let project = palisade::generate::generate(&compiled.model, "fuzz.yaml");
             for (path, file) in &project.files {
-                if path.ends_with(".rs") && !path.starts_with("src/runtime/") {
+                if path.ends_with(".rs") && !path.starts_with("runtime/src/") {
                     if let Err(e) = syn::parse_file(&file.contents) {
                         panic!("{path} does not parse: {e}\n--- spec ---\n{text}");
                     }
