@@ -440,7 +440,8 @@ fn generate_moves_a_project_of_the_previous_layout_and_keeps_the_teams_files() {
             .stdout(predicate::str::contains("removed src/api/mod.rs"));
         let after = tree(&out);
         for (path, (bytes, _)) in &before {
-            if path.starts_with("src/hooks/") && path != "src/hooks/mod.rs" || path == "Cargo.lock" {
+            if path.starts_with("src/hooks/") && path != "src/hooks/mod.rs" || path == "Cargo.lock"
+            {
                 assert_eq!(&after[path].0, bytes, "{example}: {path} changed");
             }
         }

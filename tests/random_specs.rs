@@ -87,9 +87,7 @@ fn check(text: &str, spec: &specgen::Spec) {
     // The runtime is copied verbatim (and compiled in this repository);
     // every other Rust file depends on the spec.
     for (path, file) in &project.files {
-        if path.ends_with(".rs")
-            && !path.starts_with("runtime/src/")
-        {
+        if path.ends_with(".rs") && !path.starts_with("runtime/src/") {
             if let Err(e) = syn::parse_file(&file.contents) {
                 panic!(
                     "{path} does not parse: {e}\n--- {path} ---\n{}\n--- spec ---\n{text}",
