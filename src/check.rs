@@ -125,6 +125,7 @@ pub fn check(project: &Project, manifest: &Manifest, dir: &Path) -> anyhow::Resu
         let on_disk = std::fs::read(dir.join(path)).ok();
         match (file.ownership, on_disk) {
             (Ownership::User, Some(_)) => {}
+            (Ownership::User, None) if crate::write::removed_by_team(previous.as_ref(), path) => {}
             (_, None) => drift.findings.push(Finding {
                 path: path.clone(),
                 kind: Kind::Missing,

@@ -305,14 +305,34 @@ fn generate(spec: &Path, out: &Path, force: bool, color: bool) -> u8 {
             for path in &report.handed_over {
                 println!("yours from now on: {path}");
             }
+            for path in &report.edited_left {
+                eprintln!(
+                    "warning: {}: palisade generated this file and no longer needs it, but it was edited by hand; it is no longer compiled, and palisade left it in place and forgets it (delete it once your changes are elsewhere)",
+                    out.join(path).display()
+                );
+            }
             let old_layout = earlier
                 .as_ref()
                 .is_some_and(|m| m.files.contains_key("src/runtime/mod.rs"));
             if old_layout {
                 println!(
-                    "moved to the workspace layout of palisade {}: the generated API is the crate api/, the runtime the crate runtime/ (palisade-runtime {}); Cargo.toml, src/main.rs, src/lib.rs and .gitignore are yours from now on; your hooks and Cargo.lock were kept",
+                    "moved to the workspace layout of palisade {}: the generated API is the crate api/, the runtime the crate runtime/ (palisade-runtime {}); Cargo.toml, src/main.rs, src/lib.rs and .gitignore are yours from now on; your hooks and Cargo.lock were kept (run `cargo update -w` once to add the new workspace crates to Cargo.lock, or `--locked` builds will refuse it)",
                     crate::generate::VERSION,
                     crate::generate::runtime_version()
+                );
+            }
+            let api_package = format!(
+                "{}-api",
+                crate::generate::ident::package(&compiled.model.name)
+            );
+            let team_manifest = crate::write::plain_path(out, "Cargo.toml")
+                .ok()
+                .and_then(|p| std::fs::read_to_string(p).ok());
+            if team_manifest.is_some_and(|m| !m.contains(&format!("\n{api_package} = "))) {
+                eprintln!(
+                    "warning: {}: your manifest does not depend on `{api_package}`, the generated API crate as the spec's service name now names it; change its dependency to `{api_package} = {{ path = \"api\" }}` and the `as api` re-export in src/lib.rs to `{}`",
+                    out.join("Cargo.toml").display(),
+                    api_package.replace('-', "_")
                 );
             }
             if let Some(note) = runtime_upgrade(
@@ -395,11 +415,9 @@ fn runtime_upgrade(before: Option<&str>, after: &str) -> Option<String> {
         .collect();
     let mut note = format!("runtime/: palisade-runtime {old_version} -> {new_version}");
     if !added.is_empty() {
-        note.push_str(&format!(
-            "; it needs new crates ({}): run `cargo update -w` once to add them to Cargo.lock",
-            added.join(", ")
-        ));
+        note.push_str(&format!("; it needs new crates ({})", added.join(", ")));
     }
+    note.push_str("; run `cargo update -w` once to record it in Cargo.lock");
     Some(note)
 }
 

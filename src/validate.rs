@@ -26,6 +26,8 @@ pub const SERVER_COLUMNS: [&str; 3] = ["id", "created_at", "updated_at"];
 /// Crate names that cannot be a service's name: Rust's own crates and the
 /// generated project's dependencies.
 const RESERVED_CRATE_NAMES: &[&str] = &[
+    // The vendored runtime crate of every generated workspace.
+    "palisade_runtime",
     "std",
     "core",
     "alloc",

@@ -112,6 +112,9 @@ pub struct WriteReport {
     /// Files an earlier palisade generated that are the team's from now on:
     /// replaced once by their first team version.
     pub handed_over: Vec<String>,
+    /// Generated files the spec no longer needs that were edited by hand
+    /// since: left in place, reported.
+    pub edited_left: Vec<String>,
 }
 
 /// Options of [`write`].
@@ -331,6 +334,7 @@ fn update(files: &BTreeMap<String, File>, previous: Manifest, out: &Path) -> Res
                     report.handed_over.push(path.clone());
                 }
                 (Ownership::User, Some(_)) => report.kept.push(path.clone()),
+                (Ownership::User, None) if removed_by_team(Some(&previous), path) => {}
                 (_, Some(bytes)) if bytes == file.contents.as_bytes() => {
                     report.unchanged.push(path.clone())
                 }
@@ -355,7 +359,9 @@ fn update(files: &BTreeMap<String, File>, previous: Manifest, out: &Path) -> Res
         }
         return Err(e);
     }
-    // Commit: renames within one directory tree.
+    // Commit: renames within one directory tree, the manifest last, so
+    // that it never records a state the files are not in yet.
+    staged.sort_by_key(|(_, target)| target.ends_with(MANIFEST));
     for (stage, target) in &staged {
         fs::rename(stage, target)
             .with_context(|| format!("cannot replace {}", target.display()))?;
@@ -369,6 +375,12 @@ fn update(files: &BTreeMap<String, File>, previous: Manifest, out: &Path) -> Res
             continue;
         }
         match entry.ownership {
+            Ownership::Generated
+                if fs::read(&target).is_ok_and(|bytes| sha256(&bytes) != entry.sha256) =>
+            {
+                // Edited by hand since palisade wrote it: not ours to delete.
+                report.edited_left.push(path.clone());
+            }
             Ownership::Generated => {
                 fs::remove_file(&target)
                     .with_context(|| format!("cannot remove {}", target.display()))?;
@@ -379,6 +391,17 @@ fn update(files: &BTreeMap<String, File>, previous: Manifest, out: &Path) -> Res
         }
     }
     Ok(report)
+}
+
+/// Whether `path`, a team file of an earlier generation, is now absent by
+/// the team's choice (moved, renamed, deleted): then palisade neither
+/// recreates nor reports it. Hook files are the exception: the generated
+/// `src/hooks/mod.rs` declares each of them, so a missing one is created.
+pub fn removed_by_team(previous: Option<&Manifest>, path: &str) -> bool {
+    !path.starts_with("src/hooks/")
+        && previous
+            .and_then(|p| p.files.get(path))
+            .is_some_and(|e| e.ownership == Ownership::User)
 }
 
 /// Removes the directories above `path` (inside `root`) that its removal

@@ -520,3 +520,72 @@ fn a_new_runtime_version_is_announced_with_its_new_crates() {
         .stdout(predicate::str::contains("cargo update -w"));
     assert_eq!(std::fs::read_to_string(&runtime).unwrap(), current);
 }
+
+/// A team file that the team moved or deleted is its choice: `generate`
+/// does not bring it back and `check` does not miss it. A hook file is the
+/// exception (the generated `src/hooks/mod.rs` declares it).
+#[test]
+fn team_files_the_team_moved_or_deleted_stay_that_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("shop");
+    let generate = || {
+        palisade()
+            .args(["generate", "examples/shop.yaml", "--out"])
+            .arg(&out)
+            .assert()
+            .code(0);
+    };
+    generate();
+    std::fs::create_dir_all(out.join("src/bin")).unwrap();
+    std::fs::rename(out.join("src/main.rs"), out.join("src/bin/server.rs")).unwrap();
+    std::fs::remove_file(out.join(".gitignore")).unwrap();
+    std::fs::remove_file(out.join("src/hooks/order.rs")).unwrap();
+    palisade()
+        .args(["check", "examples/shop.yaml", "--out"])
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("missing: src/hooks/order.rs"))
+        .stdout(predicate::str::contains("src/main.rs").not())
+        .stdout(predicate::str::contains(".gitignore").not());
+    generate();
+    assert!(!out.join("src/main.rs").exists());
+    assert!(!out.join(".gitignore").exists());
+    assert!(out.join("src/hooks/order.rs").exists());
+    palisade()
+        .args(["check", "examples/shop.yaml", "--out"])
+        .arg(&out)
+        .assert()
+        .code(0);
+}
+
+/// A generated file the spec no longer needs is removed only as palisade
+/// wrote it: edited by hand since, it is left in place with a warning, and
+/// from then on it is the team's (no longer compiled, never compared).
+#[test]
+fn an_edited_generated_file_that_is_no_longer_needed_is_left_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("billing");
+    copy_tree(
+        std::path::Path::new("tests/fixtures/layout-0.1/billing"),
+        &out,
+    );
+    let patched = out.join("src/api/customer.rs");
+    let mut text = std::fs::read_to_string(&patched).unwrap();
+    text.push_str("// a team's patch\n");
+    std::fs::write(&patched, &text).unwrap();
+    palisade()
+        .args(["generate", "examples/billing.yaml", "--out"])
+        .arg(&out)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("removed src/api/invoice.rs"))
+        .stderr(predicate::str::contains("src/api/customer.rs: palisade generated this file and no longer needs it, but it was edited by hand"));
+    assert_eq!(std::fs::read_to_string(&patched).unwrap(), text);
+    assert!(!out.join("src/api/invoice.rs").exists());
+    palisade()
+        .args(["check", "examples/billing.yaml", "--out"])
+        .arg(&out)
+        .assert()
+        .code(0);
+}

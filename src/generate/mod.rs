@@ -602,10 +602,7 @@ fn api_lib(service: &Service) -> TokenStream {
     // crate when a resource is named `axum`.
     let declarations = modules.iter().map(|m| quote!(pub mod #m;));
     let bounds: Vec<TokenStream> = modules.iter().map(|m| quote!(#m::Hooks)).collect();
-    let doc = match &service.description {
-        Some(d) => format!(" The `{name}` API: {d}"),
-        None => format!(" The `{name}` API."),
-    };
+    let doc = format!(" The `{name}` API.");
     quote! {
         #![doc = #doc]
         //!
@@ -696,6 +693,7 @@ fn hooks_mod(modules: &[(String, syn::Ident)], api: &syn::Ident) -> TokenStream 
 
         /// The service as the spec declares it, with your hooks: what
         /// `main` extends and runs.
+        #[rustfmt::skip]
         pub fn service() -> palisade_runtime::Service {
             #api::service::<Custom>()
         }

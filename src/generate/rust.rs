@@ -1,11 +1,10 @@
 //! Rust sources of the generated project, built with quote and printed
 //! with prettyplease.
 //!
-//! Stage: generate. Input: the model. Output: `src/main.rs`,
-//! `src/api/mod.rs` (settings, migrations, the router), one
-//! `src/api/<resource>.rs` per resource (row and input types, checks, the
-//! store, handlers and routes), `src/hooks/mod.rs` and the user-owned
-//! `src/hooks/<resource>.rs`. Invariants: every security decision comes
+//! Stage: generate. Input: the model. Output: one
+//! `api/src/<resource>.rs` per resource (row and input types, checks, the
+//! store, handlers and routes; `generate::mod` writes the crate root, the
+//! hooks module and the team's files). Invariants: every security decision comes
 //! from the model (grants, owner rule, rows, writable columns, rates); the
 //! store is the only code that reaches the database, and every function of
 //! an owned resource's store takes the caller's `Scope` and appends the

@@ -1,4 +1,4 @@
-//! The generated project's own `tests/security.rs`: proof of owner
+//! The generated project's own `api/tests/security.rs`: proof of owner
 //! isolation, authentication, mass-assignment refusal and grants for the
 //! project's own resources, against its own router, runnable with
 //! `cargo test` in the project, so a team that adds hooks keeps the proof

@@ -142,7 +142,10 @@ pub struct Access {
     /// The caller's own owner value, when the token carries it (even when a
     /// role reaches all rows): the owner of anything the caller creates.
     pub owner: Option<String>,
-    /// The service's database (read-only and write pools).
+    /// The service's database (read-only and write pools). Code of the
+    /// team's that reads or writes rows applies `rows` itself; the write
+    /// pool has one connection, so a hook must release it before it
+    /// returns (the operation's own write waits for it).
     pub db: Db,
 }
 

@@ -288,7 +288,7 @@ where
 /// signed-in caller, per client address for an anonymous one. The
 /// decision and the rate it was taken under ([`throttled`] answers a
 /// refusal).
-pub fn limit(
+pub(crate) fn limit(
     app: &App,
     req: &Request,
     caller: &Caller,
@@ -323,7 +323,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Access {
 }
 
 /// The 429 of a refused `d`, with its rate-limit headers.
-pub fn throttled(d: &Decision, bucket: &str, rate: Rate) -> Response {
+pub(crate) fn throttled(d: &Decision, bucket: &str, rate: Rate) -> Response {
     let mut res = Problem::new(StatusCode::TOO_MANY_REQUESTS, "too many requests").into_response();
     for (name, value) in d.headers(bucket, rate) {
         res.headers_mut().insert(name, value);
@@ -1310,9 +1310,7 @@ impl tokio::io::AsyncWrite for Tracked {
 /// service's routes.
 pub async fn run(mut service: super::service::Service) -> Result<(), ConfigError> {
     let (app, addr) = start(service.settings, service.migrations).await?;
-    for task in service.tasks.drain(..) {
-        tokio::spawn(task(app.clone()));
-    }
+    service.spawn_tasks(&app);
     let routes = service.routes(&app);
     serve(app, routes, addr).await
 }

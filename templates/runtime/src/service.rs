@@ -48,7 +48,7 @@ pub struct Service {
     pub(crate) migrations: &'static [Migration],
     routes: fn(&App) -> Router<App>,
     extensions: Vec<Extend>,
-    pub(crate) tasks: Vec<Task>,
+    tasks: Vec<Task>,
 }
 
 impl std::fmt::Debug for Service {
@@ -85,8 +85,10 @@ impl Service {
 
     /// Adds a route of the team's own, for signed-in callers only: an
     /// anonymous call is 401 before the handler runs. Its handlers may take
-    /// the [`Caller`] and `State<App>` (the database is `app.db`). It
-    /// is outside the spec: no grants, no owner scope.
+    /// the [`Caller`] and `State<App>` (the database is `app.db`), not an
+    /// `Access` (which only a generated operation's guard makes). It is
+    /// outside the spec: no grants, no owner scope. A path the service
+    /// already routes is refused by axum when the service starts.
     pub fn route(self, path: &str, methods: MethodRouter<App>) -> Service {
         self.extend(path, methods, true)
     }
@@ -101,10 +103,12 @@ impl Service {
     fn extend(mut self, path: &str, methods: MethodRouter<App>, signed_in: bool) -> Service {
         let path = path.to_owned();
         self.extensions.push(Box::new(move |app, router| {
+            // `layer`, not `route_layer`: the gate wraps the method
+            // router's fallback too, and `any(..)` routes.
             let methods = if signed_in {
-                methods.route_layer(middleware::from_fn_with_state(app.clone(), signed_in_only))
+                methods.layer(middleware::from_fn_with_state(app.clone(), signed_in_only))
             } else {
-                methods.route_layer(middleware::from_fn_with_state(app.clone(), anyone))
+                methods.layer(middleware::from_fn_with_state(app.clone(), anyone))
             };
             router.route(&path, methods)
         }));
@@ -112,8 +116,10 @@ impl Service {
     }
 
     /// Wraps every route added so far (generated and the team's) in
-    /// `layer`, inside the runtime's envelope and authentication: the
-    /// layer sees the request's [`Caller`] in its extensions.
+    /// `layer`, inside the runtime's envelope and authentication and
+    /// outside each route's throttle and grants: the layer sees the
+    /// request's [`Caller`] in its extensions (and must not replace it),
+    /// also for a call the route will then refuse.
     pub fn layer<L>(mut self, layer: L) -> Service
     where
         L: Layer<Route> + Clone + Send + Sync + 'static,
@@ -128,7 +134,8 @@ impl Service {
     }
 
     /// Runs `task` in the background once the database is migrated, before
-    /// the server accepts connections; it ends with the process.
+    /// the server accepts connections; it ends with the process. A task
+    /// that panics is logged; the server goes on.
     pub fn task<F, Fut>(mut self, task: F) -> Service
     where
         F: FnOnce(App) -> Fut + 'static,
@@ -138,9 +145,22 @@ impl Service {
         self
     }
 
+    /// Starts the background tasks (taken: called once, by the server).
+    pub(crate) fn spawn_tasks(&mut self, app: &App) {
+        for (n, task) in self.tasks.drain(..).enumerate() {
+            let running = tokio::spawn(task(app.clone()));
+            tokio::spawn(async move {
+                if let Err(e) = running.await {
+                    tracing::error!(task = n, error = %e, "a background task failed");
+                }
+            });
+        }
+    }
+
     /// The routes of the service for `app`: the spec's, then the team's
-    /// additions in the order they were made.
-    pub fn routes(&mut self, app: &App) -> Router<App> {
+    /// additions in the order they were made (taken: called once, by the
+    /// server or the test kit).
+    pub(crate) fn routes(&mut self, app: &App) -> Router<App> {
         let mut router = (self.routes)(app);
         for extend in self.extensions.drain(..) {
             router = extend(app, router);
@@ -295,7 +315,8 @@ mod tests {
 
     fn service() -> Service {
         Service::new(&SETTINGS, &[], generated)
-            .route("/mine", get(caller_name))
+            .route("/mine", get(caller_name).fallback(caller_name))
+            .route("/every", axum::routing::any(caller_name))
             .public_route("/open", get(caller_name))
             .layer(Stamp)
     }
@@ -325,15 +346,19 @@ mod tests {
             app.call("GET", "/items", Some(&token), None).await.status,
             403
         );
+        // A method router's fallback and `any` are behind the gate too.
+        assert_eq!(app.call("POST", "/mine", None, None).await.status, 401);
+        let fallback = app.call("POST", "/mine", Some(&token), None).await;
+        assert_eq!(fallback.status, 200);
+        assert_eq!(fallback.raw, b"alice");
+        assert_eq!(app.call("DELETE", "/every", None, None).await.status, 401);
+        let every = app.call("DELETE", "/every", Some(&token), None).await;
+        assert_eq!(every.status, 200);
         // Unknown paths and methods answer as before.
-        assert_eq!(
-            app.call("GET", "/nothing", Some(&token), None).await.status,
-            404
-        );
-        assert_eq!(
-            app.call("POST", "/mine", Some(&token), None).await.status,
-            405
-        );
+        let nothing = app.call("GET", "/nothing", Some(&token), None).await;
+        assert_eq!(nothing.status, 404);
+        let wrong = app.call("POST", "/open", Some(&token), None).await;
+        assert_eq!(wrong.status, 405);
     }
 
     #[tokio::test]

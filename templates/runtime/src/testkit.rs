@@ -1,4 +1,4 @@
-//! Test support for a generated project's own `tests/`: the real router
+//! Test support for a generated project's own tests (`api/tests/`): the real router
 //! with a fresh in-memory database, tokens signed with a test key, and
 //! requests sent without a network.
 //!
@@ -59,7 +59,7 @@ impl TestApp {
     /// added): migrations applied to a new in-memory database. Background
     /// tasks are not started.
     pub async fn new(mut service: Service) -> TestApp {
-        let (settings, migrations) = (service.settings, service.migrations);
+        let (settings, migrations) = (service.settings(), service.migrations);
         let auth = AuthSettings {
             algorithm: Algorithm::HS256,
             ..settings.auth

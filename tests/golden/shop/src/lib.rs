@@ -5,6 +5,7 @@
 /// The generated API crate (`api/`), as hooks name it:
 /// `crate::api::<resource>::Hooks`.
 pub use shop_api as api;
+
 /// palisade's runtime (`runtime/`): `crate::runtime::problem::Problem`, ...
 pub use palisade_runtime as runtime;
 

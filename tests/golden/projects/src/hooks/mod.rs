@@ -8,6 +8,7 @@ pub mod task;
 pub struct Custom;
 /// The service as the spec declares it, with your hooks: what
 /// `main` extends and runs.
+#[rustfmt::skip]
 pub fn service() -> palisade_runtime::Service {
     projects_api::service::<Custom>()
 }
