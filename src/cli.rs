@@ -348,13 +348,18 @@ fn generate(spec: &Path, out: &Path, force: bool, color: bool) -> u8 {
                 );
             }
             println!(
-                "{}: {} created, {} updated, {} unchanged, {} user files kept, {} removed",
+                "{}: {} created, {} updated, {} unchanged, {} user files kept, {} removed{}",
                 out.display(),
                 count(&report.created),
                 count(&report.updated),
                 count(&report.unchanged),
                 count(&report.kept),
-                count(&report.removed)
+                count(&report.removed),
+                if report.handed_over.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} handed over to you", report.handed_over.len())
+                }
             );
             if !report.created.is_empty()
                 && report.updated.is_empty()
