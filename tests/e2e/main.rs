@@ -7,6 +7,12 @@
 //! list), mass assignment, type checks, references across owners, role and
 //! public grants exactly as declared, undeclared methods, and no 5xx
 //! anywhere. Each example prints a per-category summary.
+//!
+//! An example with a project of palisade 0.1's layout in
+//! `tests/fixtures/layout-0.1/` is attacked as that project moved to the
+//! workspace layout by `palisade generate` (`layout::migrate`); the other
+//! specs, the flawed builds and `a_team_grows_its_service` are generated
+//! fresh.
 
 mod attacks;
 #[path = "../support/build.rs"]
