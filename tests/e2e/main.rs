@@ -7,6 +7,12 @@
 //! list), mass assignment, type checks, references across owners, role and
 //! public grants exactly as declared, undeclared methods, and no 5xx
 //! anywhere. Each example prints a per-category summary.
+//!
+//! An example with a project of palisade 0.1's layout in
+//! `tests/fixtures/layout-0.1/` is attacked as that project moved to the
+//! workspace layout by `palisade generate` (`layout::migrate`); the other
+//! specs, the flawed builds and `a_team_grows_its_service` are generated
+//! fresh.
 
 mod attacks;
 #[path = "../support/build.rs"]
@@ -14,6 +20,7 @@ mod build;
 mod catalogue;
 mod data;
 mod http;
+mod layout;
 mod limits;
 mod readme;
 mod server;
@@ -1484,8 +1491,52 @@ fn run(spec: &str) {
     if spec.starts_with("examples/") {
         readme::session(&server);
     }
+    if spec == "examples/billing.yaml" {
+        old_hook_runs(&server);
+    }
     let hits = run_server(server);
     attacks::finished(spec, &hits);
+}
+
+/// billing's project of palisade 0.1's layout has a hook written against
+/// 0.1's paths and signature (`tests/fixtures/layout-0.1/billing/src/hooks/invoice.rs`):
+/// moved to the workspace layout, it still compiles and runs, refusing an
+/// invoice whose notes say "refused by a hook" (422 naming `notes`) and no
+/// other.
+fn old_hook_runs(server: &Server) {
+    assert!(
+        std::fs::read_to_string(server.project.join("src/hooks/invoice.rs"))
+            .unwrap()
+            .contains("crate::runtime::access::Access"),
+        "billing was not moved from palisade 0.1's layout with its old hook"
+    );
+    let mut suite = Suite::new(server);
+    let invoice = server.model.resource("invoice").unwrap().clone();
+    let owner = suite.fresh("acme", &[]);
+    let path = format!("/{}", invoice.plural);
+    let mut body = suite.body(&invoice, &owner, 1);
+    body.insert("notes".into(), json!("refused by a hook"));
+    let r = suite.send(
+        suite
+            .as_(&owner, "POST", &path)
+            .json(&Value::Object(body.clone())),
+    );
+    assert_eq!(r.status, 422, "the old hook did not refuse: {}", r.text());
+    assert!(is_problem(&r), "{}", r.text());
+    assert_eq!(
+        r.json()["errors"],
+        json!([{"field": "notes", "message": "refused by a hook"}]),
+        "the old hook's refusal names `notes`"
+    );
+    body.insert("notes".into(), json!("accepted by the hook"));
+    let r = suite.send(suite.as_(&owner, "POST", &path).json(&Value::Object(body)));
+    assert_eq!(
+        r.status,
+        201,
+        "the old hook refused other notes: {}",
+        r.text()
+    );
+    println!("billing: the hook of palisade 0.1's layout runs after the move");
 }
 
 /// Runs every case against `server`; returns the catalogue IDs exercised.
@@ -1596,6 +1647,14 @@ fn keywords() {
     run("tests/fixtures/keywords.yaml");
 }
 
+/// Issue 13: a project its team grew (a dependency, routes of its own, a
+/// hook using the dependency) survives a regeneration after a spec change
+/// and serves all of it.
+#[test]
+fn a_team_grows_its_service() {
+    layout::team_grows_its_service();
+}
+
 /// Runs the suite against a flawed build and returns the failure message;
 /// panics if the suite passes, i.e. if it went blind to the flaw.
 fn catches(spec: &str, flaw: server::Flaw<'_>) -> String {
@@ -1623,8 +1682,8 @@ fn the_suite_catches_a_ref_to_another_owners_row() {
             "ref-any-row",
             &|dir| {
                 server::edit(
-                    &dir.join("src/api/task.rs"),
-                    "async fn create(",
+                    &dir.join("api/src/task.rs"),
+                    "async fn create<",
                     "&Scope::Owned(owner.to_owned())",
                     "&Scope::All",
                 );
@@ -1644,7 +1703,7 @@ fn the_suite_catches_an_update_that_reads() {
             "update-reads",
             &|dir| {
                 server::edit(
-                    &dir.join("src/api/pin.rs"),
+                    &dir.join("api/src/pin.rs"),
                     "static UPDATE_REPLY",
                     "roles: &[]",
                     "roles: &[\"ops\"]",
@@ -1665,7 +1724,7 @@ fn the_suite_catches_a_published_owner_column() {
             "owner-published",
             &|dir| {
                 server::edit(
-                    &dir.join("src/api/note.rs"),
+                    &dir.join("api/src/note.rs"),
                     "static OWNER_READ",
                     "public: false",
                     "public: true",
@@ -1687,7 +1746,7 @@ fn the_suite_catches_a_referenced_delete_as_5xx() {
             "restrict-unmapped",
             &|dir| {
                 server::edit(
-                    &dir.join("src/runtime/problem.rs"),
+                    &dir.join("runtime/src/problem.rs"),
                     "pub fn is_foreign_key_violation",
                     "Some(\"1811\")",
                     "Some(\"0\")",
@@ -1708,7 +1767,7 @@ fn the_suite_catches_a_missing_owner_filter() {
             "unscoped-get",
             &|dir| {
                 server::edit(
-                    &dir.join("src/api/customer.rs"),
+                    &dir.join("api/src/customer.rs"),
                     "pub async fn get(",
                     "scope.push_condition(&mut qb, OWNER);",
                     "let _ = scope;",
@@ -1729,7 +1788,7 @@ fn the_suite_catches_an_unscoped_list() {
             "unscoped-list",
             &|dir| {
                 server::edit(
-                    &dir.join("src/api/invoice.rs"),
+                    &dir.join("api/src/invoice.rs"),
                     "pub async fn list(",
                     "scope.push_condition(&mut qb, OWNER);",
                     "let _ = scope;",
@@ -1754,7 +1813,7 @@ fn the_suite_catches_mass_assignment() {
             "mass-assignment",
             &|dir| {
                 server::edit(
-                    &dir.join("src/api/order.rs"),
+                    &dir.join("api/src/order.rs"),
                     "/// The body of a create",
                     "#[serde(deny_unknown_fields)]",
                     "",
@@ -1775,7 +1834,7 @@ fn the_suite_catches_a_widened_grant() {
             "widened-grant",
             &|dir| {
                 server::edit(
-                    &dir.join("src/api/task.rs"),
+                    &dir.join("api/src/task.rs"),
                     "pub static GET: Operation",
                     "public: false",
                     "public: true",
@@ -1796,7 +1855,7 @@ fn the_suite_catches_reflected_origins() {
             "reflected-origins",
             &|dir| {
                 server::edit(
-                    &dir.join("src/runtime/server.rs"),
+                    &dir.join("runtime/src/server.rs"),
                     "pub fn cors_layer(",
                     "AllowOrigin::list(origins)",
                     "{ let _ = origins; AllowOrigin::mirror_request() }",
@@ -1818,7 +1877,7 @@ fn the_suite_catches_a_trusted_forwarded_for() {
             "trusted-forwarded-for",
             &|dir| {
                 server::edit(
-                    &dir.join("src/runtime/throttle.rs"),
+                    &dir.join("runtime/src/throttle.rs"),
                     "pub fn client_ip(",
                     "if trust_proxy_hops == 0 {",
                     "if let Some(first) = headers.get(\"x-forwarded-for\").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next()).and_then(|v| v.trim().parse::<IpAddr>().ok()) { return first; }\n    if trust_proxy_hops == 0 {",
@@ -1925,7 +1984,7 @@ fn the_suite_catches_a_second_authorization_header() {
             "two-authorizations",
             &|dir| {
                 server::edit(
-                    &dir.join("src/runtime/auth.rs"),
+                    &dir.join("runtime/src/auth.rs"),
                     "pub fn bearer(",
                     "values.next().is_some() || ",
                     "",
@@ -1947,7 +2006,7 @@ fn the_suite_catches_held_connections() {
             "held-connections",
             &|dir| {
                 server::edit(
-                    &dir.join("src/runtime/server.rs"),
+                    &dir.join("runtime/src/server.rs"),
                     "pub async fn serve(",
                     "serve_on(listener, router, limits, shutdown_signal()).await;",
                     "let _ = limits; let _ = axum::serve(listener, \
@@ -1971,7 +2030,7 @@ fn the_suite_catches_signature_work_on_hopeless_tokens() {
             "signature-first",
             &|dir| {
                 server::edit(
-                    &dir.join("src/runtime/auth.rs"),
+                    &dir.join("runtime/src/auth.rs"),
                     "pub fn verify(",
                     "self.precheck(token)?;",
                     "",
@@ -1993,7 +2052,7 @@ fn the_suite_catches_short_hmac_secrets() {
             "short-secret",
             &|dir| {
                 server::edit(
-                    &dir.join("src/runtime/config.rs"),
+                    &dir.join("runtime/src/config.rs"),
                     "pub fn min_secret_bytes(",
                     "Algorithm::HS512 => 64,",
                     "Algorithm::HS512 => 32,",

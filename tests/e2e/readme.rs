@@ -74,6 +74,9 @@ pub fn session(server: &Server) {
         .port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let log = dir.join("readme-server.log");
+    // `cargo run` builds in the shared target directory: held until the
+    // server it started answers.
+    let claim = super::server::claim(dir);
     let serving = Serving(
         shell(dir, run, key_env)
             .env("BIND_ADDR", addr.to_string())
@@ -95,6 +98,7 @@ pub fn session(server: &Server) {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    drop(claim);
 
     let calls = block(&readme, "## Call it");
     assert!(

@@ -2,9 +2,10 @@
 //!
 //! Every generated project is built in one shared target directory
 //! (`target/e2e`), so dependencies compile once for all of them; each is
-//! checked with `cargo clippy --all-targets -- -D warnings` and `cargo fmt
-//! --check` before it is started on a free loopback port with a fresh
-//! SQLite database.
+//! checked with `cargo clippy --workspace --all-targets -- -D warnings`,
+//! `cargo fmt --all --check`, its own `cargo test` and `palisade check`
+//! before it is started on a free loopback port with a fresh SQLite
+//! database.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -49,6 +50,52 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The generated project whose crates the shared target directory holds.
+static BUILT: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+/// The shared target directory, held for one project while cargo runs on
+/// it: every project's crates have the same names and the same paths in
+/// their workspace (`palisade-runtime` in `runtime/`, `<service>-api` in
+/// `api/`, the service's package at the root), so cargo gives every
+/// project the same artifacts there and decides whether they are current
+/// by modification times alone. A project whose files are older than
+/// another project's build of the same crates would be served that build
+/// (a flaw would not be compiled in, or a sound project would be tested
+/// with a flawed crate). So cargo runs for one project at a time in this
+/// process, and a project that was not the last one built has its files
+/// touched first, which makes cargo rebuild its own crates.
+pub struct Claim {
+    _held: std::sync::MutexGuard<'static, Option<PathBuf>>,
+}
+
+/// Waits for the shared target directory and claims it for `project`.
+pub fn claim(project: &Path) -> Claim {
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if built.as_deref() != Some(project) {
+        touch(project);
+        *built = Some(project.to_path_buf());
+    }
+    Claim { _held: built }
+}
+
+/// Sets the modification time of every file under `dir` to now.
+fn touch(dir: &Path) {
+    let now = std::time::SystemTime::now();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            touch(&entry.path());
+        } else if kind.is_file() {
+            std::fs::File::options()
+                .write(true)
+                .open(entry.path())
+                .and_then(|f| f.set_modified(now))
+                .unwrap_or_else(|e| panic!("cannot touch {}: {e}", entry.path().display()));
+        }
     }
 }
 
@@ -157,8 +204,26 @@ pub fn fails_closed(server: &Server) {
     }
 }
 
-/// Generates the spec at `spec` (relative to the repository), builds and
-/// lints the project, and starts it.
+/// Runs the palisade binary under test with `args`, without colour.
+pub fn palisade<I, S>(args: I) -> std::process::Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("palisade runs")
+}
+
+/// Generates the spec at `spec` (relative to the repository), builds,
+/// lints and tests the project, and starts it. An example with a project
+/// of palisade 0.1's layout in `tests/fixtures/layout-0.1/` starts from a
+/// copy of that project, moved to the current layout by `palisade
+/// generate` ([`super::layout::migrate`]): the attacks then run against
+/// the moved project, which is how each example's move is proven to build,
+/// pass its own tests and `check`.
 pub fn start(spec: &str) -> Server {
     start_with(spec, None)
 }
@@ -166,9 +231,10 @@ pub fn start(spec: &str) -> Server {
 /// A deliberate flaw applied to the generated project before it is built:
 /// a name (the package is renamed after it, so its binary never replaces
 /// the sound one) and an edit of the project directory.
-/// The flag says whether the project's own `tests/security.rs` must notice
-/// the flaw too (they cover isolation, tokens, bodies and grants, not rates
-/// or CORS, which only the e2e suite attacks over a real socket).
+/// The flag says whether the project's own tests (`api/tests/security.rs`)
+/// must notice the flaw too (they cover isolation, tokens, bodies and
+/// grants, not rates or CORS, which only the e2e suite attacks over a real
+/// socket).
 pub type Flaw<'a> = (&'a str, &'a dyn Fn(&Path), bool);
 
 /// Replaces the first `from` after `anchor` in `file` by `to`; panics when
@@ -187,7 +253,8 @@ pub fn edit(file: &Path, anchor: &str, from: &str, to: &str) {
     std::fs::write(file, edited).unwrap();
 }
 
-/// Like [`start`], with a flaw injected (and no lint: flawed code may warn).
+/// Like [`start`], with a flaw injected (and no lint: flawed code may
+/// warn). A flawed project is always generated fresh.
 pub fn start_with(spec: &str, flaw: Option<Flaw<'_>>) -> Server {
     let spec_path = repo().join(spec);
     let example = spec_path
@@ -200,63 +267,164 @@ pub fn start_with(spec: &str, flaw: Option<Flaw<'_>>) -> Server {
     let file = format!("{example}.yaml");
     let compiled =
         palisade::compile(SourceFile::new(file.clone(), text.clone())).expect("example is valid");
-    let project = palisade::generate::generate(&compiled.model, &file);
-    let manifest = palisade::write::Manifest::of(&project, &file, text.as_bytes());
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join(example);
-    palisade::write::write(&project, &manifest, &out, Default::default()).expect("project written");
-    let mut binary_name = compiled.model.name.clone();
-    if let Some((name, apply, own_tests_notice)) = flaw {
-        binary_name = format!("{}-flaw-{name}", compiled.model.name);
-        edit(
-            &out.join("Cargo.toml"),
-            "[package]",
-            &format!("name = \"{}\"", compiled.model.name),
-            &format!("name = \"{binary_name}\""),
-        );
-        // The library keeps its name, which the binary refers to.
-        let manifest = out.join("Cargo.toml");
-        let text = std::fs::read_to_string(&manifest).unwrap();
-        let lib = compiled.model.name.replace('-', "_");
-        std::fs::write(&manifest, format!("{text}\n[lib]\nname = \"{lib}\"\n")).unwrap();
-        apply(&out);
-        cargo(&out, &["build", "--quiet"]);
-        // The project's own security tests must notice the flaw as well.
-        let own = super::build::configure(
-            Command::new(env!("CARGO"))
-                .args(["test", "--quiet", "--test", "security"])
-                .current_dir(&out),
-        )
-        .output()
-        .expect("cargo runs");
-        if own_tests_notice {
-            assert!(
-                !own.status.success(),
-                "the generated project's own tests did not notice the flaw `{name}`"
+    let name = compiled.model.name.clone();
+    let write_fresh = || {
+        let project = palisade::generate::generate(&compiled.model, &file);
+        let manifest = palisade::write::Manifest::of(&project, &file, text.as_bytes());
+        palisade::write::write(&project, &manifest, &out, Default::default())
+            .expect("project written");
+    };
+    let binary = match (flaw, super::layout::old_project(example)) {
+        (Some((flaw, apply, own_tests_notice)), _) => {
+            write_fresh();
+            let binary_name = format!("{name}-flaw-{flaw}");
+            edit(
+                &out.join("Cargo.toml"),
+                "[package]",
+                &format!("name = \"{name}\""),
+                &format!("name = \"{binary_name}\""),
             );
+            // The library keeps its name, which the binary refers to.
+            let manifest = out.join("Cargo.toml");
+            let text = std::fs::read_to_string(&manifest).unwrap();
+            let lib = name.replace('-', "_");
+            std::fs::write(&manifest, format!("{text}\n[lib]\nname = \"{lib}\"\n")).unwrap();
+            apply(&out);
+            let claim = claim(&out);
+            let binary = build(&claim, &out, &binary_name, false, dir.path());
+            // The project's own security tests must notice the flaw as well.
+            let own = super::build::configure(
+                Command::new(env!("CARGO"))
+                    .args(["test", "-p", &format!("{name}-api"), "--test", "security"])
+                    .current_dir(&out),
+            )
+            .output()
+            .expect("cargo runs");
+            if own_tests_notice {
+                let stdout = String::from_utf8_lossy(&own.stdout);
+                assert!(
+                    !own.status.success() && stdout.contains("test result: FAILED"),
+                    "the generated project's own tests did not notice the flaw `{flaw}`:\n{stdout}{}",
+                    String::from_utf8_lossy(&own.stderr)
+                );
+            }
+            binary
         }
-    } else {
-        // --locked: the shipped Cargo.lock must be complete and current.
-        cargo(&out, &["build", "--quiet", "--locked"]);
-        cargo(
-            &out,
-            &["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"],
-        );
-        cargo(&out, &["fmt", "--check"]);
-        // The project's own tests (runtime units and tests/security.rs).
-        cargo(&out, &["test", "--quiet"]);
-    }
+        (None, Some(old)) => {
+            let moved = super::layout::migrate(&old, &spec_path, &out);
+            let claim = claim(&out);
+            // A lock file the team kept lacks the new workspace crates,
+            // which the first build adds: --locked would refuse it.
+            let binary = build(&claim, &out, &name, moved.lock.is_none(), dir.path());
+            if let Some(lock) = &moved.lock {
+                super::layout::lock_kept(lock, &out.join("Cargo.lock"), &name);
+            }
+            verify(&claim, &out, &spec_path);
+            binary
+        }
+        (None, None) => {
+            write_fresh();
+            let claim = claim(&out);
+            // --locked: the shipped Cargo.lock must be complete and current.
+            let binary = build(&claim, &out, &name, true, dir.path());
+            verify(&claim, &out, &spec_path);
+            binary
+        }
+    };
+    launch(dir, out, compiled.model, binary)
+}
 
-    let keys = Keys::for_model(&compiled.model);
+/// Builds the project at `out`, whose root package is `package`, and
+/// returns a copy of its binary in `keep`: another test of this run may
+/// build a package of that name from other sources into the shared target
+/// directory once the claim is released.
+pub fn build(_: &Claim, out: &Path, package: &str, locked: bool, keep: &Path) -> PathBuf {
+    let mut args = vec!["build", "--quiet"];
+    if locked {
+        args.push("--locked");
+    }
+    cargo(out, &args);
+    let built = target_dir().join("debug").join(package);
+    let binary = keep.join(format!("{package}.bin"));
+    std::fs::copy(&built, &binary)
+        .unwrap_or_else(|e| panic!("cannot copy {}: {e}", built.display()));
+    binary
+}
+
+/// What every sound project must pass once built: clippy on every crate
+/// of the workspace, rustfmt on every file, its own tests (the API's
+/// security tests, not the runtime's unit tests), and `palisade check`
+/// against `spec`.
+pub fn verify(_: &Claim, out: &Path, spec: &Path) {
+    cargo(
+        out,
+        &[
+            "clippy",
+            "--quiet",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    );
+    cargo(out, &["fmt", "--all", "--check"]);
+    // Cargo's messages and the tests' output in one file, in order.
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let shared = log.reopen().unwrap();
+    let status = super::build::configure(
+        Command::new(env!("CARGO"))
+            .arg("test")
+            .current_dir(out)
+            .stdout(shared.try_clone().unwrap())
+            .stderr(shared),
+    )
+    .status()
+    .expect("cargo runs");
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    assert!(
+        status.success(),
+        "`cargo test` failed in {}:\n{text}",
+        out.display()
+    );
+    let security = text
+        .split("Running tests/security.rs")
+        .nth(1)
+        .and_then(|rest| rest.lines().find_map(|l| l.strip_prefix("running ")))
+        .and_then(|l| l.strip_suffix(" tests"))
+        .and_then(|n| n.parse::<usize>().ok());
+    assert!(
+        security.is_some_and(|n| n > 0),
+        "`cargo test` at the project root runs the API's security tests:\n{text}"
+    );
+    assert!(
+        !text.contains("palisade_runtime-"),
+        "`cargo test` at the project root runs the runtime's own tests:\n{text}"
+    );
+    let check = palisade([
+        "check".as_ref(),
+        spec.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(
+        check.status.success(),
+        "`palisade check` after the build:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+/// Starts `binary`, the server of the project `out` (inside `dir`, which
+/// the server keeps), on a free loopback port with a fresh database, and
+/// waits until it answers.
+pub fn launch(dir: tempfile::TempDir, out: PathBuf, model: Service, binary: PathBuf) -> Server {
+    let keys = Keys::for_model(&model);
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let log = dir.path().join("server.log");
-    // A copy of the binary just built: another run sharing the target
-    // directory may rebuild the same package from other sources meanwhile.
-    let built = target_dir().join("debug").join(&binary_name);
-    let binary = dir.path().join(format!("{binary_name}.bin"));
-    std::fs::copy(&built, &binary)
-        .unwrap_or_else(|e| panic!("cannot copy {}: {e}", built.display()));
     let database = dir.path().join("db.sqlite");
     let child = Command::new(&binary)
         .env("BIND_ADDR", addr.to_string())
@@ -264,21 +432,20 @@ pub fn start_with(spec: &str, flaw: Option<Flaw<'_>>) -> Server {
             "DATABASE_URL",
             format!("sqlite://{}?mode=rwc", database.display()),
         )
-        .env(compiled.model.auth.key.env(), keys.server_key())
+        .env(model.auth.key.env(), keys.server_key())
         .env("RUST_LOG", "debug")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::fs::File::options().append(true).open(&log).unwrap())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-    let binary = binary.clone();
     let server = Server {
         addr,
-        model: compiled.model,
+        model,
         keys,
         log,
         binary,
-        project: out.clone(),
+        project: out,
         database,
         child,
         _dir: dir,
