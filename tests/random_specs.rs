@@ -8,8 +8,8 @@
 //!   twice;
 //! - `random_specs_build` (3 cases per run, slow): each spec's project is
 //!   written to a temporary directory and must pass `cargo build`, `cargo
-//!   clippy --all-targets -- -D warnings`, `cargo fmt --check` and its own
-//!   `cargo test --test security`, in the shared target directory of the
+//!   clippy --workspace --all-targets -- -D warnings`, `cargo fmt --all
+//!   --check` and its own `cargo test --test security`, in the shared target directory of the
 //!   e2e suite (`target/e2e`). The seed changes every run and is printed;
 //!   `PALISADE_RANDOM_SEED=N` replays a run and `PALISADE_RANDOM_CASES=N`
 //!   changes the number of cases. The packages are named
@@ -265,8 +265,17 @@ fn random_specs_build() {
         for args in [
             // --locked: the shipped Cargo.lock fits any service name.
             &["build", "--quiet", "--locked"][..],
-            &["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"],
-            &["fmt", "--check"],
+            &[
+                "clippy",
+                "--quiet",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+            &["fmt", "--all", "--check"],
+            // The API's security tests (the root's default members).
             &["test", "--quiet", "--test", "security"],
         ] {
             if let Err(output) = cargo(&out, args) {
