@@ -395,10 +395,13 @@ fn update(files: &BTreeMap<String, File>, previous: Manifest, out: &Path) -> Res
 
 /// Whether `path`, a team file of an earlier generation, is now absent by
 /// the team's choice (moved, renamed, deleted): then palisade neither
-/// recreates nor reports it. Hook files are the exception: the generated
-/// `src/hooks/mod.rs` declares each of them, so a missing one is created.
+/// recreates nor reports it. Hook files are the exception (the generated
+/// `src/hooks/mod.rs` declares each of them, so a missing one is created),
+/// and so is `Cargo.lock` (created again with the versions palisade is
+/// tested with, as in a new project).
 pub fn removed_by_team(previous: Option<&Manifest>, path: &str) -> bool {
     !path.starts_with("src/hooks/")
+        && path != "Cargo.lock"
         && previous
             .and_then(|p| p.files.get(path))
             .is_some_and(|e| e.ownership == Ownership::User)

@@ -101,7 +101,8 @@ fn check(text: &str, spec: &specgen::Spec) {
         let file = module.trim_start_matches("r#");
         assert!(
             project.files.contains_key(&format!("api/src/{file}.rs"))
-                && project.files.contains_key(&format!("src/hooks/{file}.rs")),
+                && (project.files.contains_key(&format!("src/hooks/{file}.rs"))
+                    || file == "mod" && project.files.contains_key("src/hooks/mod_.rs")),
             "`{}` has its module and hooks",
             r.name
         );

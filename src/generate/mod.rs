@@ -471,11 +471,18 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
             service.resources.iter().map(|r| r.name.as_str()),
         ))
         .collect();
-    for ((resource, (_, module)), code) in service.resources.iter().zip(&modules).zip(printed) {
+    let hooks = hook_files(&modules);
+    for (((resource, (_, module)), code), hook) in service
+        .resources
+        .iter()
+        .zip(&modules)
+        .zip(printed)
+        .zip(&hooks)
+    {
         let file = module.to_string().trim_start_matches("r#").to_string();
         project.generated(format!("api/src/{file}.rs"), format!("{head}{code}"));
         project.user(
-            format!("src/hooks/{file}.rs"),
+            format!("src/hooks/{hook}.rs"),
             render(&env, "hooks.rs", context! { resource => &resource.name, module => module.to_string(), file => &file, ..workspace.clone() }),
         );
     }
@@ -671,15 +678,46 @@ fn api_lib(service: &Service) -> TokenStream {
     }
 }
 
+/// The file stem of each resource's hook file in `src/hooks/`: its module's
+/// name, except that a resource named `mod` cannot have `src/hooks/mod.rs`
+/// (the hooks module's own file): it gets the first free `mod_`, `mod__`...
+fn hook_files(modules: &[(String, syn::Ident)]) -> Vec<String> {
+    let stems: Vec<String> = modules
+        .iter()
+        .map(|(_, m)| m.to_string().trim_start_matches("r#").to_string())
+        .collect();
+    stems
+        .iter()
+        .map(|stem| {
+            if stem != "mod" {
+                return stem.clone();
+            }
+            let mut free = format!("{stem}_");
+            while stems.contains(&free) {
+                free.push('_');
+            }
+            free
+        })
+        .collect()
+}
+
 fn hooks_mod(modules: &[(String, syn::Ident)], api: &syn::Ident) -> TokenStream {
     // rustfmt formats this module (it is the parent of user files), and
     // orders `mod` items by name: so do we, or `cargo fmt` would rewrite it.
-    let mut mods: Vec<&syn::Ident> = modules.iter().map(|(_, m)| m).collect();
-    mods.sort_by_key(|m| m.to_string().trim_start_matches("r#").to_string());
+    let mut mods: Vec<(&syn::Ident, String)> = modules
+        .iter()
+        .map(|(_, m)| m)
+        .zip(hook_files(modules))
+        .collect();
+    mods.sort_by_key(|(m, _)| m.to_string().trim_start_matches("r#").to_string());
     // A resource named `hooks` is the module `hooks::hooks`.
-    let mods = mods.into_iter().map(|m| {
+    let mods = mods.into_iter().map(|(m, file)| {
         let inception = (m == "hooks").then(|| quote!(#[allow(clippy::module_inception)]));
-        quote!(#inception pub mod #m;)
+        let path = (m.to_string().trim_start_matches("r#") != file).then(|| {
+            let path = format!("{file}.rs");
+            quote!(#[path = #path])
+        });
+        quote!(#inception #path pub mod #m;)
     });
     quote! {
         //! Business logic: one file per resource, each created once by
