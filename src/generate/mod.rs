@@ -604,11 +604,13 @@ fn api_lib(service: &Service) -> TokenStream {
     };
     let name = &service.name;
     let database = format!("sqlite://{name}.db?mode=rwc");
-    let merges = modules.iter().map(|m| quote!(.merge(#m::routes::<H>(app))));
+    let merges = modules.iter().map(|m| quote!(.merge(#m::routes(app))));
     // A resource named `api` is the module `api::api`; `::axum` stays the
     // crate when a resource is named `axum`.
     let declarations = modules.iter().map(|m| quote!(pub mod #m;));
     let bounds: Vec<TokenStream> = modules.iter().map(|m| quote!(#m::Hooks)).collect();
+    let table_fields = modules.iter().map(|m| quote!(pub #m: #m::HookFns));
+    let table_values = modules.iter().map(|m| quote!(#m: #m::HookFns::of::<H>()));
     let doc = format!(" The `{name}` API.");
     quote! {
         #![doc = #doc]
@@ -664,16 +666,23 @@ fn api_lib(service: &Service) -> TokenStream {
             sql: include_str!("../../migrations/0001_init.sql"),
         }];
 
-        /// Every route the spec grants, and no other; writes run the hooks
-        /// of `H`.
-        pub fn routes<H: Hooks>(app: &App) -> Router<App> {
+        /// The team's hooks of every resource, as the handlers call them.
+        pub struct HookTable {
+            #(#table_fields,)*
+        }
+
+        /// Every route the spec grants, and no other.
+        pub fn routes(app: &App) -> Router<App> {
             Router::new() #(#merges)*
         }
 
         /// The service as the spec declares it, with the hooks of `H`: what
         /// the team's `main` extends and runs.
         pub fn service<H: Hooks>() -> Service {
-            Service::new(&SETTINGS, MIGRATIONS, routes::<H>)
+            let hooks = HookTable {
+                #(#table_values,)*
+            };
+            Service::new(&SETTINGS, MIGRATIONS, routes, hooks)
         }
     }
 }

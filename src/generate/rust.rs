@@ -573,9 +573,9 @@ pub fn resource_module(
             OperationKind::Create => {
                 let shown_row = shows(quote!(row));
                 quote! {
-                    async fn #h<H: Hooks>(State(app): State<App>, #read_caller access: Access, Json(mut input): Json<CreateInput>) -> Result<Response, Problem> {
+                    async fn #h(State(app): State<App>, #read_caller access: Access, Json(mut input): Json<CreateInput>) -> Result<Response, Problem> {
                         input.check()?;
-                        H::before_create(&access, &mut input).await?;
+                        (hooks(&app).before_create)(&access, &mut input).await?;
                         input.check()?;
                         #create_owner
                         #(#create_refs)*
@@ -586,9 +586,9 @@ pub fn resource_module(
                 }
             }
             OperationKind::Update => quote! {
-                async fn #h<H: Hooks>(State(app): State<App>, #update_caller access: Access, Path(id): Path<String>, Json(mut input): Json<UpdateInput>) -> Result<Response, Problem> {
+                async fn #h(State(app): State<App>, #update_caller access: Access, Path(id): Path<String>, Json(mut input): Json<UpdateInput>) -> Result<Response, Problem> {
                     input.check()?;
-                    H::before_update(&access, &id, &mut input).await?;
+                    (hooks(&app).before_update)(&access, &id, &mut input).await?;
                     input.check()?;
                     #update_owner
                     #(#update_refs)*
@@ -599,8 +599,8 @@ pub fn resource_module(
                 }
             },
             OperationKind::Delete => quote! {
-                async fn #h<H: Hooks>(State(app): State<App>, access: Access, Path(id): Path<String>) -> Result<Response, Problem> {
-                    H::before_delete(&access, &id).await?;
+                async fn #h(State(app): State<App>, access: Access, Path(id): Path<String>) -> Result<Response, Problem> {
+                    (hooks(&app).before_delete)(&access, &id).await?;
                     if store::delete(&app.db.write, &access.rows, &id).await? {
                         Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT))
                     } else {
@@ -644,13 +644,9 @@ pub fn resource_module(
             .collect();
         let (first, rest) = ops.split_first()?;
         let method = |op: &Operation| format_ident!("{}", op.method.as_str().to_ascii_lowercase());
-        // Writes run the team's hooks: their handlers take the hooks type.
         let handler = |op: &Operation| {
             let h = handler_ident(op.kind);
-            match op.kind {
-                OperationKind::List | OperationKind::Get => quote!(#h),
-                _ => quote!(#h::<H>),
-            }
+            quote!(#h)
         };
         let (m, h, s) = (method(first), handler(first), op_ident(first.kind));
         let rest = rest.iter().map(|op| {
@@ -660,7 +656,7 @@ pub fn resource_module(
         Some(quote!(.route(#path, axum::routing::#m(#h.layer(app.guard(&#s))) #(#rest)*)))
     };
     let routes_doc = format!(
-        " The routes of `/{}`: exactly the operations the spec grants; writes run the hooks of `H`.",
+        " The routes of `/{}`: exactly the operations the spec grants.",
         resource.plural
     );
     let collection = route_for(
@@ -959,6 +955,7 @@ pub fn resource_module(
         use palisade_runtime::problem::Problem;
         #patch_use
         use palisade_runtime::server::{App, Operation};
+        use palisade_runtime::service::HookFuture;
         use palisade_runtime::throttle::Rate;
 
         #table_const
@@ -1042,6 +1039,31 @@ pub fn resource_module(
             }
         }
 
+        /// The hooks of `Hooks` as the handlers call them: made once from
+        /// the team's hooks type, so that the handlers are compiled here.
+        #[derive(Clone, Copy)]
+        pub struct HookFns {
+            before_create: for<'a> fn(&'a Access, &'a mut CreateInput) -> HookFuture<'a>,
+            before_update: for<'a> fn(&'a Access, &'a str, &'a mut UpdateInput) -> HookFuture<'a>,
+            before_delete: for<'a> fn(&'a Access, &'a str) -> HookFuture<'a>,
+        }
+
+        impl HookFns {
+            /// The hooks of `H`.
+            pub fn of<H: Hooks>() -> HookFns {
+                HookFns {
+                    before_create: |access, input| Box::pin(H::before_create(access, input)),
+                    before_update: |access, id, input| Box::pin(H::before_update(access, id, input)),
+                    before_delete: |access, id| Box::pin(H::before_delete(access, id)),
+                }
+            }
+        }
+
+        /// This resource's hooks in the service's table.
+        fn hooks(app: &App) -> &HookFns {
+            &app.hooks::<crate::HookTable>().#module
+        }
+
         /// The only code that reaches the table. Every function of an owned
         /// resource takes the caller's scope and filters on the owner.
         #inception
@@ -1066,7 +1088,7 @@ pub fn resource_module(
         #(#handlers)*
 
         #[doc = #routes_doc]
-        pub fn routes<H: Hooks>(app: &App) -> Router<App> {
+        pub fn routes(app: &App) -> Router<App> {
             Router::new() #collection #item
         }
     }

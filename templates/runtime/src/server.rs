@@ -92,6 +92,9 @@ pub struct App {
     pub verifier: Arc<Verifier>,
     pub limiter: Arc<dyn Limiter>,
     pub settings: &'static Settings,
+    /// The generated API's table of the team's hooks (its type is the
+    /// API's own; its handlers look it up with [`App::hooks`]).
+    pub hooks: Arc<dyn std::any::Any + Send + Sync>,
 }
 
 impl std::fmt::Debug for App {
@@ -201,6 +204,18 @@ pub struct Operation {
 }
 
 impl App {
+    /// The hooks table of type `T` that the service was built with.
+    ///
+    /// # Panics
+    ///
+    /// When the service was built with a table of another type: a
+    /// generated API always finds its own.
+    pub fn hooks<T: 'static>(&self) -> &T {
+        self.hooks
+            .downcast_ref()
+            .expect("the service's hooks table is the generated API's own")
+    }
+
     /// The guard layer of one operation:
     /// `get(list_items.layer(app.guard(&LIST_ITEMS)))`.
     pub fn guard(&self, op: &'static Operation) -> Guard {
@@ -865,6 +880,7 @@ pub async fn migrate(pool: &SqlitePool, migrations: &[Migration]) -> Result<(), 
 pub async fn start(
     settings: &'static Settings,
     migrations: &[Migration],
+    hooks: Arc<dyn std::any::Any + Send + Sync>,
 ) -> Result<(App, SocketAddr), ConfigError> {
     let config = Config::from_env(&settings.auth, settings.default_database_url)?;
     let verifier = Verifier::new(settings.auth, &config.key)?;
@@ -880,6 +896,7 @@ pub async fn start(
         verifier: Arc::new(verifier),
         limiter,
         settings,
+        hooks,
     };
     Ok((app, config.bind_addr))
 }
@@ -1309,7 +1326,7 @@ impl tokio::io::AsyncWrite for Tracked {
 /// [`start`], then the team's background tasks, then [`serve`] the
 /// service's routes.
 pub async fn run(mut service: super::service::Service) -> Result<(), ConfigError> {
-    let (app, addr) = start(service.settings, service.migrations).await?;
+    let (app, addr) = start(service.settings, service.migrations, service.hooks.clone()).await?;
     service.spawn_tasks(&app);
     let routes = service.routes(&app);
     serve(app, routes, addr).await
@@ -1440,6 +1457,7 @@ mod tests {
             verifier: Arc::new(Verifier::new(settings.auth, SECRET).unwrap()),
             limiter: Arc::new(MemoryLimiter::new(1000)),
             settings,
+            hooks: Arc::new(()),
         };
         let routes = Router::new()
             .route(

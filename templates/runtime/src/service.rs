@@ -24,8 +24,10 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::any::Any;
 use std::pin::Pin;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -39,6 +41,13 @@ use super::problem::Problem;
 use super::server::{App, Migration, Settings, limit, throttled};
 
 type Extend = Box<dyn FnOnce(&App, Router<App>) -> Router<App>>;
+
+/// What a hook of the team's returns, as the generated handlers call it:
+/// the hooks of every resource are kept as plain function pointers to
+/// these, made once from the team's hooks type, so that the handlers (and
+/// all the routing code) are compiled in the generated API crate, not in
+/// the team's.
+pub type HookFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Problem>> + Send + 'a>>;
 type Task = Box<dyn FnOnce(App) -> Pin<Box<dyn Future<Output = ()> + Send>>>;
 
 /// A service ready to run: what the spec generated, and what the team
@@ -47,6 +56,7 @@ pub struct Service {
     pub(crate) settings: &'static Settings,
     pub(crate) migrations: &'static [Migration],
     routes: fn(&App) -> Router<App>,
+    pub(crate) hooks: Arc<dyn Any + Send + Sync>,
     extensions: Vec<Extend>,
     tasks: Vec<Task>,
 }
@@ -62,17 +72,20 @@ impl std::fmt::Debug for Service {
 }
 
 impl Service {
-    /// The generated service: its settings, migrations and the routes the
-    /// spec grants (called by the generated code).
+    /// The generated service: its settings, migrations, the routes the
+    /// spec grants and the table of the team's hooks that their handlers
+    /// call (called by the generated code; see [`App::hooks`]).
     pub fn new(
         settings: &'static Settings,
         migrations: &'static [Migration],
         routes: fn(&App) -> Router<App>,
+        hooks: impl Any + Send + Sync,
     ) -> Service {
         Service {
             settings,
             migrations,
             routes,
+            hooks: Arc::new(hooks),
             extensions: Vec::new(),
             tasks: Vec::new(),
         }
@@ -314,7 +327,7 @@ mod tests {
     }
 
     fn service() -> Service {
-        Service::new(&SETTINGS, &[], generated)
+        Service::new(&SETTINGS, &[], generated, ())
             .route("/mine", get(caller_name).fallback(caller_name))
             .route("/every", axum::routing::any(caller_name))
             .public_route("/open", get(caller_name))

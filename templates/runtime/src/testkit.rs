@@ -76,6 +76,7 @@ impl TestApp {
             verifier: Arc::new(verifier),
             limiter: Arc::new(Unlimited),
             settings,
+            hooks: service.hooks.clone(),
         };
         let routes = service.routes(&app);
         let router = router(app, routes).expect("the router builds");

@@ -48,13 +48,21 @@ pub static MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0001_init.sql"),
     },
 ];
-/// Every route the spec grants, and no other; writes run the hooks
-/// of `H`.
-pub fn routes<H: Hooks>(app: &App) -> Router<App> {
-    Router::new().merge(product::routes::<H>(app)).merge(order::routes::<H>(app))
+/// The team's hooks of every resource, as the handlers call them.
+pub struct HookTable {
+    pub product: product::HookFns,
+    pub order: order::HookFns,
+}
+/// Every route the spec grants, and no other.
+pub fn routes(app: &App) -> Router<App> {
+    Router::new().merge(product::routes(app)).merge(order::routes(app))
 }
 /// The service as the spec declares it, with the hooks of `H`: what
 /// the team's `main` extends and runs.
 pub fn service<H: Hooks>() -> Service {
-    Service::new(&SETTINGS, MIGRATIONS, routes::<H>)
+    let hooks = HookTable {
+        product: product::HookFns::of::<H>(),
+        order: order::HookFns::of::<H>(),
+    };
+    Service::new(&SETTINGS, MIGRATIONS, routes, hooks)
 }
