@@ -218,6 +218,7 @@ async fn stack(limiter: Arc<dyn Limiter>, users: &[String], n: usize) -> Duratio
         verifier: Arc::new(Verifier::new(SETTINGS.auth, SECRET).unwrap()),
         limiter,
         settings: &SETTINGS,
+        hooks: Arc::new(()),
     };
     let routes = Router::new().route("/items/{id}", get(item.layer(app.guard(&GET_ITEM))));
     let router = router(app, routes).unwrap();

@@ -22,9 +22,9 @@
 //! writes is its own code's responsibility. [`main`]'s signature is the
 //! one palisade keeps stable between versions.
 
+use std::any::Any;
 use std::convert::Infallible;
 use std::future::Future;
-use std::any::Any;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
