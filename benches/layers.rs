@@ -351,6 +351,7 @@ fn stack(rt: &tokio::runtime::Runtime) {
             verifier: Arc::new(Verifier::new(AUTH, SECRET).unwrap()),
             limiter: Arc::new(MemoryLimiter::new(DEFAULT_MAX_KEYS)),
             settings: &SETTINGS,
+            hooks: Arc::new(()),
         };
         let bare: Router = Router::new().route("/invoices/{id}", get(handler));
         let routes = Router::new().route(
