@@ -100,7 +100,9 @@ fn check(text: &str, spec: &specgen::Spec) {
         let module = palisade::generate::ident::modules([r.name.as_str()])[0].to_string();
         let file = module.trim_start_matches("r#");
         assert!(
-            project.files.contains_key(&format!("api/src/{file}.rs"))
+            (project.files.contains_key(&format!("api/src/{file}.rs"))
+                || matches!(file, "lib" | "main")
+                    && project.files.contains_key(&format!("api/src/{file}_.rs")))
                 && (project.files.contains_key(&format!("src/hooks/{file}.rs"))
                     || file == "mod" && project.files.contains_key("src/hooks/mod_.rs")),
             "`{}` has its module and hooks",

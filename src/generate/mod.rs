@@ -472,14 +472,14 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
         ))
         .collect();
     let hooks = hook_files(&modules);
-    for (((resource, (_, module)), code), hook) in service
+    for ((((resource, (_, module)), code), hook), file) in service
         .resources
         .iter()
         .zip(&modules)
         .zip(printed)
         .zip(&hooks)
+        .zip(api_files(&modules))
     {
-        let file = module.to_string().trim_start_matches("r#").to_string();
         project.generated(format!("api/src/{file}.rs"), format!("{head}{code}"));
         project.user(
             format!("src/hooks/{hook}.rs"),
@@ -607,7 +607,16 @@ fn api_lib(service: &Service) -> TokenStream {
     let merges = modules.iter().map(|m| quote!(.merge(#m::routes(app))));
     // A resource named `api` is the module `api::api`; `::axum` stays the
     // crate when a resource is named `axum`.
-    let declarations = modules.iter().map(|m| quote!(pub mod #m;));
+    let declarations = modules
+        .iter()
+        .zip(api_files(&modules_named(&modules)))
+        .map(|(m, file)| {
+            let path = (m.to_string().trim_start_matches("r#") != file).then(|| {
+                let path = format!("{file}.rs");
+                quote!(#[path = #path])
+            });
+            quote!(#path pub mod #m;)
+        });
     let bounds: Vec<TokenStream> = modules.iter().map(|m| quote!(#m::Hooks)).collect();
     let table_fields = modules.iter().map(|m| quote!(pub #m: #m::HookFns));
     let table_values = modules.iter().map(|m| quote!(#m: #m::HookFns::of::<H>()));
@@ -691,6 +700,25 @@ fn api_lib(service: &Service) -> TokenStream {
 /// name, except that a resource named `mod` cannot have `src/hooks/mod.rs`
 /// (the hooks module's own file): it gets the first free `mod_`, `mod__`...
 fn hook_files(modules: &[(String, syn::Ident)]) -> Vec<String> {
+    files_avoiding(modules, &["mod"])
+}
+
+/// The file stem of each resource's module in `api/src/`: its name, except
+/// that `lib.rs` is the crate's root and `main.rs` would be taken for a
+/// binary: those get the first free `lib_`, `main_`...
+pub fn api_files(modules: &[(String, syn::Ident)]) -> Vec<String> {
+    files_avoiding(modules, &["lib", "main"])
+}
+
+/// The resources' module names with `(name, module)` pairs as
+/// [`api_files`] takes them.
+fn modules_named(modules: &[syn::Ident]) -> Vec<(String, syn::Ident)> {
+    modules.iter().map(|m| (m.to_string(), m.clone())).collect()
+}
+
+/// Each module's file stem (its name without `r#`), a name of `taken`
+/// replaced by the first free name with `_`s appended.
+fn files_avoiding(modules: &[(String, syn::Ident)], taken: &[&str]) -> Vec<String> {
     let stems: Vec<String> = modules
         .iter()
         .map(|(_, m)| m.to_string().trim_start_matches("r#").to_string())
@@ -698,7 +726,7 @@ fn hook_files(modules: &[(String, syn::Ident)]) -> Vec<String> {
     stems
         .iter()
         .map(|stem| {
-            if stem != "mod" {
+            if !taken.contains(&stem.as_str()) {
                 return stem.clone();
             }
             let mut free = format!("{stem}_");

@@ -655,6 +655,33 @@ pub fn resource_module(
         });
         Some(quote!(.route(#path, axum::routing::#m(#h.layer(app.guard(&#s))) #(#rest)*)))
     };
+    // The hook of each write the resource has, as a function pointer.
+    let has = |kind: OperationKind| resource.operations.iter().any(|o| o.kind == kind);
+    let mut hook_fields = Vec::new();
+    let mut hook_values = Vec::new();
+    if has(OperationKind::Create) {
+        hook_fields.push(quote!(before_create: for<'a> fn(&'a Access, &'a mut CreateInput) -> palisade_runtime::service::HookFuture<'a>,));
+        hook_values.push(
+            quote!(before_create: |access, input| Box::pin(H::before_create(access, input)),),
+        );
+    }
+    if has(OperationKind::Update) {
+        hook_fields.push(quote!(before_update: for<'a> fn(&'a Access, &'a str, &'a mut UpdateInput) -> palisade_runtime::service::HookFuture<'a>,));
+        hook_values.push(quote!(before_update: |access, id, input| Box::pin(H::before_update(access, id, input)),));
+    }
+    if has(OperationKind::Delete) {
+        hook_fields.push(quote!(before_delete: for<'a> fn(&'a Access, &'a str) -> palisade_runtime::service::HookFuture<'a>,));
+        hook_values
+            .push(quote!(before_delete: |access, id| Box::pin(H::before_delete(access, id)),));
+    }
+    let hooks_fn = (!hook_fields.is_empty()).then(|| {
+        quote! {
+            /// This resource's hooks in the service's table.
+            fn hooks(app: &App) -> &HookFns {
+                &app.hooks::<crate::HookTable>().#module
+            }
+        }
+    });
     let routes_doc = format!(
         " The routes of `/{}`: exactly the operations the spec grants.",
         resource.plural
@@ -955,7 +982,6 @@ pub fn resource_module(
         use palisade_runtime::problem::Problem;
         #patch_use
         use palisade_runtime::server::{App, Operation};
-        use palisade_runtime::service::HookFuture;
         use palisade_runtime::throttle::Rate;
 
         #table_const
@@ -1039,30 +1065,24 @@ pub fn resource_module(
             }
         }
 
-        /// The hooks of `Hooks` as the handlers call them: made once from
-        /// the team's hooks type, so that the handlers are compiled here.
+        /// The hooks of `Hooks` that this resource's operations run, as
+        /// the handlers call them: made once from the team's hooks type, so
+        /// that the handlers are compiled here.
         #[derive(Clone, Copy)]
         pub struct HookFns {
-            before_create: for<'a> fn(&'a Access, &'a mut CreateInput) -> HookFuture<'a>,
-            before_update: for<'a> fn(&'a Access, &'a str, &'a mut UpdateInput) -> HookFuture<'a>,
-            before_delete: for<'a> fn(&'a Access, &'a str) -> HookFuture<'a>,
+            #(#hook_fields)*
         }
 
         impl HookFns {
             /// The hooks of `H`.
             pub fn of<H: Hooks>() -> HookFns {
                 HookFns {
-                    before_create: |access, input| Box::pin(H::before_create(access, input)),
-                    before_update: |access, id, input| Box::pin(H::before_update(access, id, input)),
-                    before_delete: |access, id| Box::pin(H::before_delete(access, id)),
+                    #(#hook_values)*
                 }
             }
         }
 
-        /// This resource's hooks in the service's table.
-        fn hooks(app: &App) -> &HookFns {
-            &app.hooks::<crate::HookTable>().#module
-        }
+        #hooks_fn
 
         /// The only code that reaches the table. Every function of an owned
         /// resource takes the caller's scope and filters on the owner.

@@ -1683,7 +1683,7 @@ fn the_suite_catches_a_ref_to_another_owners_row() {
             &|dir| {
                 server::edit(
                     &dir.join("api/src/task.rs"),
-                    "async fn create<",
+                    "async fn create(",
                     "&Scope::Owned(owner.to_owned())",
                     "&Scope::All",
                 );

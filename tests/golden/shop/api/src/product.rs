@@ -22,7 +22,6 @@ use palisade_runtime::check::Checker;
 use palisade_runtime::problem::Problem;
 use palisade_runtime::row::Patch;
 use palisade_runtime::server::{App, Operation};
-use palisade_runtime::service::HookFuture;
 use palisade_runtime::throttle::Rate;
 const TABLE: &str = "\"product\"";
 const COLUMNS: &str = "\"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", \"created_at\", \"updated_at\"";
@@ -281,17 +280,24 @@ pub trait Hooks: Send + Sync + 'static {
         async { Ok(()) }
     }
 }
-/// The hooks of `Hooks` as the handlers call them: made once from
-/// the team's hooks type, so that the handlers are compiled here.
+/// The hooks of `Hooks` that this resource's operations run, as
+/// the handlers call them: made once from the team's hooks type, so
+/// that the handlers are compiled here.
 #[derive(Clone, Copy)]
 pub struct HookFns {
-    before_create: for<'a> fn(&'a Access, &'a mut CreateInput) -> HookFuture<'a>,
+    before_create: for<'a> fn(
+        &'a Access,
+        &'a mut CreateInput,
+    ) -> palisade_runtime::service::HookFuture<'a>,
     before_update: for<'a> fn(
         &'a Access,
         &'a str,
         &'a mut UpdateInput,
-    ) -> HookFuture<'a>,
-    before_delete: for<'a> fn(&'a Access, &'a str) -> HookFuture<'a>,
+    ) -> palisade_runtime::service::HookFuture<'a>,
+    before_delete: for<'a> fn(
+        &'a Access,
+        &'a str,
+    ) -> palisade_runtime::service::HookFuture<'a>,
 }
 impl HookFns {
     /// The hooks of `H`.
