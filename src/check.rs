@@ -126,6 +126,8 @@ pub fn check(project: &Project, manifest: &Manifest, dir: &Path) -> anyhow::Resu
         match (file.ownership, on_disk) {
             (Ownership::User, Some(_)) => {}
             (Ownership::User, None) if crate::write::removed_by_team(previous.as_ref(), path) => {}
+            // Not every team commits its lock file; `generate` makes one.
+            (Ownership::User, None) if path == "Cargo.lock" => {}
             (_, None) => drift.findings.push(Finding {
                 path: path.clone(),
                 kind: Kind::Missing,

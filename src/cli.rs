@@ -291,6 +291,9 @@ fn generate(spec: &Path, out: &Path, force: bool, color: bool) -> u8 {
     let earlier_runtime = crate::write::plain_path(out, RUNTIME_MANIFEST)
         .ok()
         .and_then(|p| std::fs::read_to_string(p).ok());
+    let earlier_api = crate::write::plain_path(out, "api/Cargo.toml")
+        .ok()
+        .and_then(|p| std::fs::read_to_string(p).ok());
     match crate::write::write(
         &project,
         &manifest,
@@ -307,7 +310,7 @@ fn generate(spec: &Path, out: &Path, force: bool, color: bool) -> u8 {
             }
             for path in &report.edited_left {
                 eprintln!(
-                    "warning: {}: palisade generated this file and no longer needs it, but it was edited by hand; it is no longer compiled, and palisade left it in place and forgets it (delete it once your changes are elsewhere)",
+                    "warning: {}: palisade generated this file and no longer needs it, but it was edited by hand; palisade kept it (moved aside as `.orig` where it could, so that it is no longer compiled) and forgets it: delete it once your changes are elsewhere",
                     out.join(path).display()
                 );
             }
@@ -315,8 +318,13 @@ fn generate(spec: &Path, out: &Path, force: bool, color: bool) -> u8 {
                 .as_ref()
                 .is_some_and(|m| m.files.contains_key("src/runtime/mod.rs"));
             if old_layout {
+                let lock = if report.kept.iter().any(|p| p == "Cargo.lock") {
+                    "; your hooks and Cargo.lock were kept (run `cargo update -w` once to add the new workspace crates to Cargo.lock, or `--locked` builds will refuse it)"
+                } else {
+                    "; your hooks were kept"
+                };
                 println!(
-                    "moved to the workspace layout of palisade {}: the generated API is the crate api/, the runtime the crate runtime/ (palisade-runtime {}); Cargo.toml, src/main.rs, src/lib.rs and .gitignore are yours from now on; your hooks and Cargo.lock were kept (run `cargo update -w` once to add the new workspace crates to Cargo.lock, or `--locked` builds will refuse it)",
+                    "moved to the workspace layout of palisade {}: the generated API is the crate api/, the runtime the crate runtime/ (palisade-runtime {}); the files above are yours from now on{lock}",
                     crate::generate::VERSION,
                     crate::generate::runtime_version()
                 );
@@ -325,13 +333,15 @@ fn generate(spec: &Path, out: &Path, force: bool, color: bool) -> u8 {
                 "{}-api",
                 crate::generate::ident::package(&compiled.model.name)
             );
-            let team_manifest = crate::write::plain_path(out, "Cargo.toml")
-                .ok()
-                .and_then(|p| std::fs::read_to_string(p).ok());
-            if team_manifest.is_some_and(|m| !m.contains(&format!("\n{api_package} = "))) {
+            let earlier_api = earlier_api.as_deref().and_then(|m| {
+                m.lines()
+                    .find_map(|l| l.strip_prefix("name = \""))
+                    .and_then(|n| n.strip_suffix('"'))
+                    .map(str::to_string)
+            });
+            if let Some(earlier_api) = earlier_api.filter(|name| *name != api_package) {
                 eprintln!(
-                    "warning: {}: your manifest does not depend on `{api_package}`, the generated API crate as the spec's service name now names it; change its dependency to `{api_package} = {{ path = \"api\" }}` and the `as api` re-export in src/lib.rs to `{}`",
-                    out.join("Cargo.toml").display(),
+                    "warning: the generated API crate is now `{api_package}` (it was `{earlier_api}`: the spec's service name changed); in your Cargo.toml, depend on `{api_package} = {{ path = \"api\" }}` instead, and in src/lib.rs re-export `{}` as `api`",
                     api_package.replace('-', "_")
                 );
             }

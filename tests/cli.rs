@@ -437,7 +437,12 @@ fn generate_moves_a_project_of_the_previous_layout_and_keeps_the_teams_files() {
             ))
             .stdout(predicate::str::contains("yours from now on: Cargo.toml"))
             .stdout(predicate::str::contains("yours from now on: src/main.rs"))
-            .stdout(predicate::str::contains("removed src/api/mod.rs"));
+            .stdout(predicate::str::contains("removed src/api/mod.rs"))
+            // Only billing's fixture has a lock file to keep.
+            .stdout(
+                predicate::str::contains("Cargo.lock were kept (run `cargo update -w`")
+                    .count(usize::from(example == "billing")),
+            );
         let after = tree(&out);
         for (path, (bytes, _)) in &before {
             if path.starts_with("src/hooks/") && path != "src/hooks/mod.rs" || path == "Cargo.lock"
@@ -560,8 +565,9 @@ fn team_files_the_team_moved_or_deleted_stay_that_way() {
 }
 
 /// A generated file the spec no longer needs is removed only as palisade
-/// wrote it: edited by hand since, it is left in place with a warning, and
-/// from then on it is the team's (no longer compiled, never compared).
+/// wrote it: edited by hand since, it is kept, moved aside as `.orig` so
+/// that Cargo no longer compiles it (a file under `tests/` is a target of
+/// its own), with a warning; from then on it is the team's.
 #[test]
 fn an_edited_generated_file_that_is_no_longer_needed_is_left_in_place() {
     let dir = tempfile::tempdir().unwrap();
@@ -574,14 +580,27 @@ fn an_edited_generated_file_that_is_no_longer_needed_is_left_in_place() {
     let mut text = std::fs::read_to_string(&patched).unwrap();
     text.push_str("// a team's patch\n");
     std::fs::write(&patched, &text).unwrap();
+    let test = out.join("tests/security.rs");
+    let mut test_text = std::fs::read_to_string(&test).unwrap();
+    test_text.push_str("// a team's test\n");
+    std::fs::write(&test, &test_text).unwrap();
     palisade()
         .args(["generate", "examples/billing.yaml", "--out"])
         .arg(&out)
         .assert()
         .code(0)
         .stdout(predicate::str::contains("removed src/api/invoice.rs"))
-        .stderr(predicate::str::contains("src/api/customer.rs: palisade generated this file and no longer needs it, but it was edited by hand"));
-    assert_eq!(std::fs::read_to_string(&patched).unwrap(), text);
+        .stderr(predicate::str::contains("src/api/customer.rs.orig: palisade generated this file and no longer needs it, but it was edited by hand"))
+        .stderr(predicate::str::contains("tests/security.rs.orig: palisade generated"));
+    assert!(!patched.exists() && !test.exists());
+    assert_eq!(
+        std::fs::read_to_string(out.join("src/api/customer.rs.orig")).unwrap(),
+        text
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("tests/security.rs.orig")).unwrap(),
+        test_text
+    );
     assert!(!out.join("src/api/invoice.rs").exists());
     palisade()
         .args(["check", "examples/billing.yaml", "--out"])

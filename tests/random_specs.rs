@@ -102,9 +102,9 @@ fn check(text: &str, spec: &specgen::Spec) {
         assert!(
             (project.files.contains_key(&format!("api/src/{file}.rs"))
                 || matches!(file, "lib" | "main")
-                    && project.files.contains_key(&format!("api/src/{file}_.rs")))
+                    && project.files.contains_key(&format!("api/src/_{file}.rs")))
                 && (project.files.contains_key(&format!("src/hooks/{file}.rs"))
-                    || file == "mod" && project.files.contains_key("src/hooks/mod_.rs")),
+                    || file == "mod" && project.files.contains_key("src/hooks/_mod.rs")),
             "`{}` has its module and hooks",
             r.name
         );

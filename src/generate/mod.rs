@@ -618,7 +618,7 @@ fn api_lib(service: &Service) -> TokenStream {
             quote!(#path pub mod #m;)
         });
     let bounds: Vec<TokenStream> = modules.iter().map(|m| quote!(#m::Hooks)).collect();
-    let table_fields = modules.iter().map(|m| quote!(pub #m: #m::HookFns));
+    let table_fields = modules.iter().map(|m| quote!(#m: #m::HookFns));
     let table_values = modules.iter().map(|m| quote!(#m: #m::HookFns::of::<H>()));
     let doc = format!(" The `{name}` API.");
     quote! {
@@ -676,12 +676,15 @@ fn api_lib(service: &Service) -> TokenStream {
         }];
 
         /// The team's hooks of every resource, as the handlers call them.
-        pub struct HookTable {
+        struct HookTable {
             #(#table_fields,)*
         }
 
         /// Every route the spec grants, and no other.
         pub fn routes(app: &App) -> Router<App> {
+            // A service built with another table fails here, at start-up,
+            // not in a request.
+            let _ = app.hooks::<HookTable>();
             Router::new() #(#merges)*
         }
 
@@ -698,14 +701,15 @@ fn api_lib(service: &Service) -> TokenStream {
 
 /// The file stem of each resource's hook file in `src/hooks/`: its module's
 /// name, except that a resource named `mod` cannot have `src/hooks/mod.rs`
-/// (the hooks module's own file): it gets the first free `mod_`, `mod__`...
+/// (the hooks module's own file): it gets `_mod`, a name no resource can
+/// have (they start with a letter), so it never changes with the others.
 fn hook_files(modules: &[(String, syn::Ident)]) -> Vec<String> {
     files_avoiding(modules, &["mod"])
 }
 
 /// The file stem of each resource's module in `api/src/`: its name, except
 /// that `lib.rs` is the crate's root and `main.rs` would be taken for a
-/// binary: those get the first free `lib_`, `main_`...
+/// binary: those are `_lib` and `_main`.
 pub fn api_files(modules: &[(String, syn::Ident)]) -> Vec<String> {
     files_avoiding(modules, &["lib", "main"])
 }
@@ -717,23 +721,17 @@ fn modules_named(modules: &[syn::Ident]) -> Vec<(String, syn::Ident)> {
 }
 
 /// Each module's file stem (its name without `r#`), a name of `taken`
-/// replaced by the first free name with `_`s appended.
+/// prefixed with `_`.
 fn files_avoiding(modules: &[(String, syn::Ident)], taken: &[&str]) -> Vec<String> {
-    let stems: Vec<String> = modules
+    modules
         .iter()
-        .map(|(_, m)| m.to_string().trim_start_matches("r#").to_string())
-        .collect();
-    stems
-        .iter()
-        .map(|stem| {
-            if !taken.contains(&stem.as_str()) {
-                return stem.clone();
+        .map(|(_, m)| {
+            let stem = m.to_string().trim_start_matches("r#").to_string();
+            if taken.contains(&stem.as_str()) {
+                format!("_{stem}")
+            } else {
+                stem
             }
-            let mut free = format!("{stem}_");
-            while stems.contains(&free) {
-                free.push('_');
-            }
-            free
         })
         .collect()
 }

@@ -99,7 +99,11 @@ pub fn migrate(old: &Path, spec: &Path, out: &Path) -> Moved {
     let said = generate(spec, out);
     for expected in [
         "moved to the workspace layout of palisade",
-        "your hooks and Cargo.lock were kept",
+        if lock.is_some() {
+            "your hooks and Cargo.lock were kept (run `cargo update -w`"
+        } else {
+            "your hooks were kept"
+        },
         "yours from now on: Cargo.toml",
         "yours from now on: src/main.rs",
         "yours from now on: src/lib.rs",

@@ -54,12 +54,13 @@ pub static MIGRATIONS: &[Migration] = &[
     },
 ];
 /// The team's hooks of every resource, as the handlers call them.
-pub struct HookTable {
-    pub customer: customer::HookFns,
-    pub invoice: invoice::HookFns,
+struct HookTable {
+    customer: customer::HookFns,
+    invoice: invoice::HookFns,
 }
 /// Every route the spec grants, and no other.
 pub fn routes(app: &App) -> Router<App> {
+    let _ = app.hooks::<HookTable>();
     Router::new().merge(customer::routes(app)).merge(invoice::routes(app))
 }
 /// The service as the spec declares it, with the hooks of `H`: what

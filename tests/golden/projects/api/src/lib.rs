@@ -54,12 +54,13 @@ pub static MIGRATIONS: &[Migration] = &[
     },
 ];
 /// The team's hooks of every resource, as the handlers call them.
-pub struct HookTable {
-    pub project: project::HookFns,
-    pub task: task::HookFns,
+struct HookTable {
+    project: project::HookFns,
+    task: task::HookFns,
 }
 /// Every route the spec grants, and no other.
 pub fn routes(app: &App) -> Router<App> {
+    let _ = app.hooks::<HookTable>();
     Router::new().merge(project::routes(app)).merge(task::routes(app))
 }
 /// The service as the spec declares it, with the hooks of `H`: what

@@ -49,12 +49,13 @@ pub static MIGRATIONS: &[Migration] = &[
     },
 ];
 /// The team's hooks of every resource, as the handlers call them.
-pub struct HookTable {
-    pub product: product::HookFns,
-    pub order: order::HookFns,
+struct HookTable {
+    product: product::HookFns,
+    order: order::HookFns,
 }
 /// Every route the spec grants, and no other.
 pub fn routes(app: &App) -> Router<App> {
+    let _ = app.hooks::<HookTable>();
     Router::new().merge(product::routes(app)).merge(order::routes(app))
 }
 /// The service as the spec declares it, with the hooks of `H`: what
