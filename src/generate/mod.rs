@@ -618,8 +618,26 @@ fn api_lib(service: &Service) -> TokenStream {
             quote!(#path pub mod #m;)
         });
     let bounds: Vec<TokenStream> = modules.iter().map(|m| quote!(#m::Hooks)).collect();
-    let table_fields = modules.iter().map(|m| quote!(#m: #m::HookFns));
-    let table_values = modules.iter().map(|m| quote!(#m: #m::HookFns::of::<H>()));
+    // The table holds the hooks of the resources that have writes (a
+    // read-only resource runs none).
+    let writes: Vec<&syn::Ident> = service
+        .resources
+        .iter()
+        .zip(&modules)
+        .filter(|(r, _)| {
+            r.operations.iter().any(|o| {
+                matches!(
+                    o.kind,
+                    crate::model::OperationKind::Create
+                        | crate::model::OperationKind::Update
+                        | crate::model::OperationKind::Delete
+                )
+            })
+        })
+        .map(|(_, m)| m)
+        .collect();
+    let table_fields = writes.iter().map(|m| quote!(#m: #m::HookFns));
+    let table_values = writes.iter().map(|m| quote!(#m: #m::HookFns::of::<H>()));
     let doc = format!(" The `{name}` API.");
     quote! {
         #![doc = #doc]
