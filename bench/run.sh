@@ -12,7 +12,9 @@
 #   compiler  validate/generate/check wall time and peak memory at SIZES
 #             resources, openapi-generator rust-axum on the same API
 #   build     cold release build and Cargo.lock crates of the 10-resource
-#             projects of both; the generated crate alone at 10 and 100
+#             projects of both; the generated code alone (touched) at 10
+#             and 100; palisade's rebuild after a spec change (one field
+#             added) at 10 and 100, and one with cargo --timings
 #   load      wrk against the generated billing server, ceiling-bare,
 #             ceiling-secure and DRF (gunicorn, one sync worker per core)
 #   layers    cargo bench --bench layers: JWT verification, throttle check,
@@ -75,7 +77,9 @@ trap 'exit 130' INT TERM
 say "building palisade (release) into $CACHE"
 CARGO_TARGET_DIR="$CACHE" cargo build --release --quiet --bin palisade --manifest-path "$REPO/Cargo.toml"
 PALISADE="$CACHE/release/palisade"
-if [[ " $PARTS " == *" compiler "* || " $PARTS " == *" build "* ]]; then
+# openapi-generator: for the compiler part, and for the build part when
+# BUILD_TOOLS names it.
+if [[ " $PARTS " == *" compiler "* || ( " $PARTS " == *" build "* && " $BUILD_TOOLS " == *" openapi-generator "* ) ]]; then
   command -v java >/dev/null || die "java is missing (openapi-generator needs Java 11+)"
   if [[ ! -x "$CACHE/og-venv/bin/python" ]]; then
     python3 -m venv "$CACHE/og-venv"

@@ -2,6 +2,10 @@
 """Synthetic specs for the compiler benchmark.
 
   synth.py palisade N            a Palisade spec of N resources (stdout)
+  synth.py palisade N --add-field
+                                 the same spec with one field more, `note`
+                                 (an optional string), in resource r0: the
+                                 spec change of the rebuild benchmark
   synth.py openapi3 OPENAPI.json the OpenAPI 3.1 document Palisade generated,
                                  rewritten as OpenAPI 3.0.3 (stdout)
 
@@ -9,7 +13,9 @@ The Palisade spec is the one of benches/compile.rs (`synthetic_spec`), byte
 for byte: seven fields per resource (string, email with pii, integer,
 number, enum with a default, write-once date) plus a ref to the previous
 resource, two roles with list/get/delete and get grants, a filter, a sort
-key and a per-operation create throttle.
+key and a per-operation create throttle. With --add-field, r0 also has
+`note: { type: string, max_length: 200 }` after `due`; nothing else
+differs.
 
 The OpenAPI side is the same CRUD API: the document `palisade generate`
 writes for that spec (every path, operation, schema and response code),
@@ -21,7 +27,7 @@ import json
 import sys
 
 
-def palisade(n: int) -> str:
+def palisade(n: int, add_field: bool = False) -> str:
     s = [
         "palisade: 1\nservice: { name: synthetic }\nauth:\n"
         "  jwt: { algorithm: HS256, secret_env: JWT_SECRET, issuer: https://id.example.com, audience: api }\n"
@@ -38,6 +44,8 @@ def palisade(n: int) -> str:
             "      state: { type: string, enum: [a, b, c], default: a }\n"
             "      due: { type: date, write_once: true }\n"
         )
+        if add_field and i == 0:
+            s.append("      note: { type: string, max_length: 200 }\n")
         if i > 0:
             s.append(f"      parent: {{ type: ref, resource: r{i - 1} }}\n")
         s.append(
@@ -65,8 +73,8 @@ def to30(node):
 
 
 def main(argv):
-    if len(argv) == 3 and argv[1] == "palisade":
-        sys.stdout.write(palisade(int(argv[2])))
+    if len(argv) in (3, 4) and argv[1] == "palisade" and argv[3:] in ([], ["--add-field"]):
+        sys.stdout.write(palisade(int(argv[2]), add_field=len(argv) == 4))
     elif len(argv) == 3 and argv[1] == "openapi3":
         doc = to30(json.load(open(argv[2])))
         doc["openapi"] = "3.0.3"
