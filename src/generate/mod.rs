@@ -13,6 +13,7 @@
 pub mod example;
 pub mod ident;
 pub mod openapi;
+mod plan;
 mod readme;
 pub mod rust;
 mod sql;
@@ -101,6 +102,10 @@ const RUNTIME: &[(&str, &str)] = &[
     (
         "problem",
         include_str!("../../templates/runtime/src/problem.rs"),
+    ),
+    (
+        "resource",
+        include_str!("../../templates/runtime/src/resource.rs"),
     ),
     ("lib", include_str!("../../templates/runtime/src/lib.rs")),
     ("row", include_str!("../../templates/runtime/src/row.rs")),
@@ -531,12 +536,12 @@ fn resource_modules(service: &Service) -> Vec<String> {
                 let resource = &service.resources[i];
                 (
                     i,
-                    rust::print(rust::resource_module(
+                    rust::print(rust::resource_module(&plan::ResourcePlan::new(
                         service,
                         resource,
-                        &modules[i].1,
+                        modules[i].1.clone(),
                         &modules,
-                    )),
+                    ))),
                 )
             })
             .collect()
@@ -618,26 +623,10 @@ fn api_lib(service: &Service) -> TokenStream {
             quote!(#path pub mod #m;)
         });
     let bounds: Vec<TokenStream> = modules.iter().map(|m| quote!(#m::Hooks)).collect();
-    // The table holds the hooks of the resources that have writes (a
-    // read-only resource runs none).
-    let writes: Vec<&syn::Ident> = service
-        .resources
+    let table_fields = modules
         .iter()
-        .zip(&modules)
-        .filter(|(r, _)| {
-            r.operations.iter().any(|o| {
-                matches!(
-                    o.kind,
-                    crate::model::OperationKind::Create
-                        | crate::model::OperationKind::Update
-                        | crate::model::OperationKind::Delete
-                )
-            })
-        })
-        .map(|(_, m)| m)
-        .collect();
-    let table_fields = writes.iter().map(|m| quote!(#m: #m::HookFns));
-    let table_values = writes.iter().map(|m| quote!(#m: #m::HookFns::of::<H>()));
+        .map(|m| quote!(#m: ::palisade_runtime::resource::HookFns<#m::Row>));
+    let table_values = modules.iter().map(|m| quote!(#m: #m::hooks::<H>()));
     let doc = format!(" The `{name}` API.");
     quote! {
         #![doc = #doc]

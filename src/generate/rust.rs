@@ -14,10 +14,8 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::ident;
-use crate::model::{
-    Column, ColumnOrigin, ColumnType, LinkTargets, Operation, OperationKind, Resource, Scope,
-    Service,
-};
+use super::plan::{Field, ResourcePlan};
+use crate::model::{Column, ColumnOrigin, ColumnType, LinkTargets, Operation, OperationKind, Scope};
 
 /// Pretty-prints a token stream as a file.
 pub fn print(tokens: TokenStream) -> String {
@@ -25,9 +23,13 @@ pub fn print(tokens: TokenStream) -> String {
     prettyplease::unparse(&file)
 }
 
+/// An integer literal without a type suffix (`20`, not `20u32`).
+fn int(n: impl Into<u64>) -> proc_macro2::Literal {
+    proc_macro2::Literal::u64_unsuffixed(n.into())
+}
+
 fn rate(r: crate::spec::Rate) -> TokenStream {
-    let count = r.count;
-    let per = r.per.seconds();
+    let (count, per) = (int(r.count), int(r.per.seconds()));
     quote!(Rate::new(#count, #per))
 }
 
@@ -52,21 +54,13 @@ fn row_type(column: &Column) -> TokenStream {
     }
 }
 
-/// A field declaration with its serde rename when the name was escaped.
-fn field_decl(column: &Column, ty: TokenStream, attrs: TokenStream) -> TokenStream {
-    let (ident, renamed) = ident::rust(&column.name);
-    let name = &column.name;
-    let rename = renamed.then(|| quote!(#[serde(rename = #name)]));
-    quote!(#rename #attrs pub #ident: #ty)
-}
-
 /// Statements that check `v` (a `&T` of the column's value type) into `c`.
 fn value_checks(column: &Column) -> TokenStream {
     let name = &column.name;
     let c = &column.constraints;
     let opt_usize = |v: Option<u32>| match v {
         Some(n) => {
-            let n = n as usize;
+            let n = int(n);
             quote!(Some(#n))
         }
         None => quote!(None),
@@ -77,7 +71,10 @@ fn value_checks(column: &Column) -> TokenStream {
                 .as_ref()
                 .and_then(serde_json::Number::as_i64)
             {
-                Some(i) => quote!(Some(#i)),
+                Some(i) => {
+                    let i = proc_macro2::Literal::i64_unsuffixed(i);
+                    quote!(Some(#i))
+                }
                 None => quote!(None),
             };
             let (min, max) = (bound(&c.min), bound(&c.max));
@@ -88,7 +85,10 @@ fn value_checks(column: &Column) -> TokenStream {
                 .as_ref()
                 .and_then(serde_json::Number::as_f64)
             {
-                Some(f) => quote!(Some(#f)),
+                Some(f) => {
+                    let f = proc_macro2::Literal::f64_unsuffixed(f);
+                    quote!(Some(#f))
+                }
                 None => quote!(None),
             };
             let (min, max) = (bound(&c.min), bound(&c.max));
@@ -153,896 +153,610 @@ fn default_value(column: &Column, input: bool) -> Option<TokenStream> {
     })
 }
 
-fn quoted_columns(resource: &Resource) -> String {
-    resource
-        .columns
-        .iter()
-        .map(|c| ident::sql(&c.name))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The Rust module of one resource: its doc, imports, table, operations,
+/// types, the per-field parts of the runtime's handlers, hooks and routes.
+pub fn resource_module(plan: &ResourcePlan<'_>) -> TokenStream {
+    let doc = module_doc(plan);
+    let imports = imports(plan);
+    let table = table(plan);
+    let operations = operations(plan);
+    let patterns = patterns(plan);
+    let row = row(plan);
+    let inputs = inputs(plan);
+    let resource = resource_impl(plan);
+    let hooks = hooks();
+    let routes = routes(plan);
+    quote! {
+        #doc
+        #imports
+        #table
+        #operations
+        #patterns
+        #row
+        #inputs
+        #resource
+        #hooks
+        #routes
+    }
 }
 
-/// The Rust module of one resource.
-pub fn resource_module(
-    service: &Service,
-    resource: &Resource,
-    module: &syn::Ident,
-    all_modules: &[(String, syn::Ident)],
-) -> TokenStream {
-    let name = &resource.name;
-    let table = ident::sql(name);
-    let columns_sql = quoted_columns(resource);
-    let owned = matches!(resource.scope, Scope::Owned { .. });
-    let owner_const = resource.scope.owner_column().map(|c| {
-        let quoted = ident::sql(c);
+/// Doc text as `#[doc]` lines with the leading space `///` and `//!`
+/// comments have.
+fn doc_lines(text: &str) -> Vec<String> {
+    text.lines().map(|l| format!(" {l}").trim_end().to_string()).collect()
+}
+
+/// A spec `description` as one paragraph of Rust doc: its lines joined
+/// (indentation would make a code block, which rustdoc would compile as
+/// a test), code fences defused.
+fn description(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("```", "'''")
+}
+
+fn field_doc(field: &Field<'_>) -> TokenStream {
+    match &field.column.description {
+        Some(d) => {
+            let d = format!(" {}", description(d));
+            quote!(#[doc = #d])
+        }
+        None => quote!(),
+    }
+}
+
+fn module_doc(plan: &ResourcePlan<'_>) -> TokenStream {
+    let r = plan.resource;
+    let mut text = format!("The `{}` resource: `/{}`.\n", r.name, r.plural);
+    if let Some(d) = &r.description {
+        text.push_str(&format!("\n{}\n", description(d)));
+    }
+    text.push_str(&match &r.scope {
+        Scope::Owned { column, claim, .. } => format!(
+            "\nRows are owned: `{column}` holds the `{claim}` claim of their creator,\n\
+             and every statement filters on it for a caller who reaches only\n\
+             their own rows."
+        ),
+        Scope::Unowned => "\nRows are not owned: only role and public grants reach them.".into(),
+    });
+    text.push_str(
+        "\n\nThe handlers are the runtime's (`palisade_runtime::resource`), driven by\n\
+         `TABLE`, the operations below and the `Resource` implementation of `Row`.",
+    );
+    let lines = doc_lines(&text);
+    quote!(#(#![doc = #lines])*)
+}
+
+fn imports(plan: &ResourcePlan<'_>) -> TokenStream {
+    let owned = plan.owned();
+    let access = if owned {
+        quote!(use palisade_runtime::access::{Access, Grants, OwnerClaim};)
+    } else {
+        quote!(use palisade_runtime::access::{Access, Grants};)
+    };
+    let checks = plan
+        .create
+        .iter()
+        .chain(&plan.update)
+        .any(|&i| plan.fields[i].column.ty != ColumnType::Boolean)
+        || plan.update.iter().any(|&i| plan.fields[i].column.required);
+    let checker = checks.then(|| quote!(use palisade_runtime::check::Checker;));
+    let links = !(plan.create_refs.is_empty() && plan.update_refs.is_empty());
+    let routed = !plan.resource.operations.is_empty();
+    let mut resource = vec![];
+    if routed {
+        resource.push(quote!(self));
+    }
+    resource.push(quote!(HookFns));
+    if links {
+        resource.push(quote!(Link));
+    }
+    if owned {
+        resource.push(quote!(Owner));
+    }
+    resource.extend([quote!(Resource), quote!(Table), quote!(Values)]);
+    let pii = plan.fields.iter().any(|f| f.column.pii);
+    let row = match (plan.update.is_empty(), pii) {
+        (false, true) => quote!(use palisade_runtime::row::{Patch, Pii};),
+        (false, false) => quote!(use palisade_runtime::row::Patch;),
+        (true, true) => quote!(use palisade_runtime::row::Pii;),
+        (true, false) => quote!(),
+    };
+    let rate = plan
+        .resource
+        .operations
+        .iter()
+        .any(|op| op.rate.bucket != "default")
+        .then(|| quote!(use palisade_runtime::throttle::Rate;));
+    let handler = routed.then(|| quote!(use axum::handler::Handler as _;));
+    let page = if has_filters(plan) {
+        quote!(use palisade_runtime::page::{ListQuery, ListRules};)
+    } else {
+        quote!(use palisade_runtime::page::ListRules;)
+    };
+    quote! {
+        use axum::Router;
+        #handler
+        #access
+        #checker
+        #page
+        use palisade_runtime::problem::Problem;
+        use palisade_runtime::resource::{#(#resource),*};
+        #row
+        use palisade_runtime::server::{App, Operation};
+        #rate
+        use serde::{Deserialize, Serialize};
+        use sqlx::sqlite::SqliteRow;
+        use sqlx::{FromRow, QueryBuilder, Row as _, Sqlite};
+    }
+}
+
+/// `Grants::OWNER.roles(&[..]).public()` and its shorter forms.
+fn grants(g: &crate::model::Grants) -> TokenStream {
+    let base = if g.owner {
+        quote!(Grants::OWNER)
+    } else {
+        quote!(Grants::NONE)
+    };
+    let roles = &g.roles;
+    let roles = (!roles.is_empty()).then(|| quote!(.roles(&[#(#roles),*])));
+    let public = g.public.then(|| quote!(.public()));
+    quote!(#base #roles #public)
+}
+
+fn owner_claim(plan: &ResourcePlan<'_>) -> TokenStream {
+    match &plan.resource.scope {
+        Scope::Owned { tenant: false, .. } => quote!(OwnerClaim::User),
+        Scope::Owned { claim, .. } => quote!(OwnerClaim::Claim(#claim)),
+        Scope::Unowned => quote!(),
+    }
+}
+
+fn table(plan: &ResourcePlan<'_>) -> TokenStream {
+    let r = plan.resource;
+    let (name, path) = (&r.name, format!("/{}", r.plural));
+    let quoted = ident::sql(&r.name);
+    let columns = plan.columns_sql();
+    let insert = plan.insert_sql();
+    let owner = match plan.owner_field() {
+        Some(f) => {
+            let (column, claim, read) = (&f.sql, owner_claim(plan), grants(&r.owner_read));
+            quote!(Some(Owner { column: #column, claim: #claim, read: #read }))
+        }
+        None => quote!(None),
+    };
+    let reply = r
+        .operation(OperationKind::Update)
+        .and_then(|o| o.replies_with_row.as_ref())
+        .map_or(quote!(Grants::NONE), grants);
+    let (default_limit, max_limit) = (
+        int(plan.service.limits.default_page_size),
+        int(plan.service.limits.max_page_size),
+    );
+    let (sort, filters) = (&r.sort, &r.filters);
+    let referrers = r.referrers.iter().map(|x| {
+        let (resource, column) = (&x.resource, &x.column);
+        quote!((#resource, #column))
+    });
+    quote! {
+        /// The table as the runtime's handlers use it: its statements, owner
+        /// rule and list rules.
+        pub static TABLE: Table = Table {
+            name: #name,
+            path: #path,
+            table: #quoted,
+            columns: #columns,
+            insert: #insert,
+            owner: #owner,
+            update_reply: #reply,
+            list: ListRules {
+                default_limit: #default_limit,
+                max_limit: #max_limit,
+                sort_keys: &[#(#sort),*],
+                default_sort: "-created_at",
+                filters: &[#(#filters),*],
+            },
+            referrers: &[#(#referrers),*],
+        };
+    }
+}
+
+/// One `static` per operation the spec grants: its grants and throttle.
+fn operations(plan: &ResourcePlan<'_>) -> TokenStream {
+    let owner = if plan.owned() {
+        quote!(OWNED)
+    } else {
+        quote!(None)
+    };
+    let statics = plan.resource.operations.iter().map(|op| {
+        let ident = format_ident!("{}", op.kind.name().to_ascii_uppercase());
+        let name = format!("{}.{}", plan.name(), op.kind.name());
+        let doc = format!(" `{} {}`: {}.", op.method.as_str(), op.path, describe_grants(op));
+        let grants = grants(&op.grants);
+        let throttle = (op.rate.bucket != "default").then(|| {
+            let (bucket, user, anon) = (&op.rate.bucket, rate(op.rate.user), rate(op.rate.anon));
+            quote!(.throttle(#bucket, #user, #anon))
+        });
         quote! {
-            /// The owner column: every statement of the store filters on it.
-            const OWNER: &str = #quoted;
+            #[doc = #doc]
+            pub static #ident: Operation = Operation::new(#name, #grants, #owner) #throttle;
         }
     });
-    let owner_rule = match &resource.scope {
-        Scope::Owned { tenant: false, .. } => {
-            quote!(Some(palisade_runtime::access::OwnerClaim::User))
+    let owned = plan.owned().then(|| {
+        let claim = owner_claim(plan);
+        quote! {
+            /// Where the owner of a new row comes from.
+            const OWNED: Option<OwnerClaim> = Some(#claim);
         }
-        Scope::Owned {
-            claim,
-            tenant: true,
-            ..
-        } => quote!(Some(palisade_runtime::access::OwnerClaim::Claim(#claim))),
-        Scope::Unowned => quote!(None),
-    };
+    });
+    quote!(#owned #(#statics)*)
+}
 
-    // Row: every column, as the API returns it.
-    // The owner column is `None` in a row shown to a caller who may not
-    // see it (`owner.read`), and then absent from the JSON.
-    let row_fields = resource.columns.iter().map(|c| {
-        let ty = row_type(c);
-        if c.origin == ColumnOrigin::Owner {
+fn patterns(plan: &ResourcePlan<'_>) -> TokenStream {
+    let statics = plan.patterns().map(|f| {
+        let p = f.column.constraints.pattern.as_deref().unwrap_or_default();
+        let anchored = format!("^(?:{p})$");
+        let constant = ident::constant("PATTERN_", f.name());
+        quote!(static #constant: palisade_runtime::check::Pattern = palisade_runtime::check::Pattern::new(#anchored);)
+    });
+    quote!(#(#statics)*)
+}
+
+/// A field declaration: its doc, serde rename and attributes.
+fn field_decl(field: &Field<'_>, ty: TokenStream, attrs: TokenStream) -> TokenStream {
+    let ident = &field.ident;
+    let name = field.name();
+    let doc = field_doc(field);
+    let rename = field.renamed.then(|| quote!(#[serde(rename = #name)]));
+    quote!(#doc #rename #attrs pub #ident: #ty)
+}
+
+/// `T`, or `Pii<T>` for a field marked `pii`.
+fn pii(field: &Field<'_>, ty: TokenStream) -> TokenStream {
+    if field.column.pii {
+        quote!(Pii<#ty>)
+    } else {
+        ty
+    }
+}
+
+fn row(plan: &ResourcePlan<'_>) -> TokenStream {
+    let fields = plan.fields.iter().map(|f| {
+        let ty = pii(f, row_type(f.column));
+        if f.column.origin == ColumnOrigin::Owner {
+            // `None` in a row shown to a caller who may not see it.
             return field_decl(
-                c,
+                f,
                 quote!(Option<#ty>),
                 quote!(#[serde(skip_serializing_if = "Option::is_none")]),
             );
         }
-        let ty = if c.required { ty } else { quote!(Option<#ty>) };
-        field_decl(c, ty, quote!())
-    });
-    let decode_fields = resource.columns.iter().map(|c| {
-        let ident = ident::rust_ident(&c.name);
-        let col = &c.name;
-        if c.origin == ColumnOrigin::Owner {
-            quote!(#ident: Some(r.try_get(#col)?))
+        let ty = if f.column.required {
+            ty
         } else {
-            quote!(#ident: r.try_get(#col)?)
-        }
+            quote!(Option<#ty>)
+        };
+        field_decl(f, ty, quote!())
     });
-    let debug_fields = |cols: Vec<&Column>| -> Vec<TokenStream> {
-        cols.into_iter()
-            .map(|c| {
-                let ident = ident::rust_ident(&c.name);
-                let col = &c.name;
-                if c.pii {
-                    quote!(.field(#col, &"[redacted]"))
-                } else {
-                    quote!(.field(#col, &self.#ident))
-                }
-            })
-            .collect()
-    };
-    let row_debug = debug_fields(resource.columns.iter().collect());
-
-    // Patterns used by the checks: of the inputs, and of the filters when
-    // the list exists (a `read_only` field's pattern checks nothing else).
-    let lists = resource.operation(OperationKind::List).is_some();
-    let patterns = resource.columns.iter().filter_map(|c| {
-        let p = c.constraints.pattern.as_ref()?;
-        let filtered = lists && resource.filters.contains(&c.name);
-        if !(c.on_create || c.on_update || filtered) {
-            return None;
-        }
-        let anchored = format!("^(?:{p})$");
-        let constant = ident::constant("PATTERN_", &c.name);
-        Some(quote!(static #constant: palisade_runtime::check::Pattern = palisade_runtime::check::Pattern::new(#anchored);))
-    });
-
-    // Create input: the columns the model accepts on create.
-    let create_cols: Vec<&Column> = resource.columns.iter().filter(|c| c.on_create).collect();
-    let create_fields = create_cols.iter().map(|c| {
-        let ty = value_type(c);
-        if c.required {
-            field_decl(c, ty, quote!())
+    let decode = plan.fields.iter().enumerate().map(|(i, f)| {
+        let ident = &f.ident;
+        if f.column.origin == ColumnOrigin::Owner {
+            let i = int(i as u64);
+            quote!(#ident: Some(r.try_get(#i)?))
         } else {
-            field_decl(c, quote!(Option<#ty>), quote!(#[serde(default)]))
+            let i = int(i as u64);
+            quote!(#ident: r.try_get(#i)?)
         }
     });
-    // Booleans have no constraint beyond their type, which serde checks.
-    let create_checks: Vec<TokenStream> = create_cols
-        .iter()
-        .filter(|c| c.ty != ColumnType::Boolean)
-        .map(|c| {
-            let ident = ident::rust_ident(&c.name);
-            let checks = value_checks(c);
-            if c.required {
-                quote!({ let v = &self.#ident; #checks })
-            } else {
-                quote!(if let Some(v) = &self.#ident { #checks })
+    quote! {
+        /// A row as the API returns it (`Debug` redacts `pii` fields).
+        #[derive(Clone, Debug, Serialize)]
+        pub struct Row { #(#fields,)* }
+
+        impl FromRow<'_, SqliteRow> for Row {
+            fn from_row(r: &SqliteRow) -> sqlx::Result<Row> {
+                Ok(Row { #(#decode,)* })
             }
-        })
-        .collect();
-    let create_debug = debug_fields(create_cols.clone());
-    let checker_body = |checks: &Vec<TokenStream>| {
-        if checks.is_empty() {
-            quote!(Checker::new().finish())
+        }
+    }
+}
+
+fn inputs(plan: &ResourcePlan<'_>) -> TokenStream {
+    let create = plan.create.iter().map(|&i| {
+        let f = &plan.fields[i];
+        let ty = pii(f, value_type(f.column));
+        if f.column.required {
+            field_decl(f, ty, quote!())
         } else {
-            quote!(let mut c = Checker::new(); #(#checks)* c.finish())
-        }
-    };
-    let create_body = checker_body(&create_checks);
-
-    // Update input: the columns the model accepts on update.
-    let update_cols: Vec<&Column> = resource.columns.iter().filter(|c| c.on_update).collect();
-    let update_fields = update_cols.iter().map(|c| {
-        let ty = value_type(c);
-        field_decl(c, quote!(Patch<#ty>), quote!(#[serde(default)]))
-    });
-    let update_checks: Vec<TokenStream> = update_cols
-        .iter()
-        .filter(|c| c.required || c.ty != ColumnType::Boolean)
-        .map(|c| {
-            let ident = ident::rust_ident(&c.name);
-            let col = &c.name;
-            let required = c.required;
-            if c.ty == ColumnType::Boolean {
-                return quote!(c.patch(#col, &self.#ident, true););
-            }
-            let checks = value_checks(c);
-            quote!(if let Some(v) = c.patch(#col, &self.#ident, #required) { #checks })
-        })
-        .collect();
-    let update_body = checker_body(&update_checks);
-    let update_debug = update_cols.iter().map(|c| {
-        let ident = ident::rust_ident(&c.name);
-        let col = &c.name;
-        if c.pii {
-            quote!(.field(#col, &(!self.#ident.is_absent()).then_some("[redacted]")))
-        } else {
-            quote!(.field(#col, &self.#ident))
+            // A missing `Option` field is `None`.
+            field_decl(f, quote!(Option<#ty>), quote!())
         }
     });
-
-    // References: each ref column must name a row its [`Link`] reaches,
-    // for the new row's owner (on update, the row's stored owner), never
-    // for the caller's role.
-    let ref_checks = |input_is_patch: bool| -> Vec<TokenStream> {
-        resource
-            .columns
-            .iter()
-            .filter(|c| {
-                if input_is_patch {
-                    c.on_update
-                } else {
-                    c.on_create
-                }
-            })
-            .filter_map(|c| {
-                let ColumnType::Ref { resource: target } = &c.ty else {
-                    return None;
-                };
-                let link = c.link.as_ref()?;
-                let target_mod = &all_modules.iter().find(|(n, _)| n == target)?.1;
-                let ident = ident::rust_ident(&c.name);
-                let col = &c.name;
-                let message = format!("no `{target}` with this id");
-                let value = if input_is_patch {
-                    quote!(input.#ident.as_option())
-                } else if c.required {
-                    quote!(Some(&input.#ident))
-                } else {
-                    quote!(input.#ident.as_ref())
-                };
-                let rows = match (link.targets, owned) {
-                    (LinkTargets::Nothing, _) => {
-                        return Some(quote! {
-                            if #value.is_some() {
-                                return Err(Problem::invalid(#col, #message));
-                            }
-                        });
-                    }
-                    (LinkTargets::SameOwner, true) => quote!(&Scope::Owned(owner.to_owned())),
-                    _ => quote!(&Scope::All),
-                };
-                Some(quote! {
-                    if let Some(id) = #value {
-                        if !super::#target_mod::linkable(&app, #rows, id).await? {
-                            return Err(Problem::invalid(#col, #message));
-                        }
-                    }
-                })
-            })
-            .collect()
-    };
-    // Whether a ref check needs the new row's owner.
-    let needs_owner = |input_is_patch: bool| {
-        owned
-            && resource.columns.iter().any(|c| {
-                (if input_is_patch {
-                    c.on_update
-                } else {
-                    c.on_create
-                }) && c
-                    .link
-                    .as_ref()
-                    .is_some_and(|l| l.targets == LinkTargets::SameOwner)
-            })
-    };
-
-    // Store: insert.
-    let insert_binds = resource.columns.iter().map(|c| {
-        let ident = ident::rust_ident(&c.name);
-        match c.origin {
-            ColumnOrigin::Id => quote!(.bind(uuid::Uuid::new_v4().to_string())),
-            ColumnOrigin::Owner => quote!(.bind(owner.to_owned())),
-            ColumnOrigin::CreatedAt | ColumnOrigin::UpdatedAt => quote!(.bind(now.clone())),
-            ColumnOrigin::Field if !c.on_create => match default_value(c, false) {
-                Some(d) => quote!(.bind(Some(#d))),
-                None => {
-                    let ty = row_type(c);
-                    quote!(.bind(None::<#ty>))
-                }
-            },
-            ColumnOrigin::Field if is_copy(c) => match default_value(c, true) {
-                Some(d) if !c.required => quote!(.bind(input.#ident.or(Some(#d)))),
-                _ => quote!(.bind(input.#ident)),
-            },
-            ColumnOrigin::Field => match default_value(c, true) {
-                Some(d) if !c.required => quote!(.bind(input.#ident.clone().or_else(|| Some(#d)))),
-                _ => quote!(.bind(input.#ident.clone())),
-            },
-        }
+    let update = plan.update.iter().map(|&i| {
+        let f = &plan.fields[i];
+        let ty = pii(f, value_type(f.column));
+        field_decl(f, quote!(Patch<#ty>), quote!())
     });
-    let placeholders = vec!["?"; resource.columns.len()].join(", ");
-    let insert_sql = format!(
-        "INSERT INTO {table} ({columns_sql}) VALUES ({placeholders}) RETURNING {columns_sql}"
-    );
-    let owner_param = owned.then(|| quote!(owner: &str,));
-    let scope_param = if owned {
-        quote!(scope: &Scope,)
+    quote! {
+        /// The body of a create: unknown fields, the owner, `id` and the
+        /// timestamps are refused.
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct CreateInput { #(#create,)* }
+
+        /// The body of an update: absent fields stay as they are.
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct UpdateInput { #(#update,)* }
+    }
+}
+
+/// The value `v` of a field (a `&T` of its value type) as the checks take
+/// it: a `pii` field's value is inside its `Pii`.
+fn checked(field: &Field<'_>, v: TokenStream) -> TokenStream {
+    if field.column.pii {
+        quote!(&#v.0)
     } else {
-        quote!(_scope: &Scope,)
-    };
-    let push_scope = owned.then(|| quote!(scope.push_condition(&mut qb, OWNER);));
+        v
+    }
+}
 
-    // Store: update assignments.
-    let update_sets = update_cols.iter().map(|c| {
-        let ident = ident::rust_ident(&c.name);
-        let column = ident::sql(&c.name);
-        quote!(input.#ident.push_set(&mut qb, #column);)
-    });
-
-    // Store: list filters and sort values.
-    let filter_arms = resource.filters.iter().filter_map(|f| {
-        let column = resource.column(f)?;
-        let ty = value_type(column);
-        let cond = format!(" AND {} = ", ident::sql(f));
-        // A filter value obeys the same constraints as the field: a value
-        // no row can hold is a 422, not an empty page.
-        let checks = (column.ty != ColumnType::Boolean).then(|| {
-            let checks = value_checks(column);
-            quote! {
-                let mut c = Checker::new();
-                let v = &value;
-                #checks
-                c.finish()?;
-            }
-        });
-        Some(quote! {
-            if let Some(value) = query.filter_parsed::<#ty>(#f)? {
-                #checks
-                qb.push(#cond).push_bind(value);
-            }
-        })
-    });
-    let sort_arms = resource.sort.iter().filter_map(|s| {
-        let column = resource.column(s)?;
-        let ident = ident::rust_ident(&column.name);
-        Some(quote!(#s => serde_json::json!(row.#ident),))
-    });
-    let sort_keys = &resource.sort;
-    let filters = &resource.filters;
-    let (default_limit, max_limit) = (
-        service.limits.default_page_size,
-        service.limits.max_page_size,
-    );
-
-    // Operations: statics, handlers, routes.
-    let op_ident = |kind: OperationKind| format_ident!("{}", kind.name().to_ascii_uppercase());
-    let handler_ident = |kind: OperationKind| match kind {
-        OperationKind::List => format_ident!("list"),
-        OperationKind::Get => format_ident!("read"),
-        OperationKind::Create => format_ident!("create"),
-        OperationKind::Update => format_ident!("update"),
-        OperationKind::Delete => format_ident!("remove"),
-    };
-    let statics = resource.operations.iter().map(|op: &Operation| {
-        let ident = op_ident(op.kind);
-        let full_name = format!("{name}.{}", op.kind.name());
-        let owner_grant = op.grants.owner;
-        let roles = &op.grants.roles;
-        let public = op.grants.public;
-        let bucket = &op.rate.bucket;
-        let user_rate = rate(op.rate.user);
-        let anon_rate = rate(op.rate.anon);
-        let doc = format!(
-            "`{} {}`: {}.",
-            op.method.as_str(),
-            op.path,
-            describe_grants(op)
-        );
-        quote! {
-            #[doc = #doc]
-            pub static #ident: Operation = Operation {
-                name: #full_name,
-                grants: Grants { owner: #owner_grant, roles: &[#(#roles),*], public: #public },
-                owner: #owner_rule,
-                bucket: #bucket,
-                user_rate: #user_rate,
-                anon_rate: #anon_rate,
-            };
+/// The `impl Resource for Row`: what the runtime's handlers ask of this
+/// resource's fields.
+fn resource_impl(plan: &ResourcePlan<'_>) -> TokenStream {
+    let owner = match plan.owner_field() {
+        Some(f) => {
+            let o = &f.ident;
+            quote!(Some(&mut self.#o))
         }
-    });
-    let location_prefix = format!("/{}/", resource.plural);
-    let create_refs = ref_checks(false);
-    let update_refs = ref_checks(true);
-    // Rows of an owned resource show the owner column only to its readers.
-    let hides_owner = owned && !resource.owner_read.public;
-    let owner_ident = resource.scope.owner_column().map(ident::rust_ident);
-    let row_owner = match &owner_ident {
-        Some(o) => quote!(row.#o.as_deref()),
         None => quote!(None),
     };
-    let caller_ty = quote!(palisade_runtime::auth::Caller);
-    let shows = |row: TokenStream| {
-        if hides_owner {
-            quote!(shown(#row, &caller))
-        } else {
-            row
-        }
-    };
-    let read_caller = hides_owner.then(|| quote!(caller: #caller_ty,));
-    let create_owner = owned.then(|| quote!(let owner = access.require_owner()?;));
-    let owner_arg = owned.then(|| quote!(owner,));
-    // An update answers with the row only to those who may also get it.
-    let update_reply = resource
-        .operation(OperationKind::Update)
-        .and_then(|o| o.replies_with_row.clone())
-        .unwrap_or_default();
-    let update_replies = !update_reply.is_empty();
-    let update_reply_static = update_replies.then(|| {
-        let (o, roles, public) = (update_reply.owner, &update_reply.roles, update_reply.public);
+    let sort = plan.sort.iter().map(|&i| {
+        let f = &plan.fields[i];
+        let (name, ident) = (f.name(), &f.ident);
+        quote!(#name => serde_json::json!(self.#ident),)
+    });
+    let filter = filter_fn(plan);
+    let check_create = check_create(plan);
+    let check_update = check_update(plan);
+    let insert = insert_values(plan);
+    let assign = plan.update.iter().map(|&i| {
+        let f = &plan.fields[i];
+        let (ident, column) = (&f.ident, &f.sql);
+        quote!(input.#ident.push_set(sql, #column);)
+    });
+    let input = |used: bool| if used { quote!(input) } else { quote!(_input) };
+    let update_input = input(!plan.update.is_empty());
+    let create_input = input(!plan.create.is_empty());
+    let create_links = links(plan, &plan.create_refs, false).map(|links| {
         quote! {
-            /// Who gets the changed row in the answer of an update: those who
-            /// may also `get` it; everyone else gets 204 No Content.
-            static UPDATE_REPLY: Grants = Grants { owner: #o, roles: &[#(#roles),*], public: #public };
+            fn create_links(input: &CreateInput) -> Vec<Link<'_>> {
+                #links
+            }
         }
     });
-    let update_caller = update_replies.then(|| quote!(caller: #caller_ty,));
-    let update_ok = if update_replies {
-        let shown_row = shows(quote!(row));
+    let update_links = links(plan, &plan.update_refs, true).map(|links| {
         quote! {
-            Some(row) if UPDATE_REPLY.reach(&caller, #owner_rule, #row_owner) => Ok(body::reply(StatusCode::OK, &#shown_row)),
-            Some(_) => Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT)),
-        }
-    } else {
-        quote!(Some(_) => Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT)),)
-    };
-    let update_owner = needs_owner(true).then(|| {
-        quote! {
-            // Refs name rows of the row's own owner, whoever changes it.
-            let Some(owner) = store::owner_of(&app.db.read, &access.rows, &id).await? else {
-                return Err(Problem::not_found());
-            };
-            let owner = owner.as_str();
+            fn update_links(input: &UpdateInput) -> Vec<Link<'_>> {
+                #links
+            }
         }
     });
-    let handlers = resource.operations.iter().map(|op| {
-        let h = handler_ident(op.kind);
-        match op.kind {
-            OperationKind::List => {
-                let map = hides_owner.then(|| quote!(let rows: Vec<Row> = rows.into_iter().map(|row| shown(row, &caller)).collect();));
-                quote! {
-                    async fn #h(State(app): State<App>, #read_caller access: Access, RawQuery(query): RawQuery) -> Result<Response, Problem> {
-                        let query = page::parse(query.as_deref(), &LIST_RULES)?;
-                        let rows = store::list(&app.db.read, &access.rows, &query).await?;
-                        #map
-                        let page = query.page(rows, |row| (sort_value(row, query.sort.key), row.id.clone()));
-                        Ok(body::reply(StatusCode::OK, &page))
-                    }
-                }
-            }
-            OperationKind::Get => {
-                let shown_row = shows(quote!(row));
-                quote! {
-                    async fn #h(State(app): State<App>, #read_caller access: Access, Path(id): Path<String>) -> Result<Response, Problem> {
-                        match store::get(&app.db.read, &access.rows, &id).await? {
-                            Some(row) => Ok(body::reply(StatusCode::OK, &#shown_row)),
-                            None => Err(Problem::not_found()),
-                        }
-                    }
-                }
-            }
-            OperationKind::Create => {
-                let shown_row = shows(quote!(row));
-                quote! {
-                    async fn #h(State(app): State<App>, #read_caller access: Access, Json(mut input): Json<CreateInput>) -> Result<Response, Problem> {
-                        input.check()?;
-                        (hooks(&app).before_create)(&access, &mut input).await?;
-                        input.check()?;
-                        #create_owner
-                        #(#create_refs)*
-                        let row = store::insert(&app.db.write, #owner_arg &input).await?;
-                        let location = format!("{}{}", #location_prefix, row.id);
-                        Ok(body::created(&location, &#shown_row))
-                    }
-                }
-            }
-            OperationKind::Update => quote! {
-                async fn #h(State(app): State<App>, #update_caller access: Access, Path(id): Path<String>, Json(mut input): Json<UpdateInput>) -> Result<Response, Problem> {
-                    input.check()?;
-                    (hooks(&app).before_update)(&access, &id, &mut input).await?;
-                    input.check()?;
-                    #update_owner
-                    #(#update_refs)*
-                    match store::update(&app.db.write, &access.rows, &id, &input).await? {
-                        #update_ok
-                        None => Err(Problem::not_found()),
-                    }
-                }
-            },
-            OperationKind::Delete => quote! {
-                async fn #h(State(app): State<App>, access: Access, Path(id): Path<String>) -> Result<Response, Problem> {
-                    (hooks(&app).before_delete)(&access, &id).await?;
-                    if store::delete(&app.db.write, &access.rows, &id).await? {
-                        Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT))
-                    } else {
-                        Err(Problem::not_found())
-                    }
-                }
-            },
-        }
-    });
-    // `shown`: a row as `caller` may see it (the owner column only for its
-    // readers, `owner.read`).
-    let uses_shown = hides_owner
-        && (resource.operation(OperationKind::List).is_some()
-            || resource.operation(OperationKind::Get).is_some()
-            || resource.operation(OperationKind::Create).is_some()
-            || (resource.operation(OperationKind::Update).is_some() && update_replies));
-    let shown_fn = uses_shown.then(|| {
-        let r = &resource.owner_read;
-        let (o, roles) = (r.owner, &r.roles);
-        let owner = owner_ident.as_ref().expect("owned");
-        quote! {
-            /// Who sees the owner column (`owner.read`); everyone else gets
-            /// rows without it.
-            static OWNER_READ: Grants = Grants { owner: #o, roles: &[#(#roles),*], public: false };
+    let module = &plan.module;
+    quote! {
+        impl Resource for Row {
+            type Create = CreateInput;
+            type Update = UpdateInput;
+            const TABLE: &'static Table = &TABLE;
 
-            /// The row as `caller` may see it: without the owner column unless
-            /// `OWNER_READ` reaches the caller for this row.
-            fn shown(mut row: Row, caller: &palisade_runtime::auth::Caller) -> Row {
-                if !OWNER_READ.reach(caller, #owner_rule, row.#owner.as_deref()) {
-                    row.#owner = None;
-                }
-                row
+            fn id(&self) -> &str {
+                &self.id
             }
-        }
-    });
-    let route_for = |kinds: &[OperationKind], path: &str| -> Option<TokenStream> {
-        let ops: Vec<&Operation> = resource
-            .operations
-            .iter()
-            .filter(|o| kinds.contains(&o.kind))
-            .collect();
-        let (first, rest) = ops.split_first()?;
-        let method = |op: &Operation| format_ident!("{}", op.method.as_str().to_ascii_lowercase());
-        let handler = |op: &Operation| {
-            let h = handler_ident(op.kind);
-            quote!(#h)
-        };
-        let (m, h, s) = (method(first), handler(first), op_ident(first.kind));
-        let rest = rest.iter().map(|op| {
-            let (m, h, s) = (method(op), handler(op), op_ident(op.kind));
-            quote!(.#m(#h.layer(app.guard(&#s))))
-        });
-        Some(quote!(.route(#path, axum::routing::#m(#h.layer(app.guard(&#s))) #(#rest)*)))
-    };
-    // The hook of each write the resource has, as a function pointer.
-    let has = |kind: OperationKind| resource.operations.iter().any(|o| o.kind == kind);
-    let mut hook_fields = Vec::new();
-    let mut hook_values = Vec::new();
-    if has(OperationKind::Create) {
-        hook_fields.push(quote!(before_create: for<'a> fn(&'a Access, &'a mut CreateInput) -> palisade_runtime::service::HookFuture<'a>,));
-        hook_values.push(
-            quote!(before_create: |access, input| Box::pin(H::before_create(access, input)),),
-        );
-    }
-    if has(OperationKind::Update) {
-        hook_fields.push(quote!(before_update: for<'a> fn(&'a Access, &'a str, &'a mut UpdateInput) -> palisade_runtime::service::HookFuture<'a>,));
-        hook_values.push(quote!(before_update: |access, id, input| Box::pin(H::before_update(access, id, input)),));
-    }
-    if has(OperationKind::Delete) {
-        hook_fields.push(quote!(before_delete: for<'a> fn(&'a Access, &'a str) -> palisade_runtime::service::HookFuture<'a>,));
-        hook_values
-            .push(quote!(before_delete: |access, id| Box::pin(H::before_delete(access, id)),));
-    }
-    let hooks_fn = (!hook_fields.is_empty()).then(|| {
-        quote! {
-            /// This resource's hooks in the service's table.
-            fn hooks(app: &App) -> &HookFns {
-                &app.hooks::<crate::HookTable>().#module
-            }
-        }
-    });
-    let routes_doc = format!(
-        " The routes of `/{}`: exactly the operations the spec grants.",
-        resource.plural
-    );
-    let collection = route_for(
-        &[OperationKind::List, OperationKind::Create],
-        &format!("/{}", resource.plural),
-    );
-    let item = route_for(
-        &[
-            OperationKind::Get,
-            OperationKind::Update,
-            OperationKind::Delete,
-        ],
-        &format!("/{}/{{id}}", resource.plural),
-    );
 
-    // Linkability for refs from other resources: the referring column's
-    // link decides the rows (`Scope::Owned(owner)` or `Scope::All`).
-    let linkable = resource.referenced.then(|| {
-        quote! {
-            /// Whether a ref may name the row `id`: `rows` is the new row's owner
-            /// (`Scope::Owned`) or every row (`Scope::All`, when the rows are
-            /// public to everyone), as the referring column's link decides.
-            pub async fn linkable(app: &App, rows: &Scope, id: &str) -> Result<bool, Problem> {
-                store::exists(&app.db.read, rows, id).await
+            fn owner(&mut self) -> Option<&mut Option<String>> {
+                #owner
             }
-        }
-    });
-    let store_exists = resource.referenced.then(|| {
-        quote! {
-            pub async fn exists(db: &SqlitePool, #scope_param id: &str) -> Result<bool, Problem> {
-                let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT 1 FROM {TABLE} WHERE \"id\" = "));
-                qb.push_bind(id.to_owned());
-                #push_scope
-                Ok(qb.build().fetch_optional(db).await?.is_some())
-            }
-        }
-    });
-    let store_owner_of = (needs_owner(true) && resource.operation(OperationKind::Update).is_some()).then(|| {
-        let owner = resource.scope.owner_column().expect("owned");
-        let sql = format!("SELECT {} FROM {{TABLE}} WHERE \"id\" = ", ident::sql(owner));
-        quote! {
-            /// The stored owner of the row `id`, if the scope reaches it.
-            pub async fn owner_of(db: &SqlitePool, scope: &Scope, id: &str) -> Result<Option<String>, Problem> {
-                let mut qb = QueryBuilder::<Sqlite>::new(format!(#sql));
-                qb.push_bind(id.to_owned());
-                scope.push_condition(&mut qb, OWNER);
-                let row = qb.build().fetch_optional(db).await?;
-                Ok(row.as_ref().map(|r| r.try_get(0)).transpose()?)
-            }
-        }
-    });
-    // A delete refused by a foreign key names the resource that still refers.
-    let referrer_checks = resource
-        .referrers
-        .iter()
-        .map(|r| {
-            let sql = format!(
-                "SELECT 1 FROM {} WHERE {} = ? LIMIT 1",
-                ident::sql(&r.resource),
-                ident::sql(&r.column)
-            );
-            let (res, col) = (&r.resource, &r.column);
-            quote! {
-                if sqlx::query(#sql).bind(id.to_owned()).fetch_optional(db).await.ok()?.is_some() {
-                    return Some(Problem::still_referenced(#res, #col));
-                }
-            }
-        })
-        .collect::<Vec<_>>();
-    let delete_exec = if referrer_checks.is_empty() {
-        quote!(Ok(qb.build().execute(db).await?.rows_affected() > 0))
-    } else {
-        quote! {
-            match qb.build().execute(db).await {
-                Ok(done) => Ok(done.rows_affected() > 0),
-                Err(e) if palisade_runtime::problem::is_foreign_key_violation(&e) => Err(match still_referenced(db, id).await {
-                    Some(p) => p,
-                    None => e.into(),
-                }),
-                Err(e) => Err(e.into()),
-            }
-        }
-    };
-    let store_still_referenced = (!referrer_checks.is_empty()
-        && resource.operation(OperationKind::Delete).is_some())
-    .then(|| {
-        quote! {
-            /// The first resource whose rows still name the row `id`.
-            async fn still_referenced(db: &SqlitePool, id: &str) -> Option<Problem> {
-                #(#referrer_checks)*
-                None
-            }
-        }
-    });
 
-    let module_doc = format!(
-        "The `{name}` resource: `/{}`. Rows are {}.",
-        resource.plural,
-        match &resource.scope {
-            Scope::Owned { column, claim, .. } =>
-                format!("owned: `{column}` holds the `{claim}` claim of their creator"),
-            Scope::Unowned => "not owned: only role and public grants reach them".to_string(),
-        }
-    );
-    let has = |kind: OperationKind| resource.operation(kind).is_some();
-    let (list, get, create, update, delete) = (
-        has(OperationKind::List),
-        has(OperationKind::Get),
-        has(OperationKind::Create),
-        has(OperationKind::Update),
-        has(OperationKind::Delete),
-    );
-    // A body without a column to store is read by the checks and the hooks,
-    // never by the store.
-    let input_param = |used: bool| {
-        if used { quote!(input) } else { quote!(_input) }
-    };
-    let (create_input, update_input) = (
-        input_param(!create_cols.is_empty()),
-        input_param(!update_cols.is_empty()),
-    );
-    let patch_use = (!update_cols.is_empty()).then(|| {
-        quote!(
-            use palisade_runtime::row::Patch;
-        )
-    });
-    // A resource named `store` holds a `store` module of its own.
-    let inception = (module == "store").then(|| quote!(#[allow(clippy::module_inception)]));
-    let decodes = list || get || create || update;
-    let builds_queries = list || get || update || delete || resource.referenced;
-    // Imports and items only where an operation uses them, so that every
-    // generated module is free of unused code without `allow` attributes.
-    let mut uses = vec![quote!(
-        use axum::extract::State;
-    )];
-    if get || update || delete {
-        uses.push(quote!(
-            use axum::extract::Path;
-        ));
-    }
-    if list {
-        uses.push(quote!(
-            use axum::extract::RawQuery;
-        ));
-        uses.push(quote!(
-            use palisade_runtime::page::{self, ListQuery, ListRules};
-        ));
-    }
-    if list || get || update || delete {
-        uses.push(quote!(
-            use axum::http::StatusCode;
-        ));
-    }
-    // An update that never answers with the row replies with no body.
-    if list || get || create || (update && update_replies) {
-        uses.push(quote!(
-            use palisade_runtime::body;
-        ));
-    }
-    if create || update {
-        uses.push(quote!(
-            use palisade_runtime::body::Json;
-        ));
-        uses.push(quote!(
-            use palisade_runtime::row::now;
-        ));
-    }
-    if decodes {
-        uses.push(quote!(
-            use sqlx::sqlite::SqliteRow;
-        ));
-        uses.push(quote!(
-            use sqlx::Row as _;
-        ));
-    }
-    if builds_queries {
-        uses.push(quote!(
-            use sqlx::{QueryBuilder, Sqlite};
-        ));
-    }
-    let list_items = list.then(|| {
-        quote! {
-            static LIST_RULES: ListRules = ListRules {
-                default_limit: #default_limit,
-                max_limit: #max_limit,
-                sort_keys: &[#(#sort_keys),*],
-                default_sort: "-created_at",
-                filters: &[#(#filters),*],
-            };
-
-            fn sort_value(row: &Row, key: &str) -> serde_json::Value {
+            fn sort_value(&self, key: &str) -> serde_json::Value {
                 match key {
-                    #(#sort_arms)*
+                    #(#sort)*
                     _ => serde_json::Value::Null,
                 }
             }
-        }
-    });
-    let decode = decodes.then(|| {
-        quote! {
-            impl Row {
-                fn decode(r: &SqliteRow) -> Result<Row, sqlx::Error> {
-                    Ok(Row { #(#decode_fields,)* })
-                }
+
+            #filter
+
+            #check_create
+
+            #check_update
+
+            fn insert_values(#create_input: &CreateInput, values: &mut Values) {
+                #insert
+            }
+
+            fn assign(#update_input: &UpdateInput, sql: &mut QueryBuilder<Sqlite>) {
+                #(#assign)*
+            }
+
+            #create_links
+
+            #update_links
+
+            fn hooks(app: &App) -> &HookFns<Row> {
+                &app.hooks::<crate::HookTable>().#module
             }
         }
-    });
-    let store_list = list.then(|| {
-        quote! {
-            pub async fn list(db: &SqlitePool, #scope_param query: &ListQuery) -> Result<Vec<Row>, Problem> {
-                let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM {TABLE} WHERE 1 = 1"));
-                #push_scope
-                #(#filter_arms)*
-                query.push_after(&mut qb);
-                query.push_order_limit(&mut qb);
-                let rows = qb.build().fetch_all(db).await?;
-                Ok(rows.iter().map(Row::decode).collect::<Result<_, _>>()?)
-            }
+    }
+}
+
+/// The list's filters: each value parsed and checked as the field's own.
+fn has_filters(plan: &ResourcePlan<'_>) -> bool {
+    !plan.filters.is_empty() && plan.has(OperationKind::List)
+}
+
+fn filter_fn(plan: &ResourcePlan<'_>) -> TokenStream {
+    if !has_filters(plan) {
+        return quote!();
+    }
+    let filters = plan.filters.iter().map(|&i| {
+        let f = &plan.fields[i];
+        let (name, column) = (f.name(), &f.sql);
+        let ty = value_type(f.column);
+        if f.column.ty == ColumnType::Boolean {
+            quote!(query.push_filter(sql, #name, #column, |_, _: &#ty| {})?;)
+        } else {
+            let checks = value_checks(f.column);
+            quote!(query.push_filter(sql, #name, #column, |c, v: &#ty| { #checks })?;)
         }
-    });
-    let store_get = get.then(|| {
-        quote! {
-            pub async fn get(db: &SqlitePool, #scope_param id: &str) -> Result<Option<Row>, Problem> {
-                let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM {TABLE} WHERE \"id\" = "));
-                qb.push_bind(id.to_owned());
-                #push_scope
-                let row = qb.build().fetch_optional(db).await?;
-                Ok(row.as_ref().map(Row::decode).transpose()?)
-            }
-        }
-    });
-    let store_insert = create.then(|| {
-        quote! {
-            pub async fn insert(db: &SqlitePool, #owner_param #create_input: &CreateInput) -> Result<Row, Problem> {
-                let now = now();
-                let row = sqlx::query(#insert_sql) #(#insert_binds)* .fetch_one(db).await?;
-                Ok(Row::decode(&row)?)
-            }
-        }
-    });
-    let store_update = update.then(|| {
-        quote! {
-            pub async fn update(db: &SqlitePool, #scope_param id: &str, #update_input: &UpdateInput) -> Result<Option<Row>, Problem> {
-                let mut qb = QueryBuilder::<Sqlite>::new(format!("UPDATE {TABLE} SET \"updated_at\" = "));
-                qb.push_bind(now());
-                #(#update_sets)*
-                qb.push(" WHERE \"id\" = ").push_bind(id.to_owned());
-                #push_scope
-                qb.push(format!(" RETURNING {COLUMNS}"));
-                let row = qb.build().fetch_optional(db).await?;
-                Ok(row.as_ref().map(Row::decode).transpose()?)
-            }
-        }
-    });
-    let store_delete = delete.then(|| {
-        quote! {
-            pub async fn delete(db: &SqlitePool, #scope_param id: &str) -> Result<bool, Problem> {
-                let mut qb = QueryBuilder::<Sqlite>::new(format!("DELETE FROM {TABLE} WHERE \"id\" = "));
-                qb.push_bind(id.to_owned());
-                #push_scope
-                #delete_exec
-            }
-            #store_still_referenced
-        }
-    });
-    // Statements built at run time name the table and the columns; an
-    // insert is one literal statement.
-    let columns_const =
-        (list || get || update).then(|| quote!(const COLUMNS: &str = #columns_sql;));
-    let table_const = builds_queries.then(|| quote!(const TABLE: &str = #table;));
-    let owner_const_used = owner_const.filter(|_| builds_queries);
-    // `Scope` where a store function takes one or a ref check names one.
-    let refs_name_scope = [(create, &create_refs), (update, &update_refs)]
-        .into_iter()
-        .filter(|(op, _)| *op)
-        .flat_map(|(_, refs)| refs.iter())
-        .any(|t| t.to_string().contains("Scope"));
-    let scope_use = (builds_queries || refs_name_scope).then(|| {
-        quote!(
-            use palisade_runtime::access::Scope;
-        )
     });
     quote! {
-        #![doc = #module_doc]
-
-        use axum::handler::Handler as _;
-        use axum::response::Response;
-        use axum::Router;
-        use serde::{Deserialize, Serialize};
-        use sqlx::SqlitePool;
-        #(#uses)*
-
-        use palisade_runtime::access::{Access, Grants};
-        #scope_use
-        use palisade_runtime::check::Checker;
-        use palisade_runtime::problem::Problem;
-        #patch_use
-        use palisade_runtime::server::{App, Operation};
-        use palisade_runtime::throttle::Rate;
-
-        #table_const
-        #owner_const_used
-        #columns_const
-
-        #(#statics)*
-
-        #list_items
-
-        #(#patterns)*
-
-        /// A row as the API returns it.
-        #[derive(Clone, Serialize)]
-        pub struct Row { #(#row_fields,)* }
-
-        impl std::fmt::Debug for Row {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct("Row") #(#row_debug)* .finish()
-            }
+        fn filter(query: &ListQuery, sql: &mut QueryBuilder<Sqlite>) -> Result<(), Problem> {
+            #(#filters)*
+            Ok(())
         }
+    }
+}
 
-        #decode
+/// The body of a check function from per-field statements.
+fn checker(checks: Vec<TokenStream>) -> TokenStream {
+    if checks.is_empty() {
+        quote!(Ok(()))
+    } else {
+        quote!(let mut c = Checker::new(); #(#checks)* c.finish())
+    }
+}
 
-        /// The body of a create: unknown fields, the owner, `id` and the
-        /// timestamps are refused.
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        pub struct CreateInput { #(#create_fields,)* }
-
-        impl std::fmt::Debug for CreateInput {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct("CreateInput") #(#create_debug)* .finish()
+fn check_create(plan: &ResourcePlan<'_>) -> TokenStream {
+    // Booleans have no constraint beyond their type, which serde checks.
+    let checks: Vec<TokenStream> = plan
+        .create
+        .iter()
+        .map(|&i| &plan.fields[i])
+        .filter(|f| f.column.ty != ColumnType::Boolean)
+        .map(|f| {
+            let ident = &f.ident;
+            let checks = value_checks(f.column);
+            if f.column.required {
+                let v = checked(f, quote!(&input.#ident));
+                quote!(let v = #v; #checks)
+            } else {
+                let v = checked(f, quote!(v));
+                let rebind = f.column.pii.then(|| quote!(let v = #v;));
+                quote!(if let Some(v) = &input.#ident { #rebind #checks })
             }
+        })
+        .collect();
+    let input = if checks.is_empty() { quote!(_input) } else { quote!(input) };
+    let body = checker(checks);
+    quote! {
+        fn check_create(#input: &CreateInput) -> Result<(), Problem> {
+            #body
         }
+    }
+}
 
-        impl CreateInput {
-            /// Every constraint of the spec; all violations in one 422.
-            pub fn check(&self) -> Result<(), Problem> {
-                #create_body
+fn check_update(plan: &ResourcePlan<'_>) -> TokenStream {
+    let checks: Vec<TokenStream> = plan
+        .update
+        .iter()
+        .map(|&i| &plan.fields[i])
+        .filter(|f| f.column.required || f.column.ty != ColumnType::Boolean)
+        .map(|f| {
+            let (ident, name, required) = (&f.ident, f.name(), f.column.required);
+            if f.column.ty == ColumnType::Boolean {
+                return quote!(c.patch(#name, &input.#ident, true););
             }
+            let checks = value_checks(f.column);
+            let rebind = f.column.pii.then(|| {
+                let v = checked(f, quote!(v));
+                quote!(let v = #v;)
+            });
+            quote!(if let Some(v) = c.patch(#name, &input.#ident, #required) { #rebind #checks })
+        })
+        .collect();
+    let input = if checks.is_empty() { quote!(_input) } else { quote!(input) };
+    let body = checker(checks);
+    quote! {
+        fn check_update(#input: &UpdateInput) -> Result<(), Problem> {
+            #body
         }
+    }
+}
 
-        /// The body of an update: absent fields stay as they are.
-        #[derive(Default, Deserialize)]
-        #[serde(deny_unknown_fields)]
-        pub struct UpdateInput { #(#update_fields,)* }
-
-        impl std::fmt::Debug for UpdateInput {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct("UpdateInput") #(#update_debug)* .finish()
+/// The declared fields' values of the INSERT, in the table's order, with
+/// the spec's defaults for absent optional fields.
+fn insert_values(plan: &ResourcePlan<'_>) -> TokenStream {
+    let values = plan.declared.iter().map(|&i| {
+        let f = &plan.fields[i];
+        let (c, ident) = (f.column, &f.ident);
+        let value = if !c.on_create {
+            match default_value(c, false) {
+                Some(d) => quote!(Some(#d)),
+                None => {
+                    let ty = row_type(c);
+                    quote!(None::<#ty>)
+                }
             }
-        }
-
-        impl UpdateInput {
-            /// Every constraint of the spec; all violations in one 422.
-            pub fn check(&self) -> Result<(), Problem> {
-                #update_body
+        } else if c.required {
+            if is_copy(c) { quote!(input.#ident) } else { quote!(&input.#ident) }
+        } else {
+            match (default_value(c, true), &c.default) {
+                (Some(d), _) if is_copy(c) && !c.pii => quote!(input.#ident.or(Some(#d))),
+                (Some(d), _) if is_copy(c) => quote!(input.#ident.map(|v| v.0).or(Some(#d))),
+                (Some(_), Some(serde_json::Value::String(d))) if c.pii => {
+                    quote!(input.#ident.as_deref().map(String::as_str).or(Some(#d)))
+                }
+                (Some(_), Some(serde_json::Value::String(d))) => quote!(input.#ident.as_deref().or(Some(#d))),
+                _ => quote!(&input.#ident),
             }
-        }
+        };
+        quote!(.bind(#value))
+    });
+    if plan.declared.is_empty() {
+        return quote!(let _ = values;);
+    }
+    quote!(values #(#values)*;)
+}
 
+/// The references of an input, with the rows each may name.
+fn links(
+    plan: &ResourcePlan<'_>,
+    refs: &[(usize, syn::Ident, LinkTargets)],
+    patch: bool,
+) -> Option<TokenStream> {
+    if refs.is_empty() {
+        return None;
+    }
+    let links = refs.iter().map(|(i, target, targets)| {
+        let f = &plan.fields[*i];
+        let (ident, name) = (&f.ident, f.name());
+        let as_str = if f.column.pii {
+            quote!(|v| v.0.as_str())
+        } else {
+            quote!(String::as_str)
+        };
+        let id = if patch {
+            quote!(input.#ident.as_option().map(#as_str))
+        } else if f.column.required && !f.column.pii {
+            quote!(Some(input.#ident.as_str()))
+        } else if f.column.required {
+            quote!(Some(input.#ident.0.as_str()))
+        } else {
+            quote!(input.#ident.as_ref().map(#as_str))
+        };
+        let rule = match targets {
+            LinkTargets::SameOwner => quote!(same_owner),
+            LinkTargets::Public => quote!(any),
+            LinkTargets::Nothing => quote!(nothing),
+        };
+        quote!(Link::#rule(#name, &super::#target::TABLE, #id))
+    });
+    Some(quote!(Vec::from([#(#links),*])))
+}
+
+fn hooks() -> TokenStream {
+    quote! {
         /// Business logic, implemented for the team's hooks type in its
         /// `src/hooks/` file. Every method does nothing by default; `access`
         /// is the caller, the rows it reaches, its owner value and the
@@ -1065,49 +779,44 @@ pub fn resource_module(
             }
         }
 
-        /// The hooks of `Hooks` that this resource's operations run, as
-        /// the handlers call them: made once from the team's hooks type, so
-        /// that the handlers are compiled here.
-        #[derive(Clone, Copy)]
-        pub struct HookFns {
-            #(#hook_fields)*
-        }
-
-        impl HookFns {
-            /// The hooks of `H`.
-            pub fn of<H: Hooks>() -> HookFns {
-                HookFns {
-                    #(#hook_values)*
-                }
+        /// The hooks of `H` as the runtime's handlers call them.
+        pub fn hooks<H: Hooks>() -> HookFns<Row> {
+            HookFns {
+                before_create: |access, input| Box::pin(H::before_create(access, input)),
+                before_update: |access, id, input| Box::pin(H::before_update(access, id, input)),
+                before_delete: |access, id| Box::pin(H::before_delete(access, id)),
             }
         }
+    }
+}
 
-        #hooks_fn
-
-        /// The only code that reaches the table. Every function of an owned
-        /// resource takes the caller's scope and filters on the owner.
-        #inception
-        mod store {
-            use super::*;
-
-            #store_list
-            #store_get
-            #store_insert
-            #store_update
-            #store_delete
-            #store_exists
-            #store_owner_of
-        }
-
-        #linkable
-
-        #update_reply_static
-
-        #shown_fn
-
-        #(#handlers)*
-
-        #[doc = #routes_doc]
+/// The routes of the operations the spec grants, each behind its guard.
+fn routes(plan: &ResourcePlan<'_>) -> TokenStream {
+    let r = plan.resource;
+    let route = |kinds: &[OperationKind], path: String| -> Option<TokenStream> {
+        let ops: Vec<&Operation> = r.operations.iter().filter(|o| kinds.contains(&o.kind)).collect();
+        let (first, rest) = ops.split_first()?;
+        let method = |op: &Operation| format_ident!("{}", op.method.as_str().to_ascii_lowercase());
+        let handler = |op: &Operation| {
+            let h = format_ident!("{}", op.kind.name());
+            let s = format_ident!("{}", op.kind.name().to_ascii_uppercase());
+            quote!(resource::#h::<Row>.layer(app.guard(&#s)))
+        };
+        let (m, h) = (method(first), handler(first));
+        let rest = rest.iter().map(|op| {
+            let (m, h) = (method(op), handler(op));
+            quote!(.#m(#h))
+        });
+        Some(quote!(.route(#path, axum::routing::#m(#h) #(#rest)*)))
+    };
+    let collection = route(&[OperationKind::List, OperationKind::Create], format!("/{}", r.plural));
+    let item = route(
+        &[OperationKind::Get, OperationKind::Update, OperationKind::Delete],
+        format!("/{}/{{id}}", r.plural),
+    );
+    let doc = format!(" The routes of `/{}`: exactly the operations the spec grants.", r.plural);
+    quote! {
+        #[doc = #doc]
         pub fn routes(app: &App) -> Router<App> {
             Router::new() #collection #item
         }

@@ -88,6 +88,31 @@ impl Scope {
 }
 
 impl Grants {
+    /// Nobody (roles are added with [`Grants::roles`]).
+    pub const NONE: Grants = Grants {
+        owner: false,
+        roles: &[],
+        public: false,
+    };
+    /// The owner of a row, on their own rows.
+    pub const OWNER: Grants = Grants {
+        owner: true,
+        ..Grants::NONE
+    };
+
+    /// These grants, and also `roles` on every row.
+    pub const fn roles(self, roles: &'static [&'static str]) -> Grants {
+        Grants { roles, ..self }
+    }
+
+    /// These grants, and also anyone without a token.
+    pub const fn public(self) -> Grants {
+        Grants {
+            public: true,
+            ..self
+        }
+    }
+
     /// Whether `caller` reaches the row owned by `row_owner` (`None` for
     /// an unowned resource) under these grants: a public grant reaches
     /// everyone, a role grant its holders, an owner grant the row's own

@@ -59,6 +59,7 @@ pub mod config;
 pub mod formats;
 pub mod page;
 pub mod problem;
+pub mod resource;
 pub mod row;
 pub mod server;
 pub mod service;

@@ -16,8 +16,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{Encode, QueryBuilder, Sqlite, Type};
 
+use super::check::Checker;
 use super::problem::Problem;
 
 /// Longest accepted `cursor` parameter.
@@ -247,6 +248,31 @@ impl ListQuery {
                 .map(Some)
                 .map_err(|_| Problem::invalid(name, "has the wrong type for this filter")),
         }
+    }
+
+    /// Appends ` AND <column> = ?` for the filter `name` when the request
+    /// gives it: the value parsed with `FromStr` (422 naming the parameter
+    /// when it does not parse) and then checked by `check` as the field's
+    /// own values are (a value no row can hold is a 422, not an empty
+    /// page). `column` is the quoted column, from the generated code.
+    pub fn push_filter<T>(
+        &self,
+        sql: &mut QueryBuilder<Sqlite>,
+        name: &str,
+        column: &'static str,
+        check: impl FnOnce(&mut Checker, &T),
+    ) -> Result<(), Problem>
+    where
+        T: std::str::FromStr + for<'t> Encode<'t, Sqlite> + Type<Sqlite>,
+    {
+        let Some(value) = self.filter_parsed::<T>(name)? else {
+            return Ok(());
+        };
+        let mut c = Checker::new();
+        check(&mut c, &value);
+        c.finish()?;
+        sql.push(" AND ").push(column).push(" = ").push_bind(value);
+        Ok(())
     }
 
     /// Appends ` AND (...)` selecting rows after the cursor (nothing without

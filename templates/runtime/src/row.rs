@@ -7,8 +7,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Deserializer};
-use sqlx::{Encode, QueryBuilder, Sqlite, Type};
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+
+use serde::{Deserialize, Deserializer, Serialize};
+use sqlx::error::BoxDynError;
+use sqlx::sqlite::{SqliteTypeInfo, SqliteValueRef};
+use sqlx::{Decode, Encode, QueryBuilder, Sqlite, Type};
 
 /// One field of a PATCH body.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -60,6 +65,62 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
             Some(v) => Patch::Value(v),
             None => Patch::Null,
         })
+    }
+}
+
+/// The value of a field marked `pii: true`: the same in JSON and SQL as
+/// the value it wraps, and `[redacted]` in `Debug`, so that a row or a
+/// body logged or printed in a panic never shows it.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Pii<T>(pub T);
+
+impl<T> fmt::Debug for Pii<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl<T> Deref for Pii<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for Pii<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<T> From<T> for Pii<T> {
+    fn from(value: T) -> Pii<T> {
+        Pii(value)
+    }
+}
+
+impl<T: Type<Sqlite>> Type<Sqlite> for Pii<T> {
+    fn type_info() -> SqliteTypeInfo {
+        T::type_info()
+    }
+    fn compatible(ty: &SqliteTypeInfo) -> bool {
+        T::compatible(ty)
+    }
+}
+
+impl<'q, T: Encode<'q, Sqlite>> Encode<'q, Sqlite> for Pii<T> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Sqlite as sqlx::Database>::ArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, BoxDynError> {
+        self.0.encode_by_ref(buf)
+    }
+}
+
+impl<'r, T: Decode<'r, Sqlite>> Decode<'r, Sqlite> for Pii<T> {
+    fn decode(value: SqliteValueRef<'r>) -> Result<Pii<T>, BoxDynError> {
+        T::decode(value).map(Pii)
     }
 }
 
@@ -118,6 +179,15 @@ mod tests {
             qb.sql().as_str(),
             "UPDATE t SET \"updated_at\" = 'now', \"b\" = NULL, \"c\" = ?"
         );
+    }
+
+    #[test]
+    fn pii_is_transparent_but_never_printed() {
+        let v: Pii<String> = serde_json::from_str("\"ada@example.com\"").unwrap();
+        assert_eq!(serde_json::to_string(&v).unwrap(), "\"ada@example.com\"");
+        assert_eq!(format!("{v:?}"), "[redacted]");
+        assert_eq!(format!("{:?}", Some(v.clone())), "Some([redacted])");
+        assert_eq!(v.len(), 15);
     }
 
     #[test]

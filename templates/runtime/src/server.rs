@@ -196,11 +196,54 @@ pub struct Operation {
     pub grants: Grants,
     /// The resource's owner rule; `None` for `owner: none`.
     pub owner: Option<OwnerClaim>,
-    /// Throttle bucket: `default`, or the operation's own name when the
-    /// spec overrides its rate.
+    /// The operation's own throttle bucket and rates where the spec sets
+    /// them; `None` counts it in the `default` bucket at the service's
+    /// rates ([`Settings::user_rate`], [`Settings::anon_rate`]).
+    pub throttle: Option<Throttle>,
+}
+
+/// A throttle bucket and its rates per signed-in user and per anonymous
+/// client address.
+#[derive(Debug, Clone, Copy)]
+pub struct Throttle {
     pub bucket: &'static str,
     pub user_rate: Rate,
     pub anon_rate: Rate,
+}
+
+impl Operation {
+    /// The operation `name` (`resource.operation`) under `grants`, on a
+    /// resource with the owner rule `owner`, in the default bucket.
+    pub const fn new(name: &'static str, grants: Grants, owner: Option<OwnerClaim>) -> Operation {
+        Operation {
+            name,
+            grants,
+            owner,
+            throttle: None,
+        }
+    }
+
+    /// This operation counted in a bucket of its own, `bucket`, at these
+    /// rates.
+    pub const fn throttle(self, bucket: &'static str, user_rate: Rate, anon_rate: Rate) -> Operation {
+        Operation {
+            throttle: Some(Throttle {
+                bucket,
+                user_rate,
+                anon_rate,
+            }),
+            ..self
+        }
+    }
+
+    /// The bucket and rates this operation counts in under `settings`.
+    fn throttle_in(&self, settings: &Settings) -> Throttle {
+        self.throttle.unwrap_or(Throttle {
+            bucket: "default",
+            user_rate: settings.user_rate,
+            anon_rate: settings.anon_rate,
+        })
+    }
 }
 
 impl App {
@@ -277,11 +320,19 @@ where
             let Some(caller) = req.extensions().get::<Caller>().cloned() else {
                 return Ok(Problem::internal(&"guard without the auth middleware").into_response());
             };
-            let (decision, rate) =
-                limit(&app, &req, &caller, op.bucket, op.user_rate, op.anon_rate);
+            let throttle = op.throttle_in(app.settings);
+            let bucket = throttle.bucket;
+            let (decision, rate) = limit(
+                &app,
+                &req,
+                &caller,
+                bucket,
+                throttle.user_rate,
+                throttle.anon_rate,
+            );
             if !decision.allowed {
                 tracing::info!(operation = op.name, "throttled");
-                return Ok(throttled(&decision, op.bucket, rate));
+                return Ok(throttled(&decision, bucket, rate));
             }
             let mut res = match authorize(&caller, &op.grants, op.owner) {
                 Ok(reach) => {
@@ -291,7 +342,7 @@ where
                 }
                 Err(problem) => problem.into_response(),
             };
-            for (name, value) in decision.headers(op.bucket, rate) {
+            for (name, value) in decision.headers(bucket, rate) {
                 res.headers_mut().insert(name, value);
             }
             Ok(res)
@@ -1408,16 +1459,13 @@ mod tests {
             public: false,
         },
         owner: Some(OwnerClaim::User),
-        bucket: "default",
-        user_rate: USER,
-        anon_rate: ANON,
+        throttle: None,
     };
     static CREATE: Operation = Operation {
         name: "item.create",
-        bucket: "item.create",
-        user_rate: Rate::new(2, 60),
         ..LIST
-    };
+    }
+    .throttle("item.create", Rate::new(2, 60), ANON);
     static PUBLIC: Operation = Operation {
         name: "item.public",
         grants: Grants {

@@ -259,9 +259,7 @@ mod tests {
             public: false,
         },
         owner: None,
-        bucket: "default",
-        user_rate: Rate::new(100, 60),
-        anon_rate: Rate::new(100, 60),
+        throttle: None,
     };
 
     async fn caller_name(caller: Caller) -> String {

@@ -1,0 +1,175 @@
+//! The plan of one resource's Rust module, computed once from the model.
+//!
+//! Stage: generate. Input: the model and the resource's place among the
+//! service's modules. Output: a [`ResourcePlan`] with every name, column
+//! set, reference target and flag the emitter needs (as progenitor plans
+//! an operation before it prints it), so that the emitter in `rust.rs`
+//! only prints, one concern per function, and never works out the same
+//! thing twice.
+
+use crate::model::{
+    Column, ColumnOrigin, ColumnType, LinkTargets, Operation, OperationKind, Resource, Scope,
+    Service,
+};
+
+use super::ident;
+
+/// One column as the emitter names it.
+pub struct Field<'a> {
+    pub column: &'a Column,
+    /// The Rust field name (raw when a keyword).
+    pub ident: syn::Ident,
+    /// Whether the Rust name differs from the JSON name (serde renames it).
+    pub renamed: bool,
+    /// The quoted SQL column.
+    pub sql: String,
+}
+
+impl Field<'_> {
+    pub fn name(&self) -> &str {
+        &self.column.name
+    }
+}
+
+/// Everything the emitter needs to print one resource's module.
+pub struct ResourcePlan<'a> {
+    pub service: &'a Service,
+    pub resource: &'a Resource,
+    /// The module's identifier (`invoice`, or `r#type`).
+    pub module: syn::Ident,
+    /// Every column, in the table's order.
+    pub fields: Vec<Field<'a>>,
+    /// The owner column's index in `fields`, for an owned resource.
+    pub owner: Option<usize>,
+    /// Indices in `fields` of the columns a create accepts.
+    pub create: Vec<usize>,
+    /// Indices in `fields` of the columns an update accepts.
+    pub update: Vec<usize>,
+    /// Indices in `fields` of the declared fields (the INSERT's values
+    /// between the owner and the timestamps).
+    pub declared: Vec<usize>,
+    /// The references a create may name: the field, the target's module
+    /// and the rows it may name.
+    pub create_refs: Vec<(usize, syn::Ident, LinkTargets)>,
+    /// The references an update may name.
+    pub update_refs: Vec<(usize, syn::Ident, LinkTargets)>,
+    /// Indices in `fields` of the list's filters, in the spec's order.
+    pub filters: Vec<usize>,
+    /// Indices in `fields` of the sort keys (`created_at` included).
+    pub sort: Vec<usize>,
+}
+
+impl<'a> ResourcePlan<'a> {
+    /// Plans `resource`, the module `module` among `modules` (the name and
+    /// identifier of every resource's module, for reference targets).
+    pub fn new(
+        service: &'a Service,
+        resource: &'a Resource,
+        module: syn::Ident,
+        modules: &[(String, syn::Ident)],
+    ) -> ResourcePlan<'a> {
+        let fields: Vec<Field<'a>> = resource
+            .columns
+            .iter()
+            .map(|column| {
+                let (ident, renamed) = ident::rust(&column.name);
+                Field {
+                    column,
+                    ident,
+                    renamed,
+                    sql: ident::sql(&column.name),
+                }
+            })
+            .collect();
+        let indices = |keep: &dyn Fn(&Column) -> bool| -> Vec<usize> {
+            (0..fields.len())
+                .filter(|&i| keep(fields[i].column))
+                .collect()
+        };
+        let by_name = |names: &[String]| -> Vec<usize> {
+            names
+                .iter()
+                .filter_map(|n| fields.iter().position(|f| f.name() == n))
+                .collect()
+        };
+        let refs = |cols: &[usize]| -> Vec<(usize, syn::Ident, LinkTargets)> {
+            cols.iter()
+                .filter_map(|&i| {
+                    let ColumnType::Ref { resource: target } = &fields[i].column.ty else {
+                        return None;
+                    };
+                    let link = fields[i].column.link.as_ref()?;
+                    let module = &modules.iter().find(|(n, _)| n == target)?.1;
+                    Some((i, module.clone(), link.targets))
+                })
+                .collect()
+        };
+        let create = indices(&|c| c.on_create);
+        let update = indices(&|c| c.on_update);
+        ResourcePlan {
+            service,
+            resource,
+            module,
+            owner: fields
+                .iter()
+                .position(|f| f.column.origin == ColumnOrigin::Owner),
+            declared: indices(&|c| c.origin == ColumnOrigin::Field),
+            create_refs: refs(&create),
+            update_refs: refs(&update),
+            filters: by_name(&resource.filters),
+            sort: by_name(&resource.sort),
+            create,
+            update,
+            fields,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.resource.name
+    }
+
+    /// The operation of `kind`, if the spec grants it to anyone.
+    pub fn operation(&self, kind: OperationKind) -> Option<&'a Operation> {
+        self.resource.operation(kind)
+    }
+
+    pub fn has(&self, kind: OperationKind) -> bool {
+        self.operation(kind).is_some()
+    }
+
+    pub fn owned(&self) -> bool {
+        matches!(self.resource.scope, Scope::Owned { .. })
+    }
+
+    /// The owner column, for an owned resource.
+    pub fn owner_field(&self) -> Option<&Field<'a>> {
+        self.owner.map(|i| &self.fields[i])
+    }
+
+    /// The quoted column list, in the table's order.
+    pub fn columns_sql(&self) -> String {
+        let quoted: Vec<&str> = self.fields.iter().map(|f| f.sql.as_str()).collect();
+        quoted.join(", ")
+    }
+
+    /// The INSERT of a create: every column, one placeholder each.
+    pub fn insert_sql(&self) -> String {
+        let columns = self.columns_sql();
+        let placeholders = vec!["?"; self.fields.len()].join(", ");
+        format!(
+            "INSERT INTO {} ({columns}) VALUES ({placeholders}) RETURNING {columns}",
+            ident::sql(self.name())
+        )
+    }
+
+    /// The fields whose values have a pattern to match: of the inputs, and
+    /// of the filters when the list exists.
+    pub fn patterns(&self) -> impl Iterator<Item = &Field<'a>> {
+        let lists = self.has(OperationKind::List);
+        self.fields.iter().filter(move |f| {
+            let c = f.column;
+            c.constraints.pattern.is_some()
+                && (c.on_create || c.on_update || (lists && self.resource.filters.contains(&c.name)))
+        })
+    }
+}

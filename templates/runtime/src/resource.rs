@@ -1,0 +1,467 @@
+//! The five operations of a resource, the same for every resource and
+//! driven by the tables of its generated module.
+//!
+//! A generated module declares its table ([`Table`]: the quoted table
+//! and columns, the INSERT statement, the owner rule, who sees the owner
+//! column, the list rules), its row and input types with their checks,
+//! and implements [`Resource`] for its row: the per-field parts (values of
+//! an INSERT, assignments of an UPDATE, filters, sort values, references).
+//! Its routes put the handlers of this module ([`list`], [`get`],
+//! [`create`], [`update`], [`delete`]) behind the guard of each operation
+//! the spec grants; every other request meets the router's 404/405.
+//!
+//! Invariant: the statements are built here and only here, and every
+//! statement of an owned table that reads, changes or deletes rows ends
+//! its WHERE clause with the caller's [`Scope`] ([`Scope::push_condition`],
+//! ` AND "owner" = ?` for a caller who reaches only its own rows). The
+//! shapes, with `T` the table, `C` its columns and `O` the owner column:
+//!
+//! - list: `SELECT C FROM T WHERE 1 = 1 [AND O = ?] [AND f = ?]... [after
+//!   the cursor] ORDER BY k, "id" LIMIT ?`
+//! - get: `SELECT C FROM T WHERE "id" = ? [AND O = ?]`
+//! - create: the table's INSERT (id, owner, fields, timestamps) `RETURNING C`
+//! - update: `UPDATE T SET "updated_at" = ?[, f = ?]... WHERE "id" = ? [AND O = ?] RETURNING C`
+//! - delete: `DELETE FROM T WHERE "id" = ? [AND O = ?]`
+//! - a reference's target: `SELECT 1 FROM T WHERE "id" = ? [AND O = ?]`
+//!   with the new row's owner (never the caller's role), or every row
+//!   where the spec's link says so.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::error::BoxDynError;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Arguments as _, Encode, FromRow, QueryBuilder, Sqlite, SqlitePool, Type};
+
+use super::access::{Access, Grants, OwnerClaim, Scope};
+use super::auth::Caller;
+use super::body::{self, Json};
+use super::page::{self, ListQuery, ListRules};
+use super::problem::Problem;
+use super::row::now;
+use super::server::App;
+use super::service::HookFuture;
+
+/// A resource's table as the spec resolves it.
+#[derive(Debug)]
+pub struct Table {
+    /// The resource's name in the spec, for messages.
+    pub name: &'static str,
+    /// The collection's path; a row's is `{path}/{id}`.
+    pub path: &'static str,
+    /// The quoted table name.
+    pub table: &'static str,
+    /// Every column, quoted, in the row's order.
+    pub columns: &'static str,
+    /// The INSERT of a create: `id`, the owner column when there is one,
+    /// the fields in [`Resource::insert_values`]' order, `created_at`,
+    /// `updated_at`, and `RETURNING` every column.
+    pub insert: &'static str,
+    /// The owner rule; `None` for `owner: none` (only role and public
+    /// grants reach the rows).
+    pub owner: Option<Owner>,
+    /// Who gets the changed row in the answer of an update: those who may
+    /// also `get` it; everyone else gets 204 No Content.
+    pub update_reply: Grants,
+    /// Limits, sort keys and filters of the list.
+    pub list: ListRules,
+    /// `(resource, field)` of each reference to this table, in the order
+    /// a refused delete names them.
+    pub referrers: &'static [(&'static str, &'static str)],
+}
+
+/// The owner column of an owned table.
+#[derive(Debug)]
+pub struct Owner {
+    /// The quoted column.
+    pub column: &'static str,
+    /// Where a caller's owner value comes from.
+    pub claim: OwnerClaim,
+    /// Who sees the column (`owner.read`); rows shown to anyone else
+    /// leave it out.
+    pub read: Grants,
+}
+
+/// Which rows a reference may name (the model's link rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkRule {
+    /// A row of the new row's owner.
+    SameOwner,
+    /// Any row: the target's rows are public to everyone.
+    Any,
+    /// None: no grant lets the new row's owner read the target's rows.
+    Nothing,
+}
+
+/// One reference of an input to a row of another resource.
+#[derive(Debug)]
+pub struct Link<'a> {
+    /// The referring field.
+    pub field: &'static str,
+    /// The referenced resource's table.
+    pub target: &'static Table,
+    pub rule: LinkRule,
+    /// The id the input names, if it names one.
+    pub id: Option<&'a str>,
+}
+
+impl<'a> Link<'a> {
+    /// `field` names `id`, a row of `target` of the new row's owner.
+    pub fn same_owner(field: &'static str, target: &'static Table, id: Option<&'a str>) -> Self {
+        Link { field, target, rule: LinkRule::SameOwner, id }
+    }
+
+    /// `field` names `id`, any row of `target` (its rows are public).
+    pub fn any(field: &'static str, target: &'static Table, id: Option<&'a str>) -> Self {
+        Link { field, target, rule: LinkRule::Any, id }
+    }
+
+    /// `field` names `id`, which no row of `target` can be for the new
+    /// row's owner: any value is refused.
+    pub fn nothing(field: &'static str, target: &'static Table, id: Option<&'a str>) -> Self {
+        Link { field, target, rule: LinkRule::Nothing, id }
+    }
+}
+
+/// The values of an INSERT, bound in order; the first encoding error is
+/// kept and returned when the statement runs.
+#[derive(Default)]
+pub struct Values {
+    args: SqliteArguments,
+    error: Option<BoxDynError>,
+}
+
+impl Values {
+    /// Appends one value.
+    pub fn bind<'t, T: Encode<'t, Sqlite> + Type<Sqlite>>(&mut self, value: T) -> &mut Values {
+        if self.error.is_none() {
+            self.error = self.args.add(value).err();
+        }
+        self
+    }
+}
+
+/// The team's hooks of one resource, as the handlers call them (made from
+/// the team's hooks type by the generated module's `hooks` function).
+pub struct HookFns<R: Resource> {
+    pub before_create: for<'a> fn(&'a Access, &'a mut R::Create) -> HookFuture<'a>,
+    pub before_update: for<'a> fn(&'a Access, &'a str, &'a mut R::Update) -> HookFuture<'a>,
+    pub before_delete: for<'a> fn(&'a Access, &'a str) -> HookFuture<'a>,
+}
+
+/// A resource's row type and what is particular to its fields.
+pub trait Resource:
+    Serialize + for<'r> FromRow<'r, SqliteRow> + Send + Sync + Unpin + Sized + 'static
+{
+    /// The body of a create.
+    type Create: DeserializeOwned + Send + Sync + 'static;
+    /// The body of an update (absent fields stay as they are).
+    type Update: DeserializeOwned + Send + Sync + 'static;
+
+    /// The table.
+    const TABLE: &'static Table;
+
+    /// The row's id.
+    fn id(&self) -> &str;
+    /// The row's owner column (`None` in a row without it).
+    fn owner(&mut self) -> Option<&mut Option<String>>;
+    /// The value of the sort key `key` (one of the list rules' keys).
+    fn sort_value(&self, key: &str) -> serde_json::Value;
+    /// Appends ` AND "field" = ?` for each filter of `query`, after the
+    /// value passes the field's checks (422 otherwise).
+    /// (None by default: a list without filters.)
+    fn filter(query: &ListQuery, sql: &mut QueryBuilder<Sqlite>) -> Result<(), Problem> {
+        let _ = (query, sql);
+        Ok(())
+    }
+
+    /// Every constraint of the spec on a create; all violations in one 422.
+    fn check_create(input: &Self::Create) -> Result<(), Problem>;
+    /// Every constraint of the spec on an update.
+    fn check_update(input: &Self::Update) -> Result<(), Problem>;
+    /// The field values of the INSERT, in the table's order, defaults
+    /// applied.
+    fn insert_values(input: &Self::Create, values: &mut Values);
+    /// Appends `, "field" = ?` for each field the update sets.
+    fn assign(input: &Self::Update, sql: &mut QueryBuilder<Sqlite>);
+    /// The references a create names (none by default: a resource
+    /// without `ref` fields).
+    fn create_links(input: &Self::Create) -> Vec<Link<'_>> {
+        let _ = input;
+        Vec::new()
+    }
+    /// The references an update names (none by default).
+    fn update_links(input: &Self::Update) -> Vec<Link<'_>> {
+        let _ = input;
+        Vec::new()
+    }
+    /// The team's hooks of this resource.
+    fn hooks(app: &App) -> &HookFns<Self>;
+}
+
+/// `GET {path}`: a page of the rows the caller reaches.
+pub async fn list<R: Resource>(
+    State(app): State<App>,
+    access: Access,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Problem> {
+    let t = R::TABLE;
+    let query = page::parse(query.as_deref(), &t.list)?;
+    let mut sql = select(t, "1 = 1");
+    scope(&mut sql, t, &access.rows);
+    R::filter(&query, &mut sql)?;
+    query.push_after(&mut sql);
+    query.push_order_limit(&mut sql);
+    let rows = sql.build().fetch_all(&app.db.read).await?;
+    let mut rows = rows
+        .iter()
+        .map(R::from_row)
+        .collect::<Result<Vec<R>, _>>()?;
+    for row in &mut rows {
+        hide_owner(row, &access.caller);
+    }
+    let page = query.page(rows, |row| {
+        (row.sort_value(query.sort.key), row.id().to_owned())
+    });
+    Ok(body::reply(StatusCode::OK, &page))
+}
+
+/// `GET {path}/{id}`: the row, if the caller reaches it (404 otherwise,
+/// whether the row is missing or another owner's).
+pub async fn get<R: Resource>(
+    State(app): State<App>,
+    access: Access,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let t = R::TABLE;
+    let mut sql = select(t, "\"id\" = ");
+    sql.push_bind(id);
+    scope(&mut sql, t, &access.rows);
+    match sql.build().fetch_optional(&app.db.read).await? {
+        Some(row) => {
+            let mut row = R::from_row(&row)?;
+            hide_owner(&mut row, &access.caller);
+            Ok(body::reply(StatusCode::OK, &row))
+        }
+        None => Err(Problem::not_found()),
+    }
+}
+
+/// `POST {path}`: checks, the team's hook, checks again (the hook may have
+/// changed the input), references, then one INSERT owned by the caller.
+pub async fn create<R: Resource>(
+    State(app): State<App>,
+    access: Access,
+    Json(mut input): Json<R::Create>,
+) -> Result<Response, Problem> {
+    let t = R::TABLE;
+    R::check_create(&input)?;
+    (R::hooks(&app).before_create)(&access, &mut input).await?;
+    R::check_create(&input)?;
+    let owner = match t.owner {
+        Some(_) => Some(access.require_owner()?),
+        None => None,
+    };
+    check_links(&app, owner, R::create_links(&input)).await?;
+    let now = now();
+    let mut values = Values::default();
+    values.bind(uuid::Uuid::new_v4().to_string());
+    if let Some(owner) = owner {
+        values.bind(owner);
+    }
+    R::insert_values(&input, &mut values);
+    values.bind(&now).bind(&now);
+    if let Some(error) = values.error {
+        return Err(Problem::internal(&error));
+    }
+    let row = sqlx::query_with(t.insert, values.args)
+        .fetch_one(&app.db.write)
+        .await?;
+    let mut row = R::from_row(&row)?;
+    let location = format!("{}/{}", t.path, row.id());
+    hide_owner(&mut row, &access.caller);
+    Ok(body::created(&location, &row))
+}
+
+/// `PATCH {path}/{id}`: checks, the hook, checks again, references (to rows
+/// of the row's own owner, whoever changes it), then one UPDATE of a row
+/// the caller reaches. The answer carries the row only for those who may
+/// also get it.
+pub async fn update<R: Resource>(
+    State(app): State<App>,
+    access: Access,
+    Path(id): Path<String>,
+    Json(mut input): Json<R::Update>,
+) -> Result<Response, Problem> {
+    let t = R::TABLE;
+    R::check_update(&input)?;
+    (R::hooks(&app).before_update)(&access, &id, &mut input).await?;
+    R::check_update(&input)?;
+    let links = R::update_links(&input);
+    let needs_owner = t.owner.is_some()
+        && links
+            .iter()
+            .any(|l| l.rule == LinkRule::SameOwner && l.id.is_some());
+    let owner = if needs_owner {
+        let Some(owner) = owner_of(&app.db.read, t, &access.rows, &id).await? else {
+            return Err(Problem::not_found());
+        };
+        Some(owner)
+    } else {
+        None
+    };
+    check_links(&app, owner.as_deref(), links).await?;
+    let mut sql = QueryBuilder::<Sqlite>::new("UPDATE ");
+    sql.push(t.table).push(" SET \"updated_at\" = ").push_bind(now());
+    R::assign(&input, &mut sql);
+    sql.push(" WHERE \"id\" = ").push_bind(id);
+    scope(&mut sql, t, &access.rows);
+    sql.push(" RETURNING ").push(t.columns);
+    let Some(row) = sql.build().fetch_optional(&app.db.write).await? else {
+        return Err(Problem::not_found());
+    };
+    let mut row = R::from_row(&row)?;
+    let row_owner = row.owner().and_then(|o| o.clone());
+    if !t
+        .update_reply
+        .reach(&access.caller, claim(t), row_owner.as_deref())
+    {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    hide_owner(&mut row, &access.caller);
+    Ok(body::reply(StatusCode::OK, &row))
+}
+
+/// `DELETE {path}/{id}`: the hook, then one DELETE of a row the caller
+/// reaches; a row that other rows still name is a 409 naming the first.
+pub async fn delete<R: Resource>(
+    State(app): State<App>,
+    access: Access,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let t = R::TABLE;
+    (R::hooks(&app).before_delete)(&access, &id).await?;
+    let mut sql = QueryBuilder::<Sqlite>::new("DELETE FROM ");
+    sql.push(t.table).push(" WHERE \"id\" = ").push_bind(id.clone());
+    scope(&mut sql, t, &access.rows);
+    match sql.build().execute(&app.db.write).await {
+        Ok(done) if done.rows_affected() > 0 => Ok(StatusCode::NO_CONTENT.into_response()),
+        Ok(_) => Err(Problem::not_found()),
+        Err(e) if super::problem::is_foreign_key_violation(&e) => {
+            Err(still_referenced(&app.db.write, t, &id).await.unwrap_or(e.into()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `SELECT <columns> FROM <table> WHERE <condition>`.
+fn select(t: &Table, condition: &str) -> QueryBuilder<Sqlite> {
+    let mut sql = QueryBuilder::new("SELECT ");
+    sql.push(t.columns)
+        .push(" FROM ")
+        .push(t.table)
+        .push(" WHERE ")
+        .push(condition);
+    sql
+}
+
+/// The caller's scope on an owned table (` AND "owner" = ?`); an unowned
+/// table's rows are reached only through role and public grants, whose
+/// scope is every row.
+fn scope(sql: &mut QueryBuilder<Sqlite>, t: &Table, rows: &Scope) {
+    if let Some(owner) = &t.owner {
+        rows.push_condition(sql, owner.column);
+    }
+}
+
+fn claim(t: &Table) -> Option<OwnerClaim> {
+    t.owner.as_ref().map(|o| o.claim)
+}
+
+/// Leaves the owner column out of `row` unless its readers reach `caller`.
+fn hide_owner<R: Resource>(row: &mut R, caller: &Caller) {
+    let Some(owner) = &R::TABLE.owner else {
+        return;
+    };
+    if owner.read.public {
+        return;
+    }
+    if let Some(column) = row.owner() {
+        if !owner.read.reach(caller, Some(owner.claim), column.as_deref()) {
+            *column = None;
+        }
+    }
+}
+
+/// The stored owner of the row `id`, if `rows` reaches it.
+async fn owner_of(
+    db: &SqlitePool,
+    t: &Table,
+    rows: &Scope,
+    id: &str,
+) -> Result<Option<String>, Problem> {
+    let Some(owner) = &t.owner else {
+        return Ok(None);
+    };
+    let mut sql = QueryBuilder::<Sqlite>::new("SELECT ");
+    sql.push(owner.column)
+        .push(" FROM ")
+        .push(t.table)
+        .push(" WHERE \"id\" = ")
+        .push_bind(id.to_owned());
+    rows.push_condition(&mut sql, owner.column);
+    Ok(sql.build_query_scalar().fetch_optional(db).await?)
+}
+
+/// Each reference must name a row its rule reaches for the new row's owner
+/// `owner` (on update, the row's stored owner), never for the caller's
+/// role: 422 naming the field otherwise.
+async fn check_links(app: &App, owner: Option<&str>, links: Vec<Link<'_>>) -> Result<(), Problem> {
+    for link in links {
+        let Some(id) = link.id else {
+            continue;
+        };
+        let message = || format!("no `{}` with this id", link.target.name);
+        let rows = match (link.rule, owner) {
+            (LinkRule::Nothing, _) => return Err(Problem::invalid(link.field, message())),
+            (LinkRule::SameOwner, Some(owner)) => Scope::Owned(owner.to_owned()),
+            _ => Scope::All,
+        };
+        let t = link.target;
+        let mut sql = QueryBuilder::<Sqlite>::new("SELECT 1 FROM ");
+        sql.push(t.table)
+            .push(" WHERE \"id\" = ")
+            .push_bind(id.to_owned());
+        scope(&mut sql, t, &rows);
+        if sql.build().fetch_optional(&app.db.read).await?.is_none() {
+            return Err(Problem::invalid(link.field, message()));
+        }
+    }
+    Ok(())
+}
+
+/// The first resource whose rows still name the row `id` of `t`.
+async fn still_referenced(db: &SqlitePool, t: &Table, id: &str) -> Option<Problem> {
+    for (resource, field) in t.referrers {
+        let mut sql = QueryBuilder::<Sqlite>::new("SELECT 1 FROM ");
+        sql.push(quote(resource))
+            .push(" WHERE ")
+            .push(quote(field))
+            .push(" = ")
+            .push_bind(id.to_owned())
+            .push(" LIMIT 1");
+        let found = sql.build().fetch_optional(db).await.ok()?;
+        if found.is_some() {
+            return Some(Problem::still_referenced(resource, field));
+        }
+    }
+    None
+}
+
+/// A quoted SQL identifier (spec names are `[a-z][a-z0-9_]*`; quotes are
+/// doubled anyway).
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
