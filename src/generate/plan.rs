@@ -169,7 +169,9 @@ impl<'a> ResourcePlan<'a> {
         self.fields.iter().filter(move |f| {
             let c = f.column;
             c.constraints.pattern.is_some()
-                && (c.on_create || c.on_update || (lists && self.resource.filters.contains(&c.name)))
+                && (c.on_create
+                    || c.on_update
+                    || (lists && self.resource.filters.contains(&c.name)))
         })
     }
 }

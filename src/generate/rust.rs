@@ -15,12 +15,63 @@ use quote::{format_ident, quote};
 
 use super::ident;
 use super::plan::{Field, ResourcePlan};
-use crate::model::{Column, ColumnOrigin, ColumnType, LinkTargets, Operation, OperationKind, Scope};
+use crate::model::{
+    Column, ColumnOrigin, ColumnType, LinkTargets, Operation, OperationKind, Scope,
+};
 
-/// Pretty-prints a token stream as a file.
+/// Pretty-prints a token stream as a file, with the blank lines between
+/// items that rustfmt keeps and prettyplease does not write.
 pub fn print(tokens: TokenStream) -> String {
     let file: syn::File = syn::parse2(tokens).expect("generated tokens form a valid file");
-    prettyplease::unparse(&file)
+    spaced(&prettyplease::unparse(&file))
+}
+
+/// `text` with a blank line before each item that follows another: at the
+/// top level (imports stay together, and the module's docs end with one),
+/// and between the functions of an `impl` or `trait` block.
+fn spaced(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 16);
+    let mut prev: Option<&str> = None;
+    for line in text.lines() {
+        if prev.is_some_and(|p| blank_between(p, line)) {
+            out.push('\n');
+        }
+        out.push_str(line);
+        out.push('\n');
+        prev = Some(line);
+    }
+    out
+}
+
+fn blank_between(prev: &str, line: &str) -> bool {
+    let starts_item = |l: &str| {
+        [
+            "fn ", "pub ", "///", "#[", "async ", "impl", "struct ", "static ", "const ", "mod ",
+            "use ", "trait ",
+        ]
+        .iter()
+        .any(|p| l.starts_with(p))
+    };
+    let ends_item = |l: &str| l.ends_with('}') || l.ends_with(';');
+    if prev.starts_with("//!") {
+        return !line.starts_with("//!");
+    }
+    if let (Some(p), Some(l)) = (prev.strip_prefix("    "), line.strip_prefix("    ")) {
+        // Inside a block: between an impl's or a trait's items.
+        let nested = |s: &str| s.starts_with(' ');
+        return !nested(p)
+            && !nested(l)
+            && ends_item(p)
+            && starts_item(l)
+            && !(p.starts_with("type ") && l.starts_with("type "))
+            && (p == "}" || p.starts_with("const ") || p.starts_with("type "));
+    }
+    let comment = prev.trim_start().starts_with("//");
+    !line.starts_with(' ')
+        && !comment
+        && ends_item(prev)
+        && starts_item(line)
+        && !(prev.starts_with("use ") && line.starts_with("use "))
 }
 
 /// An integer literal without a type suffix (`20`, not `20u32`).
@@ -183,7 +234,9 @@ pub fn resource_module(plan: &ResourcePlan<'_>) -> TokenStream {
 /// Doc text as `#[doc]` lines with the leading space `///` and `//!`
 /// comments have.
 fn doc_lines(text: &str) -> Vec<String> {
-    text.lines().map(|l| format!(" {l}").trim_end().to_string()).collect()
+    text.lines()
+        .map(|l| format!(" {l}").trim_end().to_string())
+        .collect()
 }
 
 /// A spec `description` as one paragraph of Rust doc: its lines joined
@@ -231,9 +284,13 @@ fn module_doc(plan: &ResourcePlan<'_>) -> TokenStream {
 fn imports(plan: &ResourcePlan<'_>) -> TokenStream {
     let owned = plan.owned();
     let access = if owned {
-        quote!(use palisade_runtime::access::{Access, Grants, OwnerClaim};)
+        quote!(
+            use palisade_runtime::access::{Access, Grants, OwnerClaim};
+        )
     } else {
-        quote!(use palisade_runtime::access::{Access, Grants};)
+        quote!(
+            use palisade_runtime::access::{Access, Grants};
+        )
     };
     let checks = plan
         .create
@@ -241,7 +298,11 @@ fn imports(plan: &ResourcePlan<'_>) -> TokenStream {
         .chain(&plan.update)
         .any(|&i| plan.fields[i].column.ty != ColumnType::Boolean)
         || plan.update.iter().any(|&i| plan.fields[i].column.required);
-    let checker = checks.then(|| quote!(use palisade_runtime::check::Checker;));
+    let checker = checks.then(|| {
+        quote!(
+            use palisade_runtime::check::Checker;
+        )
+    });
     let links = !(plan.create_refs.is_empty() && plan.update_refs.is_empty());
     let routed = !plan.resource.operations.is_empty();
     let mut resource = vec![];
@@ -258,9 +319,15 @@ fn imports(plan: &ResourcePlan<'_>) -> TokenStream {
     resource.extend([quote!(Resource), quote!(Table), quote!(Values)]);
     let pii = plan.fields.iter().any(|f| f.column.pii);
     let row = match (plan.update.is_empty(), pii) {
-        (false, true) => quote!(use palisade_runtime::row::{Patch, Pii};),
-        (false, false) => quote!(use palisade_runtime::row::Patch;),
-        (true, true) => quote!(use palisade_runtime::row::Pii;),
+        (false, true) => quote!(
+            use palisade_runtime::row::{Patch, Pii};
+        ),
+        (false, false) => quote!(
+            use palisade_runtime::row::Patch;
+        ),
+        (true, true) => quote!(
+            use palisade_runtime::row::Pii;
+        ),
         (true, false) => quote!(),
     };
     let rate = plan
@@ -268,12 +335,24 @@ fn imports(plan: &ResourcePlan<'_>) -> TokenStream {
         .operations
         .iter()
         .any(|op| op.rate.bucket != "default")
-        .then(|| quote!(use palisade_runtime::throttle::Rate;));
-    let handler = routed.then(|| quote!(use axum::handler::Handler as _;));
+        .then(|| {
+            quote!(
+                use palisade_runtime::throttle::Rate;
+            )
+        });
+    let handler = routed.then(|| {
+        quote!(
+            use axum::handler::Handler as _;
+        )
+    });
     let page = if has_filters(plan) {
-        quote!(use palisade_runtime::page::{ListQuery, ListRules};)
+        quote!(
+            use palisade_runtime::page::{ListQuery, ListRules};
+        )
     } else {
-        quote!(use palisade_runtime::page::ListRules;)
+        quote!(
+            use palisade_runtime::page::ListRules;
+        )
     };
     quote! {
         use axum::Router;
@@ -372,7 +451,12 @@ fn operations(plan: &ResourcePlan<'_>) -> TokenStream {
     let statics = plan.resource.operations.iter().map(|op| {
         let ident = format_ident!("{}", op.kind.name().to_ascii_uppercase());
         let name = format!("{}.{}", plan.name(), op.kind.name());
-        let doc = format!(" `{} {}`: {}.", op.method.as_str(), op.path, describe_grants(op));
+        let doc = format!(
+            " `{} {}`: {}.",
+            op.method.as_str(),
+            op.path,
+            describe_grants(op)
+        );
         let grants = grants(&op.grants);
         let throttle = (op.rate.bucket != "default").then(|| {
             let (bucket, user, anon) = (&op.rate.bucket, rate(op.rate.user), rate(op.rate.anon));
@@ -495,11 +579,7 @@ fn inputs(plan: &ResourcePlan<'_>) -> TokenStream {
 /// The value `v` of a field (a `&T` of its value type) as the checks take
 /// it: a `pii` field's value is inside its `Pii`.
 fn checked(field: &Field<'_>, v: TokenStream) -> TokenStream {
-    if field.column.pii {
-        quote!(&#v.0)
-    } else {
-        v
-    }
+    if field.column.pii { quote!(&#v.0) } else { v }
 }
 
 /// The `impl Resource for Row`: what the runtime's handlers ask of this
@@ -647,7 +727,11 @@ fn check_create(plan: &ResourcePlan<'_>) -> TokenStream {
             }
         })
         .collect();
-    let input = if checks.is_empty() { quote!(_input) } else { quote!(input) };
+    let input = if checks.is_empty() {
+        quote!(_input)
+    } else {
+        quote!(input)
+    };
     let body = checker(checks);
     quote! {
         fn check_create(#input: &CreateInput) -> Result<(), Problem> {
@@ -675,7 +759,11 @@ fn check_update(plan: &ResourcePlan<'_>) -> TokenStream {
             quote!(if let Some(v) = c.patch(#name, &input.#ident, #required) { #rebind #checks })
         })
         .collect();
-    let input = if checks.is_empty() { quote!(_input) } else { quote!(input) };
+    let input = if checks.is_empty() {
+        quote!(_input)
+    } else {
+        quote!(input)
+    };
     let body = checker(checks);
     quote! {
         fn check_update(#input: &UpdateInput) -> Result<(), Problem> {
@@ -699,7 +787,11 @@ fn insert_values(plan: &ResourcePlan<'_>) -> TokenStream {
                 }
             }
         } else if c.required {
-            if is_copy(c) { quote!(input.#ident) } else { quote!(&input.#ident) }
+            if is_copy(c) {
+                quote!(input.#ident)
+            } else {
+                quote!(&input.#ident)
+            }
         } else {
             match (default_value(c, true), &c.default) {
                 (Some(d), _) if is_copy(c) && !c.pii => quote!(input.#ident.or(Some(#d))),
@@ -707,7 +799,9 @@ fn insert_values(plan: &ResourcePlan<'_>) -> TokenStream {
                 (Some(_), Some(serde_json::Value::String(d))) if c.pii => {
                     quote!(input.#ident.as_deref().map(String::as_str).or(Some(#d)))
                 }
-                (Some(_), Some(serde_json::Value::String(d))) => quote!(input.#ident.as_deref().or(Some(#d))),
+                (Some(_), Some(serde_json::Value::String(d))) => {
+                    quote!(input.#ident.as_deref().or(Some(#d)))
+                }
                 _ => quote!(&input.#ident),
             }
         };
@@ -794,7 +888,11 @@ fn hooks() -> TokenStream {
 fn routes(plan: &ResourcePlan<'_>) -> TokenStream {
     let r = plan.resource;
     let route = |kinds: &[OperationKind], path: String| -> Option<TokenStream> {
-        let ops: Vec<&Operation> = r.operations.iter().filter(|o| kinds.contains(&o.kind)).collect();
+        let ops: Vec<&Operation> = r
+            .operations
+            .iter()
+            .filter(|o| kinds.contains(&o.kind))
+            .collect();
         let (first, rest) = ops.split_first()?;
         let method = |op: &Operation| format_ident!("{}", op.method.as_str().to_ascii_lowercase());
         let handler = |op: &Operation| {
@@ -809,12 +907,22 @@ fn routes(plan: &ResourcePlan<'_>) -> TokenStream {
         });
         Some(quote!(.route(#path, axum::routing::#m(#h) #(#rest)*)))
     };
-    let collection = route(&[OperationKind::List, OperationKind::Create], format!("/{}", r.plural));
+    let collection = route(
+        &[OperationKind::List, OperationKind::Create],
+        format!("/{}", r.plural),
+    );
     let item = route(
-        &[OperationKind::Get, OperationKind::Update, OperationKind::Delete],
+        &[
+            OperationKind::Get,
+            OperationKind::Update,
+            OperationKind::Delete,
+        ],
         format!("/{}/{{id}}", r.plural),
     );
-    let doc = format!(" The routes of `/{}`: exactly the operations the spec grants.", r.plural);
+    let doc = format!(
+        " The routes of `/{}`: exactly the operations the spec grants.",
+        r.plural
+    );
     quote! {
         #[doc = #doc]
         pub fn routes(app: &App) -> Router<App> {

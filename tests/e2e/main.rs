@@ -1683,9 +1683,9 @@ fn the_suite_catches_a_ref_to_another_owners_row() {
             &|dir| {
                 server::edit(
                     &dir.join("api/src/task.rs"),
-                    "async fn create(",
-                    "&Scope::Owned(owner.to_owned())",
-                    "&Scope::All",
+                    "fn create_links(",
+                    "Link::same_owner(",
+                    "Link::any(",
                 );
             },
             true,
@@ -1704,9 +1704,9 @@ fn the_suite_catches_an_update_that_reads() {
             &|dir| {
                 server::edit(
                     &dir.join("api/src/pin.rs"),
-                    "static UPDATE_REPLY",
-                    "roles: &[]",
-                    "roles: &[\"ops\"]",
+                    "pub static TABLE",
+                    "update_reply: Grants::OWNER,",
+                    "update_reply: Grants::OWNER.roles(&[\"ops\"]),",
                 );
             },
             true,
@@ -1725,9 +1725,9 @@ fn the_suite_catches_a_published_owner_column() {
             &|dir| {
                 server::edit(
                     &dir.join("api/src/note.rs"),
-                    "static OWNER_READ",
-                    "public: false",
-                    "public: true",
+                    "owner: Some(Owner {",
+                    "read: Grants::OWNER.roles(&[\"ops\"]),",
+                    "read: Grants::OWNER.roles(&[\"ops\"]).public(),",
                 );
             },
             true,
@@ -1767,10 +1767,10 @@ fn the_suite_catches_a_missing_owner_filter() {
             "unscoped-get",
             &|dir| {
                 server::edit(
-                    &dir.join("api/src/customer.rs"),
-                    "pub async fn get(",
-                    "scope.push_condition(&mut qb, OWNER);",
-                    "let _ = scope;",
+                    &dir.join("runtime/src/resource.rs"),
+                    "pub async fn get<",
+                    "scope(&mut sql, t, &access.rows);",
+                    "let _ = &access.rows;",
                 );
             },
             true,
@@ -1788,10 +1788,10 @@ fn the_suite_catches_an_unscoped_list() {
             "unscoped-list",
             &|dir| {
                 server::edit(
-                    &dir.join("api/src/invoice.rs"),
-                    "pub async fn list(",
-                    "scope.push_condition(&mut qb, OWNER);",
-                    "let _ = scope;",
+                    &dir.join("runtime/src/resource.rs"),
+                    "pub async fn list<",
+                    "scope(&mut sql, t, &access.rows);",
+                    "let _ = &access.rows;",
                 );
             },
             true,
@@ -1836,8 +1836,8 @@ fn the_suite_catches_a_widened_grant() {
                 server::edit(
                     &dir.join("api/src/task.rs"),
                     "pub static GET: Operation",
-                    "public: false",
-                    "public: true",
+                    "Grants::OWNER.roles(&[\"auditor\"])",
+                    "Grants::OWNER.roles(&[\"auditor\"]).public()",
                 );
             },
             true,

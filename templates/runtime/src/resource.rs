@@ -110,18 +110,33 @@ pub struct Link<'a> {
 impl<'a> Link<'a> {
     /// `field` names `id`, a row of `target` of the new row's owner.
     pub fn same_owner(field: &'static str, target: &'static Table, id: Option<&'a str>) -> Self {
-        Link { field, target, rule: LinkRule::SameOwner, id }
+        Link {
+            field,
+            target,
+            rule: LinkRule::SameOwner,
+            id,
+        }
     }
 
     /// `field` names `id`, any row of `target` (its rows are public).
     pub fn any(field: &'static str, target: &'static Table, id: Option<&'a str>) -> Self {
-        Link { field, target, rule: LinkRule::Any, id }
+        Link {
+            field,
+            target,
+            rule: LinkRule::Any,
+            id,
+        }
     }
 
     /// `field` names `id`, which no row of `target` can be for the new
     /// row's owner: any value is refused.
     pub fn nothing(field: &'static str, target: &'static Table, id: Option<&'a str>) -> Self {
-        Link { field, target, rule: LinkRule::Nothing, id }
+        Link {
+            field,
+            target,
+            rule: LinkRule::Nothing,
+            id,
+        }
     }
 }
 
@@ -314,7 +329,9 @@ pub async fn update<R: Resource>(
     };
     check_links(&app, owner.as_deref(), links).await?;
     let mut sql = QueryBuilder::<Sqlite>::new("UPDATE ");
-    sql.push(t.table).push(" SET \"updated_at\" = ").push_bind(now());
+    sql.push(t.table)
+        .push(" SET \"updated_at\" = ")
+        .push_bind(now());
     R::assign(&input, &mut sql);
     sql.push(" WHERE \"id\" = ").push_bind(id);
     scope(&mut sql, t, &access.rows);
@@ -344,13 +361,17 @@ pub async fn delete<R: Resource>(
     let t = R::TABLE;
     (R::hooks(&app).before_delete)(&access, &id).await?;
     let mut sql = QueryBuilder::<Sqlite>::new("DELETE FROM ");
-    sql.push(t.table).push(" WHERE \"id\" = ").push_bind(id.clone());
+    sql.push(t.table)
+        .push(" WHERE \"id\" = ")
+        .push_bind(id.clone());
     scope(&mut sql, t, &access.rows);
     match sql.build().execute(&app.db.write).await {
         Ok(done) if done.rows_affected() > 0 => Ok(StatusCode::NO_CONTENT.into_response()),
         Ok(_) => Err(Problem::not_found()),
         Err(e) if super::problem::is_foreign_key_violation(&e) => {
-            Err(still_referenced(&app.db.write, t, &id).await.unwrap_or(e.into()))
+            Err(still_referenced(&app.db.write, t, &id)
+                .await
+                .unwrap_or(e.into()))
         }
         Err(e) => Err(e.into()),
     }
@@ -389,7 +410,10 @@ fn hide_owner<R: Resource>(row: &mut R, caller: &Caller) {
         return;
     }
     if let Some(column) = row.owner() {
-        if !owner.read.reach(caller, Some(owner.claim), column.as_deref()) {
+        if !owner
+            .read
+            .reach(caller, Some(owner.claim), column.as_deref())
+        {
             *column = None;
         }
     }

@@ -225,7 +225,12 @@ impl Operation {
 
     /// This operation counted in a bucket of its own, `bucket`, at these
     /// rates.
-    pub const fn throttle(self, bucket: &'static str, user_rate: Rate, anon_rate: Rate) -> Operation {
+    pub const fn throttle(
+        self,
+        bucket: &'static str,
+        user_rate: Rate,
+        anon_rate: Rate,
+    ) -> Operation {
         Operation {
             throttle: Some(Throttle {
                 bucket,

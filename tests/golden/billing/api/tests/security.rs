@@ -3,16 +3,22 @@
 //! against its own router: tokens required, owners isolated, bodies
 //! without mass assignment, grants exactly as the spec declares.
 //! Regenerated from the spec; run with `cargo test`.
+
 use serde_json::{json, Map, Value};
 use palisade_runtime::testkit::TestApp;
+
 /// The generated code as the spec makes it, without the team's
 /// hooks (which may refuse what these tests send).
 struct NoHooks;
+
 impl billing_api::customer::Hooks for NoHooks {}
+
 impl billing_api::invoice::Hooks for NoHooks {}
+
 async fn app() -> TestApp {
     TestApp::new(billing_api::service::<NoHooks>()).await
 }
+
 #[tokio::test]
 async fn requires_a_token_customer() {
     let app = app().await;
@@ -64,6 +70,7 @@ async fn requires_a_token_customer() {
         "DELETE", "/customers/00000000-0000-4000-8000-000000000000"
     );
 }
+
 #[tokio::test]
 async fn refuses_mass_assignment_customer() {
     let app = app().await;
@@ -84,6 +91,7 @@ async fn refuses_mass_assignment_customer() {
         assert!(named, "the 422 names `{field}`: {}", reply.body);
     }
 }
+
 /// Creates a row of `customer` as its creator and returns it.
 async fn make_customer(app: &TestApp) -> Value {
     app.create(
@@ -94,6 +102,7 @@ async fn make_customer(app: &TestApp) -> Value {
         )
         .await
 }
+
 #[tokio::test]
 async fn isolates_owners_customer() {
     let app = app().await;
@@ -149,6 +158,7 @@ async fn isolates_owners_customer() {
         (mine.status, mine.body), (200, row.clone()), "the owner's row is unchanged"
     );
 }
+
 #[tokio::test]
 async fn grants_exactly_as_declared_customer() {
     let app = app().await;
@@ -218,6 +228,7 @@ async fn grants_exactly_as_declared_customer() {
         .body
     );
 }
+
 #[tokio::test]
 async fn requires_a_token_invoice() {
     let app = app().await;
@@ -269,6 +280,7 @@ async fn requires_a_token_invoice() {
         "DELETE", "/invoices/00000000-0000-4000-8000-000000000000"
     );
 }
+
 #[tokio::test]
 async fn refuses_mass_assignment_invoice() {
     let app = app().await;
@@ -289,6 +301,7 @@ async fn refuses_mass_assignment_invoice() {
         assert!(named, "the 422 names `{field}`: {}", reply.body);
     }
 }
+
 /// Creates a row of `invoice` as its creator, after one row of each resource its required references need, and returns it.
 async fn make_invoice(app: &TestApp) -> Value {
     let row0 = app
@@ -307,6 +320,7 @@ async fn make_invoice(app: &TestApp) -> Value {
         )
         .await
 }
+
 #[tokio::test]
 async fn isolates_owners_invoice() {
     let app = app().await;
@@ -362,6 +376,7 @@ async fn isolates_owners_invoice() {
         (mine.status, mine.body), (200, row.clone()), "the owner's row is unchanged"
     );
 }
+
 #[tokio::test]
 async fn links_only_rows_of_the_owner_invoice() {
     let app = app().await;
@@ -391,6 +406,7 @@ async fn links_only_rows_of_the_owner_invoice() {
         .any(|e| e["field"] == "customer");
     assert!(named, "the 422 names `{}`: {}", "customer", reply.body);
 }
+
 #[tokio::test]
 async fn refuses_deleting_a_referenced_invoice_customer() {
     let app = app().await;
@@ -404,6 +420,7 @@ async fn refuses_deleting_a_referenced_invoice_customer() {
         "the 409 names the referrer: {}", reply.body
     );
 }
+
 #[tokio::test]
 async fn grants_exactly_as_declared_invoice() {
     let app = app().await;

@@ -5,17 +5,23 @@
 //! migrations, one module per resource and the router. The team's
 //! code (hooks, routes of its own, `main`) lives in the package
 //! above; this crate is regenerated, never edited.
+
 use ::axum::Router;
 use ::palisade_runtime::auth::{Algorithm, AuthSettings};
 use ::palisade_runtime::server::{App, Migration, Settings};
 use ::palisade_runtime::throttle::Rate;
 use ::palisade_runtime::Service;
+
 pub mod project;
+
 pub mod task;
+
 /// The team's business logic: every resource's `Hooks`, implemented
 /// for one type in the service's `src/hooks/`.
 pub trait Hooks: project::Hooks + task::Hooks {}
+
 impl<H: project::Hooks + task::Hooks> Hooks for H {}
+
 /// Everything the spec says about the service as a whole.
 pub static SETTINGS: Settings = Settings {
     service: "projects",
@@ -45,6 +51,7 @@ pub static SETTINGS: Settings = Settings {
         max_age_seconds: 300u64,
     }),
 };
+
 /// The schema, applied in order at start-up.
 pub static MIGRATIONS: &[Migration] = &[
     Migration {
@@ -53,22 +60,25 @@ pub static MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0001_init.sql"),
     },
 ];
+
 /// The team's hooks of every resource, as the handlers call them.
 struct HookTable {
-    project: project::HookFns,
-    task: task::HookFns,
+    project: ::palisade_runtime::resource::HookFns<project::Row>,
+    task: ::palisade_runtime::resource::HookFns<task::Row>,
 }
+
 /// Every route the spec grants, and no other.
 pub fn routes(app: &App) -> Router<App> {
     let _ = app.hooks::<HookTable>();
     Router::new().merge(project::routes(app)).merge(task::routes(app))
 }
+
 /// The service as the spec declares it, with the hooks of `H`: what
 /// the team's `main` extends and runs.
 pub fn service<H: Hooks>() -> Service {
     let hooks = HookTable {
-        project: project::HookFns::of::<H>(),
-        task: task::HookFns::of::<H>(),
+        project: project::hooks::<H>(),
+        task: task::hooks::<H>(),
     };
     Service::new(&SETTINGS, MIGRATIONS, routes, hooks)
 }

@@ -3,16 +3,22 @@
 //! against its own router: tokens required, owners isolated, bodies
 //! without mass assignment, grants exactly as the spec declares.
 //! Regenerated from the spec; run with `cargo test`.
+
 use serde_json::{json, Map, Value};
 use palisade_runtime::testkit::TestApp;
+
 /// The generated code as the spec makes it, without the team's
 /// hooks (which may refuse what these tests send).
 struct NoHooks;
+
 impl projects_api::project::Hooks for NoHooks {}
+
 impl projects_api::task::Hooks for NoHooks {}
+
 async fn app() -> TestApp {
     TestApp::new(projects_api::service::<NoHooks>()).await
 }
+
 #[tokio::test]
 async fn requires_a_token_project() {
     let app = app().await;
@@ -64,6 +70,7 @@ async fn requires_a_token_project() {
         "DELETE", "/projects/00000000-0000-4000-8000-000000000000"
     );
 }
+
 #[tokio::test]
 async fn refuses_mass_assignment_project() {
     let app = app().await;
@@ -84,6 +91,7 @@ async fn refuses_mass_assignment_project() {
         assert!(named, "the 422 names `{field}`: {}", reply.body);
     }
 }
+
 /// Creates a row of `project` as its creator and returns it.
 async fn make_project(app: &TestApp) -> Value {
     app.create(
@@ -94,6 +102,7 @@ async fn make_project(app: &TestApp) -> Value {
         )
         .await
 }
+
 #[tokio::test]
 async fn isolates_owners_project() {
     let app = app().await;
@@ -149,6 +158,7 @@ async fn isolates_owners_project() {
         (mine.status, mine.body), (200, row.clone()), "the owner's row is unchanged"
     );
 }
+
 #[tokio::test]
 async fn grants_exactly_as_declared_project() {
     let app = app().await;
@@ -214,6 +224,7 @@ async fn grants_exactly_as_declared_project() {
         .body
     );
 }
+
 #[tokio::test]
 async fn requires_a_token_task() {
     let app = app().await;
@@ -265,6 +276,7 @@ async fn requires_a_token_task() {
         "DELETE", "/tasks/00000000-0000-4000-8000-000000000000"
     );
 }
+
 #[tokio::test]
 async fn refuses_mass_assignment_task() {
     let app = app().await;
@@ -285,6 +297,7 @@ async fn refuses_mass_assignment_task() {
         assert!(named, "the 422 names `{field}`: {}", reply.body);
     }
 }
+
 /// Creates a row of `task` as its creator, after one row of each resource its required references need, and returns it.
 async fn make_task(app: &TestApp) -> Value {
     let row0 = app
@@ -303,6 +316,7 @@ async fn make_task(app: &TestApp) -> Value {
         )
         .await
 }
+
 #[tokio::test]
 async fn isolates_owners_task() {
     let app = app().await;
@@ -353,6 +367,7 @@ async fn isolates_owners_task() {
         (mine.status, mine.body), (200, row.clone()), "the owner's row is unchanged"
     );
 }
+
 #[tokio::test]
 async fn links_only_rows_of_the_owner_task() {
     let app = app().await;
@@ -380,6 +395,7 @@ async fn links_only_rows_of_the_owner_task() {
         .any(|e| e["field"] == "project");
     assert!(named, "the 422 names `{}`: {}", "project", reply.body);
 }
+
 #[tokio::test]
 async fn refuses_deleting_a_referenced_task_project() {
     let app = app().await;
@@ -393,6 +409,7 @@ async fn refuses_deleting_a_referenced_task_project() {
         "the 409 names the referrer: {}", reply.body
     );
 }
+
 #[tokio::test]
 async fn grants_exactly_as_declared_task() {
     let app = app().await;

@@ -5,17 +5,23 @@
 //! migrations, one module per resource and the router. The team's
 //! code (hooks, routes of its own, `main`) lives in the package
 //! above; this crate is regenerated, never edited.
+
 use ::axum::Router;
 use ::palisade_runtime::auth::{Algorithm, AuthSettings};
 use ::palisade_runtime::server::{App, Migration, Settings};
 use ::palisade_runtime::throttle::Rate;
 use ::palisade_runtime::Service;
+
 pub mod product;
+
 pub mod order;
+
 /// The team's business logic: every resource's `Hooks`, implemented
 /// for one type in the service's `src/hooks/`.
 pub trait Hooks: product::Hooks + order::Hooks {}
+
 impl<H: product::Hooks + order::Hooks> Hooks for H {}
+
 /// Everything the spec says about the service as a whole.
 pub static SETTINGS: Settings = Settings {
     service: "shop",
@@ -40,6 +46,7 @@ pub static SETTINGS: Settings = Settings {
     max_connections: 4096usize,
     cors: None,
 };
+
 /// The schema, applied in order at start-up.
 pub static MIGRATIONS: &[Migration] = &[
     Migration {
@@ -48,22 +55,25 @@ pub static MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0001_init.sql"),
     },
 ];
+
 /// The team's hooks of every resource, as the handlers call them.
 struct HookTable {
-    product: product::HookFns,
-    order: order::HookFns,
+    product: ::palisade_runtime::resource::HookFns<product::Row>,
+    order: ::palisade_runtime::resource::HookFns<order::Row>,
 }
+
 /// Every route the spec grants, and no other.
 pub fn routes(app: &App) -> Router<App> {
     let _ = app.hooks::<HookTable>();
     Router::new().merge(product::routes(app)).merge(order::routes(app))
 }
+
 /// The service as the spec declares it, with the hooks of `H`: what
 /// the team's `main` extends and runs.
 pub fn service<H: Hooks>() -> Service {
     let hooks = HookTable {
-        product: product::HookFns::of::<H>(),
-        order: order::HookFns::of::<H>(),
+        product: product::hooks::<H>(),
+        order: order::hooks::<H>(),
     };
     Service::new(&SETTINGS, MIGRATIONS, routes, hooks)
 }

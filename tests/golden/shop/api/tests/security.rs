@@ -3,16 +3,22 @@
 //! against its own router: tokens required, owners isolated, bodies
 //! without mass assignment, grants exactly as the spec declares.
 //! Regenerated from the spec; run with `cargo test`.
+
 use serde_json::{json, Map, Value};
 use palisade_runtime::testkit::TestApp;
+
 /// The generated code as the spec makes it, without the team's
 /// hooks (which may refuse what these tests send).
 struct NoHooks;
+
 impl shop_api::product::Hooks for NoHooks {}
+
 impl shop_api::order::Hooks for NoHooks {}
+
 async fn app() -> TestApp {
     TestApp::new(shop_api::service::<NoHooks>()).await
 }
+
 #[tokio::test]
 async fn requires_a_token_product() {
     let app = app().await;
@@ -46,6 +52,7 @@ async fn requires_a_token_product() {
         "DELETE", "/products/00000000-0000-4000-8000-000000000000"
     );
 }
+
 #[tokio::test]
 async fn serves_public_reads_anonymously_product() {
     let app = app().await;
@@ -60,6 +67,7 @@ async fn serves_public_reads_anonymously_product() {
         .body
     );
 }
+
 #[tokio::test]
 async fn refuses_mass_assignment_product() {
     let app = app().await;
@@ -80,6 +88,7 @@ async fn refuses_mass_assignment_product() {
         assert!(named, "the 422 names `{field}`: {}", reply.body);
     }
 }
+
 /// Creates a row of `product` as its creator and returns it.
 async fn make_product(app: &TestApp) -> Value {
     app.create(
@@ -90,6 +99,7 @@ async fn make_product(app: &TestApp) -> Value {
         )
         .await
 }
+
 #[tokio::test]
 async fn grants_exactly_as_declared_product() {
     let app = app().await;
@@ -137,6 +147,7 @@ async fn grants_exactly_as_declared_product() {
         .body
     );
 }
+
 #[tokio::test]
 async fn requires_a_token_order() {
     let app = app().await;
@@ -178,6 +189,7 @@ async fn requires_a_token_order() {
         "/orders/00000000-0000-4000-8000-000000000000"
     );
 }
+
 #[tokio::test]
 async fn refuses_mass_assignment_order() {
     let app = app().await;
@@ -198,6 +210,7 @@ async fn refuses_mass_assignment_order() {
         assert!(named, "the 422 names `{field}`: {}", reply.body);
     }
 }
+
 /// Creates a row of `order` as its creator, after one row of each resource its required references need, and returns it.
 async fn make_order(app: &TestApp) -> Value {
     let row0 = app
@@ -216,6 +229,7 @@ async fn make_order(app: &TestApp) -> Value {
         )
         .await
 }
+
 #[tokio::test]
 async fn isolates_owners_order() {
     let app = app().await;
@@ -257,6 +271,7 @@ async fn isolates_owners_order() {
         (mine.status, mine.body), (200, row.clone()), "the owner's row is unchanged"
     );
 }
+
 #[tokio::test]
 async fn grants_exactly_as_declared_order() {
     let app = app().await;

@@ -2,10 +2,14 @@
 //! Business logic: one file per resource, each created once by
 //! palisade and then yours (it is never overwritten). This module
 //! only declares them, and is regenerated with the spec.
+
 pub mod order;
+
 pub mod product;
+
 /// The type your hooks are implemented for.
 pub struct Custom;
+
 /// The service as the spec declares it, with your hooks: what
 /// `main` extends and runs.
 #[rustfmt::skip]
