@@ -43,6 +43,11 @@ fn spaced(text: &str) -> String {
     out
 }
 
+/// Whether `line` is a (possibly `pub`) `use` or `mod` declaration.
+fn declares(line: &str, keyword: &str) -> bool {
+    line.strip_prefix("pub ").unwrap_or(line).starts_with(keyword)
+}
+
 fn blank_between(prev: &str, line: &str) -> bool {
     let starts_item = |l: &str| {
         [
@@ -71,7 +76,8 @@ fn blank_between(prev: &str, line: &str) -> bool {
         && !comment
         && ends_item(prev)
         && starts_item(line)
-        && !(prev.starts_with("use ") && line.starts_with("use "))
+        && !(declares(prev, "use ") && declares(line, "use "))
+        && !(declares(prev, "mod ") && declares(line, "mod "))
 }
 
 /// An integer literal without a type suffix (`20`, not `20u32`).
@@ -242,7 +248,7 @@ fn doc_lines(text: &str) -> Vec<String> {
 /// A spec `description` as one paragraph of Rust doc: its lines joined
 /// (indentation would make a code block, which rustdoc would compile as
 /// a test), code fences defused.
-fn description(text: &str) -> String {
+pub fn description(text: &str) -> String {
     text.split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")

@@ -3,9 +3,9 @@
 //! The generator decides who may do what once, in its model, and hands each
 //! operation a static [`Grants`] plus the resource's [`OwnerClaim`];
 //! [`authorize`] applies them to the [`Caller`]. Invariant: the result is
-//! either an error or a [`Reach`] whose [`Scope`] the store must apply (the
+//! either an error or a [`Reach`] whose [`Scope`] every statement must apply (the
 //! guard hands it to the handler and its hooks inside an [`Access`]);
-//! `Scope::Owned` can only be dropped by a store function that forgets to
+//! `Scope::Owned` can only be dropped by a statement that forgets to
 //! call [`Scope::push_condition`], which the generated tests catch. Owner
 //! values always come from the token, never from the request.
 //!

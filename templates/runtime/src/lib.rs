@@ -29,7 +29,7 @@
 //!   gaps (pinned algorithm, `exp` required, `nbf`, `iss`/`aud`, leeway,
 //!   an access token's `typ`);
 //! - [`access`]: [`access::authorize`] turns a caller and an operation's
-//!   grants into an [`access::Access`] whose [`access::Scope`] every store
+//!   grants into an [`access::Access`] whose [`access::Scope`] every statement
 //!   function takes and appends to its SQL (` AND owner = ?`);
 //! - [`body`]: the JSON extractor (415, 413, 400, 422 with the field) and
 //!   replies; [`check`]: every field constraint, all errors in one 422;
@@ -44,12 +44,18 @@
 //!   routes, layers and tasks;
 //!   [`testkit`]: what the generated project's own security tests use.
 //!
+//! - [`resource`]: the five operations of every resource (list, get,
+//!   create, update, delete), driven by the tables of its generated
+//!   module; the only code that builds statements on the tables, each
+//!   with the caller's scope.
+//!
 //! The code that uses them is best read in a generated resource module,
 //! e.g. `tests/golden/billing/api/src/invoice.rs` in the Palisade
-//! repository: operations as `static` [`server::Operation`]s, one guard
-//! layer per route, and a private `store` module that is the only code
-//! reaching the table. Path ids are taken as strings, so a malformed id, a
-//! missing row and another owner's row all answer the same 404.
+//! repository: its `TABLE`, operations as `static` [`server::Operation`]s,
+//! the row and input types with their checks, the `impl
+//! resource::Resource` of its row, and one guard layer per route. Path ids
+//! are taken as strings, so a malformed id, a missing row and another
+//! owner's row all answer the same 404.
 pub mod access;
 pub mod auth;
 pub mod body;

@@ -4,7 +4,6 @@
 //! only declares them, and is regenerated with the spec.
 
 pub mod customer;
-
 pub mod invoice;
 
 /// The type your hooks are implemented for.

@@ -4,7 +4,6 @@
 //! only declares them, and is regenerated with the spec.
 
 pub mod project;
-
 pub mod task;
 
 /// The type your hooks are implemented for.

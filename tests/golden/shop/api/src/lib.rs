@@ -13,7 +13,6 @@ use ::palisade_runtime::throttle::Rate;
 use ::palisade_runtime::Service;
 
 pub mod product;
-
 pub mod order;
 
 /// The team's business logic: every resource's `Hooks`, implemented

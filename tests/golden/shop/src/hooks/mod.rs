@@ -4,7 +4,6 @@
 //! only declares them, and is regenerated with the spec.
 
 pub mod order;
-
 pub mod product;
 
 /// The type your hooks are implemented for.
