@@ -614,6 +614,11 @@ fn resource_impl(plan: &ResourcePlan<'_>) -> TokenStream {
     });
     let input = |used: bool| if used { quote!(input) } else { quote!(_input) };
     let update_input = input(!plan.update.is_empty());
+    let sql = if plan.update.is_empty() {
+        quote!(_sql)
+    } else {
+        quote!(sql)
+    };
     let create_input = input(!plan.create.is_empty());
     let create_links = links(plan, &plan.create_refs, false).map(|links| {
         quote! {
@@ -661,7 +666,7 @@ fn resource_impl(plan: &ResourcePlan<'_>) -> TokenStream {
                 #insert
             }
 
-            fn assign(#update_input: &UpdateInput, sql: &mut QueryBuilder<Sqlite>) {
+            fn assign(#update_input: &UpdateInput, #sql: &mut QueryBuilder<Sqlite>) {
                 #(#assign)*
             }
 
@@ -808,6 +813,7 @@ fn insert_values(plan: &ResourcePlan<'_>) -> TokenStream {
                 (Some(_), Some(serde_json::Value::String(d))) => {
                     quote!(input.#ident.as_deref().or(Some(#d)))
                 }
+                _ if is_copy(c) => quote!(input.#ident),
                 _ => quote!(&input.#ident),
             }
         };
@@ -842,8 +848,10 @@ fn links(
             quote!(Some(input.#ident.as_str()))
         } else if f.column.required {
             quote!(Some(input.#ident.0.as_str()))
-        } else {
+        } else if f.column.pii {
             quote!(input.#ident.as_ref().map(#as_str))
+        } else {
+            quote!(input.#ident.as_deref())
         };
         let rule = match targets {
             LinkTargets::SameOwner => quote!(same_owner),

@@ -211,7 +211,7 @@ impl Resource for Row {
         values
             .bind(&input.slug)
             .bind(&input.title)
-            .bind(&input.budget)
+            .bind(input.budget)
             .bind(&input.homepage)
             .bind(&input.starts_on)
             .bind(input.archived.or(Some(false)));
