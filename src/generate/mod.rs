@@ -122,6 +122,10 @@ const RUNTIME: &[(&str, &str)] = &[
         include_str!("../../templates/runtime/src/testkit.rs"),
     ),
     (
+        "testkit/security",
+        include_str!("../../templates/runtime/src/testkit/security.rs"),
+    ),
+    (
         "throttle",
         include_str!("../../templates/runtime/src/throttle.rs"),
     ),

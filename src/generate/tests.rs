@@ -4,23 +4,29 @@
 //! `cargo test` in the project, so a team that adds hooks keeps the proof
 //! running in its own CI.
 //!
-//! Stage: generate. Input: the model. Every expectation is read from the
-//! model's grants, scope and input columns; example values come from
-//! [`super::example`]. A case that cannot be expressed for a spec is left
-//! out (nothing is emitted), never replaced by a test that cannot fail:
+//! Stage: generate. Input: the model. Output: one table per resource
+//! (`palisade_runtime::testkit::security::Resource`: the requests to
+//! send and the status each caller must get) in one `static SUITE`, and
+//! one `#[tokio::test]` per kind of check that some resource has, each a
+//! call of the runtime's procedure for that kind over every table. Every
+//! expectation is read from the model's grants, scope and input columns;
+//! example values come from [`super::example`]; the runtime's procedures
+//! decide nothing. A case that cannot be expressed for a spec is left out
+//! of its table (nothing is sent), never replaced by a test that cannot
+//! fail, and a kind that no resource has gets no test:
 //!
 //! - a resource whose rows cannot be created in a test (no create grant
 //!   the tests can act on, a required field no example satisfies, a
 //!   required reference to such a resource, a cycle of required
-//!   references, a body larger than `limits.max_body`) gets the tests that
-//!   need no row, and a comment says why;
+//!   references, a body larger than `limits.max_body`) gets only the cases
+//!   that need no row, and its table says why (`Make::Cannot`);
 //! - role callers exist only when the spec has a `roles_claim` (else no
 //!   token can carry a role);
 //! - a request whose body would exceed `limits.max_body` is not sent.
 //!
-//! Each test creates at most one row of each resource (its required
-//! references are created first, once each), so `unique` fields never
-//! collide. Each role user of the tests is in a tenant of its own, like
+//! Each case runs on a fresh app and creates at most one row of each
+//! resource (its required references are created first, once each), so
+//! `unique` fields never collide. Each role user of the tests is in a tenant of its own, like
 //! `alice` and `bob`, so only a row's creator shares its owner.
 
 use std::collections::HashSet;
@@ -44,19 +50,13 @@ enum Actor {
 }
 
 impl Actor {
-    fn token(&self) -> TokenStream {
+    /// The actor as a caller of the tables (`Caller::*`).
+    fn caller(&self) -> TokenStream {
         match self {
-            Actor::Alice => quote!(app.token("alice", &[], "acme")),
-            Actor::Role(r) => role_token(r),
+            Actor::Alice => quote!(Alice),
+            Actor::Role(r) => quote!(Role(#r)),
         }
     }
-}
-
-/// A token of the test user holding `role`, alone in its tenant.
-fn role_token(role: &str) -> TokenStream {
-    let user = format!("role-{role}");
-    let tenant = format!("{role}-org");
-    quote!(app.token(#user, &[#role], #tenant))
 }
 
 /// Who may create rows of `resource`, preferring the owner; roles only
@@ -95,10 +95,6 @@ fn fits(service: &Service, body: &Value) -> bool {
     serde_json::to_vec(body).is_ok_and(|b| b.len() as u64 <= service.limits.max_body_bytes)
 }
 
-fn fn_name(prefix: &str, resource: &Resource) -> syn::Ident {
-    format_ident!("{prefix}_{}", resource.name)
-}
-
 /// Every identifier in `tokens`, those inside macro calls included.
 fn idents(tokens: &TokenStream, out: &mut HashSet<String>) {
     for tree in tokens.clone() {
@@ -112,13 +108,7 @@ fn idents(tokens: &TokenStream, out: &mut HashSet<String>) {
     }
 }
 
-/// Whether any of `tokens` names `name`.
-fn uses(tokens: &[TokenStream], name: &str) -> bool {
-    named(tokens).contains(name)
-}
-
-/// Every identifier that `tokens` name (walk them once, then ask the set:
-/// asking `uses` once per maker would be quadratic in the resources).
+/// Every identifier that `tokens` name.
 fn named(tokens: &[TokenStream]) -> HashSet<String> {
     let mut found = HashSet::new();
     for t in tokens {
@@ -266,506 +256,491 @@ fn plan_into<'a>(
     Ok(steps.len() - 1)
 }
 
-/// `make_<resource>`: creates the rows of `steps` and returns the last.
-fn maker(resource: &Resource, steps: &[Step<'_>]) -> TokenStream {
-    let name = fn_name("make", resource);
-    let vars: Vec<syn::Ident> = (0..steps.len()).map(|i| format_ident!("row{i}")).collect();
-    let creates = steps.iter().enumerate().map(|(i, step)| {
-        let path = format!("/{}", step.resource.plural);
-        let token = step.actor.token();
-        let json = Value::Object(step.body.clone()).to_string();
-        let refs = step.refs.iter().map(|(field, j)| {
-            let var = &vars[*j];
-            quote!((#field, &#var))
-        });
-        let create = quote!(app.create(#path, &#token, #json, &[#(#refs),*]).await);
-        if i + 1 == steps.len() {
-            create
-        } else {
-            let var = &vars[i];
-            quote!(let #var = #create;)
+/// The checks, in the order of the tests: each is a test that runs every
+/// resource's cases of that kind (`palisade_runtime::testkit::security`).
+const KINDS: [&str; 7] = [
+    "requires_a_token",
+    "serves_public_reads_anonymously",
+    "refuses_mass_assignment",
+    "isolates_owners",
+    "links_only_rows_of_the_owner",
+    "refuses_deleting_a_referenced_row",
+    "grants_exactly_as_declared",
+];
+
+/// An operation of the tables (`Op::*`).
+fn op(kind: OperationKind) -> TokenStream {
+    match kind {
+        OperationKind::List => quote!(List),
+        OperationKind::Get => quote!(Get),
+        OperationKind::Create => quote!(Create),
+        OperationKind::Update => quote!(Update),
+        OperationKind::Delete => quote!(Delete),
+    }
+}
+
+/// The test caller holding `role` (`None`: anonymous).
+fn role_caller(role: Option<&String>) -> TokenStream {
+    match role {
+        Some(r) => quote!(Role(#r)),
+        None => quote!(Anonymous),
+    }
+}
+
+/// `Expect(caller, op, status, &[see, ...])`.
+fn expect(caller: TokenStream, kind: OperationKind, status: u16, sees: &[&str]) -> TokenStream {
+    let op = op(kind);
+    let status = proc_macro2::Literal::u16_unsuffixed(status);
+    let sees = sees.iter().map(|s| format_ident!("{s}"));
+    quote!(Expect(#caller, #op, #status, &[#(#sees),*]))
+}
+
+/// `text` as a raw string literal (a JSON body reads as JSON).
+fn raw_str(text: &str) -> TokenStream {
+    let mut hashes = String::new();
+    while text.contains(&format!("\"{hashes}")) {
+        hashes.push('#');
+    }
+    format!("r{hashes}\"{text}\"{hashes}")
+        .parse()
+        .expect("a raw string literal")
+}
+
+/// The `Make` of a resource: the body and required references of its
+/// row (the last step), or why the tests cannot create one.
+fn make(planned: &Result<Vec<Step<'_>>, String>) -> TokenStream {
+    match planned {
+        Ok(steps) => {
+            let last = steps.last().expect("the row itself");
+            let body = raw_str(&Value::Object(last.body.clone()).to_string());
+            let refs = last.refs.iter().map(|(field, i)| {
+                let target = &steps[*i].resource.name;
+                quote!((#field, #target))
+            });
+            quote!(Make::Row(#body, &[#(#refs),*]))
         }
-    });
-    let doc = if steps.len() > 1 {
-        format!(
-            " Creates a row of `{}` as its creator, after one row of each resource its required references need, and returns it.",
-            resource.name
-        )
-    } else {
-        format!(
-            " Creates a row of `{}` as its creator and returns it.",
-            resource.name
-        )
+        Err(why) => quote!(Make::Cannot(#why)),
+    }
+}
+
+/// The table of `resource` (a `Resource { .. }` of the runtime's
+/// testkit), and which of [`KINDS`] it has cases of.
+fn table(service: &Service, resource: &Resource, empty_fits: bool) -> (TokenStream, [bool; 7]) {
+    let name = &resource.name;
+    let collection = format!("/{}", resource.plural);
+    let owner = match resource.scope.owner_column() {
+        Some(owner) => quote!(Some(#owner)),
+        None => quote!(None),
     };
-    quote! {
-        #[doc = #doc]
-        async fn #name(app: &TestApp) -> Value {
-            #(#creates)*
+
+    // Every route refuses a missing or forged token, unless public.
+    let token_required: Vec<TokenStream> = resource
+        .operations
+        .iter()
+        .filter(|o| !o.grants.public)
+        .map(|o| op(o.kind))
+        .collect();
+
+    // Public reads answer anonymous callers, whether or not the tests can
+    // create a row (validation refuses public writes).
+    let public_reads: Vec<TokenStream> = resource
+        .operations
+        .iter()
+        .filter(|o| o.grants.public && matches!(o.kind, OperationKind::List | OperationKind::Get))
+        .map(|o| op(o.kind))
+        .collect();
+
+    // Mass assignment: everything the model does not accept on create,
+    // each alone in a body the server reads.
+    let creator = creator(service, resource);
+    let forbidden: Vec<&str> = match creator {
+        None => Vec::new(),
+        Some(_) => resource
+            .columns
+            .iter()
+            .filter(|c| !c.on_create)
+            .map(|c| c.name.as_str())
+            .chain(["zz_unknown"])
+            .filter(|field| {
+                let mut attempt = Map::new();
+                attempt.insert(field.to_string(), json!("injected"));
+                fits(service, &Value::Object(attempt))
+            })
+            .collect(),
+    };
+    let creator = option(creator.map(|a| a.caller()));
+
+    let planned = plan(service, resource);
+    let row = row_cases(service, resource, empty_fits, planned.as_deref().ok());
+    let kinds = [
+        !token_required.is_empty(),
+        !public_reads.is_empty(),
+        !forbidden.is_empty(),
+        !row.isolation.is_empty(),
+        row.links.is_some(),
+        !row.restricts.is_empty(),
+        !row.grants.is_empty(),
+    ];
+    let make = make(&planned);
+    let RowCases {
+        isolation,
+        links,
+        restricts,
+        grants,
+    } = row;
+    let links = option(links);
+    let tokens = quote! {
+        Resource {
+            name: #name,
+            path: #collection,
+            owner: #owner,
+            token_required: &[#(#token_required),*],
+            public_reads: &[#(#public_reads),*],
+            creator: #creator,
+            forbidden: &[#(#forbidden),*],
+            make: #make,
+            isolation: &[#(#isolation),*],
+            links: #links,
+            restricts: &[#(#restricts),*],
+            grants: &[#(#grants),*],
+        }
+    };
+    (tokens, kinds)
+}
+
+/// `Some(tokens)` or `None`.
+fn option(tokens: Option<TokenStream>) -> TokenStream {
+    match tokens {
+        Some(t) => quote!(Some(#t)),
+        None => quote!(None),
+    }
+}
+
+/// The cases of a resource that need a row (none if the tests cannot
+/// create one).
+#[derive(Default)]
+struct RowCases {
+    isolation: Vec<TokenStream>,
+    links: Option<TokenStream>,
+    restricts: Vec<TokenStream>,
+    grants: Vec<TokenStream>,
+}
+
+fn row_cases(
+    service: &Service,
+    resource: &Resource,
+    empty_fits: bool,
+    steps: Option<&[Step<'_>]>,
+) -> RowCases {
+    let Some(steps) = steps else {
+        return RowCases::default();
+    };
+    let last = steps.last().expect("the row itself");
+    let actor = last.actor.clone();
+    RowCases {
+        isolation: isolation(resource, &actor, empty_fits),
+        links: same_owner_links(service, resource, &actor, last),
+        restricts: restricts(resource, steps),
+        grants: grants(service, resource, &actor, empty_fits),
+    }
+}
+
+/// Isolation: another owner sees a 404 identical to a missing row's, and
+/// never the row in a list; the owner then gets it unchanged.
+fn isolation(resource: &Resource, actor: &Actor, empty_fits: bool) -> Vec<TokenStream> {
+    let mut cases = Vec::new();
+    if !matches!(resource.scope, Scope::Owned { .. }) || *actor != Actor::Alice {
+        return cases;
+    }
+    for kind in [
+        OperationKind::Get,
+        OperationKind::Update,
+        OperationKind::Delete,
+    ] {
+        let Some(op) = resource.operation(kind) else {
+            continue;
+        };
+        if op.grants.public || !op.grants.owner {
+            continue;
+        }
+        if kind == OperationKind::Update && !empty_fits {
+            continue;
+        }
+        cases.push(expect(quote!(Bob), kind, 404, &["AsMissing"]));
+    }
+    if resource
+        .operation(OperationKind::List)
+        .is_some_and(|o| o.grants.owner && !o.grants.public)
+    {
+        cases.push(expect(quote!(Bob), OperationKind::List, 200, &["Unlisted"]));
+    }
+    // Only when another owner is refused something.
+    if !cases.is_empty()
+        && resource
+            .operation(OperationKind::Get)
+            .is_some_and(|o| o.grants.owner)
+    {
+        cases.push(expect(
+            quote!(Alice),
+            OperationKind::Get,
+            200,
+            &["Unchanged"],
+        ));
+    }
+    cases
+}
+
+/// References (SPEC 3.5): a row may only name rows its own owner may
+/// access; a caller of another tenant holding every role that reads the
+/// targets across owners still gets 422.
+fn same_owner_links(
+    service: &Service,
+    resource: &Resource,
+    actor: &Actor,
+    last: &Step<'_>,
+) -> Option<TokenStream> {
+    if *actor != Actor::Alice || !matches!(resource.scope, Scope::Owned { .. }) {
+        return None;
+    }
+    let same_owner: Vec<&str> = last
+        .refs
+        .iter()
+        .filter(|(field, _)| {
+            resource
+                .column(field)
+                .and_then(|c| c.link.as_ref())
+                .is_some_and(|l| l.targets == LinkTargets::SameOwner)
+        })
+        .map(|(field, _)| field.as_str())
+        .collect();
+    if same_owner.is_empty() || !fits(service, &Value::Object(last.body.clone())) {
+        return None;
+    }
+    let mut roles: Vec<String> = Vec::new();
+    if service.auth.roles_claim.is_some() {
+        for (field, _) in &last.refs {
+            let Some(ColumnType::Ref { resource: target }) = resource.column(field).map(|c| &c.ty)
+            else {
+                continue;
+            };
+            let getters = service
+                .resource(target)
+                .and_then(|t| t.operation(OperationKind::Get))
+                .map(|o| o.grants.roles.clone())
+                .unwrap_or_default();
+            for r in getters {
+                if !roles.contains(&r) {
+                    roles.push(r);
+                }
+            }
         }
     }
+    Some(quote!(Links {
+        bob_roles: &[#(#roles),*],
+        fields: &[#(#same_owner),*],
+    }))
+}
+
+/// A delete of a row that a same-owner ref still names is 409 naming the
+/// referring resource (never a 5xx).
+fn restricts(resource: &Resource, steps: &[Step<'_>]) -> Vec<TokenStream> {
+    let mut cases = Vec::new();
+    for (field, j) in &steps.last().expect("the row itself").refs {
+        let target = steps[*j].resource;
+        let restricts = resource
+            .column(field)
+            .and_then(|c| c.link.as_ref())
+            .is_some_and(|l| l.on_delete == OnDelete::Restrict);
+        let Some(delete) = target.operation(OperationKind::Delete) else {
+            continue;
+        };
+        let owner_deletes = steps[*j].actor == Actor::Alice
+            && delete.grants.owner
+            && target.scope != Scope::Unowned;
+        if restricts && owner_deletes {
+            let path = format!("/{}", target.plural);
+            cases.push(quote!((#field, #path)));
+        }
+    }
+    cases
+}
+
+/// Grants: every declared role (when a token can carry one) and anonymous
+/// callers, on the row.
+fn grants(
+    service: &Service,
+    resource: &Resource,
+    actor: &Actor,
+    empty_fits: bool,
+) -> Vec<TokenStream> {
+    let mut cases = Vec::new();
+    let mut callers: Vec<Option<&String>> = Vec::new();
+    if service.auth.roles_claim.is_some() {
+        callers.extend(service.roles.iter().map(Some));
+    }
+    callers.push(None);
+    for role in callers {
+        for kind in [
+            OperationKind::List,
+            OperationKind::Get,
+            OperationKind::Update,
+        ] {
+            let Some(op) = resource.operation(kind) else {
+                continue;
+            };
+            if kind == OperationKind::Update && !empty_fits {
+                continue;
+            }
+            let is_creator = role.is_some_and(|r| *actor == Actor::Role(r.clone()));
+            let reaches_all = op.grants.public || role.is_some_and(|r| op.grants.roles.contains(r));
+            let own = op.grants.owner && resource.scope != Scope::Unowned && role.is_some();
+            let expected: u16 = if reaches_all {
+                200
+            } else if role.is_none() {
+                401
+            } else if own {
+                if is_creator || kind == OperationKind::List {
+                    200
+                } else {
+                    404
+                }
+            } else {
+                403
+            };
+            // An update answers with the row only to those who may get it.
+            let expected: u16 = if kind == OperationKind::Update
+                && expected == 200
+                && !op
+                    .replies_with_row
+                    .as_ref()
+                    .is_some_and(|g| reaches(g, role, is_creator))
+            {
+                204
+            } else {
+                expected
+            };
+            let mut sees = Vec::new();
+            if kind == OperationKind::List && expected == 200 {
+                sees.push(if reaches_all || is_creator {
+                    "Listed"
+                } else {
+                    "Unlisted"
+                });
+            }
+            // The owner column: only for its readers (`owner.read`).
+            if resource.scope.owner_column().is_some() {
+                let shown = if reaches(&resource.owner_read, role, is_creator) {
+                    "OwnerShown"
+                } else {
+                    "OwnerHidden"
+                };
+                match (kind, expected) {
+                    (OperationKind::Get, 200) => sees.push(shown),
+                    (OperationKind::List, 200) if reaches_all || is_creator => sees.push(shown),
+                    _ => {}
+                }
+            }
+            if expected == 204 {
+                sees.push("NoRow");
+            }
+            cases.push(expect(role_caller(role), kind, expected, &sees));
+        }
+    }
+    cases
 }
 
 /// The `api/tests/security.rs` file of the project; `service.name` is the
 /// generated API crate's name.
 pub fn security_tests(service: &Service) -> TokenStream {
     let krate = format_ident!("{}", service.name.replace('-', "_"));
-    let empty = json!({});
     // `{}` bodies, for requests that must fail before the body is read.
-    let empty_fits = fits(service, &empty);
-    let mut tests: Vec<TokenStream> = Vec::new();
-    // Each resource's maker goes before its tests, if they use it.
-    let mut makers: Vec<(usize, syn::Ident, TokenStream)> = Vec::new();
+    let empty_fits = fits(service, &json!({}));
+    let mut tables = Vec::new();
+    let mut kinds = [false; 7];
     for resource in &service.resources {
-        let name = &resource.name;
-        let collection = format!("/{}", resource.plural);
-        let item = format!("/{}/00000000-0000-4000-8000-000000000000", resource.plural);
-
-        // Every route refuses a missing or forged token, unless public.
-        let unauthenticated: Vec<TokenStream> = resource.operations.iter().filter(|o| !o.grants.public).map(|op| {
-            let method = op.method.as_str();
-            let path = if op.path.contains("{id}") { item.clone() } else { collection.clone() };
-            let body = (matches!(op.kind, OperationKind::Create | OperationKind::Update) && empty_fits).then(|| quote!(Some(json!({})))).unwrap_or(quote!(None));
+        let (tokens, has) = table(service, resource, empty_fits);
+        tables.push(tokens);
+        for (any, has) in kinds.iter_mut().zip(has) {
+            *any |= has;
+        }
+    }
+    let tests: Vec<TokenStream> = KINDS
+        .iter()
+        .zip(kinds)
+        .filter(|(_, any)| *any)
+        .map(|(kind, _)| {
+            let test = format_ident!("{kind}");
             quote! {
-                assert_eq!(app.call(#method, #path, None, #body).await.status, 401, "{} {} without a token", #method, #path);
-                assert_eq!(app.call(#method, #path, Some("not.a.token"), #body).await.status, 401, "{} {} with a forged token", #method, #path);
-            }
-        }).collect();
-        let test = fn_name("requires_a_token", resource);
-        if !unauthenticated.is_empty() {
-            tests.push(quote! {
                 #[tokio::test]
                 async fn #test() {
-                    let app = app().await;
-                    #(#unauthenticated)*
+                    SUITE.#test().await;
                 }
-            });
-        }
-
-        // Public reads answer anonymous callers, whether or not the tests
-        // can create a row: the list (possibly empty) and a missing row's 404
-        // (not a 401).
-        let public: Vec<TokenStream> = resource
-            .operations
-            .iter()
-            .filter(|o| o.grants.public)
-            .filter_map(|op| match op.kind {
-                OperationKind::List => Some(quote! {
-                    let list = app.call("GET", #collection, None, None).await;
-                    assert_eq!(list.status, 200, "a public list without a token: {}", list.body);
-                    assert!(list.body["items"].is_array(), "a public list is a page: {}", list.body);
-                }),
-                OperationKind::Get => Some(quote! {
-                    let missing = app.call("GET", #item, None, None).await;
-                    assert_eq!(missing.status, 404, "a public get of a missing row without a token: {}", missing.body);
-                }),
-                // Validation refuses public writes.
-                _ => None,
-            })
-            .collect();
-        if !public.is_empty() {
-            let test = fn_name("serves_public_reads_anonymously", resource);
-            tests.push(quote! {
-                #[tokio::test]
-                async fn #test() {
-                    let app = app().await;
-                    #(#public)*
-                }
-            });
-        }
-
-        // Mass assignment: everything the model does not accept on create,
-        // each alone in a body the server reads.
-        if let Some(actor) = creator(service, resource) {
-            let forbidden: Vec<&str> = resource
-                .columns
-                .iter()
-                .filter(|c| !c.on_create)
-                .map(|c| c.name.as_str())
-                .chain(["zz_unknown"])
-                .filter(|field| {
-                    let mut attempt = Map::new();
-                    attempt.insert(field.to_string(), json!("injected"));
-                    fits(service, &Value::Object(attempt))
-                })
-                .collect();
-            if !forbidden.is_empty() {
-                let token = actor.token();
-                let test = fn_name("refuses_mass_assignment", resource);
-                tests.push(quote! {
-                    #[tokio::test]
-                    async fn #test() {
-                        let app = app().await;
-                        let token = #token;
-                        for field in [#(#forbidden),*] {
-                            let mut attempt: Map<String, Value> = Map::new();
-                            attempt.insert(field.to_string(), json!("injected"));
-                            let reply = app.call("POST", #collection, Some(&token), Some(Value::Object(attempt))).await;
-                            assert_eq!(reply.status, 422, "create with `{field}`: {}", reply.body);
-                            let named = reply.body["errors"].as_array().into_iter().flatten().any(|e| e["field"] == field);
-                            assert!(named, "the 422 names `{field}`: {}", reply.body);
-                        }
-                    }
-                });
             }
-        }
-
-        let steps = match plan(service, resource) {
-            Ok(steps) => steps,
-            Err(why) => {
-                let note = format!("`{name}`: no tests that need a row: {why}.");
-                tests.push(quote! { const _: &str = #note; });
-                continue;
-            }
-        };
-        let actor = steps.last().expect("the row itself").actor.clone();
-        let make = fn_name("make", resource);
-        makers.push((tests.len(), make.clone(), maker(resource, &steps)));
-
-        // Isolation: another owner sees a 404 identical to a missing row.
-        if matches!(resource.scope, Scope::Owned { .. }) && actor == Actor::Alice {
-            let mut checks = Vec::new();
-            for (kind, method) in [
-                (OperationKind::Get, "GET"),
-                (OperationKind::Update, "PATCH"),
-                (OperationKind::Delete, "DELETE"),
-            ] {
-                let Some(op) = resource.operation(kind) else {
-                    continue;
-                };
-                if op.grants.public || !op.grants.owner {
-                    continue;
-                }
-                let body = if kind != OperationKind::Update {
-                    quote!(None)
-                } else if empty_fits {
-                    quote!(Some(json!({})))
-                } else {
-                    continue;
-                };
-                checks.push(quote! {
-                    let theirs = app.call(#method, &item, Some(&bob), #body).await;
-                    let missing = app.call(#method, #item, Some(&bob), #body).await;
-                    assert_eq!(theirs.status, 404, "{} another owner's row", #method);
-                    assert_eq!(theirs.raw, missing.raw, "{} another owner's row is indistinguishable from a missing one", #method);
-                });
-            }
-            if resource
-                .operation(OperationKind::List)
-                .is_some_and(|o| o.grants.owner && !o.grants.public)
-            {
-                checks.push(quote! {
-                    let list = app.call("GET", #collection, Some(&bob), None).await;
-                    assert_eq!(list.status, 200);
-                    assert!(list.body["items"].as_array().unwrap().iter().all(|r| r["id"] != row["id"]), "another owner's row is never listed");
-                });
-            }
-            // Only when another owner is refused something.
-            if !checks.is_empty()
-                && resource
-                    .operation(OperationKind::Get)
-                    .is_some_and(|o| o.grants.owner)
-            {
-                checks.push(quote! {
-                    let alice = app.token("alice", &[], "acme");
-                    let mine = app.call("GET", &item, Some(&alice), None).await;
-                    assert_eq!((mine.status, mine.body), (200, row.clone()), "the owner's row is unchanged");
-                });
-            }
-            if !checks.is_empty() {
-                let item_row = uses(&checks, "item").then(|| {
-                    quote!(let item = format!("{}/{}", #collection, row["id"].as_str().unwrap());)
-                });
-                let test = fn_name("isolates_owners", resource);
-                tests.push(quote! {
-                    #[tokio::test]
-                    async fn #test() {
-                        let app = app().await;
-                        let row = #make(&app).await;
-                        #item_row
-                        let bob = app.token("bob", &[], "globex");
-                        #(#checks)*
-                    }
-                });
-            }
-        }
-
-        // References (SPEC 3.5): a row may only name rows its own owner may
-        // access; a caller of another tenant holding every role that reads
-        // the targets across owners still gets 422.
-        if actor == Actor::Alice && matches!(resource.scope, Scope::Owned { .. }) {
-            let last = steps.last().expect("the row itself");
-            let same_owner: Vec<&str> = last
-                .refs
-                .iter()
-                .filter(|(field, _)| {
-                    resource
-                        .column(field)
-                        .and_then(|c| c.link.as_ref())
-                        .is_some_and(|l| l.targets == LinkTargets::SameOwner)
-                })
-                .map(|(field, _)| field.as_str())
-                .collect();
-            if !same_owner.is_empty() && fits(service, &Value::Object(last.body.clone())) {
-                let mut roles: Vec<String> = Vec::new();
-                if service.auth.roles_claim.is_some() {
-                    for (field, _) in &last.refs {
-                        let Some(ColumnType::Ref { resource: target }) =
-                            resource.column(field).map(|c| &c.ty)
-                        else {
-                            continue;
-                        };
-                        let getters = service
-                            .resource(target)
-                            .and_then(|t| t.operation(OperationKind::Get))
-                            .map(|o| o.grants.roles.clone())
-                            .unwrap_or_default();
-                        for r in getters {
-                            if !roles.contains(&r) {
-                                roles.push(r);
-                            }
-                        }
-                    }
-                }
-                let vars: Vec<syn::Ident> =
-                    (0..steps.len()).map(|i| format_ident!("row{i}")).collect();
-                let earlier = steps[..steps.len() - 1]
-                    .iter()
-                    .enumerate()
-                    .map(|(i, step)| {
-                        let path = format!("/{}", step.resource.plural);
-                        let token = step.actor.token();
-                        let json = Value::Object(step.body.clone()).to_string();
-                        let refs = step.refs.iter().map(|(field, j)| {
-                            let var = &vars[*j];
-                            quote!((#field, &#var))
-                        });
-                        let var = &vars[i];
-                        quote!(let #var = app.create(#path, &#token, #json, &[#(#refs),*]).await;)
-                    });
-                let sets = last.refs.iter().map(|(field, j)| {
-                    let var = &vars[*j];
-                    quote!(body.insert(#field.to_string(), #var["id"].clone());)
-                });
-                let json = Value::Object(last.body.clone()).to_string();
-                let test = fn_name("links_only_rows_of_the_owner", resource);
-                tests.push(quote! {
-                    #[tokio::test]
-                    async fn #test() {
-                        let app = app().await;
-                        #(#earlier)*
-                        let bob = app.token("bob", &[#(#roles),*], "globex");
-                        let mut body: Map<String, Value> = serde_json::from_str(#json).unwrap();
-                        #(#sets)*
-                        let reply = app.call("POST", #collection, Some(&bob), Some(Value::Object(body))).await;
-                        assert_eq!(reply.status, 422, "refs to another owner's rows: {}", reply.body);
-                        #(
-                            let named = reply.body["errors"].as_array().into_iter().flatten().any(|e| e["field"] == #same_owner);
-                            assert!(named, "the 422 names `{}`: {}", #same_owner, reply.body);
-                        )*
-                    }
-                });
-            }
-        }
-
-        // A delete of a row that a same-owner ref still names is 409 naming
-        // the referring resource (never a 5xx).
-        for (field, j) in &steps.last().expect("the row itself").refs {
-            let target = steps[*j].resource;
-            let restricts = resource
-                .column(field)
-                .and_then(|c| c.link.as_ref())
-                .is_some_and(|l| l.on_delete == OnDelete::Restrict);
-            let Some(delete) = target.operation(OperationKind::Delete) else {
-                continue;
-            };
-            let owner_deletes = steps[*j].actor == Actor::Alice
-                && delete.grants.owner
-                && target.scope != Scope::Unowned;
-            if !restricts || !owner_deletes {
-                continue;
-            }
-            let test = format_ident!("refuses_deleting_a_referenced_{}_{}", resource.name, field);
-            let prefix = format!("/{}/", target.plural);
-            let referrer = format!("{}.{}", resource.name, field);
-            tests.push(quote! {
-                #[tokio::test]
-                async fn #test() {
-                    let app = app().await;
-                    let row = #make(&app).await;
-                    let alice = app.token("alice", &[], "acme");
-                    let target = format!("{}{}", #prefix, row[#field].as_str().unwrap());
-                    let reply = app.call("DELETE", &target, Some(&alice), None).await;
-                    assert_eq!(reply.status, 409, "delete a referenced row: {}", reply.body);
-                    assert_eq!(reply.body["errors"][0]["field"], #referrer, "the 409 names the referrer: {}", reply.body);
-                }
-            });
-        }
-
-        // Grants: every declared role (when a token can carry one) and
-        // anonymous callers, on the row.
-        let mut checks = Vec::new();
-        let mut callers: Vec<(Option<String>, TokenStream)> = Vec::new();
-        if service.auth.roles_claim.is_some() {
-            callers.extend(service.roles.iter().map(|r| {
-                let token = role_token(r);
-                (Some(r.clone()), quote!(Some(#token)))
-            }));
-        }
-        callers.push((None, quote!(None::<String>)));
-        for (role, token) in &callers {
-            for kind in [
-                OperationKind::List,
-                OperationKind::Get,
-                OperationKind::Update,
-            ] {
-                let Some(op) = resource.operation(kind) else {
-                    continue;
-                };
-                if kind == OperationKind::Update && !empty_fits {
-                    continue;
-                }
-                let is_creator = role
-                    .as_ref()
-                    .is_some_and(|r| actor == Actor::Role(r.clone()));
-                let reaches_all =
-                    op.grants.public || role.as_ref().is_some_and(|r| op.grants.roles.contains(r));
-                let own = op.grants.owner && resource.scope != Scope::Unowned && role.is_some();
-                let expected: u16 = if reaches_all {
-                    200
-                } else if role.is_none() {
-                    401
-                } else if own {
-                    if is_creator || kind == OperationKind::List {
-                        200
-                    } else {
-                        404
-                    }
-                } else {
-                    403
-                };
-                let (method, path, body) = match kind {
-                    OperationKind::List => ("GET", quote!(#collection), quote!(None)),
-                    OperationKind::Get => ("GET", quote!(&item), quote!(None)),
-                    _ => ("PATCH", quote!(&item), quote!(Some(json!({})))),
-                };
-                // An update answers with the row only to those who may get it.
-                let expected: u16 = if kind == OperationKind::Update
-                    && expected == 200
-                    && !op
-                        .replies_with_row
-                        .as_ref()
-                        .is_some_and(|g| reaches(g, role.as_ref(), is_creator))
-                {
-                    204
-                } else {
-                    expected
-                };
-                let who = role.clone().unwrap_or_else(|| "anonymous".into());
-                let listed = (kind == OperationKind::List && expected == 200).then(|| {
-                    let listed = quote!(reply.body["items"].as_array().unwrap().iter().any(|r| r["id"] == row["id"]));
-                    if reaches_all || is_creator {
-                        quote!(assert!(#listed, "{} list as {} shows the row", #name, #who);)
-                    } else {
-                        quote!(assert!(!#listed, "{} list as {} hides another owner's row", #name, #who);)
-                    }
-                });
-                // The owner column: only for its readers (`owner.read`).
-                let owner_shown = resource.scope.owner_column().and_then(|owner| {
-                    let sees = reaches(&resource.owner_read, role.as_ref(), is_creator);
-                    let what = if sees { "shows" } else { "hides" };
-                    let test = if sees {
-                        quote!(is_some)
-                    } else {
-                        quote!(is_none)
-                    };
-                    match (kind, expected) {
-                        (OperationKind::Get, 200) => Some(quote! {
-                            assert!(reply.body.get(#owner).#test(), "{} get as {} {} the owner column: {}", #name, #who, #what, reply.body);
-                        }),
-                        (OperationKind::List, 200) if reaches_all || is_creator => Some(quote! {
-                            let shown = reply.body["items"].as_array().unwrap().iter().filter(|r| r["id"] == row["id"]).all(|r| r.get(#owner).#test());
-                            assert!(shown, "{} list as {} {} the owner column: {}", #name, #who, #what, reply.body);
-                        }),
-                        _ => None,
-                    }
-                });
-                let empty = (expected == 204).then(|| {
-                    quote!(assert!(reply.raw.is_empty(), "{} {} as {} answers no row", #method, #name, #who);)
-                });
-                checks.push(quote! {
-                    let token: Option<String> = #token;
-                    let reply = app.call(#method, #path, token.as_deref(), #body).await;
-                    assert_eq!(reply.status, #expected, "{} {} as {}: {}", #method, #name, #who, reply.body);
-                    #listed
-                    #owner_shown
-                    #empty
-                });
-            }
-        }
-        if !checks.is_empty() {
-            let item = uses(&checks, "item");
-            let row = (item || uses(&checks, "row")).then(|| quote!(let row = #make(&app).await;));
-            let item = item.then(
-                || quote!(let item = format!("{}/{}", #collection, row["id"].as_str().unwrap());),
-            );
-            let test = fn_name("grants_exactly_as_declared", resource);
-            tests.push(quote! {
-                #[tokio::test]
-                async fn #test() {
-                    let app = app().await;
-                    #row
-                    #item
-                    #(#checks)*
-                }
-            });
-        }
-    }
-
-    // Only what the tests use: a maker, an import, the app.
-    let mut all: Vec<TokenStream> = Vec::new();
-    let mut makers = makers.into_iter().peekable();
-    let tests_name = named(&tests);
-    for (i, test) in tests.iter().enumerate() {
-        while let Some((_, name, tokens)) = makers.next_if(|(at, _, _)| *at == i) {
-            if tests_name.contains(&name.to_string()) {
-                all.push(tokens);
-            }
-        }
-        all.push(test.clone());
-    }
-    let all_name = named(&all);
-    let imports: Vec<syn::Ident> = ["json", "Map", "Value"]
-        .into_iter()
-        .filter(|name| all_name.contains(*name))
-        .map(|name| format_ident!("{name}"))
+        })
         .collect();
-    let serde = (!imports.is_empty()).then(|| quote!(use serde_json::{#(#imports),*};));
-    let app = all_name.contains("app").then(|| {
-        let modules = super::ident::modules(service.resources.iter().map(|r| r.name.as_str()));
-        quote! {
-            use palisade_runtime::testkit::TestApp;
-
-            /// The generated code as the spec makes it, without the team's
-            /// hooks (which may refuse what these tests send).
-            struct NoHooks;
-
-            #(impl #krate::#modules::Hooks for NoHooks {})*
-
-            async fn app() -> TestApp {
-                TestApp::new(#krate::service::<NoHooks>()).await
-            }
-        }
-    });
-    quote! {
+    let header = quote! {
         //! Proof of the security contract for this service's own resources,
         //! against its own router: tokens required, owners isolated, bodies
         //! without mass assignment, grants exactly as the spec declares.
         //! Regenerated from the spec; run with `cargo test`.
+        //!
+        //! `SUITE` holds one table per resource: what each test sends and
+        //! the status each caller must get. The procedures that read them
+        //! are `palisade_runtime::testkit::security`'s; a failing test
+        //! names each resource, operation and caller that failed.
+    };
+    if tests.is_empty() {
+        return header;
+    }
+    let tables = quote!(#(#tables),*);
+    let name = named(std::slice::from_ref(&tables));
+    let mut imports: Vec<TokenStream> = Vec::new();
+    for (glob, variants) in [
+        ("Caller", &["Alice", "Bob", "Anonymous", "Role"][..]),
+        ("Op", &["List", "Get", "Create", "Update", "Delete"][..]),
+        (
+            "See",
+            &[
+                "Listed",
+                "Unlisted",
+                "OwnerShown",
+                "OwnerHidden",
+                "NoRow",
+                "AsMissing",
+                "Unchanged",
+            ][..],
+        ),
+    ] {
+        if variants.iter().any(|v| name.contains(*v)) {
+            let glob = format_ident!("{glob}");
+            imports.push(quote!(#glob::*));
+        }
+    }
+    for ty in ["Expect", "Links", "Make", "Resource", "Suite"] {
+        if ty == "Suite" || name.contains(ty) {
+            let ty = format_ident!("{ty}");
+            imports.push(quote!(#ty));
+        }
+    }
+    let modules = super::ident::modules(service.resources.iter().map(|r| r.name.as_str()));
+    quote! {
+        #header
 
-        #serde
+        use palisade_runtime::testkit::security::{#(#imports),*};
 
-        #app
+        /// The generated code as the spec makes it, without the team's
+        /// hooks (which may refuse what these tests send).
+        struct NoHooks;
 
-        #(#all)*
+        #(impl #krate::#modules::Hooks for NoHooks {})*
+
+        /// Every resource's table, in the spec's order.
+        static SUITE: Suite = Suite {
+            service: #krate::service::<NoHooks>,
+            empty_body_fits: #empty_fits,
+            resources: &[#tables],
+        };
+
+        #(#tests)*
     }
 }

@@ -7,6 +7,9 @@
 //! HS256 and a test secret instead of the spec's key, so that tests of
 //! public-key services need no private key; the token checks themselves are
 //! tested in palisade's runtime.
+//!
+//! [`security`] holds the procedures of the generated security tests,
+//! which the generated file drives with one table per resource.
 
 use std::sync::Arc;
 
@@ -19,6 +22,8 @@ use super::auth::{Algorithm, AuthSettings, Verifier, mint};
 use super::server::{App, connect, migrate, router};
 use super::service::Service;
 use super::throttle::{Decision, Limiter, Rate};
+
+pub mod security;
 
 /// A limiter that allows everything: the tests prove isolation and grants,
 /// not rates.
