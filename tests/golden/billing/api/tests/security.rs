@@ -3,9 +3,15 @@
 //! against its own router: tokens required, owners isolated, bodies
 //! without mass assignment, grants exactly as the spec declares.
 //! Regenerated from the spec; run with `cargo test`.
+//!
+//! `SUITE` holds one table per resource: what each test sends and
+//! the status each caller must get. The procedures that read them
+//! are `palisade_runtime::testkit::security`'s; a failing test
+//! names each resource, operation and caller that failed.
 
-use serde_json::{json, Map, Value};
-use palisade_runtime::testkit::TestApp;
+use palisade_runtime::testkit::security::{
+    Caller::*, Op::*, See::*, Expect, Links, Make, Resource, Suite,
+};
 
 /// The generated code as the spec makes it, without the team's
 /// hooks (which may refuse what these tests send).
@@ -15,497 +21,106 @@ impl billing_api::customer::Hooks for NoHooks {}
 
 impl billing_api::invoice::Hooks for NoHooks {}
 
-async fn app() -> TestApp {
-    TestApp::new(billing_api::service::<NoHooks>()).await
+/// Every resource's table, in the spec's order.
+static SUITE: Suite = Suite {
+    service: billing_api::service::<NoHooks>,
+    empty_body_fits: true,
+    resources: &[
+        Resource {
+            name: "customer",
+            path: "/customers",
+            owner: Some("owner_id"),
+            token_required: &[List, Get, Create, Update, Delete],
+            public_reads: &[],
+            creator: Some(Alice),
+            forbidden: &["id", "owner_id", "created_at", "updated_at", "zz_unknown"],
+            make: Make::Row(r#"{"name":"name-1","email":"user1@example.com"}"#, &[]),
+            isolation: &[
+                Expect(Bob, Get, 404, &[AsMissing]),
+                Expect(Bob, Update, 404, &[AsMissing]),
+                Expect(Bob, Delete, 404, &[AsMissing]),
+                Expect(Bob, List, 200, &[Unlisted]),
+                Expect(Alice, Get, 200, &[Unchanged]),
+            ],
+            links: None,
+            restricts: &[],
+            grants: &[
+                Expect(Role("admin"), List, 200, &[Unlisted]),
+                Expect(Role("admin"), Get, 404, &[]),
+                Expect(Role("admin"), Update, 404, &[]),
+                Expect(Role("support"), List, 200, &[Unlisted]),
+                Expect(Role("support"), Get, 404, &[]),
+                Expect(Role("support"), Update, 404, &[]),
+                Expect(Anonymous, List, 401, &[]),
+                Expect(Anonymous, Get, 401, &[]),
+                Expect(Anonymous, Update, 401, &[]),
+            ],
+        },
+        Resource {
+            name: "invoice",
+            path: "/invoices",
+            owner: Some("owner_id"),
+            token_required: &[List, Get, Create, Update, Delete],
+            public_reads: &[],
+            creator: Some(Alice),
+            forbidden: &["id", "owner_id", "created_at", "updated_at", "zz_unknown"],
+            make: Make::Row(
+                r#"{"number":"number-1","amount_cents":1,"currency":"USD","paid":false,"issued_on":"2026-01-02","notes":"notes-1"}"#,
+                &[("customer", "customer")],
+            ),
+            isolation: &[
+                Expect(Bob, Get, 404, &[AsMissing]),
+                Expect(Bob, Update, 404, &[AsMissing]),
+                Expect(Bob, Delete, 404, &[AsMissing]),
+                Expect(Bob, List, 200, &[Unlisted]),
+                Expect(Alice, Get, 200, &[Unchanged]),
+            ],
+            links: Some(Links {
+                bob_roles: &[],
+                fields: &["customer"],
+            }),
+            restricts: &[("customer", "/customers")],
+            grants: &[
+                Expect(Role("admin"), List, 200, &[Listed, OwnerShown]),
+                Expect(Role("admin"), Get, 200, &[OwnerShown]),
+                Expect(Role("admin"), Update, 404, &[]),
+                Expect(Role("support"), List, 200, &[Unlisted]),
+                Expect(Role("support"), Get, 200, &[OwnerShown]),
+                Expect(Role("support"), Update, 404, &[]),
+                Expect(Anonymous, List, 401, &[]),
+                Expect(Anonymous, Get, 401, &[]),
+                Expect(Anonymous, Update, 401, &[]),
+            ],
+        },
+    ],
+};
+
+#[tokio::test]
+async fn requires_a_token() {
+    SUITE.requires_a_token().await;
 }
 
 #[tokio::test]
-async fn requires_a_token_customer() {
-    let app = app().await;
-    assert_eq!(
-        app.call("GET", "/customers", None, None). await .status, 401,
-        "{} {} without a token", "GET", "/customers"
-    );
-    assert_eq!(
-        app.call("GET", "/customers", Some("not.a.token"), None). await .status, 401,
-        "{} {} with a forged token", "GET", "/customers"
-    );
-    assert_eq!(
-        app.call("GET", "/customers/00000000-0000-4000-8000-000000000000", None, None).
-        await .status, 401, "{} {} without a token", "GET",
-        "/customers/00000000-0000-4000-8000-000000000000"
-    );
-    assert_eq!(
-        app.call("GET", "/customers/00000000-0000-4000-8000-000000000000",
-        Some("not.a.token"), None). await .status, 401, "{} {} with a forged token",
-        "GET", "/customers/00000000-0000-4000-8000-000000000000"
-    );
-    assert_eq!(
-        app.call("POST", "/customers", None, Some(json!({}))). await .status, 401,
-        "{} {} without a token", "POST", "/customers"
-    );
-    assert_eq!(
-        app.call("POST", "/customers", Some("not.a.token"), Some(json!({}))). await
-        .status, 401, "{} {} with a forged token", "POST", "/customers"
-    );
-    assert_eq!(
-        app.call("PATCH", "/customers/00000000-0000-4000-8000-000000000000", None,
-        Some(json!({}))). await .status, 401, "{} {} without a token", "PATCH",
-        "/customers/00000000-0000-4000-8000-000000000000"
-    );
-    assert_eq!(
-        app.call("PATCH", "/customers/00000000-0000-4000-8000-000000000000",
-        Some("not.a.token"), Some(json!({}))). await .status, 401,
-        "{} {} with a forged token", "PATCH",
-        "/customers/00000000-0000-4000-8000-000000000000"
-    );
-    assert_eq!(
-        app.call("DELETE", "/customers/00000000-0000-4000-8000-000000000000", None, None)
-        . await .status, 401, "{} {} without a token", "DELETE",
-        "/customers/00000000-0000-4000-8000-000000000000"
-    );
-    assert_eq!(
-        app.call("DELETE", "/customers/00000000-0000-4000-8000-000000000000",
-        Some("not.a.token"), None). await .status, 401, "{} {} with a forged token",
-        "DELETE", "/customers/00000000-0000-4000-8000-000000000000"
-    );
+async fn refuses_mass_assignment() {
+    SUITE.refuses_mass_assignment().await;
 }
 
 #[tokio::test]
-async fn refuses_mass_assignment_customer() {
-    let app = app().await;
-    let token = app.token("alice", &[], "acme");
-    for field in ["id", "owner_id", "created_at", "updated_at", "zz_unknown"] {
-        let mut attempt: Map<String, Value> = Map::new();
-        attempt.insert(field.to_string(), json!("injected"));
-        let reply = app
-            .call("POST", "/customers", Some(&token), Some(Value::Object(attempt)))
-            .await;
-        assert_eq!(reply.status, 422, "create with `{field}`: {}", reply.body);
-        let named = reply
-            .body["errors"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|e| e["field"] == field);
-        assert!(named, "the 422 names `{field}`: {}", reply.body);
-    }
-}
-
-/// Creates a row of `customer` as its creator and returns it.
-async fn make_customer(app: &TestApp) -> Value {
-    app.create(
-            "/customers",
-            &app.token("alice", &[], "acme"),
-            "{\"name\":\"name-1\",\"email\":\"user1@example.com\"}",
-            &[],
-        )
-        .await
+async fn isolates_owners() {
+    SUITE.isolates_owners().await;
 }
 
 #[tokio::test]
-async fn isolates_owners_customer() {
-    let app = app().await;
-    let row = make_customer(&app).await;
-    let item = format!("{}/{}", "/customers", row["id"].as_str().unwrap());
-    let bob = app.token("bob", &[], "globex");
-    let theirs = app.call("GET", &item, Some(&bob), None).await;
-    let missing = app
-        .call("GET", "/customers/00000000-0000-4000-8000-000000000000", Some(&bob), None)
-        .await;
-    assert_eq!(theirs.status, 404, "{} another owner's row", "GET");
-    assert_eq!(
-        theirs.raw, missing.raw,
-        "{} another owner's row is indistinguishable from a missing one", "GET"
-    );
-    let theirs = app.call("PATCH", &item, Some(&bob), Some(json!({}))).await;
-    let missing = app
-        .call(
-            "PATCH",
-            "/customers/00000000-0000-4000-8000-000000000000",
-            Some(&bob),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(theirs.status, 404, "{} another owner's row", "PATCH");
-    assert_eq!(
-        theirs.raw, missing.raw,
-        "{} another owner's row is indistinguishable from a missing one", "PATCH"
-    );
-    let theirs = app.call("DELETE", &item, Some(&bob), None).await;
-    let missing = app
-        .call(
-            "DELETE",
-            "/customers/00000000-0000-4000-8000-000000000000",
-            Some(&bob),
-            None,
-        )
-        .await;
-    assert_eq!(theirs.status, 404, "{} another owner's row", "DELETE");
-    assert_eq!(
-        theirs.raw, missing.raw,
-        "{} another owner's row is indistinguishable from a missing one", "DELETE"
-    );
-    let list = app.call("GET", "/customers", Some(&bob), None).await;
-    assert_eq!(list.status, 200);
-    assert!(
-        list.body["items"].as_array().unwrap().iter().all(| r | r["id"] != row["id"]),
-        "another owner's row is never listed"
-    );
-    let alice = app.token("alice", &[], "acme");
-    let mine = app.call("GET", &item, Some(&alice), None).await;
-    assert_eq!(
-        (mine.status, mine.body), (200, row.clone()), "the owner's row is unchanged"
-    );
+async fn links_only_rows_of_the_owner() {
+    SUITE.links_only_rows_of_the_owner().await;
 }
 
 #[tokio::test]
-async fn grants_exactly_as_declared_customer() {
-    let app = app().await;
-    let row = make_customer(&app).await;
-    let item = format!("{}/{}", "/customers", row["id"].as_str().unwrap());
-    let token: Option<String> = Some(app.token("role-admin", &["admin"], "admin-org"));
-    let reply = app.call("GET", "/customers", token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 200u16, "{} {} as {}: {}", "GET", "customer", "admin", reply.body
-    );
-    assert!(
-        ! reply.body["items"].as_array().unwrap().iter().any(| r | r["id"] == row["id"]),
-        "{} list as {} hides another owner's row", "customer", "admin"
-    );
-    let token: Option<String> = Some(app.token("role-admin", &["admin"], "admin-org"));
-    let reply = app.call("GET", &item, token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 404u16, "{} {} as {}: {}", "GET", "customer", "admin", reply.body
-    );
-    let token: Option<String> = Some(app.token("role-admin", &["admin"], "admin-org"));
-    let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
-    assert_eq!(
-        reply.status, 404u16, "{} {} as {}: {}", "PATCH", "customer", "admin", reply.body
-    );
-    let token: Option<String> = Some(
-        app.token("role-support", &["support"], "support-org"),
-    );
-    let reply = app.call("GET", "/customers", token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 200u16, "{} {} as {}: {}", "GET", "customer", "support", reply.body
-    );
-    assert!(
-        ! reply.body["items"].as_array().unwrap().iter().any(| r | r["id"] == row["id"]),
-        "{} list as {} hides another owner's row", "customer", "support"
-    );
-    let token: Option<String> = Some(
-        app.token("role-support", &["support"], "support-org"),
-    );
-    let reply = app.call("GET", &item, token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 404u16, "{} {} as {}: {}", "GET", "customer", "support", reply.body
-    );
-    let token: Option<String> = Some(
-        app.token("role-support", &["support"], "support-org"),
-    );
-    let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
-    assert_eq!(
-        reply.status, 404u16, "{} {} as {}: {}", "PATCH", "customer", "support", reply
-        .body
-    );
-    let token: Option<String> = None::<String>;
-    let reply = app.call("GET", "/customers", token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 401u16, "{} {} as {}: {}", "GET", "customer", "anonymous", reply
-        .body
-    );
-    let token: Option<String> = None::<String>;
-    let reply = app.call("GET", &item, token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 401u16, "{} {} as {}: {}", "GET", "customer", "anonymous", reply
-        .body
-    );
-    let token: Option<String> = None::<String>;
-    let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
-    assert_eq!(
-        reply.status, 401u16, "{} {} as {}: {}", "PATCH", "customer", "anonymous", reply
-        .body
-    );
+async fn refuses_deleting_a_referenced_row() {
+    SUITE.refuses_deleting_a_referenced_row().await;
 }
 
 #[tokio::test]
-async fn requires_a_token_invoice() {
-    let app = app().await;
-    assert_eq!(
-        app.call("GET", "/invoices", None, None). await .status, 401,
-        "{} {} without a token", "GET", "/invoices"
-    );
-    assert_eq!(
-        app.call("GET", "/invoices", Some("not.a.token"), None). await .status, 401,
-        "{} {} with a forged token", "GET", "/invoices"
-    );
-    assert_eq!(
-        app.call("GET", "/invoices/00000000-0000-4000-8000-000000000000", None, None).
-        await .status, 401, "{} {} without a token", "GET",
-        "/invoices/00000000-0000-4000-8000-000000000000"
-    );
-    assert_eq!(
-        app.call("GET", "/invoices/00000000-0000-4000-8000-000000000000",
-        Some("not.a.token"), None). await .status, 401, "{} {} with a forged token",
-        "GET", "/invoices/00000000-0000-4000-8000-000000000000"
-    );
-    assert_eq!(
-        app.call("POST", "/invoices", None, Some(json!({}))). await .status, 401,
-        "{} {} without a token", "POST", "/invoices"
-    );
-    assert_eq!(
-        app.call("POST", "/invoices", Some("not.a.token"), Some(json!({}))). await
-        .status, 401, "{} {} with a forged token", "POST", "/invoices"
-    );
-    assert_eq!(
-        app.call("PATCH", "/invoices/00000000-0000-4000-8000-000000000000", None,
-        Some(json!({}))). await .status, 401, "{} {} without a token", "PATCH",
-        "/invoices/00000000-0000-4000-8000-000000000000"
-    );
-    assert_eq!(
-        app.call("PATCH", "/invoices/00000000-0000-4000-8000-000000000000",
-        Some("not.a.token"), Some(json!({}))). await .status, 401,
-        "{} {} with a forged token", "PATCH",
-        "/invoices/00000000-0000-4000-8000-000000000000"
-    );
-    assert_eq!(
-        app.call("DELETE", "/invoices/00000000-0000-4000-8000-000000000000", None, None).
-        await .status, 401, "{} {} without a token", "DELETE",
-        "/invoices/00000000-0000-4000-8000-000000000000"
-    );
-    assert_eq!(
-        app.call("DELETE", "/invoices/00000000-0000-4000-8000-000000000000",
-        Some("not.a.token"), None). await .status, 401, "{} {} with a forged token",
-        "DELETE", "/invoices/00000000-0000-4000-8000-000000000000"
-    );
-}
-
-#[tokio::test]
-async fn refuses_mass_assignment_invoice() {
-    let app = app().await;
-    let token = app.token("alice", &[], "acme");
-    for field in ["id", "owner_id", "created_at", "updated_at", "zz_unknown"] {
-        let mut attempt: Map<String, Value> = Map::new();
-        attempt.insert(field.to_string(), json!("injected"));
-        let reply = app
-            .call("POST", "/invoices", Some(&token), Some(Value::Object(attempt)))
-            .await;
-        assert_eq!(reply.status, 422, "create with `{field}`: {}", reply.body);
-        let named = reply
-            .body["errors"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|e| e["field"] == field);
-        assert!(named, "the 422 names `{field}`: {}", reply.body);
-    }
-}
-
-/// Creates a row of `invoice` as its creator, after one row of each resource its required references need, and returns it.
-async fn make_invoice(app: &TestApp) -> Value {
-    let row0 = app
-        .create(
-            "/customers",
-            &app.token("alice", &[], "acme"),
-            "{\"name\":\"name-1\",\"email\":\"user1@example.com\"}",
-            &[],
-        )
-        .await;
-    app.create(
-            "/invoices",
-            &app.token("alice", &[], "acme"),
-            "{\"number\":\"number-1\",\"amount_cents\":1,\"currency\":\"USD\",\"paid\":false,\"issued_on\":\"2026-01-02\",\"notes\":\"notes-1\"}",
-            &[("customer", &row0)],
-        )
-        .await
-}
-
-#[tokio::test]
-async fn isolates_owners_invoice() {
-    let app = app().await;
-    let row = make_invoice(&app).await;
-    let item = format!("{}/{}", "/invoices", row["id"].as_str().unwrap());
-    let bob = app.token("bob", &[], "globex");
-    let theirs = app.call("GET", &item, Some(&bob), None).await;
-    let missing = app
-        .call("GET", "/invoices/00000000-0000-4000-8000-000000000000", Some(&bob), None)
-        .await;
-    assert_eq!(theirs.status, 404, "{} another owner's row", "GET");
-    assert_eq!(
-        theirs.raw, missing.raw,
-        "{} another owner's row is indistinguishable from a missing one", "GET"
-    );
-    let theirs = app.call("PATCH", &item, Some(&bob), Some(json!({}))).await;
-    let missing = app
-        .call(
-            "PATCH",
-            "/invoices/00000000-0000-4000-8000-000000000000",
-            Some(&bob),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(theirs.status, 404, "{} another owner's row", "PATCH");
-    assert_eq!(
-        theirs.raw, missing.raw,
-        "{} another owner's row is indistinguishable from a missing one", "PATCH"
-    );
-    let theirs = app.call("DELETE", &item, Some(&bob), None).await;
-    let missing = app
-        .call(
-            "DELETE",
-            "/invoices/00000000-0000-4000-8000-000000000000",
-            Some(&bob),
-            None,
-        )
-        .await;
-    assert_eq!(theirs.status, 404, "{} another owner's row", "DELETE");
-    assert_eq!(
-        theirs.raw, missing.raw,
-        "{} another owner's row is indistinguishable from a missing one", "DELETE"
-    );
-    let list = app.call("GET", "/invoices", Some(&bob), None).await;
-    assert_eq!(list.status, 200);
-    assert!(
-        list.body["items"].as_array().unwrap().iter().all(| r | r["id"] != row["id"]),
-        "another owner's row is never listed"
-    );
-    let alice = app.token("alice", &[], "acme");
-    let mine = app.call("GET", &item, Some(&alice), None).await;
-    assert_eq!(
-        (mine.status, mine.body), (200, row.clone()), "the owner's row is unchanged"
-    );
-}
-
-#[tokio::test]
-async fn links_only_rows_of_the_owner_invoice() {
-    let app = app().await;
-    let row0 = app
-        .create(
-            "/customers",
-            &app.token("alice", &[], "acme"),
-            "{\"name\":\"name-1\",\"email\":\"user1@example.com\"}",
-            &[],
-        )
-        .await;
-    let bob = app.token("bob", &[], "globex");
-    let mut body: Map<String, Value> = serde_json::from_str(
-            "{\"number\":\"number-1\",\"amount_cents\":1,\"currency\":\"USD\",\"paid\":false,\"issued_on\":\"2026-01-02\",\"notes\":\"notes-1\"}",
-        )
-        .unwrap();
-    body.insert("customer".to_string(), row0["id"].clone());
-    let reply = app
-        .call("POST", "/invoices", Some(&bob), Some(Value::Object(body)))
-        .await;
-    assert_eq!(reply.status, 422, "refs to another owner's rows: {}", reply.body);
-    let named = reply
-        .body["errors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|e| e["field"] == "customer");
-    assert!(named, "the 422 names `{}`: {}", "customer", reply.body);
-}
-
-#[tokio::test]
-async fn refuses_deleting_a_referenced_invoice_customer() {
-    let app = app().await;
-    let row = make_invoice(&app).await;
-    let alice = app.token("alice", &[], "acme");
-    let target = format!("{}{}", "/customers/", row["customer"].as_str().unwrap());
-    let reply = app.call("DELETE", &target, Some(&alice), None).await;
-    assert_eq!(reply.status, 409, "delete a referenced row: {}", reply.body);
-    assert_eq!(
-        reply.body["errors"] [0] ["field"], "invoice.customer",
-        "the 409 names the referrer: {}", reply.body
-    );
-}
-
-#[tokio::test]
-async fn grants_exactly_as_declared_invoice() {
-    let app = app().await;
-    let row = make_invoice(&app).await;
-    let item = format!("{}/{}", "/invoices", row["id"].as_str().unwrap());
-    let token: Option<String> = Some(app.token("role-admin", &["admin"], "admin-org"));
-    let reply = app.call("GET", "/invoices", token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 200u16, "{} {} as {}: {}", "GET", "invoice", "admin", reply.body
-    );
-    assert!(
-        reply.body["items"].as_array().unwrap().iter().any(| r | r["id"] == row["id"]),
-        "{} list as {} shows the row", "invoice", "admin"
-    );
-    let shown = reply
-        .body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["id"] == row["id"])
-        .all(|r| r.get("owner_id").is_some());
-    assert!(
-        shown, "{} list as {} {} the owner column: {}", "invoice", "admin", "shows",
-        reply.body
-    );
-    let token: Option<String> = Some(app.token("role-admin", &["admin"], "admin-org"));
-    let reply = app.call("GET", &item, token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 200u16, "{} {} as {}: {}", "GET", "invoice", "admin", reply.body
-    );
-    assert!(
-        reply.body.get("owner_id").is_some(), "{} get as {} {} the owner column: {}",
-        "invoice", "admin", "shows", reply.body
-    );
-    let token: Option<String> = Some(app.token("role-admin", &["admin"], "admin-org"));
-    let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
-    assert_eq!(
-        reply.status, 404u16, "{} {} as {}: {}", "PATCH", "invoice", "admin", reply.body
-    );
-    let token: Option<String> = Some(
-        app.token("role-support", &["support"], "support-org"),
-    );
-    let reply = app.call("GET", "/invoices", token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 200u16, "{} {} as {}: {}", "GET", "invoice", "support", reply.body
-    );
-    assert!(
-        ! reply.body["items"].as_array().unwrap().iter().any(| r | r["id"] == row["id"]),
-        "{} list as {} hides another owner's row", "invoice", "support"
-    );
-    let token: Option<String> = Some(
-        app.token("role-support", &["support"], "support-org"),
-    );
-    let reply = app.call("GET", &item, token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 200u16, "{} {} as {}: {}", "GET", "invoice", "support", reply.body
-    );
-    assert!(
-        reply.body.get("owner_id").is_some(), "{} get as {} {} the owner column: {}",
-        "invoice", "support", "shows", reply.body
-    );
-    let token: Option<String> = Some(
-        app.token("role-support", &["support"], "support-org"),
-    );
-    let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
-    assert_eq!(
-        reply.status, 404u16, "{} {} as {}: {}", "PATCH", "invoice", "support", reply
-        .body
-    );
-    let token: Option<String> = None::<String>;
-    let reply = app.call("GET", "/invoices", token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 401u16, "{} {} as {}: {}", "GET", "invoice", "anonymous", reply
-        .body
-    );
-    let token: Option<String> = None::<String>;
-    let reply = app.call("GET", &item, token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 401u16, "{} {} as {}: {}", "GET", "invoice", "anonymous", reply
-        .body
-    );
-    let token: Option<String> = None::<String>;
-    let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
-    assert_eq!(
-        reply.status, 401u16, "{} {} as {}: {}", "PATCH", "invoice", "anonymous", reply
-        .body
-    );
+async fn grants_exactly_as_declared() {
+    SUITE.grants_exactly_as_declared().await;
 }

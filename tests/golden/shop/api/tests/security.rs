@@ -3,9 +3,15 @@
 //! against its own router: tokens required, owners isolated, bodies
 //! without mass assignment, grants exactly as the spec declares.
 //! Regenerated from the spec; run with `cargo test`.
+//!
+//! `SUITE` holds one table per resource: what each test sends and
+//! the status each caller must get. The procedures that read them
+//! are `palisade_runtime::testkit::security`'s; a failing test
+//! names each resource, operation and caller that failed.
 
-use serde_json::{json, Map, Value};
-use palisade_runtime::testkit::TestApp;
+use palisade_runtime::testkit::security::{
+    Caller::*, Op::*, See::*, Expect, Make, Resource, Suite,
+};
 
 /// The generated code as the spec makes it, without the team's
 /// hooks (which may refuse what these tests send).
@@ -15,316 +21,88 @@ impl shop_api::product::Hooks for NoHooks {}
 
 impl shop_api::order::Hooks for NoHooks {}
 
-async fn app() -> TestApp {
-    TestApp::new(shop_api::service::<NoHooks>()).await
+/// Every resource's table, in the spec's order.
+static SUITE: Suite = Suite {
+    service: shop_api::service::<NoHooks>,
+    empty_body_fits: true,
+    resources: &[
+        Resource {
+            name: "product",
+            path: "/products",
+            owner: None,
+            token_required: &[Create, Update, Delete],
+            public_reads: &[List, Get],
+            creator: Some(Role("staff")),
+            forbidden: &["id", "created_at", "updated_at", "zz_unknown"],
+            make: Make::Row(
+                r#"{"sku":"6DKR","name":"name-1","type":"digital","price":1,"group":"group-1"}"#,
+                &[],
+            ),
+            isolation: &[],
+            links: None,
+            restricts: &[],
+            grants: &[
+                Expect(Role("staff"), List, 200, &[Listed]),
+                Expect(Role("staff"), Get, 200, &[]),
+                Expect(Role("staff"), Update, 200, &[]),
+                Expect(Anonymous, List, 200, &[Listed]),
+                Expect(Anonymous, Get, 200, &[]),
+                Expect(Anonymous, Update, 401, &[]),
+            ],
+        },
+        Resource {
+            name: "order",
+            path: "/orders",
+            owner: Some("customer_id"),
+            token_required: &[List, Get, Create, Update],
+            public_reads: &[],
+            creator: Some(Alice),
+            forbidden: &["id", "customer_id", "created_at", "updated_at", "zz_unknown"],
+            make: Make::Row(
+                r#"{"quantity":2,"match":"match-1","select":false,"note":"note-1","placed_at":"2026-01-02T12:00:00Z"}"#,
+                &[("product", "product")],
+            ),
+            isolation: &[
+                Expect(Bob, Get, 404, &[AsMissing]),
+                Expect(Bob, Update, 404, &[AsMissing]),
+                Expect(Bob, List, 200, &[Unlisted]),
+                Expect(Alice, Get, 200, &[Unchanged]),
+            ],
+            links: None,
+            restricts: &[],
+            grants: &[
+                Expect(Role("staff"), List, 200, &[Listed, OwnerShown]),
+                Expect(Role("staff"), Get, 200, &[OwnerShown]),
+                Expect(Role("staff"), Update, 200, &[]),
+                Expect(Anonymous, List, 401, &[]),
+                Expect(Anonymous, Get, 401, &[]),
+                Expect(Anonymous, Update, 401, &[]),
+            ],
+        },
+    ],
+};
+
+#[tokio::test]
+async fn requires_a_token() {
+    SUITE.requires_a_token().await;
 }
 
 #[tokio::test]
-async fn requires_a_token_product() {
-    let app = app().await;
-    assert_eq!(
-        app.call("POST", "/products", None, Some(json!({}))). await .status, 401,
-        "{} {} without a token", "POST", "/products"
-    );
-    assert_eq!(
-        app.call("POST", "/products", Some("not.a.token"), Some(json!({}))). await
-        .status, 401, "{} {} with a forged token", "POST", "/products"
-    );
-    assert_eq!(
-        app.call("PATCH", "/products/00000000-0000-4000-8000-000000000000", None,
-        Some(json!({}))). await .status, 401, "{} {} without a token", "PATCH",
-        "/products/00000000-0000-4000-8000-000000000000"
-    );
-    assert_eq!(
-        app.call("PATCH", "/products/00000000-0000-4000-8000-000000000000",
-        Some("not.a.token"), Some(json!({}))). await .status, 401,
-        "{} {} with a forged token", "PATCH",
-        "/products/00000000-0000-4000-8000-000000000000"
-    );
-    assert_eq!(
-        app.call("DELETE", "/products/00000000-0000-4000-8000-000000000000", None, None).
-        await .status, 401, "{} {} without a token", "DELETE",
-        "/products/00000000-0000-4000-8000-000000000000"
-    );
-    assert_eq!(
-        app.call("DELETE", "/products/00000000-0000-4000-8000-000000000000",
-        Some("not.a.token"), None). await .status, 401, "{} {} with a forged token",
-        "DELETE", "/products/00000000-0000-4000-8000-000000000000"
-    );
+async fn serves_public_reads_anonymously() {
+    SUITE.serves_public_reads_anonymously().await;
 }
 
 #[tokio::test]
-async fn serves_public_reads_anonymously_product() {
-    let app = app().await;
-    let list = app.call("GET", "/products", None, None).await;
-    assert_eq!(list.status, 200, "a public list without a token: {}", list.body);
-    assert!(list.body["items"].is_array(), "a public list is a page: {}", list.body);
-    let missing = app
-        .call("GET", "/products/00000000-0000-4000-8000-000000000000", None, None)
-        .await;
-    assert_eq!(
-        missing.status, 404, "a public get of a missing row without a token: {}", missing
-        .body
-    );
+async fn refuses_mass_assignment() {
+    SUITE.refuses_mass_assignment().await;
 }
 
 #[tokio::test]
-async fn refuses_mass_assignment_product() {
-    let app = app().await;
-    let token = app.token("role-staff", &["staff"], "staff-org");
-    for field in ["id", "created_at", "updated_at", "zz_unknown"] {
-        let mut attempt: Map<String, Value> = Map::new();
-        attempt.insert(field.to_string(), json!("injected"));
-        let reply = app
-            .call("POST", "/products", Some(&token), Some(Value::Object(attempt)))
-            .await;
-        assert_eq!(reply.status, 422, "create with `{field}`: {}", reply.body);
-        let named = reply
-            .body["errors"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|e| e["field"] == field);
-        assert!(named, "the 422 names `{field}`: {}", reply.body);
-    }
-}
-
-/// Creates a row of `product` as its creator and returns it.
-async fn make_product(app: &TestApp) -> Value {
-    app.create(
-            "/products",
-            &app.token("role-staff", &["staff"], "staff-org"),
-            "{\"sku\":\"6DKR\",\"name\":\"name-1\",\"type\":\"digital\",\"price\":1,\"group\":\"group-1\"}",
-            &[],
-        )
-        .await
+async fn isolates_owners() {
+    SUITE.isolates_owners().await;
 }
 
 #[tokio::test]
-async fn grants_exactly_as_declared_product() {
-    let app = app().await;
-    let row = make_product(&app).await;
-    let item = format!("{}/{}", "/products", row["id"].as_str().unwrap());
-    let token: Option<String> = Some(app.token("role-staff", &["staff"], "staff-org"));
-    let reply = app.call("GET", "/products", token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 200u16, "{} {} as {}: {}", "GET", "product", "staff", reply.body
-    );
-    assert!(
-        reply.body["items"].as_array().unwrap().iter().any(| r | r["id"] == row["id"]),
-        "{} list as {} shows the row", "product", "staff"
-    );
-    let token: Option<String> = Some(app.token("role-staff", &["staff"], "staff-org"));
-    let reply = app.call("GET", &item, token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 200u16, "{} {} as {}: {}", "GET", "product", "staff", reply.body
-    );
-    let token: Option<String> = Some(app.token("role-staff", &["staff"], "staff-org"));
-    let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
-    assert_eq!(
-        reply.status, 200u16, "{} {} as {}: {}", "PATCH", "product", "staff", reply.body
-    );
-    let token: Option<String> = None::<String>;
-    let reply = app.call("GET", "/products", token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 200u16, "{} {} as {}: {}", "GET", "product", "anonymous", reply
-        .body
-    );
-    assert!(
-        reply.body["items"].as_array().unwrap().iter().any(| r | r["id"] == row["id"]),
-        "{} list as {} shows the row", "product", "anonymous"
-    );
-    let token: Option<String> = None::<String>;
-    let reply = app.call("GET", &item, token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 200u16, "{} {} as {}: {}", "GET", "product", "anonymous", reply
-        .body
-    );
-    let token: Option<String> = None::<String>;
-    let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
-    assert_eq!(
-        reply.status, 401u16, "{} {} as {}: {}", "PATCH", "product", "anonymous", reply
-        .body
-    );
-}
-
-#[tokio::test]
-async fn requires_a_token_order() {
-    let app = app().await;
-    assert_eq!(
-        app.call("GET", "/orders", None, None). await .status, 401,
-        "{} {} without a token", "GET", "/orders"
-    );
-    assert_eq!(
-        app.call("GET", "/orders", Some("not.a.token"), None). await .status, 401,
-        "{} {} with a forged token", "GET", "/orders"
-    );
-    assert_eq!(
-        app.call("GET", "/orders/00000000-0000-4000-8000-000000000000", None, None).
-        await .status, 401, "{} {} without a token", "GET",
-        "/orders/00000000-0000-4000-8000-000000000000"
-    );
-    assert_eq!(
-        app.call("GET", "/orders/00000000-0000-4000-8000-000000000000",
-        Some("not.a.token"), None). await .status, 401, "{} {} with a forged token",
-        "GET", "/orders/00000000-0000-4000-8000-000000000000"
-    );
-    assert_eq!(
-        app.call("POST", "/orders", None, Some(json!({}))). await .status, 401,
-        "{} {} without a token", "POST", "/orders"
-    );
-    assert_eq!(
-        app.call("POST", "/orders", Some("not.a.token"), Some(json!({}))). await .status,
-        401, "{} {} with a forged token", "POST", "/orders"
-    );
-    assert_eq!(
-        app.call("PATCH", "/orders/00000000-0000-4000-8000-000000000000", None,
-        Some(json!({}))). await .status, 401, "{} {} without a token", "PATCH",
-        "/orders/00000000-0000-4000-8000-000000000000"
-    );
-    assert_eq!(
-        app.call("PATCH", "/orders/00000000-0000-4000-8000-000000000000",
-        Some("not.a.token"), Some(json!({}))). await .status, 401,
-        "{} {} with a forged token", "PATCH",
-        "/orders/00000000-0000-4000-8000-000000000000"
-    );
-}
-
-#[tokio::test]
-async fn refuses_mass_assignment_order() {
-    let app = app().await;
-    let token = app.token("alice", &[], "acme");
-    for field in ["id", "customer_id", "created_at", "updated_at", "zz_unknown"] {
-        let mut attempt: Map<String, Value> = Map::new();
-        attempt.insert(field.to_string(), json!("injected"));
-        let reply = app
-            .call("POST", "/orders", Some(&token), Some(Value::Object(attempt)))
-            .await;
-        assert_eq!(reply.status, 422, "create with `{field}`: {}", reply.body);
-        let named = reply
-            .body["errors"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|e| e["field"] == field);
-        assert!(named, "the 422 names `{field}`: {}", reply.body);
-    }
-}
-
-/// Creates a row of `order` as its creator, after one row of each resource its required references need, and returns it.
-async fn make_order(app: &TestApp) -> Value {
-    let row0 = app
-        .create(
-            "/products",
-            &app.token("role-staff", &["staff"], "staff-org"),
-            "{\"sku\":\"6DKR\",\"name\":\"name-1\",\"type\":\"digital\",\"price\":1,\"group\":\"group-1\"}",
-            &[],
-        )
-        .await;
-    app.create(
-            "/orders",
-            &app.token("alice", &[], "acme"),
-            "{\"quantity\":2,\"match\":\"match-1\",\"select\":false,\"note\":\"note-1\",\"placed_at\":\"2026-01-02T12:00:00Z\"}",
-            &[("product", &row0)],
-        )
-        .await
-}
-
-#[tokio::test]
-async fn isolates_owners_order() {
-    let app = app().await;
-    let row = make_order(&app).await;
-    let item = format!("{}/{}", "/orders", row["id"].as_str().unwrap());
-    let bob = app.token("bob", &[], "globex");
-    let theirs = app.call("GET", &item, Some(&bob), None).await;
-    let missing = app
-        .call("GET", "/orders/00000000-0000-4000-8000-000000000000", Some(&bob), None)
-        .await;
-    assert_eq!(theirs.status, 404, "{} another owner's row", "GET");
-    assert_eq!(
-        theirs.raw, missing.raw,
-        "{} another owner's row is indistinguishable from a missing one", "GET"
-    );
-    let theirs = app.call("PATCH", &item, Some(&bob), Some(json!({}))).await;
-    let missing = app
-        .call(
-            "PATCH",
-            "/orders/00000000-0000-4000-8000-000000000000",
-            Some(&bob),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(theirs.status, 404, "{} another owner's row", "PATCH");
-    assert_eq!(
-        theirs.raw, missing.raw,
-        "{} another owner's row is indistinguishable from a missing one", "PATCH"
-    );
-    let list = app.call("GET", "/orders", Some(&bob), None).await;
-    assert_eq!(list.status, 200);
-    assert!(
-        list.body["items"].as_array().unwrap().iter().all(| r | r["id"] != row["id"]),
-        "another owner's row is never listed"
-    );
-    let alice = app.token("alice", &[], "acme");
-    let mine = app.call("GET", &item, Some(&alice), None).await;
-    assert_eq!(
-        (mine.status, mine.body), (200, row.clone()), "the owner's row is unchanged"
-    );
-}
-
-#[tokio::test]
-async fn grants_exactly_as_declared_order() {
-    let app = app().await;
-    let row = make_order(&app).await;
-    let item = format!("{}/{}", "/orders", row["id"].as_str().unwrap());
-    let token: Option<String> = Some(app.token("role-staff", &["staff"], "staff-org"));
-    let reply = app.call("GET", "/orders", token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 200u16, "{} {} as {}: {}", "GET", "order", "staff", reply.body
-    );
-    assert!(
-        reply.body["items"].as_array().unwrap().iter().any(| r | r["id"] == row["id"]),
-        "{} list as {} shows the row", "order", "staff"
-    );
-    let shown = reply
-        .body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["id"] == row["id"])
-        .all(|r| r.get("customer_id").is_some());
-    assert!(
-        shown, "{} list as {} {} the owner column: {}", "order", "staff", "shows", reply
-        .body
-    );
-    let token: Option<String> = Some(app.token("role-staff", &["staff"], "staff-org"));
-    let reply = app.call("GET", &item, token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 200u16, "{} {} as {}: {}", "GET", "order", "staff", reply.body
-    );
-    assert!(
-        reply.body.get("customer_id").is_some(), "{} get as {} {} the owner column: {}",
-        "order", "staff", "shows", reply.body
-    );
-    let token: Option<String> = Some(app.token("role-staff", &["staff"], "staff-org"));
-    let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
-    assert_eq!(
-        reply.status, 200u16, "{} {} as {}: {}", "PATCH", "order", "staff", reply.body
-    );
-    let token: Option<String> = None::<String>;
-    let reply = app.call("GET", "/orders", token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 401u16, "{} {} as {}: {}", "GET", "order", "anonymous", reply.body
-    );
-    let token: Option<String> = None::<String>;
-    let reply = app.call("GET", &item, token.as_deref(), None).await;
-    assert_eq!(
-        reply.status, 401u16, "{} {} as {}: {}", "GET", "order", "anonymous", reply.body
-    );
-    let token: Option<String> = None::<String>;
-    let reply = app.call("PATCH", &item, token.as_deref(), Some(json!({}))).await;
-    assert_eq!(
-        reply.status, 401u16, "{} {} as {}: {}", "PATCH", "order", "anonymous", reply
-        .body
-    );
+async fn grants_exactly_as_declared() {
+    SUITE.grants_exactly_as_declared().await;
 }
