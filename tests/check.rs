@@ -85,12 +85,10 @@ fn a_hand_edited_file_is_named_with_its_diff() {
     let out = dir.path().join("project");
     generate(&spec, &out);
     let file = out.join("api/src/customer.rs");
-    let text = std::fs::read_to_string(&file)
-        .unwrap()
-        .replace(
-            "update_reply: Grants::OWNER,",
-            "update_reply: Grants::OWNER.public(),",
-        );
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        "update_reply: Grants::OWNER,",
+        "update_reply: Grants::OWNER.public(),",
+    );
     std::fs::write(&file, text).unwrap();
     palisade()
         .arg("check")

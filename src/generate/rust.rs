@@ -45,7 +45,9 @@ fn spaced(text: &str) -> String {
 
 /// Whether `line` is a (possibly `pub`) `use` or `mod` declaration.
 fn declares(line: &str, keyword: &str) -> bool {
-    line.strip_prefix("pub ").unwrap_or(line).starts_with(keyword)
+    line.strip_prefix("pub ")
+        .unwrap_or(line)
+        .starts_with(keyword)
 }
 
 fn blank_between(prev: &str, line: &str) -> bool {

@@ -691,18 +691,7 @@ mod tests {
         cors: None,
     };
 
-    static LIST: Operation = Operation {
-        name: "item.list",
-        grants: Grants {
-            owner: false,
-            roles: &["admin"],
-            public: false,
-        },
-        owner: None,
-        bucket: "default",
-        user_rate: Rate::new(100, 60),
-        anon_rate: Rate::new(100, 60),
-    };
+    static LIST: Operation = Operation::new("item.list", Grants::NONE.roles(&["admin"]), None);
 
     /// A list of items that only `admin` may call.
     fn service() -> Service {
