@@ -62,18 +62,12 @@ static SETTINGS: Settings = Settings {
     cors: None,
 };
 
-static GET_INVOICE: Operation = Operation {
-    name: "invoice.get",
-    grants: Grants {
-        owner: true,
-        roles: &["admin", "support"],
-        public: false,
-    },
-    owner: Some(OwnerClaim::User),
-    bucket: "default",
-    user_rate: Rate::new(1_000_000, 1),
-    anon_rate: Rate::new(30, 60),
-};
+static GET_INVOICE: Operation = Operation::new(
+    "invoice.get",
+    Grants::OWNER.roles(&["admin", "support"]),
+    Some(OwnerClaim::User),
+)
+.throttle("default", Rate::new(1_000_000, 1), Rate::new(30, 60));
 
 /// The invoice table of the billing example as generated (without the
 /// customer reference), plus the index an unowned resource would get, so

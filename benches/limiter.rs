@@ -195,18 +195,8 @@ static SETTINGS: Settings = Settings {
     cors: None,
 };
 
-static GET_ITEM: Operation = Operation {
-    name: "item.get",
-    grants: Grants {
-        owner: true,
-        roles: &[],
-        public: false,
-    },
-    owner: Some(OwnerClaim::User),
-    bucket: "default",
-    user_rate: Rate::new(u32::MAX, 1),
-    anon_rate: Rate::new(30, 60),
-};
+static GET_ITEM: Operation = Operation::new("item.get", Grants::OWNER, Some(OwnerClaim::User))
+    .throttle("default", Rate::new(u32::MAX, 1), Rate::new(30, 60));
 
 async fn item() -> &'static str {
     "ok"

@@ -731,7 +731,11 @@ fn check_create(plan: &ResourcePlan<'_>) -> TokenStream {
             let ident = &f.ident;
             let checks = value_checks(f.column);
             if f.column.required {
-                let v = checked(f, quote!(&input.#ident));
+                let v = if f.column.pii {
+                    quote!(&input.#ident.0)
+                } else {
+                    quote!(&input.#ident)
+                };
                 quote!(let v = #v; #checks)
             } else {
                 let v = checked(f, quote!(v));

@@ -564,8 +564,10 @@ impl Resource {
                         .unwrap_or_else(|| panic!("`{name}`: a table error: no owner column"));
                     let shown = *see == See::OwnerShown;
                     let as_expected = if op == Op::List {
-                        let mut ours = items(name, &reply.body).iter().filter(ours);
-                        ours.all(|r| r.get(owner).is_some() == shown)
+                        // The row must be listed for its owner column to count.
+                        let listed: Vec<&Value> =
+                            items(name, &reply.body).iter().filter(ours).collect();
+                        !listed.is_empty() && listed.iter().all(|r| r.get(owner).is_some() == shown)
                     } else {
                         reply.body.get(owner).is_some() == shown
                     };
