@@ -1,14 +1,15 @@
 //! Rust sources of the generated project, built with quote and printed
 //! with prettyplease.
 //!
-//! Stage: generate. Input: the model. Output: one
-//! `api/src/<resource>.rs` per resource (row and input types, checks, the
-//! store, handlers and routes; `generate::mod` writes the crate root, the
-//! hooks module and the team's files). Invariants: every security decision comes
-//! from the model (grants, owner rule, rows, writable columns, rates); the
-//! store is the only code that reaches the database, and every function of
-//! an owned resource's store takes the caller's `Scope` and appends the
-//! owner condition to its WHERE clause.
+//! Stage: generate. Input: a resource's plan (`generate::plan`). Output:
+//! its `api/src/<resource>.rs` (its table, operations, row and input
+//! types, checks, the per-field parts of the runtime's handlers, hooks and
+//! routes; `generate::mod` writes the crate root, the hooks module and the
+//! team's files), printed by one small function per concern. Invariants:
+//! every security decision comes from the model (grants, owner rule and
+//! readers, update replies, writable columns, link rules, rates); no
+//! statement is written here except the INSERT, so the owner condition is
+//! appended by the runtime's `resource` module alone.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -151,7 +152,7 @@ fn value_checks(column: &Column) -> TokenStream {
                 None => quote!(None),
             };
             let (min, max) = (bound(&c.min), bound(&c.max));
-            quote!(c.number(#name, *v, #min, #max);)
+            quote!(c.number(#name, v, #min, #max);)
         }
         ColumnType::Boolean => quote!(let _ = v;),
         ty => {
@@ -300,17 +301,6 @@ fn imports(plan: &ResourcePlan<'_>) -> TokenStream {
             use palisade_runtime::access::{Access, Grants};
         )
     };
-    let checks = plan
-        .create
-        .iter()
-        .chain(&plan.update)
-        .any(|&i| plan.fields[i].column.ty != ColumnType::Boolean)
-        || plan.update.iter().any(|&i| plan.fields[i].column.required);
-    let checker = checks.then(|| {
-        quote!(
-            use palisade_runtime::check::Checker;
-        )
-    });
     let links = !(plan.create_refs.is_empty() && plan.update_refs.is_empty());
     let routed = !plan.resource.operations.is_empty();
     let mut resource = vec![];
@@ -366,7 +356,6 @@ fn imports(plan: &ResourcePlan<'_>) -> TokenStream {
         use axum::Router;
         #handler
         #access
-        #checker
         #page
         use palisade_runtime::problem::Problem;
         use palisade_runtime::resource::{#(#resource),*};
@@ -584,12 +573,6 @@ fn inputs(plan: &ResourcePlan<'_>) -> TokenStream {
     }
 }
 
-/// The value `v` of a field (a `&T` of its value type) as the checks take
-/// it: a `pii` field's value is inside its `Pii`.
-fn checked(field: &Field<'_>, v: TokenStream) -> TokenStream {
-    if field.column.pii { quote!(&#v.0) } else { v }
-}
-
 /// The `impl Resource for Row`: what the runtime's handlers ask of this
 /// resource's fields.
 fn resource_impl(plan: &ResourcePlan<'_>) -> TokenStream {
@@ -716,7 +699,7 @@ fn checker(checks: Vec<TokenStream>) -> TokenStream {
     if checks.is_empty() {
         quote!(Ok(()))
     } else {
-        quote!(let mut c = Checker::new(); #(#checks)* c.finish())
+        quote!(let mut c = palisade_runtime::check::Checker::new(); #(#checks)* c.finish())
     }
 }
 
@@ -730,17 +713,11 @@ fn check_create(plan: &ResourcePlan<'_>) -> TokenStream {
         .map(|f| {
             let ident = &f.ident;
             let checks = value_checks(f.column);
+            // A `pii` field's value derefs to the value the checks take.
             if f.column.required {
-                let v = if f.column.pii {
-                    quote!(&input.#ident.0)
-                } else {
-                    quote!(&input.#ident)
-                };
-                quote!(let v = #v; #checks)
+                quote!(let v = &input.#ident; #checks)
             } else {
-                let v = checked(f, quote!(v));
-                let rebind = f.column.pii.then(|| quote!(let v = #v;));
-                quote!(if let Some(v) = &input.#ident { #rebind #checks })
+                quote!(if let Some(v) = &input.#ident { #checks })
             }
         })
         .collect();
@@ -769,11 +746,7 @@ fn check_update(plan: &ResourcePlan<'_>) -> TokenStream {
                 return quote!(c.patch(#name, &input.#ident, true););
             }
             let checks = value_checks(f.column);
-            let rebind = f.column.pii.then(|| {
-                let v = checked(f, quote!(v));
-                quote!(let v = #v;)
-            });
-            quote!(if let Some(v) = c.patch(#name, &input.#ident, #required) { #rebind #checks })
+            quote!(if let Some(v) = c.patch(#name, &input.#ident, #required) { #checks })
         })
         .collect();
     let input = if checks.is_empty() {
@@ -811,8 +784,10 @@ fn insert_values(plan: &ResourcePlan<'_>) -> TokenStream {
             }
         } else {
             match (default_value(c, true), &c.default) {
-                (Some(d), _) if is_copy(c) && !c.pii => quote!(input.#ident.or(Some(#d))),
-                (Some(d), _) if is_copy(c) => quote!(input.#ident.map(|v| v.0).or(Some(#d))),
+                (Some(d), _) if is_copy(c) => {
+                    let d = if c.pii { quote!(Pii(#d)) } else { d };
+                    quote!(input.#ident.or(Some(#d)))
+                }
                 (Some(_), Some(serde_json::Value::String(d))) if c.pii => {
                     quote!(input.#ident.as_deref().map(String::as_str).or(Some(#d)))
                 }
@@ -843,21 +818,13 @@ fn links(
     let links = refs.iter().map(|(i, target, targets)| {
         let f = &plan.fields[*i];
         let (ident, name) = (&f.ident, f.name());
-        let as_str = if f.column.pii {
-            quote!(|v| v.0.as_str())
-        } else {
-            quote!(String::as_str)
-        };
+        // Any `&S` where `S: AsRef<str>`: a `String` or a `Pii<String>`.
         let id = if patch {
-            quote!(input.#ident.as_option().map(#as_str))
-        } else if f.column.required && !f.column.pii {
-            quote!(Some(input.#ident.as_str()))
+            quote!(input.#ident.as_option())
         } else if f.column.required {
-            quote!(Some(input.#ident.0.as_str()))
-        } else if f.column.pii {
-            quote!(input.#ident.as_ref().map(#as_str))
+            quote!(Some(&input.#ident))
         } else {
-            quote!(input.#ident.as_deref())
+            quote!(input.#ident.as_ref())
         };
         let rule = match targets {
             LinkTargets::SameOwner => quote!(same_owner),

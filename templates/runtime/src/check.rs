@@ -407,7 +407,7 @@ impl Checker {
     /// a value that rounded onto a bound is decided by [`Number`]'s excess
     /// (`1000000000.0000001` is above a `max` of `1e9` though it is `1e9`
     /// as an `f64`).
-    pub fn number(&mut self, field: &str, v: Number, min: Option<f64>, max: Option<f64>) -> bool {
+    pub fn number(&mut self, field: &str, v: &Number, min: Option<f64>, max: Option<f64>) -> bool {
         let x = v.value;
         if !x.is_finite() {
             return self.fail(field, false, || "must be a finite number".into());
@@ -535,9 +535,9 @@ mod tests {
         assert!(!c.integer("amount", -1, Some(0), None));
         assert!(!c.integer("amount", 11, None, Some(10)));
         assert!(c.integer("amount", 10, Some(0), Some(10)));
-        assert!(!c.number("ratio", f64::NAN.into(), None, None));
-        assert!(!c.number("ratio", f64::INFINITY.into(), None, None));
-        assert!(!c.number("ratio", 1.5.into(), None, Some(1.0)));
+        assert!(!c.number("ratio", &f64::NAN.into(), None, None));
+        assert!(!c.number("ratio", &f64::INFINITY.into(), None, None));
+        assert!(!c.number("ratio", &1.5.into(), None, Some(1.0)));
         let p = c.finish().unwrap_err();
         let fields: Vec<_> = p.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
@@ -571,13 +571,13 @@ mod tests {
         let mut c = Checker::new();
         // Correctly rounded (serde_json's own parser made 1e9 of this).
         assert!(number("1000000000.0000001").get() > 1e9);
-        assert!(!c.number("n", number("1000000000.0000001"), None, Some(1e9)));
+        assert!(!c.number("n", &number("1000000000.0000001"), None, Some(1e9)));
         // An f64 rounds these onto the bound; the text is past it.
         assert_eq!(number("1000000000.00000001").get(), 1e9);
-        assert!(!c.number("n", number("1000000000.00000001"), None, Some(1e9)));
-        assert!(!c.number("n", number("-0.00000000000000000001"), Some(0.0), None));
-        assert!(!c.number("n", number("0.10000000000000001"), None, Some(0.1)));
-        assert!(!c.number("n", number("1e-400"), None, Some(0.0)));
+        assert!(!c.number("n", &number("1000000000.00000001"), None, Some(1e9)));
+        assert!(!c.number("n", &number("-0.00000000000000000001"), Some(0.0), None));
+        assert!(!c.number("n", &number("0.10000000000000001"), None, Some(0.1)));
+        assert!(!c.number("n", &number("1e-400"), None, Some(0.0)));
         // On or inside the bound, however written.
         for ok in [
             "1e9",
@@ -586,13 +586,13 @@ mod tests {
             "999999999.99999999",
             "0.1e10",
         ] {
-            assert!(c.number("n", number(ok), Some(0.0), Some(1e9)), "{ok}");
+            assert!(c.number("n", &number(ok), Some(0.0), Some(1e9)), "{ok}");
         }
-        assert!(c.number("n", number("-0.0"), Some(0.0), None));
-        assert!(c.number("n", number("0.1"), Some(0.1), Some(0.1)));
-        assert!(c.number("n", number("0.09999999999999999999"), None, Some(0.1)));
-        assert!(c.number("n", number("3.14159265358979323846"), None, None));
-        assert!(!c.number("n", number("1e400"), None, None), "infinite");
+        assert!(c.number("n", &number("-0.0"), Some(0.0), None));
+        assert!(c.number("n", &number("0.1"), Some(0.1), Some(0.1)));
+        assert!(c.number("n", &number("0.09999999999999999999"), None, Some(0.1)));
+        assert!(c.number("n", &number("3.14159265358979323846"), None, None));
+        assert!(!c.number("n", &number("1e400"), None, None), "infinite");
         assert_eq!(c.finish().unwrap_err().errors.len(), 6);
     }
 
@@ -602,7 +602,7 @@ mod tests {
         // 10^(10^12), 0.1 and about zero, written with 700,000 zeros.
         let huge = number(&format!("0.{zeros}1e999999999999"));
         assert_eq!(huge.get(), f64::INFINITY);
-        assert!(!Checker::new().number("n", huge, None, Some(1.0)));
+        assert!(!Checker::new().number("n", &huge, None, Some(1.0)));
         assert_eq!(number(&format!("0.{zeros}1e700000")).get(), 0.1);
         assert_eq!(number(&format!("1{zeros}e-999999999999")).get(), 0.0);
         assert_eq!(number(&format!("1{zeros}e-700000")).get(), 1.0);
@@ -662,7 +662,7 @@ mod tests {
         let body = parse(r#"{"a": 1000000000.00000001}"#).unwrap();
         assert_eq!(body.a.map(Number::get), Some(1e9));
         let above = body.a.unwrap();
-        assert!(!Checker::new().number("a", above, None, Some(1e9)));
+        assert!(!Checker::new().number("a", &above, None, Some(1e9)));
         assert!(parse(r#"{"a": null}"#).unwrap().a.is_none());
         for bad in [
             r#"{"a": "1"}"#,
@@ -676,7 +676,7 @@ mod tests {
         }
         // Out of f64 range: a 422 from the checker, not a parse error.
         let body = parse(r#"{"a": 1e400}"#).unwrap();
-        assert!(!Checker::new().number("a", body.a.unwrap(), None, None));
+        assert!(!Checker::new().number("a", &body.a.unwrap(), None, None));
     }
 
     #[test]

@@ -348,7 +348,7 @@ impl ListQuery {
 
 /// A quoted SQL identifier (names are `[a-z][a-z0-9_]*` after validation;
 /// quotes are doubled anyway).
-fn quote(name: &str) -> String {
+pub(crate) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

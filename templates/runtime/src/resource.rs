@@ -38,7 +38,7 @@ use sqlx::{Arguments as _, Encode, FromRow, QueryBuilder, Sqlite, SqlitePool, Ty
 use super::access::{Access, Grants, OwnerClaim, Scope};
 use super::auth::Caller;
 use super::body::{self, Json};
-use super::page::{self, ListQuery, ListRules};
+use super::page::{self, ListQuery, ListRules, quote};
 use super::problem::Problem;
 use super::row::now;
 use super::server::App;
@@ -109,33 +109,44 @@ pub struct Link<'a> {
 
 impl<'a> Link<'a> {
     /// `field` names `id`, a row of `target` of the new row's owner.
-    pub fn same_owner(field: &'static str, target: &'static Table, id: Option<&'a str>) -> Self {
-        Link {
-            field,
-            target,
-            rule: LinkRule::SameOwner,
-            id,
-        }
+    pub fn same_owner<S>(field: &'static str, target: &'static Table, id: Option<&'a S>) -> Self
+    where
+        S: AsRef<str> + ?Sized,
+    {
+        Link::new(field, target, LinkRule::SameOwner, id)
     }
 
     /// `field` names `id`, any row of `target` (its rows are public).
-    pub fn any(field: &'static str, target: &'static Table, id: Option<&'a str>) -> Self {
-        Link {
-            field,
-            target,
-            rule: LinkRule::Any,
-            id,
-        }
+    pub fn any<S>(field: &'static str, target: &'static Table, id: Option<&'a S>) -> Self
+    where
+        S: AsRef<str> + ?Sized,
+    {
+        Link::new(field, target, LinkRule::Any, id)
     }
 
     /// `field` names `id`, which no row of `target` can be for the new
     /// row's owner: any value is refused.
-    pub fn nothing(field: &'static str, target: &'static Table, id: Option<&'a str>) -> Self {
+    pub fn nothing<S>(field: &'static str, target: &'static Table, id: Option<&'a S>) -> Self
+    where
+        S: AsRef<str> + ?Sized,
+    {
+        Link::new(field, target, LinkRule::Nothing, id)
+    }
+
+    fn new<S>(
+        field: &'static str,
+        target: &'static Table,
+        rule: LinkRule,
+        id: Option<&'a S>,
+    ) -> Self
+    where
+        S: AsRef<str> + ?Sized,
+    {
         Link {
             field,
             target,
-            rule: LinkRule::Nothing,
-            id,
+            rule,
+            id: id.map(AsRef::as_ref),
         }
     }
 }
@@ -448,12 +459,20 @@ async fn check_links(app: &App, owner: Option<&str>, links: Vec<Link<'_>>) -> Re
             continue;
         };
         let message = || format!("no `{}` with this id", link.target.name);
+        let t = link.target;
         let rows = match (link.rule, owner) {
             (LinkRule::Nothing, _) => return Err(Problem::invalid(link.field, message())),
             (LinkRule::SameOwner, Some(owner)) => Scope::Owned(owner.to_owned()),
-            _ => Scope::All,
+            // Both tables unowned: the rows of nobody, the service's own.
+            (LinkRule::SameOwner, None) if t.owner.is_none() => Scope::All,
+            // Never every row of an owned table for want of an owner.
+            (LinkRule::SameOwner, None) => {
+                return Err(Problem::internal(
+                    &"a same-owner reference without the new row's owner",
+                ));
+            }
+            (LinkRule::Any, _) => Scope::All,
         };
-        let t = link.target;
         let mut sql = QueryBuilder::<Sqlite>::new("SELECT 1 FROM ");
         sql.push(t.table)
             .push(" WHERE \"id\" = ")
@@ -482,10 +501,4 @@ async fn still_referenced(db: &SqlitePool, t: &Table, id: &str) -> Option<Proble
         }
     }
     None
-}
-
-/// A quoted SQL identifier (spec names are `[a-z][a-z0-9_]*`; quotes are
-/// doubled anyway).
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }

@@ -94,6 +94,12 @@ impl<T> DerefMut for Pii<T> {
     }
 }
 
+impl<T: AsRef<str>> AsRef<str> for Pii<T> {
+    fn as_ref(&self) -> &str {
+        self.0.as_ref()
+    }
+}
+
 impl<T> From<T> for Pii<T> {
     fn from(value: T) -> Pii<T> {
         Pii(value)

@@ -11,7 +11,6 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants, OwnerClaim};
-use palisade_runtime::check::Checker;
 use palisade_runtime::page::ListRules;
 use palisade_runtime::problem::Problem;
 use palisade_runtime::resource::{self, HookFns, Owner, Resource, Table, Values};
@@ -127,11 +126,10 @@ impl Resource for Row {
     }
 
     fn check_create(input: &CreateInput) -> Result<(), Problem> {
-        let mut c = Checker::new();
+        let mut c = palisade_runtime::check::Checker::new();
         let v = &input.name;
         c.string("name", v, None, Some(120));
         if let Some(v) = &input.email {
-            let v = &v.0;
             c.string("email", v, None, None);
             c.email("email", v);
         }
@@ -139,12 +137,11 @@ impl Resource for Row {
     }
 
     fn check_update(input: &UpdateInput) -> Result<(), Problem> {
-        let mut c = Checker::new();
+        let mut c = palisade_runtime::check::Checker::new();
         if let Some(v) = c.patch("name", &input.name, true) {
             c.string("name", v, None, Some(120));
         }
         if let Some(v) = c.patch("email", &input.email, false) {
-            let v = &v.0;
             c.string("email", v, None, None);
             c.email("email", v);
         }

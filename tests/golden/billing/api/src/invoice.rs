@@ -11,7 +11,6 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants, OwnerClaim};
-use palisade_runtime::check::Checker;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
 use palisade_runtime::resource::{self, HookFns, Link, Owner, Resource, Table, Values};
@@ -187,7 +186,7 @@ impl Resource for Row {
     }
 
     fn check_create(input: &CreateInput) -> Result<(), Problem> {
-        let mut c = Checker::new();
+        let mut c = palisade_runtime::check::Checker::new();
         let v = &input.number;
         c.string("number", v, None, Some(32));
         let v = &input.amount_cents;
@@ -210,7 +209,7 @@ impl Resource for Row {
     }
 
     fn check_update(input: &UpdateInput) -> Result<(), Problem> {
-        let mut c = Checker::new();
+        let mut c = palisade_runtime::check::Checker::new();
         if let Some(v) = c.patch("number", &input.number, true) {
             c.string("number", v, None, Some(32));
         }
@@ -253,11 +252,7 @@ impl Resource for Row {
 
     fn create_links(input: &CreateInput) -> Vec<Link<'_>> {
         Vec::from([
-            Link::same_owner(
-                "customer",
-                &super::customer::TABLE,
-                Some(input.customer.as_str()),
-            ),
+            Link::same_owner("customer", &super::customer::TABLE, Some(&input.customer)),
         ])
     }
 
@@ -266,7 +261,7 @@ impl Resource for Row {
             Link::same_owner(
                 "customer",
                 &super::customer::TABLE,
-                input.customer.as_option().map(String::as_str),
+                input.customer.as_option(),
             ),
         ])
     }

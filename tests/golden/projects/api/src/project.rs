@@ -13,7 +13,6 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants, OwnerClaim};
-use palisade_runtime::check::Checker;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
 use palisade_runtime::resource::{self, HookFns, Owner, Resource, Table, Values};
@@ -164,14 +163,14 @@ impl Resource for Row {
     }
 
     fn check_create(input: &CreateInput) -> Result<(), Problem> {
-        let mut c = Checker::new();
+        let mut c = palisade_runtime::check::Checker::new();
         let v = &input.slug;
         c.string("slug", v, Some(3), Some(40));
         c.pattern("slug", v, &PATTERN_SLUG);
         let v = &input.title;
         c.string("title", v, None, Some(200));
         if let Some(v) = &input.budget {
-            c.number("budget", *v, Some(0.0), Some(1000000000.0));
+            c.number("budget", v, Some(0.0), Some(1000000000.0));
         }
         if let Some(v) = &input.homepage {
             c.string("homepage", v, None, Some(500));
@@ -185,7 +184,7 @@ impl Resource for Row {
     }
 
     fn check_update(input: &UpdateInput) -> Result<(), Problem> {
-        let mut c = Checker::new();
+        let mut c = palisade_runtime::check::Checker::new();
         if let Some(v) = c.patch("slug", &input.slug, true) {
             c.string("slug", v, Some(3), Some(40));
             c.pattern("slug", v, &PATTERN_SLUG);
@@ -194,7 +193,7 @@ impl Resource for Row {
             c.string("title", v, None, Some(200));
         }
         if let Some(v) = c.patch("budget", &input.budget, false) {
-            c.number("budget", *v, Some(0.0), Some(1000000000.0));
+            c.number("budget", v, Some(0.0), Some(1000000000.0));
         }
         if let Some(v) = c.patch("homepage", &input.homepage, false) {
             c.string("homepage", v, None, Some(500));

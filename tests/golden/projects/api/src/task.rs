@@ -11,7 +11,6 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants, OwnerClaim};
-use palisade_runtime::check::Checker;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
 use palisade_runtime::resource::{self, HookFns, Link, Owner, Resource, Table, Values};
@@ -194,7 +193,7 @@ impl Resource for Row {
     }
 
     fn check_create(input: &CreateInput) -> Result<(), Problem> {
-        let mut c = Checker::new();
+        let mut c = palisade_runtime::check::Checker::new();
         let v = &input.project;
         c.string("project", v, None, None);
         c.uuid("project", v);
@@ -216,7 +215,6 @@ impl Resource for Row {
             c.uuid("external_id", v);
         }
         if let Some(v) = &input.assignee {
-            let v = &v.0;
             c.string("assignee", v, None, None);
             c.email("assignee", v);
         }
@@ -224,7 +222,7 @@ impl Resource for Row {
     }
 
     fn check_update(input: &UpdateInput) -> Result<(), Problem> {
-        let mut c = Checker::new();
+        let mut c = palisade_runtime::check::Checker::new();
         if let Some(v) = c.patch("project", &input.project, true) {
             c.string("project", v, None, None);
             c.uuid("project", v);
@@ -244,7 +242,6 @@ impl Resource for Row {
             c.datetime("due_at", v);
         }
         if let Some(v) = c.patch("assignee", &input.assignee, false) {
-            let v = &v.0;
             c.string("assignee", v, None, None);
             c.email("assignee", v);
         }
@@ -274,11 +271,7 @@ impl Resource for Row {
 
     fn create_links(input: &CreateInput) -> Vec<Link<'_>> {
         Vec::from([
-            Link::same_owner(
-                "project",
-                &super::project::TABLE,
-                Some(input.project.as_str()),
-            ),
+            Link::same_owner("project", &super::project::TABLE, Some(&input.project)),
         ])
     }
 
@@ -287,7 +280,7 @@ impl Resource for Row {
             Link::same_owner(
                 "project",
                 &super::project::TABLE,
-                input.project.as_option().map(String::as_str),
+                input.project.as_option(),
             ),
         ])
     }

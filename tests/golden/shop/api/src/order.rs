@@ -11,7 +11,6 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants, OwnerClaim};
-use palisade_runtime::check::Checker;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
 use palisade_runtime::resource::{self, HookFns, Link, Owner, Resource, Table, Values};
@@ -172,7 +171,7 @@ impl Resource for Row {
     }
 
     fn check_create(input: &CreateInput) -> Result<(), Problem> {
-        let mut c = Checker::new();
+        let mut c = palisade_runtime::check::Checker::new();
         let v = &input.product;
         c.string("product", v, None, None);
         c.uuid("product", v);
@@ -183,7 +182,6 @@ impl Resource for Row {
             c.string("match", v, None, Some(64));
         }
         if let Some(v) = &input.note {
-            let v = &v.0;
             c.string("note", v, None, Some(500));
         }
         if let Some(v) = &input.placed_at {
@@ -194,7 +192,7 @@ impl Resource for Row {
     }
 
     fn check_update(input: &UpdateInput) -> Result<(), Problem> {
-        let mut c = Checker::new();
+        let mut c = palisade_runtime::check::Checker::new();
         if let Some(v) = c.patch("product", &input.product, true) {
             c.string("product", v, None, None);
             c.uuid("product", v);
@@ -206,7 +204,6 @@ impl Resource for Row {
             c.string("match", v, None, Some(64));
         }
         if let Some(v) = c.patch("note", &input.note, false) {
-            let v = &v.0;
             c.string("note", v, None, Some(500));
         }
         c.finish()
@@ -231,18 +228,12 @@ impl Resource for Row {
     }
 
     fn create_links(input: &CreateInput) -> Vec<Link<'_>> {
-        Vec::from([
-            Link::any("product", &super::product::TABLE, Some(input.product.as_str())),
-        ])
+        Vec::from([Link::any("product", &super::product::TABLE, Some(&input.product))])
     }
 
     fn update_links(input: &UpdateInput) -> Vec<Link<'_>> {
         Vec::from([
-            Link::any(
-                "product",
-                &super::product::TABLE,
-                input.product.as_option().map(String::as_str),
-            ),
+            Link::any("product", &super::product::TABLE, input.product.as_option()),
         ])
     }
 

@@ -9,7 +9,6 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants};
-use palisade_runtime::check::Checker;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
 use palisade_runtime::resource::{self, HookFns, Resource, Table, Values};
@@ -178,7 +177,7 @@ impl Resource for Row {
     }
 
     fn check_create(input: &CreateInput) -> Result<(), Problem> {
-        let mut c = Checker::new();
+        let mut c = palisade_runtime::check::Checker::new();
         let v = &input.sku;
         c.string("sku", v, None, None);
         c.pattern("sku", v, &PATTERN_SKU);
@@ -197,7 +196,7 @@ impl Resource for Row {
     }
 
     fn check_update(input: &UpdateInput) -> Result<(), Problem> {
-        let mut c = Checker::new();
+        let mut c = palisade_runtime::check::Checker::new();
         if let Some(v) = c.patch("sku", &input.sku, true) {
             c.string("sku", v, None, None);
             c.pattern("sku", v, &PATTERN_SKU);
