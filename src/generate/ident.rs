@@ -74,9 +74,12 @@ pub fn constant(prefix: &str, name: &str) -> Ident {
     )
 }
 
-/// Module names for resources: the escaped name, made unique if escaping
-/// made two names collide (`self` and `self_`).
-pub fn modules<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<Ident> {
+/// Module names for resources, as written in code (`r#type` for `type`):
+/// the escaped name, made unique if escaping made two names collide
+/// (`self` and `self_`). Computed once per project; strings, so that the
+/// threads that print modules can share them ([`module`] makes each one an
+/// identifier).
+pub fn modules<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let mut taken: Vec<String> = Vec::new();
     let names: Vec<&str> = names.into_iter().collect();
     for name in &names {
@@ -91,12 +94,14 @@ pub fn modules<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<Ident> {
         taken.push(candidate);
     }
     taken
-        .iter()
-        .map(|t| match t.strip_prefix("r#") {
-            Some(raw) => Ident::new_raw(raw, Span::call_site()),
-            None => Ident::new(t, Span::call_site()),
-        })
-        .collect()
+}
+
+/// The identifier of a module name from [`modules`].
+pub fn module(name: &str) -> Ident {
+    match name.strip_prefix("r#") {
+        Some(raw) => Ident::new_raw(raw, Span::call_site()),
+        None => Ident::new(name, Span::call_site()),
+    }
 }
 
 #[cfg(test)]
@@ -143,10 +148,8 @@ mod tests {
 
     #[test]
     fn module_names_stay_unique() {
-        let mods: Vec<String> = modules(["self", "self_", "type"])
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let mods = modules(["self", "self_", "type"]);
         assert_eq!(mods, ["self__", "self_", "r#type"]);
+        assert_eq!(module(&mods[2]).to_string(), "r#type");
     }
 }

@@ -439,6 +439,8 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
     // modules are printed (themselves on every core), so no core idles
     // through a serial stage. Each thread builds its own tokens (they are
     // not `Send`) and the bytes do not depend on the scheduling.
+    // The module of each resource, named once for every file that names it.
+    let modules = ident::modules(service.resources.iter().map(|r| r.name.as_str()));
     let (security_tests, openapi, printed) = std::thread::scope(|scope| {
         let security_tests = scope.spawn(|| {
             // The tests name the generated API crate.
@@ -446,7 +448,7 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
                 name: api_package.replace('-', "_"),
                 ..service.clone()
             };
-            rust::print(tests::security_tests(&tests_view))
+            rust::print(tests::security_tests(&tests_view, &modules))
         });
         let openapi = scope.spawn(|| {
             let mut text = serde_json::to_string_pretty(&openapi::document(service, VERSION))
@@ -454,7 +456,7 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
             text.push('\n');
             text
         });
-        let printed = resource_modules(service);
+        let printed = resource_modules(service, &modules);
         let join = "generation threads do not panic";
         (
             security_tests.join().expect(join),
@@ -470,18 +472,10 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
     project.generated("api/tests/security.rs", format!("{head}{security_tests}"));
     project.generated(
         "api/src/lib.rs",
-        format!("{head}{}", rust::print(api_lib(service))),
+        format!("{head}{}", rust::print(api_lib(service, &modules))),
     );
-    let modules: Vec<(String, syn::Ident)> = service
-        .resources
-        .iter()
-        .map(|r| r.name.clone())
-        .zip(ident::modules(
-            service.resources.iter().map(|r| r.name.as_str()),
-        ))
-        .collect();
     let hooks = hook_files(&modules);
-    for ((((resource, (_, module)), code), hook), file) in service
+    for ((((resource, module), code), hook), file) in service
         .resources
         .iter()
         .zip(&modules)
@@ -492,7 +486,7 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
         project.generated(format!("api/src/{file}.rs"), format!("{head}{code}"));
         project.user(
             format!("src/hooks/{hook}.rs"),
-            render(&env, "hooks.rs", context! { resource => &resource.name, module => module.to_string(), file => &file, ..workspace.clone() }),
+            render(&env, "hooks.rs", context! { resource => &resource.name, module => module, file => &file, ..workspace.clone() }),
         );
     }
     project.generated(
@@ -523,30 +517,14 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
 /// are spread over the available cores; token streams are not `Send`, so
 /// each thread builds its own from the model, and the output is the same
 /// bytes whatever the number of threads.
-fn resource_modules(service: &Service) -> Vec<String> {
+fn resource_modules(service: &Service, modules: &[String]) -> Vec<String> {
     let count = service.resources.len();
     let batch = |indices: Vec<usize>| -> Vec<(usize, String)> {
-        let modules: Vec<(String, syn::Ident)> = service
-            .resources
-            .iter()
-            .map(|r| r.name.clone())
-            .zip(ident::modules(
-                service.resources.iter().map(|r| r.name.as_str()),
-            ))
-            .collect();
         indices
             .into_iter()
             .map(|i| {
-                let resource = &service.resources[i];
-                (
-                    i,
-                    rust::print(rust::resource_module(&plan::ResourcePlan::new(
-                        service,
-                        resource,
-                        modules[i].1.clone(),
-                        &modules,
-                    ))),
-                )
+                let plan = plan::ResourcePlan::new(service, i, modules);
+                (i, rust::print(rust::resource_module(&plan)))
             })
             .collect()
     };
@@ -573,8 +551,9 @@ fn resource_modules(service: &Service) -> Vec<String> {
     printed.into_iter().map(|(_, code)| code).collect()
 }
 
-fn api_lib(service: &Service) -> TokenStream {
-    let modules = ident::modules(service.resources.iter().map(|r| r.name.as_str()));
+fn api_lib(service: &Service, modules: &[String]) -> TokenStream {
+    let files = api_files(modules);
+    let modules: Vec<syn::Ident> = modules.iter().map(|m| ident::module(m)).collect();
     let auth = &service.auth;
     let algorithm = ident::internal(auth.algorithm.name());
     let key_env = auth.key.env();
@@ -616,16 +595,13 @@ fn api_lib(service: &Service) -> TokenStream {
     let merges = modules.iter().map(|m| quote!(.merge(#m::routes(app))));
     // A resource named `api` is the module `api::api`; `::axum` stays the
     // crate when a resource is named `axum`.
-    let declarations = modules
-        .iter()
-        .zip(api_files(&modules_named(&modules)))
-        .map(|(m, file)| {
-            let path = (m.to_string().trim_start_matches("r#") != file).then(|| {
-                let path = format!("{file}.rs");
-                quote!(#[path = #path])
-            });
-            quote!(#path pub mod #m;)
+    let declarations = modules.iter().zip(files).map(|(m, file)| {
+        let path = (m.to_string().trim_start_matches("r#") != file).then(|| {
+            let path = format!("{file}.rs");
+            quote!(#[path = #path])
         });
+        quote!(#path pub mod #m;)
+    });
     let bounds: Vec<TokenStream> = modules.iter().map(|m| quote!(#m::Hooks)).collect();
     let table_fields = modules
         .iter()
@@ -719,30 +695,24 @@ fn api_lib(service: &Service) -> TokenStream {
 /// name, except that a resource named `mod` cannot have `src/hooks/mod.rs`
 /// (the hooks module's own file): it gets `_mod`, a name no resource can
 /// have (they start with a letter), so it never changes with the others.
-fn hook_files(modules: &[(String, syn::Ident)]) -> Vec<String> {
+fn hook_files(modules: &[String]) -> Vec<String> {
     files_avoiding(modules, &["mod"])
 }
 
 /// The file stem of each resource's module in `api/src/`: its name, except
 /// that `lib.rs` is the crate's root and `main.rs` would be taken for a
 /// binary: those are `_lib` and `_main`.
-pub fn api_files(modules: &[(String, syn::Ident)]) -> Vec<String> {
+pub fn api_files(modules: &[String]) -> Vec<String> {
     files_avoiding(modules, &["lib", "main"])
-}
-
-/// The resources' module names with `(name, module)` pairs as
-/// [`api_files`] takes them.
-fn modules_named(modules: &[syn::Ident]) -> Vec<(String, syn::Ident)> {
-    modules.iter().map(|m| (m.to_string(), m.clone())).collect()
 }
 
 /// Each module's file stem (its name without `r#`), a name of `taken`
 /// prefixed with `_`.
-fn files_avoiding(modules: &[(String, syn::Ident)], taken: &[&str]) -> Vec<String> {
+fn files_avoiding(modules: &[String], taken: &[&str]) -> Vec<String> {
     modules
         .iter()
-        .map(|(_, m)| {
-            let stem = m.to_string().trim_start_matches("r#").to_string();
+        .map(|m| {
+            let stem = m.trim_start_matches("r#").to_string();
             if taken.contains(&stem.as_str()) {
                 format!("_{stem}")
             } else {
@@ -752,17 +722,14 @@ fn files_avoiding(modules: &[(String, syn::Ident)], taken: &[&str]) -> Vec<Strin
         .collect()
 }
 
-fn hooks_mod(modules: &[(String, syn::Ident)], api: &syn::Ident) -> TokenStream {
+fn hooks_mod(modules: &[String], api: &syn::Ident) -> TokenStream {
     // rustfmt formats this module (it is the parent of user files), and
     // orders `mod` items by name: so do we, or `cargo fmt` would rewrite it.
-    let mut mods: Vec<(&syn::Ident, String)> = modules
-        .iter()
-        .map(|(_, m)| m)
-        .zip(hook_files(modules))
-        .collect();
-    mods.sort_by_key(|(m, _)| m.to_string().trim_start_matches("r#").to_string());
+    let mut mods: Vec<(&String, String)> = modules.iter().zip(hook_files(modules)).collect();
+    mods.sort_by_key(|(m, _)| m.trim_start_matches("r#").to_string());
     // A resource named `hooks` is the module `hooks::hooks`.
     let mods = mods.into_iter().map(|(m, file)| {
+        let m = ident::module(m);
         let inception = (m == "hooks").then(|| quote!(#[allow(clippy::module_inception)]));
         let path = (m.to_string().trim_start_matches("r#") != file).then(|| {
             let path = format!("{file}.rs");

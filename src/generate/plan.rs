@@ -60,14 +60,10 @@ pub struct ResourcePlan<'a> {
 }
 
 impl<'a> ResourcePlan<'a> {
-    /// Plans `resource`, the module `module` among `modules` (the name and
-    /// identifier of every resource's module, for reference targets).
-    pub fn new(
-        service: &'a Service,
-        resource: &'a Resource,
-        module: syn::Ident,
-        modules: &[(String, syn::Ident)],
-    ) -> ResourcePlan<'a> {
+    /// Plans the resource at `index`, given every resource's module name
+    /// (`ident::modules`, for its own and its reference targets').
+    pub fn new(service: &'a Service, index: usize, modules: &[String]) -> ResourcePlan<'a> {
+        let resource = &service.resources[index];
         let fields: Vec<Field<'a>> = resource
             .columns
             .iter()
@@ -99,8 +95,8 @@ impl<'a> ResourcePlan<'a> {
                         return None;
                     };
                     let link = fields[i].column.link.as_ref()?;
-                    let module = &modules.iter().find(|(n, _)| n == target)?.1;
-                    Some((i, module.clone(), link.targets))
+                    let target = service.resources.iter().position(|r| &r.name == target)?;
+                    Some((i, ident::module(&modules[target]), link.targets))
                 })
                 .collect()
         };
@@ -109,7 +105,7 @@ impl<'a> ResourcePlan<'a> {
         ResourcePlan {
             service,
             resource,
-            module,
+            module: ident::module(&modules[index]),
             owner: fields
                 .iter()
                 .position(|f| f.column.origin == ColumnOrigin::Owner),

@@ -650,8 +650,9 @@ fn grants(
 }
 
 /// The `api/tests/security.rs` file of the project; `service.name` is the
-/// generated API crate's name.
-pub fn security_tests(service: &Service) -> TokenStream {
+/// generated API crate's name, `modules` each resource's module
+/// (`ident::modules`).
+pub fn security_tests(service: &Service, modules: &[String]) -> TokenStream {
     let krate = format_ident!("{}", service.name.replace('-', "_"));
     // `{}` bodies, for requests that must fail before the body is read.
     let empty_fits = fits(service, &json!({}));
@@ -722,7 +723,7 @@ pub fn security_tests(service: &Service) -> TokenStream {
             imports.push(quote!(#ty));
         }
     }
-    let modules = super::ident::modules(service.resources.iter().map(|r| r.name.as_str()));
+    let modules = modules.iter().map(|m| super::ident::module(m));
     quote! {
         #header
 
