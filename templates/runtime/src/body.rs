@@ -115,10 +115,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
 /// Maps a serde error to 400 (syntax) or 422 naming the field.
 fn problem_for(e: &serde_json::Error, path: &str) -> Problem {
     use serde_json::error::Category;
-    if !matches!(e.classify(), Category::Data) {
+    let text = e.to_string();
+    let syntax = [super::check::OUT_OF_RANGE, super::check::NOT_JSON];
+    if !matches!(e.classify(), Category::Data) || syntax.iter().any(|s| text.starts_with(s)) {
         return Problem::bad_request("the request body is not valid JSON");
     }
-    let text = e.to_string();
     // serde_json appends " at line L column C"; the position is noise here.
     let message = match text.rfind(" at line ") {
         Some(i) => &text[..i],

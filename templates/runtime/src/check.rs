@@ -85,7 +85,15 @@ where
     let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
     let text = raw.get();
     let unexpected = match text.as_bytes().first() {
+        Some(b'-' | b'0'..=b'9') if out_of_range(text) => {
+            return Err(D::Error::custom(OUT_OF_RANGE));
+        }
         Some(b'-' | b'0'..=b'9') => return text.parse().map_err(D::Error::custom),
+        // A string that serde_json would refuse to decode (a lone
+        // surrogate) is a syntax error whatever the field's type.
+        Some(b'"') if serde_json::from_str::<String>(text).is_err() => {
+            return Err(D::Error::custom(NOT_JSON));
+        }
         Some(b'"') => Unexpected::Other("string"),
         Some(b't' | b'f') => Unexpected::Other("boolean"),
         Some(b'[') => Unexpected::Seq,
@@ -93,6 +101,22 @@ where
         _ => Unexpected::Unit,
     };
     Err(D::Error::invalid_type(unexpected, &expected))
+}
+
+/// serde_json's message for a JSON number past `f64`'s range (`1e400`),
+/// which it reads as a syntax error: [`super::body::parse`] answers it 400
+/// whichever field type meets it, ours too.
+pub(crate) const OUT_OF_RANGE: &str = "number out of range";
+
+/// The message of text inside a number field's raw value that is not JSON
+/// at all; answered 400 like [`OUT_OF_RANGE`].
+pub(crate) const NOT_JSON: &str = "not valid JSON";
+
+/// Whether the JSON number `text` is past `f64`'s range, decided on its
+/// exact decimal (as [`Number`] reads it).
+fn out_of_range(text: &str) -> bool {
+    Decimal::parse(text)
+        .is_some_and(|d| d.normalized().parse::<f64>().is_ok_and(|v| v.is_infinite()))
 }
 
 impl<'de> serde::Deserialize<'de> for Number {
@@ -674,9 +698,23 @@ mod tests {
             assert_eq!(p.status.as_u16(), 422, "{bad}");
             assert_eq!(p.errors[0].field, "a", "{bad}");
         }
-        // Out of f64 range: a 422 from the checker, not a parse error.
-        let body = parse(r#"{"a": 1e400}"#).unwrap();
-        assert!(!Checker::new().number("a", &body.a.unwrap(), None, None));
+        // Out of f64 range: a 400 as serde_json gives for any other field
+        // type (ATTACKS INP-05); the checker refuses it too, were it read.
+        for huge in [r#"{"a": 1e400}"#, r#"{"a": -1e400}"#] {
+            assert_eq!(parse(huge).err().expect(huge).status.as_u16(), 400);
+        }
+        // Not JSON text in the field: 400, as for a field of any type.
+        let surrogate = parse(r#"{"a": "\ud800"}"#).err().unwrap();
+        assert_eq!(surrogate.status.as_u16(), 400);
+        assert!(!Checker::new().number("a", &number("1e400"), None, None));
+        #[derive(serde::Deserialize)]
+        struct Count {
+            #[allow(dead_code)]
+            n: Integer,
+        }
+        let count = |json: &str| super::super::body::parse::<Count>(json.as_bytes());
+        assert_eq!(count(r#"{"n": 1e400}"#).err().unwrap().status.as_u16(), 400);
+        assert_eq!(count(r#"{"n": 1e300}"#).err().unwrap().status.as_u16(), 422);
     }
 
     #[test]
