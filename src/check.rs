@@ -134,7 +134,18 @@ pub fn check(project: &Project, manifest: &Manifest, dir: &Path) -> anyhow::Resu
                 diff: unified_diff(path, "", &file.contents).0,
                 line: 1,
             }),
-            (Ownership::Generated, Some(bytes)) if bytes == file.contents.as_bytes() => {}
+            (Ownership::Generated | Ownership::Migration, Some(bytes))
+                if bytes == file.contents.as_bytes() => {}
+            (Ownership::Migration, Some(bytes)) => {
+                let (diff, line) =
+                    unified_diff(path, &String::from_utf8_lossy(&bytes), &file.contents);
+                drift.findings.push(Finding {
+                    path: path.clone(),
+                    kind: Kind::HandEdited,
+                    diff,
+                    line,
+                });
+            }
             (Ownership::Generated, Some(bytes)) => {
                 let disk = String::from_utf8_lossy(&bytes);
                 let written_by_palisade = previous
@@ -158,9 +169,32 @@ pub fn check(project: &Project, manifest: &Manifest, dir: &Path) -> anyhow::Resu
             }
         }
     }
+    // Earlier migrations are never regenerated: they are compared with
+    // the hash palisade wrote them with.
+    for (path, written) in &project.frozen {
+        match std::fs::read(plain_path(dir, path)?) {
+            Err(_) => drift.findings.push(Finding {
+                path: path.clone(),
+                kind: Kind::Missing,
+                diff: String::new(),
+                line: 1,
+            }),
+            Ok(bytes) if sha256(&bytes) != *written => drift.findings.push(Finding {
+                path: path.clone(),
+                kind: Kind::HandEdited,
+                diff: String::new(),
+                line: 1,
+            }),
+            Ok(_) => {}
+        }
+    }
     if let Some(previous) = &previous {
         for (path, entry) in &previous.files {
-            if expected.contains_key(path) || std::fs::symlink_metadata(dir.join(path)).is_err() {
+            if expected.contains_key(path)
+                || project.frozen.contains_key(path)
+                || entry.ownership == Ownership::Migration
+                || std::fs::symlink_metadata(dir.join(path)).is_err()
+            {
                 continue;
             }
             match entry.ownership {
@@ -171,6 +205,7 @@ pub fn check(project: &Project, manifest: &Manifest, dir: &Path) -> anyhow::Resu
                     path: path.clone(),
                     message: "this user file belongs to something the spec no longer has; it is no longer compiled, and palisade leaves it in place".to_string(),
                 }),
+                Ownership::Migration => {}
             }
         }
     }

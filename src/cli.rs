@@ -59,6 +59,11 @@ pub enum Command {
         /// Write into a non-empty directory that palisade did not generate.
         #[arg(long)]
         force: bool,
+        /// Write a migration that drops data (a removed field or resource)
+        /// or that depends on the rows that exist (a new `unique` or
+        /// `required`, a narrowed type; the migration checks them first).
+        #[arg(long)]
+        allow_destructive: bool,
     },
     /// Print the resolved model of a spec as JSON: every default applied and
     /// every decision made (who may run each operation, on which rows).
@@ -108,7 +113,12 @@ pub fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Validate { specs, format } => validate(&specs, format, color),
-        Command::Generate { spec, out, force } => generate(&spec, &out, force, color),
+        Command::Generate {
+            spec,
+            out,
+            force,
+            allow_destructive,
+        } => generate(&spec, &out, force, allow_destructive, color),
         Command::Schema { out } => schema(out.as_deref()),
         Command::Check { spec, out, format } => check(&spec, &out, format, color),
         Command::Model { spec } => match compile_for_command(&spec, color) {
@@ -278,13 +288,86 @@ fn spec_file_name(path: &Path) -> String {
     )
 }
 
-fn generate(spec: &Path, out: &Path, force: bool, color: bool) -> u8 {
+/// The project of `compiled` for the directory `out`: its migrations
+/// continue the history recorded there. Refused changes are reported as
+/// located diagnostics (exit 2), as is a history that cannot be read.
+fn project_for(
+    compiled: &crate::Compiled,
+    name: &str,
+    out: &Path,
+    allow_destructive: bool,
+    color: bool,
+) -> Result<crate::generate::Project, u8> {
+    let previous = if out.is_dir() {
+        crate::write::Manifest::read(out).map_err(|e| {
+            eprintln!("error: {e:#}");
+            2
+        })?
+    } else {
+        None
+    };
+    let history = crate::write::history(out, previous.as_ref(), &compiled.model).map_err(|e| {
+        eprintln!("error: {e:#}");
+        2
+    })?;
+    match crate::migrate::next(history, &compiled.model, allow_destructive) {
+        Ok(migrations) => Ok(crate::generate::generate_migrated(
+            &compiled.model,
+            name,
+            &migrations,
+        )),
+        Err(refusals) => {
+            let report = refusal_report(compiled, &refusals);
+            eprint!(
+                "{}",
+                report.render(RenderOptions {
+                    color,
+                    width: width(),
+                })
+            );
+            eprintln!(
+                "{}: the next migration is refused, nothing written",
+                compiled.source.name()
+            );
+            Err(2)
+        }
+    }
+}
+
+/// Refused migration changes as located diagnostics.
+fn refusal_report(compiled: &crate::Compiled, refusals: &[crate::migrate::Refusal]) -> Report {
+    use crate::diagnostic::{Code, Diagnostic};
+    let parsed = crate::parse::parse(&compiled.source).ok();
+    let diagnostics = refusals
+        .iter()
+        .map(|r| {
+            let span = parsed.as_ref().map_or(crate::source::Span::new(0, 0), |p| {
+                let locator = crate::review::locate::Locator::new(&compiled.source, &p.root);
+                let mut path = vec!["resources", r.resource.as_str()];
+                if let Some(field) = &r.field {
+                    path.extend(["fields", field.as_str()]);
+                }
+                path.extend(r.key);
+                locator.key_span(&path)
+            });
+            Diagnostic::error(Code::UnsafeMigration, r.message.clone())
+                .at(span, "here")
+                .with_help(r.help.clone())
+        })
+        .collect();
+    Report::new(compiled.source.clone(), diagnostics)
+}
+
+fn generate(spec: &Path, out: &Path, force: bool, allow_destructive: bool, color: bool) -> u8 {
     let compiled = match compile_for_command(spec, color) {
         Ok(c) => c,
         Err(code) => return code,
     };
     let name = spec_file_name(spec);
-    let project = crate::generate::generate(&compiled.model, &name);
+    let project = match project_for(&compiled, &name, out, allow_destructive, color) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
     let manifest = crate::write::Manifest::of(&project, &name, compiled.source.text().as_bytes());
     // What the project held before, for the upgrade notes below.
     let earlier = crate::write::Manifest::read(out).ok().flatten();
@@ -442,8 +525,6 @@ fn check(spec: &Path, out: &Path, format: Format, color: bool) -> u8 {
         Err(code) => return code,
     };
     let name = spec_file_name(spec);
-    let project = crate::generate::generate(&compiled.model, &name);
-    let manifest = crate::write::Manifest::of(&project, &name, compiled.source.text().as_bytes());
     if !out.is_dir() {
         eprintln!(
             "error: {} is not a directory; run `palisade generate {} --out {}` first",
@@ -453,6 +534,13 @@ fn check(spec: &Path, out: &Path, format: Format, color: bool) -> u8 {
         );
         return 2;
     }
+    // A due migration is a missing file, whatever `generate` will need to
+    // write it (a flag, a hint): that is `generate`'s to say.
+    let project = match project_for(&compiled, &name, out, true, color) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let manifest = crate::write::Manifest::of(&project, &name, compiled.source.text().as_bytes());
     let drift = match crate::check::check(&project, &manifest, out) {
         Ok(d) => d,
         Err(e) => {
@@ -508,6 +596,22 @@ fn check(spec: &Path, out: &Path, format: Format, color: bool) -> u8 {
             }
             for w in &drift.warnings {
                 out_text.push_str(&format!("warning: {}: {}\n", w.path, w.message));
+            }
+            for f in &drift.findings {
+                if f.path.starts_with("migrations/") {
+                    let what = match f.kind {
+                        Kind::Missing if !project.frozen.contains_key(&f.path) => {
+                            "migration missing: the spec's schema differs from the one the migrations leave; run `palisade generate`"
+                        }
+                        Kind::Missing => {
+                            "a migration palisade wrote is gone: restore it (a database that applied it refuses to start without it)"
+                        }
+                        _ => {
+                            "a migration was edited after palisade wrote it: a database that applied it refuses to start; restore it and put the change in the spec"
+                        }
+                    };
+                    out_text.push_str(&format!("{}: {what}\n", f.path));
+                }
             }
             if drift.is_clean() {
                 out_text.push_str(&format!(

@@ -88,6 +88,7 @@ codes! {
     RequiredRefCycle => "required-ref-cycle", "required refs that form a cycle, so no row of them can ever be created";
     ReservedClaim => "reserved-claim", "an owner or user claim that tokens use for something else (`exp`, `nbf`, `iat`, the roles claim; a checked `iss` or `aud` as owner claim; `iss`, `aud`, `azp` or `jti` as user claim)";
     UniqueAcrossOwners => "unique-across-owners", "`unique: global` on an owned resource: a duplicate answers 409 for a value another owner holds (an existence oracle), and one owner can take values others need (warning; accept it with `audit.allow`)";
+    UnsafeMigration => "unsafe-migration", "a spec change whose migration would drop data or may not hold for the rows that exist (needs `palisade generate --allow-destructive`), or needs a hint (`renamed_from`, a `default` or `backfill` for rows that exist)";
     UnsatisfiableField => "unsatisfiable-field", "a field whose constraints no value meets (a pattern longer than `max_length`, an email or URL `max_length` below the shortest address), so it can only be null";
 }
 

@@ -18,6 +18,7 @@ pub mod diagnostic;
 pub mod formats;
 pub mod generate;
 pub mod init;
+pub mod migrate;
 pub mod model;
 pub mod parse;
 pub mod review;

@@ -9,7 +9,7 @@
 //! lowering cannot fail on a validated spec; collections are ordered as in
 //! the spec, so output is deterministic.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::spec::{self, Algorithm, FieldType, Origin, Owner, Per, Rate, Spec, Unique};
 
@@ -152,6 +152,8 @@ pub struct Resource {
     /// The indexes of the table, each name unique in the whole schema and
     /// never a table's name (see [`index_name`]).
     pub indexes: Vec<Index>,
+    /// The resource's earlier name (`renamed_from`), for migrations.
+    pub renamed_from: Option<String>,
 }
 
 /// A ref column that refers to a resource.
@@ -162,7 +164,7 @@ pub struct Referrer {
 }
 
 /// An index of a table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Index {
     pub name: String,
     pub unique: bool,
@@ -196,7 +198,7 @@ pub enum LinkTargets {
 }
 
 /// What the delete of a target row still named by a ref does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnDelete {
     /// Refused with 409 naming the referring resource: the referring rows
@@ -376,6 +378,11 @@ pub struct Column {
     /// For a `ref` column: which target rows it may name, and what their
     /// delete does.
     pub link: Option<Link>,
+    /// The column's earlier name (`renamed_from`), for migrations.
+    pub renamed_from: Option<String>,
+    /// The value rows that exist get when the column is added to them:
+    /// `backfill`, else `default`; for migrations.
+    pub backfill: Option<serde_json::Value>,
 }
 
 /// Where a column's value comes from.
@@ -392,7 +399,7 @@ pub enum ColumnOrigin {
     Field,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum ColumnType {
     String,
@@ -728,6 +735,8 @@ fn lower_resource(
         on_update: false,
         description: None,
         link: None,
+        renamed_from: None,
+        backfill: None,
     };
     let mut columns = vec![server("id", ColumnType::Uuid, ColumnOrigin::Id)];
     if let Some(owner) = scope.owner_column() {
@@ -755,6 +764,8 @@ fn lower_resource(
             on_update: !f.read_only && !f.write_once,
             description: f.description.clone(),
             link: None,
+            renamed_from: f.renamed_from.clone(),
+            backfill: f.backfill.clone().or_else(|| f.default.clone()),
         });
     }
     columns.push(server(
@@ -876,6 +887,7 @@ fn lower_resource(
         referrers: Vec::new(),
         owner_read,
         indexes: Vec::new(),
+        renamed_from: r.renamed_from.clone(),
     }
 }
 

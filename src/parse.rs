@@ -614,6 +614,7 @@ impl Reader<'_> {
             filters: self.optional(&at("filters")),
             sort: self.optional(&at("sort")),
             throttle: self.optional(&at("throttle")),
+            renamed_from: self.optional(&at("renamed_from")),
         }
     }
 }

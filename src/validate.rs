@@ -797,6 +797,16 @@ impl<'a> Validator<'a> {
                     plurals.insert(plural, name);
                 }
             }
+            if let Some(Some(old)) = &resource.renamed_from {
+                let span = self.value(path!["resources", name, "renamed_from"]);
+                self.renamed_from(
+                    span,
+                    old,
+                    name,
+                    resources.keys().map(String::as_str),
+                    "resource",
+                );
+            }
             self.resource(name, resource);
         }
         self.required_ref_cycles(resources);
@@ -1220,15 +1230,6 @@ impl<'a> Validator<'a> {
             .with_help("drop `required`, and give a `default` if the server should fill it");
             self.push(d);
         }
-        if field.required && field.default.is_some() {
-            let d = Diagnostic::warning(
-                Code::ConflictingFlags,
-                format!("`{name}` is `required`, so its `default` is never used"),
-            )
-            .at(key_span(self, "default"), "never used")
-            .with_help("drop `required` to make the default apply, or drop the default");
-            self.push(d);
-        }
         if field.unique == Some(Unique::Global)
             && matches!(resource.owner, Some(Owner::Field(_) | Owner::Long { .. }))
             && !self.allows(resource_name, Code::UniqueAcrossOwners.as_str())
@@ -1272,6 +1273,94 @@ impl<'a> Validator<'a> {
                 format!("invalid default for `{name}`: {reason}"),
             )
             .at(value_span(self, "default"), "invalid default");
+            self.push(d);
+        }
+        if let Some(backfill) = &field.backfill {
+            let non_finite = self.node(&at("backfill")).and_then(|n| match n.value {
+                Value::Float(f) if !f.is_finite() => Some(non_finite_text(f)),
+                _ => None,
+            });
+            let checked = match non_finite {
+                Some(text) => Err(format!("`{text}` is not a finite number")),
+                None => check_default(field, backfill, pattern.as_ref()),
+            };
+            if let Err(reason) = checked {
+                let d = Diagnostic::error(
+                    Code::InvalidDefault,
+                    format!("invalid backfill for `{name}`: {reason}"),
+                )
+                .at(value_span(self, "backfill"), "invalid backfill");
+                self.push(d);
+            } else if !field.required {
+                let d = Diagnostic::warning(
+                    Code::ConflictingFlags,
+                    format!("`{name}` is optional, so its `backfill` is never used: rows that exist get no value (null) when it is added"),
+                )
+                .at(key_span(self, "backfill"), "never used")
+                .with_help("make the field `required`, or give it a `default` for new rows and rows that exist");
+                self.push(d);
+            } else if field.default.is_some() {
+                let d = Diagnostic::warning(
+                    Code::ConflictingFlags,
+                    format!("`{name}` has both a `default` and a `backfill`; rows that exist get the backfill"),
+                )
+                .at(key_span(self, "backfill"), "used for rows that exist")
+                .with_label(key_span(self, "default"), "used for new rows only")
+                .with_help("drop one of them");
+                self.push(d);
+            }
+        }
+        if let Some(old) = &field.renamed_from {
+            let siblings = resource.fields.iter().flatten().map(|(n, _)| n.as_str());
+            let span = self.value(&at("renamed_from"));
+            self.renamed_from(span, old, name, siblings, "field");
+        }
+    }
+
+    /// Checks a `renamed_from` hint: a name the thing could have had,
+    /// neither its own name nor one a sibling has now (which would make the
+    /// rename ambiguous).
+    fn renamed_from<'n>(
+        &mut self,
+        span: Span,
+        old: &str,
+        name: &str,
+        siblings: impl Iterator<Item = &'n str>,
+        what: &str,
+    ) {
+        let valid = old.starts_with(|c: char| c.is_ascii_lowercase())
+            && old
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            let d = Diagnostic::error(
+                Code::InvalidName,
+                format!(
+                    "`renamed_from` of `{name}` is not a {what} name: names are `[a-z][a-z0-9_]*`"
+                ),
+            )
+            .at(span, "not a name");
+            self.push(d);
+            return;
+        }
+        if old == name {
+            let d = Diagnostic::error(
+                Code::InvalidValue,
+                format!("`{name}` is renamed from itself"),
+            )
+            .at(span, "its own name")
+            .with_help("drop `renamed_from`, or name the earlier name");
+            self.push(d);
+            return;
+        }
+        let mut siblings = siblings;
+        if siblings.any(|s| s == old) {
+            let d = Diagnostic::error(
+                Code::InvalidValue,
+                format!("`{name}` is renamed from `{old}`, but a {what} named `{old}` exists: the earlier `{old}` cannot be both"),
+            )
+            .at(span, "taken")
+            .with_help(format!("rename the other `{old}` too, or drop this `renamed_from`"));
             self.push(d);
         }
     }

@@ -41,6 +41,10 @@ pub struct Manifest {
     pub spec: String,
     pub spec_sha256: String,
     pub files: BTreeMap<String, ManifestEntry>,
+    /// Every migration with the schema it leaves, in order: what the next
+    /// migration starts from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub migrations: Vec<crate::migrate::Record>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,7 +78,17 @@ impl Manifest {
                         },
                     )
                 })
+                .chain(project.frozen.iter().map(|(path, sha)| {
+                    (
+                        path.clone(),
+                        ManifestEntry {
+                            ownership: Ownership::Migration,
+                            sha256: sha.clone(),
+                        },
+                    )
+                }))
                 .collect(),
+            migrations: project.migrations.clone(),
         }
     }
 
@@ -94,6 +108,53 @@ impl Manifest {
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
     }
+}
+
+/// The migrations of the project in `dir`, as `previous` (its manifest)
+/// records them. A project generated before the manifest kept schema
+/// snapshots has one migration, `migrations/0001_init.sql`: its snapshot
+/// is read back from the file, applied to an in-memory SQLite.
+pub fn history(
+    dir: &Path,
+    previous: Option<&Manifest>,
+    service: &crate::model::Service,
+) -> Result<crate::migrate::History> {
+    let Some(previous) = previous else {
+        return Ok(crate::migrate::History::default());
+    };
+    let mut history = crate::migrate::History {
+        records: previous.migrations.clone(),
+        files: BTreeMap::new(),
+    };
+    if history.records.is_empty() {
+        const FIRST: &str = "migrations/0001_init.sql";
+        if !previous.files.contains_key(FIRST) {
+            return Ok(history);
+        }
+        let path = plain_path(dir, FIRST)?;
+        let sql = fs::read_to_string(&path).with_context(|| {
+            format!("cannot read {}, the schema the project's database has: restore it (from version control) and run `palisade generate` again", path.display())
+        })?;
+        let schema = crate::migrate::sqlite::read_back(&sql, service)
+            .map_err(|e| anyhow::anyhow!("cannot read the schema of {}: {e}", path.display()))?;
+        history.records.push(crate::migrate::Record {
+            version: 1,
+            name: "init".into(),
+            schema,
+        });
+    }
+    for record in &history.records {
+        let file = record.file();
+        let sha = match previous.files.get(&file) {
+            Some(entry) => entry.sha256.clone(),
+            None => bail!(
+                "{MANIFEST} records migration {} but not its file {file}; restore the manifest (from version control)",
+                record.version
+            ),
+        };
+        history.files.insert(file, sha);
+    }
+    Ok(history)
 }
 
 /// What a write changed.
@@ -218,7 +279,7 @@ pub fn write(
     for path in previous.iter().flat_map(|p| p.files.keys()) {
         plain_path(out, path)?;
     }
-    update(&files, previous.unwrap_or_default(), out)
+    update(&files, &project.frozen, previous.unwrap_or_default(), out)
 }
 
 fn write_file(path: &Path, contents: &[u8]) -> Result<()> {
@@ -307,7 +368,12 @@ fn write_fresh(files: &BTreeMap<String, File>, out: &Path) -> Result<WriteReport
 }
 
 /// An existing project: stage every change, then rename them all into place.
-fn update(files: &BTreeMap<String, File>, previous: Manifest, out: &Path) -> Result<WriteReport> {
+fn update(
+    files: &BTreeMap<String, File>,
+    frozen: &BTreeMap<String, String>,
+    previous: Manifest,
+    out: &Path,
+) -> Result<WriteReport> {
     let mut report = WriteReport::default();
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
     let stage_suffix = format!(".palisade-new-{}", std::process::id());
@@ -338,6 +404,11 @@ fn update(files: &BTreeMap<String, File>, previous: Manifest, out: &Path) -> Res
                     report.handed_over.push(path.clone());
                 }
                 (Ownership::User, Some(_)) => report.kept.push(path.clone()),
+                (Ownership::Migration, Some(bytes)) if bytes != file.contents.as_bytes() => {
+                    bail!(
+                        "{path} exists and is not the migration palisade writes for this change; palisade never overwrites a migration: move the file aside and run `palisade generate` again"
+                    );
+                }
                 (Ownership::User, None) if removed_by_team(Some(&previous), path) => {}
                 (_, Some(bytes)) if bytes == file.contents.as_bytes() => {
                     report.unchanged.push(path.clone())
@@ -371,7 +442,11 @@ fn update(files: &BTreeMap<String, File>, previous: Manifest, out: &Path) -> Res
             .with_context(|| format!("cannot replace {}", target.display()))?;
     }
     for (path, entry) in &previous.files {
-        if files.contains_key(path) {
+        // A migration stays: a database may have applied it.
+        if files.contains_key(path)
+            || frozen.contains_key(path)
+            || entry.ownership == Ownership::Migration
+        {
             continue;
         }
         let target = plain_path(out, path)?;
@@ -402,6 +477,7 @@ fn update(files: &BTreeMap<String, File>, previous: Manifest, out: &Path) -> Res
                 remove_empty_parents(out, path);
             }
             Ownership::User => report.orphaned.push(path.clone()),
+            Ownership::Migration => {}
         }
     }
     Ok(report)

@@ -279,6 +279,11 @@ pub struct Resource {
     /// Audit findings accepted for this resource, with the reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditAllow>,
+    /// The resource's earlier name, when it was renamed: the next migration
+    /// renames its table and keeps its rows (without it, a rename is a drop
+    /// and an add). Harmless once the rename has been migrated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 /// The ownership rule of a resource.
@@ -521,9 +526,20 @@ pub struct Field {
     /// Must be given on create (and can never be null).
     #[serde(default)]
     pub required: bool,
-    /// Value used when create does not give one; must satisfy the field's constraints.
+    /// Value used when create does not give one, and the value rows that
+    /// exist get when the field is added to them; must satisfy the field's
+    /// constraints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<serde_json::Value>,
+    /// The value rows that exist get when this required field is added to
+    /// them (new rows must give one): for a field with no sensible default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backfill: Option<serde_json::Value>,
+    /// The field's earlier name, when it was renamed: the next migration
+    /// renames its column and keeps its values (without it, a rename is a
+    /// drop and an add). Harmless once the rename has been migrated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
     /// No two rows (`global`) or no two rows of one owner (`per_owner`) share the value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unique: Option<Unique>,

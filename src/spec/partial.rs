@@ -42,6 +42,7 @@ pub struct PartialResource {
     pub filters: Option<Vec<String>>,
     pub sort: Option<Vec<String>>,
     pub throttle: Option<Option<OperationRates>>,
+    pub renamed_from: Option<Option<String>>,
 }
 
 impl PartialSpec {
@@ -81,6 +82,7 @@ impl PartialResource {
             filters: Some(resource.filters.clone()),
             sort: Some(resource.sort.clone()),
             throttle: Some(resource.throttle.clone()),
+            renamed_from: Some(resource.renamed_from.clone()),
         }
     }
 

@@ -865,41 +865,27 @@ fn checksum(sql: &str) -> String {
     format!("{h:016x}")
 }
 
-/// Applies the migrations not yet recorded in `_palisade_migrations`, each
-/// in its own transaction. Refuses a database that has a migration this
-/// build does not know, or whose applied migration changed.
+/// The file a migration comes from, for messages.
+fn migration_file(m: &Migration) -> String {
+    format!("migrations/{:04}_{}.sql", m.version, m.name)
+}
+
+/// Applies the migrations not yet recorded in `_palisade_migrations`, in
+/// order, each once and each in its own transaction. Refuses a database
+/// that has a migration this build does not know, or whose applied
+/// migration changed.
+///
+/// Each transaction is `BEGIN IMMEDIATE`: it takes the database's write
+/// lock before it reads which migrations are applied, so replicas that
+/// start at once apply each migration once (the others wait for the lock,
+/// then find it applied). Foreign keys are off while a migration runs
+/// (SQLite's table rebuild procedure: `PRAGMA foreign_keys` cannot change
+/// inside a transaction, and a rebuilt table's drop would otherwise fire
+/// the `ON DELETE` actions of the rows that refer to it), and `PRAGMA
+/// foreign_key_check` must find nothing before it commits; they are on
+/// again afterwards, whatever happened.
 pub async fn migrate(pool: &SqlitePool, migrations: &[Migration]) -> Result<(), ConfigError> {
     let db = |e: sqlx::Error| ConfigError::Database(format!("migration: {e}"));
-    sqlx::raw_sql(
-        "CREATE TABLE IF NOT EXISTS \"_palisade_migrations\" (\
-         version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL, checksum TEXT NOT NULL, \
-         applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
-    )
-    .execute(pool)
-    .await
-    .map_err(db)?;
-    let applied: Vec<(i64, String)> =
-        sqlx::query_as("SELECT version, checksum FROM \"_palisade_migrations\" ORDER BY version")
-            .fetch_all(pool)
-            .await
-            .map_err(db)?;
-    for (version, sum) in &applied {
-        match migrations.iter().find(|m| m.version == *version) {
-            None => {
-                return Err(ConfigError::Database(format!(
-                    "the database has migration {version}, which this build does not know \
-                     (was it created by a newer version of the service?)"
-                )));
-            }
-            Some(m) if checksum(m.sql) != *sum => {
-                return Err(ConfigError::Database(format!(
-                    "migration {version} ({}) changed after it was applied",
-                    m.name
-                )));
-            }
-            Some(_) => {}
-        }
-    }
     let mut last = i64::MIN;
     for m in migrations {
         if m.version <= last {
@@ -909,12 +895,96 @@ pub async fn migrate(pool: &SqlitePool, migrations: &[Migration]) -> Result<(), 
             )));
         }
         last = m.version;
-        if applied.iter().any(|(v, _)| *v == m.version) {
-            continue;
+    }
+    let mut conn = pool.acquire().await.map_err(db)?;
+    sqlx::raw_sql("PRAGMA foreign_keys = OFF")
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    let result = apply_pending(&mut conn, migrations).await;
+    let restored = sqlx::raw_sql("PRAGMA foreign_keys = ON")
+        .execute(&mut *conn)
+        .await;
+    if restored.is_err() {
+        // Never hand a connection without foreign keys back to the pool.
+        conn.close_on_drop();
+    }
+    result?;
+    restored.map_err(db)?;
+    Ok(())
+}
+
+async fn apply_pending(
+    conn: &mut sqlx::SqliteConnection,
+    migrations: &[Migration],
+) -> Result<(), ConfigError> {
+    let db = |e: sqlx::Error| ConfigError::Database(format!("migration: {e}"));
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS \"_palisade_migrations\" (\
+         version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL, checksum TEXT NOT NULL, \
+         applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    loop {
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let applied: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT version, checksum FROM \"_palisade_migrations\" ORDER BY version",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        for (version, sum) in &applied {
+            match migrations.iter().find(|known| known.version == *version) {
+                None => {
+                    return Err(ConfigError::Database(format!(
+                        "the database has migration {version}, which this build does not know \
+                         (was it created by a newer version of the service?)"
+                    )));
+                }
+                Some(known) if checksum(known.sql) != *sum => {
+                    return Err(ConfigError::Database(format!(
+                        "{} changed after it was applied to this database; a migration is never \
+                         edited: restore it, and put the change in the spec (`palisade generate` \
+                         writes the next migration)",
+                        migration_file(known)
+                    )));
+                }
+                Some(_) => {}
+            }
         }
-        let mut conn = pool.acquire().await.map_err(db)?;
-        let mut tx = conn.begin().await.map_err(db)?;
-        sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(db)?;
+        let Some(m) = migrations
+            .iter()
+            .find(|m| !applied.iter().any(|(v, _)| *v == m.version))
+        else {
+            tx.commit().await.map_err(db)?;
+            return Ok(());
+        };
+        let file = migration_file(m);
+        let failed = |e: sqlx::Error| {
+            ConfigError::Database(format!(
+                "{file} failed, and the database was left as it was: {}",
+                e.as_database_error()
+                    .map_or_else(|| e.to_string(), |d| d.message().to_string())
+            ))
+        };
+        sqlx::raw_sql(m.sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+        let broken: Vec<(String, Option<i64>, String)> =
+            sqlx::query_as("SELECT \"table\", rowid, parent FROM pragma_foreign_key_check")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+        if let Some((table, rowid, parent)) = broken.first() {
+            return Err(ConfigError::Database(format!(
+                "{file} failed, and the database was left as it was: {} row(s) refer to rows that do not exist or are not allowed (the first: row {} of `{table}` names a row of `{parent}`)",
+                broken.len(),
+                rowid.map_or_else(|| "?".to_string(), |r| r.to_string())
+            )));
+        }
         sqlx::query(
             "INSERT INTO \"_palisade_migrations\" (version, name, checksum) VALUES (?, ?, ?)",
         )
@@ -927,7 +997,6 @@ pub async fn migrate(pool: &SqlitePool, migrations: &[Migration]) -> Result<(), 
         tx.commit().await.map_err(db)?;
         tracing::info!(version = m.version, name = m.name, "migration applied");
     }
-    Ok(())
 }
 
 /// Reads the configuration, checks the key, opens and migrates the
@@ -2203,6 +2272,122 @@ mod tests {
         );
         db.close().await;
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_table_rebuild_keeps_the_rows_that_refer_to_it() {
+        let db = connect("sqlite::memory:").await.unwrap().write;
+        let init = Migration {
+            version: 1,
+            name: "init",
+            sql: "CREATE TABLE parent (id TEXT NOT NULL PRIMARY KEY, a TEXT);\
+                  CREATE TABLE child (id TEXT NOT NULL PRIMARY KEY, parent TEXT, \
+                  FOREIGN KEY (parent) REFERENCES parent (id) ON DELETE SET NULL);\
+                  CREATE TABLE strict (id TEXT NOT NULL PRIMARY KEY, parent TEXT, \
+                  FOREIGN KEY (parent) REFERENCES parent (id) ON DELETE RESTRICT);",
+        };
+        migrate(&db, &[init]).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO parent VALUES ('p', 'x'); INSERT INTO child VALUES ('c', 'p'); \
+             INSERT INTO strict VALUES ('s', 'p');",
+        )
+        .execute(&db)
+        .await
+        .unwrap();
+        // The rebuild of `parent` as palisade writes it: without foreign
+        // keys off, the drop would null `child.parent` and be refused by
+        // `strict`.
+        let rebuild = Migration {
+            version: 2,
+            name: "rebuild_parent",
+            sql: "CREATE TABLE \"_palisade_new_parent\" (id TEXT NOT NULL PRIMARY KEY, a TEXT NOT NULL);\
+                  INSERT INTO \"_palisade_new_parent\" (id, a) SELECT id, a FROM parent;\
+                  DROP TABLE parent;\
+                  ALTER TABLE \"_palisade_new_parent\" RENAME TO parent;",
+        };
+        migrate(&db, &[init, rebuild]).await.unwrap();
+        let child: Option<String> = sqlx::query_scalar("SELECT parent FROM child")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(child.as_deref(), Some("p"));
+        // The references still hold, and are enforced again.
+        let refused = sqlx::query("DELETE FROM parent").execute(&db).await;
+        assert!(refused.is_err(), "RESTRICT is enforced after the migration");
+        // A migration that leaves a reference broken fails whole.
+        let breaking = Migration {
+            version: 3,
+            name: "break",
+            sql: "UPDATE child SET parent = 'nobody'; CREATE TABLE marker (id TEXT);",
+        };
+        let err = migrate(&db, &[init, rebuild, breaking])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("migrations/0003_break.sql failed"), "{err}");
+        assert!(err.contains("`child`"), "{err}");
+        let marker: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE name = 'marker'")
+                .fetch_one(&db)
+                .await
+                .unwrap();
+        assert_eq!(marker, 0, "the failed migration left nothing behind");
+        // A named check fails the migration with its message.
+        let checked = Migration {
+            version: 3,
+            name: "check",
+            sql: "CREATE TEMP TABLE \"_palisade_check\" (\"rows\" INTEGER CONSTRAINT \"every row of `parent` must have a `b`\" CHECK (\"rows\" = 0));\
+                  INSERT INTO \"_palisade_check\" SELECT count(*) FROM parent;\
+                  DROP TABLE \"_palisade_check\";",
+        };
+        let err = migrate(&db, &[init, rebuild, checked])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("every row of `parent` must have a `b`"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replicas_starting_at_once_apply_each_migration_once() {
+        let dir = std::env::temp_dir().join(format!("palisade-migrate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/db.sqlite?mode=rwc", dir.display());
+        let migrations = [
+            Migration {
+                version: 1,
+                name: "init",
+                sql: "CREATE TABLE item (id TEXT PRIMARY KEY);",
+            },
+            Migration {
+                version: 2,
+                name: "counter",
+                // Not idempotent: applied twice, it would fail.
+                sql: "CREATE TABLE counter (n INTEGER);",
+            },
+        ];
+        let replicas: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                tokio::spawn(async move {
+                    let db = connect(&url).await.unwrap();
+                    migrate(&db.write, &migrations).await
+                })
+            })
+            .collect();
+        for r in replicas {
+            r.await.unwrap().unwrap();
+        }
+        let db = connect(&url).await.unwrap().write;
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM _palisade_migrations")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(n, 2);
+        db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]
