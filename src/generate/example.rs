@@ -218,6 +218,8 @@ mod tests {
             on_update: true,
             description: None,
             link: None,
+            renamed_from: None,
+            backfill: None,
         }
     }
 

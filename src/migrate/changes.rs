@@ -334,6 +334,12 @@ pub fn plan(
                 .iter()
                 .map(|c| Column {
                     name: renamed_column(&name, &c.name),
+                    ty: match &c.ty {
+                        ColumnType::Ref { resource } => ColumnType::Ref {
+                            resource: new_name(resource).unwrap_or(resource).to_string(),
+                        },
+                        other => other.clone(),
+                    },
                     ..c.clone()
                 })
                 .collect(),

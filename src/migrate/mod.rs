@@ -139,3 +139,260 @@ pub fn changes(old: &Service, new: &Service) -> Result<Vec<Change>, Vec<Refusal>
     )
     .map(|plan| plan.changes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceFile;
+
+    const BASE: &str = "palisade: 1\nservice: { name: shop }\nauth: { jwt: { algorithm: HS256, secret_env: JWT_SECRET }, roles_claim: roles }\nroles: [admin]\nresources:\n";
+
+    fn model(resources: &str) -> Service {
+        let text = format!("{BASE}{resources}");
+        match crate::compile(SourceFile::new("shop.yaml", &text)) {
+            Ok(c) => c.model,
+            Err(report) => panic!(
+                "{}",
+                report.render(crate::diagnostic::RenderOptions {
+                    color: false,
+                    width: 100
+                })
+            ),
+        }
+    }
+
+    /// The history of `specs` migrated one after the other (destructive
+    /// changes allowed), with every migration's SQL.
+    fn chain(specs: &[&str]) -> (History, Vec<String>) {
+        let mut history = History::default();
+        let mut sql = Vec::new();
+        for spec in specs {
+            let m = next(history, &model(spec), true).expect("not refused");
+            history = m.history;
+            if let Some(n) = m.next {
+                history.files.insert(n.record.file(), String::new());
+                history.records.push(n.record);
+                sql.push(n.sql);
+            }
+        }
+        (history, sql)
+    }
+
+    fn migrated(sql: &[String]) -> rusqlite::Connection {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        for (i, s) in sql.iter().enumerate() {
+            sqlite::apply(&db, s).unwrap_or_else(|e| panic!("migration {} fails: {e}\n{s}", i + 1));
+        }
+        db
+    }
+
+    fn fresh(spec: &str) -> String {
+        let (_, sql) = chain(&[spec]);
+        sqlite::dump(&migrated(&sql)).unwrap()
+    }
+
+    const V1: &str = "  customer:\n    owner: owner_id\n    fields:\n      name: { type: string, required: true }\n      email: { type: email }\n  invoice:\n    owner: owner_id\n    fields:\n      number: { type: string, required: true }\n      notes: { type: string }\n      amount: { type: integer }\n      customer: { type: ref, resource: customer, required: true }\n";
+
+    #[test]
+    fn an_unchanged_spec_needs_no_migration() {
+        let (history, sql) = chain(&[V1, V1]);
+        assert_eq!(history.records.len(), 1);
+        assert_eq!(sql.len(), 1);
+    }
+
+    #[test]
+    fn every_kind_of_change_migrates_to_the_fresh_schema_and_keeps_rows() {
+        let v2 = V1
+            .replace("      notes: { type: string }\n", "      memo: { type: string, renamed_from: notes }\n      due: { type: date }\n      status: { type: string, required: true, default: open }\n")
+            .replace("      amount: { type: integer }\n", "      amount: { type: number }\n")
+            .replace("  customer:\n", "  client:\n    renamed_from: customer\n")
+            .replace("resource: customer", "resource: client")
+            .replace("      email: { type: email }\n", "      email: { type: email, unique: per_owner }\n      tier: { type: string, required: true, backfill: basic }\n");
+        let v3 = v2.replace("      due: { type: date }\n", "").replace(
+            "      name: { type: string, required: true }\n",
+            "      name: { type: string }\n",
+        ) + "  note:\n    owner: none\n    access: { roles: { admin: [list, get, create] } }\n    fields: { text: { type: string } }\n";
+        let (history, sql) = chain(&[V1, &v2, &v3]);
+        assert_eq!(history.records.len(), 3, "{sql:#?}");
+        // Rows written under v1 survive v2 and v3.
+        let db = migrated(&sql[..1]);
+        db.execute_batch(
+            "INSERT INTO customer VALUES ('c1', 'u1', 'Ann', 'ann@example.com', 't', 't');\
+             INSERT INTO invoice VALUES ('i1', 'u1', 'N-1', 'hello', 42, 'c1', 't', 't');",
+        )
+        .unwrap();
+        for s in &sql[1..] {
+            sqlite::apply(&db, s).unwrap_or_else(|e| panic!("{e}\n{s}"));
+        }
+        let row: (String, String, String, f64, String) = db
+            .query_row(
+                "SELECT i.memo, i.status, i.customer, i.amount, c.tier FROM invoice i JOIN client c ON c.id = i.customer",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            row,
+            (
+                "hello".into(),
+                "open".into(),
+                "c1".into(),
+                42.0,
+                "basic".into()
+            )
+        );
+        assert_eq!(sqlite::dump(&db).unwrap(), fresh(&v3));
+        let fk: i64 = db
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1);
+    }
+
+    #[test]
+    fn a_drop_and_an_add_of_one_type_asks_whether_it_is_a_rename() {
+        let (history, _) = chain(&[V1]);
+        let v2 = V1.replace(
+            "      notes: { type: string }\n",
+            "      memo: { type: string }\n",
+        );
+        let refusals = next(history.clone(), &model(&v2), false).unwrap_err();
+        assert_eq!(refusals.len(), 1, "{refusals:#?}");
+        assert_eq!(
+            refusals[0].message,
+            "did you rename `notes` to `memo`? add `renamed_from: notes`"
+        );
+        assert_eq!(refusals[0].field.as_deref(), Some("memo"));
+        // With the flag, it is a drop and an add.
+        let m = next(history, &model(&v2), true).unwrap();
+        let next = m.next.unwrap();
+        assert!(next.sql.contains("\"memo\" TEXT"), "{}", next.sql);
+        assert!(next.changes.iter().any(|c| c.class == Class::Destructive));
+    }
+
+    #[test]
+    fn destructive_and_unhinted_changes_are_refused_without_the_flag() {
+        let (history, _) = chain(&[V1]);
+        let refused = |spec: String| next(history.clone(), &model(&spec), false).unwrap_err();
+        let drop_field = refused(V1.replace("      amount: { type: integer }\n", ""));
+        assert!(
+            drop_field[0].message.contains("drop field `amount`"),
+            "{drop_field:#?}"
+        );
+        let drop_resource = refused(
+            V1.replace("      customer: { type: ref, resource: customer, required: true }\n", "")
+                .replace("  customer:\n    owner: owner_id\n    fields:\n      name: { type: string, required: true }\n      email: { type: email }\n", ""),
+        );
+        assert!(
+            drop_resource
+                .iter()
+                .any(|r| r.message.contains("resource `customer` was removed")),
+            "{drop_resource:#?}"
+        );
+        let required = refused(V1.replace(
+            "      amount: { type: integer }\n",
+            "      amount: { type: integer }\n      due: { type: date, required: true }\n",
+        ));
+        assert!(
+            required[0].message.contains("add required field `due`"),
+            "{required:#?}"
+        );
+        assert_eq!(required[0].key, Some("required"));
+        let narrowed = refused(V1.replace(
+            "      amount: { type: integer }\n",
+            "      amount: { type: boolean }\n",
+        ));
+        assert!(
+            narrowed[0].message.contains("from integer to boolean"),
+            "{narrowed:#?}"
+        );
+        let unique = refused(V1.replace(
+            "      number: { type: string, required: true }\n",
+            "      number: { type: string, required: true, unique: per_owner }\n",
+        ));
+        assert!(unique[0].message.contains("unique"), "{unique:#?}");
+        let now_required = refused(V1.replace(
+            "      notes: { type: string }\n",
+            "      notes: { type: string, required: true }\n",
+        ));
+        assert!(
+            now_required[0].message.contains("required"),
+            "{now_required:#?}"
+        );
+        // Widening and relaxing need nothing.
+        let widened = next(
+            history.clone(),
+            &model(&V1.replace(
+                "      amount: { type: integer }\n",
+                "      amount: { type: number, max: 10 }\n",
+            )),
+            false,
+        )
+        .unwrap();
+        assert_eq!(widened.next.unwrap().changes[0].class, Class::Applied);
+    }
+
+    #[test]
+    fn the_checks_of_destructive_changes_fail_on_rows_that_break_them() {
+        let (_, sql) = chain(&[V1]);
+        let cases = [
+            (
+                V1.replace(
+                    "      notes: { type: string }\n",
+                    "      notes: { type: string, required: true }\n",
+                ),
+                "INSERT INTO invoice VALUES ('i1', 'u1', 'N-1', NULL, 42, 'c1', 't', 't');",
+                "every row of `invoice` must have a `notes`",
+            ),
+            (
+                V1.replace(
+                    "      number: { type: string, required: true }\n",
+                    "      number: { type: string, required: true, unique: per_owner }\n",
+                ),
+                "INSERT INTO invoice VALUES ('i1', 'u1', 'N-1', NULL, 42, 'c1', 't', 't'); INSERT INTO invoice VALUES ('i2', 'u1', 'N-1', NULL, 42, 'c1', 't', 't');",
+                "no two rows of `invoice` may share `owner_id`, `number`",
+            ),
+            (
+                V1.replace(
+                    "      notes: { type: string }\n",
+                    "      notes: { type: integer }\n",
+                ),
+                "INSERT INTO invoice VALUES ('i1', 'u1', 'N-1', 'twelve', 42, 'c1', 't', 't');",
+                "every `notes` of `invoice` must be a integer",
+            ),
+            (
+                V1.replace(
+                    "      amount: { type: integer }\n",
+                    "      amount: { type: integer }\n      due: { type: date, required: true }\n",
+                ),
+                "INSERT INTO invoice VALUES ('i1', 'u1', 'N-1', NULL, 42, 'c1', 't', 't');",
+                "`invoice` must have no rows",
+            ),
+        ];
+        for (spec, rows, message) in cases {
+            let (_, sql2) = chain(&[V1, &spec]);
+            let db = migrated(&sql);
+            db.execute_batch("INSERT INTO customer VALUES ('c1', 'u1', 'Ann', NULL, 't', 't');")
+                .unwrap();
+            db.execute_batch(rows).unwrap();
+            let before = sqlite::dump(&db).unwrap();
+            let err = sqlite::apply(&db, &sql2[1]).unwrap_err();
+            assert!(err.contains(message), "{err}\n{}", sql2[1]);
+            assert_eq!(
+                sqlite::dump(&db).unwrap(),
+                before,
+                "the database is left as it was"
+            );
+            // Without the offending rows, it applies.
+            let db = migrated(&sql);
+            sqlite::apply(&db, &sql2[1]).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_project_from_before_snapshots_gets_its_first_one_from_its_migration() {
+        let service = model(V1);
+        let (_, sql) = chain(&[V1]);
+        let schema = sqlite::read_back(&sql[0], &service).unwrap();
+        assert_eq!(schema, Schema::of(&service));
+    }
+}

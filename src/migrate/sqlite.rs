@@ -447,3 +447,121 @@ pub fn read_back(sql: &str, service: &crate::model::Service) -> Result<Schema, S
     }
     Ok(Schema { tables })
 }
+
+/// Applies one migration to `db` as the generated server does (foreign
+/// keys off, one `BEGIN IMMEDIATE` transaction, `PRAGMA
+/// foreign_key_check` before the commit), so that tests can replay a
+/// project's history without building it.
+pub fn apply(db: &rusqlite::Connection, sql: &str) -> Result<(), String> {
+    db.execute_batch("PRAGMA foreign_keys = OFF; BEGIN IMMEDIATE;")
+        .map_err(|e| e.to_string())?;
+    let result = db
+        .execute_batch(sql)
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            let broken: i64 = db
+                .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })
+                .map_err(|e| e.to_string())?;
+            if broken == 0 {
+                Ok(())
+            } else {
+                Err(format!("{broken} row(s) break a foreign key"))
+            }
+        });
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    db.execute_batch(&format!("{end}; PRAGMA foreign_keys = ON;"))
+        .map_err(|e| e.to_string())?;
+    result
+}
+
+/// The schema of `db`, normalized for comparison: per table (by name), its
+/// columns by name with their declared type, `NOT NULL`, primary key and
+/// default, its foreign keys and its indexes (by name, with uniqueness and
+/// columns). Column order and statement text are left out: a migrated
+/// table may have its columns in another order than a new one.
+pub fn dump(db: &rusqlite::Connection) -> Result<String, String> {
+    let e = |e: rusqlite::Error| e.to_string();
+    let mut out = String::new();
+    let tables: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '_palisade_migrations' ORDER BY name")
+        .map_err(e)?
+        .query_map([], |r| r.get(0))
+        .map_err(e)?
+        .collect::<Result<_, _>>()
+        .map_err(e)?;
+    for table in tables {
+        let _ = writeln!(out, "table {table}");
+        let mut lines: Vec<String> = db
+            .prepare(
+                "SELECT name, type, \"notnull\", pk, quote(dflt_value) FROM pragma_table_info(?1)",
+            )
+            .map_err(e)?
+            .query_map([&table], |r| {
+                Ok(format!(
+                    "  column {} {} notnull={} pk={} default={}",
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?
+                ))
+            })
+            .map_err(e)?
+            .collect::<Result<_, _>>()
+            .map_err(e)?;
+        let fks: Vec<String> = db
+            .prepare("SELECT id, \"table\", \"from\", \"to\", on_delete FROM pragma_foreign_key_list(?1) ORDER BY id, seq")
+            .map_err(e)?
+            .query_map([&table], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    format!(
+                        "{} {}.{} {}",
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?
+                    ),
+                ))
+            })
+            .map_err(e)?
+            .collect::<Result<Vec<(i64, String)>, _>>()
+            .map_err(e)?
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|group| {
+                format!(
+                    "  foreign key {}",
+                    group.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            })
+            .collect();
+        lines.extend(fks);
+        let indexes: Vec<(String, i64)> = db
+            .prepare("SELECT name, \"unique\" FROM pragma_index_list(?1) WHERE origin = 'c'")
+            .map_err(e)?
+            .query_map([&table], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(e)?
+            .collect::<Result<_, _>>()
+            .map_err(e)?;
+        for (index, unique) in indexes {
+            let columns: Vec<String> = db
+                .prepare("SELECT name FROM pragma_index_info(?1) ORDER BY seqno")
+                .map_err(e)?
+                .query_map([&index], |r| r.get(0))
+                .map_err(e)?
+                .collect::<Result<_, _>>()
+                .map_err(e)?;
+            lines.push(format!(
+                "  index {index} unique={unique} ({})",
+                columns.join(", ")
+            ));
+        }
+        lines.sort();
+        for line in lines {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    Ok(out)
+}
