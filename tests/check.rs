@@ -160,17 +160,53 @@ fn a_changed_spec_makes_the_project_stale_and_removed_resources_leave_unexpected
         .assert()
         .code(1)
         .stdout(predicate::str::contains("unexpected: api/src/invoice.rs"))
-        .stdout(predicate::str::contains("warning: src/hooks/invoice.rs"));
+        .stdout(predicate::str::contains("warning: src/hooks/invoice.rs"))
+        .stdout(predicate::str::contains(
+            "migration missing: the spec's schema differs",
+        ));
+    // Dropping the table drops its rows: refused without the flag, and
+    // nothing is written.
+    let before = std::fs::read(out.join(".palisade/manifest.json")).unwrap();
     palisade()
         .arg("generate")
         .arg(&spec)
         .arg("--out")
         .arg(&out)
         .assert()
+        .code(2)
+        .stderr(predicate::str::contains("error[unsafe-migration]"))
+        .stderr(predicate::str::contains(
+            "resource `invoice` was removed: migrating drops its table and every row of it",
+        ))
+        .stderr(predicate::str::contains("--allow-destructive"));
+    assert_eq!(
+        std::fs::read(out.join(".palisade/manifest.json")).unwrap(),
+        before
+    );
+    assert!(out.join("api/src/invoice.rs").exists());
+    palisade()
+        .arg("generate")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .arg("--allow-destructive")
+        .assert()
         .code(0)
         .stdout(predicate::str::contains("removed api/src/invoice.rs"))
         .stderr(predicate::str::contains("src/hooks/invoice.rs"));
     assert!(!out.join("api/src/invoice.rs").exists());
+    let drop = std::fs::read_dir(out.join("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|n| n.starts_with("0002_drop_invoice"))
+        .expect("the drop is the next migration");
+    assert_eq!(
+        std::fs::read_to_string(out.join("migrations").join(&drop))
+            .unwrap()
+            .matches("DROP TABLE \"invoice\";")
+            .count(),
+        1
+    );
     assert_eq!(
         std::fs::read_to_string(out.join("src/hooks/invoice.rs")).unwrap(),
         "// my invoice logic\n"

@@ -290,9 +290,12 @@ fn every_code_is_exercised_by_a_fixture() {
                 .filter(|c| produced.contains(c)),
         );
     }
+    // About a project's history and a spec, not one spec: `palisade
+    // generate` reports it (tests/check.rs, tests/migrations.rs).
+    let elsewhere = [Code::UnsafeMigration];
     let missing: Vec<&str> = Code::ALL
         .iter()
-        .filter(|c| !exercised.contains(c))
+        .filter(|c| !exercised.contains(c) && !elsewhere.contains(c))
         .map(|c| c.as_str())
         .collect();
     assert!(

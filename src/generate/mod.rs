@@ -652,7 +652,8 @@ fn api_lib(
     let name = &service.name;
     let database = format!("sqlite://{name}.db?mode=rwc");
     let migrations = migrations.iter().map(|m| {
-        let (version, name, file) = (i64::from(m.version), &m.name, format!("../../{}", m.file()));
+        let version = proc_macro2::Literal::u32_unsuffixed(m.version);
+        let (name, file) = (&m.name, format!("../../{}", m.file()));
         quote!(Migration { version: #version, name: #name, sql: include_str!(#file) })
     });
     let merges = modules.iter().map(|m| quote!(.merge(#m::routes(app))));

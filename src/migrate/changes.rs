@@ -375,7 +375,7 @@ pub fn plan(
             name,
         }
     };
-    for (from_name, _) in &kept {
+    for from_name in kept.keys() {
         let from = after_renames(old.table(from_name).expect("kept"));
         let to = new.table(&from.name).expect("kept").clone();
         table_change(&mut plan, &mut refusals, from, to, hints, allow_destructive);
