@@ -470,7 +470,7 @@ fn table_change(
                 why: "removed from the spec: the column and its values are dropped".into(),
                 slug: format!("drop_{table}_{}", c.name),
                 resource: table.clone(),
-                field: None,
+                field: Some(c.name.clone()),
             },
             "run `palisade generate --allow-destructive` to drop the column and its values, or put the field back (with `renamed_from:` if it was renamed)".to_string(),
             None,
@@ -627,12 +627,21 @@ fn table_change(
         // A foreign key on a column that had none (or a stricter one)
         // holds only if the rows that exist satisfy it; the migration
         // checks them (`PRAGMA foreign_key_check` on SQLite).
+        // A key is implied by an old one on the same table that pairs
+        // every one of its columns the same way (`(owner, ref) -> (owner,
+        // id)` implies `ref -> id`).
+        let pairs = |fk: &ForeignKey| -> Vec<(String, String)> {
+            fk.columns
+                .iter()
+                .cloned()
+                .zip(fk.target_columns.iter().cloned())
+                .collect()
+        };
         let stricter = to.foreign_keys.iter().any(|fk| {
-            !from.foreign_keys.iter().any(|old| {
-                old.columns == fk.columns
-                    && old.table == fk.table
-                    && old.target_columns == fk.target_columns
-            }) && fk.columns.iter().all(|c| from.column(c).is_some())
+            let implied = from.foreign_keys.iter().any(|old| {
+                old.table == fk.table && pairs(fk).iter().all(|p| pairs(old).contains(p))
+            });
+            !implied && fk.columns.iter().all(|c| from.column(c).is_some())
         });
         let column = to
             .foreign_keys

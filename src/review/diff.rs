@@ -151,6 +151,20 @@ pub struct DiffReport {
     pub summary: DiffSummary,
     /// Widening first, then narrowing, then neutral; spec order within each.
     pub changes: Vec<Change>,
+    /// What the next migration does to the rows (SPEC 5): dropped columns
+    /// and tables, renames, new `unique` or `required`, new columns.
+    pub data: Vec<DataChange>,
+}
+
+/// A change of the schema, as the migration between the two specs makes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataChange {
+    /// `applied`, `hinted` (by `renamed_from`, a `default` or `backfill`)
+    /// or `destructive` (needs `--allow-destructive`).
+    pub class: crate::migrate::Class,
+    pub message: String,
+    pub why: String,
+    pub location: Location,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -1227,7 +1241,65 @@ pub fn diff(old: Side<'_>, new: Side<'_>) -> DiffReport {
             narrowing: count(Class::Narrowing),
             neutral: count(Class::Neutral),
         },
+        data: data_changes(&old, &new),
         changes: out.changes,
+    }
+}
+
+/// The schema changes between the two specs, located at the resource or
+/// field they are about (in the new spec; in the old one for what it
+/// drops), with a likely rename that lacks its `renamed_from` among them.
+fn data_changes(old: &Side<'_>, new: &Side<'_>) -> Vec<DataChange> {
+    // Where the new spec has the resource (and field), there; otherwise
+    // where the old one had it (a dropped field, a dropped resource).
+    let locate = |resource: &str, field: Option<&str>| {
+        let has = |side: &Side<'_>| {
+            side.model
+                .resource(resource)
+                .is_some_and(|r| field.is_none_or(|f| r.column(f).is_some()))
+        };
+        let side = if has(new) || !has(old) { new } else { old };
+        let mut path = vec!["resources", resource];
+        path.extend(field.into_iter().flat_map(|f| ["fields", f]));
+        side.at.key(&path)
+    };
+    let changes = crate::migrate::changes(old.model, new.model).unwrap_or_default();
+    let mut data: Vec<DataChange> = changes
+        .into_iter()
+        .map(|c| DataChange {
+            class: c.class,
+            location: locate(&c.resource, c.field.as_deref()),
+            message: c.what,
+            why: c.why,
+        })
+        .collect();
+    let unhinted = crate::migrate::changes::plan(
+        &crate::migrate::Schema::of(old.model),
+        &crate::migrate::Schema::of(new.model),
+        &crate::migrate::changes::Hints::of(new.model),
+        false,
+    )
+    .err()
+    .unwrap_or_default();
+    for r in unhinted
+        .into_iter()
+        .filter(|r| r.message.starts_with("did you rename"))
+    {
+        data.push(DataChange {
+            class: crate::migrate::Class::Destructive,
+            location: locate(&r.resource, r.field.as_deref()),
+            message: r.message,
+            why: r.help,
+        });
+    }
+    data
+}
+
+fn data_class(class: crate::migrate::Class) -> &'static str {
+    match class {
+        crate::migrate::Class::Applied => "applied as is",
+        crate::migrate::Class::Hinted => "as the spec says",
+        crate::migrate::Class::Destructive => "destructive: needs --allow-destructive",
     }
 }
 
@@ -1259,7 +1331,6 @@ pub fn render_text(report: &DiffReport, color: bool) -> String {
     );
     if report.changes.is_empty() {
         out.push_str("no change that affects security\n");
-        return out;
     }
     for (class, sign, paint) in CLASSES {
         let changes: Vec<&Change> = report.of_class(class).collect();
@@ -1279,6 +1350,26 @@ pub fn render_text(report: &DiffReport, color: bool) -> String {
                 c.location,
                 c.kind,
                 c.message
+            );
+        }
+    }
+    if !report.data.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            style.bold(&format!(
+                "data: what the migration does to rows ({})",
+                report.data.len()
+            ))
+        );
+        for d in &report.data {
+            let _ = writeln!(
+                out,
+                "  {}: [{}] {}: {}",
+                d.location,
+                data_class(d.class),
+                d.message,
+                d.why
             );
         }
     }
@@ -1302,7 +1393,6 @@ pub fn render_markdown(report: &DiffReport) -> String {
     );
     if report.changes.is_empty() {
         let _ = writeln!(out, "\nNo change that affects security.");
-        return out;
     }
     for (class, title) in [
         (Class::Widening, "Widening: who may do or see more"),
@@ -1322,6 +1412,24 @@ pub fn render_markdown(report: &DiffReport) -> String {
                 c.kind,
                 cell(&c.message),
                 c.location
+            );
+        }
+    }
+    if !report.data.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n### Data: what the migration does to rows ({})\n",
+            report.data.len()
+        );
+        let _ = writeln!(out, "| Migration | What | Where |\n|---|---|---|");
+        for d in &report.data {
+            let _ = writeln!(
+                out,
+                "| {} | {}: {} | `{}` |",
+                data_class(d.class),
+                cell(&d.message),
+                cell(&d.why),
+                d.location
             );
         }
     }
