@@ -25,6 +25,7 @@ mod limits;
 mod readme;
 mod server;
 mod tokens;
+mod upgrade;
 
 use std::collections::BTreeMap;
 
@@ -1653,6 +1654,14 @@ fn keywords() {
 #[test]
 fn a_team_grows_its_service() {
     layout::team_grows_its_service();
+}
+
+/// A deployed service keeps every row across three versions of its spec
+/// (a default, a rename, a new resource; then a dropped field and a new
+/// unique under `--allow-destructive`), restarted on the same database.
+#[test]
+fn a_deployed_service_keeps_its_rows_across_spec_changes() {
+    upgrade::service_keeps_its_rows_across_three_spec_versions();
 }
 
 /// Runs the suite against a flawed build and returns the failure message;
