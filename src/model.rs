@@ -153,6 +153,7 @@ pub struct Resource {
     /// never a table's name (see [`index_name`]).
     pub indexes: Vec<Index>,
     /// The resource's earlier name (`renamed_from`), for migrations.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
 }
 
@@ -379,9 +380,11 @@ pub struct Column {
     /// delete does.
     pub link: Option<Link>,
     /// The column's earlier name (`renamed_from`), for migrations.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
     /// The value rows that exist get when the column is added to them:
     /// `backfill`, else `default`; for migrations.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub backfill: Option<serde_json::Value>,
 }
 

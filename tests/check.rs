@@ -416,3 +416,88 @@ fn a_link_at_a_staging_name_is_not_followed() {
     assert!(result.is_err(), "the update went through a planted link");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched\n");
 }
+
+#[test]
+fn migrations_are_never_rewritten_and_an_edited_or_missing_one_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_copy(dir.path(), "billing");
+    let out = dir.path().join("project");
+    generate(&spec, &out);
+    let first = out.join("migrations/0001_init.sql");
+    let written = std::fs::read_to_string(&first).unwrap();
+    // A spec change that touches the schema: the next migration, the
+    // first one untouched.
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(
+        &spec,
+        text.replacen(
+            "      email: { type: email, pii: true }\n",
+            "      email: { type: email, pii: true }\n      phone: { type: string }\n",
+            1,
+        ),
+    )
+    .unwrap();
+    palisade()
+        .arg("check")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "missing: migrations/0002_add_customer_phone.sql",
+        ))
+        .stdout(predicate::str::contains("migration missing"));
+    generate(&spec, &out);
+    assert_eq!(std::fs::read_to_string(&first).unwrap(), written);
+    let second = std::fs::read_to_string(out.join("migrations/0002_add_customer_phone.sql"))
+        .unwrap();
+    assert!(
+        second.contains("ALTER TABLE \"customer\" ADD COLUMN \"phone\" TEXT;"),
+        "{second}"
+    );
+    assert!(
+        std::fs::read_to_string(out.join("api/src/lib.rs"))
+            .unwrap()
+            .contains("include_str!(\"../../migrations/0002_add_customer_phone.sql\")")
+    );
+    palisade()
+        .arg("check")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    // An edit of an applied migration is reported, and generate leaves it.
+    std::fs::write(&first, format!("{written}-- mine\n")).unwrap();
+    palisade()
+        .arg("check")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "hand-edited: migrations/0001_init.sql",
+        ))
+        .stdout(predicate::str::contains(
+            "a migration was edited after palisade wrote it",
+        ));
+    generate(&spec, &out);
+    assert_eq!(
+        std::fs::read_to_string(&first).unwrap(),
+        format!("{written}-- mine\n"),
+        "a migration is never rewritten"
+    );
+    // A missing one is reported too.
+    std::fs::remove_file(&first).unwrap();
+    palisade()
+        .arg("check")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("missing: migrations/0001_init.sql"))
+        .stdout(predicate::str::contains("a migration palisade wrote is gone"));
+}

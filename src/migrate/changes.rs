@@ -126,8 +126,15 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Whether the migration would do nothing (every step list empty).
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
+        self.renamed_tables.is_empty()
+            && self.renamed_columns.is_empty()
+            && self.dropped_indexes.is_empty()
+            && self.created_tables.is_empty()
+            && self.changed_tables.is_empty()
+            && self.created_indexes.is_empty()
+            && self.dropped_tables.is_empty()
     }
 
     /// The name of the migration: its first change's, with how many more.
@@ -692,7 +699,7 @@ fn table_change(
     for index in &from.indexes {
         if !to.indexes.contains(index) {
             plan.dropped_indexes.push(index.clone());
-            if !to.indexes.iter().any(|i| i.columns == index.columns)
+            if !to.indexes.iter().any(|i| i.columns == index.columns && i.unique == index.unique)
                 && !change.dropped.iter().any(|d| index.columns.contains(d))
             {
                 plan.changes.push(Change {
@@ -765,7 +772,7 @@ fn table_change(
                         .join(", ")
                 ),
             ));
-        } else if !from.indexes.iter().any(|i| i.columns == index.columns)
+        } else if !from.indexes.iter().any(|i| i.columns == index.columns && i.unique == index.unique)
             && !added_only(&index.columns, &from)
         {
             plan.changes.push(Change {
