@@ -367,14 +367,13 @@ proptest! {
     }
 }
 
-/// A known bug of `migrate` (`specgen::KNOWN_BUG_UNIQUE_REF`, which keeps
-/// `mutate` from making this change until it is fixed): dropping the
-/// global `unique` of a ref field makes no migration, since the field's
+/// Found by `random_spec_changes_migrate_to_the_fresh_schema`: dropping
+/// the global `unique` of a ref field made no migration (the field's
 /// `-ref` index has the same columns as its `-unique` one, so the plan
-/// records no change; the migrated database keeps the unique index.
+/// recorded no change and counted as empty), and the migrated database
+/// kept the unique index.
 #[test]
-#[ignore = "known bug: dropping the unique of a ref field makes no migration"]
-fn known_bug_dropping_the_unique_of_a_ref_field_makes_no_migration() {
+fn dropping_the_unique_of_a_ref_field_is_a_migration() {
     let a = "palisade: 1\nservice: { name: shop }\nauth: { jwt: { algorithm: HS256, secret_env: JWT_SECRET } }\nresources:\n  customer:\n    owner: owner_id\n    fields: { name: { type: string } }\n  invoice:\n    owner: none\n    access: { public: [list] }\n    fields: { customer: { type: ref, resource: customer, unique: global } }\n";
     let b = a.replace(", unique: global", "");
     let texts = [a, b.as_str()];

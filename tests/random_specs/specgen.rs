@@ -1266,15 +1266,6 @@ fn drop_field(s: &mut Spec, at: usize, name: &str) {
     r.sort.retain(|f| f != name);
 }
 
-/// Dropping a global `unique` of a ref field makes no migration (the ref
-/// field's own index has the same columns, so `migrate::changes` records
-/// no change and the plan counts as empty), so the migrated database keeps
-/// the unique index: `mutate` leaves such a `unique` alone until that is
-/// fixed (see `known_bug_dropping_the_unique_of_a_ref_field_makes_no_migration`
-/// in tests/random_specs.rs, ignored until then; set this to false with
-/// the fix).
-const KNOWN_BUG_UNIQUE_REF: bool = true;
-
 /// A valid spec changed by 1-4 random edits, as a team changes its spec
 /// from one release to the next: fields and resources added, dropped and
 /// renamed (with `renamed_from`), new required fields with a `default` or
@@ -1502,10 +1493,6 @@ pub fn mutate(spec: &Spec, raw: &[u32]) -> Spec {
                     done -= 1;
                     continue;
                 };
-                if KNOWN_BUG_UNIQUE_REF && f.ty == "ref" && f.unique == Some("global") {
-                    done -= 1;
-                    continue;
-                }
                 f.unique = match f.unique {
                     Some(_) => None,
                     None if owned && d.chance(50) => Some("per_owner"),
