@@ -450,8 +450,8 @@ fn migrations_are_never_rewritten_and_an_edited_or_missing_one_is_reported() {
         .stdout(predicate::str::contains("migration missing"));
     generate(&spec, &out);
     assert_eq!(std::fs::read_to_string(&first).unwrap(), written);
-    let second = std::fs::read_to_string(out.join("migrations/0002_add_customer_phone.sql"))
-        .unwrap();
+    let second =
+        std::fs::read_to_string(out.join("migrations/0002_add_customer_phone.sql")).unwrap();
     assert!(
         second.contains("ALTER TABLE \"customer\" ADD COLUMN \"phone\" TEXT;"),
         "{second}"
@@ -498,6 +498,10 @@ fn migrations_are_never_rewritten_and_an_edited_or_missing_one_is_reported() {
         .arg(&out)
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("missing: migrations/0001_init.sql"))
-        .stdout(predicate::str::contains("a migration palisade wrote is gone"));
+        .stdout(predicate::str::contains(
+            "missing: migrations/0001_init.sql",
+        ))
+        .stdout(predicate::str::contains(
+            "a migration palisade wrote is gone",
+        ));
 }

@@ -699,7 +699,10 @@ fn table_change(
     for index in &from.indexes {
         if !to.indexes.contains(index) {
             plan.dropped_indexes.push(index.clone());
-            if !to.indexes.iter().any(|i| i.columns == index.columns && i.unique == index.unique)
+            if !to
+                .indexes
+                .iter()
+                .any(|i| i.columns == index.columns && i.unique == index.unique)
                 && !change.dropped.iter().any(|d| index.columns.contains(d))
             {
                 plan.changes.push(Change {
@@ -772,7 +775,10 @@ fn table_change(
                         .join(", ")
                 ),
             ));
-        } else if !from.indexes.iter().any(|i| i.columns == index.columns && i.unique == index.unique)
+        } else if !from
+            .indexes
+            .iter()
+            .any(|i| i.columns == index.columns && i.unique == index.unique)
             && !added_only(&index.columns, &from)
         {
             plan.changes.push(Change {
