@@ -74,6 +74,9 @@ pub enum Check {
     NoDuplicates { columns: Vec<String> },
     /// Every value fits the column's new type.
     Fits { column: String, ty: ColumnType },
+    /// Every integer is one a double holds exactly (at most 2^53 in
+    /// magnitude): the column becomes a `number`.
+    Exact { column: String },
     /// The table has no rows (a required column without a value for them).
     Empty,
 }
@@ -151,6 +154,9 @@ impl Plan {
 /// The hints of a spec that migrations read: new name -> earlier name.
 #[derive(Debug, Clone, Default)]
 pub struct Hints {
+    /// The owner column of each owned table: filled from the token, so a
+    /// migration can give rows that exist no value for it.
+    owners: BTreeMap<String, String>,
     tables: BTreeMap<String, String>,
     columns: BTreeMap<(String, String), String>,
     fills: BTreeMap<(String, String), serde_json::Value>,
@@ -160,6 +166,9 @@ impl Hints {
     pub fn of(service: &Service) -> Hints {
         let mut hints = Hints::default();
         for r in &service.resources {
+            if let Some(owner) = r.scope.owner_column() {
+                hints.owners.insert(r.name.clone(), owner.to_string());
+            }
             if let Some(old) = &r.renamed_from {
                 hints.tables.insert(r.name.clone(), old.clone());
             }
@@ -458,7 +467,18 @@ fn table_change(
     for c in &removed {
         change.dropped.push(c.name.clone());
         let twin = added.iter().find(|a| a.ty == c.ty);
+        let owner = hints.owners.get(&table);
         if let (Some(a), false) = (twin, allow_destructive) {
+            if owner == Some(&a.name) {
+                refusals.push(Refusal {
+                    message: format!("the owner field of `{table}` changed from `{}` to `{}`: a migration cannot give the rows that exist their owner in another column", c.name, a.name),
+                    help: format!("keep `owner: {}` (the owner field's name is not visible to API clients), or run `palisade generate --allow-destructive` if `{table}` has no rows (the migration checks it has none)", c.name),
+                    resource: table.clone(),
+                    field: None,
+                    key: Some("owner"),
+                });
+                continue;
+            }
             refusals.push(Refusal {
                 message: format!("did you rename `{}` to `{}`? add `renamed_from: {}`", c.name, a.name, c.name),
                 help: format!("as the spec stands, field `{}` of `{table}` and its values would be dropped and `{}` added empty; add `renamed_from: {}` to `{}` to keep the values, or run `palisade generate --allow-destructive` to drop them", c.name, a.name, c.name, a.name),
@@ -512,7 +532,11 @@ fn table_change(
                     }
                     (true, None) => {
                         let refs = matches!(c.ty, ColumnType::Ref { .. });
-                        let help = if refs {
+                        let help = if hints.owners.get(&table) == Some(&c.name) {
+                            format!(
+                                "the owner of rows that exist is unknown: keep the earlier owner field, or run `palisade generate --allow-destructive` if `{table}` has no rows (the migration checks it has none)"
+                            )
+                        } else if refs {
                             "add it as an optional field first, fill it, then make it `required` (with `--allow-destructive`, which checks every row has one); or run `palisade generate --allow-destructive` if the table is empty (the migration checks it is)".to_string()
                         } else {
                             "give it a `default:` (new rows and rows that exist) or a `backfill:` (rows that exist only); or run `palisade generate --allow-destructive` if the table is empty (the migration checks it is)".to_string()
@@ -551,22 +575,42 @@ fn table_change(
                         type_name(&c.ty)
                     );
                     if widens(&old.ty, &c.ty) {
+                        let integer = old.ty == ColumnType::Integer;
                         plan.changes.push(Change {
                             class: Class::Applied,
                             what,
-                            why: "every value that exists fits the new type".into(),
+                            why: if integer {
+                                "every integer up to 2^53 is a number exactly (the migration checks that none is larger)".into()
+                            } else {
+                                "every value that exists fits the new type".into()
+                            },
                             slug: format!("alter_{table}_{}", c.name),
                             resource: table.clone(),
                             field: Some(c.name.clone()),
                         });
+                        if integer {
+                            change.checks.push((
+                                Check::Exact {
+                                    column: c.name.clone(),
+                                },
+                                format!("every `{}` of `{table}` must be at most 2^53 in magnitude to stay exact as a number", c.name),
+                            ));
+                        }
                     } else {
+                        // Email and URL checks live in the server, which
+                        // applies them to values as they are written.
+                        let checked = !matches!(c.ty, ColumnType::Email | ColumnType::Url);
                         destructive(
                             plan,
                             refusals,
                             Change {
                                 class: Class::Destructive,
                                 what,
-                                why: "values that exist may not fit the new type (the migration checks them)".into(),
+                                why: if checked {
+                                    "values that exist may not fit the new type (the migration checks them)".into()
+                                } else {
+                                    "values that exist are kept as they are, unchecked: the server checks a value when it is written".into()
+                                },
                                 slug: format!("alter_{table}_{}", c.name),
                                 resource: table.clone(),
                                 field: Some(c.name.clone()),
@@ -629,14 +673,14 @@ fn table_change(
             }
         }
     }
-    if from.foreign_keys != to.foreign_keys {
+    if sorted(&from.foreign_keys) != sorted(&to.foreign_keys) {
         change.foreign_keys_changed = true;
-        // A foreign key on a column that had none (or a stricter one)
-        // holds only if the rows that exist satisfy it; the migration
-        // checks them (`PRAGMA foreign_key_check` on SQLite).
         // A key is implied by an old one on the same table that pairs
         // every one of its columns the same way (`(owner, ref) -> (owner,
-        // id)` implies `ref -> id`).
+        // id)` implies `ref -> id`). Any other key on columns that exist
+        // holds only if the rows that exist satisfy it (the migration
+        // checks them: `PRAGMA foreign_key_check` on SQLite), unless the
+        // column's own destructive change already asks for the flag.
         let pairs = |fk: &ForeignKey| -> Vec<(String, String)> {
             fk.columns
                 .iter()
@@ -644,12 +688,46 @@ fn table_change(
                 .zip(fk.target_columns.iter().cloned())
                 .collect()
         };
-        let stricter = to.foreign_keys.iter().any(|fk| {
+        let risky: Vec<&String> = change
+            .checks
+            .iter()
+            .filter_map(|(check, _)| match check {
+                Check::Fits { column, .. } | Check::NoNulls { column } => Some(column),
+                _ => None,
+            })
+            .collect();
+        let mut stricter = false;
+        for fk in &to.foreign_keys {
             let implied = from.foreign_keys.iter().any(|old| {
                 old.table == fk.table && pairs(fk).iter().all(|p| pairs(old).contains(p))
             });
-            !implied && fk.columns.iter().all(|c| from.column(c).is_some())
-        });
+            let new_column = fk.columns.iter().any(|c| from.column(c).is_none());
+            let column = fk.columns.last().cloned();
+            if implied || new_column {
+                continue;
+            }
+            stricter = true;
+            if column.as_ref().is_some_and(|c| risky.contains(&c)) {
+                continue;
+            }
+            destructive(
+                plan,
+                refusals,
+                Change {
+                    class: Class::Destructive,
+                    what: format!(
+                        "make the reference `{}` of `{table}` stricter",
+                        column.clone().unwrap_or_default()
+                    ),
+                    why: format!("rows that exist may name rows of `{}` it no longer allows, or that were deleted (the migration checks them)", fk.table),
+                    slug: format!("references_{table}"),
+                    resource: table.clone(),
+                    field: column,
+                },
+                "run `palisade generate --allow-destructive`: the migration then checks every reference, and fails, leaving the database as it was, when one does not hold".to_string(),
+                None,
+            );
+        }
         let column = to
             .foreign_keys
             .iter()
@@ -658,36 +736,14 @@ fn table_change(
             .filter_map(|fk| fk.columns.last())
             .next()
             .cloned();
-        let what = format!("change the references of `{table}`");
-        if stricter
-            && !change
-                .altered
-                .iter()
-                .chain(&change.dropped)
-                .any(|c| Some(c) == column.as_ref())
-        {
-            destructive(
-                plan,
-                refusals,
-                Change {
-                    class: Class::Destructive,
-                    what,
-                    why: "a reference becomes stricter: rows that exist may name rows it no longer allows (the migration checks them)".into(),
-                    slug: format!("references_{table}"),
-                    resource: table.clone(),
-                    field: column,
-                },
-                "run `palisade generate --allow-destructive`: the migration then checks every reference, and fails, leaving the database as it was, when one does not hold".to_string(),
-                None,
-            );
-        } else if !plan
+        let recorded = plan
             .changes
             .iter()
-            .any(|c| c.resource == table && c.field.is_some() && c.field == column)
-        {
+            .any(|c| c.resource == table && c.field.is_some() && c.field == column);
+        if !stricter && !recorded {
             plan.changes.push(Change {
                 class: Class::Applied,
-                what,
+                what: format!("change the references of `{table}`"),
                 why: "the references are relaxed or follow the fields' changes".into(),
                 slug: format!("references_{table}"),
                 resource: table.clone(),
@@ -726,8 +782,15 @@ fn table_change(
         }
         plan.created_indexes.push((table.clone(), index.clone()));
         // `id` is unique already: an index that holds it cannot fail.
+        // A new column that rows that exist all get one value for.
+        let constant = index.columns.iter().any(|c| {
+            to.columns
+                .iter()
+                .position(|t| &t.name == c)
+                .is_some_and(|i| matches!(change.sources.get(i), Some(Source::Value(_))))
+        });
         let can_fail = index.unique
-            && existing(&index.columns)
+            && (existing(&index.columns) || constant)
             && !index
                 .columns
                 .iter()
@@ -791,10 +854,31 @@ fn table_change(
             });
         }
     }
-    let touched = change.from != change.to;
+    let touched = !same_table(&change.from, &change.to);
     if touched {
         plan.changed_tables.push(change);
     }
+}
+
+/// `items` in a stable order, to compare lists whose order means nothing.
+fn sorted<T: Clone + Ord>(items: &[T]) -> Vec<T> {
+    let mut items = items.to_vec();
+    items.sort();
+    items
+}
+
+/// Whether two tables are the same but for the order of their columns,
+/// keys and indexes (which no migration needs to change).
+fn same_table(a: &Table, b: &Table) -> bool {
+    let columns = |t: &Table| {
+        let mut c = t.columns.clone();
+        c.sort_by(|x, y| x.name.cmp(&y.name));
+        c
+    };
+    a.name == b.name
+        && columns(a) == columns(b)
+        && sorted(&a.foreign_keys) == sorted(&b.foreign_keys)
+        && sorted(&a.indexes) == sorted(&b.indexes)
 }
 
 /// Whether an index is only over columns added in this migration (it then

@@ -395,4 +395,133 @@ mod tests {
         let schema = sqlite::read_back(&sql[0], &service).unwrap();
         assert_eq!(schema, Schema::of(&service));
     }
+
+    const SHOP: &str = "  product:\n    owner: none\n    access: { public: [list, get], roles: { admin: [list, get, create, update, delete] } }\n    fields: { title: { type: string } }\n  order:\n    owner: owner_id\n    fields:\n      product: { type: ref, resource: product, required: true }\n      placed: { type: date }\n      count: { type: integer }\n";
+
+    #[test]
+    fn a_reference_that_becomes_stricter_needs_the_flag_and_is_checked() {
+        // A required ref to a public resource keeps the id of a deleted
+        // row (no foreign key); made optional, it gets one.
+        let (history, sql) = chain(&[SHOP]);
+        let optional = SHOP.replace(
+            "product: { type: ref, resource: product, required: true }",
+            "product: { type: ref, resource: product }",
+        );
+        let refused = next(history.clone(), &model(&optional), false).unwrap_err();
+        assert!(
+            refused[0]
+                .message
+                .contains("make the reference `product` of `order` stricter"),
+            "{refused:#?}"
+        );
+        let (_, sql2) = chain(&[SHOP, &optional]);
+        let db = migrated(&sql);
+        db.execute_batch(
+            "INSERT INTO \"order\" VALUES ('o1', 'u1', 'gone', NULL, NULL, 't', 't');",
+        )
+        .unwrap();
+        let err = sqlite::apply(&db, &sql2[1]).unwrap_err();
+        assert!(err.contains("break a foreign key"), "{err}");
+    }
+
+    #[test]
+    fn a_new_unique_field_with_one_value_for_every_row_needs_the_flag_and_is_checked() {
+        let (history, sql) = chain(&[SHOP]);
+        let code = SHOP.replace(
+            "      count: { type: integer }\n",
+            "      count: { type: integer }\n      code: { type: string, required: true, unique: per_owner, backfill: x }\n",
+        );
+        let refused = next(history, &model(&code), false).unwrap_err();
+        assert!(refused[0].message.contains("unique"), "{refused:#?}");
+        let (_, sql2) = chain(&[SHOP, &code]);
+        let db = migrated(&sql);
+        db.execute_batch(
+            "INSERT INTO product VALUES ('p', 't', 't', 't');\
+             INSERT INTO \"order\" VALUES ('o1', 'u1', 'p', NULL, NULL, 't', 't');\
+             INSERT INTO \"order\" VALUES ('o2', 'u1', 'p', NULL, NULL, 't', 't');",
+        )
+        .unwrap();
+        let err = sqlite::apply(&db, &sql2[1]).unwrap_err();
+        assert!(err.contains("no two rows of `order` may share"), "{err}");
+        // One row per owner fits.
+        let db = migrated(&sql);
+        db.execute_batch(
+            "INSERT INTO product VALUES ('p', 't', 't', 't');\
+             INSERT INTO \"order\" VALUES ('o1', 'u1', 'p', NULL, NULL, 't', 't');\
+             INSERT INTO \"order\" VALUES ('o2', 'u2', 'p', NULL, NULL, 't', 't');",
+        )
+        .unwrap();
+        sqlite::apply(&db, &sql2[1]).unwrap();
+    }
+
+    #[test]
+    fn reordered_fields_need_no_migration() {
+        let reordered = SHOP.replace(
+            "      placed: { type: date }\n      count: { type: integer }\n",
+            "      count: { type: integer }\n      placed: { type: date }\n",
+        );
+        assert_ne!(reordered, SHOP);
+        let (history, _) = chain(&[SHOP, &reordered]);
+        assert_eq!(history.records.len(), 1);
+    }
+
+    #[test]
+    fn widened_and_narrowed_types_check_what_they_must() {
+        let (_, sql) = chain(&[SHOP]);
+        let cases = [
+            (
+                "count: { type: number }",
+                "9007199254740993",
+                "at most 2^53",
+            ),
+            (
+                "placed: { type: datetime }",
+                "'2024-01-01'",
+                "must be a datetime",
+            ),
+        ];
+        for (field, value, message) in cases {
+            let key = field.split(':').next().unwrap();
+            let spec = SHOP
+                .lines()
+                .map(|l| {
+                    if l.trim_start().starts_with(&format!("{key}:")) {
+                        format!("      {field}")
+                    } else {
+                        l.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+                + "\n";
+            let (_, sql2) = chain(&[SHOP, &spec]);
+            let db = migrated(&sql);
+            let (placed, count) = if key == "count" {
+                ("NULL", value)
+            } else {
+                (value, "NULL")
+            };
+            db.execute_batch(&format!(
+                "INSERT INTO product VALUES ('p', 't', 't', 't');\
+                 INSERT INTO \"order\" VALUES ('o1', 'u1', 'p', {placed}, {count}, 't', 't');"
+            ))
+            .unwrap();
+            let err = sqlite::apply(&db, &sql2[1]).unwrap_err();
+            assert!(err.contains(message), "{field}: {err}\n{}", sql2[1]);
+        }
+    }
+
+    #[test]
+    fn a_renamed_owner_field_is_refused_with_advice_that_works() {
+        let (history, _) = chain(&[SHOP]);
+        let renamed = SHOP.replace("    owner: owner_id\n", "    owner: user_id\n");
+        let refused = next(history, &model(&renamed), false).unwrap_err();
+        assert!(
+            refused[0]
+                .message
+                .contains("the owner field of `order` changed from `owner_id` to `user_id`"),
+            "{refused:#?}"
+        );
+        assert!(refused[0].help.contains("keep `owner: owner_id`"));
+    }
 }

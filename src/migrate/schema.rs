@@ -40,7 +40,7 @@ pub struct Column {
 }
 
 /// `FOREIGN KEY (columns) REFERENCES table (target_columns) ON DELETE ...`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ForeignKey {
     pub columns: Vec<String>,
     pub table: String,

@@ -137,7 +137,9 @@ fn misfit(column: &str, ty: &ColumnType) -> Option<String> {
             hex(12)
         ),
         ColumnType::Date => format!("{c} IS NOT NULL AND date({c}) IS NOT {c}"),
-        ColumnType::Datetime => format!("{c} IS NOT NULL AND julianday({c}) IS NULL"),
+        ColumnType::Datetime => format!(
+            "{c} IS NOT NULL AND (typeof({c}) <> 'text' OR {c} NOT GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]*' OR julianday({c}) IS NULL)"
+        ),
         ColumnType::String | ColumnType::Email | ColumnType::Url => return None,
     })
 }
@@ -171,6 +173,10 @@ fn check_rows(out: &mut String, table: &str, check_kind: &Check, message: &str) 
                 .join(" AND "),
             quoted_list(columns)
         ),
+        Check::Exact { column } => format!(
+            "SELECT count(*) FROM {t} WHERE {c} > 9007199254740992 OR {c} < -9007199254740992",
+            c = quote(column)
+        ),
         Check::Fits { column, ty } => match misfit(column, ty) {
             Some(condition) => format!("SELECT count(*) FROM {t} WHERE {condition}"),
             None => return,
@@ -197,10 +203,20 @@ fn in_place(change: &TableChange) -> bool {
             })
 }
 
+/// Whether a check reads the table as rebuilt (a new type's storage, or
+/// a column the rebuild adds) rather than as it was.
+fn after_copy(kind: &Check, change: &TableChange) -> bool {
+    match kind {
+        Check::Fits { .. } => true,
+        Check::NoDuplicates { columns } => columns.iter().any(|c| change.from.column(c).is_none()),
+        _ => false,
+    }
+}
+
 fn table_change(out: &mut String, change: &TableChange) {
     let name = &change.to.name;
     for (kind, message) in &change.checks {
-        if !matches!(kind, Check::Fits { .. }) {
+        if !after_copy(kind, change) {
             check_rows(out, name, kind, message);
         }
     }
@@ -243,7 +259,7 @@ fn table_change(out: &mut String, change: &TableChange) {
         quote(name)
     );
     for (kind, message) in &change.checks {
-        if matches!(kind, Check::Fits { .. }) {
+        if after_copy(kind, change) {
             check_rows(out, &staging, kind, message);
         }
     }

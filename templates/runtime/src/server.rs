@@ -878,7 +878,8 @@ fn migration_file(m: &Migration) -> String {
 /// Each transaction is `BEGIN IMMEDIATE`: it takes the database's write
 /// lock before it reads which migrations are applied, so replicas that
 /// start at once apply each migration once (the others wait for the lock,
-/// then find it applied). Foreign keys are off while a migration runs
+/// then find it applied; they wait up to 10 minutes). Foreign keys are
+/// off while a migration runs
 /// (SQLite's table rebuild procedure: `PRAGMA foreign_keys` cannot change
 /// inside a transaction, and a rebuilt table's drop would otherwise fire
 /// the `ON DELETE` actions of the rows that refer to it), and `PRAGMA
@@ -897,12 +898,14 @@ pub async fn migrate(pool: &SqlitePool, migrations: &[Migration]) -> Result<(), 
         last = m.version;
     }
     let mut conn = pool.acquire().await.map_err(db)?;
-    sqlx::raw_sql("PRAGMA foreign_keys = OFF")
+    // A replica that starts while another migrates waits for it: a
+    // rebuild of a large table takes longer than a request's 5 s.
+    sqlx::raw_sql("PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 600000")
         .execute(&mut *conn)
         .await
         .map_err(db)?;
     let result = apply_pending(&mut conn, migrations).await;
-    let restored = sqlx::raw_sql("PRAGMA foreign_keys = ON")
+    let restored = sqlx::raw_sql("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000")
         .execute(&mut *conn)
         .await;
     if restored.is_err() {
