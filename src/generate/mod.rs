@@ -524,7 +524,7 @@ fn resource_modules(service: &Service, modules: &[String]) -> Vec<String> {
             .into_iter()
             .map(|i| {
                 let plan = plan::ResourcePlan::new(service, i, modules);
-                (i, rust::print(rust::resource_module(&plan)))
+                (i, rust::resource_module(&plan))
             })
             .collect()
     };
