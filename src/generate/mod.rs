@@ -448,7 +448,7 @@ pub fn generate(service: &Service, spec_file: &str) -> Project {
                 name: api_package.replace('-', "_"),
                 ..service.clone()
             };
-            rust::print(tests::security_tests(&tests_view, &modules))
+            tests::security_tests(&tests_view, &modules)
         });
         let openapi = scope.spawn(|| {
             let mut text = serde_json::to_string_pretty(&openapi::document(service, VERSION))

@@ -31,7 +31,7 @@ pub fn print(tokens: TokenStream) -> String {
 /// `text` with a blank line before each item that follows another: at the
 /// top level (imports stay together, and the module's docs end with one),
 /// and between the functions of an `impl` or `trait` block.
-fn spaced(text: &str) -> String {
+pub(super) fn spaced(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 16);
     let mut prev: Option<&str> = None;
     for line in text.lines() {
@@ -95,14 +95,22 @@ const MIN_SPACE: usize = 60;
 /// that does not fit is printed by prettyplease itself, so the bytes are
 /// prettyplease's whatever the length of the spec's names.
 #[derive(Default)]
-struct Writer {
-    out: String,
+pub(super) struct Writer {
+    pub(super) out: String,
     depth: usize,
     /// Whether a line of the current item is too long to stay flat.
     overflow: bool,
 }
 
 impl Writer {
+    /// A writer whose lines start at `depth` (four spaces each).
+    pub(super) fn at(depth: usize) -> Writer {
+        Writer {
+            depth,
+            ..Writer::default()
+        }
+    }
+
     /// The room for a line's code at the current depth.
     fn width(&self) -> usize {
         MARGIN.saturating_sub(4 * self.depth).max(MIN_SPACE)
@@ -110,7 +118,7 @@ impl Writer {
 
     /// A line whose layout does not depend on its length (a doc comment, a
     /// brace, a field holding a string); returns the length of its code.
-    fn line(&mut self, text: fmt::Arguments<'_>) -> usize {
+    pub(super) fn line(&mut self, text: fmt::Arguments<'_>) -> usize {
         for _ in 0..self.depth {
             self.out.push_str("    ");
         }
@@ -122,26 +130,26 @@ impl Writer {
     }
 
     /// A line of code that prettyplease keeps on one line only if it fits.
-    fn code(&mut self, text: fmt::Arguments<'_>) {
+    pub(super) fn code(&mut self, text: fmt::Arguments<'_>) {
         if self.line(text) > self.width() {
             self.overflow = true;
         }
     }
 
     /// A line that opens a block.
-    fn open(&mut self, text: fmt::Arguments<'_>) {
+    pub(super) fn open(&mut self, text: fmt::Arguments<'_>) {
         self.line(text);
         self.depth += 1;
     }
 
     /// A line that closes a block.
-    fn close(&mut self, text: fmt::Arguments<'_>) {
+    pub(super) fn close(&mut self, text: fmt::Arguments<'_>) {
         self.depth -= 1;
         self.line(text);
     }
 
     /// `flat` on one line if it fits, else the lines `broken` writes.
-    fn flat_or(&mut self, flat: fmt::Arguments<'_>, broken: impl FnOnce(&mut Writer)) {
+    pub(super) fn flat_or(&mut self, flat: fmt::Arguments<'_>, broken: impl FnOnce(&mut Writer)) {
         let mark = self.out.len();
         if self.line(flat) > self.width() {
             self.out.truncate(mark);
@@ -151,26 +159,38 @@ impl Writer {
 
     /// A top-level item that `write` writes, printed by prettyplease
     /// instead if one of its lines of code does not fit.
-    fn item(&mut self, write: impl FnOnce(&mut Writer)) {
+    pub(super) fn item(&mut self, write: impl FnOnce(&mut Writer)) {
+        self.within(&[], "", write);
+    }
+
+    /// What `write` writes inside the items and expressions that `open`
+    /// starts (one line each once printed) and `close` ends, printed by
+    /// prettyplease within them instead if one of its lines does not fit.
+    pub(super) fn within(&mut self, open: &[&str], close: &str, write: impl FnOnce(&mut Writer)) {
         let mark = self.out.len();
-        self.overflow = false;
+        let outer = std::mem::take(&mut self.overflow);
         write(self);
-        if self.overflow {
+        if std::mem::replace(&mut self.overflow, outer) {
             let text = self.out.split_off(mark);
-            let file = syn::parse_file(&text).expect("emitted items parse");
-            self.out.push_str(&prettyplease::unparse(&file));
-            self.overflow = false;
+            let source = format!("{}\n{text}{close}\n", open.join("\n"));
+            let file = syn::parse_file(&source).expect("emitted code parses");
+            let printed = prettyplease::unparse(&file);
+            let lines: Vec<&str> = printed.lines().collect();
+            for line in &lines[open.len()..lines.len() - open.len()] {
+                self.out.push_str(line);
+                self.out.push('\n');
+            }
         }
     }
 }
 
 /// A string literal as quote makes it and prettyplease prints it.
-fn lit(text: &str) -> String {
+pub(super) fn lit(text: &str) -> String {
     proc_macro2::Literal::string(text).to_string()
 }
 
 /// String literals separated by commas (`"a", "b"`).
-fn lits(texts: &[String]) -> String {
+pub(super) fn lits(texts: &[String]) -> String {
     let quoted: Vec<String> = texts.iter().map(|t| lit(t)).collect();
     quoted.join(", ")
 }
