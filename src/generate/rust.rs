@@ -1,5 +1,17 @@
-//! Rust sources of the generated project, built with quote and printed
-//! with prettyplease.
+//! Rust sources of the generated project, written as text in
+//! prettyplease's layout.
+//!
+//! A resource's module (and the security tests, `generate::tests`) is
+//! written line by line by a [`Writer`] straight from the plan: a line of
+//! code is written flat, as prettyplease prints it when it fits its
+//! margin, in the layout prettyplease gives it otherwise where that layout
+//! is fixed (a broken call, chain or list), and an item with a line that
+//! still does not fit is parsed and printed by prettyplease itself, so
+//! the bytes are prettyplease's whatever the spec's names. Skipping the
+//! token streams, their parse and their printing is most of the time and
+//! memory generation used to take. The small files of `generate::mod`
+//! (crate root, hooks module) are still built with quote and printed by
+//! [`print`].
 //!
 //! Stage: generate. Input: a resource's plan (`generate::plan`). Output:
 //! its `api/src/<resource>.rs` (its table, operations, row and input
@@ -1140,4 +1152,56 @@ fn describe_grants(op: &Operation) -> String {
         who.push("anyone, without a token".to_string());
     }
     who.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceFile;
+
+    /// `text` as prettyplease prints it (with the blank lines).
+    fn reprinted(text: &str) -> String {
+        spaced(&prettyplease::unparse(&syn::parse_file(text).unwrap()))
+    }
+
+    /// The emitted modules and security tests are prettyplease's own
+    /// layout: printing them again changes nothing. (The goldens pin the
+    /// bytes; this covers the fixtures' long names and keywords too.)
+    #[test]
+    fn emitted_text_is_what_prettyplease_prints() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let specs = [
+            "examples/billing.yaml",
+            "examples/shop.yaml",
+            "examples/projects.yaml",
+        ]
+        .into_iter()
+        .chain(["tests/fixtures/edge.yaml", "tests/fixtures/keywords.yaml"]);
+        for spec in specs {
+            let text = std::fs::read_to_string(root.join(spec)).unwrap();
+            let compiled = crate::compile(SourceFile::new(spec.to_string(), text)).unwrap();
+            let service = &compiled.model;
+            let modules = ident::modules(service.resources.iter().map(|r| r.name.as_str()));
+            for i in 0..service.resources.len() {
+                let module = resource_module(&ResourcePlan::new(service, i, &modules));
+                assert_eq!(reprinted(&module), module, "{spec}: {}", modules[i]);
+            }
+            let tests = super::super::tests::security_tests(service, &modules);
+            assert_eq!(reprinted(&tests), tests, "{spec}: security tests");
+        }
+    }
+
+    /// A line too long for its layout makes its item prettyplease's.
+    #[test]
+    fn an_item_with_a_long_line_is_printed_by_prettyplease() {
+        let mut w = Writer::default();
+        w.item(|w| {
+            let values = ["\"a_rather_long_enumeration_value\""; 4].join(", ");
+            w.code(format_args!("static VALUES: &[&str] = &[{values}];"));
+        });
+        assert_eq!(
+            w.out,
+            "static VALUES: &[&str] = &[\n    \"a_rather_long_enumeration_value\",\n    \"a_rather_long_enumeration_value\",\n    \"a_rather_long_enumeration_value\",\n    \"a_rather_long_enumeration_value\",\n];\n"
+        );
+    }
 }
