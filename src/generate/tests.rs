@@ -28,6 +28,10 @@
 //! resource (its required references are created first, once each), so
 //! `unique` fields never collide. Each role user of the tests is in a tenant of its own, like
 //! `alice` and `bob`, so only a row's creator shares its owner.
+//!
+//! The file is written as text in prettyplease's layout by
+//! `rust::Writer`; a table with a line too long for that layout is
+//! printed by prettyplease in its place.
 
 use serde_json::{Map, Value, json};
 
@@ -698,21 +702,7 @@ pub fn security_tests(service: &Service, modules: &[String]) -> String {
     let krate = service.name.replace('-', "_");
     // `{}` bodies, for requests that must fail before the body is read.
     let empty_fits = fits(service, &json!({}));
-    // The tables, inside `static SUITE` and its `resources`.
-    let mut tables = Writer::at(2);
-    let mut kinds = [false; 7];
-    let mut names = Names::default();
-    for resource in &service.resources {
-        let mut has = [false; 7];
-        tables.within(&["static S: S = S {", "f: &["], "] };", |w| {
-            let (k, n) = table(w, service, resource, empty_fits);
-            has = k;
-            names.add(n);
-        });
-        for (any, has) in kinds.iter_mut().zip(has) {
-            *any |= has;
-        }
-    }
+    let (tables, kinds, names) = tables(service, empty_fits);
     let mut w = Writer::default();
     for line in HEADER.lines() {
         w.line(format_args!("{line}"));
@@ -735,6 +725,37 @@ pub fn security_tests(service: &Service, modules: &[String]) -> String {
             ))
         });
     }
+    suite(&mut w, &krate, empty_fits, &tables);
+    for (kind, _) in KINDS.iter().zip(kinds).filter(|(_, any)| *any) {
+        w.line(format_args!("#[tokio::test]"));
+        w.open(format_args!("async fn {kind}() {{"));
+        w.line(format_args!("SUITE.{kind}().await;"));
+        w.close(format_args!("}}"));
+    }
+    super::rust::spaced(&w.out)
+}
+
+/// Every resource's table as written in `SUITE.resources`, which of
+/// [`KINDS`] any of them has cases of, and what they name.
+fn tables(service: &Service, empty_fits: bool) -> (String, [bool; 7], Names) {
+    let mut w = Writer::at(2);
+    let mut kinds = [false; 7];
+    let mut names = Names::default();
+    for resource in &service.resources {
+        // A table printed by prettyplease is printed in its place.
+        w.within(&["static S: S = S {", "f: &["], "] };", |w| {
+            let (has, named) = table(w, service, resource, empty_fits);
+            for (any, has) in kinds.iter_mut().zip(has) {
+                *any |= has;
+            }
+            names.add(named);
+        });
+    }
+    (w.out, kinds, names)
+}
+
+/// `static SUITE`: the service and every resource's table.
+fn suite(w: &mut Writer, krate: &str, empty_fits: bool, tables: &str) {
     w.line(format_args!(
         "/// Every resource's table, in the spec's order."
     ));
@@ -744,16 +765,9 @@ pub fn security_tests(service: &Service, modules: &[String]) -> String {
     });
     w.line(format_args!("empty_body_fits: {empty_fits},"));
     w.open(format_args!("resources: &["));
-    w.out.push_str(&tables.out);
+    w.out.push_str(tables);
     w.close(format_args!("],"));
     w.close(format_args!("}};"));
-    for (kind, _) in KINDS.iter().zip(kinds).filter(|(_, any)| *any) {
-        w.line(format_args!("#[tokio::test]"));
-        w.open(format_args!("async fn {kind}() {{"));
-        w.line(format_args!("SUITE.{kind}().await;"));
-        w.close(format_args!("}}"));
-    }
-    super::rust::spaced(&w.out)
 }
 
 /// The file's doc.
