@@ -483,7 +483,7 @@ pub fn generate_migrated(
                 name: api_package.replace('-', "_"),
                 ..service.clone()
             };
-            rust::print(tests::security_tests(&tests_view, &modules))
+            tests::security_tests(&tests_view, &modules)
         });
         let openapi = scope.spawn(|| {
             let mut text = serde_json::to_string_pretty(&openapi::document(service, VERSION))
@@ -579,7 +579,7 @@ fn resource_modules(service: &Service, modules: &[String]) -> Vec<String> {
             .into_iter()
             .map(|i| {
                 let plan = plan::ResourcePlan::new(service, i, modules);
-                (i, rust::print(rust::resource_module(&plan)))
+                (i, rust::resource_module(&plan))
             })
             .collect()
     };

@@ -28,14 +28,15 @@
 //! resource (its required references are created first, once each), so
 //! `unique` fields never collide. Each role user of the tests is in a tenant of its own, like
 //! `alice` and `bob`, so only a row's creator shares its owner.
+//!
+//! The file is written as text in prettyplease's layout by
+//! `rust::Writer`; a table with a line too long for that layout is
+//! printed by prettyplease in its place.
 
-use std::collections::HashSet;
-
-use proc_macro2::{TokenStream, TokenTree};
-use quote::{format_ident, quote};
 use serde_json::{Map, Value, json};
 
 use super::example;
+use super::rust::{Writer, lit};
 use crate::model::{
     Column, ColumnType, Grants, LinkTargets, OnDelete, OperationKind, Resource, Scope, Service,
 };
@@ -51,10 +52,10 @@ enum Actor {
 
 impl Actor {
     /// The actor as a caller of the tables (`Caller::*`).
-    fn caller(&self) -> TokenStream {
+    fn caller(&self) -> String {
         match self {
-            Actor::Alice => quote!(Alice),
-            Actor::Role(r) => quote!(Role(#r)),
+            Actor::Alice => "Alice".into(),
+            Actor::Role(r) => format!("Role({})", lit(r)),
         }
     }
 }
@@ -93,28 +94,6 @@ fn reaches(g: &Grants, role: Option<&String>, own: bool) -> bool {
 /// Whether the server accepts `body` under `limits.max_body`.
 fn fits(service: &Service, body: &Value) -> bool {
     serde_json::to_vec(body).is_ok_and(|b| b.len() as u64 <= service.limits.max_body_bytes)
-}
-
-/// Every identifier in `tokens`, those inside macro calls included.
-fn idents(tokens: &TokenStream, out: &mut HashSet<String>) {
-    for tree in tokens.clone() {
-        match tree {
-            TokenTree::Ident(i) => {
-                out.insert(i.to_string());
-            }
-            TokenTree::Group(g) => idents(&g.stream(), out),
-            _ => {}
-        }
-    }
-}
-
-/// Every identifier that `tokens` name.
-fn named(tokens: &[TokenStream]) -> HashSet<String> {
-    let mut found = HashSet::new();
-    for t in tokens {
-        idents(t, &mut found);
-    }
-    found
 }
 
 /// One row a test creates: of `resource`, as `actor`, with `body` and each
@@ -269,91 +248,149 @@ const KINDS: [&str; 7] = [
 ];
 
 /// An operation of the tables (`Op::*`).
-fn op(kind: OperationKind) -> TokenStream {
+fn op(kind: OperationKind) -> &'static str {
     match kind {
-        OperationKind::List => quote!(List),
-        OperationKind::Get => quote!(Get),
-        OperationKind::Create => quote!(Create),
-        OperationKind::Update => quote!(Update),
-        OperationKind::Delete => quote!(Delete),
+        OperationKind::List => "List",
+        OperationKind::Get => "Get",
+        OperationKind::Create => "Create",
+        OperationKind::Update => "Update",
+        OperationKind::Delete => "Delete",
     }
 }
 
 /// The test caller holding `role` (`None`: anonymous).
-fn role_caller(role: Option<&String>) -> TokenStream {
+fn role_caller(role: Option<&String>) -> String {
     match role {
-        Some(r) => quote!(Role(#r)),
-        None => quote!(Anonymous),
+        Some(r) => format!("Role({})", lit(r)),
+        None => "Anonymous".into(),
     }
 }
 
 /// `Expect(caller, op, status, &[see, ...])`.
-fn expect(caller: TokenStream, kind: OperationKind, status: u16, sees: &[&str]) -> TokenStream {
-    let op = op(kind);
-    let status = proc_macro2::Literal::u16_unsuffixed(status);
-    let sees = sees.iter().map(|s| format_ident!("{s}"));
-    quote!(Expect(#caller, #op, #status, &[#(#sees),*]))
+fn expect(caller: &str, kind: OperationKind, status: u16, sees: &[&str]) -> Case {
+    Case {
+        text: format!(
+            "Expect({caller}, {}, {status}, &[{}])",
+            op(kind),
+            sees.join(", ")
+        ),
+        sees: !sees.is_empty(),
+    }
+}
+
+/// An `Expect` of a table, and whether it names a `See`.
+struct Case {
+    text: String,
+    sees: bool,
 }
 
 /// `text` as a raw string literal (a JSON body reads as JSON).
-fn raw_str(text: &str) -> TokenStream {
+fn raw_str(text: &str) -> String {
     let mut hashes = String::new();
     while text.contains(&format!("\"{hashes}")) {
         hashes.push('#');
     }
     format!("r{hashes}\"{text}\"{hashes}")
-        .parse()
-        .expect("a raw string literal")
 }
 
-/// The `Make` of a resource: the body and required references of its
-/// row (the last step), or why the tests cannot create one.
-fn make(planned: &Result<Vec<Step<'_>>, String>) -> TokenStream {
+/// The `make` field of a resource's table: the body and required
+/// references of its row (the last step), or why the tests cannot create
+/// one.
+fn make(w: &mut Writer, planned: &Result<Vec<Step<'_>>, String>) {
     match planned {
         Ok(steps) => {
             let last = steps.last().expect("the row itself");
             let body = raw_str(&Value::Object(last.body.clone()).to_string());
-            let refs = last.refs.iter().map(|(field, i)| {
-                let target = &steps[*i].resource.name;
-                quote!((#field, #target))
+            let refs: Vec<String> = last
+                .refs
+                .iter()
+                .map(|(field, i)| format!("({}, {})", lit(field), lit(&steps[*i].resource.name)))
+                .collect();
+            let refs = format!("&[{}]", refs.join(", "));
+            w.flat_or(format_args!("make: Make::Row({body}, {refs}),"), |w| {
+                w.open(format_args!("make: Make::Row("));
+                w.line(format_args!("{body},"));
+                w.code(format_args!("{refs},"));
+                w.close(format_args!("),"));
             });
-            quote!(Make::Row(#body, &[#(#refs),*]))
         }
-        Err(why) => quote!(Make::Cannot(#why)),
+        Err(why) => {
+            let why = lit(why);
+            w.flat_or(format_args!("make: Make::Cannot({why}),"), |w| {
+                w.open(format_args!("make: Make::Cannot("));
+                w.line(format_args!("{why},"));
+                w.close(format_args!("),"));
+            });
+        }
+    }
+}
+
+/// A field holding a slice: `name: &[a, b],` on one line if it fits, else
+/// one element a line.
+fn slice(w: &mut Writer, name: &str, items: &[String]) {
+    if items.is_empty() {
+        w.line(format_args!("{name}: &[],"));
+        return;
+    }
+    w.flat_or(format_args!("{name}: &[{}],", items.join(", ")), |w| {
+        w.open(format_args!("{name}: &["));
+        for item in items {
+            w.code(format_args!("{item},"));
+        }
+        w.close(format_args!("],"));
+    });
+}
+
+/// What the tables name, for the imports.
+#[derive(Default, Clone, Copy)]
+struct Names {
+    caller: bool,
+    op: bool,
+    see: bool,
+    expect: bool,
+    links: bool,
+}
+
+impl Names {
+    fn add(&mut self, other: Names) {
+        self.caller |= other.caller;
+        self.op |= other.op;
+        self.see |= other.see;
+        self.expect |= other.expect;
+        self.links |= other.links;
     }
 }
 
 /// The table of `resource` (a `Resource { .. }` of the runtime's
-/// testkit), and which of [`KINDS`] it has cases of.
-fn table(service: &Service, resource: &Resource, empty_fits: bool) -> (TokenStream, [bool; 7]) {
-    let name = &resource.name;
-    let collection = format!("/{}", resource.plural);
-    let owner = match resource.scope.owner_column() {
-        Some(owner) => quote!(Some(#owner)),
-        None => quote!(None),
-    };
-
+/// testkit) written into `w`, which of [`KINDS`] it has cases of, and
+/// what it names.
+fn table(
+    w: &mut Writer,
+    service: &Service,
+    resource: &Resource,
+    empty_fits: bool,
+) -> ([bool; 7], Names) {
     // Every route refuses a missing or forged token, unless public.
-    let token_required: Vec<TokenStream> = resource
+    let token_required: Vec<String> = resource
         .operations
         .iter()
         .filter(|o| !o.grants.public)
-        .map(|o| op(o.kind))
+        .map(|o| op(o.kind).to_string())
         .collect();
 
     // Public reads answer anonymous callers, whether or not the tests can
     // create a row (validation refuses public writes).
-    let public_reads: Vec<TokenStream> = resource
+    let public_reads: Vec<String> = resource
         .operations
         .iter()
         .filter(|o| o.grants.public && matches!(o.kind, OperationKind::List | OperationKind::Get))
-        .map(|o| op(o.kind))
+        .map(|o| op(o.kind).to_string())
         .collect();
 
     // Mass assignment: everything the model does not accept on create,
     // each alone in a body the server reads.
     let creator = creator(service, resource);
-    let forbidden: Vec<&str> = match creator {
+    let forbidden: Vec<String> = match creator {
         None => Vec::new(),
         Some(_) => resource
             .columns
@@ -366,9 +403,9 @@ fn table(service: &Service, resource: &Resource, empty_fits: bool) -> (TokenStre
                 attempt.insert(field.to_string(), json!("injected"));
                 fits(service, &Value::Object(attempt))
             })
+            .map(lit)
             .collect(),
     };
-    let creator = option(creator.map(|a| a.caller()));
 
     let planned = plan(service, resource);
     let row = row_cases(service, resource, empty_fits, planned.as_deref().ok());
@@ -381,49 +418,68 @@ fn table(service: &Service, resource: &Resource, empty_fits: bool) -> (TokenStre
         !row.restricts.is_empty(),
         !row.grants.is_empty(),
     ];
-    let make = make(&planned);
-    let RowCases {
-        isolation,
-        links,
-        restricts,
-        grants,
-    } = row;
-    let links = option(links);
-    let tokens = quote! {
-        Resource {
-            name: #name,
-            path: #collection,
-            owner: #owner,
-            token_required: &[#(#token_required),*],
-            public_reads: &[#(#public_reads),*],
-            creator: #creator,
-            forbidden: &[#(#forbidden),*],
-            make: #make,
-            isolation: &[#(#isolation),*],
-            links: #links,
-            restricts: &[#(#restricts),*],
-            grants: &[#(#grants),*],
-        }
+    let cases = row.isolation.iter().chain(&row.grants);
+    let names = Names {
+        caller: creator.is_some() || !row.isolation.is_empty() || !row.grants.is_empty(),
+        op: !token_required.is_empty()
+            || !public_reads.is_empty()
+            || !row.isolation.is_empty()
+            || !row.grants.is_empty(),
+        see: cases.clone().any(|c| c.sees),
+        expect: cases.clone().next().is_some(),
+        links: row.links.is_some(),
     };
-    (tokens, kinds)
-}
+    let texts = |cases: &[Case]| -> Vec<String> { cases.iter().map(|c| c.text.clone()).collect() };
 
-/// `Some(tokens)` or `None`.
-fn option(tokens: Option<TokenStream>) -> TokenStream {
-    match tokens {
-        Some(t) => quote!(Some(#t)),
-        None => quote!(None),
+    w.open(format_args!("Resource {{"));
+    w.line(format_args!("name: {},", lit(&resource.name)));
+    w.line(format_args!(
+        "path: {},",
+        lit(&format!("/{}", resource.plural))
+    ));
+    match resource.scope.owner_column() {
+        Some(owner) => w.code(format_args!("owner: Some({}),", lit(owner))),
+        None => w.code(format_args!("owner: None,")),
     }
+    slice(w, "token_required", &token_required);
+    slice(w, "public_reads", &public_reads);
+    match creator {
+        Some(actor) => w.code(format_args!("creator: Some({}),", actor.caller())),
+        None => w.code(format_args!("creator: None,")),
+    }
+    slice(w, "forbidden", &forbidden);
+    make(w, &planned);
+    slice(w, "isolation", &texts(&row.isolation));
+    match &row.links {
+        Some(links) => {
+            w.open(format_args!("links: Some(Links {{"));
+            slice(w, "bob_roles", &links.bob_roles);
+            slice(w, "fields", &links.fields);
+            w.close(format_args!("}}),"));
+        }
+        None => w.code(format_args!("links: None,")),
+    }
+    slice(w, "restricts", &row.restricts);
+    slice(w, "grants", &texts(&row.grants));
+    w.close(format_args!("}},"));
+    (kinds, names)
 }
 
 /// The cases of a resource that need a row (none if the tests cannot
 /// create one).
 #[derive(Default)]
 struct RowCases {
-    isolation: Vec<TokenStream>,
-    links: Option<TokenStream>,
-    restricts: Vec<TokenStream>,
-    grants: Vec<TokenStream>,
+    isolation: Vec<Case>,
+    links: Option<Links>,
+    restricts: Vec<String>,
+    grants: Vec<Case>,
+}
+
+/// The `Links` of a table: the roles of the other tenant's caller and the
+/// same-owner reference fields (string literals).
+struct Links {
+    bob_roles: Vec<String>,
+    fields: Vec<String>,
 }
 
 fn row_cases(
@@ -447,7 +503,7 @@ fn row_cases(
 
 /// Isolation: another owner sees a 404 identical to a missing row's, and
 /// never the row in a list; the owner then gets it unchanged.
-fn isolation(resource: &Resource, actor: &Actor, empty_fits: bool) -> Vec<TokenStream> {
+fn isolation(resource: &Resource, actor: &Actor, empty_fits: bool) -> Vec<Case> {
     let mut cases = Vec::new();
     if !matches!(resource.scope, Scope::Owned { .. }) || *actor != Actor::Alice {
         return cases;
@@ -466,13 +522,13 @@ fn isolation(resource: &Resource, actor: &Actor, empty_fits: bool) -> Vec<TokenS
         if kind == OperationKind::Update && !empty_fits {
             continue;
         }
-        cases.push(expect(quote!(Bob), kind, 404, &["AsMissing"]));
+        cases.push(expect("Bob", kind, 404, &["AsMissing"]));
     }
     if resource
         .operation(OperationKind::List)
         .is_some_and(|o| o.grants.owner && !o.grants.public)
     {
-        cases.push(expect(quote!(Bob), OperationKind::List, 200, &["Unlisted"]));
+        cases.push(expect("Bob", OperationKind::List, 200, &["Unlisted"]));
     }
     // Only when another owner is refused something.
     if !cases.is_empty()
@@ -480,12 +536,7 @@ fn isolation(resource: &Resource, actor: &Actor, empty_fits: bool) -> Vec<TokenS
             .operation(OperationKind::Get)
             .is_some_and(|o| o.grants.owner)
     {
-        cases.push(expect(
-            quote!(Alice),
-            OperationKind::Get,
-            200,
-            &["Unchanged"],
-        ));
+        cases.push(expect("Alice", OperationKind::Get, 200, &["Unchanged"]));
     }
     cases
 }
@@ -498,7 +549,7 @@ fn same_owner_links(
     resource: &Resource,
     actor: &Actor,
     last: &Step<'_>,
-) -> Option<TokenStream> {
+) -> Option<Links> {
     if *actor != Actor::Alice || !matches!(resource.scope, Scope::Owned { .. }) {
         return None;
     }
@@ -535,15 +586,15 @@ fn same_owner_links(
             }
         }
     }
-    Some(quote!(Links {
-        bob_roles: &[#(#roles),*],
-        fields: &[#(#same_owner),*],
-    }))
+    Some(Links {
+        bob_roles: roles.iter().map(|r| lit(r)).collect(),
+        fields: same_owner.into_iter().map(lit).collect(),
+    })
 }
 
 /// A delete of a row that a same-owner ref still names is 409 naming the
 /// referring resource (never a 5xx).
-fn restricts(resource: &Resource, steps: &[Step<'_>]) -> Vec<TokenStream> {
+fn restricts(resource: &Resource, steps: &[Step<'_>]) -> Vec<String> {
     let mut cases = Vec::new();
     for (field, j) in &steps.last().expect("the row itself").refs {
         let target = steps[*j].resource;
@@ -559,7 +610,7 @@ fn restricts(resource: &Resource, steps: &[Step<'_>]) -> Vec<TokenStream> {
             && target.scope != Scope::Unowned;
         if restricts && owner_deletes {
             let path = format!("/{}", target.plural);
-            cases.push(quote!((#field, #path)));
+            cases.push(format!("({}, {})", lit(field), lit(&path)));
         }
     }
     cases
@@ -567,12 +618,7 @@ fn restricts(resource: &Resource, steps: &[Step<'_>]) -> Vec<TokenStream> {
 
 /// Grants: every declared role (when a token can carry one) and anonymous
 /// callers, on the row.
-fn grants(
-    service: &Service,
-    resource: &Resource,
-    actor: &Actor,
-    empty_fits: bool,
-) -> Vec<TokenStream> {
+fn grants(service: &Service, resource: &Resource, actor: &Actor, empty_fits: bool) -> Vec<Case> {
     let mut cases = Vec::new();
     let mut callers: Vec<Option<&String>> = Vec::new();
     if service.auth.roles_claim.is_some() {
@@ -643,7 +689,7 @@ fn grants(
             if expected == 204 {
                 sees.push("NoRow");
             }
-            cases.push(expect(role_caller(role), kind, expected, &sees));
+            cases.push(expect(&role_caller(role), kind, expected, &sees));
         }
     }
     cases
@@ -652,96 +698,112 @@ fn grants(
 /// The `api/tests/security.rs` file of the project; `service.name` is the
 /// generated API crate's name, `modules` each resource's module
 /// (`ident::modules`).
-pub fn security_tests(service: &Service, modules: &[String]) -> TokenStream {
-    let krate = format_ident!("{}", service.name.replace('-', "_"));
+pub fn security_tests(service: &Service, modules: &[String]) -> String {
+    let krate = service.name.replace('-', "_");
     // `{}` bodies, for requests that must fail before the body is read.
     let empty_fits = fits(service, &json!({}));
-    let mut tables = Vec::new();
+    let (tables, kinds, names) = tables(service, empty_fits);
+    let mut w = Writer::default();
+    for line in HEADER.lines() {
+        w.line(format_args!("{line}"));
+    }
+    if !kinds.contains(&true) {
+        return super::rust::spaced(&w.out);
+    }
+    imports(&mut w, names);
+    w.line(format_args!(
+        "/// The generated code as the spec makes it, without the team's"
+    ));
+    w.line(format_args!(
+        "/// hooks (which may refuse what these tests send)."
+    ));
+    w.line(format_args!("struct NoHooks;"));
+    for module in modules {
+        w.item(|w| {
+            w.code(format_args!(
+                "impl {krate}::{module}::Hooks for NoHooks {{}}"
+            ))
+        });
+    }
+    suite(&mut w, &krate, empty_fits, &tables);
+    for (kind, _) in KINDS.iter().zip(kinds).filter(|(_, any)| *any) {
+        w.line(format_args!("#[tokio::test]"));
+        w.open(format_args!("async fn {kind}() {{"));
+        w.line(format_args!("SUITE.{kind}().await;"));
+        w.close(format_args!("}}"));
+    }
+    super::rust::spaced(&w.out)
+}
+
+/// Every resource's table as written in `SUITE.resources`, which of
+/// [`KINDS`] any of them has cases of, and what they name.
+fn tables(service: &Service, empty_fits: bool) -> (String, [bool; 7], Names) {
+    let mut w = Writer::at(2);
     let mut kinds = [false; 7];
+    let mut names = Names::default();
     for resource in &service.resources {
-        let (tokens, has) = table(service, resource, empty_fits);
-        tables.push(tokens);
-        for (any, has) in kinds.iter_mut().zip(has) {
-            *any |= has;
-        }
-    }
-    let tests: Vec<TokenStream> = KINDS
-        .iter()
-        .zip(kinds)
-        .filter(|(_, any)| *any)
-        .map(|(kind, _)| {
-            let test = format_ident!("{kind}");
-            quote! {
-                #[tokio::test]
-                async fn #test() {
-                    SUITE.#test().await;
-                }
+        // A table printed by prettyplease is printed in its place.
+        w.within(&["static S: S = S {", "f: &["], "] };", |w| {
+            let (has, named) = table(w, service, resource, empty_fits);
+            for (any, has) in kinds.iter_mut().zip(has) {
+                *any |= has;
             }
-        })
-        .collect();
-    let header = quote! {
-        //! Proof of the security contract for this service's own resources,
-        //! against its own router: tokens required, owners isolated, bodies
-        //! without mass assignment, grants exactly as the spec declares.
-        //! Regenerated from the spec; run with `cargo test`.
-        //!
-        //! `SUITE` holds one table per resource: what each test sends and
-        //! the status each caller must get. The procedures that read them
-        //! are `palisade_runtime::testkit::security`'s; a failing test
-        //! names each resource, operation and caller that failed.
-    };
-    if tests.is_empty() {
-        return header;
+            names.add(named);
+        });
     }
-    let tables = quote!(#(#tables),*);
-    let name = named(std::slice::from_ref(&tables));
-    let mut imports: Vec<TokenStream> = Vec::new();
-    for (glob, variants) in [
-        ("Caller", &["Alice", "Bob", "Anonymous", "Role"][..]),
-        ("Op", &["List", "Get", "Create", "Update", "Delete"][..]),
-        (
-            "See",
-            &[
-                "Listed",
-                "Unlisted",
-                "OwnerShown",
-                "OwnerHidden",
-                "NoRow",
-                "AsMissing",
-                "Unchanged",
-            ][..],
-        ),
+    (w.out, kinds, names)
+}
+
+/// `static SUITE`: the service and every resource's table.
+fn suite(w: &mut Writer, krate: &str, empty_fits: bool, tables: &str) {
+    w.line(format_args!(
+        "/// Every resource's table, in the spec's order."
+    ));
+    w.open(format_args!("static SUITE: Suite = Suite {{"));
+    w.within(&["static S: S = S {"], "};", |w| {
+        w.code(format_args!("service: {krate}::service::<NoHooks>,"));
+    });
+    w.line(format_args!("empty_body_fits: {empty_fits},"));
+    w.open(format_args!("resources: &["));
+    w.out.push_str(tables);
+    w.close(format_args!("],"));
+    w.close(format_args!("}};"));
+}
+
+/// The file's doc.
+const HEADER: &str = "\
+//! Proof of the security contract for this service's own resources,
+//! against its own router: tokens required, owners isolated, bodies
+//! without mass assignment, grants exactly as the spec declares.
+//! Regenerated from the spec; run with `cargo test`.
+//!
+//! `SUITE` holds one table per resource: what each test sends and
+//! the status each caller must get. The procedures that read them
+//! are `palisade_runtime::testkit::security`'s; a failing test
+//! names each resource, operation and caller that failed.";
+
+/// The testkit's names that the tables use, in one `use` (prettyplease
+/// lays out its list).
+fn imports(w: &mut Writer, names: Names) {
+    let mut imports: Vec<&str> = Vec::new();
+    for (used, glob) in [
+        (names.caller, "Caller::*"),
+        (names.op, "Op::*"),
+        (names.see, "See::*"),
+        (names.expect, "Expect"),
+        (names.links, "Links"),
+        (true, "Make"),
+        (true, "Resource"),
+        (true, "Suite"),
     ] {
-        if variants.iter().any(|v| name.contains(*v)) {
-            let glob = format_ident!("{glob}");
-            imports.push(quote!(#glob::*));
+        if used {
+            imports.push(glob);
         }
     }
-    for ty in ["Expect", "Links", "Make", "Resource", "Suite"] {
-        if ty == "Suite" || name.contains(ty) {
-            let ty = format_ident!("{ty}");
-            imports.push(quote!(#ty));
-        }
-    }
-    let modules = modules.iter().map(|m| super::ident::module(m));
-    quote! {
-        #header
-
-        use palisade_runtime::testkit::security::{#(#imports),*};
-
-        /// The generated code as the spec makes it, without the team's
-        /// hooks (which may refuse what these tests send).
-        struct NoHooks;
-
-        #(impl #krate::#modules::Hooks for NoHooks {})*
-
-        /// Every resource's table, in the spec's order.
-        static SUITE: Suite = Suite {
-            service: #krate::service::<NoHooks>,
-            empty_body_fits: #empty_fits,
-            resources: &[#tables],
-        };
-
-        #(#tests)*
-    }
+    w.item(|w| {
+        w.code(format_args!(
+            "use palisade_runtime::testkit::security::{{{}}};",
+            imports.join(", ")
+        ))
+    });
 }
