@@ -485,12 +485,7 @@ pub fn generate_migrated(
             };
             tests::security_tests(&tests_view, &modules)
         });
-        let openapi = scope.spawn(|| {
-            let mut text = serde_json::to_string_pretty(&openapi::document(service, VERSION))
-                .expect("JSON serialises");
-            text.push('\n');
-            text
-        });
+        let openapi = scope.spawn(|| openapi::text(service, VERSION));
         let printed = resource_modules(service, &modules);
         let join = "generation threads do not panic";
         (

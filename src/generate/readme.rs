@@ -355,22 +355,47 @@ fn update_body(resource: &Resource) -> Option<String> {
 /// the resources referring to it (spec order otherwise); resources in a
 /// cycle of required refs, whose rows cannot be created, are left out.
 fn creation_order(service: &Service) -> Vec<&Resource> {
-    let mut placed: Vec<&Resource> = Vec::new();
-    loop {
-        let next = service.resources.iter().find(|r| {
-            !placed.iter().any(|p| p.name == r.name)
-                && r.fields()
-                    .filter(|c| c.on_create && c.required)
-                    .all(|c| match &c.ty {
-                        ColumnType::Ref { resource } => placed.iter().any(|p| &p.name == resource),
-                        _ => true,
-                    })
-        });
-        match next {
-            Some(r) => placed.push(r),
-            None => return placed,
+    use std::cmp::Reverse;
+    use std::collections::{BTreeSet, BinaryHeap, HashMap};
+    // Each step places the first resource, in spec order, whose targets
+    // are all placed (Kahn's algorithm with the lowest index first).
+    let index: HashMap<&str, usize> = service
+        .resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.name.as_str(), i))
+        .collect();
+    let mut waiting = vec![0usize; service.resources.len()];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); service.resources.len()];
+    for (i, r) in service.resources.iter().enumerate() {
+        let targets: BTreeSet<usize> = r
+            .fields()
+            .filter(|c| c.on_create && c.required)
+            .filter_map(|c| match &c.ty {
+                ColumnType::Ref { resource } => index.get(resource.as_str()).copied(),
+                _ => None,
+            })
+            .collect();
+        waiting[i] = targets.len();
+        for t in targets {
+            dependents[t].push(i);
         }
     }
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..service.resources.len())
+        .filter(|&i| waiting[i] == 0)
+        .map(Reverse)
+        .collect();
+    let mut placed = Vec::new();
+    while let Some(Reverse(i)) = ready.pop() {
+        placed.push(&service.resources[i]);
+        for &d in &dependents[i] {
+            waiting[d] -= 1;
+            if waiting[d] == 0 {
+                ready.push(Reverse(d));
+            }
+        }
+    }
+    placed
 }
 
 #[cfg(test)]
