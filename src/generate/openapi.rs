@@ -76,8 +76,7 @@ impl serde::Serialize for Paths<'_> {
         use serde::ser::SerializeMap;
         let service = self.0;
         let mut map = serializer.serialize_map(None)?;
-        for resource in &service.resources {
-            let base = schema_prefix(&resource.name);
+        for (resource, names) in service.resources.iter().zip(schema_names(service)) {
             // A resource's operations share its two paths; no two
             // resources share a path (plurals are unique).
             let mut paths = Map::new();
@@ -89,7 +88,7 @@ impl serde::Serialize for Paths<'_> {
                     Method::Patch => "patch",
                     Method::Delete => "delete",
                 };
-                entry[method] = operation(service, resource, op.kind, op.grants.public, &base);
+                entry[method] = operation(service, resource, op.kind, op.grants.public, &names);
             }
             for (path, item) in &paths {
                 map.serialize_entry(path, item)?;
@@ -116,18 +115,18 @@ impl serde::Serialize for Schemas<'_> {
         use serde::ser::SerializeMap;
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("Problem", &problem_schema())?;
-        for resource in &self.0.resources {
-            let base = schema_prefix(&resource.name);
-            map.serialize_entry(&base, &row_schema(resource))?;
+        for (resource, names) in self.0.resources.iter().zip(schema_names(self.0)) {
+            let base = &names.row;
+            map.serialize_entry(base, &row_schema(resource))?;
             if resource.operation(OperationKind::Create).is_some() {
-                map.serialize_entry(&format!("{base}Create"), &input_schema(resource, true))?;
+                map.serialize_entry(&names.create, &input_schema(resource, true))?;
             }
             if resource.operation(OperationKind::Update).is_some() {
-                map.serialize_entry(&format!("{base}Update"), &input_schema(resource, false))?;
+                map.serialize_entry(&names.update, &input_schema(resource, false))?;
             }
             if resource.operation(OperationKind::List).is_some() {
                 map.serialize_entry(
-                    &format!("{base}Page"),
+                    &names.page,
                     &json!({
                         "type": "object",
                         "required": ["items", "next_cursor"],
@@ -142,6 +141,51 @@ impl serde::Serialize for Schemas<'_> {
         }
         map.end()
     }
+}
+
+/// The schema names of a resource: its row, its two inputs and its page.
+struct Names {
+    row: String,
+    create: String,
+    update: String,
+    page: String,
+}
+
+/// Every resource's schema names, each unique in the document: the
+/// resource's prefix (`line_item` -> `LineItem`) with `Create`, `Update`
+/// and `Page`; a name that is taken already (`Problem` by the problem
+/// schema, `ACreate` by the create input of `a` when there is also a
+/// resource `a_create`) gets `_2`, `_3`, ..., which no prefix contains.
+fn schema_names(service: &Service) -> Vec<Names> {
+    let mut taken: std::collections::HashSet<String> =
+        std::iter::once("Problem".to_string()).collect();
+    let mut unique = |name: String| {
+        let name = (1..)
+            .map(|i| {
+                if i == 1 {
+                    name.clone()
+                } else {
+                    format!("{name}_{i}")
+                }
+            })
+            .find(|n| !taken.contains(n))
+            .expect("a free name");
+        taken.insert(name.clone());
+        name
+    };
+    service
+        .resources
+        .iter()
+        .map(|r| {
+            let base = schema_prefix(&r.name);
+            Names {
+                row: unique(base.clone()),
+                create: unique(format!("{base}Create")),
+                update: unique(format!("{base}Update")),
+                page: unique(format!("{base}Page")),
+            }
+        })
+        .collect()
 }
 
 /// The schema name of a resource: `line_item` -> `LineItem`.
@@ -320,10 +364,10 @@ fn operation(
     resource: &Resource,
     kind: OperationKind,
     public: bool,
-    base: &str,
+    names: &Names,
 ) -> Value {
     let name = &resource.name;
-    let row = json!({ "$ref": format!("#/components/schemas/{base}") });
+    let row = json!({ "$ref": format!("#/components/schemas/{}", names.row) });
     let id_param = json!({
         "name": "id", "in": "path", "required": true,
         "schema": { "type": "string", "format": "uuid" }
@@ -351,7 +395,7 @@ fn operation(
                 }
             }
             op["parameters"] = params.into();
-            responses.insert("200".into(), json!({ "description": "A page of rows", "content": json_body(json!({ "$ref": format!("#/components/schemas/{base}Page") })) }));
+            responses.insert("200".into(), json!({ "description": "A page of rows", "content": json_body(json!({ "$ref": format!("#/components/schemas/{}", names.page) })) }));
             responses.insert(
                 "422".into(),
                 problem_response("A bad limit, cursor, sort key or filter value"),
@@ -371,7 +415,7 @@ fn operation(
         }
         OperationKind::Create => {
             op["summary"] = format!("Create a `{name}`").into();
-            op["requestBody"] = json!({ "required": true, "content": json_body(json!({ "$ref": format!("#/components/schemas/{base}Create") })) });
+            op["requestBody"] = json!({ "required": true, "content": json_body(json!({ "$ref": format!("#/components/schemas/{}", names.create) })) });
             responses.insert(
                 "201".into(),
                 json!({ "description": "Created", "content": json_body(row),
@@ -391,7 +435,7 @@ fn operation(
         OperationKind::Update => {
             op["summary"] = format!("Change a `{name}`").into();
             op["parameters"] = json!([id_param]);
-            op["requestBody"] = json!({ "required": true, "content": json_body(json!({ "$ref": format!("#/components/schemas/{base}Update") })) });
+            op["requestBody"] = json!({ "required": true, "content": json_body(json!({ "$ref": format!("#/components/schemas/{}", names.update) })) });
             // The row only for callers who may also get it; 204 for others.
             let (reads, blind) = resource
                 .operation(OperationKind::Update)
@@ -471,4 +515,52 @@ fn operation(
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     op["responses"] = Value::Object(sorted.into_iter().collect());
     op
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::source::SourceFile;
+
+    /// Every `$ref` in `value`.
+    fn refs<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    match (k.as_str(), v) {
+                        ("$ref", serde_json::Value::String(s)) => out.push(s),
+                        _ => refs(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn schema_names_never_collide() {
+        // `problem` would be `Problem` (the RFC 9457 schema), and `a_create`
+        // would be `ACreate` (the create input of `a`).
+        let spec = "palisade: 1\nservice: { name: s }\nauth: { jwt: { algorithm: HS256, secret_env: JWT_SECRET } }\nresources:\n  problem:\n    owner: owner_id\n    fields: { t: { type: string } }\n  a:\n    owner: owner_id\n    fields: { t: { type: string } }\n  a_create:\n    owner: owner_id\n    fields: { u: { type: integer } }\n";
+        let model = crate::compile(SourceFile::new("s.yaml", spec))
+            .unwrap()
+            .model;
+        let text = super::text(&model, "test");
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        // No key printed twice (a JSON parser would keep only one).
+        let section = &text[text.rfind("\n    \"schemas\": {").unwrap()..];
+        let printed = section.matches("\n      \"").count();
+        assert_eq!(printed, schemas.len(), "a schema name is printed twice");
+        assert_eq!(schemas["Problem"]["description"], "An RFC 9457 problem.");
+        assert!(schemas["Problem_2"]["properties"]["t"].is_object());
+        assert!(schemas["ACreate"]["properties"]["t"].is_object());
+        assert!(schemas["ACreate_2"]["properties"]["u"].is_object());
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        for r in all {
+            let name = r.strip_prefix("#/components/schemas/").unwrap();
+            assert!(schemas.contains_key(name), "{r} does not resolve");
+        }
+    }
 }
