@@ -667,10 +667,15 @@ fn api_lib(
         .map(|m| quote!(#m: ::palisade_runtime::resource::HookFns<#m::Row>));
     let table_values = modules.iter().map(|m| quote!(#m: #m::hooks::<H>()));
     let doc = format!(" The `{name}` API.");
-    let description = service.description.as_deref().map(|d| {
-        let d = format!(" {}", rust::description(d));
-        quote!(#![doc = ""] #![doc = #d])
-    });
+    let description = service
+        .description
+        .as_deref()
+        .map(rust::description)
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            let d = format!(" {d}");
+            quote!(#![doc = ""] #![doc = #d])
+        });
     quote! {
         #![doc = #doc]
         #description

@@ -154,6 +154,13 @@ impl Writer {
         self.depth += 1;
     }
 
+    /// A line of code that opens a block (`if let ... {`), which
+    /// prettyplease keeps on one line only if it fits.
+    pub(super) fn open_code(&mut self, text: fmt::Arguments<'_>) {
+        self.code(text);
+        self.depth += 1;
+    }
+
     /// A line that closes a block.
     pub(super) fn close(&mut self, text: fmt::Arguments<'_>) {
         self.depth -= 1;
@@ -162,8 +169,27 @@ impl Writer {
 
     /// `flat` on one line if it fits, else the lines `broken` writes.
     pub(super) fn flat_or(&mut self, flat: fmt::Arguments<'_>, broken: impl FnOnce(&mut Writer)) {
+        self.flat_or_with(flat, 0, broken);
+    }
+
+    /// [`Writer::flat_or`] for the last field of a struct literal, whose
+    /// trailing comma prettyplease does not count when it checks the fit.
+    pub(super) fn flat_or_last(
+        &mut self,
+        flat: fmt::Arguments<'_>,
+        broken: impl FnOnce(&mut Writer),
+    ) {
+        self.flat_or_with(flat, 1, broken);
+    }
+
+    fn flat_or_with(
+        &mut self,
+        flat: fmt::Arguments<'_>,
+        uncounted: usize,
+        broken: impl FnOnce(&mut Writer),
+    ) {
         let mark = self.out.len();
-        if self.line(flat) > self.width() {
+        if self.line(flat).saturating_sub(uncounted) > self.width() {
             self.out.truncate(mark);
             broken(self);
         }
@@ -353,33 +379,46 @@ fn doc_lines(text: &str) -> impl Iterator<Item = String> + '_ {
     text.lines().map(|l| format!(" {l}").trim_end().to_string())
 }
 
-/// A spec `description` as one paragraph of Rust doc: its lines joined
-/// (indentation would make a code block, which rustdoc would compile as
-/// a test), code fences defused.
+/// A spec `description` (or another text of the spec that reaches a doc
+/// comment) as one paragraph of Rust doc: its lines joined (indentation
+/// would make a code block, which rustdoc would compile as a test), code
+/// fences of either kind defused, and the characters that change the
+/// direction of text (which rustc refuses in comments) written as their
+/// escapes. Empty when the text has nothing to show.
 pub fn description(text: &str) -> String {
     text.split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
         .replace("```", "'''")
+        .replace("~~~", "'''")
+        .chars()
+        .map(|c| match c {
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 fn field_doc(w: &mut Writer, field: &Field<'_>) {
-    if let Some(d) = &field.column.description {
-        w.line(format_args!("/// {}", description(d)));
+    let doc = field.column.description.as_deref().map(description);
+    if let Some(d) = doc.filter(|d| !d.is_empty()) {
+        w.line(format_args!("/// {d}"));
     }
 }
 
 fn module_doc(w: &mut Writer, plan: &ResourcePlan<'_>) {
     let r = plan.resource;
     let mut text = format!("The `{}` resource: `/{}`.\n", r.name, r.plural);
-    if let Some(d) = &r.description {
-        text.push_str(&format!("\n{}\n", description(d)));
+    let doc = r.description.as_deref().map(description);
+    if let Some(d) = doc.filter(|d| !d.is_empty()) {
+        text.push_str(&format!("\n{d}\n"));
     }
     text.push_str(&match &r.scope {
         Scope::Owned { column, claim, .. } => format!(
             "\nRows are owned: `{column}` holds the `{claim}` claim of their creator,\n\
              and every statement filters on it for a caller who reaches only\n\
-             their own rows."
+             their own rows.",
+            claim = description(claim)
         ),
         Scope::Unowned => "\nRows are not owned: only role and public grants reach them.".into(),
     });
@@ -848,7 +887,7 @@ fn check_create(w: &mut Writer, plan: &ResourcePlan<'_>) {
             w.code(format_args!("let v = &input.{};", f.ident));
             value_checks(w, f.column);
         } else {
-            w.open(format_args!("if let Some(v) = &input.{} {{", f.ident));
+            w.open_code(format_args!("if let Some(v) = &input.{} {{", f.ident));
             value_checks(w, f.column);
             w.close(format_args!("}}"));
         }
@@ -872,7 +911,7 @@ fn check_update(w: &mut Writer, plan: &ResourcePlan<'_>) {
         if f.column.ty == ColumnType::Boolean {
             w.code(format_args!("c.patch({name}, &input.{ident}, true);"));
         } else {
-            w.open(format_args!(
+            w.open_code(format_args!(
                 "if let Some(v) = c.patch({name}, &input.{ident}, {required}) {{"
             ));
             value_checks(w, f.column);
@@ -1188,6 +1227,44 @@ mod tests {
             }
             let tests = super::super::tests::security_tests(service, &modules);
             assert_eq!(reprinted(&tests), tests, "{spec}: security tests");
+        }
+    }
+
+    /// Names of every length around the margin, a one-letter role, empty
+    /// and fenced descriptions: the emitted text is still prettyplease's
+    /// (each line that can break is measured, a last field's comma is not
+    /// counted, an empty doc is no doc).
+    #[test]
+    fn emitted_text_is_what_prettyplease_prints_at_every_name_length() {
+        for len in 1..48 {
+            let field = format!("f{}", "x".repeat(len));
+            let role = "r".repeat(1 + len % 9);
+            let spec = format!(
+                "palisade: 1\nservice: {{ name: demo, description: \"~~~\" }}\nauth: {{ jwt: {{ algorithm: HS256, secret_env: JWT_SECRET }}, roles_claim: roles }}\nroles: [{role}]\nresources:\n  n{len}:\n    description: \"\"\n    owner: owner_id\n    fields:\n      {field}: {{ type: string, required: true, description: \"~~~should_panic \u{202e}\" }}\n      o{field}: {{ type: integer, description: \"\" }}\n      r{field}: {{ type: ref, resource: other }}\n    access:\n      owner: [create, get]\n      roles: {{ {role}: [get] }}\n  other:\n    owner: owner_id\n    fields: {{ t: {{ type: string }} }}\n    access: {{ owner: [list, get, create, update, delete], roles: {{ {role}: [list] }} }}\n  upd{len}:\n    owner: owner_id\n    fields:\n      {field}: {{ type: string, required: true }}\n      b{field}: {{ type: boolean }}\n"
+            );
+            let compiled = crate::compile(SourceFile::new("demo.yaml", spec.clone()))
+                .unwrap_or_else(|r| {
+                    panic!(
+                        "{spec}\n{}",
+                        r.render(crate::diagnostic::RenderOptions {
+                            color: false,
+                            width: 100
+                        })
+                    )
+                });
+            let service = &compiled.model;
+            let modules = ident::modules(service.resources.iter().map(|r| r.name.as_str()));
+            for i in 0..service.resources.len() {
+                let module = resource_module(&ResourcePlan::new(service, i, &modules));
+                assert_eq!(reprinted(&module), module, "{len}: {}", modules[i]);
+                assert!(
+                    !module.contains("~~~") && !module.contains('\u{202e}'),
+                    "{module}"
+                );
+                assert!(!module.lines().any(|l| l.ends_with(' ')), "{module}");
+            }
+            let tests = super::super::tests::security_tests(service, &modules);
+            assert_eq!(reprinted(&tests), tests, "{len}: security tests");
         }
     }
 

@@ -328,17 +328,33 @@ fn make(w: &mut Writer, planned: &Result<Vec<Step<'_>>, String>) {
 /// A field holding a slice: `name: &[a, b],` on one line if it fits, else
 /// one element a line.
 fn slice(w: &mut Writer, name: &str, items: &[String]) {
+    slice_in(w, name, items, false);
+}
+
+/// [`slice`] for the last field of a struct literal (its comma does not
+/// count for the fit).
+fn last_slice(w: &mut Writer, name: &str, items: &[String]) {
+    slice_in(w, name, items, true);
+}
+
+fn slice_in(w: &mut Writer, name: &str, items: &[String], last: bool) {
     if items.is_empty() {
         w.line(format_args!("{name}: &[],"));
         return;
     }
-    w.flat_or(format_args!("{name}: &[{}],", items.join(", ")), |w| {
+    let broken = |w: &mut Writer| {
         w.open(format_args!("{name}: &["));
         for item in items {
             w.code(format_args!("{item},"));
         }
         w.close(format_args!("],"));
-    });
+    };
+    let flat = format!("{name}: &[{}],", items.join(", "));
+    if last {
+        w.flat_or_last(format_args!("{flat}"), broken);
+    } else {
+        w.flat_or(format_args!("{flat}"), broken);
+    }
 }
 
 /// What the tables name, for the imports.
@@ -454,13 +470,13 @@ fn table(
         Some(links) => {
             w.open(format_args!("links: Some(Links {{"));
             slice(w, "bob_roles", &links.bob_roles);
-            slice(w, "fields", &links.fields);
+            last_slice(w, "fields", &links.fields);
             w.close(format_args!("}}),"));
         }
         None => w.code(format_args!("links: None,")),
     }
     slice(w, "restricts", &row.restricts);
-    slice(w, "grants", &texts(&row.grants));
+    last_slice(w, "grants", &texts(&row.grants));
     w.close(format_args!("}},"));
     (kinds, names)
 }
