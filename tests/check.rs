@@ -40,6 +40,16 @@ fn spec_copy(dir: &Path, example: &str) -> std::path::PathBuf {
     path
 }
 
+/// `palisade check SPEC --out OUT`, run.
+fn check(spec: &Path, out: &Path) -> assert_cmd::assert::Assert {
+    palisade()
+        .arg("check")
+        .arg(spec)
+        .arg("--out")
+        .arg(out)
+        .assert()
+}
+
 fn generate(spec: &Path, out: &Path) {
     palisade()
         .arg("generate")
@@ -57,23 +67,12 @@ fn a_fresh_generation_is_clean_and_check_never_writes() {
     let out = dir.path().join("project");
     generate(&spec, &out);
     let before = mtimes(&out);
-    palisade()
-        .arg("check")
-        .arg(&spec)
-        .arg("--out")
-        .arg(&out)
-        .assert()
+    check(&spec, &out)
         .code(0)
         .stdout(predicate::str::contains("up to date"));
     std::fs::write(out.join("api/src/invoice.rs"), "// edited\n").unwrap();
     let before_edit = mtimes(&out);
-    palisade()
-        .arg("check")
-        .arg(&spec)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .code(1);
+    check(&spec, &out).code(1);
     assert_eq!(mtimes(&out), before_edit, "check wrote something");
     assert_ne!(before, before_edit);
 }
@@ -90,12 +89,7 @@ fn a_hand_edited_file_is_named_with_its_diff() {
         "update_reply: Grants::OWNER.public(),",
     );
     std::fs::write(&file, text).unwrap();
-    palisade()
-        .arg("check")
-        .arg(&spec)
-        .arg("--out")
-        .arg(&out)
-        .assert()
+    check(&spec, &out)
         .code(1)
         .stdout(predicate::str::contains("hand-edited: api/src/customer.rs"))
         .stdout(predicate::str::contains("--- a/api/src/customer.rs"))
@@ -107,12 +101,7 @@ fn a_hand_edited_file_is_named_with_its_diff() {
         ));
     // User files are never compared.
     std::fs::write(out.join("src/hooks/customer.rs"), "// mine\n").unwrap();
-    palisade()
-        .arg("check")
-        .arg(&spec)
-        .arg("--out")
-        .arg(&out)
-        .assert()
+    check(&spec, &out)
         .code(1)
         .stdout(predicate::str::contains("1 hand-edited"));
 }
@@ -125,25 +114,14 @@ fn a_changed_spec_makes_the_project_stale_and_removed_resources_leave_unexpected
     generate(&spec, &out);
     let text = std::fs::read_to_string(&spec).unwrap();
     std::fs::write(&spec, text.replace("max_length: 2000", "max_length: 3000")).unwrap();
-    palisade()
-        .arg("check")
-        .arg(&spec)
-        .arg("--out")
-        .arg(&out)
-        .assert()
+    check(&spec, &out)
         .code(1)
         .stdout(predicate::str::contains("stale: api/src/invoice.rs"))
         .stdout(predicate::str::contains(
             "the spec changed since the last generation",
         ));
     generate(&spec, &out);
-    palisade()
-        .arg("check")
-        .arg(&spec)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .code(0);
+    check(&spec, &out).code(0);
 
     // Remove the invoice resource: its generated files are left behind until
     // generate removes them; the user's hook file stays, with a warning.
@@ -152,12 +130,7 @@ fn a_changed_spec_makes_the_project_stale_and_removed_resources_leave_unexpected
     let text = std::fs::read_to_string(&spec).unwrap();
     let cut = text.find("  invoice:").unwrap();
     std::fs::write(&spec, &text[..cut]).unwrap();
-    palisade()
-        .arg("check")
-        .arg(&spec)
-        .arg("--out")
-        .arg(&out)
-        .assert()
+    check(&spec, &out)
         .code(1)
         .stdout(predicate::str::contains("unexpected: api/src/invoice.rs"))
         .stdout(predicate::str::contains("warning: src/hooks/invoice.rs"))
@@ -215,12 +188,7 @@ fn a_changed_spec_makes_the_project_stale_and_removed_resources_leave_unexpected
         std::fs::read_to_string(out.join("src/notes.md")).unwrap(),
         "mine\n"
     );
-    palisade()
-        .arg("check")
-        .arg(&spec)
-        .arg("--out")
-        .arg(&out)
-        .assert()
+    check(&spec, &out)
         .code(0)
         .stdout(predicate::str::contains("warning: src/hooks/invoice.rs"));
 }
@@ -306,13 +274,7 @@ fn a_spec_file_name_cannot_inject_text_into_generated_files() {
         }
     }
     assert!(files.keys().any(|p| p == "Cargo.toml"));
-    palisade()
-        .arg("check")
-        .arg(&spec)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .code(0);
+    check(&spec, &out).code(0);
 }
 
 /// A symbolic link inside the output tree is never followed: `check` does
@@ -332,12 +294,7 @@ fn links_inside_the_output_directory_are_refused() {
     // check: a generated file replaced by a link to a file outside.
     std::fs::remove_file(out.join("api/src/invoice.rs")).unwrap();
     symlink(&secret, out.join("api/src/invoice.rs")).unwrap();
-    palisade()
-        .arg("check")
-        .arg(&spec)
-        .arg("--out")
-        .arg(&out)
-        .assert()
+    check(&spec, &out)
         .code(2)
         .stdout(predicate::str::contains("TOP-SECRET").not())
         .stderr(predicate::str::contains("TOP-SECRET").not())
@@ -378,12 +335,7 @@ fn links_inside_the_output_directory_are_refused() {
         "generate wrote through the link"
     );
     assert!(!out.join("api/src/invoice.rs").exists(), "nothing written");
-    palisade()
-        .arg("check")
-        .arg(&spec)
-        .arg("--out")
-        .arg(&out)
-        .assert()
+    check(&spec, &out)
         .code(2)
         .stderr(predicate::str::contains("migrations is a symbolic link"));
 }
@@ -437,12 +389,7 @@ fn migrations_are_never_rewritten_and_an_edited_or_missing_one_is_reported() {
         ),
     )
     .unwrap();
-    palisade()
-        .arg("check")
-        .arg(&spec)
-        .arg("--out")
-        .arg(&out)
-        .assert()
+    check(&spec, &out)
         .code(1)
         .stdout(predicate::str::contains(
             "missing: migrations/0002_add_customer_phone.sql",
@@ -461,21 +408,10 @@ fn migrations_are_never_rewritten_and_an_edited_or_missing_one_is_reported() {
             .unwrap()
             .contains("include_str!(\"../../migrations/0002_add_customer_phone.sql\")")
     );
-    palisade()
-        .arg("check")
-        .arg(&spec)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .code(0);
+    check(&spec, &out).code(0);
     // An edit of an applied migration is reported, and generate leaves it.
     std::fs::write(&first, format!("{written}-- mine\n")).unwrap();
-    palisade()
-        .arg("check")
-        .arg(&spec)
-        .arg("--out")
-        .arg(&out)
-        .assert()
+    check(&spec, &out)
         .code(1)
         .stdout(predicate::str::contains(
             "hand-edited: migrations/0001_init.sql",
@@ -491,12 +427,7 @@ fn migrations_are_never_rewritten_and_an_edited_or_missing_one_is_reported() {
     );
     // A missing one is reported too.
     std::fs::remove_file(&first).unwrap();
-    palisade()
-        .arg("check")
-        .arg(&spec)
-        .arg("--out")
-        .arg(&out)
-        .assert()
+    check(&spec, &out)
         .code(1)
         .stdout(predicate::str::contains(
             "missing: migrations/0001_init.sql",

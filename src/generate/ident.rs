@@ -61,11 +61,6 @@ pub fn internal(name: &str) -> Ident {
     Ident::new(name, Span::call_site())
 }
 
-/// A double-quoted SQL identifier.
-pub fn sql(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 /// An upper-case constant name for a spec name (`amount_cents` -> `AMOUNT_CENTS`).
 pub fn constant(prefix: &str, name: &str) -> Ident {
     Ident::new(
@@ -127,7 +122,7 @@ mod tests {
                 "{name}"
             );
         }
-        assert_eq!(sql("order"), "\"order\"");
+        assert_eq!(crate::migrate::sqlite::quote("order"), "\"order\"");
     }
 
     #[test]

@@ -73,7 +73,7 @@ impl<'a> ResourcePlan<'a> {
                     column,
                     ident,
                     renamed,
-                    sql: ident::sql(&column.name),
+                    sql: crate::migrate::sqlite::quote(&column.name),
                 }
             })
             .collect();
@@ -154,7 +154,7 @@ impl<'a> ResourcePlan<'a> {
         let placeholders = vec!["?"; self.fields.len()].join(", ");
         format!(
             "INSERT INTO {} ({columns}) VALUES ({placeholders}) RETURNING {columns}",
-            ident::sql(self.name())
+            crate::migrate::sqlite::quote(self.name())
         )
     }
 

@@ -525,7 +525,10 @@ fn table(w: &mut Writer, plan: &ResourcePlan<'_>) {
     w.open(format_args!("pub static TABLE: Table = Table {{"));
     w.line(format_args!("name: {},", lit(&r.name)));
     w.line(format_args!("path: {},", lit(&format!("/{}", r.plural))));
-    w.line(format_args!("table: {},", lit(&ident::sql(&r.name))));
+    w.line(format_args!(
+        "table: {},",
+        lit(&crate::migrate::sqlite::quote(&r.name))
+    ));
     w.line(format_args!("columns: {},", lit(&plan.columns_sql())));
     w.line(format_args!("insert: {},", lit(&plan.insert_sql())));
     match plan.owner_field() {
@@ -1265,6 +1268,39 @@ mod tests {
             }
             let tests = super::super::tests::security_tests(service, &modules);
             assert_eq!(reprinted(&tests), tests, "{len}: security tests");
+        }
+    }
+
+    /// The last field of a struct literal stays flat when it fits without
+    /// its comma, as prettyplease prints it; any other field needs the
+    /// comma's room too.
+    #[test]
+    fn a_last_field_fits_without_its_comma() {
+        let write = |len: usize, last: bool| {
+            let items = format!("E(\"{}\")", "x".repeat(len));
+            let mut w = Writer::default();
+            w.open(format_args!("static X: S = S {{"));
+            let broken = |w: &mut Writer| {
+                w.open(format_args!("grants: &["));
+                w.code(format_args!("{items},"));
+                w.close(format_args!("],"));
+            };
+            let flat = format!("grants: &[{items}],");
+            if last {
+                w.flat_or_last(format_args!("{flat}"), broken);
+            } else {
+                w.flat_or(format_args!("{flat}"), broken);
+                w.code(format_args!("b: 1,"));
+            }
+            w.close(format_args!("}};"));
+            w.out
+        };
+        // Around the margin: `grants: &[E("...")],` is 17 + len at depth 1.
+        for len in 60..75 {
+            for last in [true, false] {
+                let text = write(len, last);
+                assert_eq!(reprinted(&text), text, "len {len}, last {last}");
+            }
         }
     }
 

@@ -101,12 +101,30 @@ pub struct TableChange {
     pub to: Table,
     /// Per column of `to`: where its values come from.
     pub sources: Vec<Source>,
-    /// Columns of `from` whose storage changes (type or nullability).
-    pub altered: Vec<String>,
-    pub dropped: Vec<String>,
-    /// The foreign keys changed.
-    pub foreign_keys_changed: bool,
     pub checks: Vec<(Check, String)>,
+}
+
+impl TableChange {
+    /// Columns of `from` that `to` no longer has.
+    pub fn dropped(&self) -> impl Iterator<Item = &Column> {
+        self.from
+            .columns
+            .iter()
+            .filter(|c| self.to.column(&c.name).is_none())
+    }
+
+    /// Columns whose storage changes (type or nullability).
+    pub fn altered(&self) -> impl Iterator<Item = &Column> {
+        self.to.columns.iter().filter(|c| {
+            self.from
+                .column(&c.name)
+                .is_some_and(|old| old.ty != c.ty || old.required != c.required)
+        })
+    }
+
+    pub fn foreign_keys_changed(&self) -> bool {
+        sorted(&self.from.foreign_keys) != sorted(&self.to.foreign_keys)
+    }
 }
 
 /// Everything one migration does, in the order it does it.
@@ -430,9 +448,6 @@ fn table_change(
     let table = to.name.clone();
     let mut change = TableChange {
         sources: Vec::new(),
-        altered: Vec::new(),
-        dropped: Vec::new(),
-        foreign_keys_changed: false,
         checks: Vec::new(),
         from: from.clone(),
         to: to.clone(),
@@ -465,7 +480,6 @@ fn table_change(
         .filter(|c| to.column(&c.name).is_none())
         .collect();
     for c in &removed {
-        change.dropped.push(c.name.clone());
         let twin = added.iter().find(|a| a.ty == c.ty);
         let owner = hints.owners.get(&table);
         if let (Some(a), false) = (twin, allow_destructive) {
@@ -567,7 +581,6 @@ fn table_change(
             Some(old) => {
                 change.sources.push(Source::Column(c.name.clone()));
                 if old.ty != c.ty {
-                    change.altered.push(c.name.clone());
                     let what = format!(
                         "change the type of `{}` of `{table}` from {} to {}",
                         c.name,
@@ -632,9 +645,6 @@ fn table_change(
                     }
                 }
                 if old.required != c.required {
-                    if !change.altered.contains(&c.name) {
-                        change.altered.push(c.name.clone());
-                    }
                     if c.required {
                         destructive(
                             plan,
@@ -673,8 +683,7 @@ fn table_change(
             }
         }
     }
-    if sorted(&from.foreign_keys) != sorted(&to.foreign_keys) {
-        change.foreign_keys_changed = true;
+    if change.foreign_keys_changed() {
         // A key is implied by an old one on the same table that pairs
         // every one of its columns the same way (`(owner, ref) -> (owner,
         // id)` implies `ref -> id`). Any other key on columns that exist
@@ -759,7 +768,7 @@ fn table_change(
                 .indexes
                 .iter()
                 .any(|i| i.columns == index.columns && i.unique == index.unique)
-                && !change.dropped.iter().any(|d| index.columns.contains(d))
+                && !removed.iter().any(|d| index.columns.contains(&d.name))
             {
                 plan.changes.push(Change {
                     class: Class::Applied,

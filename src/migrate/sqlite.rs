@@ -16,7 +16,7 @@
 use std::fmt::Write as _;
 
 use super::changes::{Check, Plan, Source, TableChange};
-use super::schema::{Column, Schema, Table};
+use super::schema::{Column, ForeignKey, Schema, Table};
 use crate::model::{ColumnType, Index, OnDelete};
 
 /// A quoted identifier.
@@ -188,9 +188,9 @@ fn check_rows(out: &mut String, table: &str, check_kind: &Check, message: &str) 
 /// Whether SQLite can make the change in place (`ADD COLUMN` of optional
 /// columns without references, index changes).
 fn in_place(change: &TableChange) -> bool {
-    change.dropped.is_empty()
-        && change.altered.is_empty()
-        && !change.foreign_keys_changed
+    change.dropped().next().is_none()
+        && change.altered().next().is_none()
+        && !change.foreign_keys_changed()
         && change
             .to
             .columns
@@ -342,6 +342,110 @@ pub fn migration(plan: &Plan) -> String {
     out
 }
 
+/// A table as SQLite describes it (`pragma_table_info`,
+/// `pragma_foreign_key_list`, `pragma_index_list`): storage types only.
+struct Stored {
+    name: String,
+    /// Name, declared type, `NOT NULL`, primary key, default (as SQL).
+    columns: Vec<(String, String, bool, bool, Option<String>)>,
+    foreign_keys: Vec<ForeignKey>,
+    /// The indexes made by `CREATE INDEX`, by name.
+    indexes: Vec<Index>,
+}
+
+/// Every table of `db` but SQLite's and the migrations' record, in
+/// creation order.
+fn stored(db: &rusqlite::Connection) -> Result<Vec<Stored>, String> {
+    let e = |e: rusqlite::Error| e.to_string();
+    let rows = |sql: &str, arg: &str| -> Result<Vec<Vec<rusqlite::types::Value>>, String> {
+        let mut stmt = db.prepare(sql).map_err(e)?;
+        let n = stmt.column_count();
+        let rows = stmt
+            .query_map([arg], |row| (0..n).map(|i| row.get(i)).collect())
+            .map_err(e)?;
+        rows.collect::<Result<_, _>>().map_err(e)
+    };
+    let text = |v: &rusqlite::types::Value| match v {
+        rusqlite::types::Value::Text(s) => s.clone(),
+        rusqlite::types::Value::Integer(i) => i.to_string(),
+        _ => String::new(),
+    };
+    let int =
+        |v: &rusqlite::types::Value| matches!(v, rusqlite::types::Value::Integer(i) if *i != 0);
+    let names = rows(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> ?1 ORDER BY rowid",
+        "_palisade_migrations",
+    )?;
+    let mut tables = Vec::new();
+    for row in names {
+        let name = text(&row[0]);
+        let mut foreign_keys: Vec<(String, ForeignKey)> = Vec::new();
+        for fk in rows(
+            "SELECT id, \"table\", \"from\", \"to\", on_delete FROM pragma_foreign_key_list(?1) ORDER BY id, seq",
+            &name,
+        )? {
+            let id = text(&fk[0]);
+            match foreign_keys.iter_mut().find(|(i, _)| *i == id) {
+                Some((_, existing)) => {
+                    existing.columns.push(text(&fk[2]));
+                    existing.target_columns.push(text(&fk[3]));
+                }
+                None => foreign_keys.push((
+                    id,
+                    ForeignKey {
+                        columns: vec![text(&fk[2])],
+                        table: text(&fk[1]),
+                        target_columns: vec![text(&fk[3])],
+                        on_delete: match text(&fk[4]).as_str() {
+                            "SET NULL" => OnDelete::SetNull,
+                            _ => OnDelete::Restrict,
+                        },
+                    },
+                )),
+            }
+        }
+        let columns = rows(
+            "SELECT name, type, \"notnull\", pk, dflt_value FROM pragma_table_info(?1) ORDER BY cid",
+            &name,
+        )?
+        .iter()
+        .map(|c| {
+            let default = match &c[4] {
+                rusqlite::types::Value::Null => None,
+                v => Some(text(v)),
+            };
+            (text(&c[0]), text(&c[1]).to_ascii_uppercase(), int(&c[2]), int(&c[3]), default)
+        })
+        .collect();
+        let mut indexes = Vec::new();
+        for i in rows(
+            "SELECT name, \"unique\" FROM pragma_index_list(?1) WHERE origin = 'c' ORDER BY name",
+            &name,
+        )? {
+            let index = text(&i[0]);
+            let columns = rows(
+                "SELECT name FROM pragma_index_info(?1) ORDER BY seqno",
+                &index,
+            )?
+            .iter()
+            .map(|r| text(&r[0]))
+            .collect();
+            indexes.push(Index {
+                name: index,
+                unique: int(&i[1]),
+                columns,
+            });
+        }
+        tables.push(Stored {
+            name,
+            columns,
+            foreign_keys: foreign_keys.into_iter().map(|(_, fk)| fk).collect(),
+            indexes,
+        });
+    }
+    Ok(tables)
+}
+
 /// The schema that `sql` (a migration of a project generated before its
 /// snapshots were kept) creates, read back from an in-memory SQLite. The
 /// database knows storage types only: a column keeps the spec's type when
@@ -351,116 +455,54 @@ pub fn read_back(sql: &str, service: &crate::model::Service) -> Result<Schema, S
     let db = rusqlite::Connection::open_in_memory().map_err(|e| e.to_string())?;
     db.execute_batch(sql).map_err(|e| e.to_string())?;
     let spec = Schema::of(service);
-    let query = |q: &str, p: &str| -> Result<Vec<Vec<rusqlite::types::Value>>, String> {
-        let mut stmt = db.prepare(q).map_err(|e| e.to_string())?;
-        let n = stmt.column_count();
-        let rows = stmt
-            .query_map([p], |row| (0..n).map(|i| row.get(i)).collect())
-            .map_err(|e| e.to_string())?;
-        rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
-    };
-    let text = |v: &rusqlite::types::Value| match v {
-        rusqlite::types::Value::Text(s) => s.clone(),
-        rusqlite::types::Value::Integer(i) => i.to_string(),
-        _ => String::new(),
-    };
-    let int = |v: &rusqlite::types::Value| match v {
-        rusqlite::types::Value::Integer(i) => *i,
-        _ => 0,
-    };
-    let names = query(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> ?1 ORDER BY rowid",
-        "_palisade_migrations",
-    )?;
-    let mut tables = Vec::new();
-    for row in names {
-        let name = text(&row[0]);
-        let known = spec.table(&name);
-        let mut foreign_keys: Vec<super::schema::ForeignKey> = Vec::new();
-        for fk in query(
-            "SELECT id, \"table\", \"from\", \"to\", on_delete FROM pragma_foreign_key_list(?1) ORDER BY id, seq",
-            &name,
-        )? {
-            let id = int(&fk[0]);
-            let on_delete = match text(&fk[4]).as_str() {
-                "SET NULL" => OnDelete::SetNull,
-                _ => OnDelete::Restrict,
-            };
-            match foreign_keys.get_mut(usize::try_from(id).unwrap_or(usize::MAX)) {
-                Some(existing) => {
-                    existing.columns.push(text(&fk[2]));
-                    existing.target_columns.push(text(&fk[3]));
-                }
-                None => foreign_keys.push(super::schema::ForeignKey {
-                    columns: vec![text(&fk[2])],
-                    table: text(&fk[1]),
-                    target_columns: vec![text(&fk[3])],
-                    on_delete,
-                }),
+    let tables = stored(&db)?
+        .into_iter()
+        .map(|t| {
+            let known = spec.table(&t.name);
+            let columns = t
+                .columns
+                .into_iter()
+                .map(|(name, storage_type, required, primary_key, _)| {
+                    let references = t
+                        .foreign_keys
+                        .iter()
+                        .find(|fk| fk.columns.last() == Some(&name))
+                        .map(|fk| fk.table.clone());
+                    let ty = match (known.and_then(|k| k.column(&name)), references) {
+                        (Some(k), _) if storage(&k.ty) == storage_type => k.ty.clone(),
+                        (_, Some(resource)) => ColumnType::Ref { resource },
+                        _ => match storage_type.as_str() {
+                            "INTEGER" => ColumnType::Integer,
+                            "REAL" => ColumnType::Number,
+                            _ => ColumnType::String,
+                        },
+                    };
+                    Column {
+                        name,
+                        ty,
+                        required,
+                        primary_key,
+                    }
+                })
+                .collect();
+            let mut indexes = t.indexes;
+            // The spec's order of indexes, where it has them.
+            if let Some(k) = known {
+                indexes.sort_by_key(|i| {
+                    k.indexes
+                        .iter()
+                        .position(|s| s.name == i.name)
+                        .unwrap_or(usize::MAX)
+                });
             }
-        }
-        let mut columns = Vec::new();
-        for c in query(
-            "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?1) ORDER BY cid",
-            &name,
-        )? {
-            let column = text(&c[0]);
-            let storage_type = text(&c[1]).to_ascii_uppercase();
-            let references = foreign_keys
-                .iter()
-                .find(|fk| fk.columns.last() == Some(&column))
-                .map(|fk| fk.table.clone());
-            let ty = match (known.and_then(|t| t.column(&column)), references) {
-                (Some(k), _) if storage(&k.ty) == storage_type => k.ty.clone(),
-                (_, Some(resource)) => ColumnType::Ref { resource },
-                _ => match storage_type.as_str() {
-                    "INTEGER" => ColumnType::Integer,
-                    "REAL" => ColumnType::Number,
-                    _ => ColumnType::String,
-                },
-            };
-            columns.push(Column {
-                name: column,
-                ty,
-                required: int(&c[2]) != 0,
-                primary_key: int(&c[3]) != 0,
-            });
-        }
-        let mut indexes = Vec::new();
-        for i in query(
-            "SELECT name, \"unique\" FROM pragma_index_list(?1) WHERE origin = 'c' ORDER BY name",
-            &name,
-        )? {
-            let index = text(&i[0]);
-            let columns = query(
-                "SELECT name FROM pragma_index_info(?1) ORDER BY seqno",
-                &index,
-            )?
-            .iter()
-            .map(|r| text(&r[0]))
-            .collect();
-            indexes.push(Index {
-                name: index,
-                unique: int(&i[1]) != 0,
+            Table {
+                name: t.name,
                 columns,
-            });
-        }
-        // The spec's order of indexes, where it has them.
-        if let Some(k) = known {
-            indexes.sort_by_key(|i| {
-                k.indexes
-                    .iter()
-                    .position(|s| s.name == i.name)
-                    .unwrap_or(usize::MAX)
-            });
-        }
-        tables.push(Table {
-            name,
-            columns,
-            foreign_keys,
-            indexes,
-        });
-    }
+                foreign_keys: t.foreign_keys,
+                indexes,
+            }
+        })
+        .collect();
     Ok(Schema { tables })
 }
 
@@ -498,82 +540,35 @@ pub fn apply(db: &rusqlite::Connection, sql: &str) -> Result<(), String> {
 /// columns). Column order and statement text are left out: a migrated
 /// table may have its columns in another order than a new one.
 pub fn dump(db: &rusqlite::Connection) -> Result<String, String> {
-    let e = |e: rusqlite::Error| e.to_string();
+    let mut tables = stored(db)?;
+    tables.sort_by(|a, b| a.name.cmp(&b.name));
     let mut out = String::new();
-    let tables: Vec<String> = db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '_palisade_migrations' ORDER BY name")
-        .map_err(e)?
-        .query_map([], |r| r.get(0))
-        .map_err(e)?
-        .collect::<Result<_, _>>()
-        .map_err(e)?;
-    for table in tables {
-        let _ = writeln!(out, "table {table}");
-        let mut lines: Vec<String> = db
-            .prepare(
-                "SELECT name, type, \"notnull\", pk, quote(dflt_value) FROM pragma_table_info(?1)",
-            )
-            .map_err(e)?
-            .query_map([&table], |r| {
-                Ok(format!(
-                    "  column {} {} notnull={} pk={} default={}",
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, String>(4)?
-                ))
+    for t in tables {
+        let _ = writeln!(out, "table {}", t.name);
+        let mut lines: Vec<String> = t
+            .columns
+            .iter()
+            .map(|(name, ty, not_null, pk, default)| {
+                format!("  column {name} {ty} notnull={not_null} pk={pk} default={default:?}")
             })
-            .map_err(e)?
-            .collect::<Result<_, _>>()
-            .map_err(e)?;
-        let fks: Vec<String> = db
-            .prepare("SELECT id, \"table\", \"from\", \"to\", on_delete FROM pragma_foreign_key_list(?1) ORDER BY id, seq")
-            .map_err(e)?
-            .query_map([&table], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    format!(
-                        "{} {}.{} {}",
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?
-                    ),
-                ))
-            })
-            .map_err(e)?
-            .collect::<Result<Vec<(i64, String)>, _>>()
-            .map_err(e)?
-            .chunk_by(|a, b| a.0 == b.0)
-            .map(|group| {
+            .chain(t.foreign_keys.iter().map(|fk| {
                 format!(
-                    "  foreign key {}",
-                    group.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>().join(", ")
+                    "  foreign key ({}) {} ({}) {:?}",
+                    fk.columns.join(", "),
+                    fk.table,
+                    fk.target_columns.join(", "),
+                    fk.on_delete
                 )
-            })
+            }))
+            .chain(t.indexes.iter().map(|i| {
+                format!(
+                    "  index {} unique={} ({})",
+                    i.name,
+                    i.unique,
+                    i.columns.join(", ")
+                )
+            }))
             .collect();
-        lines.extend(fks);
-        let indexes: Vec<(String, i64)> = db
-            .prepare("SELECT name, \"unique\" FROM pragma_index_list(?1) WHERE origin = 'c'")
-            .map_err(e)?
-            .query_map([&table], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(e)?
-            .collect::<Result<_, _>>()
-            .map_err(e)?;
-        for (index, unique) in indexes {
-            let columns: Vec<String> = db
-                .prepare("SELECT name FROM pragma_index_info(?1) ORDER BY seqno")
-                .map_err(e)?
-                .query_map([&index], |r| r.get(0))
-                .map_err(e)?
-                .collect::<Result<_, _>>()
-                .map_err(e)?;
-            lines.push(format!(
-                "  index {index} unique={unique} ({})",
-                columns.join(", ")
-            ));
-        }
         lines.sort();
         for line in lines {
             let _ = writeln!(out, "{line}");

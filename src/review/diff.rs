@@ -1295,11 +1295,14 @@ fn data_changes(old: &Side<'_>, new: &Side<'_>) -> Vec<DataChange> {
     data
 }
 
-fn data_class(class: crate::migrate::Class) -> &'static str {
+/// A class as the migration's header names it, with the flag a
+/// destructive change needs.
+fn data_class(class: crate::migrate::Class) -> String {
     match class {
-        crate::migrate::Class::Applied => "applied as is",
-        crate::migrate::Class::Hinted => "as the spec says",
-        crate::migrate::Class::Destructive => "destructive: needs --allow-destructive",
+        crate::migrate::Class::Destructive => {
+            format!("{}: needs --allow-destructive", class.describe())
+        }
+        other => other.describe().to_string(),
     }
 }
 

@@ -325,4 +325,53 @@ pub fn service_keeps_its_rows_across_three_spec_versions() {
     );
     let (status, _) = send(again.addr, "GET", &path, &alice, None);
     assert_eq!(status, 200);
+    drop(again);
+
+    // A migration edited after it was applied: the rebuilt server refuses
+    // to start, naming the file, and the database keeps its rows.
+    let second = out.join("migrations").join(&after_v2[1]);
+    let text = std::fs::read_to_string(&second).unwrap();
+    std::fs::write(&second, format!("{text}-- edited by hand\n")).unwrap();
+    let edited = build(&out, &dir.path().join("edited"));
+    let log = dir.path().join("edited.log");
+    let mut child = Command::new(&edited)
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", database.display()),
+        )
+        .env(&key_env, keys.server_key())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::options().append(true).open(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server started on an edited migration");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(!status.success(), "{said}");
+    assert!(
+        said.contains(&format!("migrations/{}", after_v2[1]))
+            && said.contains("changed after it was applied"),
+        "the refusal names the edited file: {said}"
+    );
+    std::fs::write(&second, text).unwrap();
+    let restored = build(&out, &dir.path().join("restored"));
+    let s = serve(
+        &restored,
+        &database,
+        &keys,
+        &key_env,
+        dir.path().join("restored.log"),
+    );
+    assert_eq!(send(s.addr, "GET", &path, &alice, None).0, 200);
 }
