@@ -43,8 +43,10 @@ pub struct Service {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Auth {
-    #[serde(serialize_with = "serialize_algorithm")]
-    pub algorithm: Algorithm,
+    /// The accepted algorithms: the one of a static key, or a JWKS's
+    /// allowlist (never HMAC). A token's `alg` outside it is refused.
+    #[serde(serialize_with = "serialize_algorithms")]
+    pub algorithms: Vec<Algorithm>,
     pub key: Key,
     pub issuer: Option<String>,
     pub audience: Option<String>,
@@ -55,11 +57,27 @@ pub struct Auth {
     pub roles_claim: Option<String>,
 }
 
-fn serialize_algorithm<S: serde::Serializer>(a: &Algorithm, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(a.name())
+fn serialize_algorithms<S: serde::Serializer>(a: &[Algorithm], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(a.iter().map(|a| a.name()))
 }
 
-/// Where the verification key comes from.
+impl Auth {
+    /// Whether tokens are verified with a shared secret (HS*).
+    pub fn hmac(&self) -> bool {
+        matches!(self.key, Key::Secret { .. })
+    }
+
+    /// The accepted algorithms' names, joined with `, `.
+    pub fn algorithm_names(&self) -> String {
+        self.algorithms
+            .iter()
+            .map(|a| a.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Where the verification keys come from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Key {
@@ -67,12 +85,50 @@ pub enum Key {
     Secret { env: String },
     /// A PEM public key in this environment variable.
     PublicKey { env: String },
+    /// The provider's JSON Web Key Set at this URL.
+    JwksUrl { url: String },
+    /// A JSON Web Key Set at the URL in this environment variable.
+    JwksUrlEnv { env: String },
+    /// The JWKS named by this issuer's OpenID Connect discovery document.
+    Discovery { issuer: String },
 }
 
 impl Key {
-    pub fn env(&self) -> &str {
+    /// The environment variable the server reads the key or its URL from.
+    pub fn env(&self) -> Option<&str> {
         match self {
-            Key::Secret { env } | Key::PublicKey { env } => env,
+            Key::Secret { env } | Key::PublicKey { env } | Key::JwksUrlEnv { env } => Some(env),
+            Key::JwksUrl { .. } | Key::Discovery { .. } => None,
+        }
+    }
+
+    /// Whether keys come from a provider's JSON Web Key Set.
+    pub fn is_jwks(&self) -> bool {
+        matches!(
+            self,
+            Key::JwksUrl { .. } | Key::JwksUrlEnv { .. } | Key::Discovery { .. }
+        )
+    }
+
+    /// One line for people: where the keys come from.
+    pub fn describe(&self) -> String {
+        match self {
+            Key::Secret { env } => format!("shared secret in {env}"),
+            Key::PublicKey { env } => format!("public key in {env}"),
+            Key::JwksUrl { url } => format!("JWKS at {url}"),
+            Key::JwksUrlEnv { env } => format!("JWKS at the URL in {env}"),
+            Key::Discovery { issuer } => format!("JWKS found by OpenID discovery of {issuer}"),
+        }
+    }
+
+    /// The spec key that chose this source, under `auth.jwt`.
+    pub fn spec_key(&self) -> &'static str {
+        match self {
+            Key::Secret { .. } => "secret_env",
+            Key::PublicKey { .. } => "public_key_env",
+            Key::JwksUrl { .. } => "jwks_url",
+            Key::JwksUrlEnv { .. } => "jwks_url_env",
+            Key::Discovery { .. } => "discovery",
         }
     }
 }
@@ -481,7 +537,21 @@ impl Resource {
 /// Precondition: [`crate::validate::validate`] reported no error for `spec`.
 pub fn lower(spec: &Spec) -> Service {
     let jwt = &spec.auth.jwt;
-    let key = if jwt.algorithm.is_hmac() {
+    let mut algorithms: Vec<Algorithm> = jwt
+        .algorithm
+        .into_iter()
+        .chain(jwt.algorithms.iter().flatten().copied())
+        .collect();
+    algorithms.dedup();
+    let key = if let Some(url) = &jwt.jwks_url {
+        Key::JwksUrl { url: url.clone() }
+    } else if let Some(env) = &jwt.jwks_url_env {
+        Key::JwksUrlEnv { env: env.clone() }
+    } else if jwt.discovery == Some(true) {
+        Key::Discovery {
+            issuer: jwt.issuer.clone().unwrap_or_default(),
+        }
+    } else if algorithms.iter().any(|a| a.is_hmac()) {
         Key::Secret {
             env: jwt
                 .secret_env
@@ -502,7 +572,7 @@ pub fn lower(spec: &Spec) -> Service {
         .clone()
         .unwrap_or_else(|| DEFAULT_USER_CLAIM.into());
     let auth = Auth {
-        algorithm: jwt.algorithm,
+        algorithms,
         key,
         issuer: jwt.issuer.clone(),
         audience: jwt.audience.clone(),

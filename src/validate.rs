@@ -15,7 +15,8 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::parse::{Parsed, Trust, quoted_list};
 use crate::source::Span;
 use crate::spec::{
-    self, Access, Field, FieldType, Operation, Origin, Owner, PartialResource, PartialSpec, Unique,
+    self, Access, Algorithm, Field, FieldType, Operation, Origin, Owner, PartialResource,
+    PartialSpec, Unique,
 };
 use crate::suggest::{did_you_mean, name_fix};
 use crate::yaml::{Node, Step, Value, non_finite_text};
@@ -384,67 +385,7 @@ impl<'a> Validator<'a> {
             return;
         };
         let jwt = &auth.jwt;
-        let alg = jwt.algorithm;
-        let alg_span = self.value(path!["auth", "jwt", "algorithm"]);
-        // Whether a key is missing is only known when neither it nor a
-        // misspelling of it has a problem.
-        let keys_known = self.sound(path!["auth", "jwt", "secret_env"])
-            && self.sound(path!["auth", "jwt", "public_key_env"]);
-        if alg.is_hmac() && keys_known {
-            if jwt.secret_env.is_none() {
-                let d = Diagnostic::error(
-                    Code::AuthKeyMismatch,
-                    format!("{} needs `secret_env`: the environment variable that holds the shared secret", alg.name()),
-                )
-                .at(self.key(path!["auth", "jwt"]), "`secret_env` is missing here")
-                .with_label(alg_span, "a shared-secret algorithm")
-                .with_help("add `secret_env: JWT_SECRET`");
-                self.push(d);
-            }
-            if jwt.public_key_env.is_some() {
-                let d = Diagnostic::error(
-                    Code::AuthKeyMismatch,
-                    format!(
-                        "{} verifies with a shared secret, not a public key",
-                        alg.name()
-                    ),
-                )
-                .at(
-                    self.key(path!["auth", "jwt", "public_key_env"]),
-                    "not used by this algorithm",
-                )
-                .with_label(alg_span, "a shared-secret algorithm")
-                .with_help("use `secret_env`, or choose RS256, ES256 or EdDSA for public keys");
-                self.push(d);
-            }
-        } else if keys_known {
-            if jwt.public_key_env.is_none() {
-                let d = Diagnostic::error(
-                    Code::AuthKeyMismatch,
-                    format!("{} needs `public_key_env`: the environment variable that holds the PEM public key", alg.name()),
-                )
-                .at(self.key(path!["auth", "jwt"]), "`public_key_env` is missing here")
-                .with_label(alg_span, "a public-key algorithm")
-                .with_help("add `public_key_env: JWT_PUBLIC_KEY`");
-                self.push(d);
-            }
-            if jwt.secret_env.is_some() {
-                let d = Diagnostic::error(
-                    Code::AuthKeyMismatch,
-                    format!(
-                        "{} verifies with a public key, not a shared secret",
-                        alg.name()
-                    ),
-                )
-                .at(
-                    self.key(path!["auth", "jwt", "secret_env"]),
-                    "not used by this algorithm",
-                )
-                .with_label(alg_span, "a public-key algorithm")
-                .with_help("use `public_key_env`, or choose HS256 for a shared secret");
-                self.push(d);
-            }
-        }
+        self.jwt_keys(jwt);
         for (key, value) in [("issuer", &jwt.issuer), ("audience", &jwt.audience)] {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 let d = Diagnostic::error(
@@ -478,10 +419,235 @@ impl<'a> Validator<'a> {
                 )
                 .at(self.value(path!["auth", key]), "empty");
                 self.push(d);
+            } else if let Some(Err(why)) = value.as_deref().map(spec::claim_pointer) {
+                let d = Diagnostic::error(
+                    Code::InvalidClaim,
+                    format!("`{key}` starts with `/`, so it is a JSON Pointer (RFC 6901), but {why}"),
+                )
+                .at(self.value(path!["auth", key]), "not a JSON Pointer")
+                .with_help("e.g. `/realm_access/roles`; write `~1` for a `/` inside a claim name (`/https:~1~1example.com~1roles`)");
+                self.push(d);
             }
         }
         if let Some(claim) = auth.user_claim.as_deref() {
-            self.user_claim(claim, auth.roles_claim.as_deref());
+            if let Some(claim) = spec::top_level_claim(claim) {
+                let roles = auth
+                    .roles_claim
+                    .as_deref()
+                    .and_then(spec::top_level_claim);
+                self.user_claim(&claim, roles.as_deref());
+            }
+        }
+    }
+
+    /// The key source and the algorithms of `auth.jwt`: one source; a
+    /// static key (`secret_env`, `public_key_env`) with one `algorithm` of
+    /// its kind; a JWKS (`jwks_url`, `jwks_url_env`, `discovery`) with an
+    /// allowlist that holds no HMAC algorithm, from an `https://` URL.
+    fn jwt_keys(&mut self, jwt: &spec::Jwt) {
+        let at = |k: &'static str| path!["auth", "jwt", k];
+        // Whether a key is missing is only known when neither it nor a
+        // misspelling of it has a problem.
+        let keys = [
+            "secret_env",
+            "public_key_env",
+            "jwks_url",
+            "jwks_url_env",
+            "discovery",
+            "algorithm",
+            "algorithms",
+        ];
+        if !keys.iter().all(|k| self.sound(at(k))) {
+            return;
+        }
+        let sources: Vec<&'static str> = [
+            ("secret_env", jwt.secret_env.is_some()),
+            ("public_key_env", jwt.public_key_env.is_some()),
+            ("jwks_url", jwt.jwks_url.is_some()),
+            ("jwks_url_env", jwt.jwks_url_env.is_some()),
+            ("discovery", jwt.discovery == Some(true)),
+        ]
+        .into_iter()
+        .filter_map(|(k, set)| set.then_some(k))
+        .collect();
+        if let [first, second, ..] = sources[..] {
+            let d = Diagnostic::error(
+                Code::AuthKeyMismatch,
+                format!("`auth.jwt` names two sources of keys, `{first}` and `{second}`; tokens are verified with keys from one"),
+            )
+            .at(self.key(at(second)), "a second source")
+            .with_label(self.key(at(first)), "the first")
+            .with_help("keep one: a static key (`secret_env`, `public_key_env`) or a JWKS (`jwks_url`, `jwks_url_env`, `discovery: true`)");
+            self.push(d);
+            return;
+        }
+        let jwks = matches!(sources[..], ["jwks_url" | "jwks_url_env" | "discovery"]);
+        let algorithms: Vec<Algorithm> = match (jwt.algorithm, &jwt.algorithms) {
+            (Some(_), Some(_)) => {
+                let d = Diagnostic::error(
+                    Code::AuthKeyMismatch,
+                    "`auth.jwt` has both `algorithm` and `algorithms`",
+                )
+                .at(self.key(at("algorithms")), "the allowlist of a JWKS")
+                .with_label(self.key(at("algorithm")), "the algorithm of a static key")
+                .with_help("keep `algorithms` for keys from a JWKS, `algorithm` for a static key");
+                self.push(d);
+                return;
+            }
+            (None, None) => {
+                let help = if jwks {
+                    "add the algorithms your provider signs with, e.g. `algorithms: [RS256]`"
+                } else {
+                    "add `algorithm: HS256` with `secret_env`, or `algorithm: ES256` (RS256, EdDSA, ...) with `public_key_env`"
+                };
+                let d = Diagnostic::error(
+                    Code::AuthKeyMismatch,
+                    "`auth.jwt` accepts no algorithm: the token's own `alg` never chooses",
+                )
+                .at(self.key(path!["auth", "jwt"]), "no `algorithm` or `algorithms` here")
+                .with_help(help);
+                self.push(d);
+                return;
+            }
+            (Some(alg), None) => vec![alg],
+            (None, Some(list)) => {
+                if list.is_empty() {
+                    let d = Diagnostic::error(
+                        Code::InvalidValue,
+                        "`algorithms` is empty, so no token could ever be accepted",
+                    )
+                    .at(self.value(at("algorithms")), "empty")
+                    .with_help("list the algorithms your provider signs with, e.g. `[RS256]`");
+                    self.push(d);
+                    return;
+                }
+                for (i, alg) in list.iter().enumerate() {
+                    if list[..i].contains(alg) {
+                        let d = Diagnostic::error(
+                            Code::InvalidValue,
+                            format!("{} is listed twice in `algorithms`", alg.name()),
+                        )
+                        .at(self.value(path!["auth", "jwt", "algorithms", i]), "again");
+                        self.push(d);
+                    }
+                }
+                list.clone()
+            }
+        };
+        if jwks {
+            self.jwks_source(jwt, sources[0]);
+            for (i, alg) in algorithms.iter().enumerate() {
+                if alg.is_hmac() {
+                    let span = match jwt.algorithm {
+                        Some(_) => self.value(at("algorithm")),
+                        None => self.value(path!["auth", "jwt", "algorithms", i]),
+                    };
+                    let d = Diagnostic::error(
+                        Code::AuthKeyMismatch,
+                        format!("{} is never taken from a JWKS: a shared secret in a published key set would let whoever reads it sign tokens", alg.name()),
+                    )
+                    .at(span, "a shared-secret algorithm")
+                    .with_label(self.key(at(sources[0])), "keys from a JWKS")
+                    .with_help("list the provider's asymmetric algorithms (RS256, ES256, EdDSA, ...), or use `secret_env` for a shared secret");
+                    self.push(d);
+                }
+            }
+            return;
+        }
+        let Some(alg) = jwt.algorithm else {
+            let d = Diagnostic::error(
+                Code::AuthKeyMismatch,
+                "`algorithms` is the allowlist of keys from a JWKS; a static key verifies one `algorithm`",
+            )
+            .at(self.key(at("algorithms")), "without a JWKS")
+            .with_help(match algorithms[..] {
+                [one] => format!("write `algorithm: {}`", one.name()),
+                _ => "write `algorithm:` with the key's one algorithm, or take keys from `jwks_url`".into(),
+            });
+            self.push(d);
+            return;
+        };
+        let alg_span = self.value(at("algorithm"));
+        if alg.is_hmac() {
+            if jwt.secret_env.is_none() {
+                let d = Diagnostic::error(
+                    Code::AuthKeyMismatch,
+                    format!("{} needs `secret_env`: the environment variable that holds the shared secret", alg.name()),
+                )
+                .at(self.key(path!["auth", "jwt"]), "`secret_env` is missing here")
+                .with_label(alg_span, "a shared-secret algorithm")
+                .with_help("add `secret_env: JWT_SECRET`");
+                self.push(d);
+            }
+            if jwt.public_key_env.is_some() {
+                let d = Diagnostic::error(
+                    Code::AuthKeyMismatch,
+                    format!(
+                        "{} verifies with a shared secret, not a public key",
+                        alg.name()
+                    ),
+                )
+                .at(self.key(at("public_key_env")), "not used by this algorithm")
+                .with_label(alg_span, "a shared-secret algorithm")
+                .with_help("use `secret_env`, or choose RS256, ES256 or EdDSA for public keys");
+                self.push(d);
+            }
+        } else {
+            if jwt.public_key_env.is_none() {
+                let d = Diagnostic::error(
+                    Code::AuthKeyMismatch,
+                    format!("{} needs `public_key_env`: the environment variable that holds the PEM public key", alg.name()),
+                )
+                .at(self.key(path!["auth", "jwt"]), "`public_key_env` is missing here")
+                .with_label(alg_span, "a public-key algorithm")
+                .with_help("add `public_key_env: JWT_PUBLIC_KEY`, or take the provider's keys from `jwks_url`");
+                self.push(d);
+            }
+            if jwt.secret_env.is_some() {
+                let d = Diagnostic::error(
+                    Code::AuthKeyMismatch,
+                    format!(
+                        "{} verifies with a public key, not a shared secret",
+                        alg.name()
+                    ),
+                )
+                .at(self.key(at("secret_env")), "not used by this algorithm")
+                .with_label(alg_span, "a public-key algorithm")
+                .with_help("use `public_key_env`, or choose HS256 for a shared secret");
+                self.push(d);
+            }
+        }
+    }
+
+    /// The JWKS URL of the spec (`jwks_url`, or the issuer of `discovery`)
+    /// is `https://`, or `http://` on a loopback host (tests only).
+    fn jwks_source(&mut self, jwt: &spec::Jwt, source: &'static str) {
+        let (url, key, what) = match source {
+            "jwks_url" => (jwt.jwks_url.as_deref(), "jwks_url", "the key set"),
+            "discovery" => match jwt.issuer.as_deref() {
+                Some(issuer) => (Some(issuer), "issuer", "the issuer (discovery reads `<issuer>/.well-known/openid-configuration`)"),
+                None => {
+                    let d = Diagnostic::error(
+                        Code::AuthKeyMismatch,
+                        "`discovery: true` needs the `issuer` whose discovery document names the key set",
+                    )
+                    .at(self.value(path!["auth", "jwt", "discovery"]), "discovery without an issuer")
+                    .with_help("add `issuer: https://your-provider.example.com/` (the `iss` of its tokens)");
+                    self.push(d);
+                    return;
+                }
+            },
+            _ => return,
+        };
+        let Some(url) = url else { return };
+        if let Err(why) = spec::fetch_url(url) {
+            let d = Diagnostic::error(
+                Code::InvalidValue,
+                format!("`{url}` cannot be the URL of {what}: {why}"),
+            )
+            .at(self.value(path!["auth", "jwt", key]), "not a URL keys may come from")
+            .with_help("use the provider's `https://` URL; plain `http://` is accepted only on 127.0.0.1, ::1 or localhost, for tests");
+            self.push(d);
         }
     }
 

@@ -63,7 +63,7 @@ impl<'a> Document<'a> {
             components: Components {
                 security_schemes: json!({
                     "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                                "description": format!("A JWT signed with {}.", service.auth.algorithm.name()) }
+                                "description": format!("A JWT signed with {}.", service.auth.algorithm_names()) }
                 }),
                 schemas: Schemas(service),
             },

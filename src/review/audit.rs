@@ -49,8 +49,10 @@ pub struct ServiceSummary {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AuthSummary {
-    pub algorithm: &'static str,
-    /// `shared secret in JWT_SECRET` or `public key in JWT_PUBLIC_KEY`.
+    /// The accepted algorithms, e.g. `HS256` or `RS256, ES256`.
+    pub algorithm: String,
+    /// `shared secret in JWT_SECRET`, `public key in JWT_PUBLIC_KEY`,
+    /// `JWKS at https://...`, ...
     pub key: String,
     pub issuer: Option<String>,
     pub audience: Option<String>,
@@ -129,11 +131,8 @@ fn service_summary(service: &model::Service) -> ServiceSummary {
         name: service.name.clone(),
         description: service.description.clone(),
         auth: AuthSummary {
-            algorithm: auth.algorithm.name(),
-            key: match &auth.key {
-                Key::Secret { env } => format!("shared secret in {env}"),
-                Key::PublicKey { env } => format!("public key in {env}"),
-            },
+            algorithm: auth.algorithm_names(),
+            key: auth.key.describe(),
             issuer: auth.issuer.clone(),
             audience: auth.audience.clone(),
             leeway_seconds: auth.leeway_seconds,

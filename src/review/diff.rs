@@ -96,6 +96,8 @@ kinds! {
     LeewayLowered => "leeway-lowered", Narrowing, LeewayRaised;
     AlgorithmWeakened => "algorithm-weakened", Widening, AlgorithmStrengthened;
     AlgorithmStrengthened => "algorithm-strengthened", Narrowing, AlgorithmWeakened;
+    AlgorithmsWidened => "algorithms-widened", Widening, AlgorithmsNarrowed;
+    AlgorithmsNarrowed => "algorithms-narrowed", Narrowing, AlgorithmsWidened;
     RolesClaimAdded => "roles-claim-added", Widening, RolesClaimRemoved;
     RolesClaimRemoved => "roles-claim-removed", Narrowing, RolesClaimAdded;
     RolesClaimChanged => "roles-claim-changed", Widening, RolesClaimChanged;
@@ -344,46 +346,48 @@ fn service_changes(out: &mut Out<'_>) {
         |s| format!("{s} s"),
         &["auth", "jwt", "leeway_seconds"],
     );
-    if oa.algorithm != na.algorithm {
-        let kind = match (oa.algorithm.is_hmac(), na.algorithm.is_hmac()) {
-            (false, true) => Kind::AlgorithmWeakened,
-            (true, false) => Kind::AlgorithmStrengthened,
-            _ => Kind::AlgorithmChanged,
+    if oa.algorithms != na.algorithms {
+        let (before, after) = (oa.algorithm_names(), na.algorithm_names());
+        let kind = if !oa.hmac() && na.hmac() {
+            Kind::AlgorithmWeakened
+        } else if oa.hmac() && !na.hmac() {
+            Kind::AlgorithmStrengthened
+        } else if oa.algorithms.iter().all(|a| na.algorithms.contains(a)) {
+            Kind::AlgorithmsWidened
+        } else if na.algorithms.iter().all(|a| oa.algorithms.contains(a)) {
+            Kind::AlgorithmsNarrowed
+        } else {
+            Kind::AlgorithmChanged
         };
         let note = match kind {
             Kind::AlgorithmWeakened => ": verifiers now hold the secret that signs tokens",
             Kind::AlgorithmStrengthened => ": verifiers no longer hold a signing secret",
+            Kind::AlgorithmsWidened => ": tokens of more kinds of key are accepted",
             _ => "",
         };
+        let key = if na.key.is_jwks() { "algorithms" } else { "algorithm" };
         out.push(
             kind,
-            "auth.jwt.algorithm",
-            format!(
-                "tokens are verified with {} instead of {}{note}",
-                na.algorithm.name(),
-                oa.algorithm.name()
-            ),
-            Some(oa.algorithm.name().into()),
-            Some(na.algorithm.name().into()),
-            At::New(&["auth", "jwt", "algorithm"]),
+            format!("auth.jwt.{key}"),
+            format!("tokens are verified with {after} instead of {before}{note}"),
+            Some(before),
+            Some(after),
+            At::New(&["auth", "jwt", key]),
         );
     }
-    if oa.key.env() != na.key.env() {
-        let env_key = match na.key {
-            Key::Secret { .. } => "secret_env",
-            Key::PublicKey { .. } => "public_key_env",
-        };
+    if oa.key != na.key {
+        let key = na.key.spec_key();
         out.push(
             Kind::KeySourceChanged,
-            format!("auth.jwt.{env_key}"),
+            format!("auth.jwt.{key}"),
             format!(
-                "the verification key is read from `{}` instead of `{}`",
-                na.key.env(),
-                oa.key.env()
+                "verification keys come from the {} instead of the {}",
+                na.key.describe(),
+                oa.key.describe()
             ),
-            Some(oa.key.env().into()),
-            Some(na.key.env().into()),
-            At::New(&["auth", "jwt", env_key]),
+            Some(oa.key.describe()),
+            Some(na.key.describe()),
+            At::New(&["auth", "jwt", key]),
         );
     }
     match (&oa.roles_claim, &na.roles_claim) {

@@ -108,6 +108,12 @@ rules! {
     SharedSecret => "shared-secret", Low, "shared HMAC secret",
         why: "with an HS* algorithm every service that verifies tokens holds the secret that signs them, so any of them can mint tokens for all",
         fix: "in multi-service setups use an asymmetric algorithm (ES256, EdDSA or RS256) with `public_key_env`, so verifiers cannot sign";
+    JwksOverHttp => "jwks-over-http", Medium, "keys over plain http",
+        why: "verification keys fetched over plain http can be swapped on the way, and whoever swaps them signs tokens for any user; http is accepted only from loopback, for tests",
+        fix: "fetch the provider's keys over `https://`";
+    BroadAlgorithms => "broad-algorithms", Low, "several token algorithms",
+        why: "each algorithm in `algorithms` is another kind of key and signature the server accepts; a provider signs with one (two while it moves to another), so each extra one only widens what a leaked or planted key can sign",
+        fix: "list only the algorithms your provider signs with";
     CorsCredentials => "cors-credentials", Low, "CORS with credentials",
         why: "browsers send cookies and Authorization headers cross-origin to this API from the listed origins; a compromised or careless origin acts as the user",
         fix: "set `cors.credentials: false` unless a listed origin needs cookies; keep the origin list short and exact";
@@ -327,7 +333,33 @@ fn evaluate(service: &model::Service, at: &Locator<'_>) -> Vec<Raw> {
             at.key_span(&["auth", "jwt", "algorithm"]),
             format!(
                 "tokens are verified with {} and the shared secret in `{env}`",
-                auth.algorithm.name()
+                auth.algorithm_names()
+            ),
+        ));
+    }
+    let fetched = match &auth.key {
+        Key::JwksUrl { url } => Some((url, "jwks_url")),
+        Key::Discovery { issuer } => Some((issuer, "issuer")),
+        _ => None,
+    };
+    if let Some((url, key)) = fetched.filter(|(url, _)| {
+        url.get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+    }) {
+        out.push(Raw::new(
+            Rule::JwksOverHttp,
+            at.key_span(&["auth", "jwt", key]),
+            format!("verification keys are fetched over plain http from `{url}`"),
+        ));
+    }
+    if auth.algorithms.len() > 1 {
+        out.push(Raw::new(
+            Rule::BroadAlgorithms,
+            at.key_span(&["auth", "jwt", "algorithms"]),
+            format!(
+                "tokens of {} algorithms are accepted: {}",
+                auth.algorithms.len(),
+                auth.algorithm_names()
             ),
         ));
     }

@@ -97,21 +97,33 @@ pub struct Service {
 pub struct Auth {
     /// How tokens are verified.
     pub jwt: Jwt,
-    /// The claim that names the user (default `sub`).
+    /// The claim that names the user (default `sub`): a top-level claim
+    /// name, or a JSON Pointer (RFC 6901) when it starts with `/`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_claim: Option<String>,
-    /// The claim holding the caller's role names, an array of strings.
+    /// The claim holding the caller's role names, an array of strings: a
+    /// top-level claim name, or a JSON Pointer (RFC 6901) when it starts
+    /// with `/` (`/realm_access/roles`, `/https:~1~1example.com~1roles`).
     /// Without it no caller has a role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles_claim: Option<String>,
 }
 
-/// Verification of bearer JWTs.
+/// Verification of bearer JWTs: one static key (`secret_env` or
+/// `public_key_env`, with one `algorithm`), or the signing keys an identity
+/// provider publishes as a JSON Web Key Set (`jwks_url`, `jwks_url_env` or
+/// `discovery: true` with `issuer`, with an `algorithms` allowlist).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Jwt {
-    /// The one algorithm accepted; the token's own `alg` header never chooses.
-    pub algorithm: Algorithm,
+    /// The one algorithm accepted with a static key; the token's own `alg`
+    /// header never chooses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<Algorithm>,
+    /// The algorithms accepted from a JWKS (never HS*): a key whose `alg`,
+    /// `kty` or curve disagrees with the token's algorithm is never used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithms: Option<Vec<Algorithm>>,
     /// HS256/HS384/HS512: the environment variable holding the shared secret
     /// (the server refuses to start with fewer bytes than the hash: 32 for
     /// HS256, 48 for HS384, 64 for HS512).
@@ -122,6 +134,19 @@ pub struct Jwt {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = ENV_NAME_PATTERN))]
     pub public_key_env: Option<String>,
+    /// The provider's JSON Web Key Set: `https://` (plain `http://` only on
+    /// loopback, for tests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_url: Option<String>,
+    /// The environment variable holding the JWKS URL (staging and
+    /// production providers differ).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = ENV_NAME_PATTERN))]
+    pub jwks_url_env: Option<String>,
+    /// `true`: the JWKS URL is the `jwks_uri` of the issuer's OpenID
+    /// Connect discovery document (`<issuer>/.well-known/openid-configuration`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<bool>,
     /// Required value of the `iss` claim; checked when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
@@ -134,6 +159,80 @@ pub struct Jwt {
     pub leeway_seconds: Option<u32>,
 }
 
+/// Whether keys may be fetched from `url`: `https://`, or plain `http://`
+/// when the host is loopback (`127.0.0.0/8`, `[::1]`, `localhost`: a test's
+/// provider), with a host and no credentials. The generated runtime holds
+/// URLs read from the environment to the same rule.
+pub fn fetch_url(url: &str) -> Result<(), String> {
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("it contains spaces or control characters".into());
+    }
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or("it is not an absolute URL (`https://...`)")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err("it carries credentials (`user@`)".into());
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (ip, after) = v6.split_once(']').ok_or("its IPv6 host has no `]`")?;
+            (&authority[..ip.len() + 2], after.strip_prefix(':'))
+        }
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    if host.is_empty() {
+        return Err("it has no host".into());
+    }
+    if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err("its port is not a number".into());
+    }
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host == "[::1]"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err("plain `http://` can be read and changed on the way, so anyone on the network could swap in keys of their own".into()),
+        other => Err(format!("`{other}://` is not `https://`")),
+    }
+}
+
+/// The problem of a claim path that starts with `/` (a JSON Pointer, RFC
+/// 6901): an empty step, or a `~` that is not `~0` or `~1`.
+pub fn claim_pointer(claim: &str) -> Result<(), String> {
+    let Some(steps) = claim.strip_prefix('/') else {
+        return Ok(());
+    };
+    for step in steps.split('/') {
+        if step.is_empty() {
+            return Err("it has an empty step (`//`, or a `/` at the end)".into());
+        }
+        let mut chars = step.chars();
+        while let Some(c) = chars.next() {
+            if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
+                return Err("a `~` must be `~0` (for `~`) or `~1` (for `/`)".into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The top-level claim a claim path names: the name itself, or the one
+/// step of a pointer such as `/sub` (unescaped); `None` for a nested path.
+pub fn top_level_claim(claim: &str) -> Option<String> {
+    match claim.strip_prefix('/') {
+        None => Some(claim.to_owned()),
+        Some(step) if !step.contains('/') => Some(step.replace("~1", "/").replace("~0", "~")),
+        Some(_) => None,
+    }
+}
+
 /// A JWT signature algorithm. `none` does not exist here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
 pub enum Algorithm {
@@ -141,7 +240,13 @@ pub enum Algorithm {
     HS384,
     HS512,
     RS256,
+    RS384,
+    RS512,
+    PS256,
+    PS384,
+    PS512,
     ES256,
+    ES384,
     EdDSA,
 }
 
@@ -168,8 +273,31 @@ impl Algorithm {
             Algorithm::HS384 => "HS384",
             Algorithm::HS512 => "HS512",
             Algorithm::RS256 => "RS256",
+            Algorithm::RS384 => "RS384",
+            Algorithm::RS512 => "RS512",
+            Algorithm::PS256 => "PS256",
+            Algorithm::PS384 => "PS384",
+            Algorithm::PS512 => "PS512",
             Algorithm::ES256 => "ES256",
+            Algorithm::ES384 => "ES384",
             Algorithm::EdDSA => "EdDSA",
+        }
+    }
+
+    /// The `openssl genpkey` arguments of a local development key pair
+    /// for this algorithm; `None` for HMAC.
+    pub fn genpkey(self) -> Option<&'static str> {
+        match self {
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => None,
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => Some("-algorithm RSA -pkeyopt rsa_keygen_bits:2048"),
+            Algorithm::ES256 => Some("-algorithm EC -pkeyopt ec_paramgen_curve:P-256"),
+            Algorithm::ES384 => Some("-algorithm EC -pkeyopt ec_paramgen_curve:P-384"),
+            Algorithm::EdDSA => Some("-algorithm ed25519"),
         }
     }
 }

@@ -35,10 +35,11 @@ pub const MAX_CLAIM_BYTES: usize = 256;
 /// The `auth` section of the spec, as constants of the generated code.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthSettings {
-    /// The one accepted algorithm.
-    pub algorithm: Algorithm,
-    /// Environment variable with the HMAC secret (HS*) or the PEM public key.
-    pub key_env: &'static str,
+    /// The accepted algorithms: the one of a static key, or the allowlist
+    /// of a JWKS (never HMAC). A token's `alg` outside it is refused.
+    pub algorithms: &'static [Algorithm],
+    /// Where the verification keys come from.
+    pub keys: KeySource,
     /// Required `iss` value, when configured.
     pub issuer: Option<&'static str>,
     /// Required `aud` member, when configured. Without it, a token that
@@ -53,6 +54,81 @@ pub struct AuthSettings {
     /// Claims used for tenant scoping (`owner: { claim: org }`); copied into
     /// [`Principal::claims`] when present (strings or integers).
     pub tenant_claims: &'static [&'static str],
+}
+
+/// Where the verification keys come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// The HMAC secret in this environment variable.
+    Secret(&'static str),
+    /// The PEM public key (or its file's path) in this environment variable.
+    PublicKey(&'static str),
+    /// The JSON Web Key Set at this URL.
+    JwksUrl(&'static str),
+    /// The JSON Web Key Set at the URL in this environment variable
+    /// (`file:PATH` names a local key set, for development).
+    JwksUrlEnv(&'static str),
+    /// The JSON Web Key Set named by the issuer's OpenID Connect discovery
+    /// document.
+    Discovery,
+}
+
+impl KeySource {
+    /// The variable the key or its URL is read from.
+    pub fn env(self) -> Option<&'static str> {
+        match self {
+            KeySource::Secret(v) | KeySource::PublicKey(v) | KeySource::JwksUrlEnv(v) => Some(v),
+            KeySource::JwksUrl(_) | KeySource::Discovery => None,
+        }
+    }
+
+    /// Whether keys come from a JSON Web Key Set.
+    pub fn is_jwks(self) -> bool {
+        matches!(
+            self,
+            KeySource::JwksUrl(_) | KeySource::JwksUrlEnv(_) | KeySource::Discovery
+        )
+    }
+}
+
+/// The value at a claim path: a JSON Pointer (RFC 6901) when it starts
+/// with `/`, else a top-level claim name.
+pub fn claim<'a>(claims: &'a Value, path: &str) -> Option<&'a Value> {
+    if path.starts_with('/') {
+        claims.pointer(path)
+    } else {
+        claims.get(path)
+    }
+}
+
+/// Sets the claim at `path` (as [`claim`] reads it), making the objects a
+/// pointer passes through.
+pub fn put_claim(claims: &mut Map<String, Value>, path: &str, value: Value) {
+    let Some(steps) = path.strip_prefix('/') else {
+        claims.insert(path.to_owned(), value);
+        return;
+    };
+    let steps: Vec<String> = steps
+        .split('/')
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    let Some((last, parents)) = steps.split_last() else {
+        return;
+    };
+    let mut map = claims;
+    for step in parents {
+        let entry = map
+            .entry(step.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        let Value::Object(next) = entry else {
+            return;
+        };
+        map = next;
+    }
+    map.insert(last.clone(), value);
 }
 
 /// An authenticated caller.
@@ -116,38 +192,66 @@ pub enum TokenError {
     /// (RFC 8725 section 3.11: a refresh, ID, logout or DPoP token of the
     /// same issuer and key is not a credential for this API).
     Type,
+    /// No key of the JWKS has the token's `kid` (after a refetch, when the
+    /// cooldown allowed one) and fits its algorithm.
+    UnknownKey,
+    /// The JWKS holds several keys and the token names none (`kid`).
+    KidRequired,
+    /// The JWKS keys are older than the longest they may be used.
+    NoKeys,
 }
 
-/// Checks tokens against the pinned algorithm and key.
+/// Checks tokens against the spec's algorithms and keys.
 pub struct Verifier {
     settings: AuthSettings,
-    key: DecodingKey,
-    validation: Validation,
+    keys: Keys,
+    /// One validation per accepted algorithm (jsonwebtoken wants every
+    /// algorithm of a validation to be of the key's family).
+    validations: Vec<(Algorithm, Validation)>,
+}
+
+/// The verification keys.
+enum Keys {
+    /// One key, of the one algorithm.
+    Static(DecodingKey),
+    /// The keys of a JSON Web Key Set, kept current.
+    #[cfg(feature = "jwks")]
+    Jwks(std::sync::Arc<super::jwks::KeyCache>),
 }
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
-            .field("algorithm", &self.settings.algorithm)
+            .field("algorithms", &self.settings.algorithms)
             .finish_non_exhaustive()
     }
 }
 
 impl Verifier {
-    /// `key` is the HMAC secret (at least the hash size: 32, 48 or 64 bytes)
-    /// for HS*, else a PEM
-    /// public key of the algorithm's family. The key is exercised once here,
-    /// so a malformed key stops the server at start-up, not at the first
+    /// A verifier of one static key: `key` is the HMAC secret (at least
+    /// the hash size: 32, 48 or 64 bytes) for HS*, else a PEM public key
+    /// of the algorithm's family. The key is exercised once here, so a
+    /// malformed key stops the server at start-up, not at the first
     /// request.
     pub fn new(settings: AuthSettings, key: &[u8]) -> Result<Verifier, ConfigError> {
-        let var = settings.key_env;
+        let (var, algorithm) = match (settings.keys, settings.algorithms) {
+            (KeySource::Secret(var) | KeySource::PublicKey(var), &[algorithm]) => {
+                (var, algorithm)
+            }
+            _ => {
+                return Err(ConfigError::Invalid {
+                    var: "auth",
+                    reason: "a static key verifies exactly one algorithm".into(),
+                });
+            }
+        };
         let bad = |e: jsonwebtoken::errors::Error| ConfigError::BadKey {
             var,
             reason: e.to_string(),
         };
-        let key = match settings.algorithm.family() {
+        let key = match algorithm.family() {
             AlgorithmFamily::Hmac => {
-                check_secret(var, settings.algorithm, key)?;
+                check_secret(var, algorithm, key)?;
                 DecodingKey::from_secret(key).map_err(bad)?
             }
             AlgorithmFamily::Rsa => DecodingKey::from_rsa_pem(key).map_err(bad)?,
@@ -156,42 +260,39 @@ impl Verifier {
         };
         // Key parsing of the EC and Ed backends happens when a verifier is
         // built: do it now with a dummy signature (Ok(false) is expected).
-        jsonwebtoken::crypto::verify("AAAA", b"x", &key, settings.algorithm).map_err(bad)?;
+        jsonwebtoken::crypto::verify("AAAA", b"x", &key, algorithm).map_err(bad)?;
+        Ok(Verifier::with(settings, Keys::Static(key)))
+    }
 
-        let mut v = Validation::new(settings.algorithm);
-        v.leeway = settings.leeway_seconds;
-        v.validate_exp = true;
-        v.validate_nbf = true;
-        v.validate_aud = true;
-        let mut required = vec!["exp"];
-        if let Some(iss) = settings.issuer {
-            v.set_issuer(&[iss]);
-            required.push("iss");
-        }
-        if let Some(aud) = settings.audience {
-            v.set_audience(&[aud]);
-            required.push("aud");
-        }
-        if settings.user_claim == "sub" {
-            required.push("sub");
-        }
-        v.set_required_spec_claims(&required);
-        Ok(Verifier {
+    /// A verifier of the keys of a JSON Web Key Set.
+    #[cfg(feature = "jwks")]
+    pub fn jwks(settings: AuthSettings, cache: std::sync::Arc<super::jwks::KeyCache>) -> Verifier {
+        Verifier::with(settings, Keys::Jwks(cache))
+    }
+
+    fn with(settings: AuthSettings, keys: Keys) -> Verifier {
+        let validations = settings
+            .algorithms
+            .iter()
+            .map(|&alg| (alg, validation(&settings, alg)))
+            .collect();
+        Verifier {
             settings,
-            key,
-            validation: v,
-        })
+            keys,
+            validations,
+        }
     }
 
     pub fn settings(&self) -> &AuthSettings {
         &self.settings
     }
 
-    /// The caller named by the request headers.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, Problem> {
+    /// The caller named by the request headers. With a JWKS, a token of
+    /// an unknown `kid` may wait (boundedly) for the keys to be refetched.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, Problem> {
         let verified = match bearer(headers) {
             Ok(None) => return Ok(Caller::Anonymous),
-            Ok(Some(token)) => self.verify(token),
+            Ok(Some(token)) => self.check(token).await,
             Err(e) => Err(e),
         };
         verified.map(Caller::User).map_err(|reason| {
@@ -202,10 +303,43 @@ impl Verifier {
 
     /// Verifies one compact JWS and extracts the principal. A token that
     /// fails a check needing no key ([`Verifier::precheck`]) is refused
-    /// before any signature work; every other token is verified in full.
+    /// before any key is looked up; with a JWKS, an unknown `kid` may
+    /// refetch the keys ([`super::jwks::KeyCache::key`]).
+    pub async fn check(&self, token: &str) -> Result<Principal, TokenError> {
+        let header = self.precheck(token)?;
+        match &self.keys {
+            Keys::Static(key) => self.decode(token, header.alg, key),
+            #[cfg(feature = "jwks")]
+            Keys::Jwks(cache) => {
+                let key = cache.key(header.alg, header.kid.as_deref()).await?;
+                self.decode(token, header.alg, &key.key)
+            }
+        }
+    }
+
+    /// [`Verifier::check`] with the keys at hand: the static key, or the
+    /// JWKS's current keys, never refetched.
     pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
-        self.precheck(token)?;
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.key, &self.validation)
+        let header = self.precheck(token)?;
+        match &self.keys {
+            Keys::Static(key) => self.decode(token, header.alg, key),
+            #[cfg(feature = "jwks")]
+            Keys::Jwks(cache) => {
+                let key = cache.lookup(header.alg, header.kid.as_deref())?;
+                self.decode(token, header.alg, &key.key)
+            }
+        }
+    }
+
+    /// The signature and claims of a token of `alg`, checked with `key`.
+    fn decode(&self, token: &str, alg: Algorithm, key: &DecodingKey) -> Result<Principal, TokenError> {
+        let validation = self
+            .validations
+            .iter()
+            .find(|(a, _)| *a == alg)
+            .map(|(_, v)| v)
+            .ok_or(TokenError::Jwt(jsonwebtoken::errors::ErrorKind::InvalidAlgorithm))?;
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, validation)
             .map_err(|e| TokenError::Jwt(e.into_kind()))?;
         if data
             .header
@@ -215,12 +349,12 @@ impl Verifier {
         {
             return Err(TokenError::Type);
         }
-        let claims = data.claims;
-        let user = match claims.get(self.settings.user_claim) {
+        let claims = Value::Object(data.claims);
+        let user = match claim(&claims, self.settings.user_claim) {
             Some(Value::String(s)) if valid_claim_text(s) => s.clone(),
             _ => return Err(TokenError::User),
         };
-        let roles = match self.settings.roles_claim.and_then(|c| claims.get(c)) {
+        let roles = match self.settings.roles_claim.and_then(|c| claim(&claims, c)) {
             None => Vec::new(),
             Some(Value::Array(items)) => items
                 .iter()
@@ -249,6 +383,31 @@ impl Verifier {
     }
 }
 
+/// What every token of `alg` must pass: `exp` (required), `nbf`, and
+/// `iss`, `aud` and `sub` (as the user claim) when configured; `aud` may
+/// be a string or an array that holds the configured value.
+fn validation(settings: &AuthSettings, alg: Algorithm) -> Validation {
+    let mut v = Validation::new(alg);
+    v.leeway = settings.leeway_seconds;
+    v.validate_exp = true;
+    v.validate_nbf = true;
+    v.validate_aud = true;
+    let mut required = vec!["exp"];
+    if let Some(iss) = settings.issuer {
+        v.set_issuer(&[iss]);
+        required.push("iss");
+    }
+    if let Some(aud) = settings.audience {
+        v.set_audience(&[aud]);
+        required.push("aud");
+    }
+    if settings.user_claim == "sub" {
+        required.push("sub");
+    }
+    v.set_required_spec_claims(&required);
+    v
+}
+
 impl Verifier {
     /// The checks that need no key, each of which the full verification
     /// would fail too: the structure (three parts, a JSON header and a
@@ -256,16 +415,16 @@ impl Verifier {
     /// `typ`, and `exp` (present, a number, not past) and `nbf` (not in
     /// the future), with the leeway. A failed authentication is thus
     /// paid for with a signature check only by a token that could be
-    /// valid. (`kid` is not checked: with one static key, any `kid` names
-    /// it, RFC 7515 section 4.1.4.)
-    pub fn precheck(&self, token: &str) -> Result<(), TokenError> {
+    /// valid. Returns the header. (With one static key `kid` is not
+    /// checked: any `kid` names it, RFC 7515 section 4.1.4.)
+    pub fn precheck(&self, token: &str) -> Result<Header, TokenError> {
         use jsonwebtoken::errors::ErrorKind;
         let jwt = |e: jsonwebtoken::errors::Error| TokenError::Jwt(e.into_kind());
         if token.split('.').count() != 3 {
             return Err(TokenError::Jwt(ErrorKind::InvalidToken));
         }
         let header = jsonwebtoken::decode_header(token).map_err(jwt)?;
-        if header.alg != self.settings.algorithm {
+        if !self.settings.algorithms.contains(&header.alg) {
             return Err(TokenError::Jwt(ErrorKind::InvalidAlgorithm));
         }
         if header
@@ -299,7 +458,7 @@ impl Verifier {
                 return Err(TokenError::Jwt(ErrorKind::ImmatureSignature));
             }
         }
-        Ok(())
+        Ok(header)
     }
 }
 
@@ -389,18 +548,7 @@ pub fn mint(
     claims: &[(String, String)],
     ttl_seconds: u64,
 ) -> Result<String, MintError> {
-    let bad = |e: jsonwebtoken::errors::Error| MintError::BadPrivateKey(e.to_string());
-    let algorithm = settings.algorithm;
-    let key = match algorithm.family() {
-        AlgorithmFamily::Hmac => {
-            check_secret(settings.key_env, algorithm, key)
-                .map_err(|_| MintError::SecretTooShort(min_secret_bytes(algorithm)))?;
-            EncodingKey::from_secret(key).map_err(|e| MintError::Encode(e.to_string()))?
-        }
-        AlgorithmFamily::Rsa => EncodingKey::from_rsa_pem(key).map_err(bad)?,
-        AlgorithmFamily::Ec => EncodingKey::from_ec_pem(key).map_err(bad)?,
-        AlgorithmFamily::Ed => EncodingKey::from_ed_pem(key).map_err(bad)?,
-    };
+    let signer = Signer::new(settings, key)?;
     if !valid_claim_text(user) {
         return Err(MintError::EmptyUser);
     }
@@ -408,7 +556,7 @@ pub fn mint(
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let mut body = Map::new();
-    body.insert(settings.user_claim.into(), user.into());
+    put_claim(&mut body, settings.user_claim, user.into());
     body.insert("iat".into(), now.into());
     body.insert("exp".into(), now.saturating_add(ttl_seconds).into());
     if let Some(iss) = settings.issuer {
@@ -419,7 +567,7 @@ pub fn mint(
     }
     if !roles.is_empty() {
         let claim = settings.roles_claim.ok_or(MintError::NoRolesClaim)?;
-        body.insert(claim.into(), roles.into());
+        put_claim(&mut body, claim, roles.into());
     }
     for (name, value) in claims {
         if !settings.tenant_claims.contains(&name.as_str()) {
@@ -427,8 +575,96 @@ pub fn mint(
         }
         body.insert(name.clone(), value.as_str().into());
     }
-    jsonwebtoken::encode(&Header::new(settings.algorithm), &body, &key)
-        .map_err(|e| MintError::Encode(e.to_string()))
+    let mut header = Header::new(signer.algorithm);
+    header.kid = signer.kid;
+    jsonwebtoken::encode(&header, &body, &signer.key).map_err(|e| MintError::Encode(e.to_string()))
+}
+
+/// A key that signs tokens this service accepts: the secret (HS*), or the
+/// private half of a local development key pair for one of the accepted
+/// algorithms, with the `kid` of its public half when keys come from a
+/// JWKS (its RFC 7638 thumbprint, as [`dev_jwks`] publishes it).
+struct Signer {
+    algorithm: Algorithm,
+    key: EncodingKey,
+    kid: Option<String>,
+}
+
+impl Signer {
+    fn new(settings: &AuthSettings, key: &[u8]) -> Result<Signer, MintError> {
+        if let KeySource::Secret(var) = settings.keys {
+            let algorithm = *settings
+                .algorithms
+                .first()
+                .ok_or(MintError::BadPrivateKey("no algorithm".into()))?;
+            check_secret(var, algorithm, key)
+                .map_err(|_| MintError::SecretTooShort(min_secret_bytes(algorithm)))?;
+            let key = EncodingKey::from_secret(key).map_err(|e| MintError::Encode(e.to_string()))?;
+            return Ok(Signer {
+                algorithm,
+                key,
+                kid: None,
+            });
+        }
+        // The first accepted algorithm whose family reads the PEM key.
+        let mut last = String::from("no accepted algorithm signs with a private key");
+        for &algorithm in settings.algorithms {
+            let parsed = match algorithm.family() {
+                AlgorithmFamily::Hmac => continue,
+                AlgorithmFamily::Rsa => EncodingKey::from_rsa_pem(key),
+                AlgorithmFamily::Ec => EncodingKey::from_ec_pem(key),
+                AlgorithmFamily::Ed => EncodingKey::from_ed_pem(key),
+            };
+            let key = match parsed {
+                Ok(key) => key,
+                Err(e) => {
+                    last = e.to_string();
+                    continue;
+                }
+            };
+            let kid = match settings.keys.is_jwks() {
+                false => None,
+                true => match public_jwk(&key, algorithm) {
+                    Ok(jwk) => Some(jwk.common.key_id.unwrap_or_default()),
+                    // An EC key of another curve than this algorithm's.
+                    Err(e) => {
+                        last = e;
+                        continue;
+                    }
+                },
+            };
+            return Ok(Signer {
+                algorithm,
+                key,
+                kid,
+            });
+        }
+        Err(MintError::BadPrivateKey(last))
+    }
+}
+
+/// The public JWK of a private key, for `algorithm`, with `use: sig` and
+/// its RFC 7638 thumbprint as `kid`.
+fn public_jwk(key: &EncodingKey, algorithm: Algorithm) -> Result<jsonwebtoken::jwk::Jwk, String> {
+    use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
+    let mut jwk = Jwk::from_encoding_key(key, algorithm).map_err(|e| e.to_string())?;
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    let kid = jwk
+        .thumbprint(ThumbprintHash::SHA256)
+        .map_err(|e| e.to_string())?;
+    jwk.common.key_id = Some(kid);
+    Ok(jwk)
+}
+
+/// The JSON Web Key Set that publishes the public half of a local
+/// development key pair (the `dev-jwks` command): the server reads it from
+/// `file:PATH` in its JWKS URL variable, and [`mint`] signs with the
+/// private half under the same `kid`.
+pub fn dev_jwks(settings: &AuthSettings, private_key: &[u8]) -> Result<String, MintError> {
+    let signer = Signer::new(settings, private_key)?;
+    let jwk = public_jwk(&signer.key, signer.algorithm).map_err(MintError::BadPrivateKey)?;
+    let set = jsonwebtoken::jwk::JwkSet { keys: vec![jwk] };
+    serde_json::to_string_pretty(&set).map_err(|e| MintError::Encode(e.to_string()))
 }
 
 #[cfg(test)]
@@ -439,8 +675,8 @@ pub(super) mod tests {
     use serde_json::json;
 
     pub(crate) const HS: AuthSettings = AuthSettings {
-        algorithm: Algorithm::HS256,
-        key_env: "JWT_SECRET",
+        algorithms: &[Algorithm::HS256],
+        keys: KeySource::Secret("JWT_SECRET"),
         issuer: Some("https://issuer.test"),
         audience: Some("api"),
         leeway_seconds: 5,
@@ -461,10 +697,15 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
 
     pub(crate) fn eddsa() -> AuthSettings {
         AuthSettings {
-            algorithm: Algorithm::EdDSA,
-            key_env: "JWT_PUBLIC_KEY",
+            algorithms: &[Algorithm::EdDSA],
+            keys: KeySource::PublicKey("JWT_PUBLIC_KEY"),
             ..HS
         }
+    }
+
+    /// A one-algorithm list that lives as long as the test run.
+    pub(crate) fn only(algorithm: Algorithm) -> &'static [Algorithm] {
+        Box::leak(Box::new([algorithm]))
     }
 
     pub(crate) fn verifier() -> Verifier {
@@ -628,16 +869,16 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
         // A well-formed token is always verified: a forged signature is
         // what refuses it, and a valid one passes.
         let t = forged(jwt, good());
-        assert_eq!(verifier().precheck(&t), Ok(()));
+        assert!(verifier().precheck(&t).is_ok());
         assert_eq!(kind(&t), TokenError::Jwt(ErrorKind::InvalidSignature));
-        assert_eq!(verifier().precheck(&hs(&good())), Ok(()));
+        assert!(verifier().precheck(&hs(&good())).is_ok());
         // Never stricter than the full check: a fractional exp or nbf is
         // read in whole seconds, as jsonwebtoken rounds it.
         let mut edge = good();
         edge["exp"] = json!(now() as f64 - 5.4);
         edge["nbf"] = json!(now() as f64 + 5.4);
         let edge = hs(&edge);
-        assert_eq!(verifier().precheck(&edge), Ok(()));
+        assert!(verifier().precheck(&edge).is_ok());
         assert!(verifier().verify(&edge).is_ok());
         for broken in [
             "a.b",
@@ -769,7 +1010,10 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
         ));
         // RFC 7518 §3.2: HS384 and HS512 keys are at least their hash long.
         for (algorithm, min) in [(Algorithm::HS384, 48), (Algorithm::HS512, 64)] {
-            let settings = AuthSettings { algorithm, ..HS };
+            let settings = AuthSettings {
+                algorithms: only(algorithm),
+                ..HS
+            };
             assert!(matches!(
                 Verifier::new(settings, &[b'k'; 32]),
                 Err(ConfigError::SecretTooShort { len: 32, min: m, .. }) if m == min
@@ -783,30 +1027,31 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
         assert!(Verifier::new(eddsa(), b"not a pem").is_err());
         // An RSA-shaped PEM for an EdDSA service.
         let rsa = AuthSettings {
-            algorithm: Algorithm::RS256,
+            algorithms: &[Algorithm::RS256],
+            keys: KeySource::PublicKey("JWT_PUBLIC_KEY"),
             ..HS
         };
         assert!(Verifier::new(rsa, ED_PUBLIC.as_bytes()).is_err());
     }
 
-    #[test]
-    fn authorization_header_shapes() {
+    #[tokio::test]
+    async fn authorization_header_shapes() {
         let v = verifier();
         let token = hs(&good());
-        let call = |values: &[&str]| {
+        let call = async |values: &[&str]| {
             let mut h = HeaderMap::new();
             for value in values {
                 h.append(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
             }
-            v.authenticate(&h)
+            v.authenticate(&h).await
         };
-        assert_eq!(call(&[]).unwrap(), Caller::Anonymous);
+        assert_eq!(call(&[]).await.unwrap(), Caller::Anonymous);
         for ok in [
             format!("Bearer {token}"),
             format!("bearer  {token}"),
             format!("BEARER {token} "),
         ] {
-            assert!(matches!(call(&[&ok]), Ok(Caller::User(_))), "{ok}");
+            assert!(matches!(call(&[&ok]).await, Ok(Caller::User(_))), "{ok}");
         }
         let huge = format!("Bearer {}", "a".repeat(MAX_AUTHORIZATION_BYTES));
         let bad = [
@@ -820,11 +1065,11 @@ MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
             huge,
         ];
         for value in &bad {
-            let p = call(&[value]).unwrap_err();
+            let p = call(&[value]).await.unwrap_err();
             assert_eq!(p.status, axum::http::StatusCode::UNAUTHORIZED);
         }
         let twice = format!("Bearer {token}");
-        assert!(call(&[&twice, &twice]).is_err());
+        assert!(call(&[&twice, &twice]).await.is_err());
     }
 
     #[test]

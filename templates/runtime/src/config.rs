@@ -17,11 +17,13 @@ use std::collections::HashMap;
 use std::env::VarError;
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use jsonwebtoken::{Algorithm, AlgorithmFamily};
+use axum::http::Uri;
+use jsonwebtoken::Algorithm;
 
-use super::auth::AuthSettings;
+use super::auth::{AuthSettings, KeySource, Verifier};
 
 /// Smallest accepted HMAC secret, in bytes, for HS256 (RFC 8725 §3.5, RFC
 /// 7518 §3.2); see [`min_secret_bytes`] for the others.
@@ -56,6 +58,8 @@ pub enum ConfigError {
     },
     /// The public key cannot be read or is not a key for the pinned algorithm.
     BadKey { var: &'static str, reason: String },
+    /// No verification key could be had from the JWKS.
+    Jwks(String),
     /// The database could not be opened or migrated.
     Database(String),
     /// The listening socket could not be bound.
@@ -75,6 +79,10 @@ impl fmt::Display for ConfigError {
             ConfigError::BadKey { var, reason } => {
                 write!(f, "{var} does not hold a usable public key: {reason}")
             }
+            ConfigError::Jwks(reason) => write!(
+                f,
+                "{reason}; the server does not start without a signing key (check the URL, the network and that the key set has a `sig` key of an accepted algorithm)"
+            ),
             ConfigError::Database(reason) => write!(f, "database: {reason}"),
             ConfigError::Bind { addr, reason } => write!(f, "cannot listen on {addr}: {reason}"),
         }
@@ -88,9 +96,70 @@ impl std::error::Error for ConfigError {}
 pub struct Config {
     pub database_url: String,
     pub bind_addr: SocketAddr,
-    /// HMAC secret bytes (HS*) or PEM public key bytes (RS*, PS*, ES*, EdDSA).
-    pub key: Vec<u8>,
+    pub key: KeyMaterial,
 }
+
+/// The verification keys, as the environment and the spec name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyMaterial {
+    /// HMAC secret bytes (HS*) or PEM public key bytes (RS*, PS*, ES*, EdDSA).
+    Static(Vec<u8>),
+    /// A JSON Web Key Set.
+    Jwks(Location),
+}
+
+/// Where the key set is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A JWKS document at this `https://` (or loopback `http://`) URL.
+    Url(String),
+    /// The `jwks_uri` of this issuer's discovery document.
+    Discovery { issuer: String },
+    /// A JWKS file (`file:PATH` in the URL variable; local development).
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Url(url) => write!(f, "{url}"),
+            Location::Discovery { issuer } => write!(f, "the discovery document of {issuer}"),
+            Location::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// Whether keys may be fetched from `url`: `https://`, or `http://` on a
+/// loopback host (`127.0.0.0/8`, `[::1]`, `localhost`), with a host and
+/// no credentials (the compiler holds the spec's URLs to the same rule).
+pub fn check_url(url: &str) -> Result<Uri, String> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| format!("`{url}` has no host"))?;
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(format!("`{url}` carries credentials"));
+    }
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
+        Some("https") => Ok(uri),
+        Some("http") if loopback => Ok(uri),
+        Some("http") => Err(format!(
+            "`{url}` is plain http, which anyone on the way can read and change (http is accepted only on loopback, for tests)"
+        )),
+        _ => Err(format!("`{url}` is not an https:// URL")),
+    }
+}
+
+
 
 /// Default listening address: loopback only.
 pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
@@ -187,36 +256,95 @@ impl Config {
     }
 }
 
-/// The key bytes for `auth.algorithm`: the secret itself for HS*; for
-/// public-key algorithms the variable holds either the PEM text or the
-/// path of a PEM file.
+/// The keys of `auth.keys`: the secret itself for HS*; for a public key,
+/// the PEM text or the path of a PEM file in the variable; for a JWKS, its
+/// URL (from the spec or the variable, held to [`check_url`]; `file:PATH`
+/// in the variable names a local key set, for development) or the issuer
+/// to discover it from.
 pub fn key_material(
     auth: &AuthSettings,
     env: &impl Fn(&str) -> Result<String, VarError>,
-) -> Result<Vec<u8>, ConfigError> {
-    let var = auth.key_env;
-    if auth.algorithm.family() == AlgorithmFamily::Hmac {
-        let secret = optional(env, var)?.ok_or(ConfigError::Missing {
-            var,
-            hint: "set it, in the environment or in .env, to a random secret of at least \
-                   32 bytes for HS256, 48 for HS384, 64 for HS512 (e.g. `openssl rand -hex 32`, \
-                   64 characters)",
-        })?;
-        check_secret(var, auth.algorithm, secret.as_bytes())?;
-        return Ok(secret.into_bytes());
-    }
+) -> Result<KeyMaterial, ConfigError> {
+    let var = match auth.keys {
+        KeySource::Secret(var) => {
+            let secret = optional(env, var)?.ok_or(ConfigError::Missing {
+                var,
+                hint: "set it, in the environment or in .env, to a random secret of at least \
+                       32 bytes for HS256, 48 for HS384, 64 for HS512 (e.g. `openssl rand -hex 32`, \
+                       64 characters)",
+            })?;
+            let algorithm = auth.algorithms.first().copied().unwrap_or(Algorithm::HS256);
+            check_secret(var, algorithm, secret.as_bytes())?;
+            return Ok(KeyMaterial::Static(secret.into_bytes()));
+        }
+        KeySource::JwksUrl(url) => {
+            check_url(url).map_err(|reason| ConfigError::Invalid {
+                var: "auth.jwt.jwks_url",
+                reason,
+            })?;
+            return Ok(KeyMaterial::Jwks(Location::Url(url.to_owned())));
+        }
+        KeySource::Discovery => {
+            let issuer = auth.issuer.unwrap_or_default();
+            check_url(issuer).map_err(|reason| ConfigError::Invalid {
+                var: "auth.jwt.issuer",
+                reason,
+            })?;
+            return Ok(KeyMaterial::Jwks(Location::Discovery {
+                issuer: issuer.to_owned(),
+            }));
+        }
+        KeySource::JwksUrlEnv(var) => {
+            let url = optional(env, var)?.ok_or(ConfigError::Missing {
+                var,
+                hint: "set it, in the environment or in .env, to your identity provider's \
+                       JWKS URL (https://...), or to file:PATH for a local development key \
+                       set (`dev-jwks`)",
+            })?;
+            if let Some(path) = url.strip_prefix("file:") {
+                let path = path.strip_prefix("//").unwrap_or(path);
+                return Ok(KeyMaterial::Jwks(Location::File(path.into())));
+            }
+            check_url(&url).map_err(|reason| ConfigError::Invalid { var, reason })?;
+            return Ok(KeyMaterial::Jwks(Location::Url(url)));
+        }
+        KeySource::PublicKey(var) => var,
+    };
     let value = optional(env, var)?.ok_or(ConfigError::Missing {
         var,
         hint: "set it, in the environment or in .env, to the issuer's PEM public key \
                or to the path of a PEM file",
     })?;
     if value.trim_start().starts_with("-----BEGIN") {
-        return Ok(value.into_bytes());
+        return Ok(KeyMaterial::Static(value.into_bytes()));
     }
-    std::fs::read(&value).map_err(|e| ConfigError::BadKey {
-        var,
-        reason: format!("not PEM text, and reading it as a file path failed: {e}"),
-    })
+    std::fs::read(&value)
+        .map(KeyMaterial::Static)
+        .map_err(|e| ConfigError::BadKey {
+            var,
+            reason: format!("not PEM text, and reading it as a file path failed: {e}"),
+        })
+}
+
+/// The verifier of `material`: the static key checked, or the JWKS's
+/// first keys fetched (start-up fails closed without one) and kept current
+/// by a background task.
+pub async fn verifier(auth: AuthSettings, material: &KeyMaterial) -> Result<Verifier, ConfigError> {
+    match material {
+        KeyMaterial::Static(key) => Verifier::new(auth, key),
+        #[cfg(feature = "jwks")]
+        KeyMaterial::Jwks(location) => {
+            let (cache, refresh) = super::jwks::KeyCache::start(location.clone(), auth.algorithms)
+                .await
+                .map_err(ConfigError::Jwks)?;
+            cache.spawn_refresh(refresh);
+            Ok(Verifier::jwks(auth, cache))
+        }
+        #[cfg(not(feature = "jwks"))]
+        KeyMaterial::Jwks(_) => Err(ConfigError::Jwks(
+            "this build of palisade-runtime lacks its `jwks` feature (the generated API enables it when the spec takes keys from a JWKS)".into(),
+        )),
+    }
 }
 
 /// Refuses HMAC secrets shorter than [`min_secret_bytes`] of `algorithm`.
@@ -254,7 +382,7 @@ fn optional(
 
 #[cfg(test)]
 mod tests {
-    use super::super::auth::tests::{ED_PUBLIC, HS, eddsa};
+    use super::super::auth::tests::{ED_PUBLIC, HS, eddsa, only};
     use super::*;
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Result<String, VarError> + 'a {
@@ -318,7 +446,10 @@ mod tests {
             (Algorithm::HS384, 48),
             (Algorithm::HS512, 64),
         ] {
-            let auth = AuthSettings { algorithm, ..HS };
+            let auth = AuthSettings {
+                algorithms: only(algorithm),
+                ..HS
+            };
             let load = |secret: &str| {
                 Config::load(&auth, "sqlite::memory:", env(&[("JWT_SECRET", secret)]))
             };
@@ -370,7 +501,7 @@ mod tests {
             env(&[("JWT_PUBLIC_KEY", pem)]),
         )
         .unwrap();
-        assert_eq!(c.key, pem.as_bytes());
+        assert_eq!(c.key, KeyMaterial::Static(pem.as_bytes().to_vec()));
         let e = Config::load(
             &settings,
             "sqlite::memory:",

@@ -63,6 +63,8 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod formats;
+#[cfg(feature = "jwks")]
+pub mod jwks;
 pub mod page;
 pub mod problem;
 pub mod resource;

@@ -39,7 +39,7 @@ use tracing::Instrument as _;
 use super::access::{Access, Grants, OwnerClaim, authorize};
 use super::auth::{AuthSettings, Caller, Verifier};
 use super::body::BodyLimit;
-use super::config::{Config, ConfigError};
+use super::config::{self, Config, ConfigError};
 use super::problem::Problem;
 use super::throttle::{
     DEFAULT_MAX_KEYS, Decision, Limiter, MemoryLimiter, Rate, client_ip, ip_key, spawn_housekeeping,
@@ -405,7 +405,7 @@ pub(crate) fn throttled(d: &Decision, bucket: &str, rate: Rate) -> Response {
 /// Resolves the caller once. A refused token is 401 (or 429 once the
 /// client's anonymous bucket is empty), never anonymous.
 pub async fn authenticate(State(app): State<App>, mut req: Request, next: Next) -> Response {
-    match app.verifier.authenticate(req.headers()) {
+    match app.verifier.authenticate(req.headers()).await {
         Ok(caller) => {
             req.extensions_mut().insert(caller);
             next.run(req).await
@@ -1011,7 +1011,7 @@ pub async fn start(
     hooks: Arc<dyn std::any::Any + Send + Sync>,
 ) -> Result<(App, SocketAddr), ConfigError> {
     let config = Config::from_env(&settings.auth, settings.default_database_url)?;
-    let verifier = Verifier::new(settings.auth, &config.key)?;
+    let verifier = config::verifier(settings.auth, &config.key).await?;
     let db = connect(&config.database_url).await?;
     migrate(&db.write, migrations).await?;
     if !config.database_url.contains(":memory:") && !config.database_url.contains("mode=memory") {

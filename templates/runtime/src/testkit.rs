@@ -18,7 +18,7 @@ use axum::body::Body;
 use axum::http::Request;
 use tower::ServiceExt as _;
 
-use super::auth::{Algorithm, AuthSettings, Verifier, mint};
+use super::auth::{Algorithm, AuthSettings, KeySource, Verifier, mint};
 use super::server::{App, connect, migrate, router};
 use super::service::Service;
 use super::throttle::{Decision, Limiter, Rate};
@@ -66,7 +66,8 @@ impl TestApp {
     pub async fn new(mut service: Service) -> TestApp {
         let (settings, migrations) = (service.settings(), service.migrations);
         let auth = AuthSettings {
-            algorithm: Algorithm::HS256,
+            algorithms: &[Algorithm::HS256],
+            keys: KeySource::Secret("PALISADE_TEST_SECRET"),
             ..settings.auth
         };
         let verifier = Verifier::new(auth, SECRET).expect("the test key is valid");

@@ -1,0 +1,511 @@
+//! Verification keys from an identity provider's JSON Web Key Set.
+//!
+//! [`KeyCache`] holds the signing keys of one JWKS (a URL, the `jwks_uri`
+//! of the issuer's OpenID Connect discovery document, or a local file for
+//! development) and keeps them current. Invariants:
+//! - a key is used only for the algorithms it can verify that the spec
+//!   allows: `kty` (and the curve) must fit the algorithm, a key's `alg`,
+//!   when given, must be the token's; keys for other uses (`use` other than
+//!   `sig`, `key_ops` without `verify`), symmetric (`oct`) keys and key
+//!   types this server does not know are ignored, never an error, so one
+//!   odd key cannot take the others down;
+//! - the keys are fetched at start-up (the server does not start without
+//!   one), refreshed in the background after the provider's `Cache-Control`
+//!   `max-age` (bounded by [`MIN_REFRESH`] and [`MAX_REFRESH`], default
+//!   [`DEFAULT_REFRESH`]), and refetched at once when a token names an
+//!   unknown `kid`, at most once per [`REFETCH_COOLDOWN`] however many such
+//!   tokens arrive;
+//! - while the provider cannot be reached the last keys stay in use, up
+//!   to [`MAX_STALE`] after they were fetched; then every token is refused
+//!   until a fetch succeeds (fail closed);
+//! - no request waits on the provider longer than [`REQUEST_WAIT`]: a fetch
+//!   runs on its own task, bounded by [`FETCH_TIMEOUT`];
+//! - keys come over `https://` (plain `http://` only from loopback, for
+//!   tests); redirects are not followed; documents over
+//!   [`MAX_DOCUMENT_BYTES`] are refused.
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use http_body_util::{BodyExt as _, Empty, Limited};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyOperations, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use super::auth::TokenError;
+use super::config::{Location, check_url};
+
+/// Refresh interval when the provider sends no usable `max-age`.
+pub const DEFAULT_REFRESH: Duration = Duration::from_secs(600);
+/// Shortest refresh interval, whatever `max-age` says (also for `no-cache`).
+pub const MIN_REFRESH: Duration = Duration::from_secs(60);
+/// Longest refresh interval, whatever `max-age` says.
+pub const MAX_REFRESH: Duration = Duration::from_secs(24 * 3600);
+/// Wait before fetching again after a failed fetch.
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+/// At most one fetch for unknown `kid`s in this period.
+pub const REFETCH_COOLDOWN: Duration = Duration::from_secs(30);
+/// Keys are used at most this long after they were last fetched.
+pub const MAX_STALE: Duration = Duration::from_secs(24 * 3600);
+/// One whole fetch: connection, TLS, request and body.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connection set-up within a fetch.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest a request waits for a refetch on an unknown `kid`.
+pub const REQUEST_WAIT: Duration = Duration::from_secs(2);
+/// Largest JWKS or discovery document read.
+pub const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
+/// How long start-up keeps trying to get the first keys.
+pub const START_DEADLINE: Duration = Duration::from_secs(15);
+
+/// One usable signing key of a set.
+#[derive(Clone)]
+pub struct SigningKey {
+    pub kid: Option<String>,
+    /// The allowed algorithms this key verifies.
+    pub algorithms: Vec<Algorithm>,
+    pub key: DecodingKey,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("algorithms", &self.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The usable keys of one fetched document.
+#[derive(Debug, Clone)]
+pub struct KeySet {
+    pub keys: Vec<Arc<SigningKey>>,
+    /// Why each other key of the document was left out (for logs).
+    pub ignored: Vec<String>,
+}
+
+impl KeySet {
+    /// Reads a JWKS document, keeping the keys that verify one of
+    /// `allowed`. Only a document that is not `{"keys": [...]}` is an error.
+    pub fn parse(document: &[u8], allowed: &[Algorithm]) -> Result<KeySet, String> {
+        let doc: Value = serde_json::from_slice(document)
+            .map_err(|e| format!("the key set is not JSON: {e}"))?;
+        let Some(Value::Array(items)) = doc.get("keys") else {
+            return Err("the key set has no `keys` array".into());
+        };
+        let mut set = KeySet {
+            keys: Vec::new(),
+            ignored: Vec::new(),
+        };
+        for (i, item) in items.iter().enumerate() {
+            let kid = item.get("kid").and_then(Value::as_str);
+            let name = kid.map_or_else(|| format!("key {i}"), |k| format!("key `{k}`"));
+            match usable(item, allowed) {
+                Ok(key) => set.keys.push(Arc::new(key)),
+                Err(why) => set.ignored.push(format!("{name}: {why}")),
+            }
+        }
+        Ok(set)
+    }
+
+    /// The key that verifies a token of `alg` with header `kid`: the key
+    /// with that `kid`; without a `kid`, the set's one key (a set of
+    /// several needs the token to say which).
+    pub fn find(&self, alg: Algorithm, kid: Option<&str>) -> Result<Arc<SigningKey>, TokenError> {
+        let fits = |k: &&Arc<SigningKey>| k.algorithms.contains(&alg);
+        match kid {
+            Some(kid) => self
+                .keys
+                .iter()
+                .filter(fits)
+                .find(|k| k.kid.as_deref() == Some(kid))
+                .cloned()
+                .ok_or(TokenError::UnknownKey),
+            None => match &self.keys[..] {
+                [one] if one.algorithms.contains(&alg) => Ok(one.clone()),
+                [_] | [] => Err(TokenError::UnknownKey),
+                _ => Err(TokenError::KidRequired),
+            },
+        }
+    }
+}
+
+/// The key of one JWK when it may verify tokens of some allowed algorithm.
+fn usable(item: &Value, allowed: &[Algorithm]) -> Result<SigningKey, String> {
+    let jwk: Jwk = serde_json::from_value(item.clone())
+        .map_err(|e| format!("not a key this server reads ({e})"))?;
+    match &jwk.common.public_key_use {
+        None | Some(PublicKeyUse::Signature) => {}
+        Some(other) => return Err(format!("its `use` is {other:?}, not `sig`")),
+    }
+    if let Some(ops) = &jwk.common.key_operations {
+        if !ops.iter().any(|o| matches!(o, KeyOperations::Verify)) {
+            return Err("its `key_ops` do not include `verify`".into());
+        }
+    }
+    let fits = |alg: &Algorithm| match (&jwk.algorithm, alg) {
+        (
+            AlgorithmParameters::RSA(_),
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512,
+        ) => true,
+        (AlgorithmParameters::EllipticCurve(p), Algorithm::ES256) => p.curve == EllipticCurve::P256,
+        (AlgorithmParameters::EllipticCurve(p), Algorithm::ES384) => p.curve == EllipticCurve::P384,
+        (AlgorithmParameters::OctetKeyPair(p), Algorithm::EdDSA) => {
+            p.curve == EllipticCurve::Ed25519
+        }
+        _ => false,
+    };
+    let named = match item.get("alg") {
+        None => None,
+        Some(Value::String(name)) => Some(name.as_str()),
+        Some(_) => return Err("its `alg` is not a string".into()),
+    };
+    let algorithms: Vec<Algorithm> = allowed
+        .iter()
+        .copied()
+        .filter(|a| fits(a) && named.is_none_or(|n| n == format!("{a:?}")))
+        .collect();
+    if algorithms.is_empty() {
+        return Err(match named {
+            Some(name) => format!("its `alg` {name} is not an allowed algorithm for its key type"),
+            None => "its key type verifies none of the allowed algorithms".into(),
+        });
+    }
+    let key = DecodingKey::from_jwk(&jwk).map_err(|e| format!("its key is malformed: {e}"))?;
+    Ok(SigningKey {
+        kid: jwk.common.key_id.clone(),
+        algorithms,
+        key,
+    })
+}
+
+/// The refresh interval a response's `Cache-Control` asks for, bounded.
+pub fn refresh_after(headers: &HeaderMap) -> Duration {
+    let mut after = None;
+    for value in headers.get_all(header::CACHE_CONTROL) {
+        let Ok(value) = value.to_str() else { continue };
+        for directive in value.split(',').map(str::trim) {
+            let lower = directive.to_ascii_lowercase();
+            if lower == "no-cache" || lower == "no-store" {
+                after = Some(Duration::ZERO);
+            } else if let Some(secs) = lower.strip_prefix("max-age=") {
+                if let Ok(secs) = secs.trim_matches('"').parse::<u64>() {
+                    after = after.or(Some(Duration::from_secs(secs)));
+                }
+            }
+        }
+    }
+    after
+        .unwrap_or(DEFAULT_REFRESH)
+        .clamp(MIN_REFRESH, MAX_REFRESH)
+}
+
+type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
+
+/// The HTTPS client of every fetch: rustls with `ring`, Mozilla's and the
+/// system's roots, HTTP/1, no redirects, a connect timeout.
+fn client() -> Result<HttpsClient, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let native = rustls_native_certs::load_native_certs();
+    for cert in native.certs {
+        // A system certificate rustls cannot parse is skipped, as curl does.
+        let _ = roots.add(cert);
+    }
+    // rustls 0.23.48 deprecates `ring` for its lack of post-quantum key
+    // exchange; it is still maintained and is the provider chosen here
+    // (aws-lc-rs would add minutes to every clean build on two cores), and
+    // what travels is a public document whose secrecy does not matter.
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS set-up: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new()).build(https))
+}
+
+/// One GET of a JSON document: its bytes and the refresh interval its
+/// `Cache-Control` asks for.
+async fn get(client: &HttpsClient, url: &str) -> Result<(Bytes, Duration), String> {
+    let uri = check_url(url)?;
+    let request = Request::get(uri)
+        .header(header::ACCEPT, "application/json")
+        .header(header::USER_AGENT, "palisade-runtime")
+        .body(Empty::new())
+        .map_err(|e| e.to_string())?;
+    let fetch = async {
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| format!("{url}: {}", error_chain(&e)))?;
+        if response.status() != StatusCode::OK {
+            return Err(format!("{url} answered {}", response.status()));
+        }
+        let after = refresh_after(response.headers());
+        let body = Limited::new(response.into_body(), MAX_DOCUMENT_BYTES)
+            .collect()
+            .await
+            .map_err(|e| format!("{url}: reading the body failed or it is over {MAX_DOCUMENT_BYTES} bytes: {e}"))?;
+        Ok((body.to_bytes(), after))
+    };
+    tokio::time::timeout(FETCH_TIMEOUT, fetch)
+        .await
+        .map_err(|_| format!("{url} did not answer within {FETCH_TIMEOUT:?}"))?
+}
+
+/// An error and its sources, joined with `: ` (hyper's own message is
+/// only "client error (Connect)").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// The current keys and when they were fetched.
+#[derive(Debug)]
+struct Current {
+    set: Arc<KeySet>,
+    fetched: Instant,
+}
+
+/// The state of refetching on unknown `kid`s.
+#[derive(Debug, Default)]
+struct Refetch {
+    /// When the last refetch for an unknown `kid` started.
+    last: Option<Instant>,
+    in_flight: bool,
+}
+
+/// The keys of one JWKS, kept current. Share it in an `Arc`.
+pub struct KeyCache {
+    location: Location,
+    allowed: &'static [Algorithm],
+    /// `None` for a file.
+    client: Option<HttpsClient>,
+    current: RwLock<Current>,
+    refetch: Mutex<Refetch>,
+    /// Counts finished refetches; requests waiting on one watch it.
+    fetches: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for KeyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyCache")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyCache {
+    /// Fetches the first keys, retrying until [`START_DEADLINE`]; fails when
+    /// none can be had (no answer, or no usable key), saying why. Returns
+    /// the cache and when the answer asks to be refreshed.
+    pub async fn start(
+        location: Location,
+        allowed: &'static [Algorithm],
+    ) -> Result<(Arc<KeyCache>, Duration), String> {
+        let client = match location {
+            Location::File(_) => None,
+            _ => Some(client()?),
+        };
+        let cache = KeyCache {
+            location,
+            allowed,
+            client,
+            current: RwLock::new(Current {
+                set: Arc::new(KeySet {
+                    keys: Vec::new(),
+                    ignored: Vec::new(),
+                }),
+                fetched: Instant::now(),
+            }),
+            refetch: Mutex::new(Refetch::default()),
+            fetches: watch::Sender::new(0),
+        };
+        let deadline = Instant::now() + START_DEADLINE;
+        let mut pause = Duration::from_millis(250);
+        loop {
+            match cache.fetch().await {
+                Ok(after) => return Ok((Arc::new(cache), after)),
+                Err(e) if Instant::now() + pause >= deadline => {
+                    return Err(format!(
+                        "no signing key could be had from {}: {e}",
+                        cache.location
+                    ));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "fetching the signing keys failed; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(4));
+                }
+            }
+        }
+    }
+
+    /// Keeps the keys current until the process ends: a fetch after the
+    /// interval the last answer asked for, or [`RETRY_AFTER_FAILURE`]
+    /// after a failure.
+    pub fn spawn_refresh(self: &Arc<KeyCache>, first: Duration) {
+        let cache = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut wait = first;
+            loop {
+                tokio::time::sleep(wait).await;
+                let Some(cache) = cache.upgrade() else { return };
+                wait = match cache.fetch().await {
+                    Ok(after) => after,
+                    Err(e) => {
+                        tracing::warn!(error = %e, source = %cache.location, "refreshing the signing keys failed; the last keys stay in use");
+                        RETRY_AFTER_FAILURE
+                    }
+                };
+            }
+        });
+    }
+
+    /// Fetches the document and, when it has a usable key, makes it the
+    /// current set. Returns the refresh interval the answer asks for.
+    pub async fn fetch(&self) -> Result<Duration, String> {
+        let result = self.read().await.and_then(|(bytes, after)| {
+            let set = KeySet::parse(&bytes, self.allowed)?;
+            if set.keys.is_empty() {
+                return Err(format!(
+                    "the key set has no key for {:?}{}",
+                    self.allowed,
+                    if set.ignored.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (ignored: {})", set.ignored.join("; "))
+                    }
+                ));
+            }
+            Ok((set, after))
+        });
+        let outcome = result.map(|(set, after)| {
+            if !set.ignored.is_empty() {
+                tracing::debug!(ignored = ?set.ignored, "keys of the JWKS left out");
+            }
+            let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+            *current = Current {
+                set: Arc::new(set),
+                fetched: Instant::now(),
+            };
+            after
+        });
+        outcome
+    }
+
+    /// The document's bytes, from the file or the URL (through the
+    /// discovery document when configured so).
+    async fn read(&self) -> Result<(Bytes, Duration), String> {
+        let client = self.client.as_ref();
+        match (&self.location, client) {
+            (Location::File(path), _) => std::fs::read(path)
+                .map(|b| (Bytes::from(b), DEFAULT_REFRESH))
+                .map_err(|e| format!("cannot read {}: {e}", path.display())),
+            (Location::Url(url), Some(client)) => get(client, url).await,
+            (Location::Discovery { issuer }, Some(client)) => {
+                let url = format!(
+                    "{}/.well-known/openid-configuration",
+                    issuer.trim_end_matches('/')
+                );
+                let (doc, _) = get(client, &url).await?;
+                let doc: Value = serde_json::from_slice(&doc)
+                    .map_err(|e| format!("{url} is not JSON: {e}"))?;
+                // OpenID Connect Discovery 1.0, 4.3: the document's issuer
+                // must be the one it was fetched for.
+                if doc.get("issuer").and_then(Value::as_str) != Some(issuer.as_str()) {
+                    return Err(format!(
+                        "{url} names another issuer than {issuer}, so its keys are not used"
+                    ));
+                }
+                let jwks = doc
+                    .get("jwks_uri")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| format!("{url} has no `jwks_uri`"))?;
+                get(client, jwks).await
+            }
+            (_, None) => Err("no HTTP client".into()),
+        }
+    }
+
+    /// The key for a token of `alg` naming `kid`. An unknown `kid` starts
+    /// a refetch when none ran in the last [`REFETCH_COOLDOWN`] (or joins
+    /// the one that is running), and waits at most [`REQUEST_WAIT`] for it:
+    /// the fetch runs on its own task and outlives a request that stops
+    /// waiting.
+    pub async fn key(
+        self: &Arc<KeyCache>,
+        alg: Algorithm,
+        kid: Option<&str>,
+    ) -> Result<Arc<SigningKey>, TokenError> {
+        let found = self.lookup(alg, kid);
+        if kid.is_none() || !matches!(found, Err(TokenError::UnknownKey)) {
+            return found;
+        }
+        let mut done = self.fetches.subscribe();
+        {
+            let mut refetch = self.refetch.lock().unwrap_or_else(|e| e.into_inner());
+            if !refetch.in_flight {
+                if refetch.last.is_some_and(|t| t.elapsed() < REFETCH_COOLDOWN) {
+                    return found;
+                }
+                refetch.last = Some(Instant::now());
+                refetch.in_flight = true;
+                let cache = Arc::clone(self);
+                tokio::spawn(async move {
+                    if let Err(e) = cache.fetch().await {
+                        tracing::warn!(error = %e, "refetching the signing keys for an unknown kid failed");
+                    }
+                    // Not in flight before the waiters wake, so a later
+                    // unknown kid never waits on a fetch that has ended.
+                    cache
+                        .refetch
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .in_flight = false;
+                    cache.fetches.send_modify(|n| *n += 1);
+                });
+            }
+        }
+        match tokio::time::timeout(REQUEST_WAIT, done.changed()).await {
+            Ok(Ok(())) => self.lookup(alg, kid),
+            _ => Err(TokenError::UnknownKey),
+        }
+    }
+
+    /// The key in the current set, unless the set is older than [`MAX_STALE`].
+    pub fn lookup(&self, alg: Algorithm, kid: Option<&str>) -> Result<Arc<SigningKey>, TokenError> {
+        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+        if current.fetched.elapsed() > MAX_STALE {
+            return Err(TokenError::NoKeys);
+        }
+        current.set.find(alg, kid)
+    }
+}
