@@ -431,10 +431,7 @@ impl<'a> Validator<'a> {
         }
         if let Some(claim) = auth.user_claim.as_deref() {
             if let Some(claim) = spec::top_level_claim(claim) {
-                let roles = auth
-                    .roles_claim
-                    .as_deref()
-                    .and_then(spec::top_level_claim);
+                let roles = auth.roles_claim.as_deref().and_then(spec::top_level_claim);
                 self.user_claim(&claim, roles.as_deref());
             }
         }
@@ -445,7 +442,6 @@ impl<'a> Validator<'a> {
     /// its kind; a JWKS (`jwks_url`, `jwks_url_env`, `discovery`) with an
     /// allowlist that holds no HMAC algorithm, from an `https://` URL.
     fn jwt_keys(&mut self, jwt: &spec::Jwt) {
-        let at = |k: &'static str| path!["auth", "jwt", k];
         // Whether a key is missing is only known when neither it nor a
         // misspelling of it has a problem.
         let keys = [
@@ -457,7 +453,7 @@ impl<'a> Validator<'a> {
             "algorithm",
             "algorithms",
         ];
-        if !keys.iter().all(|k| self.sound(at(k))) {
+        if !keys.iter().all(|k| self.sound(path!["auth", "jwt", *k])) {
             return;
         }
         let sources: Vec<&'static str> = [
@@ -475,8 +471,8 @@ impl<'a> Validator<'a> {
                 Code::AuthKeyMismatch,
                 format!("`auth.jwt` names two sources of keys, `{first}` and `{second}`; tokens are verified with keys from one"),
             )
-            .at(self.key(at(second)), "a second source")
-            .with_label(self.key(at(first)), "the first")
+            .at(self.key(path!["auth", "jwt", second]), "a second source")
+            .with_label(self.key(path!["auth", "jwt", first]), "the first")
             .with_help("keep one: a static key (`secret_env`, `public_key_env`) or a JWKS (`jwks_url`, `jwks_url_env`, `discovery: true`)");
             self.push(d);
             return;
@@ -488,8 +484,14 @@ impl<'a> Validator<'a> {
                     Code::AuthKeyMismatch,
                     "`auth.jwt` has both `algorithm` and `algorithms`",
                 )
-                .at(self.key(at("algorithms")), "the allowlist of a JWKS")
-                .with_label(self.key(at("algorithm")), "the algorithm of a static key")
+                .at(
+                    self.key(path!["auth", "jwt", "algorithms"]),
+                    "the allowlist of a JWKS",
+                )
+                .with_label(
+                    self.key(path!["auth", "jwt", "algorithm"]),
+                    "the algorithm of a static key",
+                )
                 .with_help("keep `algorithms` for keys from a JWKS, `algorithm` for a static key");
                 self.push(d);
                 return;
@@ -504,7 +506,10 @@ impl<'a> Validator<'a> {
                     Code::AuthKeyMismatch,
                     "`auth.jwt` accepts no algorithm: the token's own `alg` never chooses",
                 )
-                .at(self.key(path!["auth", "jwt"]), "no `algorithm` or `algorithms` here")
+                .at(
+                    self.key(path!["auth", "jwt"]),
+                    "no `algorithm` or `algorithms` here",
+                )
                 .with_help(help);
                 self.push(d);
                 return;
@@ -516,7 +521,7 @@ impl<'a> Validator<'a> {
                         Code::InvalidValue,
                         "`algorithms` is empty, so no token could ever be accepted",
                     )
-                    .at(self.value(at("algorithms")), "empty")
+                    .at(self.value(path!["auth", "jwt", "algorithms"]), "empty")
                     .with_help("list the algorithms your provider signs with, e.g. `[RS256]`");
                     self.push(d);
                     return;
@@ -539,7 +544,7 @@ impl<'a> Validator<'a> {
             for (i, alg) in algorithms.iter().enumerate() {
                 if alg.is_hmac() {
                     let span = match jwt.algorithm {
-                        Some(_) => self.value(at("algorithm")),
+                        Some(_) => self.value(path!["auth", "jwt", "algorithm"]),
                         None => self.value(path!["auth", "jwt", "algorithms", i]),
                     };
                     let d = Diagnostic::error(
@@ -547,7 +552,7 @@ impl<'a> Validator<'a> {
                         format!("{} is never taken from a JWKS: a shared secret in a published key set would let whoever reads it sign tokens", alg.name()),
                     )
                     .at(span, "a shared-secret algorithm")
-                    .with_label(self.key(at(sources[0])), "keys from a JWKS")
+                    .with_label(self.key(path!["auth", "jwt", sources[0]]), "keys from a JWKS")
                     .with_help("list the provider's asymmetric algorithms (RS256, ES256, EdDSA, ...), or use `secret_env` for a shared secret");
                     self.push(d);
                 }
@@ -559,7 +564,7 @@ impl<'a> Validator<'a> {
                 Code::AuthKeyMismatch,
                 "`algorithms` is the allowlist of keys from a JWKS; a static key verifies one `algorithm`",
             )
-            .at(self.key(at("algorithms")), "without a JWKS")
+            .at(self.key(path!["auth", "jwt", "algorithms"]), "without a JWKS")
             .with_help(match algorithms[..] {
                 [one] => format!("write `algorithm: {}`", one.name()),
                 _ => "write `algorithm:` with the key's one algorithm, or take keys from `jwks_url`".into(),
@@ -567,7 +572,7 @@ impl<'a> Validator<'a> {
             self.push(d);
             return;
         };
-        let alg_span = self.value(at("algorithm"));
+        let alg_span = self.value(path!["auth", "jwt", "algorithm"]);
         if alg.is_hmac() {
             if jwt.secret_env.is_none() {
                 let d = Diagnostic::error(
@@ -587,7 +592,10 @@ impl<'a> Validator<'a> {
                         alg.name()
                     ),
                 )
-                .at(self.key(at("public_key_env")), "not used by this algorithm")
+                .at(
+                    self.key(path!["auth", "jwt", "public_key_env"]),
+                    "not used by this algorithm",
+                )
                 .with_label(alg_span, "a shared-secret algorithm")
                 .with_help("use `secret_env`, or choose RS256, ES256 or EdDSA for public keys");
                 self.push(d);
@@ -611,7 +619,10 @@ impl<'a> Validator<'a> {
                         alg.name()
                     ),
                 )
-                .at(self.key(at("secret_env")), "not used by this algorithm")
+                .at(
+                    self.key(path!["auth", "jwt", "secret_env"]),
+                    "not used by this algorithm",
+                )
                 .with_label(alg_span, "a public-key algorithm")
                 .with_help("use `public_key_env`, or choose HS256 for a shared secret");
                 self.push(d);
@@ -625,7 +636,11 @@ impl<'a> Validator<'a> {
         let (url, key, what) = match source {
             "jwks_url" => (jwt.jwks_url.as_deref(), "jwks_url", "the key set"),
             "discovery" => match jwt.issuer.as_deref() {
-                Some(issuer) => (Some(issuer), "issuer", "the issuer (discovery reads `<issuer>/.well-known/openid-configuration`)"),
+                Some(issuer) => (
+                    Some(issuer),
+                    "issuer",
+                    "the issuer (discovery reads `<issuer>/.well-known/openid-configuration`)",
+                ),
                 None => {
                     let d = Diagnostic::error(
                         Code::AuthKeyMismatch,

@@ -26,7 +26,6 @@ use quote::quote;
 use serde::Serialize;
 
 use crate::model::{Key, Service};
-use crate::spec::Algorithm;
 
 /// The version written into `@generated` headers.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -105,6 +104,7 @@ const RUNTIME: &[(&str, &str)] = &[
         "formats",
         include_str!("../../templates/runtime/src/formats.rs"),
     ),
+    ("jwks", include_str!("../../templates/runtime/src/jwks.rs")),
     ("page", include_str!("../../templates/runtime/src/page.rs")),
     (
         "problem",
@@ -387,30 +387,36 @@ pub fn generate_migrated(
     let spec_file = &shown_file_name(spec_file);
     let mut project = Project::default();
     let env = templates();
-    let hmac = matches!(service.auth.key, Key::Secret { .. });
+    let auth = &service.auth;
+    let hmac = auth.hmac();
     // A newcomer's README makes a secret as long as the algorithm's hash
     // (RFC 7518 3.2), in hex; for public-key algorithms, a local
     // development key pair with these `openssl genpkey` arguments.
-    let genpkey = match service.auth.algorithm {
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => "",
-        Algorithm::RS256 => "-algorithm RSA -pkeyopt rsa_keygen_bits:2048",
-        Algorithm::ES256 => "-algorithm EC -pkeyopt ec_paramgen_curve:P-256",
-        Algorithm::EdDSA => "-algorithm ed25519",
-    };
+    let first = auth.algorithms[0];
+    let genpkey = first.genpkey().unwrap_or_default();
     let dev_token = if hmac {
         "cargo run -q -- dev-token"
     } else {
         "cargo run -q -- dev-token --private-key dev-key.pem"
+    };
+    let (jwks_url, issuer) = match &auth.key {
+        Key::JwksUrl { url } => (Some(url.as_str()), None),
+        Key::Discovery { issuer } => (None, Some(issuer.as_str())),
+        _ => (None, None),
     };
     let base = context! {
         version => VERSION,
         spec_file => spec_file,
         name => &service.name,
         description => &service.description,
-        algorithm => service.auth.algorithm.name(),
-        key_env => service.auth.key.env(),
+        algorithm => auth.algorithm_names(),
+        key_kind => auth.key.spec_key(),
+        key_env => auth.key.env(),
+        jwks_url => jwks_url,
+        issuer => issuer,
         hmac => hmac,
-        secret_bytes => service.auth.algorithm.min_secret_bytes(),
+        jwks => auth.key.is_jwks(),
+        secret_bytes => first.min_secret_bytes(),
         genpkey => genpkey,
     };
 
@@ -609,8 +615,14 @@ fn api_lib(
     let files = api_files(modules);
     let modules: Vec<syn::Ident> = modules.iter().map(|m| ident::module(m)).collect();
     let auth = &service.auth;
-    let algorithm = ident::internal(auth.algorithm.name());
-    let key_env = auth.key.env();
+    let algorithms = auth.algorithms.iter().map(|a| ident::internal(a.name()));
+    let keys = match &auth.key {
+        Key::Secret { env } => quote!(KeySource::Secret(#env)),
+        Key::PublicKey { env } => quote!(KeySource::PublicKey(#env)),
+        Key::JwksUrl { url } => quote!(KeySource::JwksUrl(#url)),
+        Key::JwksUrlEnv { env } => quote!(KeySource::JwksUrlEnv(#env)),
+        Key::Discovery { .. } => quote!(KeySource::Discovery),
+    };
     let opt = |v: &Option<String>| match v {
         Some(s) => quote!(Some(#s)),
         None => quote!(None),
@@ -686,7 +698,7 @@ fn api_lib(
         //! above; this crate is regenerated, never edited.
 
         use ::axum::Router;
-        use ::palisade_runtime::auth::{Algorithm, AuthSettings};
+        use ::palisade_runtime::auth::{Algorithm, AuthSettings, KeySource};
         use ::palisade_runtime::server::{App, Migration, Settings};
         use ::palisade_runtime::throttle::Rate;
         use ::palisade_runtime::Service;
@@ -704,8 +716,8 @@ fn api_lib(
             service: #name,
             default_database_url: #database,
             auth: AuthSettings {
-                algorithm: Algorithm::#algorithm,
-                key_env: #key_env,
+                algorithms: &[#(Algorithm::#algorithms),*],
+                keys: #keys,
                 issuer: #issuer,
                 audience: #audience,
                 leeway_seconds: #leeway,

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::model::{self, Key};
+use crate::model;
 use crate::yaml::Node;
 
 use super::findings::{Finding, Level, findings};

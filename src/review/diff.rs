@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::model::{self, Column, Grants, Key, OperationKind, Scope};
+use crate::model::{self, Column, Grants, OperationKind, Scope};
 use crate::spec::{self, Rate};
 
 use super::audit::{Style, cell, size_text};
@@ -365,7 +365,11 @@ fn service_changes(out: &mut Out<'_>) {
             Kind::AlgorithmsWidened => ": tokens of more kinds of key are accepted",
             _ => "",
         };
-        let key = if na.key.is_jwks() { "algorithms" } else { "algorithm" };
+        let key = if na.key.is_jwks() {
+            "algorithms"
+        } else {
+            "algorithm"
+        };
         out.push(
             kind,
             format!("auth.jwt.{key}"),

@@ -235,9 +235,7 @@ impl Verifier {
     /// request.
     pub fn new(settings: AuthSettings, key: &[u8]) -> Result<Verifier, ConfigError> {
         let (var, algorithm) = match (settings.keys, settings.algorithms) {
-            (KeySource::Secret(var) | KeySource::PublicKey(var), &[algorithm]) => {
-                (var, algorithm)
-            }
+            (KeySource::Secret(var) | KeySource::PublicKey(var), &[algorithm]) => (var, algorithm),
             _ => {
                 return Err(ConfigError::Invalid {
                     var: "auth",
@@ -332,13 +330,20 @@ impl Verifier {
     }
 
     /// The signature and claims of a token of `alg`, checked with `key`.
-    fn decode(&self, token: &str, alg: Algorithm, key: &DecodingKey) -> Result<Principal, TokenError> {
+    fn decode(
+        &self,
+        token: &str,
+        alg: Algorithm,
+        key: &DecodingKey,
+    ) -> Result<Principal, TokenError> {
         let validation = self
             .validations
             .iter()
             .find(|(a, _)| *a == alg)
             .map(|(_, v)| v)
-            .ok_or(TokenError::Jwt(jsonwebtoken::errors::ErrorKind::InvalidAlgorithm))?;
+            .ok_or(TokenError::Jwt(
+                jsonwebtoken::errors::ErrorKind::InvalidAlgorithm,
+            ))?;
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, validation)
             .map_err(|e| TokenError::Jwt(e.into_kind()))?;
         if data
@@ -599,7 +604,8 @@ impl Signer {
                 .ok_or(MintError::BadPrivateKey("no algorithm".into()))?;
             check_secret(var, algorithm, key)
                 .map_err(|_| MintError::SecretTooShort(min_secret_bytes(algorithm)))?;
-            let key = EncodingKey::from_secret(key).map_err(|e| MintError::Encode(e.to_string()))?;
+            let key =
+                EncodingKey::from_secret(key).map_err(|e| MintError::Encode(e.to_string()))?;
             return Ok(Signer {
                 algorithm,
                 key,

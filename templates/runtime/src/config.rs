@@ -159,8 +159,6 @@ pub fn check_url(url: &str) -> Result<Uri, String> {
     }
 }
 
-
-
 /// Default listening address: loopback only.
 pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
 

@@ -266,7 +266,11 @@ async fn get(client: &HttpsClient, url: &str) -> Result<(Bytes, Duration), Strin
         let body = Limited::new(response.into_body(), MAX_DOCUMENT_BYTES)
             .collect()
             .await
-            .map_err(|e| format!("{url}: reading the body failed or it is over {MAX_DOCUMENT_BYTES} bytes: {e}"))?;
+            .map_err(|e| {
+                format!(
+                    "{url}: reading the body failed or it is over {MAX_DOCUMENT_BYTES} bytes: {e}"
+                )
+            })?;
         Ok((body.to_bytes(), after))
     };
     tokio::time::timeout(FETCH_TIMEOUT, fetch)
@@ -436,8 +440,8 @@ impl KeyCache {
                     issuer.trim_end_matches('/')
                 );
                 let (doc, _) = get(client, &url).await?;
-                let doc: Value = serde_json::from_slice(&doc)
-                    .map_err(|e| format!("{url} is not JSON: {e}"))?;
+                let doc: Value =
+                    serde_json::from_slice(&doc).map_err(|e| format!("{url} is not JSON: {e}"))?;
                 // OpenID Connect Discovery 1.0, 4.3: the document's issuer
                 // must be the one it was fetched for.
                 if doc.get("issuer").and_then(Value::as_str) != Some(issuer.as_str()) {

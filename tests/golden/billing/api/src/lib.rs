@@ -9,7 +9,7 @@
 //! above; this crate is regenerated, never edited.
 
 use ::axum::Router;
-use ::palisade_runtime::auth::{Algorithm, AuthSettings};
+use ::palisade_runtime::auth::{Algorithm, AuthSettings, KeySource};
 use ::palisade_runtime::server::{App, Migration, Settings};
 use ::palisade_runtime::throttle::Rate;
 use ::palisade_runtime::Service;
@@ -28,8 +28,8 @@ pub static SETTINGS: Settings = Settings {
     service: "billing",
     default_database_url: "sqlite://billing.db?mode=rwc",
     auth: AuthSettings {
-        algorithm: Algorithm::HS256,
-        key_env: "JWT_SECRET",
+        algorithms: &[Algorithm::HS256],
+        keys: KeySource::Secret("JWT_SECRET"),
         issuer: Some("https://auth.example.com"),
         audience: Some("billing-api"),
         leeway_seconds: 30u64,

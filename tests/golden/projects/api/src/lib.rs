@@ -9,7 +9,7 @@
 //! above; this crate is regenerated, never edited.
 
 use ::axum::Router;
-use ::palisade_runtime::auth::{Algorithm, AuthSettings};
+use ::palisade_runtime::auth::{Algorithm, AuthSettings, KeySource};
 use ::palisade_runtime::server::{App, Migration, Settings};
 use ::palisade_runtime::throttle::Rate;
 use ::palisade_runtime::Service;
@@ -28,8 +28,8 @@ pub static SETTINGS: Settings = Settings {
     service: "projects",
     default_database_url: "sqlite://projects.db?mode=rwc",
     auth: AuthSettings {
-        algorithm: Algorithm::ES256,
-        key_env: "JWT_PUBLIC_KEY",
+        algorithms: &[Algorithm::ES256],
+        keys: KeySource::PublicKey("JWT_PUBLIC_KEY"),
         issuer: Some("https://id.example.org"),
         audience: Some("projects-api"),
         leeway_seconds: 10u64,

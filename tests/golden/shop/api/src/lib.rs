@@ -7,7 +7,7 @@
 //! above; this crate is regenerated, never edited.
 
 use ::axum::Router;
-use ::palisade_runtime::auth::{Algorithm, AuthSettings};
+use ::palisade_runtime::auth::{Algorithm, AuthSettings, KeySource};
 use ::palisade_runtime::server::{App, Migration, Settings};
 use ::palisade_runtime::throttle::Rate;
 use ::palisade_runtime::Service;
@@ -26,8 +26,8 @@ pub static SETTINGS: Settings = Settings {
     service: "shop",
     default_database_url: "sqlite://shop.db?mode=rwc",
     auth: AuthSettings {
-        algorithm: Algorithm::HS512,
-        key_env: "SHOP_JWT_SECRET",
+        algorithms: &[Algorithm::HS512],
+        keys: KeySource::Secret("SHOP_JWT_SECRET"),
         issuer: None,
         audience: None,
         leeway_seconds: 0u64,
