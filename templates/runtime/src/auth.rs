@@ -651,7 +651,7 @@ impl Signer {
 
 /// The public JWK of a private key, for `algorithm`, with `use: sig` and
 /// its RFC 7638 thumbprint as `kid`.
-fn public_jwk(key: &EncodingKey, algorithm: Algorithm) -> Result<jsonwebtoken::jwk::Jwk, String> {
+pub(crate) fn public_jwk(key: &EncodingKey, algorithm: Algorithm) -> Result<jsonwebtoken::jwk::Jwk, String> {
     use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
     let mut jwk = Jwk::from_encoding_key(key, algorithm).map_err(|e| e.to_string())?;
     jwk.common.public_key_use = Some(PublicKeyUse::Signature);
@@ -696,7 +696,7 @@ pub(super) mod tests {
 MCowBQYDK2VwAyEAJgLd0x/l+faeIYY/x2DuEkyGxUkGqcRL7hyWr6LHGic=
 -----END PUBLIC KEY-----
 ";
-    const ED_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
+    pub(crate) const ED_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
 MC4CAQAwBQYDK2VwBCIEIDpaMrzjuipLhMxAC5B4xY9YNZsWrJAUsLHTbMlWCpuM
 -----END PRIVATE KEY-----
 ";

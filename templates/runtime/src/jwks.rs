@@ -334,6 +334,15 @@ impl KeyCache {
         location: Location,
         allowed: &'static [Algorithm],
     ) -> Result<(Arc<KeyCache>, Duration), String> {
+        KeyCache::start_within(location, allowed, START_DEADLINE).await
+    }
+
+    /// [`KeyCache::start`], giving up after `patience`.
+    pub async fn start_within(
+        location: Location,
+        allowed: &'static [Algorithm],
+        patience: Duration,
+    ) -> Result<(Arc<KeyCache>, Duration), String> {
         let client = match location {
             Location::File(_) => None,
             _ => Some(client()?),
@@ -352,7 +361,7 @@ impl KeyCache {
             refetch: Mutex::new(Refetch::default()),
             fetches: watch::Sender::new(0),
         };
-        let deadline = Instant::now() + START_DEADLINE;
+        let deadline = Instant::now() + patience;
         let mut pause = Duration::from_millis(250);
         loop {
             match cache.fetch().await {
@@ -511,5 +520,369 @@ impl KeyCache {
             return Err(TokenError::NoKeys);
         }
         current.set.find(alg, kid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::auth::tests::{ED_PRIVATE, HS};
+    use super::super::auth::{AuthSettings, KeySource, Verifier, public_jwk};
+    use super::*;
+    use axum::http::HeaderValue;
+    use jsonwebtoken::{EncodingKey, Header};
+    use serde_json::json;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const ED_SECOND: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIGV7VvfdtCb0Lmqe4VAvZvG2gLZrqpNymgMb/6KkBeZ2
+-----END PRIVATE KEY-----
+";
+    const P256: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgjR29Q0pxoh6yRPw8
+EJeu5rQtBDQUu8d0ZUuvBkAImKyhRANCAAQw3PYl8R6twm/GbRJTSXKy1d4UuH53
+T3vq5MTHYcFmjb8OPb+EGO+4QpNtu39zJek3jxT5HwGfeRiSCrij0O1u
+-----END PRIVATE KEY-----
+";
+    const P384: &str = "-----BEGIN PRIVATE KEY-----
+MIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDAaSpDFdfBatXSU+YcK
+CYqnPT3Yrf+rNpWHR7nbpgBHr3DCg+vAISDnQdDTOPIAcvOhZANiAAQb6bjLlQrx
+LjDcsDdjYy3SjopDI5BT4cTxzcQ9xZN+uKcyYFld36sZrw3J6+zS5JzCmXgNz5T1
+woLsUNCzwr9jYwHFSdwerdZFa6KAq60zKCm7wqDSkJ9BfoRm01UepnM=
+-----END PRIVATE KEY-----
+";
+    const ALLOWED: &[Algorithm] = &[Algorithm::EdDSA, Algorithm::ES256];
+
+    /// A signing key of the tests: its private half and public JWK.
+    struct TestKey {
+        private: EncodingKey,
+        alg: Algorithm,
+        jwk: Value,
+    }
+
+    fn key(pem: &str, alg: Algorithm, kid: &str) -> TestKey {
+        let private = match alg {
+            Algorithm::EdDSA => EncodingKey::from_ed_pem(pem.as_bytes()).unwrap(),
+            _ => EncodingKey::from_ec_pem(pem.as_bytes()).unwrap(),
+        };
+        let mut jwk = serde_json::to_value(public_jwk(&private, alg).unwrap()).unwrap();
+        jwk["kid"] = json!(kid);
+        TestKey { private, alg, jwk }
+    }
+
+    fn set(keys: &[&Value]) -> String {
+        json!({ "keys": keys }).to_string()
+    }
+
+    fn settings() -> AuthSettings {
+        AuthSettings {
+            algorithms: ALLOWED,
+            keys: KeySource::JwksUrlEnv("JWKS_URL"),
+            ..HS
+        }
+    }
+
+    fn token(key: &TestKey, kid: Option<&str>) -> String {
+        let mut header = Header::new(key.alg);
+        header.kid = kid.map(str::to_owned);
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = json!({"sub": "alice", "iss": "https://issuer.test", "aud": ["other", "api"],
+                            "exp": now + 600});
+        jsonwebtoken::encode(&header, &claims, &key.private).unwrap()
+    }
+
+    #[test]
+    fn only_signing_keys_of_allowed_algorithms_are_kept() {
+        let ed = key(ED_PRIVATE, Algorithm::EdDSA, "ed");
+        let p256 = key(P256, Algorithm::ES256, "p256");
+        let p384 = key(P384, Algorithm::ES384, "p384");
+        let with = |base: &Value, extra: Value| {
+            let mut k = base.clone();
+            for (name, value) in extra.as_object().unwrap() {
+                k[name] = value.clone();
+            }
+            k
+        };
+        let doc = set(&[
+            &ed.jwk,
+            &p256.jwk,
+            // Another use, other operations, another algorithm named.
+            &with(&ed.jwk, json!({"kid": "enc", "use": "enc"})),
+            &with(&ed.jwk, json!({"kid": "ops", "key_ops": ["encrypt"]})),
+            &with(&ed.jwk, json!({"kid": "es", "alg": "ES256"})),
+            &with(&ed.jwk, json!({"kid": "none", "alg": "none"})),
+            // A curve no allowed algorithm uses, a shared secret, a key
+            // type this server does not know, not a key at all.
+            &p384.jwk,
+            &json!({"kty": "oct", "kid": "hs", "alg": "HS256", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"}),
+            &json!({"kty": "AKP", "kid": "pq", "alg": "ML-DSA-44", "pub": "AAAA"}),
+            &json!("not an object"),
+        ]);
+        let set = KeySet::parse(doc.as_bytes(), ALLOWED).unwrap();
+        let kids: Vec<_> = set.keys.iter().map(|k| k.kid.clone().unwrap()).collect();
+        assert_eq!(kids, ["ed", "p256"]);
+        assert_eq!(set.ignored.len(), 8, "{:?}", set.ignored);
+        assert_eq!(set.keys[1].algorithms, [Algorithm::ES256]);
+        // Broken documents are errors; an empty one is a set without keys.
+        assert!(KeySet::parse(b"{", ALLOWED).is_err());
+        assert!(KeySet::parse(b"{\"keys\": {}}", ALLOWED).is_err());
+        assert!(KeySet::parse(b"{\"keys\": []}", ALLOWED).unwrap().keys.is_empty());
+    }
+
+    #[test]
+    fn a_set_of_several_keys_needs_the_tokens_kid() {
+        let ed = key(ED_PRIVATE, Algorithm::EdDSA, "ed");
+        let p256 = key(P256, Algorithm::ES256, "p256");
+        let one = KeySet::parse(set(&[&ed.jwk]).as_bytes(), ALLOWED).unwrap();
+        assert!(one.find(Algorithm::EdDSA, None).is_ok());
+        assert!(one.find(Algorithm::EdDSA, Some("ed")).is_ok());
+        assert_eq!(one.find(Algorithm::EdDSA, Some("x")).unwrap_err(), TokenError::UnknownKey);
+        // The key's algorithm, not the token's, decides.
+        assert_eq!(one.find(Algorithm::ES256, None).unwrap_err(), TokenError::UnknownKey);
+        assert_eq!(one.find(Algorithm::ES256, Some("ed")).unwrap_err(), TokenError::UnknownKey);
+        let two = KeySet::parse(set(&[&ed.jwk, &p256.jwk]).as_bytes(), ALLOWED).unwrap();
+        assert_eq!(two.find(Algorithm::EdDSA, None).unwrap_err(), TokenError::KidRequired);
+        assert!(two.find(Algorithm::ES256, Some("p256")).is_ok());
+    }
+
+    #[test]
+    fn cache_control_sets_the_refresh_within_bounds() {
+        let after = |value: Option<&str>| {
+            let mut h = HeaderMap::new();
+            if let Some(v) = value {
+                h.insert(header::CACHE_CONTROL, HeaderValue::from_str(v).unwrap());
+            }
+            refresh_after(&h)
+        };
+        assert_eq!(after(None), DEFAULT_REFRESH);
+        assert_eq!(after(Some("public, max-age=3600")), Duration::from_secs(3600));
+        assert_eq!(after(Some("max-age=5")), MIN_REFRESH);
+        assert_eq!(after(Some("no-cache")), MIN_REFRESH);
+        assert_eq!(after(Some("max-age=99999999")), MAX_REFRESH);
+        assert_eq!(after(Some("max-age=soon")), DEFAULT_REFRESH);
+    }
+
+    #[test]
+    fn keys_come_over_https_or_from_loopback() {
+        for ok in [
+            "https://id.example.com/jwks",
+            "http://127.0.0.1:8081/jwks",
+            "http://localhost/jwks",
+            "http://[::1]:9/jwks",
+        ] {
+            assert!(check_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://id.example.com/jwks",
+            "ftp://id.example.com/jwks",
+            "https://user:pw@id.example.com/jwks",
+            "https:///jwks",
+            "/jwks",
+            "http://127.0.0.1.example.com/jwks",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// A provider on loopback: serves `doc` with `status` at /jwks and a
+    /// discovery document naming `issuer`, counting the key set's fetches.
+    #[derive(Clone)]
+    struct Provider {
+        state: Arc<Mutex<(StatusCode, String, String)>>,
+        hits: Arc<AtomicUsize>,
+        base: String,
+    }
+
+    impl Provider {
+        async fn start(doc: String) -> Provider {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let provider = Provider {
+                state: Arc::new(Mutex::new((StatusCode::OK, doc, base.clone()))),
+                hits: Arc::new(AtomicUsize::new(0)),
+                base,
+            };
+            let p = provider.clone();
+            let app = axum::Router::new()
+                .route(
+                    "/jwks",
+                    axum::routing::get(move || {
+                        let p = p.clone();
+                        async move {
+                            p.hits.fetch_add(1, Ordering::SeqCst);
+                            let (status, doc, _) = p.state.lock().unwrap().clone();
+                            (status, [(header::CACHE_CONTROL, "max-age=120")], doc)
+                        }
+                    }),
+                )
+                .route(
+                    "/.well-known/openid-configuration",
+                    axum::routing::get({
+                        let p = provider.clone();
+                        move || {
+                            let p = p.clone();
+                            async move {
+                                let issuer = p.state.lock().unwrap().2.clone();
+                                json!({"issuer": issuer, "jwks_uri": format!("{}/jwks", p.base)})
+                                    .to_string()
+                            }
+                        }
+                    }),
+                );
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            provider
+        }
+
+        fn serve(&self, doc: String) {
+            self.state.lock().unwrap().1 = doc;
+        }
+
+        fn fail(&self) {
+            self.state.lock().unwrap().0 = StatusCode::SERVICE_UNAVAILABLE;
+        }
+
+        fn hits(&self) -> usize {
+            self.hits.load(Ordering::SeqCst)
+        }
+
+        fn url(&self) -> Location {
+            Location::Url(format!("{}/jwks", self.base))
+        }
+    }
+
+    async fn verifier(location: Location) -> (Verifier, Duration) {
+        let (cache, after) = KeyCache::start_within(location, ALLOWED, Duration::from_secs(2))
+            .await
+            .unwrap();
+        (Verifier::jwks(settings(), cache), after)
+    }
+
+    #[tokio::test]
+    async fn a_rotation_needs_no_restart_and_unknown_kids_refetch_once() {
+        let old = key(ED_PRIVATE, Algorithm::EdDSA, "old");
+        let new = key(P256, Algorithm::ES256, "new");
+        let provider = Provider::start(set(&[&old.jwk])).await;
+        let (v, after) = verifier(provider.url()).await;
+        assert_eq!(after, Duration::from_secs(120), "max-age is honoured");
+        assert_eq!(v.check(&token(&old, Some("old"))).await.unwrap().user, "alice");
+        // Without a kid, the one key of the set.
+        assert!(v.check(&token(&old, None)).await.is_ok());
+        assert_eq!(provider.hits(), 1);
+
+        // The provider adds a key and signs with it: the first token of
+        // the new kid refetches and passes.
+        provider.serve(set(&[&old.jwk, &new.jwk]));
+        assert!(v.check(&token(&new, Some("new"))).await.is_ok());
+        assert_eq!(provider.hits(), 2);
+        // Now that the set has two keys, a token must say which.
+        assert_eq!(
+            v.check(&token(&old, None)).await.unwrap_err(),
+            TokenError::KidRequired
+        );
+        // Forged kids within the cooldown: no fetch at all.
+        for i in 0..20 {
+            let forged = token(&new, Some(&format!("forged-{i}")));
+            assert_eq!(v.check(&forged).await.unwrap_err(), TokenError::UnknownKey);
+        }
+        assert_eq!(provider.hits(), 2);
+    }
+
+    #[tokio::test]
+    async fn many_unknown_kids_at_once_make_one_fetch() {
+        let k = key(ED_PRIVATE, Algorithm::EdDSA, "k");
+        let provider = Provider::start(set(&[&k.jwk])).await;
+        let (v, _) = verifier(provider.url()).await;
+        let v = Arc::new(v);
+        let tokens: Vec<String> = (0..50).map(|i| token(&k, Some(&format!("x{i}")))).collect();
+        let checks = tokens.into_iter().map(|t| {
+            let v = v.clone();
+            tokio::spawn(async move { v.check(&t).await })
+        });
+        for check in checks {
+            assert_eq!(check.await.unwrap().unwrap_err(), TokenError::UnknownKey);
+        }
+        assert_eq!(provider.hits(), 2, "one fetch at start, one refetch for 50 forged kids");
+    }
+
+    #[tokio::test]
+    async fn keys_stay_while_the_provider_is_down() {
+        let k = key(ED_PRIVATE, Algorithm::EdDSA, "k");
+        let provider = Provider::start(set(&[&k.jwk])).await;
+        let (cache, _) = KeyCache::start_within(provider.url(), ALLOWED, Duration::from_secs(2))
+            .await
+            .unwrap();
+        let v = Verifier::jwks(settings(), cache.clone());
+        provider.fail();
+        let e = cache.fetch().await.unwrap_err();
+        assert!(e.contains("503"), "{e}");
+        assert!(v.check(&token(&k, Some("k"))).await.is_ok());
+        // A set without a usable key does not replace the last good one.
+        provider.state.lock().unwrap().0 = StatusCode::OK;
+        provider.serve(set(&[]));
+        assert!(cache.fetch().await.is_err());
+        assert!(v.check(&token(&k, Some("k"))).await.is_ok());
+        // Too old: refused, fail closed.
+        if let Some(long_ago) = Instant::now().checked_sub(MAX_STALE + Duration::from_secs(1)) {
+            cache.current.write().unwrap().fetched = long_ago;
+            assert_eq!(
+                v.check(&token(&k, Some("k"))).await.unwrap_err(),
+                TokenError::NoKeys
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn start_up_fails_closed_without_a_key() {
+        let other = key(P384, Algorithm::ES384, "p384");
+        let provider = Provider::start(set(&[&other.jwk])).await;
+        let patience = Duration::from_millis(600);
+        let e = KeyCache::start_within(provider.url(), ALLOWED, patience)
+            .await
+            .unwrap_err();
+        assert!(e.contains("no key for") && e.contains("p384"), "{e}");
+        provider.fail();
+        let e = KeyCache::start_within(provider.url(), ALLOWED, patience)
+            .await
+            .unwrap_err();
+        assert!(e.contains("503"), "{e}");
+        let e = KeyCache::start_within(
+            Location::Url("http://127.0.0.1:9/jwks".into()),
+            ALLOWED,
+            patience,
+        )
+        .await
+        .unwrap_err();
+        assert!(e.starts_with("no signing key could be had from http://127.0.0.1:9/jwks"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn discovery_finds_the_key_set_of_its_issuer_only() {
+        let k = key(ED_PRIVATE, Algorithm::EdDSA, "k");
+        let provider = Provider::start(set(&[&k.jwk])).await;
+        let issuer = provider.base.clone();
+        let (v, _) = verifier(Location::Discovery {
+            issuer: issuer.clone(),
+        })
+        .await;
+        assert!(v.check(&token(&k, Some("k"))).await.is_ok());
+        // A document that names another issuer is not trusted.
+        provider.state.lock().unwrap().2 = "https://elsewhere.example.com".into();
+        let e = KeyCache::start_within(
+            Location::Discovery { issuer },
+            ALLOWED,
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
+        assert!(e.contains("names another issuer"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_local_key_set_file_is_read() {
+        let k = key(ED_SECOND, Algorithm::EdDSA, "dev");
+        let path = std::env::temp_dir().join(format!("palisade-jwks-{}.json", std::process::id()));
+        std::fs::write(&path, set(&[&k.jwk])).unwrap();
+        let (v, _) = verifier(Location::File(path.clone())).await;
+        assert!(v.check(&token(&k, Some("dev"))).await.is_ok());
+        std::fs::remove_file(&path).unwrap();
     }
 }
