@@ -466,7 +466,9 @@ impl<'a> Validator<'a> {
         .into_iter()
         .filter_map(|(k, set)| set.then_some(k))
         .collect();
-        if let [first, second, ..] = sources[..] {
+        let mut written = sources.clone();
+        written.sort_by_key(|k| self.key(path!["auth", "jwt", *k]).start);
+        if let [first, second, ..] = written[..] {
             let d = Diagnostic::error(
                 Code::AuthKeyMismatch,
                 format!("`auth.jwt` names two sources of keys, `{first}` and `{second}`; tokens are verified with keys from one"),
