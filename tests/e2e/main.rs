@@ -20,6 +20,7 @@ mod build;
 mod catalogue;
 mod data;
 mod http;
+mod jwks;
 mod layout;
 mod limits;
 mod readme;
@@ -1633,6 +1634,18 @@ fn projects() {
 #[test]
 fn shop() {
     run("examples/shop.yaml");
+}
+
+/// Keys from a JWKS, tokens as a Keycloak realm issues them.
+#[test]
+fn library() {
+    run("examples/library.yaml");
+}
+
+/// Keys from a JWKS, tokens as an Auth0 tenant issues them.
+#[test]
+fn crm() {
+    run("examples/crm.yaml");
 }
 
 /// Corner cases: booleans only, a delete-only route, a public list-only

@@ -60,7 +60,12 @@ pub fn session(server: &Server) {
     use std::os::unix::process::CommandExt;
 
     let dir = &server.project;
-    let key_env = server.model.auth.key.env();
+    let key_env = server
+        .model
+        .auth
+        .key
+        .env()
+        .expect("the README's examples read their key from a variable");
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
     let run = block(&readme, "## Run it");
     assert!(

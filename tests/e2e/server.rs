@@ -121,16 +121,22 @@ fn free_port() -> u16 {
 /// short key, an unreadable key, or a bad database URL.
 pub fn fails_closed(server: &Server) {
     let binary = &server.binary;
-    let key_env = server.model.auth.key.env();
-    let hmac = matches!(server.model.auth.key, palisade::model::Key::Secret { .. });
-    let short = if hmac {
+    let auth = &server.model.auth;
+    let key_env = auth.key.env().expect("the e2e suite sets the key variable");
+    let jwks = auth.key.is_jwks();
+    let short = if auth.hmac() {
         "too-short"
+    } else if jwks {
+        // Plain http to another host: anyone on the way could swap keys.
+        "http://id.example.com/jwks"
     } else {
         "-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n"
     };
     // RFC 7518 section 3.2: an HMAC key at least as long as the hash (32,
     // 48 or 64 bytes): one byte less is refused, with the length needed.
-    let min = server.model.auth.algorithm.min_secret_bytes();
+    let min = auth.algorithms[0]
+        .min_secret_bytes()
+        .filter(|_| auth.hmac());
     let mut cases: Vec<(&str, Vec<(&str, String)>)> = vec![
         ("missing key", vec![]),
         ("bad key", vec![(key_env, short.to_string())]),
@@ -153,6 +159,14 @@ pub fn fails_closed(server: &Server) {
         cases.push((
             "secret one byte short",
             vec![(key_env, "k".repeat(min - 1))],
+        ));
+    }
+    if jwks {
+        // No key can be had: the server gives up after its start-up
+        // deadline (15 s) and does not start.
+        cases.push((
+            "unreachable key set",
+            vec![(key_env, "http://127.0.0.1:9/jwks".into())],
         ));
     }
     for (what, env) in cases {
@@ -189,7 +203,12 @@ pub fn fails_closed(server: &Server) {
             stderr.contains("error:"),
             "{what}: a clear message, got {stderr}"
         );
-        if what != "bad database URL" && what != "bad bind address" {
+        if what == "unreachable key set" {
+            assert!(
+                stderr.contains("no signing key could be had from http://127.0.0.1:9/jwks"),
+                "{what}: the message names the key set: {stderr}"
+            );
+        } else if what != "bad database URL" && what != "bad bind address" {
             assert!(
                 stderr.contains(key_env),
                 "{what}: the message names {key_env}: {stderr}"
@@ -432,7 +451,14 @@ pub fn launch(dir: tempfile::TempDir, out: PathBuf, model: Service, binary: Path
             "DATABASE_URL",
             format!("sqlite://{}?mode=rwc", database.display()),
         )
-        .env(model.auth.key.env(), keys.server_key())
+        .env(
+            model
+                .auth
+                .key
+                .env()
+                .expect("the e2e suite sets the key variable"),
+            keys.server_key(),
+        )
         .env("RUST_LOG", "debug")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&log).unwrap())

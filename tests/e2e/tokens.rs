@@ -8,8 +8,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use palisade::model::{Key, Service};
+use palisade_runtime::auth::put_claim;
+
+use super::jwks::{Provider, ProviderKey, set};
 use serde_json::{Map, Value, json};
 
+const RS256_PRIVATE: &str = include_str!("../fixtures/rs256-private.pem");
+const RS256_PUBLIC: &str = include_str!("../fixtures/rs256-public.pem");
+/// An RSA key pair the server does not trust (until a test rotates to it).
+const RS256_FOREIGN: &str = include_str!("../fixtures/rs256-foreign.pem");
 const ES256_PRIVATE: &str = include_str!("../fixtures/es256-private.pem");
 const ES256_PUBLIC: &str = include_str!("../fixtures/es256-public.pem");
 /// A key pair the server does not trust.
@@ -45,6 +52,11 @@ pub struct Keys {
     tenant_claims: Vec<String>,
     issuer: Option<String>,
     audience: Option<String>,
+    /// The identity provider that publishes the signing key, when the
+    /// server takes its keys from a JWKS; and that key.
+    provider: Option<(Provider, ProviderKey)>,
+    /// The PEM public key of `signing` (the algorithm confusion attack).
+    public_pem: &'static str,
 }
 
 fn now() -> u64 {
@@ -57,16 +69,41 @@ fn now() -> u64 {
 impl Keys {
     pub fn for_model(model: &Service) -> Keys {
         let auth = &model.auth;
-        let algorithm: Algorithm = auth
-            .algorithm
+        let algorithm: Algorithm = auth.algorithms[0]
             .name()
             .parse()
             .expect("a jsonwebtoken algorithm");
+        let mut provider = None;
+        let mut public_pem = ES256_PUBLIC;
         let (signing, foreign, secret) = match &auth.key {
+            Key::JwksUrlEnv { .. } => {
+                let (pem, foreign) = match algorithm {
+                    Algorithm::RS256 => (RS256_PRIVATE, RS256_FOREIGN),
+                    Algorithm::ES256 => (ES256_PRIVATE, ES256_FOREIGN),
+                    other => {
+                        panic!("the e2e suite has key fixtures for RS256 and ES256, not {other:?}")
+                    }
+                };
+                if algorithm == Algorithm::RS256 {
+                    public_pem = RS256_PUBLIC;
+                }
+                let key = ProviderKey::new(pem, algorithm, "e2e-signing-key");
+                let signing = key.private.clone();
+                let foreign = if algorithm == Algorithm::RS256 {
+                    EncodingKey::from_rsa_pem(foreign.as_bytes()).unwrap()
+                } else {
+                    EncodingKey::from_ec_pem(foreign.as_bytes()).unwrap()
+                };
+                provider = Some((Provider::start(&set(&[&key.jwk])), key));
+                (signing, foreign, None)
+            }
+            Key::JwksUrl { .. } | Key::Discovery { .. } => {
+                panic!("the e2e suite serves key sets through `jwks_url_env` only")
+            }
             Key::Secret { .. } => {
                 // 77 bytes: at least the hash size of every HS* (64 for HS512).
                 let secret = format!("e2e-{}-{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
-                assert!(secret.len() >= auth.algorithm.min_secret_bytes().unwrap_or(0));
+                assert!(secret.len() >= auth.algorithms[0].min_secret_bytes().unwrap_or(0));
                 (
                     EncodingKey::from_secret(secret.as_bytes()).unwrap(),
                     EncodingKey::from_secret(b"an-attacker-guessed-this-secret-value!!").unwrap(),
@@ -97,21 +134,41 @@ impl Keys {
             tenant_claims,
             issuer: auth.issuer.clone(),
             audience: auth.audience.clone(),
+            provider,
+            public_pem,
         }
     }
 
-    /// The value of the server's key variable.
+    /// The value of the server's key variable: the secret, the PEM public
+    /// key, or the URL of the provider's key set.
     pub fn server_key(&self) -> String {
-        self.secret
-            .clone()
-            .unwrap_or_else(|| ES256_PUBLIC.to_string())
+        match (&self.secret, &self.provider) {
+            (Some(secret), _) => secret.clone(),
+            (None, Some((provider, _))) => provider.url(),
+            (None, None) => ES256_PUBLIC.to_string(),
+        }
+    }
+
+    /// The identity provider publishing the key set, if keys come from one.
+    pub fn provider(&self) -> Option<&Provider> {
+        self.provider.as_ref().map(|(p, _)| p)
+    }
+
+    /// The provider's signing key; panics without a provider.
+    pub fn provider_key(&self) -> &ProviderKey {
+        &self.provider.as_ref().expect("a provider").1
+    }
+
+    /// The `kid` of the signing key, when keys come from a key set.
+    fn kid(&self) -> Option<&str> {
+        self.provider.as_ref().map(|(_, k)| k.kid())
     }
 
     pub fn claims(&self, p: &Principal) -> Map<String, Value> {
         let mut c = Map::new();
-        c.insert(self.user_claim.clone(), json!(p.user));
+        put_claim(&mut c, &self.user_claim, json!(p.user));
         if let Some(roles) = &self.roles_claim {
-            c.insert(roles.clone(), json!(p.roles));
+            put_claim(&mut c, roles, json!(p.roles));
         }
         for t in &self.tenant_claims {
             c.insert(t.clone(), json!(p.tenant));
@@ -120,7 +177,13 @@ impl Keys {
             c.insert("iss".into(), json!(iss));
         }
         if let Some(aud) = &self.audience {
-            c.insert("aud".into(), json!(aud));
+            // Providers put the API's identifier in an array (Auth0 adds
+            // its /userinfo); static-key tests keep the plain string.
+            let aud = match self.provider {
+                Some(_) => json!(["https://id.example.com/userinfo", aud]),
+                None => json!(aud),
+            };
+            c.insert("aud".into(), aud);
         }
         c.insert("iat".into(), json!(now()));
         c.insert("exp".into(), json!(now() + 600));
@@ -128,7 +191,9 @@ impl Keys {
     }
 
     pub fn sign(&self, claims: &Map<String, Value>) -> String {
-        jsonwebtoken::encode(&Header::new(self.algorithm), claims, &self.signing).unwrap()
+        let mut header = Header::new(self.algorithm);
+        header.kid = self.kid().map(str::to_owned);
+        jsonwebtoken::encode(&header, claims, &self.signing).unwrap()
     }
 
     pub fn token(&self, p: &Principal) -> String {
@@ -156,6 +221,9 @@ impl Keys {
     /// The header the identity provider sends, with `extra` members.
     pub fn header_with(&self, extra: Value) -> Value {
         let mut h = json!({ "alg": format!("{:?}", self.algorithm), "typ": "JWT" });
+        if let Some(kid) = self.kid() {
+            h["kid"] = json!(kid);
+        }
         for (k, v) in extra.as_object().unwrap() {
             h[k] = v.clone();
         }
@@ -326,7 +394,7 @@ impl Keys {
             let confused = jsonwebtoken::encode(
                 &Header::new(Algorithm::HS256),
                 &claims,
-                &EncodingKey::from_secret(ES256_PUBLIC.as_bytes()).unwrap(),
+                &EncodingKey::from_secret(self.public_pem.as_bytes()).unwrap(),
             )
             .unwrap();
             out.push(("alg confusion", &["AUTH-09"], confused));

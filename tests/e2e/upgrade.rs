@@ -132,7 +132,7 @@ pub fn service_keeps_its_rows_across_three_spec_versions() {
         .unwrap()
         .model;
     let keys = Keys::for_model(&model);
-    let key_env = model.auth.key.env().to_string();
+    let key_env = model.auth.key.env().expect("a key variable").to_string();
     let alice = keys.token(&Principal::new("alice", "acme", &[]));
     let bob = keys.token(&Principal::new("bob", "acme", &[]));
 

@@ -651,7 +651,10 @@ impl Signer {
 
 /// The public JWK of a private key, for `algorithm`, with `use: sig` and
 /// its RFC 7638 thumbprint as `kid`.
-pub(crate) fn public_jwk(key: &EncodingKey, algorithm: Algorithm) -> Result<jsonwebtoken::jwk::Jwk, String> {
+pub(crate) fn public_jwk(
+    key: &EncodingKey,
+    algorithm: Algorithm,
+) -> Result<jsonwebtoken::jwk::Jwk, String> {
     use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
     let mut jwk = Jwk::from_encoding_key(key, algorithm).map_err(|e| e.to_string())?;
     jwk.common.public_key_use = Some(PublicKeyUse::Signature);

@@ -625,7 +625,12 @@ woLsUNCzwr9jYwHFSdwerdZFa6KAq60zKCm7wqDSkJ9BfoRm01UepnM=
         // Broken documents are errors; an empty one is a set without keys.
         assert!(KeySet::parse(b"{", ALLOWED).is_err());
         assert!(KeySet::parse(b"{\"keys\": {}}", ALLOWED).is_err());
-        assert!(KeySet::parse(b"{\"keys\": []}", ALLOWED).unwrap().keys.is_empty());
+        assert!(
+            KeySet::parse(b"{\"keys\": []}", ALLOWED)
+                .unwrap()
+                .keys
+                .is_empty()
+        );
     }
 
     #[test]
@@ -635,12 +640,24 @@ woLsUNCzwr9jYwHFSdwerdZFa6KAq60zKCm7wqDSkJ9BfoRm01UepnM=
         let one = KeySet::parse(set(&[&ed.jwk]).as_bytes(), ALLOWED).unwrap();
         assert!(one.find(Algorithm::EdDSA, None).is_ok());
         assert!(one.find(Algorithm::EdDSA, Some("ed")).is_ok());
-        assert_eq!(one.find(Algorithm::EdDSA, Some("x")).unwrap_err(), TokenError::UnknownKey);
+        assert_eq!(
+            one.find(Algorithm::EdDSA, Some("x")).unwrap_err(),
+            TokenError::UnknownKey
+        );
         // The key's algorithm, not the token's, decides.
-        assert_eq!(one.find(Algorithm::ES256, None).unwrap_err(), TokenError::UnknownKey);
-        assert_eq!(one.find(Algorithm::ES256, Some("ed")).unwrap_err(), TokenError::UnknownKey);
+        assert_eq!(
+            one.find(Algorithm::ES256, None).unwrap_err(),
+            TokenError::UnknownKey
+        );
+        assert_eq!(
+            one.find(Algorithm::ES256, Some("ed")).unwrap_err(),
+            TokenError::UnknownKey
+        );
         let two = KeySet::parse(set(&[&ed.jwk, &p256.jwk]).as_bytes(), ALLOWED).unwrap();
-        assert_eq!(two.find(Algorithm::EdDSA, None).unwrap_err(), TokenError::KidRequired);
+        assert_eq!(
+            two.find(Algorithm::EdDSA, None).unwrap_err(),
+            TokenError::KidRequired
+        );
         assert!(two.find(Algorithm::ES256, Some("p256")).is_ok());
     }
 
@@ -654,7 +671,10 @@ woLsUNCzwr9jYwHFSdwerdZFa6KAq60zKCm7wqDSkJ9BfoRm01UepnM=
             refresh_after(&h)
         };
         assert_eq!(after(None), DEFAULT_REFRESH);
-        assert_eq!(after(Some("public, max-age=3600")), Duration::from_secs(3600));
+        assert_eq!(
+            after(Some("public, max-age=3600")),
+            Duration::from_secs(3600)
+        );
         assert_eq!(after(Some("max-age=5")), MIN_REFRESH);
         assert_eq!(after(Some("no-cache")), MIN_REFRESH);
         assert_eq!(after(Some("max-age=99999999")), MAX_REFRESH);
@@ -763,7 +783,10 @@ woLsUNCzwr9jYwHFSdwerdZFa6KAq60zKCm7wqDSkJ9BfoRm01UepnM=
         let provider = Provider::start(set(&[&old.jwk])).await;
         let (v, after) = verifier(provider.url()).await;
         assert_eq!(after, Duration::from_secs(120), "max-age is honoured");
-        assert_eq!(v.check(&token(&old, Some("old"))).await.unwrap().user, "alice");
+        assert_eq!(
+            v.check(&token(&old, Some("old"))).await.unwrap().user,
+            "alice"
+        );
         // Without a kid, the one key of the set.
         assert!(v.check(&token(&old, None)).await.is_ok());
         assert_eq!(provider.hits(), 1);
@@ -800,7 +823,11 @@ woLsUNCzwr9jYwHFSdwerdZFa6KAq60zKCm7wqDSkJ9BfoRm01UepnM=
         for check in checks {
             assert_eq!(check.await.unwrap().unwrap_err(), TokenError::UnknownKey);
         }
-        assert_eq!(provider.hits(), 2, "one fetch at start, one refetch for 50 forged kids");
+        assert_eq!(
+            provider.hits(),
+            2,
+            "one fetch at start, one refetch for 50 forged kids"
+        );
     }
 
     #[tokio::test]
@@ -851,7 +878,10 @@ woLsUNCzwr9jYwHFSdwerdZFa6KAq60zKCm7wqDSkJ9BfoRm01UepnM=
         )
         .await
         .unwrap_err();
-        assert!(e.starts_with("no signing key could be had from http://127.0.0.1:9/jwks"), "{e}");
+        assert!(
+            e.starts_with("no signing key could be had from http://127.0.0.1:9/jwks"),
+            "{e}"
+        );
     }
 
     #[tokio::test]
