@@ -19,7 +19,7 @@ use axum::handler::Handler as _;
 use axum::routing::get;
 use governor::clock::FakeRelativeClock;
 use palisade_runtime::access::{Grants, OwnerClaim};
-use palisade_runtime::auth::{Algorithm, AuthSettings, Verifier, mint};
+use palisade_runtime::auth::{Algorithm, AuthSettings, KeySource, Verifier, mint};
 use palisade_runtime::server::{App, Operation, Settings, connect, router};
 use palisade_runtime::throttle::{DEFAULT_MAX_KEYS, Decision, Limiter, MemoryLimiter, Rate};
 use tower::ServiceExt as _;
@@ -175,8 +175,8 @@ static SETTINGS: Settings = Settings {
     service: "bench",
     default_database_url: "sqlite::memory:",
     auth: AuthSettings {
-        algorithm: Algorithm::HS256,
-        key_env: "JWT_SECRET",
+        algorithms: &[Algorithm::HS256],
+        keys: KeySource::Secret("JWT_SECRET"),
         issuer: None,
         audience: None,
         leeway_seconds: 0,

@@ -331,11 +331,17 @@ const ENV_NAMES: &[&str] = &[
     "SECRET",
 ];
 
-const ALGORITHMS: &[&str] = &["HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"];
+const ALGORITHMS: &[&str] = &[
+    "HS256", "HS384", "HS512", "RS256", "RS384", "PS256", "ES256", "ES384", "EdDSA",
+];
+/// Algorithms a JWKS allowlist may add to the first.
+const JWKS_ALGORITHMS: &[&str] = &["RS256", "PS256", "ES256", "EdDSA"];
 
-const USER_CLAIMS: &[&str] = &["sub", "email", "uid", "https://example.com/user"];
+const USER_CLAIMS: &[&str] = &["sub", "email", "uid", "https://example.com/user", "/user/id"];
 const ROLE_CLAIMS: &[&str] = &[
     "roles",
+    "/realm_access/roles",
+    "/https:~1~1example.com~1roles",
     "groups",
     "https://example.com/roles",
     "scope_roles",
@@ -498,6 +504,9 @@ pub struct Spec {
     pub service: String,
     description: Option<String>,
     algorithm: &'static str,
+    /// Keys from a JWKS at the URL in `key_env`, with these algorithms
+    /// allowed besides `algorithm` (never for HMAC).
+    jwks: Option<Vec<&'static str>>,
     key_env: &'static str,
     issuer: Option<&'static str>,
     audience: Option<&'static str>,
@@ -637,6 +646,15 @@ pub fn generate(raw: &[u32], service: Option<&str>) -> Spec {
     .to_string();
     let description = d.chance(30).then(|| d.pick(TEXTS).to_string());
     let algorithm = d.pick(ALGORITHMS);
+    let jwks = (!algorithm.starts_with("HS") && d.chance(30)).then(|| {
+        let mut more: Vec<&str> = JWKS_ALGORITHMS
+            .iter()
+            .copied()
+            .filter(|a| *a != algorithm && d.chance(20))
+            .collect();
+        more.dedup();
+        more
+    });
     let key_env = d.pick(ENV_NAMES);
     let issuer = d.chance(30).then(|| d.pick(ISSUERS));
     let audience = d.chance(30).then(|| d.pick(ISSUERS));
@@ -758,6 +776,7 @@ pub fn generate(raw: &[u32], service: Option<&str>) -> Spec {
         service: service.map_or(service_name, str::to_string),
         description,
         algorithm,
+        jwks,
         key_env,
         issuer,
         audience,
@@ -1632,13 +1651,29 @@ impl Spec {
             service.push(("description".into(), Y::S(json(desc))));
         }
         top.push(("service".into(), map(d, service)));
-        let mut jwt = vec![("algorithm".to_string(), raw(self.algorithm))];
-        let key_name = if ["HS256", "HS384", "HS512"].contains(&self.algorithm) {
-            "secret_env"
-        } else {
-            "public_key_env"
+        let mut jwt = match &self.jwks {
+            Some(more) => {
+                let list = std::iter::once(self.algorithm)
+                    .chain(more.iter().copied())
+                    .map(raw)
+                    .collect();
+                vec![
+                    ("algorithms".to_string(), Y::L(list, d.chance(70))),
+                    ("jwks_url_env".to_string(), text(self.key_env)),
+                ]
+            }
+            None => {
+                let key_name = if ["HS256", "HS384", "HS512"].contains(&self.algorithm) {
+                    "secret_env"
+                } else {
+                    "public_key_env"
+                };
+                vec![
+                    ("algorithm".to_string(), raw(self.algorithm)),
+                    (key_name.into(), text(self.key_env)),
+                ]
+            }
         };
-        jwt.push((key_name.into(), text(self.key_env)));
         if let Some(i) = self.issuer {
             jwt.push(("issuer".into(), Y::S(json(i))));
         }

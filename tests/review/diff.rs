@@ -222,6 +222,31 @@ fn cases() -> Vec<Case> {
             Kind::KeySourceChanged,
             &[("public_key_env: K", "public_key_env: OTHER")],
         ),
+        // Another provider: keys from its JWKS instead of a static key.
+        case(
+            Kind::KeySourceChanged,
+            &[(
+                "algorithm: ES256, public_key_env: K",
+                "algorithms: [ES256], jwks_url: \"https://id.example.com/jwks\"",
+            )],
+        ),
+        Case {
+            kind: Kind::AlgorithmsWidened,
+            old: edit(
+                BASE,
+                &[(
+                    "algorithm: ES256, public_key_env: K",
+                    "algorithms: [ES256], jwks_url_env: K",
+                )],
+            ),
+            new: edit(
+                BASE,
+                &[(
+                    "algorithm: ES256, public_key_env: K",
+                    "algorithms: [ES256, RS256], jwks_url_env: K",
+                )],
+            ),
+        },
         case(
             Kind::CorsMaxAgeChanged,
             &[("max_age_seconds: 60", "max_age_seconds: 600")],

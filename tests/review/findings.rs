@@ -156,6 +156,34 @@ fn cases() -> Vec<Case> {
             base(),
         ),
         case(
+            "jwks-over-http",
+            spec(
+                "  jwt: { algorithms: [ES256], jwks_url: \"http://127.0.0.1:8081/jwks\", issuer: https://id.example.com, audience: api }\n  roles_claim: roles\n",
+                "",
+                NOTE,
+            ),
+            "jwks_url",
+            spec(
+                "  jwt: { algorithms: [ES256], jwks_url: \"https://id.example.com/jwks\", issuer: https://id.example.com, audience: api }\n  roles_claim: roles\n",
+                "",
+                NOTE,
+            ),
+        ),
+        case(
+            "broad-algorithms",
+            spec(
+                "  jwt: { algorithms: [RS256, PS256, ES256], jwks_url_env: JWKS_URL, issuer: https://id.example.com, audience: api }\n  roles_claim: roles\n",
+                "",
+                NOTE,
+            ),
+            "algorithms",
+            spec(
+                "  jwt: { algorithms: [RS256], jwks_url_env: JWKS_URL, issuer: https://id.example.com, audience: api }\n  roles_claim: roles\n",
+                "",
+                NOTE,
+            ),
+        ),
+        case(
             "cors-credentials",
             spec(
                 AUTH,

@@ -420,7 +420,7 @@ impl KeyCache {
             }
             Ok((set, after))
         });
-        let outcome = result.map(|(set, after)| {
+        result.map(|(set, after)| {
             if !set.ignored.is_empty() {
                 tracing::debug!(ignored = ?set.ignored, "keys of the JWKS left out");
             }
@@ -430,8 +430,7 @@ impl KeyCache {
                 fetched: Instant::now(),
             };
             after
-        });
-        outcome
+        })
     }
 
     /// The document's bytes, from the file or the URL (through the
