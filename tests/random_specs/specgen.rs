@@ -337,7 +337,13 @@ const ALGORITHMS: &[&str] = &[
 /// Algorithms a JWKS allowlist may add to the first.
 const JWKS_ALGORITHMS: &[&str] = &["RS256", "PS256", "ES256", "EdDSA"];
 
-const USER_CLAIMS: &[&str] = &["sub", "email", "uid", "https://example.com/user", "/user/id"];
+const USER_CLAIMS: &[&str] = &[
+    "sub",
+    "email",
+    "uid",
+    "https://example.com/user",
+    "/user/id",
+];
 const ROLE_CLAIMS: &[&str] = &[
     "roles",
     "/realm_access/roles",
