@@ -905,6 +905,61 @@ woLsUNCzwr9jYwHFSdwerdZFa6KAq60zKCm7wqDSkJ9BfoRm01UepnM=
         assert!(e.contains("names another issuer"), "{e}");
     }
 
+    /// `dev-jwks` publishes the public half of the key `dev-token` signs
+    /// with, under the `kid` the token names; roles and users come from
+    /// the claim paths, pointers included.
+    #[tokio::test]
+    async fn dev_tokens_verify_against_the_dev_key_set() {
+        let settings = AuthSettings {
+            roles_claim: Some("/realm_access/roles"),
+            user_claim: "/user/id",
+            ..settings()
+        };
+        let jwks = super::super::auth::dev_jwks(&settings, P256.as_bytes()).unwrap();
+        let doc: Value = serde_json::from_str(&jwks).unwrap();
+        assert_eq!(
+            doc["keys"][0]["alg"], "ES256",
+            "the first allowed algorithm of the key"
+        );
+        assert_eq!(doc["keys"][0]["use"], "sig");
+        let path =
+            std::env::temp_dir().join(format!("palisade-dev-jwks-{}.json", std::process::id()));
+        std::fs::write(&path, &jwks).unwrap();
+        let (cache, _) = KeyCache::start_within(
+            Location::File(path.clone()),
+            ALLOWED,
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+        let v = Verifier::jwks(settings, cache);
+        let token = super::super::auth::mint(
+            &settings,
+            P256.as_bytes(),
+            "alice",
+            &["admin".into()],
+            &[],
+            60,
+        )
+        .unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.kid.as_deref(), doc["keys"][0]["kid"].as_str());
+        let p = v.check(&token).await.unwrap();
+        assert_eq!(
+            (p.user.as_str(), p.roles.as_slice()),
+            ("alice", &["admin".to_string()][..])
+        );
+        let claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(&token).unwrap();
+        assert_eq!(claims["realm_access"]["roles"], json!(["admin"]));
+        assert_eq!(claims["user"]["id"], "alice");
+        // Another key pair's token is refused: its kid is not in the set.
+        let other =
+            super::super::auth::mint(&settings, ED_PRIVATE.as_bytes(), "alice", &[], &[], 60)
+                .unwrap();
+        assert!(v.check(&other).await.is_err());
+        std::fs::remove_file(&path).unwrap();
+    }
+
     #[tokio::test]
     async fn a_local_key_set_file_is_read() {
         let k = key(ED_SECOND, Algorithm::EdDSA, "dev");
