@@ -17,6 +17,8 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The answer to a HEAD request: headers only, by definition.
+    pub head: bool,
 }
 
 impl Response {
@@ -126,7 +128,7 @@ impl<'a> Request<'a> {
         }
         let mut raw = Vec::new();
         let _ = stream.read_to_end(&mut raw);
-        let response = parse(&raw).unwrap_or_else(|| {
+        let mut response = parse(&raw).unwrap_or_else(|| {
             panic!(
                 "{} {}: unparsable response {:?}",
                 self.method,
@@ -134,6 +136,7 @@ impl<'a> Request<'a> {
                 String::from_utf8_lossy(&raw)
             )
         });
+        response.head = self.method == "HEAD";
         LOG.lock().unwrap().push((
             server,
             self.method.to_string(),
@@ -178,5 +181,6 @@ fn parse(raw: &[u8]) -> Option<Response> {
         status,
         headers,
         body,
+        head: false,
     })
 }
