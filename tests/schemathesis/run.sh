@@ -31,9 +31,18 @@ for spec in examples/*.yaml; do
   "$palisade" generate "$dir/spec.yaml" --out "$dir/project" >/dev/null
   (cd "$dir/project" && cargo build --quiet)
   service="$(python3 -c 'import sys,yaml; print(yaml.safe_load(open(sys.argv[1]))["service"]["name"])' "$spec")"
-  key_env="$(python3 -c 'import sys,yaml; j=yaml.safe_load(open(sys.argv[1]))["auth"]["jwt"]; print(j.get("secret_env") or j.get("public_key_env"))' "$spec")"
+  key_env="$(python3 -c 'import sys,yaml; j=yaml.safe_load(open(sys.argv[1]))["auth"]["jwt"]; print(j.get("secret_env") or j.get("public_key_env") or j.get("jwks_url_env"))' "$spec")"
   export PALISADE_TEST_SECRET="$(head -c 64 /dev/urandom | base64 | tr -d '/+=\n')"
-  if grep -q "secret_env" "$spec"; then key="$PALISADE_TEST_SECRET"; else key="$(cat tests/fixtures/es256-public.pem)"; fi
+  unset PALISADE_TEST_JWKS
+  if grep -q "secret_env" "$spec"; then key="$PALISADE_TEST_SECRET"
+  elif grep -q "jwks_url_env" "$spec"; then
+    # A local key set of the test key, published by the server's dev-jwks.
+    pem=tests/fixtures/es256-private.pem
+    grep -Eq "algorithms: \[(RS|PS)" "$spec" && pem=tests/fixtures/rs256-private.pem
+    "$CARGO_TARGET_DIR/debug/$service" dev-jwks --private-key "$pem" >"$dir/jwks.json"
+    export PALISADE_TEST_JWKS="$dir/jwks.json"
+    key="file:$dir/jwks.json"
+  else key="$(cat tests/fixtures/es256-public.pem)"; fi
   port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
   env "$key_env=$key" BIND_ADDR="127.0.0.1:$port" DATABASE_URL="sqlite://$dir/db.sqlite?mode=rwc" RUST_LOG=warn \
     "$CARGO_TARGET_DIR/debug/$service" >"$dir/server.log" 2>&1 &
