@@ -430,10 +430,7 @@ impl<'a> Validator<'a> {
             }
         }
         if let Some(claim) = auth.user_claim.as_deref() {
-            if let Some(claim) = spec::top_level_claim(claim) {
-                let roles = auth.roles_claim.as_deref().and_then(spec::top_level_claim);
-                self.user_claim(&claim, roles.as_deref());
-            }
+            self.user_claim(claim, auth.roles_claim.as_deref());
         }
     }
 
@@ -541,6 +538,25 @@ impl<'a> Validator<'a> {
                 list.clone()
             }
         };
+        if jwks && jwt.algorithms.is_none() {
+            let d = Diagnostic::error(
+                Code::AuthKeyMismatch,
+                "keys from a JWKS take an allowlist, `algorithms`, not `algorithm`",
+            )
+            .at(
+                self.key(path!["auth", "jwt", "algorithm"]),
+                "one algorithm of a static key",
+            )
+            .with_help(format!(
+                "write `algorithms: [{}]`",
+                algorithms
+                    .iter()
+                    .map(|a| a.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            self.push(d);
+        }
         if jwks {
             self.jwks_source(jwt, sources[0]);
             for (i, alg) in algorithms.iter().enumerate() {
@@ -559,6 +575,13 @@ impl<'a> Validator<'a> {
                     self.push(d);
                 }
             }
+            return;
+        }
+        if sources.is_empty() && jwt.algorithm.is_none() {
+            let d = Diagnostic::error(Code::AuthKeyMismatch, "`auth.jwt` names no source of keys")
+                .at(self.key(path!["auth", "jwt"]), "no key here")
+                .with_help("take the provider's keys from `jwks_url`, `jwks_url_env` or `discovery: true` with `issuer`; or one static key: `algorithm` with `secret_env` or `public_key_env`");
+            self.push(d);
             return;
         }
         let Some(alg) = jwt.algorithm else {
@@ -656,7 +679,10 @@ impl<'a> Validator<'a> {
             },
             _ => return,
         };
-        let Some(url) = url else { return };
+        // A blank issuer has an error of its own.
+        let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
+            return;
+        };
         if let Err(why) = spec::fetch_url(url) {
             let d = Diagnostic::error(
                 Code::InvalidValue,
@@ -673,8 +699,18 @@ impl<'a> Validator<'a> {
     /// every caller one owner, and one that changes with every token
     /// (`exp`, `nbf`, `iat`, `jti`) would make each token a new owner who
     /// never finds its rows again.
+    /// A pointer is judged by its first step (`/aud/0` is inside `aud`)
+    /// and may be neither the roles claim, nor inside it, nor hold it.
     fn user_claim(&mut self, claim: &str, roles_claim: Option<&str>) {
-        let why = if TIME_CLAIMS.contains(&claim) {
+        let steps = spec::claim_steps(claim);
+        let roles = roles_claim.map(spec::claim_steps);
+        let (whole, claim) = (claim, steps[0].as_str());
+        let why = if roles
+            .as_ref()
+            .is_some_and(|r| r.starts_with(&steps) || steps.starts_with(r))
+        {
+            "it is `auth.roles_claim`, an array of role names, or a part of it, not a user"
+        } else if TIME_CLAIMS.contains(&claim) {
             "it is a time that changes with every token, so no caller would find its rows again"
         } else if claim == "jti" {
             "it is the token's own id, new in every token, so no caller would find its rows again"
@@ -684,14 +720,12 @@ impl<'a> Validator<'a> {
             "every token for this API carries the same `aud`, so every caller would be one owner"
         } else if claim == "azp" {
             "it names the client application, which all of its users share, so they would be one owner"
-        } else if roles_claim == Some(claim) {
-            "it is `auth.roles_claim`, an array of role names, not a user"
         } else {
             return;
         };
         let d = Diagnostic::error(
             Code::ReservedClaim,
-            format!("`{claim}` cannot be `auth.user_claim`: {why}"),
+            format!("`{whole}` cannot be `auth.user_claim`: {why}"),
         )
         .at(self.value(path!["auth", "user_claim"]), "not a user id")
         .with_help("name the claim that identifies the user, such as `sub` (the default)");

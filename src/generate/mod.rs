@@ -394,10 +394,11 @@ pub fn generate_migrated(
     // development key pair with these `openssl genpkey` arguments.
     let first = auth.algorithms[0];
     let genpkey = first.genpkey().unwrap_or_default();
-    let dev_token = if hmac {
-        "cargo run -q -- dev-token"
-    } else {
-        "cargo run -q -- dev-token --private-key dev-key.pem"
+    // Tokens of the provider's own keys cannot be minted here.
+    let dev_token = match &auth.key {
+        Key::Secret { .. } => Some("cargo run -q -- dev-token"),
+        Key::JwksUrl { .. } | Key::Discovery { .. } => None,
+        _ => Some("cargo run -q -- dev-token --private-key dev-key.pem"),
     };
     let (jwks_url, issuer) = match &auth.key {
         Key::JwksUrl { url } => (Some(url.as_str()), None),

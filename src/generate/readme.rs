@@ -76,8 +76,14 @@ struct Row<'a> {
 }
 
 /// The session for `service`, with `dev_token` the command that mints a
-/// token (its arguments follow).
-pub fn session(service: &Service, dev_token: &str) -> Vec<Line> {
+/// token (its arguments follow); `None` when tokens come only from the
+/// identity provider, whose tokens the reader pastes.
+pub fn session(service: &Service, dev_token: Option<&str>) -> Vec<Line> {
+    // A token for `who` (`--user alice --claim org=acme`, say).
+    let mint = |var: &str, who: &str, args: &str| match dev_token {
+        Some(command) => format!("{var}=$({command} {args})"),
+        None => format!("{var}='<an access token of {who} from your identity provider>'"),
+    };
     let tenant_claims = service.tenant_claims();
     let claims = |tenant: &str| -> String {
         tenant_claims
@@ -97,9 +103,17 @@ pub fn session(service: &Service, dev_token: &str) -> Vec<Line> {
     lines.push(Line {
         comment: Some("tokens of two users, each the owner of the rows they create".into()),
         command: format!(
-            "ALICE=$({dev_token} --user alice{})\nBOB=$({dev_token} --user bob{})",
-            claims("acme"),
-            claims("globex")
+            "{}\n{}",
+            mint(
+                "ALICE",
+                "a first user",
+                &format!("--user alice{}", claims("acme"))
+            ),
+            mint(
+                "BOB",
+                "a second user",
+                &format!("--user bob{}", claims("globex"))
+            )
         ),
         status: None,
     });
@@ -201,10 +215,10 @@ pub fn session(service: &Service, dev_token: &str) -> Vec<Line> {
         let tokens: Vec<String> = roles_used
             .iter()
             .map(|role| {
-                format!(
-                    "{}=$({dev_token} --user {role}-1 --role {role}{})",
+                mint(
                     Caller::Role(role.clone()).token().trim_start_matches('$'),
-                    claims("acme")
+                    &format!("a user with the role {role}"),
+                    &format!("--user {role}-1 --role {role}{}", claims("acme")),
                 )
             })
             .collect();

@@ -346,7 +346,12 @@ fn service_changes(out: &mut Out<'_>) {
         |s| format!("{s} s"),
         &["auth", "jwt", "leeway_seconds"],
     );
-    if oa.algorithms != na.algorithms {
+    let sorted = |a: &[crate::spec::Algorithm]| {
+        let mut names: Vec<&str> = a.iter().map(|a| a.name()).collect();
+        names.sort_unstable();
+        names
+    };
+    if sorted(&oa.algorithms) != sorted(&na.algorithms) {
         let (before, after) = (oa.algorithm_names(), na.algorithm_names());
         let kind = if !oa.hmac() && na.hmac() {
             Kind::AlgorithmWeakened

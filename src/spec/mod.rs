@@ -223,13 +223,15 @@ pub fn claim_pointer(claim: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The top-level claim a claim path names: the name itself, or the one
-/// step of a pointer such as `/sub` (unescaped); `None` for a nested path.
-pub fn top_level_claim(claim: &str) -> Option<String> {
+/// The steps of a claim path: the name itself, or the unescaped steps of
+/// a pointer (`/realm_access/roles` is `realm_access`, `roles`).
+pub fn claim_steps(claim: &str) -> Vec<String> {
     match claim.strip_prefix('/') {
-        None => Some(claim.to_owned()),
-        Some(step) if !step.contains('/') => Some(step.replace("~1", "/").replace("~0", "~")),
-        Some(_) => None,
+        None => vec![claim.to_owned()],
+        Some(steps) => steps
+            .split('/')
+            .map(|s| s.replace("~1", "/").replace("~0", "~"))
+            .collect(),
     }
 }
 

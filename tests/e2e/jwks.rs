@@ -23,6 +23,21 @@ use super::tokens::Principal;
 struct Answer {
     status: u16,
     body: String,
+    /// Waited before answering (a slow provider).
+    delay: Duration,
+    /// A `location` header (a redirect).
+    location: Option<String>,
+}
+
+impl Answer {
+    fn of(body: String) -> Answer {
+        Answer {
+            status: 200,
+            body,
+            delay: Duration::ZERO,
+            location: None,
+        }
+    }
 }
 
 /// A JWKS endpoint at `http://127.0.0.1:PORT/jwks`, counting its fetches.
@@ -39,10 +54,7 @@ impl Provider {
         let addr = listener.local_addr().unwrap();
         let provider = Provider {
             addr,
-            answer: Arc::new(Mutex::new(Answer {
-                status: 200,
-                body: serde_json::to_string(keys).unwrap(),
-            })),
+            answer: Arc::new(Mutex::new(Answer::of(serde_json::to_string(keys).unwrap()))),
             hits: Arc::new(AtomicUsize::new(0)),
             stop: Arc::new(AtomicBool::new(false)),
         };
@@ -72,10 +84,25 @@ impl Provider {
     }
 
     pub fn publish(&self, keys: &JwkSet) {
-        *self.answer.lock().unwrap() = Answer {
-            status: 200,
-            body: serde_json::to_string(keys).unwrap(),
+        *self.answer.lock().unwrap() = Answer::of(serde_json::to_string(keys).unwrap());
+    }
+
+    /// A provider that answers every fetch with `body` (any text),
+    /// after `delay`, with `status` and an optional `location`.
+    pub fn hostile(
+        status: u16,
+        body: String,
+        delay: Duration,
+        location: Option<String>,
+    ) -> Provider {
+        let provider = Provider::start(&set(&[]));
+        *provider.answer.lock().unwrap() = Answer {
+            status,
+            body,
+            delay,
+            location,
         };
+        provider
     }
 
     /// Every fetch from now on answers `status`.
@@ -110,10 +137,16 @@ fn reply(stream: TcpStream, answer: &Answer) -> std::io::Result<()> {
             break;
         }
     }
+    std::thread::sleep(answer.delay);
     let mut stream = stream;
+    let location = answer
+        .location
+        .as_ref()
+        .map(|l| format!("location: {l}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
-        "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncache-control: max-age=600\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
+        "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncache-control: max-age=600\r\n{location}content-length: {}\r\nconnection: close\r\n\r\n{}",
         answer.status,
         answer.body.len(),
         answer.body
@@ -218,9 +251,10 @@ fn a_provider_rotates_its_keys_without_a_restart() {
     );
 
     // After the cooldown, a key set that also carries keys that must never
-    // verify: a shared secret, an encryption key, an `alg: none` key and a
-    // key of an algorithm the spec does not allow. Their tokens are 401,
-    // whatever `alg` they claim.
+    // verify: a shared secret, an encryption key, an `alg: none` key and
+    // keys of algorithms the spec does not allow. Their tokens are 401,
+    // whatever `alg` they claim (the HS256 and ES256 tokens are refused by
+    // the allowlist already; the others reach the key set).
     std::thread::sleep(Duration::from_secs(31));
     let secret = b"a-shared-secret-that-a-jwks-must-never-carry-0123456789";
     let oct: Jwk = serde_json::from_value(json!({
@@ -247,11 +281,11 @@ fn a_provider_rotates_its_keys_without_a_restart() {
         es.jwk,
         with(&enc.jwk, json!({ "use": "enc" })),
         with(&second.jwk, json!({ "kid": "none", "alg": "none" })),
+        // An RSA key for PS256, which the spec does not allow: an RS256
+        // token under its kid passes the allowlist and reaches the set.
+        with(&enc.jwk, json!({ "kid": "ps", "alg": "PS256" })),
     ]});
-    *provider.answer.lock().unwrap() = Answer {
-        status: 200,
-        body: document.to_string(),
-    };
+    *provider.answer.lock().unwrap() = Answer::of(document.to_string());
     let claims = server.keys.claims(&alice);
     let hs = {
         let mut header = Header::new(Algorithm::HS256);
@@ -268,6 +302,10 @@ fn a_provider_rotates_its_keys_without_a_restart() {
         (
             "a token of the `alg: none` key",
             signed(&second, Some("none")),
+        ),
+        (
+            "an RS256 token under a PS256 key's kid",
+            signed(&enc, Some("ps")),
         ),
     ];
     for (what, token) in &forged {

@@ -2058,9 +2058,9 @@ fn the_suite_catches_signature_work_on_hopeless_tokens() {
             &|dir| {
                 server::edit(
                     &dir.join("runtime/src/auth.rs"),
-                    "pub fn verify(",
+                    "pub async fn check(",
                     "self.precheck(token)?;",
-                    "",
+                    "jsonwebtoken::decode_header(token).map_err(|e| TokenError::Jwt(e.into_kind()))?;",
                 );
             },
             false,

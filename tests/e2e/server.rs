@@ -179,6 +179,9 @@ pub fn fails_closed(server: &Server) {
             vec![(key_env, "http://127.0.0.1:9/jwks".into())],
         ));
     }
+    if jwks {
+        key_sets_fail_closed(server, key_env);
+    }
     for (what, env) in cases {
         let mut cmd = Command::new(binary);
         cmd.env_remove(key_env)
@@ -231,6 +234,77 @@ pub fn fails_closed(server: &Server) {
             );
         }
     }
+}
+
+/// MISC-07: a key set that is slow, 5 MB, malformed or a redirect to
+/// another host gives no key: the server does not start, says why, within
+/// its start-up bound, and never follows the redirect.
+fn key_sets_fail_closed(server: &Server, key_env: &str) {
+    use super::jwks::{Provider, set};
+    let canary = Provider::start(&set(&[&server.keys.provider_key().jwk]));
+    let moved = canary.url().replace("127.0.0.1", "127.0.0.2");
+    let huge = format!("{{\"keys\": [], \"padding\": \"{}\"}}", "x".repeat(5 << 20));
+    let providers = [
+        (
+            "slow",
+            Provider::hostile(200, "{}".into(), Duration::from_secs(30), None),
+        ),
+        ("5 MB", Provider::hostile(200, huge, Duration::ZERO, None)),
+        (
+            "malformed",
+            Provider::hostile(200, "{\"keys\": [".into(), Duration::ZERO, None),
+        ),
+        (
+            "redirect",
+            Provider::hostile(302, String::new(), Duration::ZERO, Some(moved)),
+        ),
+    ];
+    // All at once: each takes the server's start-up bound (15 s).
+    let started = Instant::now();
+    let children: Vec<_> = providers
+        .iter()
+        .map(|(what, provider)| {
+            let log = tempfile::NamedTempFile::new().unwrap();
+            let child = Command::new(&server.binary)
+                .env(key_env, provider.url())
+                .env("BIND_ADDR", "127.0.0.1:1")
+                .env("DATABASE_URL", "sqlite::memory:")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log.reopen().unwrap())
+                .spawn()
+                .unwrap();
+            (*what, child, log)
+        })
+        .collect();
+    for (what, mut child, log) in children {
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(25) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("a {what} key set: the server neither started nor gave up within 25 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let stderr = std::fs::read_to_string(log.path()).unwrap_or_default();
+        assert!(
+            !status.success(),
+            "a {what} key set: the server must not start"
+        );
+        assert!(
+            stderr.contains("no signing key could be had from"),
+            "a {what} key set: the message says why: {stderr}"
+        );
+    }
+    assert_eq!(
+        canary.hits(),
+        0,
+        "the server followed a redirect to another host"
+    );
+    super::attacks::hit(&["MISC-07"]);
 }
 
 /// Runs the palisade binary under test with `args`, without colour.

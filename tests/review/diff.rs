@@ -452,3 +452,19 @@ fn git_revisions_are_read_with_git_show() {
         "{missing}"
     );
 }
+
+/// An allowlist is a set: its order changes nothing.
+#[test]
+fn reordered_algorithms_are_no_change() {
+    let jwks = |list: &str| {
+        edit(
+            BASE,
+            &[(
+                "algorithm: ES256, public_key_env: K",
+                &format!("algorithms: {list}, jwks_url_env: K"),
+            )],
+        )
+    };
+    let report = run(&jwks("[RS256, ES256]"), &jwks("[ES256, RS256]"));
+    assert!(report.changes.is_empty(), "{:#?}", report.changes);
+}

@@ -46,7 +46,10 @@ pub const DEFAULT_REFRESH: Duration = Duration::from_secs(600);
 /// Shortest refresh interval, whatever `max-age` says (also for `no-cache`).
 pub const MIN_REFRESH: Duration = Duration::from_secs(60);
 /// Longest refresh interval, whatever `max-age` says.
-pub const MAX_REFRESH: Duration = Duration::from_secs(24 * 3600);
+/// Longest refresh interval, whatever `max-age` says: well below
+/// [`MAX_STALE`], so that a provider that is down when a refresh is due
+/// leaves the keys in use for at least 18 more hours.
+pub const MAX_REFRESH: Duration = Duration::from_secs(6 * 3600);
 /// Wait before fetching again after a failed fetch.
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
 /// At most one fetch for unknown `kid`s in this period.
@@ -255,27 +258,22 @@ async fn get(client: &HttpsClient, url: &str) -> Result<(Bytes, Duration), Strin
         .body(Empty::new())
         .map_err(|e| e.to_string())?;
     let fetch = async {
-        let response = client
-            .request(request)
-            .await
-            .map_err(|e| format!("{url}: {}", error_chain(&e)))?;
+        let response = client.request(request).await.map_err(|e| error_chain(&e))?;
         if response.status() != StatusCode::OK {
-            return Err(format!("{url} answered {}", response.status()));
+            return Err(format!("it answered {}", response.status()));
         }
         let after = refresh_after(response.headers());
         let body = Limited::new(response.into_body(), MAX_DOCUMENT_BYTES)
             .collect()
             .await
             .map_err(|e| {
-                format!(
-                    "{url}: reading the body failed or it is over {MAX_DOCUMENT_BYTES} bytes: {e}"
-                )
+                format!("reading the body failed or it is over {MAX_DOCUMENT_BYTES} bytes: {e}")
             })?;
         Ok((body.to_bytes(), after))
     };
     tokio::time::timeout(FETCH_TIMEOUT, fetch)
         .await
-        .map_err(|_| format!("{url} did not answer within {FETCH_TIMEOUT:?}"))?
+        .map_err(|_| format!("no answer within {FETCH_TIMEOUT:?}"))?
 }
 
 /// An error and its sources, joined with `: ` (hyper's own message is
@@ -291,10 +289,12 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// The current keys and when they were fetched.
+/// The current keys, when the fetch that brought them started and when
+/// it ended.
 #[derive(Debug)]
 struct Current {
     set: Arc<KeySet>,
+    started: Instant,
     fetched: Instant,
 }
 
@@ -356,10 +356,19 @@ impl KeyCache {
                     keys: Vec::new(),
                     ignored: Vec::new(),
                 }),
+                started: Instant::now(),
                 fetched: Instant::now(),
             }),
             refetch: Mutex::new(Refetch::default()),
             fetches: watch::Sender::new(0),
+        };
+        if let Location::File(path) = &cache.location {
+            tracing::warn!(path = %path.display(), "signing keys come from a local file: for development only");
+        }
+        // A local file is there or not: no retries.
+        let patience = match cache.location {
+            Location::File(_) => Duration::ZERO,
+            _ => patience,
         };
         let deadline = Instant::now() + patience;
         let mut pause = Duration::from_millis(250);
@@ -404,7 +413,11 @@ impl KeyCache {
 
     /// Fetches the document and, when it has a usable key, makes it the
     /// current set. Returns the refresh interval the answer asks for.
+    /// A fetch that ends after a later-started one has installed its set
+    /// installs nothing (the background refresh and a refetch for an
+    /// unknown `kid` may overlap; the newer answer wins).
     pub async fn fetch(&self) -> Result<Duration, String> {
+        let started = Instant::now();
         let result = self.read().await.and_then(|(bytes, after)| {
             let set = KeySet::parse(&bytes, self.allowed)?;
             if set.keys.is_empty() {
@@ -425,10 +438,13 @@ impl KeyCache {
                 tracing::debug!(ignored = ?set.ignored, "keys of the JWKS left out");
             }
             let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
-            *current = Current {
-                set: Arc::new(set),
-                fetched: Instant::now(),
-            };
+            if current.started <= started || current.set.keys.is_empty() {
+                *current = Current {
+                    set: Arc::new(set),
+                    started,
+                    fetched: Instant::now(),
+                };
+            }
             after
         })
     }
@@ -447,7 +463,7 @@ impl KeyCache {
                     "{}/.well-known/openid-configuration",
                     issuer.trim_end_matches('/')
                 );
-                let (doc, _) = get(client, &url).await?;
+                let (doc, _) = get(client, &url).await.map_err(|e| format!("{url}: {e}"))?;
                 let doc: Value =
                     serde_json::from_slice(&doc).map_err(|e| format!("{url} is not JSON: {e}"))?;
                 // OpenID Connect Discovery 1.0, 4.3: the document's issuer
@@ -461,7 +477,9 @@ impl KeyCache {
                     .get("jwks_uri")
                     .and_then(Value::as_str)
                     .ok_or_else(|| format!("{url} has no `jwks_uri`"))?;
-                get(client, jwks).await
+                get(client, jwks)
+                    .await
+                    .map_err(|e| format!("{jwks} (its jwks_uri): {e}"))
             }
             (_, None) => Err("no HTTP client".into()),
         }
@@ -486,7 +504,8 @@ impl KeyCache {
             let mut refetch = self.refetch.lock().unwrap_or_else(|e| e.into_inner());
             if !refetch.in_flight {
                 if refetch.last.is_some_and(|t| t.elapsed() < REFETCH_COOLDOWN) {
-                    return found;
+                    // A refetch may have ended since the first look.
+                    return self.lookup(alg, kid);
                 }
                 refetch.last = Some(Instant::now());
                 refetch.in_flight = true;
@@ -847,7 +866,10 @@ woLsUNCzwr9jYwHFSdwerdZFa6KAq60zKCm7wqDSkJ9BfoRm01UepnM=
         assert!(cache.fetch().await.is_err());
         assert!(v.check(&token(&k, Some("k"))).await.is_ok());
         // Too old: refused, fail closed.
-        if let Some(long_ago) = Instant::now().checked_sub(MAX_STALE + Duration::from_secs(1)) {
+        {
+            let long_ago = Instant::now()
+                .checked_sub(MAX_STALE + Duration::from_secs(1))
+                .expect("the monotonic clock goes back a day");
             cache.current.write().unwrap().fetched = long_ago;
             assert_eq!(
                 v.check(&token(&k, Some("k"))).await.unwrap_err(),
