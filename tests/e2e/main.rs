@@ -1951,6 +1951,7 @@ fn attack_catalogue() {
         include_str!("catalogue.rs"),
         include_str!("limits.rs"),
         include_str!("tokens.rs"),
+        include_str!("server.rs"),
     ]
     .concat();
     let mut named = 0;
