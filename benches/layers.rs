@@ -54,6 +54,7 @@ static SETTINGS: Settings = Settings {
     anon_rate: Rate::new(30, 60),
     user_rate: Rate::new(1_000_000, 1),
     trust_proxy_hops: 0,
+    redis: None,
     max_body_bytes: 65_536,
     request_timeout_seconds: 10,
     header_read_timeout_seconds: 10,

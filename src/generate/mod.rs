@@ -136,6 +136,10 @@ const RUNTIME: &[(&str, &str)] = &[
         "throttle",
         include_str!("../../templates/runtime/src/throttle.rs"),
     ),
+    (
+        "throttle/redis",
+        include_str!("../../templates/runtime/src/throttle/redis.rs"),
+    ),
 ];
 
 /// The runtime crate's manifest: its `[dependencies]` are the generated
