@@ -24,7 +24,7 @@ use palisade_runtime::access::{Grants, OwnerClaim, Scope};
 use palisade_runtime::auth::{Algorithm, AuthSettings, Verifier, mint};
 use palisade_runtime::page::{self, ListRules};
 use palisade_runtime::server::{App, Operation, Settings, connect, router};
-use palisade_runtime::throttle::{DEFAULT_MAX_KEYS, Limiter as _, MemoryLimiter, Rate};
+use palisade_runtime::throttle::{DEFAULT_MAX_KEYS, MemoryLimiter, Rate};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row as _, Sqlite, SqlitePool};
 use tower::ServiceExt as _;

@@ -416,6 +416,8 @@ pub fn generate_migrated(
         hmac => hmac,
         secret_bytes => service.auth.algorithm.min_secret_bytes(),
         genpkey => genpkey,
+        redis_env => service.throttle.redis.as_ref().map(|r| r.url_env.as_str()),
+        on_error => service.throttle.redis.as_ref().map(|r| r.on_error.name()),
     };
 
     let package = ident::package(&service.name);
@@ -633,6 +635,18 @@ fn api_lib(
     };
     let (anon, user) = (rate(service.throttle.anon), rate(service.throttle.user));
     let hops = service.throttle.trust_proxy_hops;
+    let redis = match &service.throttle.redis {
+        None => quote!(None),
+        Some(r) => {
+            let url_env = &r.url_env;
+            let on_error = ident::internal(match r.on_error {
+                crate::spec::OnError::Local => "Local",
+                crate::spec::OnError::Open => "Open",
+                crate::spec::OnError::Closed => "Closed",
+            });
+            quote!(Some(::palisade_runtime::throttle::RedisSettings { url_env: #url_env, on_error: ::palisade_runtime::throttle::OnError::#on_error }))
+        }
+    };
     let max_body = service.limits.max_body_bytes as usize;
     let timeout = u64::from(service.limits.request_timeout_seconds);
     let header_timeout = u64::from(service.limits.header_read_timeout_seconds);
@@ -720,6 +734,7 @@ fn api_lib(
             anon_rate: #anon,
             user_rate: #user,
             trust_proxy_hops: #hops,
+            redis: #redis,
             max_body_bytes: #max_body,
             request_timeout_seconds: #timeout,
             header_read_timeout_seconds: #header_timeout,
