@@ -709,7 +709,7 @@ fn client_of(req: &Request) -> IpAddr {
 /// its store does not answer, `{"status": "degraded", "limiter":
 /// "local"}` (counted per replica) or `"open"` (not counted), still 200:
 /// the replica serves. Under `on_error: closed` it does not, and the
-/// answer is its 503 ([`unavailable`]).
+/// answer is its 503 with `Retry-After`.
 pub async fn health(State(app): State<App>, req: Request) -> Response {
     let key = format!("health:{}", ip_key(client_of(&req)));
     if let Err(refused) = admit(&app, &key, HEALTH_RATE, "health").await {
@@ -1084,7 +1084,7 @@ pub async fn start(
 /// The limiter `settings` declare: in this process's memory, or shared
 /// in Redis (refused when its variable is unset or not a `redis://` URL,
 /// or Redis refuses this server; see
-/// [`super::throttle::redis::RedisLimiter::connect`] for why a Redis that
+/// `throttle::redis::RedisLimiter::connect` for why a Redis that
 /// does not answer is not refused).
 async fn limiter(settings: &Settings) -> Result<Arc<dyn Limiter>, ConfigError> {
     let Some(redis) = settings.redis else {

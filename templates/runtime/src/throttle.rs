@@ -4,7 +4,7 @@
 //! Handlers never see a limiter: the server middleware asks
 //! [`Limiter::check`] (async) with a key (`user:<bucket>:<user>`,
 //! `anon:<bucket>:<ip>`, `preflight:<ip>`, `health:<ip>`) and a [`Rate`],
-//! so the shared backend ([`redis::RedisLimiter`], when the spec says
+//! so the shared backend (`redis::RedisLimiter`, when the spec says
 //! `throttle: { redis: ... }`) replaces [`MemoryLimiter`] without touching
 //! generated code, and answers with the same [`Decision`], so the
 //! rate-limit headers are the same. A check fails only when a shared
@@ -473,7 +473,7 @@ impl<C: Clock + Clone + Send + Sync + 'static> MemoryLimiter<C> {
         }
     }
 
-    fn store(&self, class: &str, rate: Rate) -> Arc<Keyed<C>> {
+    fn keyed(&self, class: &str, rate: Rate) -> Arc<Keyed<C>> {
         let found = |stores: &Stores<C>| {
             stores
                 .get(&rate)?
@@ -536,7 +536,7 @@ where
 {
     /// [`Limiter::check`] without a future: this limiter never waits.
     pub fn check(&self, key: &str, rate: Rate) -> Decision {
-        let limiter = self.store(class(key), rate);
+        let limiter = self.keyed(class(key), rate);
         match limiter.check_key(&key.to_owned()) {
             Ok(snapshot) => Decision::allow(rate, snapshot.remaining_burst_capacity()),
             Err(not_until) => Decision::refuse(rate, not_until.wait_time_from(self.clock.now())),
