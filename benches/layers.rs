@@ -24,7 +24,7 @@ use palisade_runtime::access::{Grants, OwnerClaim, Scope};
 use palisade_runtime::auth::{Algorithm, AuthSettings, KeySource, Verifier, mint};
 use palisade_runtime::page::{self, ListRules};
 use palisade_runtime::server::{App, Operation, Settings, connect, router};
-use palisade_runtime::throttle::{DEFAULT_MAX_KEYS, Limiter as _, MemoryLimiter, Rate};
+use palisade_runtime::throttle::{DEFAULT_MAX_KEYS, MemoryLimiter, Rate};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row as _, Sqlite, SqlitePool};
 use tower::ServiceExt as _;
@@ -54,6 +54,7 @@ static SETTINGS: Settings = Settings {
     anon_rate: Rate::new(30, 60),
     user_rate: Rate::new(1_000_000, 1),
     trust_proxy_hops: 0,
+    redis: None,
     max_body_bytes: 65_536,
     request_timeout_seconds: 10,
     header_read_timeout_seconds: 10,

@@ -21,7 +21,7 @@ use governor::clock::FakeRelativeClock;
 use palisade_runtime::access::{Grants, OwnerClaim};
 use palisade_runtime::auth::{Algorithm, AuthSettings, KeySource, Verifier, mint};
 use palisade_runtime::server::{App, Operation, Settings, connect, router};
-use palisade_runtime::throttle::{DEFAULT_MAX_KEYS, Decision, Limiter, MemoryLimiter, Rate};
+use palisade_runtime::throttle::{Check, DEFAULT_MAX_KEYS, Decision, Limiter, MemoryLimiter, Rate};
 use tower::ServiceExt as _;
 
 /// Resident set size in bytes (Linux). Each flood runs in a fresh process,
@@ -158,14 +158,14 @@ fn checks() {
 struct Unlimited;
 
 impl Limiter for Unlimited {
-    fn check(&self, _: &str, rate: Rate) -> Decision {
-        Decision {
+    fn check<'a>(&'a self, _: &'a str, rate: Rate) -> Check<'a> {
+        Box::pin(std::future::ready(Ok(Decision {
             allowed: true,
             limit: rate.count,
             remaining: rate.count,
             reset_seconds: 0,
             retry_after_seconds: 0,
-        }
+        })))
     }
 }
 
@@ -187,6 +187,7 @@ static SETTINGS: Settings = Settings {
     anon_rate: Rate::new(30, 60),
     user_rate: Rate::new(u32::MAX, 1),
     trust_proxy_hops: 0,
+    redis: None,
     max_body_bytes: 65_536,
     request_timeout_seconds: 10,
     header_read_timeout_seconds: 10,

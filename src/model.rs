@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{self, Algorithm, FieldType, Origin, Owner, Per, Rate, Spec, Unique};
+use crate::spec::{self, Algorithm, FieldType, OnError, Origin, Owner, Per, Rate, Spec, Unique};
 
 pub use crate::spec::Operation as OperationKind;
 
@@ -25,6 +25,8 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 4096;
 pub const DEFAULT_ANON_RATE: Rate = Rate::new(30, Per::Minute);
 pub const DEFAULT_USER_RATE: Rate = Rate::new(1000, Per::Hour);
 pub const DEFAULT_USER_CLAIM: &str = "sub";
+/// The variable of the Redis URL when `throttle.redis` names none.
+pub const DEFAULT_REDIS_URL_ENV: &str = "REDIS_URL";
 
 /// The whole service.
 #[derive(Debug, Clone, Serialize)]
@@ -163,6 +165,19 @@ pub struct Throttle {
     #[serde(serialize_with = "serialize_rate")]
     pub user: Rate,
     pub trust_proxy_hops: u8,
+    /// `Some`: every bucket is shared by the replicas in Redis; `None`:
+    /// each replica counts in its own memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<SharedLimiter>,
+}
+
+/// Buckets shared in Redis (`throttle.redis`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SharedLimiter {
+    /// The variable holding the Redis URL.
+    pub url_env: String,
+    /// What requests get while Redis does not answer.
+    pub on_error: OnError,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -585,6 +600,13 @@ pub fn lower(spec: &Spec) -> Service {
         anon: throttle_spec.anon.unwrap_or(DEFAULT_ANON_RATE),
         user: throttle_spec.user.unwrap_or(DEFAULT_USER_RATE),
         trust_proxy_hops: throttle_spec.trust_proxy_hops.unwrap_or(0),
+        redis: throttle_spec.redis.as_ref().map(|r| SharedLimiter {
+            url_env: r
+                .url_env
+                .clone()
+                .unwrap_or_else(|| DEFAULT_REDIS_URL_ENV.into()),
+            on_error: r.on_error.unwrap_or(OnError::Local),
+        }),
     };
     let limits_spec = spec.limits.clone().unwrap_or_default();
     let limits = Limits {
@@ -1130,6 +1152,30 @@ mod tests {
                 tenant: true
             }
         );
+    }
+
+    /// `throttle.redis` is the shared limiter with its defaults filled
+    /// in; without it, none.
+    #[test]
+    fn a_shared_limiter_gets_its_defaults() {
+        let fields = "resources:\n  n:\n    owner: owner_id\n    fields: { t: { type: string } }\n";
+        let m = lower_yaml(&format!("throttle: {{ redis: {{}} }}\n{fields}"));
+        assert_eq!(
+            m.throttle.redis,
+            Some(SharedLimiter {
+                url_env: "REDIS_URL".into(),
+                on_error: OnError::Local
+            })
+        );
+        let m = lower_yaml(&format!(
+            "throttle: {{ redis: {{ url_env: CACHE, on_error: closed }} }}\n{fields}"
+        ));
+        let shared = m.throttle.redis.unwrap();
+        assert_eq!(
+            (shared.url_env.as_str(), shared.on_error),
+            ("CACHE", OnError::Closed)
+        );
+        assert_eq!(lower_yaml(fields).throttle.redis, None);
     }
 
     #[test]

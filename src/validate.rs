@@ -874,6 +874,64 @@ impl<'a> Validator<'a> {
                 self.push(d);
             }
         }
+        if let Some(redis) = &throttle.redis {
+            self.redis_url_env(redis);
+        }
+    }
+
+    /// The variable of the Redis URL is its own: not one that the server
+    /// reads for something else (the database, the address, the log
+    /// filter, the JWT key), which would hand Redis a secret or the
+    /// database a Redis URL.
+    fn redis_url_env(&mut self, redis: &spec::Redis) {
+        if !self.sound(path!["throttle", "redis", "url_env"]) {
+            return;
+        }
+        let var = redis
+            .url_env
+            .as_deref()
+            .unwrap_or(crate::model::DEFAULT_REDIS_URL_ENV);
+        let mut taken: Vec<(&str, &str)> = vec![
+            ("DATABASE_URL", "the database URL"),
+            ("BIND_ADDR", "the listening address"),
+            ("RUST_LOG", "the log filter"),
+        ];
+        if let Some(auth) = &self.spec.auth {
+            let keys = [
+                ("secret_env", &auth.jwt.secret_env, "the JWT secret"),
+                (
+                    "public_key_env",
+                    &auth.jwt.public_key_env,
+                    "the JWT public key",
+                ),
+            ];
+            for (key, value, what) in keys {
+                if let Some(env) = value.as_deref() {
+                    if self.sound(path!["auth", "jwt", key]) {
+                        taken.push((env, what));
+                    }
+                }
+            }
+        }
+        let Some((_, what)) = taken.iter().find(|(name, _)| *name == var) else {
+            return;
+        };
+        let at = if redis.url_env.is_some() {
+            self.value(path!["throttle", "redis", "url_env"])
+        } else {
+            self.key(path!["throttle", "redis"])
+        };
+        let d = Diagnostic::error(
+            Code::ReservedName,
+            format!("`{var}` already holds {what}; the Redis URL needs a variable of its own"),
+        )
+        .at(at, "used for something else")
+        .with_help(if var == crate::model::DEFAULT_REDIS_URL_ENV {
+            "name another variable in `throttle.redis.url_env`".to_string()
+        } else {
+            format!("use `url_env: {}`", crate::model::DEFAULT_REDIS_URL_ENV)
+        });
+        self.push(d);
     }
 
     fn limits(&mut self) {

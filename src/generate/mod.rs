@@ -136,6 +136,10 @@ const RUNTIME: &[(&str, &str)] = &[
         "throttle",
         include_str!("../../templates/runtime/src/throttle.rs"),
     ),
+    (
+        "throttle/redis",
+        include_str!("../../templates/runtime/src/throttle/redis.rs"),
+    ),
 ];
 
 /// The runtime crate's manifest: its `[dependencies]` are the generated
@@ -335,6 +339,23 @@ fn render(env: &Environment<'_>, name: &str, ctx: minijinja::Value) -> String {
         .expect("project templates render")
 }
 
+/// The runtime's optional features the spec needs (`features`, for the API
+/// crate's manifest) and why (`features_why`): the JWKS key cache when keys
+/// come from a key set, the Redis client when limits are shared.
+fn runtime_features(service: &Service) -> (Vec<&'static str>, String) {
+    let mut features = Vec::new();
+    let mut why = Vec::new();
+    if service.auth.key.is_jwks() {
+        features.push("jwks");
+        why.push("its JWKS key cache (keys come from an identity provider's key set)");
+    }
+    if service.throttle.redis.is_some() {
+        features.push("redis");
+        why.push("its Redis client (rate limits are shared in Redis)");
+    }
+    (features, why.join(" and\n# "))
+}
+
 /// The runtime crate's version (`runtime/Cargo.toml`), which the generated
 /// API crate requires exactly.
 pub fn runtime_version() -> &'static str {
@@ -419,6 +440,8 @@ pub fn generate_migrated(
         jwks => auth.key.is_jwks(),
         secret_bytes => first.min_secret_bytes(),
         genpkey => genpkey,
+        redis_env => service.throttle.redis.as_ref().map(|r| r.url_env.as_str()),
+        on_error => service.throttle.redis.as_ref().map(|r| r.on_error.name()),
     };
 
     let package = ident::package(&service.name);
@@ -442,12 +465,13 @@ pub fn generate_migrated(
     if let Some(lock) = lock_file(&package) {
         project.user("Cargo.lock", lock);
     }
+    let (features, features_why) = runtime_features(service);
     project.generated(
         "api/Cargo.toml",
         render(
             &env,
             "api-Cargo.toml",
-            context! { dependencies => api_dependencies(), ..workspace.clone() },
+            context! { dependencies => api_dependencies(), features => features, features_why => features_why, ..workspace.clone() },
         ),
     );
     project.generated(
@@ -642,6 +666,18 @@ fn api_lib(
     };
     let (anon, user) = (rate(service.throttle.anon), rate(service.throttle.user));
     let hops = service.throttle.trust_proxy_hops;
+    let redis = match &service.throttle.redis {
+        None => quote!(None),
+        Some(r) => {
+            let url_env = &r.url_env;
+            let on_error = ident::internal(match r.on_error {
+                crate::spec::OnError::Local => "Local",
+                crate::spec::OnError::Open => "Open",
+                crate::spec::OnError::Closed => "Closed",
+            });
+            quote!(Some(::palisade_runtime::throttle::RedisSettings { url_env: #url_env, on_error: ::palisade_runtime::throttle::OnError::#on_error }))
+        }
+    };
     let max_body = service.limits.max_body_bytes as usize;
     let timeout = u64::from(service.limits.request_timeout_seconds);
     let header_timeout = u64::from(service.limits.header_read_timeout_seconds);
@@ -729,6 +765,7 @@ fn api_lib(
             anon_rate: #anon,
             user_rate: #user,
             trust_proxy_hops: #hops,
+            redis: #redis,
             max_body_bytes: #max_body,
             request_timeout_seconds: #timeout,
             header_read_timeout_seconds: #header_timeout,

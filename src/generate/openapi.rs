@@ -94,6 +94,11 @@ impl serde::Serialize for Paths<'_> {
                 map.serialize_entry(path, item)?;
             }
         }
+        let unavailable = if limiter_closed(self.0) {
+            "The database, or the rate limiter's Redis (`on_error: closed`), does not answer"
+        } else {
+            "The database does not answer"
+        };
         map.serialize_entry(
             "/health",
             &json!({ "get": {
@@ -102,7 +107,7 @@ impl serde::Serialize for Paths<'_> {
                 "security": [],
                 "responses": {
                     "200": { "description": "The server and its database answer", "content": { "application/json": { "schema": { "type": "object" } } } },
-                    "503": problem_response("The database does not answer")
+                    "503": problem_response(unavailable)
                 }
             }}),
         )?;
@@ -511,10 +516,27 @@ fn operation(
         "headers": { "Retry-After": { "schema": { "type": "integer" } } },
         "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
     }));
+    if limiter_closed(service) {
+        responses.insert("503".into(), json!({
+            "description": "The rate limiter's Redis does not answer (`on_error: closed`); retry after `Retry-After` seconds",
+            "headers": { "Retry-After": { "schema": { "type": "integer" } } },
+            "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
+        }));
+    }
     let mut sorted: Vec<(String, Value)> = responses.into_iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     op["responses"] = Value::Object(sorted.into_iter().collect());
     op
+}
+
+/// Whether a request the limiter cannot count is refused with 503: the
+/// spec shares limits in Redis with `on_error: closed`.
+fn limiter_closed(service: &Service) -> bool {
+    service
+        .throttle
+        .redis
+        .as_ref()
+        .is_some_and(|r| r.on_error == crate::spec::OnError::Closed)
 }
 
 #[cfg(test)]

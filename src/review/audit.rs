@@ -74,6 +74,20 @@ pub struct ThrottleSummary {
     pub anon: String,
     pub user: String,
     pub trust_proxy_hops: u8,
+    /// Set when every replica shares the buckets in Redis; absent, each
+    /// replica counts on its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared: Option<SharedSummary>,
+}
+
+/// The limiter shared in Redis.
+#[derive(Debug, Clone, Serialize)]
+pub struct SharedSummary {
+    pub store: &'static str,
+    /// The variable holding the URL.
+    pub url_env: String,
+    /// `local`, `open` or `closed`.
+    pub on_error: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -150,6 +164,11 @@ fn service_summary(service: &model::Service) -> ServiceSummary {
             anon: service.throttle.anon.to_string(),
             user: service.throttle.user.to_string(),
             trust_proxy_hops: service.throttle.trust_proxy_hops,
+            shared: service.throttle.redis.as_ref().map(|r| SharedSummary {
+                store: "redis",
+                url_env: r.url_env.clone(),
+                on_error: r.on_error.name(),
+            }),
         },
         limits: LimitsSummary {
             max_body: size_text(service.limits.max_body_bytes),
@@ -263,7 +282,7 @@ fn service_lines(s: &ServiceSummary) -> Vec<(&'static str, String)> {
         ),
     };
     let t = &s.throttle;
-    let throttle = format!(
+    let mut throttle = format!(
         "{} per IP (anonymous and failed authentication), {} per user; {}",
         t.anon,
         t.user,
@@ -277,6 +296,17 @@ fn service_lines(s: &ServiceSummary) -> Vec<(&'static str, String)> {
             )
         }
     );
+    if let Some(shared) = &t.shared {
+        let down = match shared.on_error {
+            "local" => "counted per replica",
+            "open" => "not limited",
+            _ => "refused with 503",
+        };
+        throttle.push_str(&format!(
+            "; shared by every replica in Redis ({}; while it is down, requests are {down})",
+            shared.url_env
+        ));
+    }
     let l = &s.limits;
     let limits = format!(
         "body {}, pages of {} (at most {}), timeout {} s",

@@ -103,6 +103,11 @@ kinds! {
     RolesClaimChanged => "roles-claim-changed", Widening, RolesClaimChanged;
     ProxyHopsRaised => "proxy-hops-raised", Widening, ProxyHopsLowered;
     ProxyHopsLowered => "proxy-hops-lowered", Narrowing, ProxyHopsRaised;
+    LimiterUnshared => "limiter-unshared", Widening, LimiterShared;
+    LimiterShared => "limiter-shared", Narrowing, LimiterUnshared;
+    LimiterFallbackLoosened => "limiter-fallback-loosened", Widening, LimiterFallbackTightened;
+    LimiterFallbackTightened => "limiter-fallback-tightened", Narrowing, LimiterFallbackLoosened;
+    LimiterStoreMoved => "limiter-store-moved", Neutral, LimiterStoreMoved;
     AlgorithmChanged => "algorithm-changed", Neutral, AlgorithmChanged;
     KeySourceChanged => "key-source-changed", Neutral, KeySourceChanged;
     CorsMaxAgeChanged => "cors-max-age-changed", Neutral, CorsMaxAgeChanged;
@@ -299,6 +304,86 @@ fn number_change<T: Ord + Copy>(
     );
 }
 
+/// How permissive a limiter is while its store is down: a limiter in
+/// memory never loses its store, so it ranks like `local` (it always
+/// counts, per replica).
+fn fallback_rank(shared: Option<&model::SharedLimiter>) -> (u8, &'static str) {
+    match shared.map(|s| s.on_error) {
+        Some(spec::OnError::Closed) => (0, "refused with 503"),
+        None | Some(spec::OnError::Local) => (1, "counted per replica"),
+        Some(spec::OnError::Open) => (2, "not limited"),
+    }
+}
+
+/// The limiter's store (each replica's memory, or Redis shared by all)
+/// and what it does while Redis is down (`on_error`).
+fn limiter_changes(
+    out: &mut Out<'_>,
+    old: Option<&model::SharedLimiter>,
+    new: Option<&model::SharedLimiter>,
+) {
+    let at_redis: &[&str] = &["throttle", "redis"];
+    match (old, new) {
+        (None, Some(n)) => out.push(
+            Kind::LimiterShared,
+            "throttle.redis",
+            format!(
+                "rate limits are shared by every replica in Redis (`{}`) instead of counted by each",
+                n.url_env
+            ),
+            Some("per replica".into()),
+            Some("shared".into()),
+            At::New(at_redis),
+        ),
+        (Some(o), None) => out.push(
+            Kind::LimiterUnshared,
+            "throttle.redis",
+            format!(
+                "each replica counts rate limits on its own instead of sharing them in Redis (`{}`): \
+                 N replicas allow N times each rate",
+                o.url_env
+            ),
+            Some("shared".into()),
+            Some("per replica".into()),
+            At::Old(at_redis),
+        ),
+        (Some(o), Some(n)) if o.url_env != n.url_env => out.push(
+            Kind::LimiterStoreMoved,
+            "throttle.redis.url_env",
+            format!(
+                "the Redis URL is read from `{}` instead of `{}`",
+                n.url_env, o.url_env
+            ),
+            Some(o.url_env.clone()),
+            Some(n.url_env.clone()),
+            At::New(&["throttle", "redis", "url_env"]),
+        ),
+        _ => {}
+    }
+    let ((before, was), (after, is)) = (fallback_rank(old), fallback_rank(new));
+    if before == after {
+        return;
+    }
+    let kind = if after > before {
+        Kind::LimiterFallbackLoosened
+    } else {
+        Kind::LimiterFallbackTightened
+    };
+    let at = if new.is_some() {
+        At::New(&["throttle", "redis", "on_error"])
+    } else {
+        At::Old(&["throttle", "redis", "on_error"])
+    };
+    out.push(
+        kind,
+        "throttle.redis.on_error",
+        format!("while Redis does not answer, requests are {is} instead of {was}"),
+        Some(was.into()),
+        Some(is.into()),
+        at,
+    );
+}
+
 /// A claim check (issuer, audience) before and after.
 fn check_change(out: &mut Out<'_>, key: &str, old: &Option<String>, new: &Option<String>) {
     let subject = format!("auth.jwt.{key}");
@@ -477,6 +562,7 @@ fn service_changes(out: &mut Out<'_>) {
         |n| n.to_string(),
         &["throttle", "trust_proxy_hops"],
     );
+    limiter_changes(out, ot.redis.as_ref(), nt.redis.as_ref());
     let (ol, nl) = (&old.limits, &new.limits);
     let limit = (Kind::LimitRaised, Kind::LimitLowered);
     number_change(

@@ -150,6 +150,9 @@ rules! {
     TrustedProxyHops => "trusted-proxy-hops", Low, "X-Forwarded-For trusted",
         why: "client IPs (and so anonymous rate limits) come from X-Forwarded-For; deployed without exactly that many proxies in front, clients spoof their IP and evade the limits",
         fix: "keep `trust_proxy_hops` equal to the number of proxies that always sit in front, or set it to 0";
+    LimiterFailsOpen => "limiter-fails-open", Medium, "rate limits off while Redis is down",
+        why: "with `on_error: open` every request is allowed while the limiter's Redis does not answer: an outage of Redis, or anyone who can make it slow, lifts every per-IP and per-user limit, brute-force protection included",
+        fix: "use `on_error: local` (each replica keeps counting on its own) or `closed` (503 while Redis is down); accept it in `audit.allow` only when availability matters more than the limits";
     UnknownAuditCode => "unknown-audit-code", Medium, "unknown code in allow",
         why: "an `allow` entry that names no finding code silences nothing, so the finding it meant to accept is still reported (and a typo hides that)",
         fix: "use the code that `palisade audit` shows in brackets for the finding, or remove the entry";
@@ -193,6 +196,7 @@ impl Rule {
                 | Rule::LargePageLimit
                 | Rule::LongRequestTimeout
                 | Rule::TrustedProxyHops
+                | Rule::LimiterFailsOpen
         )
     }
 
@@ -413,6 +417,20 @@ fn evaluate(service: &model::Service, at: &Locator<'_>) -> Vec<Raw> {
                 } else {
                     "ies"
                 }
+            ),
+        ));
+    }
+    if let Some(shared) = throttle
+        .redis
+        .as_ref()
+        .filter(|r| r.on_error == spec::OnError::Open)
+    {
+        out.push(Raw::new(
+            Rule::LimiterFailsOpen,
+            at.key_span(&["throttle", "redis", "on_error"]),
+            format!(
+                "every request is allowed without limits while the Redis in `{}` does not answer",
+                shared.url_env
             ),
         ));
     }

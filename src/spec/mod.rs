@@ -337,6 +337,50 @@ pub struct Throttle {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(max = MAX_TRUST_PROXY_HOPS))]
     pub trust_proxy_hops: Option<u8>,
+    /// Share every bucket between the replicas of the service in one
+    /// Redis (GCRA on Redis's clock). Omitted: each replica counts in its
+    /// own memory, so N replicas allow N times the rates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<Redis>,
+}
+
+/// Rate limits shared in Redis.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Redis {
+    /// The environment variable holding the Redis URL, `redis://` or
+    /// `rediss://` for TLS (default `REDIS_URL`); the server refuses to
+    /// start without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = ENV_NAME_PATTERN))]
+    pub url_env: Option<String>,
+    /// What requests get while Redis does not answer within 100 ms:
+    /// `local` (default) counts them in each replica's memory, `open`
+    /// allows them, `closed` refuses them with 503.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_error: Option<OnError>,
+}
+
+/// What a shared limiter does while its store does not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Count in each replica's memory (limits per replica), and log it.
+    Local,
+    /// Allow every request: no limit at all while Redis is down.
+    Open,
+    /// Refuse every counted request with 503 and `Retry-After`.
+    Closed,
+}
+
+impl OnError {
+    pub fn name(self) -> &'static str {
+        match self {
+            OnError::Local => "local",
+            OnError::Open => "open",
+            OnError::Closed => "closed",
+        }
+    }
 }
 
 /// Bounds that keep one client from exhausting the server.

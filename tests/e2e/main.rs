@@ -24,6 +24,7 @@ mod jwks;
 mod layout;
 mod limits;
 mod readme;
+mod replicas;
 mod server;
 mod tokens;
 mod upgrade;
@@ -1669,6 +1670,13 @@ fn keywords() {
 /// Issue 13: a project its team grew (a dependency, routes of its own, a
 /// hook using the dependency) survives a regeneration after a spec change
 /// and serves all of it.
+/// Two replicas on one Redis share every bucket; with Redis stopped they
+/// go on per replica (`tests/e2e/replicas.rs`).
+#[test]
+fn two_replicas_on_one_redis_share_each_bucket() {
+    replicas::two_replicas_share_each_bucket();
+}
+
 #[test]
 fn a_team_grows_its_service() {
     layout::team_grows_its_service();

@@ -213,7 +213,42 @@ fn cases() -> Vec<Case> {
             Kind::ProxyHopsRaised,
             &[("trust_proxy_hops: 0", "trust_proxy_hops: 1")],
         ),
+        case(
+            Kind::LimiterShared,
+            &[("trust_proxy_hops: 0 }", "trust_proxy_hops: 0, redis: {} }")],
+        ),
+        Case {
+            kind: Kind::LimiterFallbackLoosened,
+            old: edit(
+                BASE,
+                &[(
+                    "trust_proxy_hops: 0 }",
+                    "trust_proxy_hops: 0, redis: { on_error: closed } }",
+                )],
+            ),
+            new: edit(
+                BASE,
+                &[(
+                    "trust_proxy_hops: 0 }",
+                    "trust_proxy_hops: 0, redis: { on_error: local } }",
+                )],
+            ),
+        },
         // Neutral changes.
+        Case {
+            kind: Kind::LimiterStoreMoved,
+            old: edit(
+                BASE,
+                &[("trust_proxy_hops: 0 }", "trust_proxy_hops: 0, redis: {} }")],
+            ),
+            new: edit(
+                BASE,
+                &[(
+                    "trust_proxy_hops: 0 }",
+                    "trust_proxy_hops: 0, redis: { url_env: CACHE_URL } }",
+                )],
+            ),
+        },
         case(
             Kind::AlgorithmChanged,
             &[("algorithm: ES256", "algorithm: EdDSA")],

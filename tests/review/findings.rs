@@ -263,6 +263,12 @@ fn cases() -> Vec<Case> {
             spec(AUTH, "throttle: { trust_proxy_hops: 0 }\n", NOTE),
         ),
         case(
+            "limiter-fails-open",
+            spec(AUTH, "throttle: { redis: { on_error: open } }\n", NOTE),
+            "on_error",
+            spec(AUTH, "throttle: { redis: { on_error: local } }\n", NOTE),
+        ),
+        case(
             "unknown-audit-code",
             spec(
                 AUTH,

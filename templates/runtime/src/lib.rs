@@ -22,9 +22,10 @@
 //!   middleware stack (request id, tracing, timeout, body limit, CORS,
 //!   security headers, the guard of each operation), migrations, serving
 //!   and graceful shutdown;
-//! - [`throttle`]: the [`throttle::Limiter`] trait, the GCRA
-//!   [`throttle::MemoryLimiter`] with bounded memory, and the client
-//!   address rule (`trust_proxy_hops`);
+//! - [`throttle`]: the async [`throttle::Limiter`] trait, the GCRA
+//!   [`throttle::MemoryLimiter`] with bounded memory, the Redis limiter
+//!   that replicas share (`throttle::redis`, feature `redis`), and the
+//!   client address rule (`trust_proxy_hops`);
 //! - [`auth`]: bearer JWT verification closing jsonwebtoken's default
 //!   gaps (pinned algorithm, `exp` required, `nbf`, `iss`/`aud`, leeway,
 //!   an access token's `typ`);

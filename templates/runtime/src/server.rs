@@ -42,7 +42,8 @@ use super::body::BodyLimit;
 use super::config::{self, Config, ConfigError};
 use super::problem::Problem;
 use super::throttle::{
-    DEFAULT_MAX_KEYS, Decision, Limiter, MemoryLimiter, Rate, client_ip, ip_key, spawn_housekeeping,
+    DEFAULT_MAX_KEYS, Decision, Limiter, MemoryLimiter, OnError, Rate, RedisSettings, Store,
+    Unavailable, client_ip, ip_key, spawn_housekeeping,
 };
 
 /// The spec's service-wide settings, as a `static` of the generated code.
@@ -59,6 +60,9 @@ pub struct Settings {
     pub user_rate: Rate,
     /// Proxies in front of the server whose `X-Forwarded-For` is trusted.
     pub trust_proxy_hops: u8,
+    /// `Some`: every bucket is shared by the replicas in Redis
+    /// ([`RedisSettings`]); `None`: counted in this process's memory.
+    pub redis: Option<RedisSettings>,
     pub max_body_bytes: usize,
     pub request_timeout_seconds: u64,
     /// Time a client has to send a whole request head: from the
@@ -327,18 +331,24 @@ where
             };
             let throttle = op.throttle_in(app.settings);
             let bucket = throttle.bucket;
-            let (decision, rate) = limit(
-                &app,
+            let (key, rate) = bucket_key(
                 &req,
                 &caller,
                 bucket,
                 throttle.user_rate,
                 throttle.anon_rate,
             );
-            if !decision.allowed {
-                tracing::info!(operation = op.name, "throttled");
-                return Ok(throttled(&decision, bucket, rate));
-            }
+            let decision = match admit(&app, &key, rate, bucket).await {
+                Ok(decision) => decision,
+                Err(refused) => {
+                    tracing::info!(
+                        operation = op.name,
+                        status = refused.status().as_u16(),
+                        "throttled"
+                    );
+                    return Ok(refused);
+                }
+            };
             let mut res = match authorize(&caller, &op.grants, op.owner) {
                 Ok(reach) => {
                     let access = Access::new(caller, reach, app.db.clone());
@@ -355,18 +365,16 @@ where
     }
 }
 
-/// Counts one request of `caller` against `bucket`: per user for a
-/// signed-in caller, per client address for an anonymous one. The
-/// decision and the rate it was taken under ([`throttled`] answers a
-/// refusal).
-pub(crate) fn limit(
-    app: &App,
+/// The key and rate `caller` is counted under in `bucket` ([`admit`]
+/// counts it): per user for a signed-in caller, per client address for
+/// an anonymous one.
+pub(crate) fn bucket_key(
     req: &Request,
     caller: &Caller,
     bucket: &str,
     user_rate: Rate,
     anon_rate: Rate,
-) -> (Decision, Rate) {
+) -> (String, Rate) {
     let (key, rate) = match caller {
         Caller::User(p) => (format!("user:{bucket}:{}", p.user), user_rate),
         Caller::Anonymous => {
@@ -377,7 +385,40 @@ pub(crate) fn limit(
             (format!("anon:{bucket}:{}", ip_key(ip)), anon_rate)
         }
     };
-    (app.limiter.check(&key, rate), rate)
+    (key, rate)
+}
+
+/// Counts one request for `key` against `rate` (the bucket `bucket`):
+/// the decision, whose headers go on the response, or the response that
+/// refuses the request: 429 when the bucket is empty ([`throttled`]), 503
+/// when the shared store is down under `on_error: closed`
+/// ([`unavailable`]).
+pub(crate) async fn admit(
+    app: &App,
+    key: &str,
+    rate: Rate,
+    bucket: &str,
+) -> Result<Decision, Response> {
+    match app.limiter.check(key, rate).await {
+        Ok(d) if d.allowed => Ok(d),
+        Ok(d) => Err(throttled(&d, bucket, rate)),
+        Err(u) => Err(unavailable(u)),
+    }
+}
+
+/// The 503 of a request the limiter could not count: its shared store is
+/// down and the spec says `on_error: closed` (the contract's one
+/// documented 5xx), with `Retry-After`.
+pub(crate) fn unavailable(u: Unavailable) -> Response {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the rate limiter is unavailable; retry later",
+    )
+    .with_header(
+        header::RETRY_AFTER,
+        HeaderValue::from(u.retry_after_seconds.max(1)),
+    )
+    .into_response()
 }
 
 /// Extracts what the guard decided; 500 if the route has no guard.
@@ -415,14 +456,10 @@ pub async fn authenticate(State(app): State<App>, mut req: Request, next: Next) 
                 .extensions()
                 .get::<ClientIp>()
                 .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0);
-            let rate = app.settings.anon_rate;
-            let d = app
-                .limiter
-                .check(&format!("anon:default:{}", ip_key(ip)), rate);
-            if d.allowed {
-                problem.into_response()
-            } else {
-                throttled(&d, "default", rate)
+            let key = format!("anon:default:{}", ip_key(ip));
+            match admit(&app, &key, app.settings.anon_rate, "default").await {
+                Ok(_) => problem.into_response(),
+                Err(refused) => refused,
             }
         }
     }
@@ -607,7 +644,7 @@ pub async fn cors_only_for_allowed(req: Request, next: Next) -> Response {
 /// 404 for unknown paths (the router's fallback). Counted against the
 /// caller's `default` bucket like any call, so probing paths is throttled.
 pub async fn not_found(State(app): State<App>, req: Request) -> Response {
-    unrouted(&app, &req, Problem::not_found())
+    unrouted(&app, req, Problem::not_found()).await
 }
 
 /// 405 for a method the path does not declare (axum adds `Allow`).
@@ -616,14 +653,15 @@ pub async fn not_found(State(app): State<App>, req: Request) -> Response {
 pub async fn method_not_allowed(State(app): State<App>, req: Request) -> Response {
     unrouted(
         &app,
-        &req,
+        req,
         Problem::for_status(StatusCode::METHOD_NOT_ALLOWED),
     )
+    .await
 }
 
 /// `problem`, once the caller's `default` bucket (its user, or its
 /// address when anonymous) has paid for the request; 429 when it is empty.
-fn unrouted(app: &App, req: &Request, problem: Problem) -> Response {
+async fn unrouted(app: &App, req: Request, problem: Problem) -> Response {
     let (key, rate) = match req.extensions().get::<Caller>() {
         Some(Caller::User(p)) => (format!("user:default:{}", p.user), app.settings.user_rate),
         _ => {
@@ -637,10 +675,10 @@ fn unrouted(app: &App, req: &Request, problem: Problem) -> Response {
             )
         }
     };
-    let decision = app.limiter.check(&key, rate);
-    if !decision.allowed {
-        return throttled(&decision, "default", rate);
-    }
+    let decision = match admit(app, &key, rate, "default").await {
+        Ok(d) => d,
+        Err(refused) => return refused,
+    };
     let mut res = problem.into_response();
     for (name, value) in decision.headers("default", rate) {
         res.headers_mut().insert(name, value);
@@ -666,22 +704,37 @@ fn client_of(req: &Request) -> IpAddr {
 
 /// `GET /health`: 200 when the database answers, else 503; the answer is
 /// at most [`HEALTH_TTL`] old ([`Db::healthy`]), and each address has a
-/// bucket of [`HEALTH_RATE`] for it.
+/// bucket of [`HEALTH_RATE`] for it. A limiter that shares its buckets
+/// says where they are: `{"status": "ok", "limiter": "shared"}`; while
+/// its store does not answer, `{"status": "degraded", "limiter":
+/// "local"}` (counted per replica) or `"open"` (not counted), still 200:
+/// the replica serves. Under `on_error: closed` it does not, and the
+/// answer is its 503 with `Retry-After`.
 pub async fn health(State(app): State<App>, req: Request) -> Response {
     let key = format!("health:{}", ip_key(client_of(&req)));
-    let d = app.limiter.check(&key, HEALTH_RATE);
-    if !d.allowed {
-        return throttled(&d, "health", HEALTH_RATE);
+    if let Err(refused) = admit(&app, &key, HEALTH_RATE, "health").await {
+        return refused;
     }
-    if app.db.healthy().await {
-        super::body::reply(StatusCode::OK, &serde_json::json!({"status": "ok"}))
-    } else {
-        Problem::new(
+    if !app.db.healthy().await {
+        return Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the database is unavailable",
         )
-        .into_response()
+        .into_response();
     }
+    let body = match app.limiter.store() {
+        Store::Memory => serde_json::json!({"status": "ok"}),
+        Store::Shared => serde_json::json!({"status": "ok", "limiter": "shared"}),
+        Store::Unreachable(OnError::Closed) => {
+            return unavailable(Unavailable {
+                retry_after_seconds: 1,
+            });
+        }
+        Store::Unreachable(on_error) => {
+            serde_json::json!({"status": "degraded", "limiter": on_error.name()})
+        }
+    };
+    super::body::reply(StatusCode::OK, &body)
 }
 
 /// Outside the CORS layer, which answers every `OPTIONS` itself: each
@@ -692,10 +745,9 @@ pub async fn throttle_preflights(State(app): State<App>, req: Request, next: Nex
         return next.run(req).await;
     }
     let key = format!("preflight:{}", ip_key(client_of(&req)));
-    let d = app.limiter.check(&key, PREFLIGHT_RATE);
-    if !d.allowed {
+    if let Err(refused) = admit(&app, &key, PREFLIGHT_RATE, "preflight").await {
         tracing::info!("preflight throttled");
-        return throttled(&d, "preflight", PREFLIGHT_RATE);
+        return refused;
     }
     next.run(req).await
 }
@@ -1012,12 +1064,12 @@ pub async fn start(
 ) -> Result<(App, SocketAddr), ConfigError> {
     let config = Config::from_env(&settings.auth, settings.default_database_url)?;
     let verifier = config::verifier(settings.auth, &config.key).await?;
+    let limiter = limiter(settings).await?;
     let db = connect(&config.database_url).await?;
     migrate(&db.write, migrations).await?;
     if !config.database_url.contains(":memory:") && !config.database_url.contains("mode=memory") {
         spawn_checkpoints(db.write.clone(), CHECKPOINT_EVERY);
     }
-    let limiter: Arc<dyn Limiter> = Arc::new(MemoryLimiter::new(DEFAULT_MAX_KEYS));
     spawn_housekeeping(limiter.clone(), Duration::from_secs(30));
     let app = App {
         db,
@@ -1027,6 +1079,34 @@ pub async fn start(
         hooks,
     };
     Ok((app, config.bind_addr))
+}
+
+/// The limiter `settings` declare: in this process's memory, or shared
+/// in Redis (refused when its variable is unset or not a `redis://` URL,
+/// or Redis refuses this server; see
+/// `throttle::redis::RedisLimiter::connect` for why a Redis that
+/// does not answer is not refused).
+async fn limiter(settings: &Settings) -> Result<Arc<dyn Limiter>, ConfigError> {
+    let Some(redis) = settings.redis else {
+        return Ok(Arc::new(MemoryLimiter::new(DEFAULT_MAX_KEYS)));
+    };
+    let url = redis.url(super::config::var)?;
+    #[cfg(feature = "redis")]
+    {
+        let shared =
+            super::throttle::redis::RedisLimiter::connect(redis, settings.service, &url).await?;
+        Ok(Arc::new(shared))
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = url;
+        Err(ConfigError::Invalid {
+            var: redis.url_env,
+            reason: "this build has no Redis client: palisade-runtime's `redis` feature is off \
+                     (`palisade generate` turns it on in the API crate when the spec names Redis)"
+                .into(),
+        })
+    }
 }
 
 /// Serves until Ctrl-C or SIGTERM, then drains in-flight requests and
@@ -1519,6 +1599,7 @@ mod tests {
             anon_rate: ANON,
             user_rate: USER,
             trust_proxy_hops: 0,
+            redis: None,
             max_body_bytes: 256,
             request_timeout_seconds: timeout,
             header_read_timeout_seconds: 10,
@@ -1575,12 +1656,20 @@ mod tests {
     }
 
     async fn app(cors: Option<CorsSettings>, timeout: u64) -> Router {
+        app_with(cors, timeout, Arc::new(MemoryLimiter::new(1000))).await
+    }
+
+    async fn app_with(
+        cors: Option<CorsSettings>,
+        timeout: u64,
+        limiter: Arc<dyn Limiter>,
+    ) -> Router {
         let settings = settings(cors, timeout);
         let db = connect("sqlite::memory:").await.unwrap();
         let app = App {
             db,
             verifier: Arc::new(Verifier::new(settings.auth, SECRET).unwrap()),
-            limiter: Arc::new(MemoryLimiter::new(1000)),
+            limiter,
             settings,
             hooks: Arc::new(()),
         };
@@ -1965,6 +2054,86 @@ mod tests {
         )
         .await;
         assert_eq!(s, StatusCode::OK);
+    }
+
+    /// Redis stopped under each `on_error`, over HTTP: `local` serves
+    /// and limits per replica (429, never 5xx) and `/health` says
+    /// `degraded`, still 200; `open` serves; `closed` answers every
+    /// counted request, `/health` included, 503 problem+json with
+    /// `Retry-After`.
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn a_stopped_redis_over_http() {
+        use super::super::throttle::redis::tests::{PrivateRedis, unchecked};
+        let test = "a_stopped_redis_over_http";
+        let Some(mut redis) = PrivateRedis::start(test) else {
+            return;
+        };
+        let open_for = Duration::from_secs(30);
+        let mut routers = Vec::new();
+        for on_error in [OnError::Local, OnError::Open, OnError::Closed] {
+            let limiter = Arc::new(unchecked(&redis.url(), on_error, open_for));
+            routers.push((on_error, app_with(None, 10, limiter).await));
+        }
+        let alice = format!("Bearer {}", token("alice", &[]));
+        for (on_error, r) in &routers {
+            let (s, _, body) = send(r, req("GET", "/health", &[], "")).await;
+            assert_eq!(s, StatusCode::OK, "{on_error:?}");
+            assert_eq!(
+                body,
+                serde_json::json!({"status": "ok", "limiter": "shared"})
+            );
+            let (s, h, _) = send(r, req("GET", "/items", &[("authorization", &alice)], "")).await;
+            assert_eq!(s, StatusCode::OK);
+            assert!(h.contains_key("ratelimit"), "{on_error:?}");
+        }
+        redis.stop();
+        for (on_error, r) in &routers {
+            let client = Ipv4Addr::new(198, 51, 100, 7);
+            let statuses: Vec<u16> = {
+                let mut out = Vec::new();
+                for _ in 0..(ANON.count + 2) {
+                    let (s, h, body) = send(r, req_from(client, "GET", "/public", &[], "")).await;
+                    if s.is_server_error() {
+                        assert_eq!(body["status"], 503, "{body}");
+                        assert!(h.contains_key("retry-after"), "{h:?}");
+                        assert_eq!(h["content-type"], "application/problem+json");
+                    }
+                    out.push(s.as_u16());
+                }
+                out
+            };
+            let (health, _, body) = send(r, req("GET", "/health", &[], "")).await;
+            match on_error {
+                OnError::Local => {
+                    assert_eq!(
+                        statuses,
+                        [200, 200, 200, 429, 429],
+                        "per replica, never 5xx"
+                    );
+                    assert_eq!(health, StatusCode::OK);
+                    assert_eq!(
+                        body,
+                        serde_json::json!({"status": "degraded", "limiter": "local"})
+                    );
+                }
+                OnError::Open => {
+                    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+                    assert_eq!(health, StatusCode::OK);
+                    assert_eq!(
+                        body,
+                        serde_json::json!({"status": "degraded", "limiter": "open"})
+                    );
+                }
+                OnError::Closed => {
+                    assert!(statuses.iter().all(|s| *s == 503), "{statuses:?}");
+                    assert_eq!(health, StatusCode::SERVICE_UNAVAILABLE);
+                    let (s, _, _) =
+                        send(r, req("GET", "/items", &[("authorization", &alice)], "")).await;
+                    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "signed-in callers too");
+                }
+            }
+        }
     }
 
     /// `/health` asks the database at most once a second.

@@ -38,7 +38,7 @@ use tower::Layer;
 
 use super::auth::Caller;
 use super::problem::Problem;
-use super::server::{App, Migration, Settings, limit, throttled};
+use super::server::{App, Migration, Settings, admit, bucket_key};
 
 type Extend = Box<dyn FnOnce(&App, Router<App>) -> Router<App>>;
 
@@ -198,17 +198,17 @@ async fn gate(app: App, req: Request, next: Next, signed_in: bool) -> Response {
         return Problem::internal(&"route without the auth middleware").into_response();
     };
     let settings = app.settings;
-    let (decision, rate) = limit(
-        &app,
+    let (key, rate) = bucket_key(
         &req,
         &caller,
         "default",
         settings.user_rate,
         settings.anon_rate,
     );
-    if !decision.allowed {
-        return throttled(&decision, "default", rate);
-    }
+    let decision = match admit(&app, &key, rate, "default").await {
+        Ok(decision) => decision,
+        Err(refused) => return refused,
+    };
     let mut res = if signed_in && matches!(caller, Caller::Anonymous) {
         Problem::unauthorized().into_response()
     } else {
@@ -243,6 +243,7 @@ mod tests {
         anon_rate: Rate::new(100, 60),
         user_rate: Rate::new(100, 60),
         trust_proxy_hops: 0,
+        redis: None,
         max_body_bytes: 256,
         request_timeout_seconds: 10,
         header_read_timeout_seconds: 10,

@@ -21,7 +21,7 @@ use tower::ServiceExt as _;
 use super::auth::{Algorithm, AuthSettings, KeySource, Verifier, mint};
 use super::server::{App, connect, migrate, router};
 use super::service::Service;
-use super::throttle::{Decision, Limiter, Rate};
+use super::throttle::{Check, Decision, Limiter, Rate};
 
 pub mod security;
 
@@ -30,14 +30,14 @@ pub mod security;
 struct Unlimited;
 
 impl Limiter for Unlimited {
-    fn check(&self, _key: &str, rate: Rate) -> Decision {
-        Decision {
+    fn check<'a>(&'a self, _key: &'a str, rate: Rate) -> Check<'a> {
+        Box::pin(std::future::ready(Ok(Decision {
             allowed: true,
             limit: rate.count,
             remaining: rate.count,
             reset_seconds: 0,
             retry_after_seconds: 0,
-        }
+        })))
     }
 }
 

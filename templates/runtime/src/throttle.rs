@@ -2,10 +2,14 @@
 //! client identification.
 //!
 //! Handlers never see a limiter: the server middleware asks
-//! [`Limiter::check`] with a key (`user:<bucket>:<user>`,
+//! [`Limiter::check`] (async) with a key (`user:<bucket>:<user>`,
 //! `anon:<bucket>:<ip>`, `preflight:<ip>`, `health:<ip>`) and a [`Rate`],
-//! so a shared backend (Redis, ...) can replace [`MemoryLimiter`] without
-//! touching generated code. Invariants: memory is bounded, since each
+//! so the shared backend (`redis::RedisLimiter`, when the spec says
+//! `throttle: { redis: ... }`) replaces [`MemoryLimiter`] without touching
+//! generated code, and answers with the same [`Decision`], so the
+//! rate-limit headers are the same. A check fails only when a shared
+//! store is down under `on_error: closed` ([`Unavailable`], the one
+//! documented 503). Invariants: memory is bounded, since each
 //! caller class (the key's text before its first `:`) and rate has a store
 //! of at most `max_keys` keys, where a newcomer takes the place of the most
 //! refilled key rather than being refused, and keys idle for one full
@@ -45,7 +49,9 @@
 //! caller's own bucket (its user, or its address), never anybody else's.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -56,6 +62,11 @@ use governor::nanos::Nanos;
 use governor::state::StateStore;
 use governor::state::keyed::ShrinkableKeyedStateStore;
 use governor::{Quota, RateLimiter};
+
+use super::config::ConfigError;
+
+#[cfg(feature = "redis")]
+pub mod redis;
 
 /// `count` requests per `per_seconds`, as a burst of `count` that refills
 /// evenly over the window.
@@ -108,6 +119,33 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// An allowed request of `rate` with `remaining` requests left: more
+    /// quota comes within one period. Every backend decides through this
+    /// and [`Decision::refuse`], so their headers agree.
+    fn allow(rate: Rate, remaining: u32) -> Decision {
+        let limit = rate.count.max(1);
+        Decision {
+            allowed: true,
+            limit,
+            remaining: remaining.min(limit),
+            reset_seconds: rate.period_seconds(),
+            retry_after_seconds: 0,
+        }
+    }
+
+    /// A refused request of `rate` that may be retried after `wait`
+    /// (rounded up to whole seconds, at least 1).
+    fn refuse(rate: Rate, wait: Duration) -> Decision {
+        let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+        Decision {
+            allowed: false,
+            limit: rate.count.max(1),
+            remaining: 0,
+            reset_seconds: secs,
+            retry_after_seconds: secs,
+        }
+    }
+
     /// IETF `RateLimit-Policy` and `RateLimit` fields
     /// (draft-ietf-httpapi-ratelimit-headers), plus `Retry-After` when
     /// refused. `policy` names the bucket.
@@ -143,20 +181,123 @@ impl Decision {
     }
 }
 
+/// A check that could not be counted: the shared store did not answer
+/// and the spec says `on_error: closed`. The server answers 503 with
+/// `Retry-After` (never 429: the client did nothing wrong).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unavailable {
+    /// Seconds until the store is asked again (at least 1).
+    pub retry_after_seconds: u64,
+}
+
+/// What [`Limiter::check`] returns: a boxed future, so that the server
+/// holds any backend as `Arc<dyn Limiter>`.
+pub type Check<'a> = Pin<Box<dyn Future<Output = Result<Decision, Unavailable>> + Send + 'a>>;
+
+/// What a limiter that shares its buckets does while its store does not
+/// answer (the spec's `throttle.redis.on_error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Count in this process's memory instead (per replica), and log it.
+    Local,
+    /// Allow every request (`palisade audit` reports it).
+    Open,
+    /// Refuse every request with 503 and `Retry-After`.
+    Closed,
+}
+
+impl OnError {
+    /// The spec's word for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            OnError::Local => "local",
+            OnError::Open => "open",
+            OnError::Closed => "closed",
+        }
+    }
+}
+
+/// The spec's `throttle: { redis: { url_env, on_error } }`: every bucket
+/// in one Redis, shared by every replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// The variable holding the URL (`redis://` or `rediss://`); the
+    /// server refuses to start when it is unset.
+    pub url_env: &'static str,
+    pub on_error: OnError,
+}
+
+impl RedisSettings {
+    /// The URL in the variable `url_env`, read through `env` (the
+    /// environment, then `.env`: [`crate::config::var`]). Refused when
+    /// the variable is unset or empty, or is not a `redis://` (or
+    /// `rediss://`, TLS) URL; the message names the variable and never
+    /// repeats its value, which may hold a password.
+    pub fn url(
+        &self,
+        env: impl Fn(&str) -> Result<String, std::env::VarError>,
+    ) -> Result<String, ConfigError> {
+        let var = self.url_env;
+        let url = match env(var) {
+            Ok(v) if !v.trim().is_empty() => v,
+            Ok(_) | Err(std::env::VarError::NotPresent) => {
+                return Err(ConfigError::Missing {
+                    var,
+                    hint: "the spec shares rate limits in Redis (`throttle.redis`): set it, in \
+                           the environment or in .env, to the Redis URL, e.g. \
+                           redis://127.0.0.1:6379",
+                });
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(ConfigError::Invalid {
+                    var,
+                    reason: "the value is not valid UTF-8".into(),
+                });
+            }
+        };
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        if !matches!(scheme.as_deref(), Some("redis" | "rediss")) {
+            return Err(ConfigError::Invalid {
+                var,
+                reason: "not a redis:// URL (redis://host:port, or rediss://host:port for TLS)"
+                    .into(),
+            });
+        }
+        Ok(url)
+    }
+}
+
+/// Where the buckets are, as `/health` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// In this process (no shared store declared).
+    Memory,
+    /// In the shared store, which answers.
+    Shared,
+    /// In the shared store, which does not answer: `on_error` applies.
+    Unreachable(OnError),
+}
+
 /// A rate-limit backend.
 pub trait Limiter: Send + Sync + 'static {
-    /// Counts one request for `key` against `rate`.
-    fn check(&self, key: &str, rate: Rate) -> Decision;
+    /// Counts one request for `key` against `rate`: the decision, or
+    /// [`Unavailable`] when a shared store is down and the spec says
+    /// `on_error: closed`.
+    fn check<'a>(&'a self, key: &'a str, rate: Rate) -> Check<'a>;
     /// Drops state that is indistinguishable from a fresh bucket; the
     /// server calls this periodically (a backend with its own expiry can
     /// leave it empty).
     fn retain_recent(&self) {}
-    /// Keys currently stored (for tests and metrics).
+    /// Keys currently stored in this process (for tests and metrics).
     fn len(&self) -> usize {
         0
     }
     fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// Where the buckets are, for `/health`.
+    fn store(&self) -> Store {
+        Store::Memory
     }
 }
 
@@ -332,7 +473,7 @@ impl<C: Clock + Clone + Send + Sync + 'static> MemoryLimiter<C> {
         }
     }
 
-    fn store(&self, class: &str, rate: Rate) -> Arc<Keyed<C>> {
+    fn keyed(&self, class: &str, rate: Rate) -> Arc<Keyed<C>> {
         let found = |stores: &Stores<C>| {
             stores
                 .get(&rate)?
@@ -371,32 +512,10 @@ impl<C: Clock + Clone + Send + Sync + 'static> Limiter for MemoryLimiter<C>
 where
     C::Instant: Send + Sync,
 {
-    fn check(&self, key: &str, rate: Rate) -> Decision {
-        let limiter = self.store(class(key), rate);
-        let limit = rate.count.max(1);
-        match limiter.check_key(&key.to_owned()) {
-            Ok(snapshot) => {
-                let remaining = snapshot.remaining_burst_capacity().min(limit);
-                Decision {
-                    allowed: true,
-                    limit,
-                    remaining,
-                    reset_seconds: rate.period_seconds(),
-                    retry_after_seconds: 0,
-                }
-            }
-            Err(not_until) => {
-                let wait = not_until.wait_time_from(self.clock.now());
-                let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
-                Decision {
-                    allowed: false,
-                    limit,
-                    remaining: 0,
-                    reset_seconds: secs,
-                    retry_after_seconds: secs,
-                }
-            }
-        }
+    fn check<'a>(&'a self, key: &'a str, rate: Rate) -> Check<'a> {
+        Box::pin(std::future::ready(Ok(MemoryLimiter::check(
+            self, key, rate,
+        ))))
     }
 
     fn retain_recent(&self) {
@@ -408,6 +527,34 @@ where
 
     fn len(&self) -> usize {
         self.all().iter().map(|l| l.len()).sum()
+    }
+}
+
+impl<C: Clock + Clone + Send + Sync + 'static> MemoryLimiter<C>
+where
+    C::Instant: Send + Sync,
+{
+    /// [`Limiter::check`] without a future: this limiter never waits.
+    pub fn check(&self, key: &str, rate: Rate) -> Decision {
+        let limiter = self.keyed(class(key), rate);
+        match limiter.check_key(&key.to_owned()) {
+            Ok(snapshot) => Decision::allow(rate, snapshot.remaining_burst_capacity()),
+            Err(not_until) => Decision::refuse(rate, not_until.wait_time_from(self.clock.now())),
+        }
+    }
+
+    /// Keys stored, over every class and rate.
+    pub fn len(&self) -> usize {
+        Limiter::len(self)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// [`Limiter::retain_recent`].
+    pub fn retain_recent(&self) {
+        Limiter::retain_recent(self);
     }
 }
 

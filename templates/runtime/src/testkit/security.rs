@@ -685,6 +685,7 @@ mod tests {
         anon_rate: Rate::new(100, 60),
         user_rate: Rate::new(100, 60),
         trust_proxy_hops: 0,
+        redis: None,
         max_body_bytes: 256,
         request_timeout_seconds: 10,
         header_read_timeout_seconds: 10,

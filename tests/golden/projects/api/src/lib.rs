@@ -40,6 +40,7 @@ pub static SETTINGS: Settings = Settings {
     anon_rate: Rate::new(10u32, 60u32),
     user_rate: Rate::new(600u32, 3600u32),
     trust_proxy_hops: 1u8,
+    redis: None,
     max_body_bytes: 16384usize,
     request_timeout_seconds: 5u64,
     header_read_timeout_seconds: 10u64,

@@ -38,6 +38,7 @@ pub static SETTINGS: Settings = Settings {
     anon_rate: Rate::new(60u32, 60u32),
     user_rate: Rate::new(2000u32, 3600u32),
     trust_proxy_hops: 0u8,
+    redis: None,
     max_body_bytes: 65536usize,
     request_timeout_seconds: 10u64,
     header_read_timeout_seconds: 10u64,
