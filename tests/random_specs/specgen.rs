@@ -539,6 +539,8 @@ struct Throttle {
     anon: Option<&'static str>,
     user: Option<&'static str>,
     hops: Option<u8>,
+    /// `redis: { url_env, on_error }`, each key optional.
+    redis: Option<(Option<&'static str>, Option<&'static str>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -752,6 +754,13 @@ pub fn generate(raw: &[u32], service: Option<&str>) -> Spec {
         anon: d.chance(60).then(|| d.pick(RATES)),
         user: d.chance(60).then(|| d.pick(RATES)),
         hops: d.chance(30).then(|| d.pick(&[0, 1, 2, 10])),
+        redis: d.chance(25).then(|| {
+            (
+                d.chance(50)
+                    .then(|| d.pick(&["REDIS_URL", "SHARED_LIMITS_URL"])),
+                d.chance(60).then(|| d.pick(&["local", "open", "closed"])),
+            )
+        }),
     });
     let limits = d.chance(40).then(|| {
         let max_page_size = d.chance(50).then(|| d.pick(&[100, 1, 5, 1000]));
@@ -1722,6 +1731,16 @@ impl Spec {
             }
             if let Some(h) = t.hops {
                 throttle.push(("trust_proxy_hops".into(), raw(h)));
+            }
+            if let Some((url_env, on_error)) = t.redis {
+                let mut redis = Vec::new();
+                if let Some(v) = url_env {
+                    redis.push(("url_env".to_string(), text(v)));
+                }
+                if let Some(v) = on_error {
+                    redis.push(("on_error".to_string(), text(v)));
+                }
+                throttle.push(("redis".into(), map(d, redis)));
             }
             top.push(("throttle".into(), map(d, throttle)));
         }
