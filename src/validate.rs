@@ -881,8 +881,8 @@ impl<'a> Validator<'a> {
 
     /// The variable of the Redis URL is its own: not one that the server
     /// reads for something else (the database, the address, the log
-    /// filter, the JWT key), which would hand Redis a secret or the
-    /// database a Redis URL.
+    /// filter, the JWT key, the JWKS URL), which would hand Redis a
+    /// secret or the database a Redis URL.
     fn redis_url_env(&mut self, redis: &spec::Redis) {
         if !self.sound(path!["throttle", "redis", "url_env"]) {
             return;
@@ -904,6 +904,7 @@ impl<'a> Validator<'a> {
                     &auth.jwt.public_key_env,
                     "the JWT public key",
                 ),
+                ("jwks_url_env", &auth.jwt.jwks_url_env, "the JWKS URL"),
             ];
             for (key, value, what) in keys {
                 if let Some(env) = value.as_deref() {
