@@ -1667,9 +1667,6 @@ fn keywords() {
     run("tests/fixtures/keywords.yaml");
 }
 
-/// Issue 13: a project its team grew (a dependency, routes of its own, a
-/// hook using the dependency) survives a regeneration after a spec change
-/// and serves all of it.
 /// Two replicas on one Redis share every bucket; with Redis stopped they
 /// go on per replica (`tests/e2e/replicas.rs`).
 #[test]
@@ -1677,6 +1674,9 @@ fn two_replicas_on_one_redis_share_each_bucket() {
     replicas::two_replicas_share_each_bucket();
 }
 
+/// Issue 13: a project its team grew (a dependency, routes of its own, a
+/// hook using the dependency) survives a regeneration after a spec change
+/// and serves all of it.
 #[test]
 fn a_team_grows_its_service() {
     layout::team_grows_its_service();

@@ -9,8 +9,11 @@
 //! `/health` says `degraded` with 200. A server whose spec names Redis
 //! refuses to start without the variable, or with a value that is not a
 //! redis:// URL, naming it. Skipped, with a message, where no
-//! `redis-server` (or `REDIS_SERVER`) can run.
+//! `redis-server` (or `REDIS_SERVER`) can run. The servers run in a
+//! directory of their own, so a developer's `.env` (which the server reads
+//! for unset variables) does not change what they see.
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -43,6 +46,9 @@ impl Drop for Running {
 }
 
 /// A `redis-server` of this test's own, or `None` where none can run.
+/// Ready once it answers `INFO` with its own process id: a port that
+/// merely accepts connections may be another process's, should the child
+/// have failed to listen.
 fn private_redis() -> Option<(Running, u16)> {
     let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
     let port = free_port();
@@ -54,21 +60,51 @@ fn private_redis() -> Option<(Running, u16)> {
         .stderr(Stdio::null())
         .spawn()
         .ok()?;
-    let redis = Running(child);
+    let mut redis = Running(child);
+    let pid = format!("process_id:{}\r\n", redis.0.id());
     let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while !redis_info(port).is_some_and(|info| info.contains(&pid)) {
+        if let Ok(Some(status)) = redis.0.try_wait() {
+            panic!("{binary} exited ({status}) before serving on port {port}: is it taken?");
+        }
         assert!(Instant::now() < deadline, "{binary} did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
     Some((redis, port))
 }
 
-/// Starts the server `binary` on a free port with `env`; waits until it
-/// answers `/health`.
-fn replica(binary: &Path, env: &[(&str, String)], log: &Path) -> (Running, SocketAddr) {
+/// What the Redis on `port` answers to `INFO server`, if one answers.
+fn redis_info(port: u16) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    s.write_all(b"INFO server\r\n").ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = [0; 4096];
+    loop {
+        let n = s.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf);
+        let header = text.strip_prefix('$')?;
+        let Some((len, body)) = header.split_once("\r\n") else {
+            continue;
+        };
+        let len: usize = len.parse().ok()?;
+        if body.len() >= len {
+            return Some(body[..len].to_owned());
+        }
+    }
+}
+
+/// Starts the server `binary` on a free port with `env`, in `dir`; waits
+/// until it answers `/health`.
+fn replica(binary: &Path, env: &[(&str, String)], dir: &Path, log: &Path) -> (Running, SocketAddr) {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mut cmd = Command::new(binary);
-    cmd.env("BIND_ADDR", addr.to_string())
+    cmd.current_dir(dir)
+        .env("BIND_ADDR", addr.to_string())
         .env("RUST_LOG", "info");
     for (k, v) in env {
         cmd.env(k, v);
@@ -94,10 +130,12 @@ fn replica(binary: &Path, env: &[(&str, String)], log: &Path) -> (Running, Socke
     (running, addr)
 }
 
-/// The server refuses to start with `env`, naming `var`.
-fn refuses(binary: &Path, env: &[(&str, String)], var: &str, what: &str) {
+/// The server refuses to start with `env` (in `dir`, where no `.env`
+/// supplies the variable the test leaves out), naming `var`.
+fn refuses(binary: &Path, env: &[(&str, String)], dir: &Path, var: &str, what: &str) {
     let mut cmd = Command::new(binary);
-    cmd.env("BIND_ADDR", format!("127.0.0.1:{}", free_port()))
+    cmd.current_dir(dir)
+        .env("BIND_ADDR", format!("127.0.0.1:{}", free_port()))
         .env_remove(var);
     for (k, v) in env {
         cmd.env(k, v);
@@ -185,16 +223,18 @@ pub fn two_replicas_share_each_bucket() {
         .filter(|(k, _)| *k != shared.url_env)
         .cloned()
         .collect();
-    refuses(&binary, &without, &shared.url_env, "no Redis URL");
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    refuses(&binary, &without, &run, &shared.url_env, "no Redis URL");
     let mut wrong = without.clone();
     wrong.push((
         shared.url_env.as_str(),
         "http://user:hunter2@cache:6379".into(),
     ));
-    refuses(&binary, &wrong, &shared.url_env, "not a redis:// URL");
+    refuses(&binary, &wrong, &run, &shared.url_env, "not a redis:// URL");
 
-    let (_a, a) = replica(&binary, &env, &dir.path().join("a.log"));
-    let (_b, b) = replica(&binary, &env, &dir.path().join("b.log"));
+    let (_a, a) = replica(&binary, &env, &run, &dir.path().join("a.log"));
+    let (_b, b) = replica(&binary, &env, &run, &dir.path().join("b.log"));
     for addr in [a, b] {
         let r = Request::new("GET", "/health").send(addr);
         assert_eq!(
