@@ -103,8 +103,11 @@ pub fn session(server: &Server) {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    drop(claim);
 
+    // The session's `cargo run -- dev-token` lines run cargo in the shared
+    // target directory too: the claim is held until they are done, or a
+    // build of another project there could race with them (and one of the
+    // two would get the other's crates).
     let calls = block(&readme, "## Call it");
     assert!(
         calls.contains(README_API),
@@ -126,6 +129,7 @@ pub fn session(server: &Server) {
         .read_to_string(&mut output)
         .unwrap();
     let status = child.wait().unwrap();
+    drop(claim);
     drop(serving);
     let shown: Vec<&str> = calls
         .lines()
