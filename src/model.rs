@@ -123,6 +123,19 @@ impl Key {
         }
     }
 
+    /// The URL keys are fetched from over plain `http://` (allowed on
+    /// loopback only, for tests), and the spec key that names it.
+    pub fn plain_http(&self) -> Option<(&str, &'static str)> {
+        let (url, key) = match self {
+            Key::JwksUrl { url } => (url, "jwks_url"),
+            Key::Discovery { issuer } => (issuer, "issuer"),
+            _ => return None,
+        };
+        url.get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+            .then_some((url.as_str(), key))
+    }
+
     /// The spec key that chose this source, under `auth.jwt`.
     pub fn spec_key(&self) -> &'static str {
         match self {

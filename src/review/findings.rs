@@ -341,15 +341,7 @@ fn evaluate(service: &model::Service, at: &Locator<'_>) -> Vec<Raw> {
             ),
         ));
     }
-    let fetched = match &auth.key {
-        Key::JwksUrl { url } => Some((url, "jwks_url")),
-        Key::Discovery { issuer } => Some((issuer, "issuer")),
-        _ => None,
-    };
-    if let Some((url, key)) = fetched.filter(|(url, _)| {
-        url.get(..7)
-            .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
-    }) {
+    if let Some((url, key)) = auth.key.plain_http() {
         out.push(Raw::new(
             Rule::JwksOverHttp,
             at.key_span(&["auth", "jwt", key]),

@@ -14,7 +14,7 @@
 //! for unset variables) does not change what they see.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,18 +22,10 @@ use std::time::{Duration, Instant};
 use palisade::source::SourceFile;
 
 use super::http::{Request, Response, fresh_source};
-use super::server::{build, claim, repo, verify};
+use super::server::{build, claim, free_port, repo, verify};
 use super::tokens::{Keys, Principal};
 
 const SPEC: &str = "tests/fixtures/replicas.yaml";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A child process killed when dropped.
 struct Running(Child);
@@ -146,17 +138,8 @@ fn refuses(binary: &Path, env: &[(&str, String)], dir: &Path, var: &str, what: &
             .spawn()
             .unwrap(),
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: the server must not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status =
+        super::server::refused_by(&mut child.0, Instant::now() + Duration::from_secs(20), what);
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert!(!status.success(), "{what}: the server must not start");

@@ -119,7 +119,7 @@ fn cargo(dir: &Path, args: &[&str]) {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -198,18 +198,7 @@ pub fn fails_closed(server: &Server) {
             .stderr(log.reopen().unwrap())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{what}: the server must not start (still running after 20 s)");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let status = refused_by(&mut child, Instant::now() + Duration::from_secs(20), what);
         let stderr = std::fs::read_to_string(log.path()).unwrap_or_default();
         assert!(!status.success(), "{what}: the server must not start");
         assert!(
@@ -278,17 +267,11 @@ fn key_sets_fail_closed(server: &Server, key_env: &str) {
         })
         .collect();
     for (what, mut child, log) in children {
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if started.elapsed() > Duration::from_secs(25) {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("a {what} key set: the server neither started nor gave up within 25 s");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
+        let status = refused_by(
+            &mut child,
+            started + Duration::from_secs(25),
+            &format!("a {what} key set"),
+        );
         let stderr = std::fs::read_to_string(log.path()).unwrap_or_default();
         assert!(
             !status.success(),
@@ -305,6 +288,22 @@ fn key_sets_fail_closed(server: &Server, key_env: &str) {
         "the server followed a redirect to another host"
     );
     super::attacks::hit(&["MISC-07"]);
+}
+
+/// The exit status of `child`, a server that must not start: it must have
+/// exited by `deadline`, else it is killed and the test fails with `what`.
+pub fn refused_by(child: &mut Child, deadline: Instant, what: &str) -> std::process::ExitStatus {
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: the server must not start (still running at its deadline)");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Runs the palisade binary under test with `args`, without colour.

@@ -346,17 +346,11 @@ pub fn service_keeps_its_rows_across_three_spec_versions() {
         .stderr(std::fs::File::options().append(true).open(&log).unwrap())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the server started on an edited migration");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = server::refused_by(
+        &mut child,
+        Instant::now() + Duration::from_secs(20),
+        "an edited migration",
+    );
     let said = std::fs::read_to_string(&log).unwrap();
     assert!(!status.success(), "{said}");
     assert!(

@@ -438,7 +438,7 @@ impl KeyCache {
                 tracing::debug!(ignored = ?set.ignored, "keys of the JWKS left out");
             }
             let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
-            if current.started <= started || current.set.keys.is_empty() {
+            if current.started <= started {
                 *current = Current {
                     set: Arc::new(set),
                     started,
