@@ -230,9 +230,6 @@ pub struct Resource {
     /// the delete of a row they still name ([`OnDelete::Restrict`]): such
     /// a delete answers 409 naming the first that still refers to it.
     pub referrers: Vec<Referrer>,
-    /// Who sees the owner column in responses (`owner.read` in the spec);
-    /// nobody for an unowned resource. Everyone else gets rows without it.
-    pub owner_read: Grants,
     /// The indexes of the table, each name unique in the whole schema and
     /// never a table's name (see [`index_name`]).
     pub indexes: Vec<Index>,
@@ -360,6 +357,34 @@ impl Grants {
                 && other.roles.iter().all(|r| self.roles.contains(r)))
     }
 
+    /// Whether these grants name `who`: a public grant names everyone.
+    pub fn admits(&self, who: &Grantee) -> bool {
+        self.public
+            || match who {
+                Grantee::Owner => self.owner,
+                Grantee::Role(r) => self.roles.contains(r),
+                Grantee::Public => false,
+            }
+    }
+
+    /// The grants a list of the spec names (`owner`, `public`, roles).
+    pub fn named(names: &[String]) -> Grants {
+        Grants {
+            owner: names.iter().any(|w| w == "owner"),
+            roles: names
+                .iter()
+                .filter(|w| *w != "owner" && *w != "public")
+                .cloned()
+                .collect(),
+            public: names.iter().any(|w| w == "public"),
+        }
+    }
+
+    /// The kinds of callers named, owner first, then roles, then public.
+    pub fn grantees(&self) -> Vec<Grantee> {
+        self.rows().into_iter().map(|(g, _)| g).collect()
+    }
+
     /// The rows each kind of grant reaches: owners their own, roles and
     /// public callers all.
     pub fn rows(&self) -> Vec<(Grantee, Rows)> {
@@ -422,6 +447,23 @@ pub struct Operation {
     /// grants (an `update` grant alone does not read rows); everyone else
     /// gets 204 No Content. `None` for other operations.
     pub replies_with_row: Option<Grants>,
+    /// For each kind of caller the operation is granted to, in the order
+    /// of [`Grants::grantees`]: the columns its answer shows and its body
+    /// may set, with the field rules applied ([`Column::read`],
+    /// [`Column::write`]). A caller of several kinds (a role holder on
+    /// their own row) gets the union of theirs.
+    pub views: Vec<View>,
+}
+
+/// What one kind of caller of one operation reads and writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct View {
+    pub grantee: Grantee,
+    /// The columns of the rows in the answer, in table order (none for a
+    /// delete, or an update that answers 204).
+    pub reads: Vec<String>,
+    /// The columns the body may carry (create and update only).
+    pub writes: Vec<String>,
 }
 
 /// The rate that applies to one operation.
@@ -459,6 +501,15 @@ pub struct Column {
     pub on_create: bool,
     /// Accepted in the body of update.
     pub on_update: bool,
+    /// Who sees the column in responses (a field's `read`, the resource's
+    /// `hide`, or `owner.read` for the owner column); `None`: everyone the
+    /// row is shown to. Anyone else gets rows without it, and may not
+    /// filter or sort a list on it.
+    pub read: Option<Grants>,
+    /// Who may set the column in a body (a field's `write`); `None`:
+    /// everyone the create or update is granted to. Anyone else who sends
+    /// it gets 422 naming it.
+    pub write: Option<Grants>,
     pub description: Option<String>,
     /// For a `ref` column: which target rows it may name, and what their
     /// delete does.
@@ -550,6 +601,19 @@ impl Resource {
 
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Who sees the owner column (`owner.read`): its column's readers, a
+    /// public grant when everyone the row is shown to does, nobody for an
+    /// unowned resource.
+    pub fn owner_readers(&self) -> Grants {
+        match self.columns.iter().find(|c| c.origin == ColumnOrigin::Owner) {
+            None => Grants::default(),
+            Some(c) => c.read.clone().unwrap_or(Grants {
+                public: true,
+                ..Grants::default()
+            }),
+        }
     }
 
     /// The columns declared in the spec, in spec order.
@@ -841,6 +905,8 @@ fn lower_resource(
         constraints: Constraints::default(),
         on_create: false,
         on_update: false,
+        read: None,
+        write: None,
         description: None,
         link: None,
         renamed_from: None,
@@ -870,6 +936,8 @@ fn lower_resource(
             },
             on_create: !f.read_only,
             on_update: !f.read_only && !f.write_once,
+            read: f.read.as_deref().map(Grants::named).filter(|g| !g.public),
+            write: f.write.as_deref().map(Grants::named),
             description: f.description.clone(),
             link: None,
             renamed_from: f.renamed_from.clone(),
@@ -933,6 +1001,7 @@ fn lower_resource(
                 grants,
                 rate,
                 replies_with_row: None,
+                views: Vec::new(),
             })
         })
         .collect::<Vec<_>>();
@@ -955,15 +1024,7 @@ fn lower_resource(
             Owner::Long {
                 read: Some(read), ..
             },
-        ) => Grants {
-            owner: read.iter().any(|w| w == "owner"),
-            roles: read
-                .iter()
-                .filter(|w| *w != "owner" && *w != "public")
-                .cloned()
-                .collect(),
-            public: read.iter().any(|w| w == "public"),
-        },
+        ) => Grants::named(read),
         _ => {
             let mut roles: Vec<String> = Vec::new();
             for op in operations.iter().filter(|o| o.kind.is_read()) {
@@ -980,6 +1041,18 @@ fn lower_resource(
             }
         }
     };
+    for column in &mut columns {
+        match column.origin {
+            ColumnOrigin::Owner => column.read = Some(owner_read.clone()).filter(|g| !g.public),
+            ColumnOrigin::Field if column.read.is_none() => {
+                column.read = hidden(&r.hide, &column.name, &scope, &operations);
+            }
+            _ => {}
+        }
+    }
+    for op in operations.iter_mut() {
+        op.views = views(op, &scope, &columns);
+    }
     let mut sort = vec!["created_at".to_string()];
     sort.extend(r.sort.iter().filter(|s| *s != "created_at").cloned());
     Resource {
@@ -993,10 +1066,91 @@ fn lower_resource(
         sort,
         referenced: false,
         referrers: Vec::new(),
-        owner_read,
         indexes: Vec::new(),
         renamed_from: r.renamed_from.clone(),
     }
+}
+
+/// The readers of `field` when the resource's `hide` names it: everyone
+/// who may run some operation on the resource (the owner of an owned
+/// resource, its roles, public callers), less those it is hidden from; a
+/// field hidden from a role is hidden from public callers too (or the
+/// role's holders would read it without a token). `None` when `hide` does
+/// not name the field.
+fn hidden(
+    hide: &indexmap::IndexMap<String, Vec<String>>,
+    field: &str,
+    scope: &Scope,
+    operations: &[Operation],
+) -> Option<Grants> {
+    let from: Vec<&str> = hide
+        .iter()
+        .filter(|(_, fields)| fields.iter().any(|f| f == field))
+        .map(|(who, _)| who.as_str())
+        .collect();
+    if from.is_empty() {
+        return None;
+    }
+    let mut roles: Vec<String> = Vec::new();
+    for op in operations {
+        for role in &op.grants.roles {
+            if !roles.contains(role) && !from.contains(&role.as_str()) {
+                roles.push(role.clone());
+            }
+        }
+    }
+    Some(Grants {
+        owner: *scope != Scope::Unowned && !from.contains(&"owner"),
+        public: operations.iter().any(|o| o.grants.public)
+            && from.iter().all(|who| *who == "owner"),
+        roles,
+    })
+}
+
+/// The columns each kind of caller of `op` reads in its answer and may set
+/// in its body. Whoever creates a row of an owned resource is its owner,
+/// so a creator also reads and writes what the owner may.
+fn views(op: &Operation, scope: &Scope, columns: &[Column]) -> Vec<View> {
+    let owned = *scope != Scope::Unowned;
+    let may = |rule: &Option<Grants>, who: &Grantee| {
+        rule.as_ref().is_none_or(|g| {
+            g.admits(who) || (owned && op.kind == OperationKind::Create && g.owner)
+        })
+    };
+    op.grants
+        .grantees()
+        .into_iter()
+        .map(|who| {
+            let answers = match op.kind {
+                OperationKind::List | OperationKind::Get | OperationKind::Create => true,
+                OperationKind::Update => op
+                    .replies_with_row
+                    .as_ref()
+                    .is_some_and(|g| g.admits(&who)),
+                OperationKind::Delete => false,
+            };
+            let reads = columns
+                .iter()
+                .filter(|c| answers && may(&c.read, &who))
+                .map(|c| c.name.clone())
+                .collect();
+            let writes = columns
+                .iter()
+                .filter(|c| match op.kind {
+                    OperationKind::Create => c.on_create,
+                    OperationKind::Update => c.on_update,
+                    _ => false,
+                })
+                .filter(|c| may(&c.write, &who))
+                .map(|c| c.name.clone())
+                .collect();
+            View {
+                grantee: who,
+                reads,
+                writes,
+            }
+        })
+        .collect()
 }
 
 fn column_type(f: &spec::Field) -> ColumnType {
@@ -1350,22 +1504,16 @@ mod tests {
         );
         // By default the owner and the roles that read; public never.
         assert_eq!(
-            a.owner_read,
-            Grants {
+            a.column("owner_id").unwrap().read,
+            Some(Grants {
                 owner: true,
                 roles: vec!["support".into()],
                 public: false
-            }
+            })
         );
+        // Public readers: everyone the row is shown to, no rule at all.
         let b = m.resource("b").unwrap();
-        assert_eq!(
-            b.owner_read,
-            Grants {
-                owner: false,
-                roles: vec![],
-                public: true
-            }
-        );
+        assert_eq!(b.column("seller_id").unwrap().read, None);
         assert_eq!(
             b.scope,
             Scope::Owned {
@@ -1374,6 +1522,83 @@ mod tests {
                 tenant: false
             }
         );
+    }
+
+    fn view<'m>(r: &'m Resource, op: OperationKind, who: Grantee) -> &'m View {
+        r.operation(op)
+            .unwrap()
+            .views
+            .iter()
+            .find(|v| v.grantee == who)
+            .unwrap()
+    }
+
+    #[test]
+    fn field_rules_decide_each_callers_columns() {
+        let m = lower_yaml(
+            "resources:\n  t:\n    owner: owner_id\n    fields:\n      subject: { type: string }\n      email: { type: email, read: [owner, admin], write: [owner] }\n      status: { type: string, write: [support, admin] }\n      notes: { type: string, read: [support], write: [support] }\n    access: { owner: [list, get, create, update], roles: { support: [list, get, update], admin: [list, get, update] } }\n",
+        );
+        let t = m.resource("t").unwrap();
+        let owner = Grantee::Owner;
+        let support = Grantee::Role("support".into());
+        let admin = Grantee::Role("admin".into());
+        let cols = |v: &[String]| v.join(" ");
+        assert_eq!(
+            cols(&view(t, OperationKind::Get, owner.clone()).reads),
+            "id owner_id subject email status created_at updated_at"
+        );
+        assert_eq!(
+            cols(&view(t, OperationKind::Get, support.clone()).reads),
+            "id owner_id subject status notes created_at updated_at"
+        );
+        assert_eq!(
+            cols(&view(t, OperationKind::List, admin.clone()).reads),
+            "id owner_id subject email status created_at updated_at"
+        );
+        assert_eq!(
+            cols(&view(t, OperationKind::Create, owner.clone()).writes),
+            "subject email"
+        );
+        assert_eq!(
+            cols(&view(t, OperationKind::Update, support.clone()).writes),
+            "subject status notes"
+        );
+        assert_eq!(
+            cols(&view(t, OperationKind::Update, admin).writes),
+            "subject status"
+        );
+        // The update answers the support (it may get), with what it reads.
+        assert_eq!(
+            view(t, OperationKind::Update, support.clone()).reads,
+            view(t, OperationKind::Get, support).reads
+        );
+    }
+
+    #[test]
+    fn hide_removes_readers_and_a_hidden_role_takes_public_with_it() {
+        let m = lower_yaml(
+            "resources:\n  p:\n    owner: none\n    fields:\n      name: { type: string }\n      cost: { type: integer }\n      supplier: { type: string }\n    hide: { public: [cost], support: [supplier] }\n    access: { roles: { support: [list, get], admin: [list, get, create] }, public: [list, get] }\n",
+        );
+        let p = m.resource("p").unwrap();
+        assert_eq!(
+            p.column("cost").unwrap().read,
+            Some(Grants {
+                owner: false,
+                roles: vec!["support".into(), "admin".into()],
+                public: false
+            })
+        );
+        assert_eq!(
+            p.column("supplier").unwrap().read,
+            Some(Grants {
+                owner: false,
+                roles: vec!["admin".into()],
+                public: false
+            })
+        );
+        assert_eq!(p.column("name").unwrap().read, None);
+        let public = view(p, OperationKind::List, Grantee::Public);
+        assert_eq!(public.reads.join(" "), "id name created_at updated_at");
     }
 
     #[test]

@@ -611,6 +611,7 @@ impl Reader<'_> {
             owner: self.required(&at("owner")),
             fields,
             access: self.optional(&at("access")),
+            hide: self.optional(&at("hide")),
             filters: self.optional(&at("filters")),
             sort: self.optional(&at("sort")),
             throttle: self.optional(&at("throttle")),

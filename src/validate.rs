@@ -1231,6 +1231,7 @@ impl<'a> Validator<'a> {
         }
         self.access(name, resource);
         self.list_options(name, resource);
+        self.field_rules(name, resource);
     }
 
     fn field(
@@ -1810,6 +1811,256 @@ impl<'a> Validator<'a> {
         };
         listed(self.node(path!["resources", resource, "audit", "allow"]))
             || listed(self.node(path!["audit", "allow"]))
+    }
+
+    /// Who a field rule names (a field's `read` or `write`, a key of
+    /// `hide`): `owner` (on an owned resource), `public` (never a writer)
+    /// or a declared role. `owned` is `None` when the owner rule is not
+    /// sound.
+    fn rule_name(&mut self, resource: &str, rule: &str, who: &str, span: Span, owned: Option<bool>) {
+        let roles: Vec<&str> = self.spec.roles.iter().flatten().map(String::as_str).collect();
+        if who == "public" && rule.ends_with("write") {
+            let d = Diagnostic::error(
+                Code::PublicWrite,
+                format!("`public` in `{rule}`: anonymous callers never write"),
+            )
+            .at(span, "never writes")
+            .with_help("name `owner` or roles");
+            self.push(d);
+        } else if who == "owner" && owned == Some(false) {
+            let d = Diagnostic::error(
+                Code::OwnerGrantWithoutOwner,
+                format!("`owner` in `{rule}`, but `{resource}` has `owner: none`"),
+            )
+            .at(span, "no owner")
+            .with_label(self.value(path!["resources", resource, "owner"]), "no owner")
+            .with_help("name roles (or `public`) instead");
+            self.push(d);
+        } else if who != "owner" && who != "public" && !roles.contains(&who) {
+            let suggestion = did_you_mean(
+                who,
+                ["owner", "public"].into_iter().chain(roles.iter().copied()),
+            );
+            let d = Diagnostic::error(
+                Code::UndeclaredRole,
+                format!("`{who}` in `{rule}` is not `owner`, `public` or a role declared in `roles`"),
+            )
+            .at(span, "undeclared")
+            .with_help(match suggestion {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("add `{who}` to the top-level `roles` list"),
+            });
+            self.push(d);
+        }
+    }
+
+    /// A list of who (a field's `read` or `write`): each name once, each
+    /// one `rule_name` accepts.
+    fn rule_list(&mut self, base: &[Step<'_>], rule: &str, list: &[String], resource: &str, owned: Option<bool>) {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, who) in list.iter().enumerate() {
+            let mut at = base.to_vec();
+            at.push(Step::Index(i));
+            let span = self.value(&at);
+            if let Some(&first) = seen.get(who.as_str()) {
+                let mut first_at = base.to_vec();
+                first_at.push(Step::Index(first));
+                let d = Diagnostic::error(
+                    Code::DuplicateEntry,
+                    format!("`{who}` is listed twice in `{rule}`"),
+                )
+                .at(span, "again here")
+                .with_label(self.value(&first_at), "first here");
+                self.push(d);
+                continue;
+            }
+            seen.insert(who, i);
+            self.rule_name(resource, rule, who, span, owned);
+        }
+    }
+
+    /// Field rules: each field's `read` and `write`, and the resource's
+    /// `hide`; then, where every part is sound, whether someone who must
+    /// create may write each required field, and whether an explicit
+    /// rule lets someone write a field they can never read.
+    fn field_rules(&mut self, name: &str, resource: &PartialResource) {
+        let owned = match &resource.owner {
+            None => None,
+            Some(Owner::None) => Some(false),
+            Some(_) => Some(true),
+        };
+        let fields = resource.fields.as_ref();
+        for (field_name, field) in fields.into_iter().flatten() {
+            let Some(field) = field else { continue };
+            for (rule, list) in [("read", &field.read), ("write", &field.write)] {
+                let Some(list) = list else { continue };
+                let base = path!["resources", name, "fields", field_name, rule];
+                self.rule_list(base, &format!("fields.{field_name}.{rule}"), list, name, owned);
+            }
+            if field.read_only && field.write.is_some() {
+                let d = Diagnostic::error(
+                    Code::ConflictingFlags,
+                    format!("`{field_name}` is `read_only`, so nobody ever writes it: its `write` list would never apply"),
+                )
+                .at(self.key(path!["resources", name, "fields", field_name, "write"]), "never applies")
+                .with_label(self.key(path!["resources", name, "fields", field_name, "read_only"]), "read_only")
+                .with_help("drop `write`, or `read_only` to let those it names set the field");
+                self.push(d);
+            }
+        }
+        let owner_field = match &resource.owner {
+            Some(Owner::Field(f) | Owner::Long { field: f, .. }) => Some(f.as_str()),
+            _ => None,
+        };
+        let mut hidden: HashMap<&str, &str> = HashMap::new();
+        for (who, list) in resource.hide.iter().flatten() {
+            let key = self.key(path!["resources", name, "hide", who]);
+            self.rule_name(name, "hide", who, key, owned);
+            let mut seen: HashMap<&str, usize> = HashMap::new();
+            for (i, field) in list.iter().enumerate() {
+                let span = self.value(path!["resources", name, "hide", who, i]);
+                if let Some(&first) = seen.get(field.as_str()) {
+                    let d = Diagnostic::error(
+                        Code::DuplicateEntry,
+                        format!("`{field}` is listed twice in `hide.{who}`"),
+                    )
+                    .at(span, "again here")
+                    .with_label(self.value(path!["resources", name, "hide", who, first]), "first here");
+                    self.push(d);
+                    continue;
+                }
+                seen.insert(field, i);
+                if Some(field.as_str()) == owner_field {
+                    let d = Diagnostic::error(
+                        Code::UnknownField,
+                        format!("`{field}` is the owner field of `{name}`; who sees it is said on the owner"),
+                    )
+                    .at(span, "the owner field")
+                    .with_help(format!("use the long owner form: `owner: {{ field: {field}, read: [...] }}`"));
+                    self.push(d);
+                    continue;
+                }
+                let Some(fields) = fields else { continue };
+                match fields.get(field) {
+                    None => {
+                        let help = match did_you_mean(field, fields.keys().map(String::as_str)) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!(
+                                "the fields of `{name}` are: {}",
+                                quoted_list(&fields.keys().map(String::as_str).collect::<Vec<_>>())
+                            ),
+                        };
+                        let d = Diagnostic::error(
+                            Code::UnknownField,
+                            format!("`hide.{who}` names `{field}`, which is not a field of `{name}`"),
+                        )
+                        .at(span, "unknown field")
+                        .with_help(help);
+                        self.push(d);
+                    }
+                    Some(Some(f)) if f.read.is_some() => {
+                        let d = Diagnostic::error(
+                            Code::ConflictingFlags,
+                            format!("`{field}` has its own `read` list, so `hide.{who}` would not apply to it"),
+                        )
+                        .at(span, "hidden here")
+                        .with_label(self.key(path!["resources", name, "fields", field, "read"]), "its readers")
+                        .with_help(format!("leave `{who}` out of `fields.{field}.read` instead, and `{field}` out of `hide.{who}`"));
+                        self.push(d);
+                    }
+                    _ => {
+                        hidden.entry(field).or_insert(who);
+                    }
+                }
+            }
+        }
+        // The rest reads who may run each operation: only when the owner,
+        // the access block and every field are sound.
+        let (Some(owned), Some(Some(fields))) = (owned, fields.map(|f| f.values().all(Option::is_some).then_some(f))) else {
+            return;
+        };
+        if resource.access.is_none() || !self.clean(path!["resources", name, "access"]) {
+            return;
+        }
+        let access = resource.access.clone().flatten().unwrap_or_default();
+        let granted = |who: &str, op: Operation| -> bool {
+            match who {
+                "owner" => owned && access.owner.as_ref().is_none_or(|ops| ops.contains(&op)),
+                "public" => op.is_read() && access.public.contains(&op),
+                role => access.roles.get(role).is_some_and(|ops| ops.contains(&op)),
+            }
+        };
+        let mut callers: Vec<&str> = Vec::new();
+        if owned {
+            callers.push("owner");
+        }
+        callers.extend(access.roles.keys().map(String::as_str));
+        for (field_name, field) in fields {
+            let Some(field) = field else { continue };
+            let names = |list: &Option<Vec<String>>, who: &str| {
+                list.as_ref().is_none_or(|l| l.iter().any(|w| w == who || w == "public"))
+            };
+            // A creator of an owned resource's row is its owner.
+            let creators: Vec<&str> = callers.iter().copied().filter(|w| granted(w, Operation::Create)).collect();
+            if field.required
+                && field.default.is_none()
+                && !field.read_only
+                && !creators.is_empty()
+                && !creators
+                    .iter()
+                    .any(|w| names(&field.write, w) || (owned && names(&field.write, "owner")))
+            {
+                let d = Diagnostic::error(
+                    Code::UnwritableField,
+                    format!("`{field_name}` is required, but nobody who may create a `{name}` may write it, so every create would fail"),
+                )
+                .at(self.value(path!["resources", name, "fields", field_name, "write"]), "no creator here")
+                .with_help(format!(
+                    "add one who creates ({}) to `write`, or give `{field_name}` a `default`",
+                    quoted_list(&creators)
+                ));
+                self.push(d);
+            }
+            if field.read.is_none() && field.write.is_none() && !hidden.contains_key(field_name.as_str()) {
+                continue;
+            }
+            for who in &callers {
+                let writes = (!field.read_only && granted(who, Operation::Create))
+                    || (!field.read_only && !field.write_once && granted(who, Operation::Update));
+                if !writes || !names(&field.write, who) {
+                    continue;
+                }
+                let reads_rows = granted(who, Operation::Get) || granted(who, Operation::List);
+                let reads_field = match (&field.read, hidden.get(field_name.as_str())) {
+                    (Some(_), _) => names(&field.read, who),
+                    (None, Some(_)) => !resource
+                        .hide
+                        .iter()
+                        .flatten()
+                        .any(|(w, l)| w == who && l.contains(field_name)),
+                    (None, None) => true,
+                };
+                if reads_rows && reads_field {
+                    continue;
+                }
+                let whom = if *who == "owner" { "the owner".to_string() } else { format!("role `{who}`") };
+                let at = match &field.write {
+                    Some(_) => self.key(path!["resources", name, "fields", field_name, "write"]),
+                    None => self.key(path!["resources", name, "fields", field_name]),
+                };
+                let d = Diagnostic::warning(
+                    Code::WriteWithoutRead,
+                    format!("{whom} may write `{field_name}` of `{name}` but can never read it"),
+                )
+                .at(at, "writes blind")
+                .with_help(if reads_rows {
+                    format!("add `{who}` to the field's readers, or leave it out of `write`")
+                } else {
+                    format!("grant `{who}` `get` on `{name}`, or leave it out of the field's `write`")
+                });
+                self.push(d);
+            }
+        }
     }
 
     /// `owner.read`: `owner`, `public` or declared role names.

@@ -216,6 +216,8 @@ mod tests {
             constraints,
             on_create: true,
             on_update: true,
+            read: None,
+            write: None,
             description: None,
             link: None,
             renamed_from: None,

@@ -323,7 +323,7 @@ fn row_schema(resource: &Resource) -> Value {
         "required": resource
             .columns
             .iter()
-            .filter(|c| c.origin != ColumnOrigin::Owner || resource.owner_read.public)
+            .filter(|c| c.origin != ColumnOrigin::Owner || resource.owner_readers().public)
             .map(|c| c.name.clone())
             .collect::<Vec<_>>(),
         "additionalProperties": false,

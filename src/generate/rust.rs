@@ -536,7 +536,7 @@ fn table(w: &mut Writer, plan: &ResourcePlan<'_>) {
             w.open(format_args!("owner: Some(Owner {{"));
             w.line(format_args!("column: {},", lit(&f.sql)));
             w.code(format_args!("claim: {},", owner_claim(plan)));
-            w.code(format_args!("read: {},", grants(&r.owner_read)));
+            w.code(format_args!("read: {},", grants(&r.owner_readers())));
             w.close(format_args!("}}),"));
         }
         None => {

@@ -691,7 +691,7 @@ fn grants(service: &Service, resource: &Resource, actor: &Actor, empty_fits: boo
             }
             // The owner column: only for its readers (`owner.read`).
             if resource.scope.owner_column().is_some() {
-                let shown = if reaches(&resource.owner_read, role, is_creator) {
+                let shown = if reaches(&resource.owner_readers(), role, is_creator) {
                     "OwnerShown"
                 } else {
                     "OwnerHidden"

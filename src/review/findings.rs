@@ -575,7 +575,7 @@ fn evaluate_resource(resource: &model::Resource, at: &Locator<'_>, out: &mut Vec
         }
     }
     if let Some(column) = resource.scope.owner_column() {
-        if resource.owner_read.public && resource.operations.iter().any(|o| o.grants.public) {
+        if resource.owner_readers().public && resource.operations.iter().any(|o| o.grants.public) {
             out.push(
                 Raw::new(
                     Rule::OwnerColumnPublic,

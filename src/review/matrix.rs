@@ -118,7 +118,7 @@ fn resource_access(resource: &model::Resource) -> ResourceAccess {
     let (scope_kind, mut scope) = scope_text(&resource.scope);
     if resource.scope != Scope::Unowned {
         // Who sees the owner column (`owner.read`).
-        let r = &resource.owner_read;
+        let r = &resource.owner_readers();
         let mut who: Vec<String> = Vec::new();
         if r.owner {
             who.push("owner".into());

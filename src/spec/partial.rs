@@ -39,6 +39,7 @@ pub struct PartialResource {
     /// Every field by name; `None` for a field that is not sound.
     pub fields: Option<IndexMap<String, Option<Field>>>,
     pub access: Option<Option<Access>>,
+    pub hide: Option<IndexMap<String, Vec<String>>>,
     pub filters: Option<Vec<String>>,
     pub sort: Option<Vec<String>>,
     pub throttle: Option<Option<OperationRates>>,
@@ -79,6 +80,7 @@ impl PartialResource {
                     .collect(),
             ),
             access: Some(resource.access.clone()),
+            hide: Some(resource.hide.clone()),
             filters: Some(resource.filters.clone()),
             sort: Some(resource.sort.clone()),
             throttle: Some(resource.throttle.clone()),
@@ -95,6 +97,7 @@ impl PartialResource {
                 .as_ref()
                 .is_some_and(|f| f.values().all(Option::is_some))
             && self.access.is_some()
+            && self.hide.is_some()
             && self.filters.is_some()
             && self.sort.is_some()
             && self.throttle.is_some()

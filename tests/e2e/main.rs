@@ -147,7 +147,7 @@ impl<'a> Suite<'a> {
 
     /// Whether a row shown to `p` carries the owner column (`owner.read`).
     fn sees_owner(resource: &Resource, p: Option<&Principal>, own: bool) -> bool {
-        resource.scope != Scope::Unowned && Self::reaches(&resource.owner_read, p, own)
+        resource.scope != Scope::Unowned && Self::reaches(&resource.owner_readers(), p, own)
     }
 
     /// Asserts that `row`, as shown to `p`, carries the owner column exactly
