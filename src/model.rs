@@ -607,7 +607,11 @@ impl Resource {
     /// public grant when everyone the row is shown to does, nobody for an
     /// unowned resource.
     pub fn owner_readers(&self) -> Grants {
-        match self.columns.iter().find(|c| c.origin == ColumnOrigin::Owner) {
+        match self
+            .columns
+            .iter()
+            .find(|c| c.origin == ColumnOrigin::Owner)
+        {
             None => Grants::default(),
             Some(c) => c.read.clone().unwrap_or(Grants {
                 public: true,
@@ -1113,9 +1117,8 @@ fn hidden(
 fn views(op: &Operation, scope: &Scope, columns: &[Column]) -> Vec<View> {
     let owned = *scope != Scope::Unowned;
     let may = |rule: &Option<Grants>, who: &Grantee| {
-        rule.as_ref().is_none_or(|g| {
-            g.admits(who) || (owned && op.kind == OperationKind::Create && g.owner)
-        })
+        rule.as_ref()
+            .is_none_or(|g| g.admits(who) || (owned && op.kind == OperationKind::Create && g.owner))
     };
     op.grants
         .grantees()
@@ -1123,10 +1126,9 @@ fn views(op: &Operation, scope: &Scope, columns: &[Column]) -> Vec<View> {
         .map(|who| {
             let answers = match op.kind {
                 OperationKind::List | OperationKind::Get | OperationKind::Create => true,
-                OperationKind::Update => op
-                    .replies_with_row
-                    .as_ref()
-                    .is_some_and(|g| g.admits(&who)),
+                OperationKind::Update => {
+                    op.replies_with_row.as_ref().is_some_and(|g| g.admits(&who))
+                }
                 OperationKind::Delete => false,
             };
             let reads = columns

@@ -1817,8 +1817,21 @@ impl<'a> Validator<'a> {
     /// `hide`): `owner` (on an owned resource), `public` (never a writer)
     /// or a declared role. `owned` is `None` when the owner rule is not
     /// sound.
-    fn rule_name(&mut self, resource: &str, rule: &str, who: &str, span: Span, owned: Option<bool>) {
-        let roles: Vec<&str> = self.spec.roles.iter().flatten().map(String::as_str).collect();
+    fn rule_name(
+        &mut self,
+        resource: &str,
+        rule: &str,
+        who: &str,
+        span: Span,
+        owned: Option<bool>,
+    ) {
+        let roles: Vec<&str> = self
+            .spec
+            .roles
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
         if who == "public" && rule.ends_with("write") {
             let d = Diagnostic::error(
                 Code::PublicWrite,
@@ -1833,7 +1846,10 @@ impl<'a> Validator<'a> {
                 format!("`owner` in `{rule}`, but `{resource}` has `owner: none`"),
             )
             .at(span, "no owner")
-            .with_label(self.value(path!["resources", resource, "owner"]), "no owner")
+            .with_label(
+                self.value(path!["resources", resource, "owner"]),
+                "no owner",
+            )
             .with_help("name roles (or `public`) instead");
             self.push(d);
         } else if who != "owner" && who != "public" && !roles.contains(&who) {
@@ -1843,7 +1859,9 @@ impl<'a> Validator<'a> {
             );
             let d = Diagnostic::error(
                 Code::UndeclaredRole,
-                format!("`{who}` in `{rule}` is not `owner`, `public` or a role declared in `roles`"),
+                format!(
+                    "`{who}` in `{rule}` is not `owner`, `public` or a role declared in `roles`"
+                ),
             )
             .at(span, "undeclared")
             .with_help(match suggestion {
@@ -1856,7 +1874,14 @@ impl<'a> Validator<'a> {
 
     /// A list of who (a field's `read` or `write`): each name once, each
     /// one `rule_name` accepts.
-    fn rule_list(&mut self, base: &[Step<'_>], rule: &str, list: &[String], resource: &str, owned: Option<bool>) {
+    fn rule_list(
+        &mut self,
+        base: &[Step<'_>],
+        rule: &str,
+        list: &[String],
+        resource: &str,
+        owned: Option<bool>,
+    ) {
         let mut seen: HashMap<&str, usize> = HashMap::new();
         for (i, who) in list.iter().enumerate() {
             let mut at = base.to_vec();
@@ -1895,7 +1920,13 @@ impl<'a> Validator<'a> {
             for (rule, list) in [("read", &field.read), ("write", &field.write)] {
                 let Some(list) = list else { continue };
                 let base = path!["resources", name, "fields", field_name, rule];
-                self.rule_list(base, &format!("fields.{field_name}.{rule}"), list, name, owned);
+                self.rule_list(
+                    base,
+                    &format!("fields.{field_name}.{rule}"),
+                    list,
+                    name,
+                    owned,
+                );
             }
             if field.read_only && field.write.is_some() {
                 let d = Diagnostic::error(
@@ -1925,7 +1956,10 @@ impl<'a> Validator<'a> {
                         format!("`{field}` is listed twice in `hide.{who}`"),
                     )
                     .at(span, "again here")
-                    .with_label(self.value(path!["resources", name, "hide", who, first]), "first here");
+                    .with_label(
+                        self.value(path!["resources", name, "hide", who, first]),
+                        "first here",
+                    );
                     self.push(d);
                     continue;
                 }
@@ -1952,7 +1986,9 @@ impl<'a> Validator<'a> {
                         };
                         let d = Diagnostic::error(
                             Code::UnknownField,
-                            format!("`hide.{who}` names `{field}`, which is not a field of `{name}`"),
+                            format!(
+                                "`hide.{who}` names `{field}`, which is not a field of `{name}`"
+                            ),
                         )
                         .at(span, "unknown field")
                         .with_help(help);
@@ -1976,7 +2012,10 @@ impl<'a> Validator<'a> {
         }
         // The rest reads who may run each operation: only when the owner,
         // the access block and every field are sound.
-        let (Some(owned), Some(Some(fields))) = (owned, fields.map(|f| f.values().all(Option::is_some).then_some(f))) else {
+        let (Some(owned), Some(Some(fields))) = (
+            owned,
+            fields.map(|f| f.values().all(Option::is_some).then_some(f)),
+        ) else {
             return;
         };
         if resource.access.is_none() || !self.clean(path!["resources", name, "access"]) {
@@ -1998,10 +2037,15 @@ impl<'a> Validator<'a> {
         for (field_name, field) in fields {
             let Some(field) = field else { continue };
             let names = |list: &Option<Vec<String>>, who: &str| {
-                list.as_ref().is_none_or(|l| l.iter().any(|w| w == who || w == "public"))
+                list.as_ref()
+                    .is_none_or(|l| l.iter().any(|w| w == who || w == "public"))
             };
             // A creator of an owned resource's row is its owner.
-            let creators: Vec<&str> = callers.iter().copied().filter(|w| granted(w, Operation::Create)).collect();
+            let creators: Vec<&str> = callers
+                .iter()
+                .copied()
+                .filter(|w| granted(w, Operation::Create))
+                .collect();
             if field.required
                 && field.default.is_none()
                 && !field.read_only
@@ -2021,7 +2065,10 @@ impl<'a> Validator<'a> {
                 ));
                 self.push(d);
             }
-            if field.read.is_none() && field.write.is_none() && !hidden.contains_key(field_name.as_str()) {
+            if field.read.is_none()
+                && field.write.is_none()
+                && !hidden.contains_key(field_name.as_str())
+            {
                 continue;
             }
             for who in &callers {
@@ -2043,7 +2090,11 @@ impl<'a> Validator<'a> {
                 if reads_rows && reads_field {
                     continue;
                 }
-                let whom = if *who == "owner" { "the owner".to_string() } else { format!("role `{who}`") };
+                let whom = if *who == "owner" {
+                    "the owner".to_string()
+                } else {
+                    format!("role `{who}`")
+                };
                 let at = match &field.write {
                     Some(_) => self.key(path!["resources", name, "fields", field_name, "write"]),
                     None => self.key(path!["resources", name, "fields", field_name]),
@@ -2056,7 +2107,9 @@ impl<'a> Validator<'a> {
                 .with_help(if reads_rows {
                     format!("add `{who}` to the field's readers, or leave it out of `write`")
                 } else {
-                    format!("grant `{who}` `get` on `{name}`, or leave it out of the field's `write`")
+                    format!(
+                        "grant `{who}` `get` on `{name}`, or leave it out of the field's `write`"
+                    )
                 });
                 self.push(d);
             }

@@ -101,6 +101,10 @@ const RUNTIME: &[(&str, &str)] = &[
         include_str!("../../templates/runtime/src/config.rs"),
     ),
     (
+        "fields",
+        include_str!("../../templates/runtime/src/fields.rs"),
+    ),
+    (
         "formats",
         include_str!("../../templates/runtime/src/formats.rs"),
     ),

@@ -29,9 +29,7 @@ use proc_macro2::TokenStream;
 
 use super::ident;
 use super::plan::{Field, ResourcePlan};
-use crate::model::{
-    Column, ColumnOrigin, ColumnType, LinkTargets, Operation, OperationKind, Scope,
-};
+use crate::model::{Column, ColumnType, LinkTargets, Operation, OperationKind, Scope};
 
 /// Pretty-prints a token stream as a file, with the blank lines between
 /// items that rustfmt keeps and prettyplease does not write.
@@ -467,6 +465,9 @@ fn imports(w: &mut Writer, plan: &ResourcePlan<'_>) {
     } else {
         "palisade_runtime::page::ListRules".into()
     });
+    if !rules(plan).is_empty() {
+        uses.push("palisade_runtime::fields::FieldRule".into());
+    }
     uses.push("palisade_runtime::problem::Problem".into());
     uses.push(format!(
         "palisade_runtime::resource::{{{}}}",
@@ -536,12 +537,26 @@ fn table(w: &mut Writer, plan: &ResourcePlan<'_>) {
             w.open(format_args!("owner: Some(Owner {{"));
             w.line(format_args!("column: {},", lit(&f.sql)));
             w.code(format_args!("claim: {},", owner_claim(plan)));
-            w.code(format_args!("read: {},", grants(&r.owner_readers())));
             w.close(format_args!("}}),"));
         }
         None => {
             w.line(format_args!("owner: None,"));
         }
+    }
+    let rules = rules(plan);
+    if rules.is_empty() {
+        w.line(format_args!("fields: &[],"));
+    } else {
+        w.open(format_args!("fields: &["));
+        for c in rules {
+            let rule = |g: &Option<crate::model::Grants>| option(g.as_ref(), grants);
+            w.open(format_args!("FieldRule {{"));
+            w.line(format_args!("name: {},", lit(&c.name)));
+            w.code(format_args!("read: {},", rule(&c.read)));
+            w.code(format_args!("write: {},", rule(&c.write)));
+            w.close(format_args!("}},"));
+        }
+        w.close(format_args!("],"));
     }
     let reply = r
         .operation(OperationKind::Update)
@@ -566,6 +581,16 @@ fn table(w: &mut Writer, plan: &ResourcePlan<'_>) {
         .collect();
     w.code(format_args!("referrers: &[{}],", referrers.join(", ")));
     w.close(format_args!("}};"));
+}
+
+/// The columns with field rules: who reads or writes them, when not
+/// everyone the operation is granted to.
+fn rules<'p>(plan: &'p ResourcePlan<'_>) -> Vec<&'p Column> {
+    plan.resource
+        .columns
+        .iter()
+        .filter(|c| c.read.is_some() || c.write.is_some())
+        .collect()
 }
 
 /// One `static` per operation the spec grants: its grants and throttle.
@@ -680,11 +705,7 @@ fn row(w: &mut Writer, plan: &ResourcePlan<'_>) {
     struct_decl(w, "Row", plan.fields.is_empty(), |w| {
         for f in &plan.fields {
             let ty = pii(f, row_type(f.column));
-            if f.column.origin == ColumnOrigin::Owner {
-                // `None` in a row shown to a caller who may not see it.
-                let attr = "#[serde(skip_serializing_if = \"Option::is_none\")]";
-                field_decl(w, f, &format!("Option<{ty}>"), Some(attr));
-            } else if f.column.required {
+            if f.column.required {
                 field_decl(w, f, &ty, None);
             } else {
                 field_decl(w, f, &format!("Option<{ty}>"), None);
@@ -698,14 +719,7 @@ fn from_row(w: &mut Writer, plan: &ResourcePlan<'_>) {
         .fields
         .iter()
         .enumerate()
-        .map(|(i, f)| {
-            let get = format!("r.try_get({})?", int(i as u64));
-            if f.column.origin == ColumnOrigin::Owner {
-                format!("{}: Some({get})", f.ident)
-            } else {
-                format!("{}: {get}", f.ident)
-            }
-        })
+        .map(|(i, f)| format!("{}: r.try_get({})?", f.ident, int(i as u64)))
         .collect();
     w.open(format_args!("impl FromRow<'_, SqliteRow> for Row {{"));
     w.open(format_args!(
@@ -776,11 +790,9 @@ fn resource_impl(w: &mut Writer, plan: &ResourcePlan<'_>) {
     w.open(format_args!("fn id(&self) -> &str {{"));
     w.line(format_args!("&self.id"));
     w.close(format_args!("}}"));
-    w.open(format_args!(
-        "fn owner(&mut self) -> Option<&mut Option<String>> {{"
-    ));
+    w.open(format_args!("fn owner(&self) -> Option<&str> {{"));
     match plan.owner_field() {
-        Some(f) => w.code(format_args!("Some(&mut self.{})", f.ident)),
+        Some(f) => w.code(format_args!("Some(&self.{})", f.ident)),
         None => w.code(format_args!("None")),
     }
     w.close(format_args!("}}"));
@@ -792,6 +804,8 @@ fn resource_impl(w: &mut Writer, plan: &ResourcePlan<'_>) {
     assign(w, plan);
     links(w, plan, &plan.create_refs, false);
     links(w, plan, &plan.update_refs, true);
+    sets(w, plan, false);
+    sets(w, plan, true);
     w.open(format_args!("fn hooks(app: &App) -> &HookFns<Row> {{"));
     w.code(format_args!(
         "&app.hooks::<crate::HookTable>().{}",
@@ -815,6 +829,40 @@ fn sort_value(w: &mut Writer, plan: &ResourcePlan<'_>) {
         ));
     }
     w.line(format_args!("_ => serde_json::Value::Null,"));
+    w.close(format_args!("}}"));
+    w.close(format_args!("}}"));
+}
+
+/// `create_sets` or `update_sets`: whether the body sets each field with
+/// writers of its own (nothing without such fields: the trait's default).
+fn sets(w: &mut Writer, plan: &ResourcePlan<'_>, update: bool) {
+    let inputs = if update { &plan.update } else { &plan.create };
+    let fields: Vec<&Field<'_>> = inputs
+        .iter()
+        .map(|&i| &plan.fields[i])
+        .filter(|f| f.column.write.is_some())
+        .collect();
+    if fields.is_empty() {
+        return;
+    }
+    let (function, input) = if update {
+        ("update_sets", "UpdateInput")
+    } else {
+        ("create_sets", "CreateInput")
+    };
+    w.open(format_args!(
+        "fn {function}(input: &{input}, field: &str) -> bool {{"
+    ));
+    w.open(format_args!("match field {{"));
+    for f in fields {
+        let set = match (update, f.column.required) {
+            (true, _) => format!("!input.{}.is_absent()", f.ident),
+            (false, true) => "true".to_string(),
+            (false, false) => format!("input.{}.is_some()", f.ident),
+        };
+        w.code(format_args!("{} => {set},", lit(f.name())));
+    }
+    w.line(format_args!("_ => false,"));
     w.close(format_args!("}}"));
     w.close(format_args!("}}"));
 }

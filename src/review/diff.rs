@@ -1141,7 +1141,10 @@ fn update_readers(r: &model::Resource) -> Vec<String> {
 fn reader_changes(out: &mut Out<'_>, old: &model::Resource, new: &model::Resource) {
     let r = new.name.as_str();
     if let (Some(column), Some(_)) = (new.scope.owner_column(), old.scope.owner_column()) {
-        let (was, now) = (grantees(&old.owner_readers()), grantees(&new.owner_readers()));
+        let (was, now) = (
+            grantees(&old.owner_readers()),
+            grantees(&new.owner_readers()),
+        );
         for who in now.iter().filter(|w| !was.contains(w)) {
             out.push(
                 Kind::OwnerColumnShown,

@@ -48,7 +48,9 @@
 //! - [`resource`]: the five operations of every resource (list, get,
 //!   create, update, delete), driven by the tables of its generated
 //!   module; the only code that builds statements on the tables, each
-//!   with the caller's scope.
+//!   with the caller's scope; [`fields`]: the field rules it applies (who
+//!   sees a column in an answer, who may set it, who may filter or sort
+//!   on it).
 //!
 //! The code that uses them is best read in a generated resource module,
 //! e.g. `tests/golden/billing/api/src/invoice.rs` in the Palisade
@@ -63,6 +65,7 @@ pub mod body;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod fields;
 pub mod formats;
 #[cfg(feature = "jwks")]
 pub mod jwks;

@@ -10,6 +10,9 @@
 //! [`create`], [`update`], [`delete`]) behind the guard of each operation
 //! the spec grants; every other request meets the router's 404/405.
 //!
+//! Answers show each caller only the columns its field rules let it read,
+//! and bodies may set only what they let it write ([`super::fields`]).
+//!
 //! Invariant: the statements are built here and only here, and every
 //! statement of an owned table that reads, changes or deletes rows ends
 //! its WHERE clause with the caller's [`Scope`] ([`Scope::push_condition`],
@@ -38,6 +41,7 @@ use sqlx::{Arguments as _, Encode, FromRow, QueryBuilder, Sqlite, SqlitePool, Ty
 use super::access::{Access, Grants, OwnerClaim, Scope};
 use super::auth::Caller;
 use super::body::{self, Json};
+use super::fields::{self, FieldRule, Shown};
 use super::page::{self, ListQuery, ListRules, quote};
 use super::problem::Problem;
 use super::row::now;
@@ -62,6 +66,9 @@ pub struct Table {
     /// The owner rule; `None` for `owner: none` (only role and public
     /// grants reach the rows).
     pub owner: Option<Owner>,
+    /// The columns with field rules (who reads, who writes them), the
+    /// owner column among them unless everyone the row is shown to sees it.
+    pub fields: &'static [FieldRule],
     /// Who gets the changed row in the answer of an update: those who may
     /// also `get` it; everyone else gets 204 No Content.
     pub update_reply: Grants,
@@ -79,9 +86,6 @@ pub struct Owner {
     pub column: &'static str,
     /// Where a caller's owner value comes from.
     pub claim: OwnerClaim,
-    /// Who sees the column (`owner.read`); rows shown to anyone else
-    /// leave it out.
-    pub read: Grants,
 }
 
 /// Which rows a reference may name (the model's link rule).
@@ -191,8 +195,8 @@ pub trait Resource:
 
     /// The row's id.
     fn id(&self) -> &str;
-    /// The row's owner column (`None` in a row without it).
-    fn owner(&mut self) -> Option<&mut Option<String>>;
+    /// The row's owner value (`None` for an unowned resource).
+    fn owner(&self) -> Option<&str>;
     /// The value of the sort key `key` (one of the list rules' keys).
     fn sort_value(&self, key: &str) -> serde_json::Value;
     /// Appends ` AND "field" = ?` for each filter of `query`, after the
@@ -223,6 +227,17 @@ pub trait Resource:
         let _ = input;
         Vec::new()
     }
+    /// Whether a create body sets `field`, one of the table's field rules
+    /// with writers (none by default: a resource without write rules).
+    fn create_sets(input: &Self::Create, field: &str) -> bool {
+        let _ = (input, field);
+        false
+    }
+    /// Whether an update body sets `field` (to a value or to null).
+    fn update_sets(input: &Self::Update, field: &str) -> bool {
+        let _ = (input, field);
+        false
+    }
     /// The team's hooks of this resource.
     fn hooks(app: &App) -> &HookFns<Self>;
 }
@@ -235,22 +250,27 @@ pub async fn list<R: Resource>(
 ) -> Result<Response, Problem> {
     let t = R::TABLE;
     let query = page::parse(query.as_deref(), &t.list)?;
+    let keys = query.filters.iter().map(|(f, _)| *f);
+    fields::unreadable_keys(
+        t.fields,
+        &access.caller,
+        &access.rows,
+        keys.chain([query.sort.key]),
+    )?;
     let mut sql = select(t, "1 = 1");
     scope(&mut sql, t, &access.rows);
     R::filter(&query, &mut sql)?;
     query.push_after(&mut sql);
     query.push_order_limit(&mut sql);
     let rows = sql.build().fetch_all(&app.db.read).await?;
-    let mut rows = rows
+    let rows = rows
         .iter()
         .map(R::from_row)
         .collect::<Result<Vec<R>, _>>()?;
-    for row in &mut rows {
-        hide_owner(row, &access.caller);
-    }
     let page = query.page(rows, |row| {
         (row.sort_value(query.sort.key), row.id().to_owned())
     });
+    let page = page.map(|row| shown(row, &access.caller));
     Ok(body::reply(StatusCode::OK, &page))
 }
 
@@ -267,8 +287,7 @@ pub async fn get<R: Resource>(
     scope(&mut sql, t, &access.rows);
     match sql.build().fetch_optional(&app.db.read).await? {
         Some(row) => {
-            let mut row = R::from_row(&row)?;
-            hide_owner(&mut row, &access.caller);
+            let row = shown(R::from_row(&row)?, &access.caller);
             Ok(body::reply(StatusCode::OK, &row))
         }
         None => Err(Problem::not_found()),
@@ -283,6 +302,9 @@ pub async fn create<R: Resource>(
     Json(mut input): Json<R::Create>,
 ) -> Result<Response, Problem> {
     let t = R::TABLE;
+    fields::refused_on_create(t.fields, &access.caller, t.owner.is_some(), |f| {
+        R::create_sets(&input, f)
+    })?;
     R::check_create(&input)?;
     (R::hooks(&app).before_create)(&access, &mut input).await?;
     R::check_create(&input)?;
@@ -305,10 +327,9 @@ pub async fn create<R: Resource>(
     let row = sqlx::query_with(t.insert, values.args)
         .fetch_one(&app.db.write)
         .await?;
-    let mut row = R::from_row(&row)?;
+    let row = R::from_row(&row)?;
     let location = format!("{}/{}", t.path, row.id());
-    hide_owner(&mut row, &access.caller);
-    Ok(body::created(&location, &row))
+    Ok(body::created(&location, &shown(row, &access.caller)))
 }
 
 /// `PATCH {path}/{id}`: checks, the hook, checks again, references (to rows
@@ -322,6 +343,23 @@ pub async fn update<R: Resource>(
     Json(mut input): Json<R::Update>,
 ) -> Result<Response, Problem> {
     let t = R::TABLE;
+    let sets = |f: &str| R::update_sets(&input, f);
+    let own_only = fields::refused_on_update(t.fields, &access.caller, t.owner.is_some(), sets)?;
+    // A column only the row's owner may set, sent by a caller who reaches
+    // other owners' rows too: the row must be its own (422 otherwise),
+    // and the UPDATE reaches only its own rows.
+    let mut rows = access.rows.clone();
+    let mut stored_owner = None;
+    if own_only && rows == Scope::All {
+        let Some(owner) = owner_of(&app.db.read, t, &rows, &id).await? else {
+            return Err(Problem::not_found());
+        };
+        if access.owner.as_deref() != Some(owner.as_str()) {
+            return Err(fields::refused_not_owner(t.fields, sets));
+        }
+        rows = Scope::Owned(owner.clone());
+        stored_owner = Some(owner);
+    }
     R::check_update(&input)?;
     (R::hooks(&app).before_update)(&access, &id, &mut input).await?;
     R::check_update(&input)?;
@@ -330,13 +368,15 @@ pub async fn update<R: Resource>(
         && links
             .iter()
             .any(|l| l.rule == LinkRule::SameOwner && l.id.is_some());
-    let owner = if needs_owner {
-        let Some(owner) = owner_of(&app.db.read, t, &access.rows, &id).await? else {
-            return Err(Problem::not_found());
-        };
-        Some(owner)
-    } else {
-        None
+    let owner = match stored_owner {
+        Some(owner) => Some(owner),
+        None if needs_owner => {
+            let Some(owner) = owner_of(&app.db.read, t, &rows, &id).await? else {
+                return Err(Problem::not_found());
+            };
+            Some(owner)
+        }
+        None => None,
     };
     check_links(&app, owner.as_deref(), links).await?;
     let mut sql = QueryBuilder::<Sqlite>::new("UPDATE ");
@@ -345,21 +385,16 @@ pub async fn update<R: Resource>(
         .push_bind(now());
     R::assign(&input, &mut sql);
     sql.push(" WHERE \"id\" = ").push_bind(id);
-    scope(&mut sql, t, &access.rows);
+    scope(&mut sql, t, &rows);
     sql.push(" RETURNING ").push(t.columns);
     let Some(row) = sql.build().fetch_optional(&app.db.write).await? else {
         return Err(Problem::not_found());
     };
-    let mut row = R::from_row(&row)?;
-    let row_owner = row.owner().and_then(|o| o.clone());
-    if !t
-        .update_reply
-        .reach(&access.caller, claim(t), row_owner.as_deref())
-    {
+    let row = R::from_row(&row)?;
+    if !t.update_reply.reach(&access.caller, claim(t), row.owner()) {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    hide_owner(&mut row, &access.caller);
-    Ok(body::reply(StatusCode::OK, &row))
+    Ok(body::reply(StatusCode::OK, &shown(row, &access.caller)))
 }
 
 /// `DELETE {path}/{id}`: the hook, then one DELETE of a row the caller
@@ -412,22 +447,12 @@ fn claim(t: &Table) -> Option<OwnerClaim> {
     t.owner.as_ref().map(|o| o.claim)
 }
 
-/// Leaves the owner column out of `row` unless its readers reach `caller`.
-fn hide_owner<R: Resource>(row: &mut R, caller: &Caller) {
-    let Some(owner) = &R::TABLE.owner else {
-        return;
-    };
-    if owner.read.public {
-        return;
-    }
-    if let Some(column) = row.owner() {
-        if !owner
-            .read
-            .reach(caller, Some(owner.claim), column.as_deref())
-        {
-            *column = None;
-        }
-    }
+/// `row` as `caller` is shown it: without the columns whose readers do
+/// not reach it on this row.
+fn shown<R: Resource>(row: R, caller: &Caller) -> Shown<R> {
+    let t = R::TABLE;
+    let hidden = fields::hidden(t.fields, caller, claim(t), row.owner());
+    Shown::new(row, hidden)
 }
 
 /// The stored owner of the row `id`, if `rows` reaches it.
