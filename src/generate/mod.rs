@@ -446,6 +446,10 @@ pub fn generate_migrated(
         genpkey => genpkey,
         redis_env => service.throttle.redis.as_ref().map(|r| r.url_env.as_str()),
         on_error => service.throttle.redis.as_ref().map(|r| r.on_error.name()),
+        field_rules => service
+            .resources
+            .iter()
+            .any(|r| r.fields().any(|c| c.read.is_some() || c.write.is_some())),
     };
 
     let package = ident::package(&service.name);

@@ -13,7 +13,8 @@ use serde_json::{Map, Value};
 
 use super::example;
 use crate::model::{
-    ColumnType, Grants, Link, LinkTargets, OnDelete, OperationKind, Resource, Scope, Service,
+    ColumnType, Grantee, Grants, Link, LinkTargets, OnDelete, Operation, OperationKind, Resource,
+    Scope, Service, View,
 };
 
 /// One line of the session: an optional comment above a command, and the
@@ -50,6 +51,17 @@ impl Caller {
                 Caller::Alice => grants.owner && resource.scope != Scope::Unowned,
                 Caller::Role(role) => grants.roles.contains(role),
             }
+    }
+
+    /// The kind of caller this is for `op` of `resource`, and what the
+    /// model lets that kind read and write there.
+    fn view<'m>(&self, resource: &Resource, op: &'m Operation) -> Option<&'m View> {
+        let kind = match self {
+            Caller::Alice if resource.scope != Scope::Unowned => Grantee::Owner,
+            Caller::Alice => return None,
+            Caller::Role(role) => Grantee::Role(role.clone()),
+        };
+        op.views.iter().find(|v| v.grantee == kind)
     }
 
     /// The owner value of the rows this caller creates on `scope`.
@@ -133,7 +145,7 @@ pub fn session(service: &Service, dev_token: Option<&str>) -> Vec<Line> {
         } else {
             continue;
         };
-        let Some((body, refers_to)) = create_body(resource, &creator, &rows, 1) else {
+        let Some((body, refers_to)) = create_body(resource, create, &creator, &rows, 1) else {
             continue;
         };
         if let Caller::Role(role) = &creator {
@@ -154,14 +166,23 @@ pub fn session(service: &Service, dev_token: Option<&str>) -> Vec<Line> {
             command: format!("{var}=$(new {path} \"{token}\" {})", quote(&body)),
             status: Some(201),
         });
+        if let Some((field, body)) = refused_field(resource, create, &creator, &body) {
+            let mut line = call("POST", &path, &token, Some(&body), 422);
+            line.comment = Some(format!(
+                "{} may not set `{field}`: 422 naming it, never silently dropped",
+                who(&creator)
+            ));
+            calls.push(line);
+        }
         if may(OperationKind::List) {
             calls.push(call("GET", &path, &token, None, 200));
         }
         let item = format!("{path}/${var}");
         if may(OperationKind::Get) {
             calls.push(call("GET", &item, &token, None, 200));
-            if may(OperationKind::Update) {
-                if let Some(change) = update_body(resource) {
+            let update = resource.operation(OperationKind::Update);
+            if let Some(update) = update.filter(|op| creator.may(resource, &op.grants)) {
+                if let Some(change) = update_body(resource, update, &creator) {
                     calls.push(call("PATCH", &item, &token, Some(&change), 200));
                 }
             }
@@ -244,7 +265,8 @@ fn spare_delete(rows: &[Row<'_>]) -> Option<Vec<Line>> {
         resource
             .operation(OperationKind::Delete)
             .filter(|op| row.creator.may(resource, &op.grants))?;
-        let (body, _) = create_body(resource, &row.creator, rows, 3)?;
+        let create = resource.operation(OperationKind::Create)?;
+        let (body, _) = create_body(resource, create, &row.creator, rows, 3)?;
         let var = format!("{}2", row.var);
         let token = row.creator.token();
         let path = format!("/{}", resource.plural);
@@ -315,13 +337,18 @@ fn quote(text: &str) -> String {
 /// `None` when a required field cannot be filled.
 fn create_body(
     resource: &Resource,
+    create: &Operation,
     creator: &Caller,
     rows: &[Row<'_>],
     seed: u32,
 ) -> Option<(String, Vec<usize>)> {
+    let writes = &creator.view(resource, create)?.writes;
     let mut body = Map::new();
     let mut refers_to = Vec::new();
     for column in resource.fields().filter(|c| c.on_create && c.required) {
+        if !writes.contains(&column.name) {
+            return None;
+        }
         let value = match &column.ty {
             ColumnType::Ref { resource: target } => {
                 let link = column.link.as_ref()?;
@@ -351,12 +378,37 @@ fn linkable(row: &Row<'_>, link: &Link, owner: Option<&str>) -> bool {
     }
 }
 
-/// A change of one field the owner may update: the first writable field
+/// A field of a create that `creator` may not set (another may), and the
+/// create `body` with it: the 422 of a field rule.
+fn refused_field(
+    resource: &Resource,
+    create: &Operation,
+    creator: &Caller,
+    body: &str,
+) -> Option<(String, String)> {
+    let writes = &creator.view(resource, create)?.writes;
+    let column = resource.fields().find(|c| {
+        c.on_create
+            && c.write.is_some()
+            && !writes.contains(&c.name)
+            && !matches!(c.ty, ColumnType::Ref { .. })
+    })?;
+    let Ok(Value::Object(mut body)) = serde_json::from_str::<Value>(body) else {
+        return None;
+    };
+    body.insert(column.name.clone(), example::value(column, 2)?);
+    Some((column.name.clone(), Value::Object(body).to_string()))
+}
+
+/// A change of one field `updater` may update: the first one it may write
 /// that is not a ref, with another example value.
-fn update_body(resource: &Resource) -> Option<String> {
+fn update_body(resource: &Resource, update: &Operation, updater: &Caller) -> Option<String> {
+    let writes = &updater.view(resource, update)?.writes;
     resource
         .fields()
-        .filter(|c| c.on_update && !matches!(c.ty, ColumnType::Ref { .. }))
+        .filter(|c| {
+            c.on_update && writes.contains(&c.name) && !matches!(c.ty, ColumnType::Ref { .. })
+        })
         .find_map(|c| {
             let value = example::value(c, 2)?;
             let mut body = Map::new();
