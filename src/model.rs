@@ -1526,7 +1526,7 @@ mod tests {
         );
     }
 
-    fn view<'m>(r: &'m Resource, op: OperationKind, who: Grantee) -> &'m View {
+    fn view(r: &Resource, op: OperationKind, who: Grantee) -> &View {
         r.operation(op)
             .unwrap()
             .views

@@ -35,6 +35,7 @@ pub const EXAMPLES: &[&str] = &[
     "examples/shop.yaml",
     "examples/library.yaml",
     "examples/crm.yaml",
+    "examples/helpdesk.yaml",
     "tests/fixtures/edge.yaml",
     "tests/fixtures/keywords.yaml",
 ];

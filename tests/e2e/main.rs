@@ -145,14 +145,28 @@ impl<'a> Suite<'a> {
             .is_some_and(|g| Self::reaches(g, p, own))
     }
 
-    /// Whether a row shown to `p` carries the owner column (`owner.read`).
-    fn sees_owner(resource: &Resource, p: Option<&Principal>, own: bool) -> bool {
-        resource.scope != Scope::Unowned && Self::reaches(&resource.owner_readers(), p, own)
+    /// Whether a row shown to `p` (its owner's when `own`) carries
+    /// `column`: its readers (`read`, `hide`, `owner.read`) reach `p`.
+    fn reads(column: &Column, p: Option<&Principal>, own: bool) -> bool {
+        column
+            .read
+            .as_ref()
+            .is_none_or(|g| Self::reaches(g, p, own))
     }
 
-    /// Asserts that `row`, as shown to `p`, carries the owner column exactly
-    /// when `owner.read` reaches `p`.
-    fn owner_column_shown(
+    /// Whether `p` may set `column` in a body on a row it owns or not (a
+    /// creator owns the row it creates).
+    fn writes(column: &Column, p: &Principal, own: bool) -> bool {
+        column
+            .write
+            .as_ref()
+            .is_none_or(|g| Self::reaches(g, Some(p), own))
+    }
+
+    /// Asserts that `row`, as shown to `p`, carries exactly the columns
+    /// whose readers reach `p` (the owner column among them); the others
+    /// are absent, not null.
+    fn columns_shown(
         &mut self,
         resource: &Resource,
         row: &Value,
@@ -160,24 +174,30 @@ impl<'a> Suite<'a> {
         own: bool,
         what: &str,
     ) {
-        let Some(owner) = resource.scope.owner_column() else {
-            return;
-        };
-        let shown = row.get(owner).is_some();
-        assert_eq!(
-            shown,
-            Self::sees_owner(resource, p, own),
-            "{}: the owner column `{owner}` {} for {what}: {row}",
-            resource.name,
-            if shown { "is shown" } else { "is hidden" }
-        );
+        for column in &resource.columns {
+            let shown = row.get(&column.name).is_some();
+            assert_eq!(
+                shown,
+                Self::reads(column, p, own),
+                "{}: `{}` {} for {what}: {row}",
+                resource.name,
+                column.name,
+                if shown { "is shown" } else { "is hidden" }
+            );
+        }
         self.hit("property-level", &["BOPLA-07"]);
     }
 
-    /// A create body for `resource` as `p`, every field filled, refs to rows `p` made.
+    /// A create body for `resource` as `p`, every field `p` may set filled,
+    /// refs to rows `p` made.
     fn body(&mut self, resource: &Resource, p: &Principal, seed: usize) -> Map<String, Value> {
         let mut body = Map::new();
-        for column in resource.columns.iter().filter(|c| c.on_create) {
+        let own = resource.scope != Scope::Unowned;
+        for column in resource
+            .columns
+            .iter()
+            .filter(|c| c.on_create && Self::writes(c, p, own))
+        {
             let value = match &column.ty {
                 // A ref that can name no row (another owner rule, no public
                 // get) is left out; `references` shows it is refused.
@@ -249,23 +269,24 @@ impl<'a> Suite<'a> {
         for (k, v) in &body {
             if resource
                 .column(k)
-                .is_some_and(|c| c.ty != ColumnType::Number)
+                .is_some_and(|c| c.ty != ColumnType::Number && Self::reads(c, Some(p), true))
             {
                 assert_eq!(&row[k], v, "{}.{k} round-trips", resource.name);
             }
         }
+        self.columns_shown(
+            resource,
+            &row,
+            Some(p),
+            true,
+            &format!("its creator {}", p.user),
+        );
         if let Some(owner) = resource.scope.owner_column() {
-            if Self::sees_owner(resource, Some(p), true) {
+            if row.get(owner).is_some() {
                 assert_eq!(
                     row[owner],
                     json!(Self::owner_value(resource, p)),
                     "the owner comes from the token"
-                );
-            } else {
-                assert!(
-                    row.get(owner).is_none(),
-                    "{}: owner column hidden",
-                    resource.name
                 );
             }
         }
@@ -399,6 +420,7 @@ impl<'a> Suite<'a> {
         self.deletes_referenced(resource);
         self.integers(resource, &victim_creator);
         self.uniqueness(resource, &victim_creator);
+        self.field_rules(resource, &victim, &victim_creator);
         self.grants(resource, &victim, &victim_creator);
         // Undeclared methods.
         for (method, path) in [
@@ -529,11 +551,9 @@ impl<'a> Suite<'a> {
             self.may(resource, OperationKind::Update, p),
             Reach::All | Reach::Own
         ) {
-            if let Some(column) = resource
-                .columns
-                .iter()
-                .find(|c| c.on_update && !matches!(c.ty, ColumnType::Ref { .. }))
-            {
+            if let Some(column) = resource.columns.iter().find(|c| {
+                c.on_update && Self::writes(c, p, true) && !matches!(c.ty, ColumnType::Ref { .. })
+            }) {
                 let value = data::valid(column, 2);
                 let r = self.send(
                     self.as_(p, "PATCH", &item)
@@ -541,10 +561,12 @@ impl<'a> Suite<'a> {
                 );
                 if Self::update_replies(resource, Some(p), true) {
                     assert_eq!(r.status, 200, "update {}: {}", resource.name, r.text());
-                    if column.ty != ColumnType::Number {
+                    if column.ty != ColumnType::Number && Self::reads(column, Some(p), true) {
                         assert_eq!(r.json()[&column.name], value);
                     }
                     assert_eq!(r.json()["id"], row["id"]);
+                    let what = format!("the update by its owner {}", p.user);
+                    self.columns_shown(resource, &r.json(), Some(p), true, &what);
                 } else {
                     assert_eq!(
                         (r.status, r.body.is_empty()),
@@ -1155,11 +1177,12 @@ impl<'a> Suite<'a> {
         {
             return;
         }
-        let Some(column) = resource
-            .columns
-            .iter()
-            .find(|c| c.on_create && c.ty == ColumnType::Integer)
-        else {
+        let Some(column) = resource.columns.iter().find(|c| {
+            c.on_create
+                && c.ty == ColumnType::Integer
+                && Self::writes(c, p, true)
+                && Self::reads(c, Some(p), true)
+        }) else {
             return;
         };
         let n = data::valid(column, 3).as_i64().unwrap();
@@ -1183,6 +1206,7 @@ impl<'a> Suite<'a> {
         let row = r.json();
         assert_eq!(row[&column.name], json!(n), "stored as the integer {n}");
         if column.on_update
+            && Self::writes(column, p, true)
             && matches!(
                 self.may(resource, OperationKind::Update, p),
                 Reach::All | Reach::Own
@@ -1224,6 +1248,11 @@ impl<'a> Suite<'a> {
                 self.may(resource, OperationKind::List, p),
                 Reach::All | Reach::Own
             )
+            && column.read.as_ref().is_none_or(|g| {
+                g.public
+                    || g.roles.iter().any(|r| p.roles.contains(r))
+                    || (g.owner && self.may(resource, OperationKind::List, p) == Reach::Own)
+            })
         {
             let r = self.send(self.as_(p, "GET", &format!("{path}?{}={n}.0", column.name)));
             assert_eq!(
@@ -1251,10 +1280,12 @@ impl<'a> Suite<'a> {
         if resource.operation(OperationKind::Create).is_none() {
             return;
         }
-        for column in resource
-            .fields()
-            .filter(|c| c.unique.is_some() && c.on_create)
-        {
+        for column in resource.fields().filter(|c| {
+            c.unique.is_some()
+                && c.on_create
+                && Self::writes(c, creator, true)
+                && Self::reads(c, Some(creator), true)
+        }) {
             let roles: Vec<&str> = creator.roles.iter().map(String::as_str).collect();
             let p = self.fresh(&format!("t-{}", uuid::Uuid::new_v4().simple()), &roles);
             let first = self.create(resource, &p);
@@ -1286,6 +1317,135 @@ impl<'a> Suite<'a> {
                     r.text()
                 );
                 self.pass("uniqueness");
+            }
+        }
+    }
+
+    /// Field rules over HTTP: a body that sets a field its caller may not
+    /// write is 422 naming it (create and update, on the victim's row too),
+    /// and changes nothing; a list filtered or sorted on a column its caller
+    /// cannot read on every row it reaches is 422, while its readers may.
+    fn field_rules(&mut self, resource: &Resource, victim: &Value, owner: &Principal) {
+        let item = format!("/{}/{}", resource.plural, victim["id"].as_str().unwrap());
+        let collection = format!("/{}", resource.plural);
+        let owned = resource.scope != Scope::Unowned;
+        let owned_by = |p: &Principal| {
+            owned && Self::owner_value(resource, p) == Self::owner_value(resource, owner)
+        };
+        let mut principals: Vec<Principal> =
+            self.role_users.iter().map(|(_, p)| p.clone()).collect();
+        principals.extend([owner.clone(), self.bob.clone()]);
+        let mut refused = false;
+        for column in resource
+            .fields()
+            .filter(|c| c.write.is_some() && !matches!(c.ty, ColumnType::Ref { .. }))
+        {
+            for p in &principals {
+                let value = data::valid(column, 2);
+                let creates = column.on_create
+                    && !matches!(
+                        self.may(resource, OperationKind::Create, p),
+                        Reach::Forbidden | Reach::NoRoute
+                    );
+                if creates && !Self::writes(column, p, owned) {
+                    let mut body = self.body(resource, p, 11);
+                    body.insert(column.name.clone(), value.clone());
+                    let r = self.send(self.as_(p, "POST", &collection).json(&Value::Object(body)));
+                    let what = format!(
+                        "{}: create with `{}` by {}",
+                        resource.name, column.name, p.user
+                    );
+                    self.expect_422(r, &column.name, &what, &["BOPLA-01"]);
+                    refused = true;
+                }
+                let updates = match self.may(resource, OperationKind::Update, p) {
+                    Reach::All => true,
+                    Reach::Own => owned_by(p),
+                    _ => false,
+                };
+                if column.on_update && updates && !Self::writes(column, p, owned_by(p)) {
+                    let r = self.send(
+                        self.as_(p, "PATCH", &item)
+                            .json(&json!({ &column.name: value })),
+                    );
+                    let what = format!(
+                        "{}: update of `{}` by {}",
+                        resource.name, column.name, p.user
+                    );
+                    self.expect_422(r, &column.name, &what, &["BOPLA-02"]);
+                    refused = true;
+                }
+            }
+        }
+        if refused
+            && matches!(
+                self.may(resource, OperationKind::Get, owner),
+                Reach::Own | Reach::All
+            )
+        {
+            let r = self.send(self.as_(owner, "GET", &item));
+            assert_eq!(
+                (r.status, r.json()),
+                (200, victim.clone()),
+                "{}: refused field writes changed nothing",
+                resource.name
+            );
+        }
+        let mut callers: Vec<Option<Principal>> = principals.into_iter().map(Some).collect();
+        callers.push(None);
+        for column in resource.columns.iter().filter(|c| c.read.is_some()) {
+            let filter = resource.filters.contains(&column.name);
+            let sort = resource.sort.contains(&column.name);
+            if !filter && !sort {
+                continue;
+            }
+            let readers = column.read.as_ref().unwrap();
+            for p in &callers {
+                let reach = match p {
+                    Some(p) => self.may(resource, OperationKind::List, p),
+                    None if resource
+                        .operation(OperationKind::List)
+                        .is_some_and(|o| o.grants.public) =>
+                    {
+                        Reach::All
+                    }
+                    None => continue,
+                };
+                if !matches!(reach, Reach::All | Reach::Own) {
+                    continue;
+                }
+                // Readable on every row the list reaches.
+                let allowed = readers.public
+                    || p.as_ref()
+                        .is_some_and(|p| readers.roles.iter().any(|r| p.roles.contains(r)))
+                    || (readers.owner && reach == Reach::Own);
+                let mut queries = Vec::new();
+                if sort {
+                    queries.push(format!("sort=-{}", column.name));
+                }
+                if filter {
+                    let value = match data::valid(column, 1) {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    queries.push(format!("{}={}", column.name, query_encode(&value)));
+                }
+                for query in queries {
+                    let path = format!("{collection}?{query}");
+                    let req = match p {
+                        Some(p) => self.as_(p, "GET", &path),
+                        None => Request::new("GET", &path).from(fresh_source()),
+                    };
+                    let r = self.send(req);
+                    let who = p.as_ref().map_or("anonymous", |p| p.user.as_str());
+                    let what = format!("{}: list `?{query}` by {who}", resource.name);
+                    if allowed {
+                        assert_eq!(r.status, 200, "{what}: {}", r.text());
+                        self.pass("property-level");
+                    } else {
+                        self.expect_422(r, &column.name, &what, &["BOPLA-07"]);
+                    }
+                }
             }
         }
     }
@@ -1368,7 +1528,7 @@ impl<'a> Suite<'a> {
                             resource.name
                         );
                         let own = p.as_ref().is_some_and(&owned_by);
-                        self.owner_column_shown(resource, row.unwrap(), p.as_ref(), own, &who);
+                        self.columns_shown(resource, row.unwrap(), p.as_ref(), own, &who);
                     }
                     (Reach::All | Reach::Own, OperationKind::Update)
                         if reach == Reach::All || p.as_ref().is_some_and(&owned_by) =>
@@ -1388,12 +1548,14 @@ impl<'a> Suite<'a> {
                         );
                         if expected == 204 {
                             assert!(r.body.is_empty(), "204 carries no row");
+                        } else {
+                            self.columns_shown(resource, &r.json(), p.as_ref(), own, &who);
                         }
                         self.hit("grants", &["BOPLA-07"]);
                     }
                     (Reach::All, OperationKind::Get) if r.status == 200 => {
                         let own = p.as_ref().is_some_and(&owned_by);
-                        self.owner_column_shown(resource, &r.json(), p.as_ref(), own, &who);
+                        self.columns_shown(resource, &r.json(), p.as_ref(), own, &who);
                     }
                     (Reach::Own, OperationKind::List) => {
                         assert_eq!(r.status, 200);
@@ -1479,6 +1641,19 @@ enum Reach {
     Forbidden,
     Own,
     All,
+}
+
+/// `value` percent-encoded for a query string.
+fn query_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn pii_values_never_logged(server: &Server, rows: &[(String, Value)]) {
@@ -1630,6 +1805,11 @@ fn log_is_checkpointed(server: &Server, suite: &mut Suite<'_>) {
 #[test]
 fn billing() {
     run("examples/billing.yaml");
+}
+
+#[test]
+fn helpdesk() {
+    run("examples/helpdesk.yaml");
 }
 
 #[test]
