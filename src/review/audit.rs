@@ -17,7 +17,7 @@ use crate::yaml::Node;
 
 use super::findings::{Finding, Level, findings};
 use super::locate::Locator;
-use super::matrix::{ResourceAccess, matrix};
+use super::matrix::{FieldAccess, FieldWho, OperationAccess, ResourceAccess, matrix};
 
 /// Everything `palisade audit` reports about one spec.
 #[derive(Debug, Clone, Serialize)]
@@ -321,7 +321,56 @@ fn service_lines(s: &ServiceSummary) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn who_text(op: &super::matrix::OperationAccess) -> String {
+/// The PII an operation answers with, each field followed by the callers
+/// that read it when not all of them do: `contact_email (owner, admin)`.
+fn pii_cells(op: &OperationAccess) -> Vec<String> {
+    op.pii_readers
+        .iter()
+        .map(|p| {
+            if p.everyone {
+                p.field.clone()
+            } else {
+                format!("{} ({})", p.field, p.who.join(", "))
+            }
+        })
+        .collect()
+}
+
+/// Who reads a column: `owner, agent, admin`, or `nobody`.
+fn readers_text(f: &FieldAccess) -> String {
+    if f.read.is_empty() {
+        return "nobody".to_string();
+    }
+    f.read
+        .iter()
+        .map(|w| w.label.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Who writes a column, with the operations: `owner (create, update),
+/// admin (update)`, or `nobody`.
+fn writers_text(f: &FieldAccess) -> String {
+    if f.write.is_empty() {
+        return "nobody".to_string();
+    }
+    f.write
+        .iter()
+        .map(|w: &FieldWho| format!("{} ({})", w.label, w.operations.join(", ")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The name of a column in the field view: the owner column says so.
+fn field_name(f: &FieldAccess) -> String {
+    if f.origin == "owner" {
+        format!("{} (owner column)", f.field)
+    } else {
+        f.field.clone()
+    }
+}
+
+fn who_text(op: &OperationAccess) -> String {
     if op.granted {
         op.who
             .iter()
@@ -446,7 +495,7 @@ pub fn render_text(report: &AuditReport, color: bool) -> String {
                 op.route.clone().unwrap_or_else(|| "-".into()),
                 who_text(op),
                 op.rate.as_ref().map_or("-".into(), |r| r.text.clone()),
-                dash_join(&op.pii_returned),
+                dash_join(&pii_cells(op)),
             ]);
         }
     }
@@ -462,6 +511,29 @@ pub fn render_text(report: &AuditReport, color: bool) -> String {
         ],
         &rows,
     ));
+
+    let _ = writeln!(out, "\n{}", style.bold("field access"));
+    let mut rows = Vec::new();
+    for r in &report.matrix {
+        for f in &r.fields {
+            rows.push(vec![
+                r.resource.clone(),
+                field_name(f),
+                if f.pii { "pii" } else { "-" }.to_string(),
+                readers_text(f),
+                writers_text(f),
+            ]);
+        }
+    }
+    if rows.is_empty() {
+        out.push_str("  no fields\n");
+    } else {
+        out.push_str(&table(
+            "  ",
+            &["RESOURCE", "FIELD", "PII", "READ BY", "WRITTEN BY"],
+            &rows,
+        ));
+    }
 
     let _ = writeln!(out, "\n{}", style.bold("findings"));
     if report.summary.open == 0 {
@@ -543,12 +615,18 @@ pub fn render_markdown(report: &AuditReport) -> String {
                 "*nobody (no route)*".to_string()
             };
             let rate = op.rate.as_ref().map_or("—".into(), |r| cell(&r.text));
-            let pii = if op.pii_returned.is_empty() {
+            let pii = if op.pii_readers.is_empty() {
                 "—".to_string()
             } else {
-                op.pii_returned
+                op.pii_readers
                     .iter()
-                    .map(|p| format!("`{p}`"))
+                    .map(|p| {
+                        if p.everyone {
+                            format!("`{}`", p.field)
+                        } else {
+                            format!("`{}` ({})", p.field, p.who.join(", "))
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
             };
@@ -557,6 +635,32 @@ pub fn render_markdown(report: &AuditReport) -> String {
                 "| `{}` | {} | {route} | {who} | {rate} | {pii} |",
                 r.resource, op.operation
             );
+        }
+    }
+    let _ = writeln!(out, "\n### Field access\n");
+    if report.matrix.iter().all(|r| r.fields.is_empty()) {
+        let _ = writeln!(out, "No fields.");
+    } else {
+        let _ = writeln!(
+            out,
+            "| Resource | Field | PII | Read by | Written by |\n|---|---|---|---|---|"
+        );
+        for r in &report.matrix {
+            for f in &r.fields {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} | {} | {} |",
+                    r.resource,
+                    if f.origin == "owner" {
+                        format!("`{}` (owner column)", f.field)
+                    } else {
+                        format!("`{}`", f.field)
+                    },
+                    if f.pii { "**PII**" } else { "—" },
+                    cell(&readers_text(f)),
+                    cell(&writers_text(f))
+                );
+            }
         }
     }
     let _ = writeln!(out, "\n### Findings\n");

@@ -6,19 +6,21 @@
 //! (widening, narrowing, neutral) and the location of the key that causes
 //! it (in the new file, or in the old one for what was removed). Invariant:
 //! every decision compares the two resolved models (grants, scopes, rates,
-//! columns, CORS, limits); defaults are already applied there, so writing a
-//! default out or leaving it implicit is no change.
+//! columns, the views each kind of caller has of each operation, CORS,
+//! limits); defaults are already applied there, so writing a default out or
+//! leaving it implicit is no change.
 
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::model::{self, Column, Grants, OperationKind, Scope};
+use crate::model::{self, Column, Grantee, Grants, OperationKind, Scope};
 use crate::spec::{self, Rate};
 
 use super::audit::{Style, cell, size_text};
 use super::locate::{Location, Locator};
+use super::matrix::column_users;
 
 /// How a change moves what the service exposes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -89,6 +91,10 @@ kinds! {
     LimitLowered => "limit-lowered", Narrowing, LimitRaised;
     FieldWritable => "field-writable", Widening, FieldReadOnly;
     FieldReadOnly => "field-read-only", Narrowing, FieldWritable;
+    FieldReadersWidened => "field-readers-widened", Widening, FieldReadersNarrowed;
+    FieldReadersNarrowed => "field-readers-narrowed", Narrowing, FieldReadersWidened;
+    FieldWritersWidened => "field-writers-widened", Widening, FieldWritersNarrowed;
+    FieldWritersNarrowed => "field-writers-narrowed", Narrowing, FieldWritersWidened;
     TokenCheckRemoved => "token-check-removed", Widening, TokenCheckAdded;
     TokenCheckAdded => "token-check-added", Narrowing, TokenCheckRemoved;
     TokenCheckChanged => "token-check-changed", Widening, TokenCheckChanged;
@@ -211,6 +217,8 @@ enum At<'p> {
     Old(&'p [&'p str]),
     NewItem(&'p [&'p str], &'p str),
     OldItem(&'p [&'p str], &'p str),
+    /// Already located.
+    Exact(Location),
 }
 
 impl Out<'_> {
@@ -235,6 +243,7 @@ impl Out<'_> {
                 Some(span) => self.new.at.location(span),
                 None => self.old.at.item(path, item),
             },
+            At::Exact(location) => location,
         };
         self.changes.push(Change {
             class: kind.class(),
@@ -1096,7 +1105,183 @@ fn resource_changes(out: &mut Out<'_>, old: Option<&model::Resource>, new: &mode
     }
     if let Some(o) = old {
         column_changes(out, o, new);
+        field_rule_changes(out, o, new);
         reader_changes(out, o, new);
+    }
+}
+
+/// A kind of caller in words: `the owner`, `role R`, `anyone`.
+fn grantee_words(g: &Grantee) -> String {
+    match g {
+        Grantee::Owner => "the owner".to_string(),
+        Grantee::Role(r) => format!("role `{r}`"),
+        Grantee::Public => "anyone".to_string(),
+    }
+}
+
+/// The kinds of callers that read rows of a resource in some answer.
+fn row_readers(r: &model::Resource) -> Vec<Grantee> {
+    let mut out: Vec<Grantee> = Vec::new();
+    for view in r.operations.iter().flat_map(|o| &o.views) {
+        if !view.reads.is_empty() && !out.contains(&view.grantee) {
+            out.push(view.grantee.clone());
+        }
+    }
+    out
+}
+
+/// Where a field rule is written: the field's `read` or `write` key, or
+/// for readers the `hide` list that names the field, in the new spec, else
+/// in the old one (a rule that was dropped); the field itself otherwise.
+fn field_rule_at(out: &Out<'_>, r: &str, field: &str, key: &str) -> Location {
+    let rule = ["resources", r, "fields", field, key];
+    for side in [&out.new, &out.old] {
+        if let Some(span) = side.at.find(&rule) {
+            return side.at.location(span);
+        }
+        if key != "read" {
+            continue;
+        }
+        let hide = side
+            .spec
+            .resources
+            .get(r)
+            .into_iter()
+            .flat_map(|res| &res.hide)
+            .find(|(_, fields)| fields.iter().any(|f| f == field));
+        if let Some((who, _)) = hide {
+            let path = ["resources", r, "hide", who.as_str()];
+            if let Some(span) = side.at.find_item(&path, field) {
+                return side.at.location(span);
+            }
+        }
+    }
+    out.new.at.key(&["resources", r, "fields", field])
+}
+
+/// Changes of who reads and who writes each declared field, as the views
+/// of the two models show them (field `read` and `write` rules, `hide`).
+/// Only callers the other changes leave alone count: a reader of rows on
+/// both sides that now sees a field it did not (or no longer sees it), a
+/// caller of a create or update on both sides that may now set a field
+/// (or no longer may) while the operation accepts the field on both. A
+/// grant that comes or goes, or a field that becomes read-only, is
+/// reported by its own kind.
+fn field_rule_changes(out: &mut Out<'_>, old: &model::Resource, new: &model::Resource) {
+    let r = new.name.as_str();
+    let both_read: Vec<Grantee> = {
+        let was = row_readers(old);
+        row_readers(new)
+            .into_iter()
+            .filter(|g| was.contains(g))
+            .collect()
+    };
+    for c in new.fields() {
+        let Some(o) = old.fields().find(|o| o.name == c.name) else {
+            continue;
+        };
+        let f = c.name.as_str();
+        let what = if c.pii {
+            format!("PII `{f}`")
+        } else {
+            format!("`{f}`")
+        };
+        let readers = |res: &model::Resource| -> Vec<Grantee> {
+            column_users(res, f, false)
+                .into_iter()
+                .map(|(g, _)| g)
+                .filter(|g| both_read.contains(g))
+                .collect()
+        };
+        let (was, now) = (readers(old), readers(new));
+        for g in now.iter().filter(|g| !was.contains(g)) {
+            let who = grantee_words(g);
+            let at = At::Exact(field_rule_at(out, r, f, "read"));
+            out.push(
+                Kind::FieldReadersWidened,
+                format!("{r}.{f}.read"),
+                format!("{who} now reads {what} of the `{r}` rows it reads"),
+                None,
+                Some(who),
+                at,
+            );
+        }
+        for g in was.iter().filter(|g| !now.contains(g)) {
+            let who = grantee_words(g);
+            let at = At::Exact(field_rule_at(out, r, f, "read"));
+            out.push(
+                Kind::FieldReadersNarrowed,
+                format!("{r}.{f}.read"),
+                format!("{who} no longer reads {what} of `{r}` rows"),
+                Some(who),
+                None,
+                at,
+            );
+        }
+        // Per kind of caller, the operations in which it may now (or no
+        // longer) set the field.
+        let mut wider: Vec<(Grantee, Vec<&'static str>)> = Vec::new();
+        let mut narrower: Vec<(Grantee, Vec<&'static str>)> = Vec::new();
+        for kind in [OperationKind::Create, OperationKind::Update] {
+            let accepted = |col: &Column| match kind {
+                OperationKind::Create => col.on_create,
+                _ => col.on_update,
+            };
+            let (Some(oo), Some(no)) = (old.operation(kind), new.operation(kind)) else {
+                continue;
+            };
+            if accepted(o) != accepted(c) {
+                continue;
+            }
+            for nv in &no.views {
+                let Some(ov) = oo.views.iter().find(|v| v.grantee == nv.grantee) else {
+                    continue;
+                };
+                let (before, after) = (
+                    ov.writes.iter().any(|w| w == f),
+                    nv.writes.iter().any(|w| w == f),
+                );
+                let list = match (before, after) {
+                    (false, true) => &mut wider,
+                    (true, false) => &mut narrower,
+                    _ => continue,
+                };
+                match list.iter_mut().find(|(g, _)| *g == nv.grantee) {
+                    Some((_, ops)) => ops.push(kind.name()),
+                    None => list.push((nv.grantee.clone(), vec![kind.name()])),
+                }
+            }
+        }
+        for (g, ops) in wider {
+            let who = grantee_words(&g);
+            let at = At::Exact(field_rule_at(out, r, f, "write"));
+            out.push(
+                Kind::FieldWritersWidened,
+                format!("{r}.{f}.write"),
+                format!(
+                    "{who} may now set {what} of `{r}` rows on {}",
+                    ops.join(" and ")
+                ),
+                None,
+                Some(format!("{who} ({})", ops.join(", "))),
+                at,
+            );
+        }
+        for (g, ops) in narrower {
+            let who = grantee_words(&g);
+            let at = At::Exact(field_rule_at(out, r, f, "write"));
+            out.push(
+                Kind::FieldWritersNarrowed,
+                format!("{r}.{f}.write"),
+                format!(
+                    "{who} may no longer set {what} of `{r}` rows on {}",
+                    ops.join(" and ")
+                ),
+                Some(format!("{who} ({})", ops.join(", "))),
+                None,
+                at,
+            );
+        }
     }
 }
 

@@ -12,12 +12,12 @@
 
 use serde::Serialize;
 
-use crate::model::{self, Key, OperationKind, Rows, Scope};
+use crate::model::{self, Grantee, Key, OperationKind, Rows, Scope};
 use crate::source::Span;
 use crate::spec::{self, AuditAllow, Per, Rate};
 
 use super::locate::{Location, Locator};
-use super::matrix::pii_fields;
+use super::matrix::{column_users, pii_fields};
 
 /// How much a finding matters, lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
@@ -89,13 +89,16 @@ rules! {
         fix: "remove the operation from `access.public` unless the data is meant to be public; grant it to the owner or a role instead";
     PublicPiiRead => "public-pii-read", High, "public read of PII",
         why: "an anonymous caller can read personal data of every row: this is a data leak unless the fields are truly public",
-        fix: "remove the operation from `access.public`, or move the PII fields to a resource that is not public";
+        fix: "remove the operation from `access.public`, hide the PII fields from public callers (`hide: { public: [...] }` or a field's `read`), or move them to a resource that is not public";
     RoleDeletesAcrossOwners => "role-deletes-across-owners", Medium, "role deletes across owners",
         why: "every holder of the role may delete any owner's rows; a stolen or over-issued role token destroys data of every user",
         fix: "drop `delete` from the role's grant, or keep it only for a narrowly held role and give it a per-operation throttle";
     RoleUpdatesAcrossOwners => "role-updates-across-owners", Medium, "role updates across owners",
         why: "every holder of the role may change any owner's rows, a wide write privilege that bypasses owner scoping",
         fix: "drop `update` from the role's grant unless support staff really must edit users' data";
+    RoleWritesFieldAcrossOwners => "role-writes-field-across-owners", Low, "field written across owners",
+        why: "every holder of the roles named may change this field on every owner's rows, not only their own: a stolen or over-issued role token rewrites it everywhere (`role-updates-across-owners` reports the grant; this names each field the grant lets the role set)",
+        fix: "list in the field's `write` only those who must set it (`write: [owner]` keeps it the owner's); accept it with a reason when the field is the staff's to set, such as a ticket's status";
     UnownedResource => "unowned-resource", Info, "resource without owner",
         why: "rows are not scoped to anybody: every grant on the resource reaches all rows, so only roles and public grants decide who sees what",
         fix: "declare `owner: FIELD` if rows belong to users or tenants; keep `owner: none` only for shared data such as a catalogue";
@@ -134,7 +137,7 @@ rules! {
         fix: "lower `limits.request_timeout_seconds` (the default is 10)";
     PiiExposedToRole => "pii-exposed-to-role", Medium, "PII readable by a role",
         why: "every holder of the role reads personal data of all rows, not only their own; role tokens become a path to bulk PII",
-        fix: "grant the role only what it needs, or keep PII in a resource the role cannot read";
+        fix: "grant the role only what it needs, hide the PII fields from it (a field's `read`, or `hide: { ROLE: [...] }`), or keep PII in a resource the role cannot read";
     OwnerColumnPublic => "owner-column-public", Medium, "owner ids published",
         why: "anonymous readers see the owner column of every row they read: a public list enumerates every user or tenant id that owns a row",
         fix: "drop `public` from `owner.read` unless owner ids are meant to be public (a seller's public profile id)";
@@ -485,14 +488,31 @@ fn evaluate_resource(resource: &model::Resource, at: &Locator<'_>, out: &mut Vec
     for op in &resource.operations {
         let kind = op.kind;
         let route = format!("{} {}", op.method.as_str(), op.path);
-        if op.grants.public {
+        if let Some(view) = op.views.iter().find(|v| v.grantee == Grantee::Public) {
             let public = ["resources", name, "access", "public"];
-            let raw = if pii.is_empty() {
+            // What the field rules keep from anonymous callers: the PII
+            // they read, and the fields hidden from them.
+            let read_pii: Vec<String> = pii
+                .iter()
+                .filter(|p| view.reads.contains(p))
+                .cloned()
+                .collect();
+            let hidden: Vec<String> = resource
+                .fields()
+                .filter(|c| !view.reads.contains(&c.name))
+                .map(|c| c.name.clone())
+                .collect();
+            let hidden = if hidden.is_empty() {
+                String::new()
+            } else {
+                format!("; hidden from it: {}", list(&hidden))
+            };
+            let raw = if read_pii.is_empty() {
                 Raw::new(
                     Rule::PublicOperation,
                     at.item_span(&public, kind.name()),
                     format!(
-                        "anyone may `{}` {rows_of} without a token ({route})",
+                        "anyone may `{}` {rows_of} without a token ({route}){hidden}",
                         kind.name()
                     ),
                 )
@@ -501,9 +521,9 @@ fn evaluate_resource(resource: &model::Resource, at: &Locator<'_>, out: &mut Vec
                     Rule::PublicPiiRead,
                     at.item_span(&public, kind.name()),
                     format!(
-                        "anyone may `{}` {rows_of} without a token, with PII {} ({route})",
+                        "anyone may `{}` {rows_of} without a token, with PII {} ({route}){hidden}",
                         kind.name(),
-                        list(&pii)
+                        list(&read_pii)
                     ),
                 )
             };
@@ -658,38 +678,87 @@ fn evaluate_resource(resource: &model::Resource, at: &Locator<'_>, out: &mut Vec
             );
         }
     }
+    if owned {
+        if let Some(update) = resource.operation(OperationKind::Update) {
+            let route = format!("{} {}", update.method.as_str(), update.path);
+            for c in resource.fields() {
+                // Roles reach every row: a role that may set the field
+                // sets it on every owner's rows.
+                let roles: Vec<String> = column_users(resource, &c.name, true)
+                    .into_iter()
+                    .filter(|(_, ops)| ops.contains(&OperationKind::Update))
+                    .filter_map(|(g, _)| match g {
+                        Grantee::Role(r) => Some(r),
+                        _ => None,
+                    })
+                    .collect();
+                let who = match roles.as_slice() {
+                    [] => continue,
+                    [one] => format!("role `{one}`"),
+                    several => format!("roles {}", list(several)),
+                };
+                let field = ["resources", name, "fields", c.name.as_str()];
+                let rule = ["resources", name, "fields", c.name.as_str(), "write"];
+                let span = at.find(&rule).unwrap_or_else(|| at.key_span(&field));
+                out.push(
+                    Raw::new(
+                        Rule::RoleWritesFieldAcrossOwners,
+                        span,
+                        format!(
+                            "{who} may set {}`{}` on {rows_of} ({route})",
+                            if c.pii { "PII " } else { "" },
+                            c.name
+                        ),
+                    )
+                    .on(name, Some(OperationKind::Update))
+                    .about(&c.name),
+                );
+            }
+        }
+    }
     if !pii.is_empty() {
-        // Roles in the order they first appear, with the reads they hold
-        // (an update reads where it answers with the row).
-        let mut roles: Vec<(String, Vec<&'static str>)> = Vec::new();
-        let reads_row = |o: &&model::Operation| {
-            o.kind.is_read() || (o.kind == OperationKind::Update && o.replies_with_row.is_some())
-        };
-        for op in resource.operations.iter().filter(reads_row) {
-            let readers: Vec<&String> = match &op.replies_with_row {
-                Some(reply) => op
-                    .grants
-                    .roles
-                    .iter()
-                    .filter(|r| reply.roles.contains(r))
-                    .collect(),
-                None => op.grants.roles.iter().collect(),
-            };
-            for role in readers {
-                match roles.iter_mut().find(|(r, _)| r == role) {
-                    Some((_, ops)) => ops.push(op.kind.name()),
-                    None => roles.push((role.clone(), vec![op.kind.name()])),
+        // Roles in the order they first appear, with the reads in which
+        // their view shows PII (an update reads where it answers with the
+        // row; a create answers only with the caller's own new row).
+        let mut roles: Vec<(String, Vec<String>, Vec<&'static str>)> = Vec::new();
+        for op in resource
+            .operations
+            .iter()
+            .filter(|o| o.kind != OperationKind::Create)
+        {
+            for view in &op.views {
+                let Grantee::Role(role) = &view.grantee else {
+                    continue;
+                };
+                let read: Vec<&String> = pii.iter().filter(|p| view.reads.contains(p)).collect();
+                if read.is_empty() {
+                    continue;
+                }
+                let at = match roles.iter().position(|(r, _, _)| r == role) {
+                    Some(i) => i,
+                    None => {
+                        roles.push((role.clone(), Vec::new(), Vec::new()));
+                        roles.len() - 1
+                    }
+                };
+                let (_, fields, ops) = &mut roles[at];
+                ops.push(op.kind.name());
+                for p in read {
+                    if !fields.contains(p) {
+                        fields.push(p.clone());
+                    }
                 }
             }
         }
-        for (role, ops) in roles {
+        for (role, mut fields, ops) in roles {
+            fields.sort_by_key(|f| pii.iter().position(|p| p == f));
             out.push(
                 Raw::new(
                     Rule::PiiExposedToRole,
                     at.key_span(&["resources", name, "access", "roles", &role]),
                     format!(
                         "role `{role}` reads PII {} of {rows_of} ({})",
-                        list(&pii),
+                        list(&fields),
                         ops.join(", ")
                     ),
                 )

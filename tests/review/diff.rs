@@ -181,6 +181,48 @@ fn cases() -> Vec<Case> {
                 "stamp: { type: date }",
             )],
         ),
+        // A field rule that lets one more reader of the rows see a field.
+        Case {
+            kind: Kind::FieldReadersWidened,
+            old: edit(
+                BASE,
+                &[("pii: true }", "pii: true, read: [owner, admin] }")],
+            ),
+            new: edit(
+                BASE,
+                &[("pii: true }", "pii: true, read: [owner, admin, staff] }")],
+            ),
+        },
+        // The same through `hide`.
+        Case {
+            kind: Kind::FieldReadersNarrowed,
+            old: BASE.to_string(),
+            new: edit(
+                BASE,
+                &[("    filters:", "    hide: { staff: [email] }\n    filters:")],
+            ),
+        },
+        // A field rule that lets a role that may update set a field.
+        Case {
+            kind: Kind::FieldWritersWidened,
+            old: edit(
+                BASE,
+                &[
+                    ("admin: [get]", "admin: [get, update]"),
+                    ("max_length: 100 }", "max_length: 100, write: [owner] }"),
+                ],
+            ),
+            new: edit(
+                BASE,
+                &[
+                    ("admin: [get]", "admin: [get, update]"),
+                    (
+                        "max_length: 100 }",
+                        "max_length: 100, write: [owner, admin] }",
+                    ),
+                ],
+            ),
+        },
         case(
             Kind::TokenCheckRemoved,
             &[(", issuer: https://id.example.com", "")],
@@ -501,5 +543,122 @@ fn reordered_algorithms_are_no_change() {
         )
     };
     let report = run(&jwks("[RS256, ES256]"), &jwks("[ES256, RS256]"));
+    assert!(report.changes.is_empty(), "{:#?}", report.changes);
+}
+
+/// The helpdesk's field rules, loosened and tightened: a reader or writer
+/// a rule adds is widening, one it takes away narrowing, located at the
+/// rule (in the old file when the new one dropped it).
+#[test]
+fn field_rules_widen_and_narrow() {
+    let helpdesk = std::fs::read_to_string(super::root().join("examples/helpdesk.yaml")).unwrap();
+    let loose = edit(
+        &helpdesk,
+        &[
+            (
+                "contact_email:  { type: email, pii: true, read: [owner, admin], write: [owner] }",
+                "contact_email:  { type: email, pii: true, write: [owner] }",
+            ),
+            (
+                "default: normal, write: [admin] }",
+                "default: normal, write: [admin, agent] }",
+            ),
+            (
+                "    hide:\n      public: [draft_notes]        # readers of the public site never see them\n",
+                "",
+            ),
+        ],
+    );
+    let report = run(&helpdesk, &loose);
+    let seen: Vec<(Class, &str, &str, String)> = report
+        .changes
+        .iter()
+        .map(|c| {
+            (
+                c.class,
+                c.kind,
+                c.message.as_str(),
+                format!("{}:{}", c.location.file, c.location.line),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                Class::Widening,
+                "field-readers-widened",
+                "role `agent` now reads PII `contact_email` of the `ticket` rows it reads",
+                "old.yaml:27".to_string()
+            ),
+            (
+                Class::Widening,
+                "field-writers-widened",
+                "role `agent` may now set `priority` of `ticket` rows on update",
+                "new.yaml:29".to_string()
+            ),
+            (
+                Class::Widening,
+                "field-readers-widened",
+                "anyone now reads `draft_notes` of the `article` rows it reads",
+                "old.yaml:48".to_string()
+            ),
+        ]
+    );
+    assert!(report.widens());
+
+    let back = run(&loose, &helpdesk);
+    let kinds: Vec<(Class, &str, &str)> = back
+        .changes
+        .iter()
+        .map(|c| (c.class, c.kind, c.subject.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (
+                Class::Narrowing,
+                "field-readers-narrowed",
+                "ticket.contact_email.read"
+            ),
+            (
+                Class::Narrowing,
+                "field-writers-narrowed",
+                "ticket.priority.write"
+            ),
+            (
+                Class::Narrowing,
+                "field-readers-narrowed",
+                "article.draft_notes.read"
+            ),
+        ]
+    );
+    assert!(!back.widens());
+}
+
+/// A grant that comes with the field rules already in place is the
+/// grant's change only: no field change repeats it.
+#[test]
+fn a_new_grant_is_not_a_field_change() {
+    let helpdesk = std::fs::read_to_string(super::root().join("examples/helpdesk.yaml")).unwrap();
+    let wider = edit(
+        &helpdesk,
+        &[(
+            "agent: [list, get, update]",
+            "agent: [list, get, update, delete]",
+        )],
+    );
+    let report = run(&helpdesk, &wider);
+    let kinds: Vec<&str> = report.changes.iter().map(|c| c.kind).collect();
+    assert_eq!(kinds, ["role-granted"]);
+    // A rule that names everyone who reads rows changes nothing.
+    let same = edit(
+        &helpdesk,
+        &[(
+            "body:           { type: string, max_length: 5000, required: true }",
+            "body:           { type: string, max_length: 5000, required: true, read: [owner, agent, admin] }",
+        )],
+    );
+    let report = run(&helpdesk, &same);
     assert!(report.changes.is_empty(), "{:#?}", report.changes);
 }

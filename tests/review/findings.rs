@@ -115,6 +115,22 @@ fn cases() -> Vec<Case> {
                 "    owner: none\n    fields:\n      text: { type: string }\n    access:\n      roles: { admin: [update] }\n",
             ),
         ),
+        // A field a role may set on every owner's rows: located at the
+        // field's `write` rule; clean when the rule keeps it the owner's.
+        case(
+            "role-writes-field-across-owners",
+            spec(
+                AUTH,
+                "",
+                "    owner: owner_id\n    fields:\n      text: { type: string, write: [owner, admin] }\n    access:\n      roles: { admin: [get, update] }\n    throttle: { create: 10/minute }\n",
+            ),
+            "write",
+            spec(
+                AUTH,
+                "",
+                "    owner: owner_id\n    fields:\n      text: { type: string, write: [owner] }\n    access:\n      roles: { admin: [get, update] }\n    throttle: { create: 10/minute }\n",
+            ),
+        ),
         case(
             "unowned-resource",
             spec(
@@ -564,4 +580,172 @@ fn fingerprints_are_unique_within_a_report() {
             assert!(seen.insert(&f.fingerprint), "{file}: {}", f.fingerprint);
         }
     }
+}
+
+fn open<'a>(found: &'a [Finding], code: &str) -> Vec<&'a Finding> {
+    found
+        .iter()
+        .filter(|f| f.code == code && f.silenced.is_none())
+        .collect()
+}
+
+/// In the helpdesk, `contact_email` is `read: [owner, admin]`: role
+/// `agent` lists and gets every ticket but never reads it, so only `admin`
+/// is reported as reading PII across owners, and the matrix says so.
+#[test]
+fn pii_exposed_to_role_follows_the_field_rules() {
+    let report = audit(&super::load_file("examples/helpdesk.yaml"));
+    let pii = open(&report.findings, "pii-exposed-to-role");
+    let messages: Vec<&str> = pii.iter().map(|f| f.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "role `admin` reads PII `contact_email` of every owner's `ticket` rows (list, get, update)"
+        ]
+    );
+    let ticket = report
+        .matrix
+        .iter()
+        .find(|r| r.resource == "ticket")
+        .unwrap();
+    let email = ticket
+        .fields
+        .iter()
+        .find(|f| f.field == "contact_email")
+        .unwrap();
+    assert!(email.pii);
+    let readers: Vec<&str> = email.read.iter().map(|w| w.label.as_str()).collect();
+    assert_eq!(readers, ["owner", "admin"]);
+    let writers: Vec<(&str, Vec<&str>)> = email
+        .write
+        .iter()
+        .map(|w| (w.label.as_str(), w.operations.clone()))
+        .collect();
+    assert_eq!(writers, [("owner", vec!["create", "update"])]);
+    // The owner column: `owner.read: [owner, admin]`, set by nobody.
+    let owner = &ticket.fields[0];
+    assert_eq!(
+        (owner.field.as_str(), owner.origin),
+        ("customer_id", "owner")
+    );
+    let readers: Vec<&str> = owner.read.iter().map(|w| w.label.as_str()).collect();
+    assert_eq!(readers, ["owner", "admin"]);
+    assert!(owner.write.is_empty());
+    // PII returned by a list: to the owner and admins, not agents.
+    let list = &ticket.operations[0];
+    assert_eq!(list.operation, "list");
+    assert_eq!(list.pii_returned, ["contact_email"]);
+    assert_eq!(list.pii_readers[0].who, ["owner", "admin"]);
+    assert!(!list.pii_readers[0].everyone);
+    let text = palisade::review::render_audit(&report, palisade::review::AuditFormat::Text, false);
+    assert!(
+        text.contains("contact_email (owner, admin)"),
+        "the PII RETURNED cell names who reads it:\n{text}"
+    );
+}
+
+/// A field hidden from public callers is not a public read of PII.
+#[test]
+fn public_pii_read_follows_the_field_rules() {
+    let note = |hide: &str| {
+        format!(
+            "    owner: none\n    fields:\n      text: {{ type: string }}\n      email: {{ type: email, pii: true }}\n{hide}    access:\n      roles: {{ admin: [list, get] }}\n      public: [list]\n"
+        )
+    };
+    let shown = findings_of(&spec(AUTH, "", &note("")));
+    assert_eq!(open(&shown, "public-pii-read").len(), 1, "{shown:#?}");
+    let text = spec(AUTH, "", &note("    hide: { public: [email] }\n"));
+    let hidden = findings_of(&text);
+    assert!(open(&hidden, "public-pii-read").is_empty(), "{hidden:#?}");
+    let public = open(&hidden, "public-operation");
+    assert_eq!(public.len(), 1, "{hidden:#?}");
+    assert!(
+        public[0].message.ends_with("hidden from it: `email`"),
+        "{}",
+        public[0].message
+    );
+    // Hidden from the role: no PII read by it either.
+    let text = spec(AUTH, "", &note("    hide: { admin: [email] }\n"));
+    let found = findings_of(&text);
+    assert!(open(&found, "pii-exposed-to-role").is_empty(), "{found:#?}");
+}
+
+/// `role-writes-field-across-owners`: one finding per field a role may set
+/// on every owner's rows, naming the roles; none for what only the owner
+/// sets; located at the field when it has no `write` rule; silenced by
+/// `allow` like every other finding.
+#[test]
+fn fields_written_across_owners_are_named_and_can_be_allowed() {
+    let report = audit(&super::load_file("examples/helpdesk.yaml"));
+    let written: Vec<&str> = open(&report.findings, "role-writes-field-across-owners")
+        .iter()
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(
+        written,
+        [
+            "roles `agent`, `admin` may set `subject` on every owner's `ticket` rows (PATCH /tickets/{id})",
+            "roles `agent`, `admin` may set `body` on every owner's `ticket` rows (PATCH /tickets/{id})",
+            "roles `agent`, `admin` may set `status` on every owner's `ticket` rows (PATCH /tickets/{id})",
+            "role `admin` may set `priority` on every owner's `ticket` rows (PATCH /tickets/{id})",
+            "roles `agent`, `admin` may set `internal_notes` on every owner's `ticket` rows (PATCH /tickets/{id})",
+        ]
+    );
+    // `contact_email` is `write: [owner]`; the unowned `article` has no
+    // owners to cross.
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| !(f.code == "role-writes-field-across-owners"
+                && (f.message.contains("contact_email") || f.message.contains("article")))),
+        "{:#?}",
+        report.findings
+    );
+    let text = std::fs::read_to_string(super::root().join("examples/helpdesk.yaml")).unwrap();
+    let subject = report
+        .findings
+        .iter()
+        .find(|f| f.code == "role-writes-field-across-owners")
+        .unwrap();
+    assert_eq!(
+        token_at(&text, subject.location.line, subject.location.column),
+        "subject"
+    );
+    let status = report
+        .findings
+        .iter()
+        .find(|f| f.code == "role-writes-field-across-owners" && f.message.contains("`status`"))
+        .unwrap();
+    assert_eq!(
+        token_at(&text, status.location.line, status.location.column),
+        "write"
+    );
+
+    let anchor = "    filters: [status, priority, contact_email]\n";
+    assert!(text.contains(anchor));
+    let allowed = text.replacen(
+        anchor,
+        &format!(
+            "{anchor}    audit: {{ allow: [role-writes-field-across-owners], reason: staff work every ticket }}\n"
+        ),
+        1,
+    );
+    let report = audit(&load("helpdesk.yaml", &allowed));
+    let all: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.code == "role-writes-field-across-owners")
+        .collect();
+    assert_eq!(all.len(), 5);
+    for f in all {
+        let s = f.silenced.as_ref().expect("silenced");
+        assert_eq!(s.scope, "resource ticket");
+        assert_eq!(s.reason, "staff work every ticket");
+    }
+    assert!(
+        report.findings.iter().all(|f| f.code != "unused-allow"),
+        "{:#?}",
+        report.findings
+    );
 }
