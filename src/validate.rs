@@ -1814,9 +1814,10 @@ impl<'a> Validator<'a> {
     }
 
     /// Who a field rule names (a field's `read` or `write`, a key of
-    /// `hide`): `owner` (on an owned resource), `public` (never a writer)
-    /// or a declared role. `owned` is `None` when the owner rule is not
-    /// sound.
+    /// `hide`, `owner.read`): `owner` (on an owned resource), `public`
+    /// (never a writer) or a declared role. `owned` is `None` when the
+    /// owner rule is not sound. Whether the name is known to be good: not
+    /// when `roles` is unsound, so that no check built on it runs.
     fn rule_name(
         &mut self,
         resource: &str,
@@ -1824,14 +1825,8 @@ impl<'a> Validator<'a> {
         who: &str,
         span: Span,
         owned: Option<bool>,
-    ) {
-        let roles: Vec<&str> = self
-            .spec
-            .roles
-            .iter()
-            .flatten()
-            .map(String::as_str)
-            .collect();
+    ) -> bool {
+        let spec = self.spec;
         if who == "public" && rule.ends_with("write") {
             let d = Diagnostic::error(
                 Code::PublicWrite,
@@ -1840,7 +1835,9 @@ impl<'a> Validator<'a> {
             .at(span, "never writes")
             .with_help("name `owner` or roles");
             self.push(d);
-        } else if who == "owner" && owned == Some(false) {
+            return false;
+        }
+        if who == "owner" && owned == Some(false) {
             let d = Diagnostic::error(
                 Code::OwnerGrantWithoutOwner,
                 format!("`owner` in `{rule}`, but `{resource}` has `owner: none`"),
@@ -1852,28 +1849,39 @@ impl<'a> Validator<'a> {
             )
             .with_help("name roles (or `public`) instead");
             self.push(d);
-        } else if who != "owner" && who != "public" && !roles.contains(&who) {
-            let suggestion = did_you_mean(
-                who,
-                ["owner", "public"].into_iter().chain(roles.iter().copied()),
-            );
-            let d = Diagnostic::error(
-                Code::UndeclaredRole,
-                format!(
-                    "`{who}` in `{rule}` is not `owner`, `public` or a role declared in `roles`"
-                ),
-            )
-            .at(span, "undeclared")
-            .with_help(match suggestion {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!("add `{who}` to the top-level `roles` list"),
-            });
-            self.push(d);
+            return false;
         }
+        if who == "owner" || who == "public" {
+            return true;
+        }
+        let Some(roles) = &spec.roles else {
+            return false;
+        };
+        if roles.iter().any(|r| r == who) {
+            return true;
+        }
+        let suggestion = did_you_mean(
+            who,
+            ["owner", "public"]
+                .into_iter()
+                .chain(roles.iter().map(String::as_str)),
+        );
+        let d = Diagnostic::error(
+            Code::UndeclaredRole,
+            format!("`{who}` in `{rule}` is not `owner`, `public` or a role declared in `roles`"),
+        )
+        .at(span, "undeclared")
+        .with_help(match suggestion {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("add `{who}` to the top-level `roles` list"),
+        });
+        self.push(d);
+        false
     }
 
-    /// A list of who (a field's `read` or `write`): each name once, each
-    /// one `rule_name` accepts.
+    /// A list of who (a field's `read` or `write`, `owner.read`): each
+    /// name once, each one `rule_name` accepts. Whether every name is
+    /// known to be good.
     fn rule_list(
         &mut self,
         base: &[Step<'_>],
@@ -1881,7 +1889,8 @@ impl<'a> Validator<'a> {
         list: &[String],
         resource: &str,
         owned: Option<bool>,
-    ) {
+    ) -> bool {
+        let mut good = true;
         let mut seen: HashMap<&str, usize> = HashMap::new();
         for (i, who) in list.iter().enumerate() {
             let mut at = base.to_vec();
@@ -1900,14 +1909,14 @@ impl<'a> Validator<'a> {
                 continue;
             }
             seen.insert(who, i);
-            self.rule_name(resource, rule, who, span, owned);
+            good &= self.rule_name(resource, rule, who, span, owned);
         }
+        good
     }
 
     /// Field rules: each field's `read` and `write`, and the resource's
-    /// `hide`; then, where every part is sound, whether someone who must
-    /// create may write each required field, and whether an explicit
-    /// rule lets someone write a field they can never read.
+    /// `hide`; then, for each field whose rules name only who they may,
+    /// [`Validator::field_access`].
     fn field_rules(&mut self, name: &str, resource: &PartialResource) {
         let owned = match &resource.owner {
             None => None,
@@ -1915,18 +1924,24 @@ impl<'a> Validator<'a> {
             Some(_) => Some(true),
         };
         let fields = resource.fields.as_ref();
+        // The fields whose `read` and `write` name only who they may.
+        let mut good: HashSet<&str> = HashSet::new();
         for (field_name, field) in fields.into_iter().flatten() {
             let Some(field) = field else { continue };
+            let mut names_good = true;
             for (rule, list) in [("read", &field.read), ("write", &field.write)] {
                 let Some(list) = list else { continue };
                 let base = path!["resources", name, "fields", field_name, rule];
-                self.rule_list(
+                names_good &= self.rule_list(
                     base,
                     &format!("fields.{field_name}.{rule}"),
                     list,
                     name,
                     owned,
                 );
+            }
+            if names_good {
+                good.insert(field_name);
             }
             if field.read_only && field.write.is_some() {
                 let d = Diagnostic::error(
@@ -1943,7 +1958,8 @@ impl<'a> Validator<'a> {
             Some(Owner::Field(f) | Owner::Long { field: f, .. }) => Some(f.as_str()),
             _ => None,
         };
-        let mut hidden: HashMap<&str, &str> = HashMap::new();
+        // Who `hide` hides each field from, and where it says so.
+        let mut hidden: HashMap<&str, Vec<(&str, usize)>> = HashMap::new();
         for (who, list) in resource.hide.iter().flatten() {
             let key = self.key(path!["resources", name, "hide", who]);
             self.rule_name(name, "hide", who, key, owned);
@@ -2004,151 +2020,173 @@ impl<'a> Validator<'a> {
                         .with_help(format!("leave `{who}` out of `fields.{field}.read` instead, and `{field}` out of `hide.{who}`"));
                         self.push(d);
                     }
-                    _ => {
-                        hidden.entry(field).or_insert(who);
-                    }
+                    _ => hidden.entry(field).or_default().push((who, i)),
                 }
             }
         }
         // The rest reads who may run each operation: only when the owner,
-        // the access block and every field are sound.
+        // the access block, the roles it grants and every field are sound.
         let (Some(owned), Some(Some(fields))) = (
             owned,
             fields.map(|f| f.values().all(Option::is_some).then_some(f)),
         ) else {
             return;
         };
-        if resource.access.is_none() || !self.clean(path!["resources", name, "access"]) {
+        let (Some(access), Some(roles)) = (&resource.access, &self.spec.roles) else {
+            return;
+        };
+        if !self.clean(path!["resources", name, "access"]) {
             return;
         }
-        let access = resource.access.clone().flatten().unwrap_or_default();
-        let granted = |who: &str, op: Operation| -> bool {
-            match who {
-                "owner" => owned && access.owner.as_ref().is_none_or(|ops| ops.contains(&op)),
-                "public" => op.is_read() && access.public.contains(&op),
-                role => access.roles.get(role).is_some_and(|ops| ops.contains(&op)),
-            }
+        let access = access.clone().unwrap_or_default();
+        if access.roles.keys().any(|r| !roles.contains(r)) {
+            return;
+        }
+        for (field_name, field) in fields {
+            let (Some(field), true) = (field, good.contains(field_name.as_str())) else {
+                continue;
+            };
+            let hidden_from = hidden
+                .get(field_name.as_str())
+                .map_or(&[][..], Vec::as_slice);
+            self.field_access(name, owned, &access, field_name, field, hidden_from);
+        }
+    }
+
+    /// Whether someone who may create a row may write `field` when every
+    /// create needs it, and whether its rules (`read`, `write`, `hidden_from`:
+    /// who `hide` hides it from, with the index of the entry) let someone
+    /// write it who can never read it. Who reads and writes is decided as
+    /// the model does: the creator of an owned resource's row is its owner,
+    /// and reads the row in the answer to the create; an update answers
+    /// with the row only those who may get it.
+    fn field_access(
+        &mut self,
+        name: &str,
+        owned: bool,
+        access: &Access,
+        field_name: &str,
+        field: &Field,
+        hidden_from: &[(&str, usize)],
+    ) {
+        let granted = |who: &str, op: Operation| match who {
+            "owner" => owned && access.owner.as_ref().is_none_or(|ops| ops.contains(&op)),
+            role => access.roles.get(role).is_some_and(|ops| ops.contains(&op)),
+        };
+        // Whether a rule (`None`: the default, everyone granted) admits
+        // `who`, in a create or not.
+        let admits = |rule: &Option<Vec<String>>, who: &str, creating: bool| {
+            rule.as_ref().is_none_or(|l| {
+                l.iter()
+                    .any(|w| w == who || w == "public" || (creating && owned && w == "owner"))
+            })
+        };
+        let hidden = |who: &str| hidden_from.iter().any(|(w, _)| *w == who);
+        let reads = |who: &str, creating: bool| match &field.read {
+            Some(_) => admits(&field.read, who, creating),
+            None => !hidden(who) || (creating && owned && !hidden("owner")),
         };
         let mut callers: Vec<&str> = Vec::new();
         if owned {
             callers.push("owner");
         }
         callers.extend(access.roles.keys().map(String::as_str));
-        for (field_name, field) in fields {
-            let Some(field) = field else { continue };
-            let names = |list: &Option<Vec<String>>, who: &str| {
-                list.as_ref()
-                    .is_none_or(|l| l.iter().any(|w| w == who || w == "public"))
-            };
-            // A creator of an owned resource's row is its owner.
-            let creators: Vec<&str> = callers
-                .iter()
-                .copied()
-                .filter(|w| granted(w, Operation::Create))
-                .collect();
-            if field.required
-                && field.default.is_none()
-                && !field.read_only
-                && !creators.is_empty()
-                && !creators
-                    .iter()
-                    .any(|w| names(&field.write, w) || (owned && names(&field.write, "owner")))
-            {
-                let d = Diagnostic::error(
-                    Code::UnwritableField,
-                    format!("`{field_name}` is required, but nobody who may create a `{name}` may write it, so every create would fail"),
-                )
-                .at(self.value(path!["resources", name, "fields", field_name, "write"]), "no creator here")
-                .with_help(format!(
-                    "add one who creates ({}) to `write`, or give `{field_name}` a `default`",
-                    quoted_list(&creators)
-                ));
-                self.push(d);
-            }
-            if field.read.is_none()
-                && field.write.is_none()
-                && !hidden.contains_key(field_name.as_str())
-            {
+        let at = |key: &'static str| path!["resources", name, "fields", field_name, key].to_vec();
+        let creators: Vec<&str> = callers
+            .iter()
+            .copied()
+            .filter(|w| granted(w, Operation::Create))
+            .collect();
+        if field.required
+            && field.default.is_none()
+            && !field.read_only
+            && !creators.is_empty()
+            && !creators.iter().any(|w| admits(&field.write, w, true))
+        {
+            let d = Diagnostic::error(
+                Code::UnwritableField,
+                format!("`{field_name}` is required, but nobody who may create a `{name}` may write it, so every create would fail"),
+            )
+            .at(self.value(&at("write")), "names nobody who creates")
+            .with_help(format!(
+                "add one who creates ({}) to `write`, or give `{field_name}` a `default`",
+                quoted_list(&creators)
+            ));
+            self.push(d);
+        }
+        if field.read.is_none() && field.write.is_none() && hidden_from.is_empty() {
+            return;
+        }
+        for who in callers {
+            let writes = !field.read_only
+                && ((granted(who, Operation::Create) && admits(&field.write, who, true))
+                    || (!field.write_once
+                        && granted(who, Operation::Update)
+                        && admits(&field.write, who, false)));
+            let gets = granted(who, Operation::Get) || granted(who, Operation::List);
+            let creates = granted(who, Operation::Create);
+            let can_read = (gets && reads(who, false)) || (creates && reads(who, true));
+            // An update-only grant writes every field blind; that is only
+            // the rules' doing when a `write` list names it.
+            let named = field
+                .write
+                .as_ref()
+                .is_some_and(|l| l.iter().any(|w| w == who));
+            if !writes || can_read || !(gets || creates || named) {
                 continue;
             }
-            for who in &callers {
-                let writes = (!field.read_only && granted(who, Operation::Create))
-                    || (!field.read_only && !field.write_once && granted(who, Operation::Update));
-                if !writes || !names(&field.write, who) {
-                    continue;
-                }
-                let reads_rows = granted(who, Operation::Get) || granted(who, Operation::List);
-                let reads_field = match (&field.read, hidden.get(field_name.as_str())) {
-                    (Some(_), _) => names(&field.read, who),
-                    (None, Some(_)) => !resource
-                        .hide
-                        .iter()
-                        .flatten()
-                        .any(|(w, l)| w == who && l.contains(field_name)),
-                    (None, None) => true,
+            let whom = if who == "owner" {
+                "the owner".to_string()
+            } else {
+                format!("role `{who}`")
+            };
+            let hide_entry = hidden_from
+                .iter()
+                .find(|(w, _)| *w == who)
+                .map(|&(w, i)| self.value(path!["resources", name, "hide", w, i]));
+            let mut d = Diagnostic::warning(
+                Code::WriteWithoutRead,
+                format!("{whom} may write `{field_name}` of `{name}` but can never read it"),
+            );
+            d = match (&field.write, &field.read, hide_entry) {
+                (Some(_), _, _) => d.at(self.key(&at("write")), "writes blind"),
+                (None, Some(_), _) => d.at(self.key(&at("read")), "not among the readers"),
+                (None, None, Some(span)) => d.at(span, "hidden here"),
+                (None, None, None) => d.at(
+                    self.key(path!["resources", name, "fields", field_name]),
+                    "writes blind",
+                ),
+            };
+            if field.write.is_some() && (gets || creates) {
+                d = match (&field.read, hide_entry) {
+                    (Some(_), _) => d.with_label(self.key(&at("read")), "not among the readers"),
+                    (None, Some(span)) => d.with_label(span, "hidden here"),
+                    (None, None) => d,
                 };
-                if reads_rows && reads_field {
-                    continue;
-                }
-                let whom = if *who == "owner" {
-                    "the owner".to_string()
-                } else {
-                    format!("role `{who}`")
-                };
-                let at = match &field.write {
-                    Some(_) => self.key(path!["resources", name, "fields", field_name, "write"]),
-                    None => self.key(path!["resources", name, "fields", field_name]),
-                };
-                let d = Diagnostic::warning(
-                    Code::WriteWithoutRead,
-                    format!("{whom} may write `{field_name}` of `{name}` but can never read it"),
-                )
-                .at(at, "writes blind")
-                .with_help(if reads_rows {
-                    format!("add `{who}` to the field's readers, or leave it out of `write`")
-                } else {
-                    format!(
-                        "grant `{who}` `get` on `{name}`, or leave it out of the field's `write`"
-                    )
-                });
-                self.push(d);
             }
+            let help = if !(gets || creates) {
+                format!(
+                    "grant `{who}` `get` on `{name}`, or leave `{who}` out of the field's `write`"
+                )
+            } else {
+                let reader = match &field.read {
+                    Some(_) => format!("add `{who}` to the field's `read`"),
+                    None => format!("take `{field_name}` out of `hide.{who}`"),
+                };
+                let writer = match &field.write {
+                    Some(_) => format!("leave `{who}` out of its `write`"),
+                    None => format!("give it a `write` list without `{who}`"),
+                };
+                format!("{reader}, or {writer}")
+            };
+            self.push(d.with_help(help));
         }
     }
 
-    /// `owner.read`: `owner`, `public` or declared role names.
+    /// `owner.read`: `owner`, `public` or declared role names, each once.
     fn owner_readers(&mut self, name: &str, read: &[String]) {
-        let roles: Vec<&str> = self
-            .spec
-            .roles
-            .iter()
-            .flatten()
-            .map(String::as_str)
-            .collect();
-        for (i, who) in read.iter().enumerate() {
-            if who == "owner" || who == "public" || roles.contains(&who.as_str()) {
-                continue;
-            }
-            let suggestion = did_you_mean(
-                who,
-                ["owner", "public"].into_iter().chain(roles.iter().copied()),
-            );
-            let d = Diagnostic::error(
-                Code::UndeclaredRole,
-                format!(
-                    "`{who}` in `owner.read` is not `owner`, `public` or a role declared in `roles`"
-                ),
-            )
-            .at(
-                self.value(path!["resources", name, "owner", "read", i]),
-                "undeclared",
-            )
-            .with_help(match suggestion {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!("add `{who}` to the top-level `roles` list"),
-            });
-            self.push(d);
-        }
+        let base = path!["resources", name, "owner", "read"];
+        self.rule_list(base, "owner.read", read, name, Some(true));
     }
 
     fn owner_claim(&mut self, name: &str, claim: &str) {
@@ -2501,6 +2539,52 @@ mod tests {
         for claim in ["sub", "email", "oid", "uid"] {
             assert_eq!(codes(claim), [], "{claim}");
         }
+    }
+
+    /// The codes of every diagnostic of a spec, errors or warnings.
+    fn codes(spec: &str) -> Vec<Code> {
+        match crate::compile(crate::source::SourceFile::new("t.yaml", spec)) {
+            Ok(compiled) => compiled.warnings.iter().map(|d| d.code).collect(),
+            Err(report) => report.diagnostics.iter().map(|d| d.code).collect(),
+        }
+    }
+
+    #[test]
+    fn field_rules_warn_only_of_the_blind_writes_they_cause() {
+        let spec = |fields: &str| {
+            format!(
+                "palisade: 1\nservice: {{ name: s }}\nauth:\n  jwt: {{ algorithm: HS256, secret_env: JWT_SECRET }}\n  roles_claim: roles\nroles: [support, bot, intake]\nresources:\n  ticket:\n    owner: owner_id\n    fields:\n      subject: {{ type: string, required: true }}\n{fields}    hide: {{ public: [subject] }}\n    access:\n      roles: {{ support: [list, get, update], bot: [update], intake: [create] }}\n      public: [list, get]\n"
+            )
+        };
+        // The bot may only update: it writes every field blind, rules or
+        // not. Whoever creates an owned row is its owner and reads, in the
+        // answer, what the owner reads; `intake` reads `notes` there.
+        for fields in [
+            "",
+            "      email: { type: email, read: [owner, support] }\n",
+            "      notes: { type: string, write: [intake] }\n",
+            "      code: { type: string, required: true, write: [owner] }\n",
+            "      email: { type: email, read: [owner], write: [owner] }\n",
+        ] {
+            assert_eq!(codes(&spec(fields)), [], "{fields}");
+        }
+        for fields in [
+            // `support` updates and gets, but may not read it.
+            "      email: { type: email, read: [owner] }\n",
+            // A `write` list naming the bot says it writes blind.
+            "      stamp: { type: string, write: [bot] }\n",
+            // `intake` creates and reads the answer, but not `notes`.
+            "      notes: { type: string, read: [support], write: [intake, support] }\n",
+        ] {
+            assert_eq!(codes(&spec(fields)), [Code::WriteWithoutRead], "{fields}");
+        }
+        // Nobody who creates (the owner, `intake`) may write it.
+        assert_eq!(
+            codes(&spec(
+                "      code: { type: string, required: true, write: [support] }\n"
+            )),
+            [Code::UnwritableField]
+        );
     }
 
     #[test]

@@ -304,6 +304,25 @@ fn every_code_is_exercised_by_a_fixture() {
     );
 }
 
+/// README.md's table of diagnostic codes has a row for every code.
+#[test]
+fn every_code_has_a_row_in_the_readme() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let table = readme
+        .split_once("### Diagnostic codes")
+        .expect("README.md has a `### Diagnostic codes` section")
+        .1;
+    let missing: Vec<&str> = Code::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .filter(|c| !table.contains(&format!("\n| `{c}` |")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes without a row in README.md's table: {missing:?}"
+    );
+}
+
 #[test]
 fn an_empty_file_is_refused_at_its_start() {
     for text in ["", "\n", "   \n\n", "~\n", "null\n"] {

@@ -441,11 +441,12 @@ pub struct Resource {
     /// operation on their own rows, and nobody else anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<Access>,
-    /// Fields hidden from some callers, by who they are hidden from:
-    /// `{public: [cost_price], support: [email]}` (`owner`, role names,
-    /// `public`). A shorthand for a `read` list on each field: everyone who
-    /// may read the row but them (a field hidden from a role is hidden
-    /// from public callers too).
+    /// Fields hidden from some callers, by who they are hidden from
+    /// (`owner`, role names, `public`):
+    /// `{public: [cost_price], support: [email]}`. A field named here is
+    /// read by everyone who may read the row but them; a field hidden from
+    /// a role is hidden from public callers too. A field with its own
+    /// `read` list cannot be named here.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub hide: IndexMap<String, Vec<String>>,
     /// Fields a list may be filtered on by exact match (`?paid=true`).
@@ -733,15 +734,17 @@ pub struct Field {
     /// Personal data: redacted from logs and listed by `palisade audit`.
     #[serde(default)]
     pub pii: bool,
-    /// Who sees the field in responses: `owner`, role names, `public`.
-    /// Default: everyone who may read the row (less those the resource's
-    /// `hide` names). Anyone else gets rows without it, and may not filter
-    /// or sort on it.
+    /// Who sees the field in responses (`owner`, role names, `public`).
+    /// Default: everyone who may read the row, less those the resource's
+    /// `hide` names. Anyone else gets rows without the field (absent, not
+    /// null) and may not filter or sort on it. A caller with several roles
+    /// sees what any of them may.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read: Option<Vec<String>>,
-    /// Who may set the field in a create or update body: `owner`, role
-    /// names. Default: everyone the operation is granted to. Anyone else
-    /// who sends it gets 422 naming it.
+    /// Who may set the field in a create or update body (`owner`, role
+    /// names; never `public`). Default: everyone the operation is granted
+    /// to. Anyone else who sends it gets 422 naming it. In a create,
+    /// `owner` means the creator, who becomes the row's owner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write: Option<Vec<String>>,
     /// Fewest characters (string).

@@ -4,7 +4,9 @@
 //! constraint (with defaults and enum values that satisfy them), refs
 //! between resources (to unowned resources, optional self-refs, cycles),
 //! the three owner forms, owner/role/public grants (public only on reads,
-//! every resource reachable), filters and sort keys naming real fields,
+//! every resource reachable), field rules (`read` and `write` lists,
+//! `hide`; never `public` writers, and a required field always writable by
+//! someone who creates), filters and sort keys naming real fields,
 //! per-operation throttles, CORS, every JWT algorithm, limits and audit
 //! allowances; and, in the text, block and flow style and quoted keys.
 //!
@@ -572,6 +574,8 @@ pub struct Resource {
     pub owner: Owner,
     pub fields: Vec<Field>,
     access: Option<Access>,
+    /// Who each field is hidden from (`hide`): never a field with `read`.
+    hide: Vec<(String, Vec<String>)>,
     filters: Vec<String>,
     sort: Vec<String>,
     throttle: Vec<(&'static str, &'static str)>,
@@ -601,6 +605,10 @@ pub struct Field {
     read_only: bool,
     write_once: bool,
     pii: bool,
+    /// Who sees the field (`owner`, roles, `public`).
+    read: Option<Vec<String>>,
+    /// Who may set it (`owner`, roles): never on a `read_only` field.
+    write: Option<Vec<String>>,
     min_length: Option<u32>,
     max_length: Option<u32>,
     pattern: Option<&'static str>,
@@ -865,6 +873,7 @@ fn resource(
     } else {
         Vec::new()
     };
+    let hide = field_rules(d, &mut fields, owned, access.as_ref(), grantable);
     Resource {
         name: name.to_string(),
         plural,
@@ -872,6 +881,7 @@ fn resource(
         owner,
         fields,
         access,
+        hide,
         filters,
         sort,
         throttle,
@@ -879,6 +889,85 @@ fn resource(
         renamed_from: None,
         edit: Edit::Kept,
     }
+}
+
+/// Who may create rows: the owner of an owned resource (every operation
+/// when `access` or its `owner` list is left out), and roles granted
+/// `create`.
+fn creators(owned: bool, access: Option<&Access>) -> Vec<String> {
+    let mut out = Vec::new();
+    if owned
+        && access
+            .and_then(|a| a.owner.as_ref())
+            .is_none_or(|ops| ops.contains(&"create"))
+    {
+        out.push("owner".to_string());
+    }
+    for (role, ops) in access.iter().flat_map(|a| &a.roles) {
+        if ops.contains(&"create") {
+            out.push(role.clone());
+        }
+    }
+    out
+}
+
+/// Makes `f`'s `write` list let someone who creates set it when every
+/// create needs it (required, no default): `unwritable-field` otherwise.
+/// On an owned resource `owner` admits every creator, who becomes the
+/// row's owner.
+fn admit_a_creator(d: &mut Dice<'_>, f: &mut Field, owned: bool, creators: &[String]) {
+    let Some(write) = &mut f.write else {
+        return;
+    };
+    let admitted = write
+        .iter()
+        .any(|w| creators.contains(w) || (owned && w == "owner"));
+    if f.required && f.default.is_none() && !creators.is_empty() && !admitted {
+        write.push(d.pick(creators));
+    }
+}
+
+/// Random field rules for `fields`, returning the resource's `hide`: lists
+/// that name the owner (of an owned resource), roles that can be granted
+/// and, for readers, public callers, each once; `write` never on a
+/// `read_only` field, and `hide` never naming a field with its own `read`.
+fn field_rules(
+    d: &mut Dice<'_>,
+    fields: &mut [Field],
+    owned: bool,
+    access: Option<&Access>,
+    grantable: &[String],
+) -> Vec<(String, Vec<String>)> {
+    let mut writers: Vec<String> = Vec::new();
+    if owned {
+        writers.push("owner".to_string());
+    }
+    writers.extend(grantable.iter().cloned());
+    let mut readers = writers.clone();
+    readers.push("public".to_string());
+    let creators = creators(owned, access);
+    for f in fields.iter_mut() {
+        if d.chance(15) {
+            f.read = Some(d.subset(&readers, 50));
+        }
+        if !f.read_only && d.chance(15) {
+            f.write = Some(d.subset(&writers, 50));
+            admit_a_creator(d, f, owned, &creators);
+        }
+    }
+    if !d.chance(15) {
+        return Vec::new();
+    }
+    let hideable: Vec<String> = fields
+        .iter()
+        .filter(|f| f.read.is_none())
+        .map(|f| f.name.clone())
+        .collect();
+    d.subset(&readers, 40)
+        .into_iter()
+        .map(|who| (who, d.subset(&hideable, 50)))
+        .filter(|(_, hidden)| !hidden.is_empty())
+        .collect()
 }
 
 fn audit(d: &mut Dice<'_>) -> Audit {
@@ -978,6 +1067,7 @@ fn collide(d: &mut Dice<'_>, resources: &mut Vec<Resource>, plurals: &[String]) 
                 public: vec!["list"],
                 ..Access::default()
             }),
+            hide: Vec::new(),
             filters: Vec::new(),
             sort: Vec::new(),
             throttle: Vec::new(),
@@ -1292,12 +1382,17 @@ fn free_plural(name: &str, others: &[String]) -> Option<String> {
     (0..).map(|i| format!("{name}_items{i}")).find(free)
 }
 
-/// Removes field `name` of resource `at`, and its filter and sort key.
+/// Removes field `name` of resource `at`, and its filter, sort key and
+/// `hide` entries.
 fn drop_field(s: &mut Spec, at: usize, name: &str) {
     let r = &mut s.resources[at];
     r.fields.retain(|f| f.name != name);
     r.filters.retain(|f| f != name);
     r.sort.retain(|f| f != name);
+    for (_, hidden) in &mut r.hide {
+        hidden.retain(|f| f != name);
+    }
+    r.hide.retain(|(_, hidden)| !hidden.is_empty());
 }
 
 /// A valid spec changed by 1-4 random edits, as a team changes its spec
@@ -1400,7 +1495,8 @@ pub fn mutate(spec: &Spec, raw: &[u32]) -> Spec {
                     }
                     Edit::Added | Edit::Renamed => {}
                 }
-                for name in r.filters.iter_mut().chain(&mut r.sort) {
+                let hidden = r.hide.iter_mut().flat_map(|(_, h)| h);
+                for name in r.filters.iter_mut().chain(&mut r.sort).chain(hidden) {
                     if *name == old {
                         *name = new.clone();
                     }
@@ -1517,6 +1613,10 @@ pub fn mutate(spec: &Spec, raw: &[u32]) -> Spec {
                     if f.edit == Edit::Added {
                         fill(d, f);
                     }
+                    let r = &s.resources[at];
+                    let creators = creators(owned, r.access.as_ref());
+                    let f = &mut s.resources[at].fields[field_at];
+                    admit_a_creator(d, f, owned, &creators);
                 } else {
                     f.backfill = None;
                 }
@@ -1823,6 +1923,14 @@ impl Resource {
             fields.push((key(d, &f.name), f.to_yaml(d)));
         }
         r.push(("fields".into(), Y::M(fields, false)));
+        if !self.hide.is_empty() {
+            let mut hide = Vec::new();
+            for (who, hidden) in &self.hide {
+                let names = hidden.iter().map(|f| text(f)).collect::<Vec<_>>();
+                hide.push((key(d, who), list(d, names)));
+            }
+            r.push(("hide".into(), Y::M(hide, d.chance(30))));
+        }
         if let Some(a) = &self.access {
             let mut access = Vec::new();
             if let Some(o) = &a.owner {
@@ -1896,6 +2004,12 @@ impl Field {
         ] {
             if v {
                 f.push((k.into(), raw(true)));
+            }
+        }
+        for (k, who) in [("read", &self.read), ("write", &self.write)] {
+            if let Some(who) = who {
+                let names = who.iter().map(|w| text(w)).collect::<Vec<_>>();
+                f.push((k.into(), list(d, names)));
             }
         }
         if let Some(n) = self.min_length {
