@@ -4,10 +4,20 @@
 //! route the model grants (and no other), its schemas, the bearer security
 //! requirement (absent only where an operation is public), and every status
 //! code the route can answer, each with the problem+json schema.
+//!
+//! Field rules are documented from each operation's views (the columns
+//! each kind of caller reads and sets, decided in the model): a row
+//! property some caller answered with rows does not read is optional and
+//! says who it is present for (the owner column like any other); a body
+//! property some caller may not set says who may, and that anyone else
+//! gets 422; a filter or sort key on such a property says who may use it;
+//! and an operation whose callers differ lists what each reads and sets.
 
 use serde_json::{Map, Value, json};
 
-use crate::model::{Column, ColumnOrigin, ColumnType, Method, OperationKind, Resource, Service};
+use crate::model::{
+    Column, ColumnType, Grantee, Method, Operation, OperationKind, Resource, Service, View,
+};
 
 /// The OpenAPI document for `service`, as a JSON value.
 pub fn document(service: &Service, version: &str) -> Value {
@@ -88,7 +98,7 @@ impl serde::Serialize for Paths<'_> {
                     Method::Patch => "patch",
                     Method::Delete => "delete",
                 };
-                entry[method] = operation(service, resource, op.kind, op.grants.public, &names);
+                entry[method] = operation(service, resource, op, &names);
             }
             for (path, item) in &paths {
                 map.serialize_entry(path, item)?;
@@ -122,12 +132,12 @@ impl serde::Serialize for Schemas<'_> {
         map.serialize_entry("Problem", &problem_schema())?;
         for (resource, names) in self.0.resources.iter().zip(schema_names(self.0)) {
             let base = &names.row;
-            map.serialize_entry(base, &row_schema(resource))?;
-            if resource.operation(OperationKind::Create).is_some() {
-                map.serialize_entry(&names.create, &input_schema(resource, true))?;
+            map.serialize_entry(base, &row_schema(self.0, resource))?;
+            if let Some(create) = resource.operation(OperationKind::Create) {
+                map.serialize_entry(&names.create, &input_schema(self.0, resource, create))?;
             }
-            if resource.operation(OperationKind::Update).is_some() {
-                map.serialize_entry(&names.update, &input_schema(resource, false))?;
+            if let Some(update) = resource.operation(OperationKind::Update) {
+                map.serialize_entry(&names.update, &input_schema(self.0, resource, update))?;
             }
             if resource.operation(OperationKind::List).is_some() {
                 map.serialize_entry(
@@ -305,42 +315,134 @@ fn nullable(mut schema: Value) -> Value {
     schema
 }
 
-fn row_schema(resource: &Resource) -> Value {
+/// Appends `sentence` to the schema's description.
+fn describe(schema: &mut Value, sentence: &str) {
+    let text = match schema.get("description").and_then(Value::as_str) {
+        Some(d) => format!("{d} {sentence}"),
+        None => sentence.to_string(),
+    };
+    schema["description"] = text.into();
+}
+
+/// A kind of caller, for people.
+fn caller(who: &Grantee) -> String {
+    match who {
+        Grantee::Owner => "the row's owner".into(),
+        Grantee::Role(r) => format!("role `{r}`"),
+        Grantee::Public => "anyone (no token needed)".into(),
+    }
+}
+
+/// The place of a kind of caller in one order, whatever the operations':
+/// the owner, the roles as the service declares them, public callers.
+fn rank(service: &Service, who: &Grantee) -> usize {
+    match who {
+        Grantee::Owner => 0,
+        Grantee::Role(r) => {
+            1 + service
+                .roles
+                .iter()
+                .position(|x| x == r)
+                .unwrap_or(usize::MAX - 2)
+        }
+        Grantee::Public => usize::MAX,
+    }
+}
+
+/// `callers`, each once, in [`rank`] order, joined with `, `.
+fn callers<'a>(service: &Service, callers: impl IntoIterator<Item = &'a Grantee>) -> String {
+    let mut all: Vec<&Grantee> = Vec::new();
+    for g in callers {
+        if !all.contains(&g) {
+            all.push(g);
+        }
+    }
+    all.sort_by_key(|g| rank(service, g));
+    all.into_iter().map(caller).collect::<Vec<_>>().join(", ")
+}
+
+/// The views of callers that are answered with rows: every caller of a
+/// list, get or create, and of an update the callers who may also get
+/// the row (the others get 204 and read nothing).
+fn answered(resource: &Resource) -> impl Iterator<Item = &View> {
+    resource
+        .operations
+        .iter()
+        .flat_map(|o| &o.views)
+        .filter(|v| !v.reads.is_empty())
+}
+
+/// Who among `views` has `column` in `columns_of` their view, or `None`
+/// when all of them do.
+fn only<'a>(
+    views: impl IntoIterator<Item = &'a View>,
+    column: &str,
+    columns_of: fn(&View) -> &[String],
+) -> Option<Vec<&'a Grantee>> {
+    let (with, without): (Vec<&View>, Vec<&View>) = views
+        .into_iter()
+        .partition(|v| columns_of(v).iter().any(|c| c == column));
+    (!without.is_empty()).then(|| with.into_iter().map(|v| &v.grantee).collect())
+}
+
+fn reads(v: &View) -> &[String] {
+    &v.reads
+}
+
+fn writes(v: &View) -> &[String] {
+    &v.writes
+}
+
+/// The sentence of a row property some callers do not read.
+fn present_only_for(service: &Service, readers: &[&Grantee]) -> String {
+    if readers.is_empty() {
+        "Never present: no caller answered with rows may read it.".into()
+    } else {
+        format!(
+            "Present only for: {}.",
+            callers(service, readers.iter().copied())
+        )
+    }
+}
+
+/// The row: every column, required where every caller answered with rows
+/// reads it; a column some callers do not read (a field's `read`, `hide`,
+/// the owner column's `owner.read`) is optional and names who it is
+/// present for.
+fn row_schema(service: &Service, resource: &Resource) -> Value {
     let mut properties = Map::new();
+    let mut required = Vec::new();
     for column in &resource.columns {
         let schema = column_schema(column);
-        let schema = if column.required {
+        let mut schema = if column.required {
             schema
         } else {
             nullable(schema)
         };
+        match only(answered(resource), &column.name, reads) {
+            None => required.push(column.name.clone()),
+            Some(readers) => describe(&mut schema, &present_only_for(service, &readers)),
+        }
         properties.insert(column.name.clone(), schema);
     }
     json!({
         "type": "object",
         "description": resource.description.clone().unwrap_or_else(|| format!("A `{}` row.", resource.name)),
-        // The owner column is absent for callers outside `owner.read`.
-        "required": resource
-            .columns
-            .iter()
-            .filter(|c| c.origin != ColumnOrigin::Owner || resource.owner_readers().public)
-            .map(|c| c.name.clone())
-            .collect::<Vec<_>>(),
+        "required": required,
         "additionalProperties": false,
         "properties": properties,
     })
 }
 
-fn input_schema(resource: &Resource, create: bool) -> Value {
+/// The body of `op` (a create or an update): the columns some caller of
+/// it may set; one that only some may set names them (anyone else who
+/// sends it gets 422).
+fn input_schema(service: &Service, resource: &Resource, op: &Operation) -> Value {
+    let create = op.kind == OperationKind::Create;
     let mut properties = Map::new();
     let mut required = Vec::new();
     for column in &resource.columns {
-        let accepted = if create {
-            column.on_create
-        } else {
-            column.on_update
-        };
-        if !accepted {
+        if !op.views.iter().any(|v| writes(v).contains(&column.name)) {
             continue;
         }
         let mut schema = column_schema(column);
@@ -354,6 +456,15 @@ fn input_schema(resource: &Resource, create: bool) -> Value {
                 schema["default"] = d.clone();
             }
         }
+        if let Some(writers) = only(&op.views, &column.name, writes) {
+            describe(
+                &mut schema,
+                &format!(
+                    "May be set only by: {}; sent by anyone else, it is refused with 422.",
+                    callers(service, writers)
+                ),
+            );
+        }
         properties.insert(column.name.clone(), schema);
     }
     json!({
@@ -364,13 +475,87 @@ fn input_schema(resource: &Resource, create: bool) -> Value {
     })
 }
 
-fn operation(
-    service: &Service,
-    resource: &Resource,
-    kind: OperationKind,
-    public: bool,
-    names: &Names,
-) -> Value {
+/// `columns` out of `all`, for people: `every row field`, `every row
+/// field but `a`, `b`` or `no row field` (`what`: `row`).
+fn fields_of(columns: &[String], all: &[String], what: &str) -> String {
+    let missing: Vec<String> = all
+        .iter()
+        .filter(|c| !columns.contains(c))
+        .map(|c| format!("`{c}`"))
+        .collect();
+    if missing.is_empty() {
+        format!("every {what} field")
+    } else if missing.len() == all.len() {
+        format!("no {what} field")
+    } else {
+        format!("every {what} field but {}", missing.join(", "))
+    }
+}
+
+/// What each kind of caller of `op` reads in its answer and sets in its
+/// body, one line each, when the field rules make them differ from the
+/// whole row and the whole body; `None` when every caller reads and sets
+/// everything documented.
+fn views_description(service: &Service, resource: &Resource, op: &Operation) -> Option<String> {
+    let row: Vec<String> = resource.columns.iter().map(|c| c.name.clone()).collect();
+    let body: Vec<String> = row
+        .iter()
+        .filter(|c| op.views.iter().any(|v| v.writes.contains(c)))
+        .cloned()
+        .collect();
+    let sets = matches!(op.kind, OperationKind::Create | OperationKind::Update);
+    // A view that reads nothing is a delete's or an update's answered 204.
+    let differs = op.views.iter().any(|v| {
+        (!v.reads.is_empty() && v.reads.len() != row.len()) || v.writes.len() != body.len()
+    });
+    if !differs {
+        return None;
+    }
+    let mut views: Vec<&View> = op.views.iter().collect();
+    views.sort_by_key(|v| rank(service, &v.grantee));
+    let mut text = String::from(if sets {
+        "What each kind of caller sets and reads (field rules):"
+    } else {
+        "What each kind of caller reads (field rules):"
+    });
+    for v in views {
+        let mut parts = Vec::new();
+        if sets {
+            parts.push(format!("sets {}", fields_of(&v.writes, &body, "body")));
+        }
+        if op.kind == OperationKind::Update && v.reads.is_empty() {
+            parts.push("gets no row back (204)".to_string());
+        } else {
+            parts.push(format!("reads {}", fields_of(&v.reads, &row, "row")));
+        }
+        // Public callers are anyone: a role holder gets its role's view too.
+        let who = match (&v.grantee, op.views.len()) {
+            (Grantee::Public, 1) => "anyone (no token needed)".to_string(),
+            (Grantee::Public, _) => "anyone else (no token needed)".to_string(),
+            (g, _) => caller(g),
+        };
+        text.push_str(&format!("\n- {who}: {}.", parts.join("; ")));
+    }
+    Some(text)
+}
+
+/// The sentence of a list parameter some callers may not use, a filter or
+/// sort key on a column they do not read: `what` (`it is` or `they
+/// are`) is refused from anyone else.
+fn used_only_by(service: &Service, users: &[&Grantee], subject: &str, what: &str) -> String {
+    if users.is_empty() {
+        format!("{subject} may be used by no caller: {what} refused with 422.")
+    } else {
+        format!(
+            "{subject} may be used only by: {}; sent by anyone else, {what} refused with 422.",
+            callers(service, users.iter().copied())
+        )
+    }
+}
+
+fn operation(service: &Service, resource: &Resource, op_model: &Operation, names: &Names) -> Value {
+    let kind = op_model.kind;
+    let public = op_model.grants.public;
     let name = &resource.name;
     let row = json!({ "$ref": format!("#/components/schemas/{}", names.row) });
     let id_param = json!({
@@ -378,6 +563,18 @@ fn operation(
         "schema": { "type": "string", "format": "uuid" }
     });
     let mut op = json!({ "operationId": format!("{}_{name}", kind.name()), "tags": [name] });
+    if let Some(d) = views_description(service, resource, op_model) {
+        op["description"] = d.into();
+    }
+    // Whether some caller may not set a field of the body another may.
+    let body: std::collections::HashSet<&String> =
+        op_model.views.iter().flat_map(|v| &v.writes).collect();
+    let refuses_fields = op_model.views.iter().any(|v| v.writes.len() != body.len());
+    let invalid_body = if refuses_fields {
+        "The body is invalid, or sets a field the caller may not set; `errors` names each field"
+    } else {
+        "The body is invalid; `errors` names each field"
+    };
     let mut responses = Map::new();
     let json_body = |schema: Value| json!({ "application/json": { "schema": schema } });
     match kind {
@@ -393,17 +590,44 @@ fn operation(
                 .iter()
                 .flat_map(|s| [s.clone(), format!("-{s}")])
                 .collect();
-            params.push(json!({ "name": "sort", "in": "query", "schema": { "type": "string", "enum": sort_values, "default": "created_at" } }));
+            let mut sort = json!({ "name": "sort", "in": "query", "schema": { "type": "string", "enum": sort_values, "default": "created_at" } });
+            let mut restricted = false;
+            let sort_rules: Vec<String> = resource
+                .sort
+                .iter()
+                .filter_map(|key| {
+                    let users = only(&op_model.views, key, reads)?;
+                    let keys = format!("`{key}` and `-{key}`");
+                    Some(used_only_by(service, &users, &keys, "they are"))
+                })
+                .collect();
+            if !sort_rules.is_empty() {
+                restricted = true;
+                sort["description"] = sort_rules.join(" ").into();
+            }
+            params.push(sort);
             for filter in &resource.filters {
                 if let Some(column) = resource.column(filter) {
-                    params.push(json!({ "name": filter, "in": "query", "schema": column_schema(column), "description": "Exact match." }));
+                    let mut param = json!({ "name": filter, "in": "query", "schema": column_schema(column), "description": "Exact match." });
+                    if let Some(users) = only(&op_model.views, filter, reads) {
+                        restricted = true;
+                        describe(
+                            &mut param,
+                            &used_only_by(service, &users, "The filter", "it is"),
+                        );
+                    }
+                    params.push(param);
                 }
             }
             op["parameters"] = params.into();
             responses.insert("200".into(), json!({ "description": "A page of rows", "content": json_body(json!({ "$ref": format!("#/components/schemas/{}", names.page) })) }));
             responses.insert(
                 "422".into(),
-                problem_response("A bad limit, cursor, sort key or filter value"),
+                problem_response(if restricted {
+                    "A bad limit, cursor, sort key or filter value, or a sort key or filter on a field the caller may not read"
+                } else {
+                    "A bad limit, cursor, sort key or filter value"
+                }),
             );
         }
         OperationKind::Get => {
@@ -432,10 +656,7 @@ fn operation(
                 "415".into(),
                 problem_response("The body is not application/json"),
             );
-            responses.insert(
-                "422".into(),
-                problem_response("The body is invalid; `errors` names each field"),
-            );
+            responses.insert("422".into(), problem_response(invalid_body));
         }
         OperationKind::Update => {
             op["summary"] = format!("Change a `{name}`").into();
@@ -471,10 +692,7 @@ fn operation(
                 "415".into(),
                 problem_response("The body is not application/json"),
             );
-            responses.insert(
-                "422".into(),
-                problem_response("The body is invalid; `errors` names each field"),
-            );
+            responses.insert("422".into(), problem_response(invalid_body));
         }
         OperationKind::Delete => {
             op["summary"] = format!("Delete a `{name}`").into();
@@ -556,6 +774,254 @@ mod tests {
             }
             serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
             _ => {}
+        }
+    }
+
+    /// The document of `spec` (YAML text), and the model it comes from.
+    fn document(name: &str, spec: &str) -> (serde_json::Value, crate::model::Service) {
+        let model = crate::compile(SourceFile::new(name, spec)).unwrap().model;
+        let doc: serde_json::Value = serde_json::from_str(&super::text(&model, "test")).unwrap();
+        (doc, model)
+    }
+
+    fn helpdesk() -> serde_json::Value {
+        document(
+            "helpdesk.yaml",
+            include_str!("../../examples/helpdesk.yaml"),
+        )
+        .0
+    }
+
+    fn strings(v: &serde_json::Value) -> Vec<&str> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect()
+    }
+
+    fn description<'a>(schema: &'a serde_json::Value, property: &str) -> &'a str {
+        schema["properties"][property]["description"]
+            .as_str()
+            .unwrap_or_else(|| panic!("`{property}` has no description"))
+    }
+
+    /// The list operation's parameter `name`.
+    fn parameter<'a>(op: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+        op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no parameter `{name}`"))
+    }
+
+    /// A ticket row: what only some callers read is optional and names
+    /// them (the owner column like any field); the rest is required.
+    #[test]
+    fn a_field_some_callers_may_not_read_is_optional_and_names_its_readers() {
+        let doc = helpdesk();
+        let ticket = &doc["components"]["schemas"]["Ticket"];
+        let required = strings(&ticket["required"]);
+        for field in ["id", "subject", "body", "status", "priority", "created_at"] {
+            assert!(required.contains(&field), "`{field}` is required");
+        }
+        for field in ["internal_notes", "contact_email", "customer_id"] {
+            assert!(!required.contains(&field), "`{field}` is optional");
+        }
+        assert_eq!(
+            description(ticket, "internal_notes"),
+            "Present only for: role `agent`, role `admin`."
+        );
+        // The owner column (`owner.read`) and a field's `read` alike.
+        for field in ["contact_email", "customer_id"] {
+            assert_eq!(
+                description(ticket, field),
+                "Present only for: the row's owner, role `admin`.",
+                "{field}"
+            );
+        }
+        assert!(ticket["properties"]["subject"].get("description").is_none());
+        // `hide: { public: [draft_notes] }`.
+        let article = &doc["components"]["schemas"]["Article"];
+        assert!(!strings(&article["required"]).contains(&"draft_notes"));
+        assert_eq!(
+            description(article, "draft_notes"),
+            "Present only for: role `agent`, role `admin`."
+        );
+    }
+
+    /// A body field some callers may not set names who may, and says
+    /// anyone else gets 422; a field no caller of the operation may set is
+    /// not in its body at all.
+    #[test]
+    fn a_field_some_callers_may_not_write_names_its_writers_and_the_422() {
+        let doc = helpdesk();
+        let schemas = &doc["components"]["schemas"];
+        let update = &schemas["TicketUpdate"];
+        assert_eq!(
+            description(update, "priority"),
+            "May be set only by: role `admin`; sent by anyone else, it is refused with 422."
+        );
+        assert_eq!(
+            description(update, "status"),
+            "May be set only by: role `agent`, role `admin`; sent by anyone else, it is refused with 422."
+        );
+        assert_eq!(
+            description(update, "contact_email"),
+            "May be set only by: the row's owner; sent by anyone else, it is refused with 422."
+        );
+        assert!(update["properties"]["subject"].get("description").is_none());
+        // Only owners create tickets: what they may not set is no input.
+        let create = &schemas["TicketCreate"];
+        let mut fields: Vec<&String> = create["properties"].as_object().unwrap().keys().collect();
+        fields.sort();
+        assert_eq!(fields, ["body", "contact_email", "subject"]);
+        assert!(
+            create["properties"]["contact_email"]
+                .get("description")
+                .is_none()
+        );
+        let paths = &doc["paths"];
+        assert_eq!(
+            paths["/tickets/{id}"]["patch"]["responses"]["422"]["description"],
+            "The body is invalid, or sets a field the caller may not set; `errors` names each field"
+        );
+        assert_eq!(
+            paths["/tickets"]["post"]["responses"]["422"]["description"],
+            "The body is invalid; `errors` names each field"
+        );
+    }
+
+    /// Each operation lists what each kind of caller sets and reads.
+    #[test]
+    fn operations_list_each_callers_fields() {
+        let doc = helpdesk();
+        let update = doc["paths"]["/tickets/{id}"]["patch"]["description"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            update.lines().collect::<Vec<_>>(),
+            [
+                "What each kind of caller sets and reads (field rules):",
+                "- the row's owner: sets every body field but `status`, `priority`, `internal_notes`; reads every row field but `internal_notes`.",
+                "- role `agent`: sets every body field but `contact_email`, `priority`; reads every row field but `customer_id`, `contact_email`.",
+                "- role `admin`: sets every body field but `contact_email`; reads every row field.",
+            ]
+        );
+        let list = doc["paths"]["/articles"]["get"]["description"]
+            .as_str()
+            .unwrap();
+        assert!(
+            list.ends_with(
+                "\n- anyone else (no token needed): reads every row field but `draft_notes`."
+            ),
+            "{list}"
+        );
+        // Where every caller reads and sets everything: nothing to say.
+        assert!(
+            doc["paths"]["/articles"]["post"]
+                .get("description")
+                .is_none()
+        );
+        assert!(
+            doc["paths"]["/tickets/{id}"]["delete"]
+                .get("description")
+                .is_none()
+        );
+    }
+
+    /// A filter or sort key on a field some callers may not read says who
+    /// may use it, and the list's 422 says why it may be refused.
+    #[test]
+    fn filters_and_sort_keys_name_who_may_use_them() {
+        let doc = helpdesk();
+        let list = &doc["paths"]["/tickets"]["get"];
+        assert_eq!(
+            parameter(list, "contact_email")["description"],
+            "Exact match. The filter may be used only by: the row's owner, role `admin`; sent by anyone else, it is refused with 422."
+        );
+        assert_eq!(parameter(list, "status")["description"], "Exact match.");
+        assert_eq!(
+            parameter(list, "sort")["description"],
+            "`contact_email` and `-contact_email` may be used only by: the row's owner, role `admin`; sent by anyone else, they are refused with 422."
+        );
+        assert_eq!(
+            list["responses"]["422"]["description"],
+            "A bad limit, cursor, sort key or filter value, or a sort key or filter on a field the caller may not read"
+        );
+        let articles = &doc["paths"]["/articles"]["get"];
+        assert_eq!(
+            parameter(articles, "draft_notes")["description"],
+            "Exact match. The filter may be used only by: role `agent`, role `admin`; sent by anyone else, it is refused with 422."
+        );
+        // Every key is everyone's: no word on sorting.
+        assert!(parameter(articles, "sort").get("description").is_none());
+    }
+
+    /// The owner column follows the general rule: required where every
+    /// caller answered with rows reads it, optional and named where not.
+    #[test]
+    fn the_owner_column_is_required_exactly_where_everyone_reads_it() {
+        let head = "palisade: 1\nservice: { name: s }\nauth: { jwt: { algorithm: HS256, secret_env: JWT_SECRET } }\nresources:\n";
+        let row = |resource: &str| {
+            let (doc, _) = document("s.yaml", &format!("{head}{resource}"));
+            doc["components"]["schemas"]["N"].clone()
+        };
+        let own = row("  n:\n    owner: owner_id\n    fields: { t: { type: string } }\n");
+        assert!(strings(&own["required"]).contains(&"owner_id"));
+        assert!(own["properties"]["owner_id"].get("description").is_none());
+        let listed = row(
+            "  n:\n    owner: owner_id\n    fields: { t: { type: string } }\n    access: { public: [list] }\n",
+        );
+        assert!(!strings(&listed["required"]).contains(&"owner_id"));
+        assert_eq!(
+            description(&listed, "owner_id"),
+            "Present only for: the row's owner."
+        );
+        let shown = row(
+            "  n:\n    owner: { field: owner_id, read: [public] }\n    fields: { t: { type: string } }\n    access: { public: [list] }\n",
+        );
+        assert!(strings(&shown["required"]).contains(&"owner_id"));
+    }
+
+    /// In every example, the document agrees with the model's views: no
+    /// caller is answered without a property the row requires, nor with
+    /// one it does not declare, and every field a caller may set is in
+    /// the body of the operation.
+    #[test]
+    fn every_examples_document_agrees_with_its_views() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let (doc, model) = document(&name, &std::fs::read_to_string(&path).unwrap());
+            let schemas = &doc["components"]["schemas"];
+            for (resource, names) in model.resources.iter().zip(super::schema_names(&model)) {
+                let row = &schemas[&names.row];
+                for op in &resource.operations {
+                    let body = match op.kind {
+                        super::OperationKind::Create => Some(&schemas[&names.create]),
+                        super::OperationKind::Update => Some(&schemas[&names.update]),
+                        _ => None,
+                    };
+                    for v in &op.views {
+                        let at = format!("{name}: {} {:?}", op.path, v.grantee);
+                        if !v.reads.is_empty() {
+                            for r in strings(&row["required"]) {
+                                assert!(v.reads.iter().any(|c| c == r), "{at} lacks `{r}`");
+                            }
+                        }
+                        for c in &v.reads {
+                            assert!(row["properties"].get(c).is_some(), "{at} reads `{c}`");
+                        }
+                        for c in &v.writes {
+                            let body = body.expect("only creates and updates write");
+                            assert!(body["properties"].get(c).is_some(), "{at} sets `{c}`");
+                        }
+                    }
+                }
+            }
         }
     }
 

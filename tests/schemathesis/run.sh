@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs schemathesis (PyPI) against every example's generated server, with
 # its own openapi.json and two users (alice, bob) as peers, so that the
-# object-level authorization check runs too. Bounded by --max-time per
+# object-level authorization check runs too. Each document is first
+# checked against the OpenAPI 3.1 schema, its JSON Schemas included
+# (openapi-spec-validator), so an invalid one fails by name. Bounded by --max-time per
 # example. Usage: bash tests/schemathesis/run.sh [SECONDS_PER_EXAMPLE]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,7 +19,7 @@ export CARGO_INCREMENTAL=0 CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
 rm -rf "$reports"
 mkdir -p "$reports"
 
-python3 -m pip install --quiet --disable-pip-version-check "schemathesis==4.32.5" "pyjwt==2.*" cryptography pyyaml 2>&1 | grep -v "Running pip as the 'root' user" || true
+python3 -m pip install --quiet --disable-pip-version-check "schemathesis==4.32.5" "pyjwt==2.*" cryptography pyyaml "openapi-spec-validator==0.9.*" 2>&1 | grep -v "Running pip as the 'root' user" || true
 
 cargo build --quiet --locked --bin palisade
 palisade="$root/target/debug/palisade"
@@ -29,6 +31,8 @@ for spec in examples/*.yaml; do
   mkdir -p "$dir"
   python3 tests/schemathesis/relax.py "$spec" "$dir/spec.yaml"
   "$palisade" generate "$dir/spec.yaml" --out "$dir/project" >/dev/null
+  python3 -m openapi_spec_validator --schema 3.1 "$dir/project/openapi.json" \
+    || { echo "$name: openapi.json is not a valid OpenAPI 3.1 document"; status=1; continue; }
   (cd "$dir/project" && cargo build --quiet)
   service="$(python3 -c 'import sys,yaml; print(yaml.safe_load(open(sys.argv[1]))["service"]["name"])' "$spec")"
   key_env="$(python3 -c 'import sys,yaml; j=yaml.safe_load(open(sys.argv[1]))["auth"]["jwt"]; print(j.get("secret_env") or j.get("public_key_env") or j.get("jwks_url_env"))' "$spec")"
