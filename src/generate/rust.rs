@@ -460,14 +460,14 @@ fn imports(w: &mut Writer, plan: &ResourcePlan<'_>) {
     } else {
         "palisade_runtime::access::{Access, Grants}".into()
     });
+    if !rules(plan).is_empty() {
+        uses.push("palisade_runtime::fields::FieldRule".into());
+    }
     uses.push(if has_filters(plan) {
         "palisade_runtime::page::{ListQuery, ListRules}".into()
     } else {
         "palisade_runtime::page::ListRules".into()
     });
-    if !rules(plan).is_empty() {
-        uses.push("palisade_runtime::fields::FieldRule".into());
-    }
     uses.push("palisade_runtime::problem::Problem".into());
     uses.push(format!(
         "palisade_runtime::resource::{{{}}}",

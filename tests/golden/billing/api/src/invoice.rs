@@ -11,6 +11,7 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants, OwnerClaim};
+use palisade_runtime::fields::FieldRule;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
 use palisade_runtime::resource::{self, HookFns, Link, Owner, Resource, Table, Values};
@@ -32,8 +33,14 @@ pub static TABLE: Table = Table {
     owner: Some(Owner {
         column: "\"owner_id\"",
         claim: OwnerClaim::User,
-        read: Grants::OWNER.roles(&["admin", "support"]),
     }),
+    fields: &[
+        FieldRule {
+            name: "owner_id",
+            read: Some(Grants::OWNER.roles(&["admin", "support"])),
+            write: None,
+        },
+    ],
     update_reply: Grants::OWNER.roles(&["admin", "support"]),
     list: ListRules {
         default_limit: 20,
@@ -80,8 +87,7 @@ pub static DELETE: Operation = Operation::new(
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
     pub id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner_id: Option<String>,
+    pub owner_id: String,
     pub number: String,
     pub amount_cents: i64,
     pub currency: Option<String>,
@@ -97,7 +103,7 @@ impl FromRow<'_, SqliteRow> for Row {
     fn from_row(r: &SqliteRow) -> sqlx::Result<Row> {
         Ok(Row {
             id: r.try_get(0)?,
-            owner_id: Some(r.try_get(1)?),
+            owner_id: r.try_get(1)?,
             number: r.try_get(2)?,
             amount_cents: r.try_get(3)?,
             currency: r.try_get(4)?,
@@ -147,8 +153,8 @@ impl Resource for Row {
         &self.id
     }
 
-    fn owner(&mut self) -> Option<&mut Option<String>> {
-        Some(&mut self.owner_id)
+    fn owner(&self) -> Option<&str> {
+        Some(&self.owner_id)
     }
 
     fn sort_value(&self, key: &str) -> serde_json::Value {

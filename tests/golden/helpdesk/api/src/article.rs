@@ -9,6 +9,7 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants};
+use palisade_runtime::fields::FieldRule;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
 use palisade_runtime::resource::{self, HookFns, Resource, Table, Values};
@@ -27,6 +28,13 @@ pub static TABLE: Table = Table {
     columns: "\"id\", \"title\", \"body\", \"draft_notes\", \"created_at\", \"updated_at\"",
     insert: "INSERT INTO \"article\" (\"id\", \"title\", \"body\", \"draft_notes\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?) RETURNING \"id\", \"title\", \"body\", \"draft_notes\", \"created_at\", \"updated_at\"",
     owner: None,
+    fields: &[
+        FieldRule {
+            name: "draft_notes",
+            read: Some(Grants::NONE.roles(&["agent", "admin"])),
+            write: None,
+        },
+    ],
     update_reply: Grants::NONE.roles(&["agent", "admin"]).public(),
     list: ListRules {
         default_limit: 20,
@@ -126,7 +134,7 @@ impl Resource for Row {
         &self.id
     }
 
-    fn owner(&mut self) -> Option<&mut Option<String>> {
+    fn owner(&self) -> Option<&str> {
         None
     }
 

@@ -11,6 +11,7 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants, OwnerClaim};
+use palisade_runtime::fields::FieldRule;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
 use palisade_runtime::resource::{self, HookFns, Owner, Resource, Table, Values};
@@ -32,8 +33,34 @@ pub static TABLE: Table = Table {
     owner: Some(Owner {
         column: "\"customer_id\"",
         claim: OwnerClaim::User,
-        read: Grants::OWNER.roles(&["admin"]),
     }),
+    fields: &[
+        FieldRule {
+            name: "customer_id",
+            read: Some(Grants::OWNER.roles(&["admin"])),
+            write: None,
+        },
+        FieldRule {
+            name: "contact_email",
+            read: Some(Grants::OWNER.roles(&["admin"])),
+            write: Some(Grants::OWNER),
+        },
+        FieldRule {
+            name: "status",
+            read: None,
+            write: Some(Grants::NONE.roles(&["agent", "admin"])),
+        },
+        FieldRule {
+            name: "priority",
+            read: None,
+            write: Some(Grants::NONE.roles(&["admin"])),
+        },
+        FieldRule {
+            name: "internal_notes",
+            read: Some(Grants::NONE.roles(&["agent", "admin"])),
+            write: Some(Grants::NONE.roles(&["agent", "admin"])),
+        },
+    ],
     update_reply: Grants::OWNER.roles(&["agent", "admin"]),
     list: ListRules {
         default_limit: 20,
@@ -84,8 +111,7 @@ pub static DELETE: Operation = Operation::new(
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
     pub id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub customer_id: Option<String>,
+    pub customer_id: String,
     pub subject: String,
     pub body: String,
     pub contact_email: Option<Pii<String>>,
@@ -100,7 +126,7 @@ impl FromRow<'_, SqliteRow> for Row {
     fn from_row(r: &SqliteRow) -> sqlx::Result<Row> {
         Ok(Row {
             id: r.try_get(0)?,
-            customer_id: Some(r.try_get(1)?),
+            customer_id: r.try_get(1)?,
             subject: r.try_get(2)?,
             body: r.try_get(3)?,
             contact_email: r.try_get(4)?,
@@ -148,8 +174,8 @@ impl Resource for Row {
         &self.id
     }
 
-    fn owner(&mut self) -> Option<&mut Option<String>> {
-        Some(&mut self.customer_id)
+    fn owner(&self) -> Option<&str> {
+        Some(&self.customer_id)
     }
 
     fn sort_value(&self, key: &str) -> serde_json::Value {
@@ -262,6 +288,26 @@ impl Resource for Row {
         input.status.push_set(sql, "\"status\"");
         input.priority.push_set(sql, "\"priority\"");
         input.internal_notes.push_set(sql, "\"internal_notes\"");
+    }
+
+    fn create_sets(input: &CreateInput, field: &str) -> bool {
+        match field {
+            "contact_email" => input.contact_email.is_some(),
+            "status" => input.status.is_some(),
+            "priority" => input.priority.is_some(),
+            "internal_notes" => input.internal_notes.is_some(),
+            _ => false,
+        }
+    }
+
+    fn update_sets(input: &UpdateInput, field: &str) -> bool {
+        match field {
+            "contact_email" => !input.contact_email.is_absent(),
+            "status" => !input.status.is_absent(),
+            "priority" => !input.priority.is_absent(),
+            "internal_notes" => !input.internal_notes.is_absent(),
+            _ => false,
+        }
     }
 
     fn hooks(app: &App) -> &HookFns<Row> {

@@ -29,6 +29,7 @@ pub static TABLE: Table = Table {
     columns: "\"id\", \"title\", \"author\", \"isbn\", \"created_at\", \"updated_at\"",
     insert: "INSERT INTO \"book\" (\"id\", \"title\", \"author\", \"isbn\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?) RETURNING \"id\", \"title\", \"author\", \"isbn\", \"created_at\", \"updated_at\"",
     owner: None,
+    fields: &[],
     update_reply: Grants::NONE.roles(&["librarian"]).public(),
     list: ListRules {
         default_limit: 20,
@@ -132,7 +133,7 @@ impl Resource for Row {
         &self.id
     }
 
-    fn owner(&mut self) -> Option<&mut Option<String>> {
+    fn owner(&self) -> Option<&str> {
         None
     }
 

@@ -13,6 +13,7 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants, OwnerClaim};
+use palisade_runtime::fields::FieldRule;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
 use palisade_runtime::resource::{self, HookFns, Link, Owner, Resource, Table, Values};
@@ -34,8 +35,14 @@ pub static TABLE: Table = Table {
     owner: Some(Owner {
         column: "\"member_id\"",
         claim: OwnerClaim::User,
-        read: Grants::OWNER.roles(&["librarian"]),
     }),
+    fields: &[
+        FieldRule {
+            name: "member_id",
+            read: Some(Grants::OWNER.roles(&["librarian"])),
+            write: None,
+        },
+    ],
     update_reply: Grants::OWNER.roles(&["librarian"]),
     list: ListRules {
         default_limit: 20,
@@ -86,8 +93,7 @@ pub static DELETE: Operation = Operation::new(
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
     pub id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub member_id: Option<String>,
+    pub member_id: String,
     pub book: String,
     pub due_on: String,
     pub returned: Option<bool>,
@@ -99,7 +105,7 @@ impl FromRow<'_, SqliteRow> for Row {
     fn from_row(r: &SqliteRow) -> sqlx::Result<Row> {
         Ok(Row {
             id: r.try_get(0)?,
-            member_id: Some(r.try_get(1)?),
+            member_id: r.try_get(1)?,
             book: r.try_get(2)?,
             due_on: r.try_get(3)?,
             returned: r.try_get(4)?,
@@ -138,8 +144,8 @@ impl Resource for Row {
         &self.id
     }
 
-    fn owner(&mut self) -> Option<&mut Option<String>> {
-        Some(&mut self.member_id)
+    fn owner(&self) -> Option<&str> {
+        Some(&self.member_id)
     }
 
     fn sort_value(&self, key: &str) -> serde_json::Value {

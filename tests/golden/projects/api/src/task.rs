@@ -11,6 +11,7 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants, OwnerClaim};
+use palisade_runtime::fields::FieldRule;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
 use palisade_runtime::resource::{self, HookFns, Link, Owner, Resource, Table, Values};
@@ -32,8 +33,14 @@ pub static TABLE: Table = Table {
     owner: Some(Owner {
         column: "\"org_id\"",
         claim: OwnerClaim::Claim("org"),
-        read: Grants::OWNER.roles(&["auditor"]),
     }),
+    fields: &[
+        FieldRule {
+            name: "org_id",
+            read: Some(Grants::OWNER.roles(&["auditor"])),
+            write: None,
+        },
+    ],
     update_reply: Grants::OWNER.roles(&["auditor"]),
     list: ListRules {
         default_limit: 25,
@@ -77,8 +84,7 @@ pub static DELETE: Operation = Operation::new("task.delete", Grants::OWNER, OWNE
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
     pub id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub org_id: Option<String>,
+    pub org_id: String,
     pub project: String,
     pub title: String,
     pub status: Option<String>,
@@ -95,7 +101,7 @@ impl FromRow<'_, SqliteRow> for Row {
     fn from_row(r: &SqliteRow) -> sqlx::Result<Row> {
         Ok(Row {
             id: r.try_get(0)?,
-            org_id: Some(r.try_get(1)?),
+            org_id: r.try_get(1)?,
             project: r.try_get(2)?,
             title: r.try_get(3)?,
             status: r.try_get(4)?,
@@ -146,8 +152,8 @@ impl Resource for Row {
         &self.id
     }
 
-    fn owner(&mut self) -> Option<&mut Option<String>> {
-        Some(&mut self.org_id)
+    fn owner(&self) -> Option<&str> {
+        Some(&self.org_id)
     }
 
     fn sort_value(&self, key: &str) -> serde_json::Value {

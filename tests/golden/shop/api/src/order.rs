@@ -11,6 +11,7 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants, OwnerClaim};
+use palisade_runtime::fields::FieldRule;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
 use palisade_runtime::resource::{self, HookFns, Link, Owner, Resource, Table, Values};
@@ -32,8 +33,14 @@ pub static TABLE: Table = Table {
     owner: Some(Owner {
         column: "\"customer_id\"",
         claim: OwnerClaim::User,
-        read: Grants::OWNER.roles(&["staff"]),
     }),
+    fields: &[
+        FieldRule {
+            name: "customer_id",
+            read: Some(Grants::OWNER.roles(&["staff"])),
+            write: None,
+        },
+    ],
     update_reply: Grants::OWNER.roles(&["staff"]),
     list: ListRules {
         default_limit: 20,
@@ -77,8 +84,7 @@ pub static UPDATE: Operation = Operation::new(
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
     pub id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub customer_id: Option<String>,
+    pub customer_id: String,
     pub product: String,
     pub quantity: Option<i64>,
     /// A promotion code matched at checkout
@@ -94,7 +100,7 @@ impl FromRow<'_, SqliteRow> for Row {
     fn from_row(r: &SqliteRow) -> sqlx::Result<Row> {
         Ok(Row {
             id: r.try_get(0)?,
-            customer_id: Some(r.try_get(1)?),
+            customer_id: r.try_get(1)?,
             product: r.try_get(2)?,
             quantity: r.try_get(3)?,
             r#match: r.try_get(4)?,
@@ -143,8 +149,8 @@ impl Resource for Row {
         &self.id
     }
 
-    fn owner(&mut self) -> Option<&mut Option<String>> {
-        Some(&mut self.customer_id)
+    fn owner(&self) -> Option<&str> {
+        Some(&self.customer_id)
     }
 
     fn sort_value(&self, key: &str) -> serde_json::Value {

@@ -28,6 +28,7 @@ pub static TABLE: Table = Table {
     columns: "\"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", \"created_at\", \"updated_at\"",
     insert: "INSERT INTO \"product\" (\"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", \"created_at\", \"updated_at\"",
     owner: None,
+    fields: &[],
     update_reply: Grants::NONE.roles(&["staff"]).public(),
     list: ListRules {
         default_limit: 20,
@@ -140,7 +141,7 @@ impl Resource for Row {
         &self.id
     }
 
-    fn owner(&mut self) -> Option<&mut Option<String>> {
+    fn owner(&self) -> Option<&str> {
         None
     }
 
