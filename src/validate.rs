@@ -2113,6 +2113,30 @@ impl<'a> Validator<'a> {
                 quoted_list(&creators)
             ));
             self.push(d);
+        } else if field.required && field.default.is_none() && !field.read_only {
+            // Some who create may write it, others never create anything.
+            let blocked: Vec<&str> = creators
+                .iter()
+                .copied()
+                .filter(|w| !admits(&field.write, w, true))
+                .collect();
+            if !blocked.is_empty() {
+                let whom = blocked
+                    .iter()
+                    .map(|w| format!("role `{w}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let d = Diagnostic::warning(
+                    Code::UnwritableField,
+                    format!("`{field_name}` is required, but {whom} may create a `{name}` without being allowed to write it, so every create of theirs fails"),
+                )
+                .at(self.value(&at("write")), "leaves out who creates")
+                .with_help(format!(
+                    "add {} to `write`, give `{field_name}` a `default`, or drop `create` from their grant",
+                    quoted_list(&blocked)
+                ));
+                self.push(d);
+            }
         }
         if field.read.is_none() && field.write.is_none() && hidden_from.is_empty() {
             return;
@@ -2585,6 +2609,9 @@ mod tests {
             )),
             [Code::UnwritableField]
         );
+        // The owner may, `intake` (a creator too) may not: a warning.
+        let unowned = "palisade: 1\nservice: { name: s }\nauth:\n  jwt: { algorithm: HS256, secret_env: JWT_SECRET }\n  roles_claim: roles\nroles: [clerk, intake]\nresources:\n  form:\n    owner: none\n    fields:\n      code: { type: string, required: true, write: [clerk] }\n    access:\n      roles: { clerk: [list, get, create], intake: [create, get] }\n";
+        assert_eq!(codes(unowned), [Code::UnwritableField]);
     }
 
     #[test]
