@@ -358,3 +358,36 @@ fn diagnostics_are_deterministic() {
         assert_eq!(first, second, "{}", fixture.name);
     }
 }
+
+/// fr-reviewer demonstration (fails on main): a `required` field must be
+/// in every create body (its `default` only fills rows that exist), so a
+/// required field with a default that the only creator may not write
+/// makes every create fail (the owner must send `code`, and is refused
+/// with 422 for sending it); validate must refuse it like the same field
+/// without a default.
+#[test]
+fn a_required_field_with_a_default_nobody_who_creates_may_write_is_refused() {
+    let spec = "palisade: 1
+service: { name: s }
+auth:
+  jwt: { algorithm: HS256, secret_env: JWT_SECRET }
+  roles_claim: roles
+roles: [admin]
+resources:
+  doc:
+    owner: owner_id
+    fields:
+      code: { type: string, required: true, default: x, write: [admin] }
+    access:
+      owner: [list, get, create]
+      roles: { admin: [list, get, update] }
+";
+    let codes: Vec<Code> = match palisade::compile(SourceFile::new("t.yaml", spec)) {
+        Ok(compiled) => compiled.warnings.iter().map(|d| d.code).collect(),
+        Err(report) => report.diagnostics.iter().map(|d| d.code).collect(),
+    };
+    assert!(
+        codes.contains(&Code::UnwritableField),
+        "every create of `doc` fails, yet: {codes:?}"
+    );
+}

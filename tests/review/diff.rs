@@ -662,3 +662,36 @@ fn a_new_grant_is_not_a_field_change() {
     let report = run(&helpdesk, &same);
     assert!(report.changes.is_empty(), "{:#?}", report.changes);
 }
+
+/// fr-reviewer demonstration (fails on main): renaming a field with
+/// `renamed_from` keeps its values, so dropping its field rules in the
+/// same edit lets `agent` read the existing contact addresses and agents
+/// and admins set them; the diff must report that as widening, not as a
+/// neutral add and remove.
+#[test]
+fn a_renamed_field_that_loses_its_rules_widens() {
+    let helpdesk = std::fs::read_to_string(super::root().join("examples/helpdesk.yaml")).unwrap();
+    let renamed = edit(
+        &helpdesk,
+        &[
+            (
+                "contact_email:  { type: email, pii: true, read: [owner, admin], write: [owner] }",
+                "contact:  { type: email, pii: true, renamed_from: contact_email }",
+            ),
+            (
+                "filters: [status, priority, contact_email]",
+                "filters: [status, priority, contact]",
+            ),
+            (
+                "sort: [priority, contact_email]",
+                "sort: [priority, contact]",
+            ),
+        ],
+    );
+    let report = run(&helpdesk, &renamed);
+    let kinds: Vec<(Class, &str)> = report.changes.iter().map(|c| (c.class, c.kind)).collect();
+    assert!(
+        report.widens(),
+        "agent now reads PII `contact` (was `contact_email`, hidden from it): {kinds:?}"
+    );
+}
