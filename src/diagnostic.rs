@@ -89,7 +89,7 @@ codes! {
     ReservedClaim => "reserved-claim", "an owner or user claim that tokens use for something else (`exp`, `nbf`, `iat`, the roles claim; a checked `iss` or `aud` as owner claim; `iss`, `aud`, `azp` or `jti` as user claim)";
     UniqueAcrossOwners => "unique-across-owners", "`unique: global` on an owned resource: a duplicate answers 409 for a value another owner holds (an existence oracle), and one owner can take values others need (warning; accept it with `audit.allow`)";
     UnsafeMigration => "unsafe-migration", "a spec change whose migration would drop data or may not hold for the rows that exist (needs `palisade generate --allow-destructive`), or needs a hint (`renamed_from`, a `default` or `backfill` for rows that exist)";
-    UnwritableField => "unwritable-field", "a required field without a default that nobody who may create a row may write (`write`), so every create would fail (a warning when only some creators are left out)";
+    UnwritableField => "unwritable-field", "a required field that nobody who may create a row may write (`write`), so every create would fail (a warning when only some creators are left out)";
     WriteWithoutRead => "write-without-read", "a field rule (`read`, `write`, `hide`) that lets someone write a field they can never read (a warning)";
     UnsatisfiableField => "unsatisfiable-field", "a field whose constraints no value meets (a pattern longer than `max_length`, an email or URL `max_length` below the shortest address), so it can only be null";
 }

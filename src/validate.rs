@@ -2097,8 +2097,9 @@ impl<'a> Validator<'a> {
             .copied()
             .filter(|w| granted(w, Operation::Create))
             .collect();
+        // A required field is in every create body: its `default` only
+        // fills the rows that exist when it is added.
         if field.required
-            && field.default.is_none()
             && !field.read_only
             && !creators.is_empty()
             && !creators.iter().any(|w| admits(&field.write, w, true))
@@ -2109,11 +2110,11 @@ impl<'a> Validator<'a> {
             )
             .at(self.value(&at("write")), "names nobody who creates")
             .with_help(format!(
-                "add one who creates ({}) to `write`, or give `{field_name}` a `default`",
+                "add one who creates ({}) to `write`, or make `{field_name}` optional with a `default`",
                 quoted_list(&creators)
             ));
             self.push(d);
-        } else if field.required && field.default.is_none() && !field.read_only {
+        } else if field.required && !field.read_only {
             // Some who create may write it, others never create anything.
             let blocked: Vec<&str> = creators
                 .iter()
@@ -2132,7 +2133,7 @@ impl<'a> Validator<'a> {
                 )
                 .at(self.value(&at("write")), "leaves out who creates")
                 .with_help(format!(
-                    "add {} to `write`, give `{field_name}` a `default`, or drop `create` from their grant",
+                    "add {} to `write`, make `{field_name}` optional with a `default`, or drop `create` from their grant",
                     quoted_list(&blocked)
                 ));
                 self.push(d);

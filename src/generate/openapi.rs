@@ -544,13 +544,18 @@ fn views_description(service: &Service, resource: &Resource, op: &Operation) -> 
 /// are`) is refused from anyone else.
 fn used_only_by(service: &Service, users: &[&Grantee], subject: &str, what: &str) -> String {
     if users.is_empty() {
-        format!("{subject} may be used by no caller: {what} refused with 422.")
-    } else {
-        format!(
-            "{subject} may be used only by: {}; sent by anyone else, {what} refused with 422.",
-            callers(service, users.iter().copied())
-        )
+        return format!("{subject} may be used by no caller: {what} refused with 422.");
     }
+    let mut text = format!(
+        "{subject} may be used only by: {}; sent by anyone else, {what} refused with 422.",
+        callers(service, users.iter().copied())
+    );
+    if users.contains(&&Grantee::Owner) {
+        // The owner reads it on their own rows only: a list that also
+        // reaches others' rows (a public grant, a role) would show them.
+        text.push_str(" The row's owner may use it only in a list of their own rows alone: not under a public grant or a role that reaches every row.");
+    }
+    text
 }
 
 fn operation(service: &Service, resource: &Resource, op_model: &Operation, names: &Names) -> Value {

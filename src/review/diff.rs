@@ -1177,7 +1177,7 @@ fn field_rule_changes(out: &mut Out<'_>, old: &model::Resource, new: &model::Res
             .collect()
     };
     for c in new.fields() {
-        let Some(o) = old.fields().find(|o| o.name == c.name) else {
+        let Some(o) = was_column(old, c) else {
             continue;
         };
         let f = c.name.as_str();
@@ -1186,14 +1186,14 @@ fn field_rule_changes(out: &mut Out<'_>, old: &model::Resource, new: &model::Res
         } else {
             format!("`{f}`")
         };
-        let readers = |res: &model::Resource| -> Vec<Grantee> {
-            column_users(res, f, false)
+        let readers = |res: &model::Resource, name: &str| -> Vec<Grantee> {
+            column_users(res, name, false)
                 .into_iter()
                 .map(|(g, _)| g)
                 .filter(|g| both_read.contains(g))
                 .collect()
         };
-        let (was, now) = (readers(old), readers(new));
+        let (was, now) = (readers(old, &o.name), readers(new, f));
         for g in now.iter().filter(|g| !was.contains(g)) {
             let who = grantee_words(g);
             let at = At::Exact(field_rule_at(out, r, f, "read"));
@@ -1238,7 +1238,7 @@ fn field_rule_changes(out: &mut Out<'_>, old: &model::Resource, new: &model::Res
                     continue;
                 };
                 let (before, after) = (
-                    ov.writes.iter().any(|w| w == f),
+                    ov.writes.iter().any(|w| *w == o.name),
                     nv.writes.iter().any(|w| w == f),
                 );
                 let list = match (before, after) {
@@ -1283,6 +1283,15 @@ fn field_rule_changes(out: &mut Out<'_>, old: &model::Resource, new: &model::Res
             );
         }
     }
+}
+
+/// The column of `old` that `c` was: the one of its name, or the one it
+/// is renamed from (`renamed_from` keeps its values, so its rules compare).
+fn was_column<'m>(old: &'m model::Resource, c: &Column) -> Option<&'m Column> {
+    old.fields().find(|o| o.name == c.name).or_else(|| {
+        let from = c.renamed_from.as_deref()?;
+        old.fields().find(|o| o.name == from)
+    })
 }
 
 /// The grantees of `g`, as words: `owner`, `role R`, `public`.
@@ -1376,7 +1385,7 @@ fn reader_changes(out: &mut Out<'_>, old: &model::Resource, new: &model::Resourc
         res.scope != Scope::Unowned && c.unique == Some(spec::Unique::Global)
     };
     for c in new.fields() {
-        let Some(o) = old.fields().find(|o| o.name == c.name) else {
+        let Some(o) = was_column(old, c) else {
             continue;
         };
         let path = ["resources", r, "fields", c.name.as_str()];

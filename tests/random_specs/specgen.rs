@@ -912,7 +912,8 @@ fn creators(owned: bool, access: Option<&Access>) -> Vec<String> {
 }
 
 /// Makes `f`'s `write` list let someone who creates set it when every
-/// create needs it (required, no default): `unwritable-field` otherwise.
+/// create needs it (required; a default only fills rows that exist):
+/// `unwritable-field` otherwise.
 /// On an owned resource `owner` admits every creator, who becomes the
 /// row's owner.
 fn admit_a_creator(d: &mut Dice<'_>, f: &mut Field, owned: bool, creators: &[String]) {
@@ -922,7 +923,7 @@ fn admit_a_creator(d: &mut Dice<'_>, f: &mut Field, owned: bool, creators: &[Str
     let admitted = write
         .iter()
         .any(|w| creators.contains(w) || (owned && w == "owner"));
-    if f.required && f.default.is_none() && !creators.is_empty() && !admitted {
+    if f.required && !creators.is_empty() && !admitted {
         write.push(d.pick(creators));
     }
 }

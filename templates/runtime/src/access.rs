@@ -167,6 +167,8 @@ pub struct Access {
     /// The caller's own owner value, when the token carries it (even when a
     /// role reaches all rows): the owner of anything the caller creates.
     pub owner: Option<String>,
+    /// Who may run the operation: the spec's grants of it.
+    pub grants: Grants,
     /// The service's database (read-only and write pools). Code of the
     /// team's that reads or writes rows applies `rows` itself; the write
     /// pool has one connection, so a hook must release it before it
@@ -175,12 +177,14 @@ pub struct Access {
 }
 
 impl Access {
-    /// What the guard hands on: `reach` for `caller`, with the database.
-    pub fn new(caller: Caller, reach: Reach, db: Db) -> Access {
+    /// What the guard hands on: `reach` for `caller` under the
+    /// operation's `grants`, with the database.
+    pub fn new(caller: Caller, reach: Reach, grants: Grants, db: Db) -> Access {
         Access {
             caller,
             rows: reach.rows,
             owner: reach.owner,
+            grants,
             db,
         }
     }

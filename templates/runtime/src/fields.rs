@@ -113,24 +113,22 @@ pub fn refused_on_create(
 /// What an update body may set, by who the caller is: `Ok(true)` when it
 /// sets a column only the row's owner may (among the caller's kinds), so
 /// the update must reach only the caller's own row; 422 naming every
-/// column no kind of the caller may set.
+/// column no kind of the caller may set. `owner_updates`: the resource is
+/// owned and its owner may run the update (an `owner` writer admits
+/// nobody otherwise, not even a role holder on their own row).
 pub fn refused_on_update(
     rules: &[FieldRule],
     caller: &Caller,
-    owned: bool,
+    owner_updates: bool,
     sets: impl Fn(&str) -> bool,
 ) -> Result<bool, Problem> {
     let mut own_only = false;
     let mut refused = Vec::new();
     for rule in rules.iter().filter(|rule| sets(rule.name)) {
-        let Some(writers) = rule.write else { continue };
-        if holds_role(&writers, caller) {
-            continue;
-        }
-        if owned && writers.owner {
-            own_only = true;
-        } else {
-            refused.push(refusal(rule));
+        match owner_only(rule, caller, owner_updates) {
+            None => {}
+            Some(true) => own_only = true,
+            Some(false) => refused.push(refusal(rule)),
         }
     }
     if refused.is_empty() {
@@ -141,15 +139,31 @@ pub fn refused_on_update(
 }
 
 /// The 422 of an update that sets owner-only columns of a row the caller
-/// reaches but does not own.
-pub fn refused_not_owner(rules: &[FieldRule], sets: impl Fn(&str) -> bool) -> Problem {
+/// reaches but does not own: it names those columns, not the ones the
+/// caller may set on any row.
+pub fn refused_not_owner(
+    rules: &[FieldRule],
+    caller: &Caller,
+    sets: impl Fn(&str) -> bool,
+) -> Problem {
     Problem::unprocessable(
         rules
             .iter()
-            .filter(|rule| sets(rule.name) && rule.write.is_some())
+            .filter(|rule| sets(rule.name) && owner_only(rule, caller, true) == Some(true))
             .map(refusal)
             .collect(),
     )
+}
+
+/// Whether `caller` may set the column of `rule` on update: `None` on any
+/// row it reaches, `Some(true)` on its own rows only, `Some(false)` never.
+fn owner_only(rule: &FieldRule, caller: &Caller, owner_updates: bool) -> Option<bool> {
+    let writers = rule.write?;
+    if holds_role(&writers, caller) {
+        None
+    } else {
+        Some(owner_updates && writers.owner)
+    }
 }
 
 /// 422 when the list is filtered or sorted on a column that the caller
@@ -413,6 +427,12 @@ mod tests {
         assert!(!refused_on_update(RULES, &agent, true, sets(&["notes"])).unwrap());
         assert!(refused_on_update(RULES, &agent, true, sets(&["email", "notes"])).unwrap());
         assert!(refused_on_update(RULES, &owner, true, sets(&["notes"])).is_err());
+        // The owner may not update: an `owner` writer admits nobody then.
+        assert!(refused_on_update(RULES, &agent, false, sets(&["email"])).is_err());
+        // Not the row's owner: only the owner-only column is named.
+        let problem = refused_not_owner(RULES, &agent, sets(&["email", "notes"]));
+        assert_eq!(problem.errors.len(), 1);
+        assert_eq!(problem.errors[0].field, "email");
         // Without an owner, `owner` writers admit nobody.
         assert!(refused_on_create(RULES, &owner, false, sets(&["email"])).is_err());
     }

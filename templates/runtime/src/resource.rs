@@ -344,7 +344,8 @@ pub async fn update<R: Resource>(
 ) -> Result<Response, Problem> {
     let t = R::TABLE;
     let sets = |f: &str| R::update_sets(&input, f);
-    let own_only = fields::refused_on_update(t.fields, &access.caller, t.owner.is_some(), sets)?;
+    let owner_updates = t.owner.is_some() && access.grants.owner;
+    let own_only = fields::refused_on_update(t.fields, &access.caller, owner_updates, sets)?;
     // A column only the row's owner may set, sent by a caller who reaches
     // other owners' rows too: the row must be its own (422 otherwise),
     // and the UPDATE reaches only its own rows.
@@ -355,7 +356,7 @@ pub async fn update<R: Resource>(
             return Err(Problem::not_found());
         };
         if access.owner.as_deref() != Some(owner.as_str()) {
-            return Err(fields::refused_not_owner(t.fields, sets));
+            return Err(fields::refused_not_owner(t.fields, &access.caller, sets));
         }
         rows = Scope::Owned(owner.clone());
         stored_owner = Some(owner);

@@ -351,7 +351,7 @@ where
             };
             let mut res = match authorize(&caller, &op.grants, op.owner) {
                 Ok(reach) => {
-                    let access = Access::new(caller, reach, app.db.clone());
+                    let access = Access::new(caller, reach, op.grants, app.db.clone());
                     req.extensions_mut().insert(access);
                     inner.call(req).await.into_response()
                 }
