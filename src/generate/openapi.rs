@@ -944,12 +944,12 @@ mod tests {
         let list = &doc["paths"]["/tickets"]["get"];
         assert_eq!(
             parameter(list, "contact_email")["description"],
-            "Exact match. The filter may be used only by: the row's owner, role `admin`; sent by anyone else, it is refused with 422."
+            "Exact match. The filter may be used only by: the row's owner, role `admin`; sent by anyone else, it is refused with 422. The row's owner may use it only in a list of their own rows alone: not under a public grant or a role that reaches every row."
         );
         assert_eq!(parameter(list, "status")["description"], "Exact match.");
         assert_eq!(
             parameter(list, "sort")["description"],
-            "`contact_email` and `-contact_email` may be used only by: the row's owner, role `admin`; sent by anyone else, they are refused with 422."
+            "`contact_email` and `-contact_email` may be used only by: the row's owner, role `admin`; sent by anyone else, they are refused with 422. The row's owner may use it only in a list of their own rows alone: not under a public grant or a role that reaches every row."
         );
         assert_eq!(
             list["responses"]["422"]["description"],

@@ -1238,7 +1238,7 @@ fn field_rule_changes(out: &mut Out<'_>, old: &model::Resource, new: &model::Res
                     continue;
                 };
                 let (before, after) = (
-                    ov.writes.iter().any(|w| *w == o.name),
+                    ov.writes.contains(&o.name),
                     nv.writes.iter().any(|w| w == f),
                 );
                 let list = match (before, after) {
