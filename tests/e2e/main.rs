@@ -155,8 +155,20 @@ impl<'a> Suite<'a> {
     }
 
     /// Whether `p` may set `column` in a body on a row it owns or not (a
-    /// creator owns the row it creates).
-    fn writes(column: &Column, p: &Principal, own: bool) -> bool {
+    /// creator owns the row it creates); `own` counts on update only when
+    /// the owner may update.
+    fn writes(
+        resource: &Resource,
+        kind: OperationKind,
+        column: &Column,
+        p: &Principal,
+        own: bool,
+    ) -> bool {
+        let own = own
+            && (kind == OperationKind::Create
+                || resource
+                    .operation(OperationKind::Update)
+                    .is_some_and(|o| o.grants.owner));
         column
             .write
             .as_ref()
@@ -196,7 +208,7 @@ impl<'a> Suite<'a> {
         for column in resource
             .columns
             .iter()
-            .filter(|c| c.on_create && Self::writes(c, p, own))
+            .filter(|c| c.on_create && Self::writes(resource, OperationKind::Create, c, p, own))
         {
             let value = match &column.ty {
                 // A ref that can name no row (another owner rule, no public
@@ -552,7 +564,9 @@ impl<'a> Suite<'a> {
             Reach::All | Reach::Own
         ) {
             if let Some(column) = resource.columns.iter().find(|c| {
-                c.on_update && Self::writes(c, p, true) && !matches!(c.ty, ColumnType::Ref { .. })
+                c.on_update
+                    && Self::writes(resource, OperationKind::Update, c, p, true)
+                    && !matches!(c.ty, ColumnType::Ref { .. })
             }) {
                 let value = data::valid(column, 2);
                 let r = self.send(
@@ -1180,7 +1194,7 @@ impl<'a> Suite<'a> {
         let Some(column) = resource.columns.iter().find(|c| {
             c.on_create
                 && c.ty == ColumnType::Integer
-                && Self::writes(c, p, true)
+                && Self::writes(resource, OperationKind::Create, c, p, true)
                 && Self::reads(c, Some(p), true)
         }) else {
             return;
@@ -1206,7 +1220,7 @@ impl<'a> Suite<'a> {
         let row = r.json();
         assert_eq!(row[&column.name], json!(n), "stored as the integer {n}");
         if column.on_update
-            && Self::writes(column, p, true)
+            && Self::writes(resource, OperationKind::Update, column, p, true)
             && matches!(
                 self.may(resource, OperationKind::Update, p),
                 Reach::All | Reach::Own
@@ -1283,7 +1297,7 @@ impl<'a> Suite<'a> {
         for column in resource.fields().filter(|c| {
             c.unique.is_some()
                 && c.on_create
-                && Self::writes(c, creator, true)
+                && Self::writes(resource, OperationKind::Create, c, creator, true)
                 && Self::reads(c, Some(creator), true)
         }) {
             let roles: Vec<&str> = creator.roles.iter().map(String::as_str).collect();
@@ -1347,7 +1361,7 @@ impl<'a> Suite<'a> {
                         self.may(resource, OperationKind::Create, p),
                         Reach::Forbidden | Reach::NoRoute
                     );
-                if creates && !Self::writes(column, p, owned) {
+                if creates && !Self::writes(resource, OperationKind::Create, column, p, owned) {
                     let mut body = self.body(resource, p, 11);
                     body.insert(column.name.clone(), value.clone());
                     let r = self.send(self.as_(p, "POST", &collection).json(&Value::Object(body)));
@@ -1363,7 +1377,8 @@ impl<'a> Suite<'a> {
                     Reach::Own => owned_by(p),
                     _ => false,
                 };
-                if column.on_update && updates && !Self::writes(column, p, owned_by(p)) {
+                let may = Self::writes(resource, OperationKind::Update, column, p, owned_by(p));
+                if column.on_update && updates && !may {
                     let r = self.send(
                         self.as_(p, "PATCH", &item)
                             .json(&json!({ &column.name: value })),
