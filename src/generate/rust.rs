@@ -1264,6 +1264,7 @@ mod tests {
             "examples/billing.yaml",
             "examples/shop.yaml",
             "examples/projects.yaml",
+            "examples/helpdesk.yaml",
         ]
         .into_iter()
         .chain(["tests/fixtures/edge.yaml", "tests/fixtures/keywords.yaml"]);
