@@ -1,6 +1,6 @@
 //! The generated project's own `api/tests/security.rs`: proof of owner
-//! isolation, authentication, mass-assignment refusal and grants for the
-//! project's own resources, against its own router, runnable with
+//! isolation, authentication, mass-assignment refusal, grants and field
+//! rules for the project's own resources, against its own router, runnable with
 //! `cargo test` in the project, so a team that adds hooks keeps the proof
 //! running in its own CI.
 //!
@@ -9,20 +9,27 @@
 //! send and the status each caller must get) in one `static SUITE`, and
 //! one `#[tokio::test]` per kind of check that some resource has, each a
 //! call of the runtime's procedure for that kind over every table. Every
-//! expectation is read from the model's grants, scope and input columns;
-//! example values come from [`super::example`]; the runtime's procedures
+//! expectation is read from the model's grants, scope, input columns and
+//! views (what each kind of caller reads and writes; a sample body sets
+//! only what its sender may write); example values come from
+//! [`super::example`]; the runtime's procedures
 //! decide nothing. A case that cannot be expressed for a spec is left out
 //! of its table (nothing is sent), never replaced by a test that cannot
 //! fail, and a kind that no resource has gets no test:
 //!
 //! - a resource whose rows cannot be created in a test (no create grant
-//!   the tests can act on, a required field no example satisfies, a
+//!   the tests can act on, a required field no example satisfies or the
+//!   creator may not write, a
 //!   required reference to such a resource, a cycle of required
 //!   references, a body larger than `limits.max_body`) gets only the cases
 //!   that need no row, and its table says why (`Make::Cannot`);
 //! - role callers exist only when the spec has a `roles_claim` (else no
 //!   token can carry a role);
-//! - a request whose body would exceed `limits.max_body` is not sent.
+//! - a request whose body would exceed `limits.max_body` is not sent;
+//! - field cases are checked only with callers who are exactly the kind
+//!   of caller a view is for (the owner is `alice` on rows she creates; a
+//!   role's user who created the test's row owns it too), and never on
+//!   references (see [`field_cases`]).
 //!
 //! Each case runs on a fresh app and creates at most one row of each
 //! resource (its required references are created first, once each), so
@@ -1094,8 +1101,9 @@ fn field_writes(
 
 /// Each kind of caller that may list: of the filters and sort keys on
 /// columns with a read rule, those it reads on every row it reaches (its
-/// list view) answer a page, the others 422. A filter is sent with an
-/// example value, so only its rule can refuse it.
+/// list view; the owner's own rows, or every row when the list is public)
+/// answer a page, the others 422. A filter is sent with an example value,
+/// so only its rule can refuse it.
 fn field_keys(
     service: &Service,
     resource: &Resource,
@@ -1113,10 +1121,18 @@ fn field_keys(
     {
         return Vec::new();
     }
+    // A public list reaches every row for everyone, the owner too: what
+    // anyone reads on every row is then what the public reads there.
+    let public = list.views.iter().find(|v| v.grantee == Grantee::Public);
     let mut cases = Vec::new();
     for view in &list.views {
         let Some(caller) = caller_of(service, resource, &view.grantee, creator, false) else {
             continue;
+        };
+        let readable = |field: &String| {
+            view.reads.contains(field)
+                && (view.grantee != Grantee::Owner
+                    || public.is_none_or(|p| p.reads.contains(field)))
         };
         let (mut allowed, mut refused) = (Vec::new(), Vec::new());
         let filters = resource.filters.iter().filter(ruled).filter_map(|field| {
@@ -1133,7 +1149,7 @@ fn field_keys(
             .filter(ruled)
             .map(|field| (field, format!("Sort({})", lit(field))));
         for (field, key) in filters.chain(sorts) {
-            if view.reads.contains(field) {
+            if readable(field) {
                 allowed.push(key);
             } else {
                 refused.push(key);
