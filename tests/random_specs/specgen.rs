@@ -4,7 +4,8 @@
 //! constraint (with defaults and enum values that satisfy them), refs
 //! between resources (to unowned resources, optional self-refs, cycles),
 //! the three owner forms, owner/role/public grants (public only on reads,
-//! every resource reachable), filters and sort keys naming real fields,
+//! every resource reachable), field rules (`read` and `write` per field,
+//! `hide` per resource), filters and sort keys naming real fields,
 //! per-operation throttles, CORS, every JWT algorithm, limits and audit
 //! allowances; and, in the text, block and flow style and quoted keys.
 //!
@@ -572,6 +573,8 @@ pub struct Resource {
     pub owner: Owner,
     pub fields: Vec<Field>,
     access: Option<Access>,
+    /// `hide`: who, and the fields hidden from them.
+    hide: Vec<(String, Vec<String>)>,
     filters: Vec<String>,
     sort: Vec<String>,
     throttle: Vec<(&'static str, &'static str)>,
@@ -609,6 +612,10 @@ pub struct Field {
     min: Option<String>,
     max: Option<String>,
     pub resource: Option<String>,
+    /// Who reads it (`owner`, `public`, roles).
+    read: Option<Vec<String>>,
+    /// Who writes it (`owner`, roles).
+    write: Option<Vec<String>>,
     /// The field's earlier name (a migration hint).
     renamed_from: Option<String>,
     /// YAML text of the value rows that exist get when the field is added.
@@ -846,6 +853,7 @@ fn resource(
         fields.push(field(d, field_name, name, names, owned));
     }
     let access = access(d, owned, grantable);
+    let hide = field_rules(d, &mut fields, owned, grantable, access.as_ref());
     let field_names: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();
     // A filter cannot be named like a list parameter (`reserved-filter`).
     let filterable: Vec<String> = field_names
@@ -872,6 +880,7 @@ fn resource(
         owner,
         fields,
         access,
+        hide,
         filters,
         sort,
         throttle,
@@ -930,6 +939,75 @@ fn access(d: &mut Dice<'_>, owned: bool, grantable: &[String]) -> Option<Access>
     Some(a)
 }
 
+/// Field rules: now and then a field's `read` or `write` list, and the
+/// resource's `hide`, naming `owner` (of an owned resource), roles that
+/// tokens can carry, and `public` (never a writer). A `read_only` field
+/// gets no `write`; a `write` names one who may create when anyone may
+/// (an owned resource's creator is the owner, so `owner` does), so a
+/// field made `required` by [`mutate`] can still be set on create; `hide`
+/// names only fields without their own `read`.
+fn field_rules(
+    d: &mut Dice<'_>,
+    fields: &mut [Field],
+    owned: bool,
+    grantable: &[String],
+    access: Option<&Access>,
+) -> Vec<(String, Vec<String>)> {
+    let mut writers: Vec<String> = Vec::new();
+    if owned {
+        writers.push("owner".into());
+    }
+    writers.extend(grantable.iter().cloned());
+    let mut readers = writers.clone();
+    readers.push("public".into());
+    // Who may create (`owner` standing for every creator of an owned row).
+    let owner_creates =
+        owned && access.is_none_or(|a| a.owner.as_ref().is_none_or(|o| o.contains(&"create")));
+    let mut creators: Vec<String> = Vec::new();
+    if owner_creates {
+        creators.push("owner".into());
+    }
+    for (role, ops) in access.map(|a| a.roles.as_slice()).unwrap_or_default() {
+        if ops.contains(&"create") {
+            creators.push(if owned { "owner".into() } else { role.clone() });
+        }
+    }
+    for f in fields.iter_mut() {
+        if d.chance(20) {
+            let mut read = d.subset(&readers, 40);
+            if read.is_empty() {
+                read.push(d.pick(&readers));
+            }
+            f.read = Some(read);
+        }
+        if !f.read_only && !writers.is_empty() && d.chance(20) {
+            let mut write = d.subset(&writers, 40);
+            if !creators.is_empty() && !write.iter().any(|w| creators.contains(w)) {
+                write.push(d.pick(&creators));
+            }
+            if write.is_empty() {
+                write.push(d.pick(&writers));
+            }
+            f.write = Some(write);
+        }
+    }
+    let hideable: Vec<String> = fields
+        .iter()
+        .filter(|f| f.read.is_none())
+        .map(|f| f.name.clone())
+        .collect();
+    let mut hide = Vec::new();
+    if !hideable.is_empty() && d.chance(15) {
+        for who in d.subset(&readers, 40) {
+            let hidden = d.subset(&hideable, 50);
+            if !hidden.is_empty() {
+                hide.push((who, hidden));
+            }
+        }
+    }
+    hide
+}
+
 fn chars(s: &str) -> u32 {
     s.chars().count() as u32
 }
@@ -978,6 +1056,7 @@ fn collide(d: &mut Dice<'_>, resources: &mut Vec<Resource>, plurals: &[String]) 
                 public: vec!["list"],
                 ..Access::default()
             }),
+            hide: Vec::new(),
             filters: Vec::new(),
             sort: Vec::new(),
             throttle: Vec::new(),
@@ -1298,6 +1377,10 @@ fn drop_field(s: &mut Spec, at: usize, name: &str) {
     r.fields.retain(|f| f.name != name);
     r.filters.retain(|f| f != name);
     r.sort.retain(|f| f != name);
+    for (_, hidden) in &mut r.hide {
+        hidden.retain(|f| f != name);
+    }
+    r.hide.retain(|(_, hidden)| !hidden.is_empty());
 }
 
 /// A valid spec changed by 1-4 random edits, as a team changes its spec
@@ -1400,7 +1483,8 @@ pub fn mutate(spec: &Spec, raw: &[u32]) -> Spec {
                     }
                     Edit::Added | Edit::Renamed => {}
                 }
-                for name in r.filters.iter_mut().chain(&mut r.sort) {
+                let hidden = r.hide.iter_mut().flat_map(|(_, h)| h);
+                for name in r.filters.iter_mut().chain(&mut r.sort).chain(hidden) {
                     if *name == old {
                         *name = new.clone();
                     }
@@ -1843,6 +1927,14 @@ impl Resource {
             }
             r.push(("access".into(), Y::M(access, d.chance(10))));
         }
+        if !self.hide.is_empty() {
+            let mut hide = Vec::new();
+            for (who, fields) in &self.hide {
+                let fields = fields.iter().map(|f| text(f)).collect::<Vec<_>>();
+                hide.push((key(d, who), list(d, fields)));
+            }
+            r.push(("hide".into(), Y::M(hide, d.chance(30))));
+        }
         if !self.filters.is_empty() {
             let names = self.filters.iter().map(|f| text(f)).collect::<Vec<_>>();
             r.push(("filters".into(), list(d, names)));
@@ -1919,6 +2011,12 @@ impl Field {
         }
         if let Some(r) = &self.resource {
             f.push(("resource".into(), text(r)));
+        }
+        for (k, who) in [("read", &self.read), ("write", &self.write)] {
+            if let Some(who) = who {
+                let who = who.iter().map(|w| text(w)).collect::<Vec<_>>();
+                f.push((k.into(), list(d, who)));
+            }
         }
         // Shuffle the keys now and then: their order must not matter.
         if d.chance(20) {
