@@ -1,6 +1,6 @@
 //! The generated project's own `api/tests/security.rs`: proof of owner
-//! isolation, authentication, mass-assignment refusal and grants for the
-//! project's own resources, against its own router, runnable with
+//! isolation, authentication, mass-assignment refusal, grants and field
+//! rules for the project's own resources, against its own router, runnable with
 //! `cargo test` in the project, so a team that adds hooks keeps the proof
 //! running in its own CI.
 //!
@@ -9,20 +9,27 @@
 //! send and the status each caller must get) in one `static SUITE`, and
 //! one `#[tokio::test]` per kind of check that some resource has, each a
 //! call of the runtime's procedure for that kind over every table. Every
-//! expectation is read from the model's grants, scope and input columns;
-//! example values come from [`super::example`]; the runtime's procedures
+//! expectation is read from the model's grants, scope, input columns and
+//! views (what each kind of caller reads and writes; a sample body sets
+//! only what its sender may write); example values come from
+//! [`super::example`]; the runtime's procedures
 //! decide nothing. A case that cannot be expressed for a spec is left out
 //! of its table (nothing is sent), never replaced by a test that cannot
 //! fail, and a kind that no resource has gets no test:
 //!
 //! - a resource whose rows cannot be created in a test (no create grant
-//!   the tests can act on, a required field no example satisfies, a
+//!   the tests can act on, a required field no example satisfies or the
+//!   creator may not write, a
 //!   required reference to such a resource, a cycle of required
 //!   references, a body larger than `limits.max_body`) gets only the cases
 //!   that need no row, and its table says why (`Make::Cannot`);
 //! - role callers exist only when the spec has a `roles_claim` (else no
 //!   token can carry a role);
-//! - a request whose body would exceed `limits.max_body` is not sent.
+//! - a request whose body would exceed `limits.max_body` is not sent;
+//! - field cases are checked only with callers who are exactly the kind
+//!   of caller a view is for (the owner is `alice` on rows she creates; a
+//!   role's user who created the test's row owns it too), and never on
+//!   references (see [`field_cases`]).
 //!
 //! Each case runs on a fresh app and creates at most one row of each
 //! resource (its required references are created first, once each), so
@@ -38,7 +45,8 @@ use serde_json::{Map, Value, json};
 use super::example;
 use super::rust::{Writer, lit};
 use crate::model::{
-    Column, ColumnType, Grants, LinkTargets, OnDelete, OperationKind, Resource, Scope, Service,
+    Column, ColumnOrigin, ColumnType, Grantee, Grants, LinkTargets, OnDelete, OperationKind,
+    Resource, Scope, Service, View,
 };
 
 /// Who creates rows in the tests.
@@ -58,19 +66,55 @@ impl Actor {
             Actor::Role(r) => format!("Role({})", lit(r)),
         }
     }
+
+    /// The kind of caller the actor is to a create.
+    fn grantee(&self) -> Grantee {
+        match self {
+            Actor::Alice => Grantee::Owner,
+            Actor::Role(r) => Grantee::Role(r.clone()),
+        }
+    }
 }
 
-/// Who may create rows of `resource`, preferring the owner; roles only
-/// when a token can carry them.
+/// What `who` reads and writes in `kind` of `resource` (the model's
+/// view), if it is granted the operation.
+fn view<'r>(resource: &'r Resource, kind: OperationKind, who: &Grantee) -> Option<&'r View> {
+    resource
+        .operation(kind)?
+        .views
+        .iter()
+        .find(|v| v.grantee == *who)
+}
+
+/// Whether `who` may set `column` in the body of `kind`.
+fn may_write(resource: &Resource, kind: OperationKind, who: &Grantee, column: &Column) -> bool {
+    view(resource, kind, who).is_some_and(|v| v.writes.contains(&column.name))
+}
+
+/// Who may create rows of `resource`, preferring the owner, then the
+/// roles in order (only when a token can carry them), and among them one
+/// who may set every required field.
 fn creator(service: &Service, resource: &Resource) -> Option<Actor> {
     let op = resource.operation(OperationKind::Create)?;
+    let mut actors = Vec::new();
     if op.grants.owner && resource.scope != Scope::Unowned {
-        Some(Actor::Alice)
-    } else if service.auth.roles_claim.is_some() {
-        op.grants.roles.first().map(|r| Actor::Role(r.clone()))
-    } else {
-        None
+        actors.push(Actor::Alice);
     }
+    if service.auth.roles_claim.is_some() {
+        actors.extend(op.grants.roles.iter().map(|r| Actor::Role(r.clone())));
+    }
+    let sets_required = |actor: &&Actor| {
+        resource
+            .columns
+            .iter()
+            .filter(|c| c.on_create && c.required)
+            .all(|c| may_write(resource, OperationKind::Create, &actor.grantee(), c))
+    };
+    actors
+        .iter()
+        .find(sets_required)
+        .or(actors.first())
+        .cloned()
 }
 
 /// Whether a row that `actor` creates (and so owns) may name, in
@@ -173,6 +217,15 @@ fn plan_into<'a>(
     // The body as the server receives it: ids in place of the references.
     let mut sent = Map::new();
     for column in resource.columns.iter().filter(|c| c.on_create) {
+        // Only what the creator may set (its field rules).
+        if !may_write(resource, OperationKind::Create, &actor.grantee(), column) {
+            if column.required {
+                return Err(
+                    format!("the creator may not set the required `{}`", column.name).into(),
+                );
+            }
+            continue;
+        }
         match &column.ty {
             ColumnType::Ref { resource: target } => {
                 if !column.required {
@@ -237,7 +290,7 @@ fn plan_into<'a>(
 
 /// The checks, in the order of the tests: each is a test that runs every
 /// resource's cases of that kind (`palisade_runtime::testkit::security`).
-const KINDS: [&str; 7] = [
+const KINDS: [&str; 10] = [
     "requires_a_token",
     "serves_public_reads_anonymously",
     "refuses_mass_assignment",
@@ -245,6 +298,9 @@ const KINDS: [&str; 7] = [
     "links_only_rows_of_the_owner",
     "refuses_deleting_a_referenced_row",
     "grants_exactly_as_declared",
+    "shows_each_caller_its_fields",
+    "refuses_fields_the_caller_may_not_write",
+    "filters_and_sorts_only_on_readable_fields",
 ];
 
 /// An operation of the tables (`Op::*`).
@@ -328,28 +384,97 @@ fn make(w: &mut Writer, planned: &Result<Vec<Step<'_>>, String>) {
 /// A field holding a slice: `name: &[a, b],` on one line if it fits, else
 /// one element a line.
 fn slice(w: &mut Writer, name: &str, items: &[String]) {
-    slice_in(w, name, items, false);
+    array(w, &format!("{name}: "), items, false);
 }
 
 /// [`slice`] for the last field of a struct literal (its comma does not
 /// count for the fit).
 fn last_slice(w: &mut Writer, name: &str, items: &[String]) {
-    slice_in(w, name, items, true);
+    array(w, &format!("{name}: "), items, true);
 }
 
-fn slice_in(w: &mut Writer, name: &str, items: &[String], last: bool) {
+/// `{lead}&[a, b],` on one line if it fits, else one element a line;
+/// `last`: the last field or argument, whose comma does not count.
+fn array(w: &mut Writer, lead: &str, items: &[String], last: bool) {
     if items.is_empty() {
-        w.line(format_args!("{name}: &[],"));
+        w.line(format_args!("{lead}&[],"));
         return;
     }
     let broken = |w: &mut Writer| {
-        w.open(format_args!("{name}: &["));
+        w.open(format_args!("{lead}&["));
         for item in items {
             w.code(format_args!("{item},"));
         }
         w.close(format_args!("],"));
     };
-    let flat = format!("{name}: &[{}],", items.join(", "));
+    let flat = format!("{lead}&[{}],", items.join(", "));
+    if last {
+        w.flat_or_last(format_args!("{flat}"), broken);
+    } else {
+        w.flat_or(format_args!("{flat}"), broken);
+    }
+}
+
+/// An argument of a call in a table.
+enum Arg {
+    Text(String),
+    /// `&[a, b]`.
+    Slice(Vec<String>),
+}
+
+impl Arg {
+    fn flat(&self) -> String {
+        match self {
+            Arg::Text(text) => text.clone(),
+            Arg::Slice(items) => format!("&[{}]", items.join(", ")),
+        }
+    }
+}
+
+/// `{name}(arg, ..)`, flat.
+fn call_flat(name: &str, args: &[Arg]) -> String {
+    let args: Vec<String> = args.iter().map(Arg::flat).collect();
+    format!("{name}({})", args.join(", "))
+}
+
+/// An element `{name}(arg, ..),` of a broken slice: on one line if it
+/// fits, else one argument a line, each slice laid out by [`array`];
+/// `last`: the slice's last element (its comma does not count).
+fn call(w: &mut Writer, name: &str, args: &[Arg], last: bool) {
+    let flat = format!("{},", call_flat(name, args));
+    let broken = |w: &mut Writer| {
+        w.open(format_args!("{name}("));
+        for (i, arg) in args.iter().enumerate() {
+            match arg {
+                Arg::Text(text) => w.code(format_args!("{text},")),
+                Arg::Slice(items) => array(w, "", items, i + 1 == args.len()),
+            }
+        }
+        w.close(format_args!("),"));
+    };
+    if last {
+        w.flat_or_last(format_args!("{flat}"), broken);
+    } else {
+        w.flat_or(format_args!("{flat}"), broken);
+    }
+}
+
+/// A field holding a slice of calls of `name`: on one line if it fits,
+/// else one call a line (see [`call`]); `last`: the struct's last field.
+fn calls(w: &mut Writer, field: &str, name: &str, calls: &[Vec<Arg>], last: bool) {
+    if calls.is_empty() {
+        w.line(format_args!("{field}: &[],"));
+        return;
+    }
+    let flats: Vec<String> = calls.iter().map(|args| call_flat(name, args)).collect();
+    let flat = format!("{field}: &[{}],", flats.join(", "));
+    let broken = |w: &mut Writer| {
+        w.open(format_args!("{field}: &["));
+        for (i, args) in calls.iter().enumerate() {
+            call(w, name, args, i + 1 == calls.len());
+        }
+        w.close(format_args!("],"));
+    };
     if last {
         w.flat_or_last(format_args!("{flat}"), broken);
     } else {
@@ -365,6 +490,10 @@ struct Names {
     see: bool,
     expect: bool,
     links: bool,
+    fields: bool,
+    hides: bool,
+    writes: bool,
+    keys: bool,
 }
 
 impl Names {
@@ -374,6 +503,10 @@ impl Names {
         self.see |= other.see;
         self.expect |= other.expect;
         self.links |= other.links;
+        self.fields |= other.fields;
+        self.hides |= other.hides;
+        self.writes |= other.writes;
+        self.keys |= other.keys;
     }
 }
 
@@ -385,7 +518,7 @@ fn table(
     service: &Service,
     resource: &Resource,
     empty_fits: bool,
-) -> ([bool; 7], Names) {
+) -> ([bool; KINDS.len()], Names) {
     // Every route refuses a missing or forged token, unless public.
     let token_required: Vec<String> = resource
         .operations
@@ -425,6 +558,14 @@ fn table(
 
     let planned = plan(service, resource);
     let row = row_cases(service, resource, empty_fits, planned.as_deref().ok());
+    let fields = field_cases(
+        service,
+        resource,
+        creator.as_ref(),
+        planned.as_deref().ok(),
+        empty_fits,
+    );
+    let field_kinds = |f: fn(&FieldCases) -> bool| fields.as_ref().is_some_and(f);
     let kinds = [
         !token_required.is_empty(),
         !public_reads.is_empty(),
@@ -433,17 +574,29 @@ fn table(
         row.links.is_some(),
         !row.restricts.is_empty(),
         !row.grants.is_empty(),
+        field_kinds(|f| !f.hides.is_empty()),
+        field_kinds(|f| !f.writes.is_empty()),
+        field_kinds(|f| !f.keys.is_empty()),
     ];
     let cases = row.isolation.iter().chain(&row.grants);
     let names = Names {
-        caller: creator.is_some() || !row.isolation.is_empty() || !row.grants.is_empty(),
+        caller: creator.is_some()
+            || !row.isolation.is_empty()
+            || !row.grants.is_empty()
+            || fields.is_some(),
         op: !token_required.is_empty()
             || !public_reads.is_empty()
             || !row.isolation.is_empty()
-            || !row.grants.is_empty(),
+            || !row.grants.is_empty()
+            || kinds[7]
+            || kinds[8],
         see: cases.clone().any(|c| c.sees),
         expect: cases.clone().next().is_some(),
         links: row.links.is_some(),
+        fields: fields.is_some(),
+        hides: kinds[7],
+        writes: kinds[8],
+        keys: kinds[9],
     };
     let texts = |cases: &[Case]| -> Vec<String> { cases.iter().map(|c| c.text.clone()).collect() };
 
@@ -476,7 +629,11 @@ fn table(
         None => w.code(format_args!("links: None,")),
     }
     slice(w, "restricts", &row.restricts);
-    last_slice(w, "grants", &texts(&row.grants));
+    slice(w, "grants", &texts(&row.grants));
+    match &fields {
+        Some(fields) => write_fields(w, fields),
+        None => w.code(format_args!("fields: None,")),
+    }
     w.close(format_args!("}},"));
     (kinds, names)
 }
@@ -711,6 +868,345 @@ fn grants(service: &Service, resource: &Resource, actor: &Actor, empty_fits: boo
     cases
 }
 
+/// The cases of a resource's field rules (its table's `fields`), as
+/// written in the table.
+struct FieldCases {
+    /// Every column of a row.
+    columns: Vec<String>,
+    /// `Hides(caller, &[op, ..], &[column, ..])`: what each kind of
+    /// caller does not see of the test's row.
+    hides: Vec<(String, Vec<&'static str>, Vec<String>)>,
+    writes: Vec<WritesCase>,
+    /// `Keys(caller, &[key, ..], &[key, ..])`: the list parameters each
+    /// kind of caller may and may not use.
+    keys: Vec<(String, Vec<String>, Vec<String>)>,
+}
+
+/// A `Writes { .. }` of a table: bodies as JSON text.
+struct WritesCase {
+    caller: String,
+    op: &'static str,
+    body: String,
+    status: u16,
+    refused: String,
+}
+
+/// The test caller who is exactly the kind of caller `who` (`Caller::*`),
+/// on the test's row (`on_row`; its creator is `creator`) or on rows of
+/// its own: alice is the owner only of rows she creates, and the user of
+/// a role that created the test's row of an owned resource is its owner
+/// as well, so no caller is exactly that role there.
+fn caller_of(
+    service: &Service,
+    resource: &Resource,
+    who: &Grantee,
+    creator: Option<&Actor>,
+    on_row: bool,
+) -> Option<String> {
+    let owned = resource.scope != Scope::Unowned;
+    match who {
+        Grantee::Owner => {
+            (owned && (!on_row || creator == Some(&Actor::Alice))).then(|| "Alice".into())
+        }
+        Grantee::Role(r) => {
+            let owns_row = on_row && owned && creator == Some(&Actor::Role(r.clone()));
+            (service.auth.roles_claim.is_some() && !owns_row).then(|| role_caller(Some(r)))
+        }
+        Grantee::Public => Some("Anonymous".into()),
+    }
+}
+
+/// Field rules (SPEC, `read`, `write`, `hide`): for a resource whose
+/// declared fields have rules, what each kind of caller sees of the
+/// test's row in gets, lists and updates (the model's views: exactly
+/// these keys), which fields it may not set in a create or an update (422
+/// naming each; what it may set is accepted), and which filters and sort
+/// keys it may use (422 naming the others). A reference is never among the
+/// refused writes: only the id of a row its owner may link would tell a
+/// refusal from a bad link.
+fn field_cases(
+    service: &Service,
+    resource: &Resource,
+    creator: Option<&Actor>,
+    steps: Option<&[Step<'_>]>,
+    empty_fits: bool,
+) -> Option<FieldCases> {
+    let ruled = |rule: fn(&Column) -> bool| {
+        resource
+            .columns
+            .iter()
+            .any(|c| c.origin == ColumnOrigin::Field && rule(c))
+    };
+    let (reads, writes) = (ruled(|c| c.read.is_some()), ruled(|c| c.write.is_some()));
+    if !reads && !writes {
+        return None;
+    }
+    let cases = FieldCases {
+        columns: resource.columns.iter().map(|c| c.name.clone()).collect(),
+        hides: match steps {
+            Some(_) if reads => field_hides(service, resource, creator, empty_fits),
+            _ => Vec::new(),
+        },
+        writes: match steps {
+            Some(steps) if writes => field_writes(service, resource, creator, steps),
+            _ => Vec::new(),
+        },
+        keys: field_keys(service, resource, creator),
+    };
+    let any = !(cases.hides.is_empty() && cases.writes.is_empty() && cases.keys.is_empty());
+    any.then_some(cases)
+}
+
+/// Each kind of caller that gets the test's row from a get, a list or an
+/// update (sent `{}`) sees exactly its view's columns: the others are
+/// hidden from it. Operations that hide the same columns from a caller
+/// share one `Hides`.
+fn field_hides(
+    service: &Service,
+    resource: &Resource,
+    creator: Option<&Actor>,
+    empty_fits: bool,
+) -> Vec<(String, Vec<&'static str>, Vec<String>)> {
+    let mut cases: Vec<(String, Vec<&'static str>, Vec<String>)> = Vec::new();
+    for kind in [
+        OperationKind::List,
+        OperationKind::Get,
+        OperationKind::Update,
+    ] {
+        let Some(operation) = resource.operation(kind) else {
+            continue;
+        };
+        if kind == OperationKind::Update && !empty_fits {
+            continue;
+        }
+        // An update that answers 204 shows nothing.
+        for view in operation.views.iter().filter(|v| !v.reads.is_empty()) {
+            let Some(caller) = caller_of(service, resource, &view.grantee, creator, true) else {
+                continue;
+            };
+            let hidden: Vec<String> = resource
+                .columns
+                .iter()
+                .filter(|c| !view.reads.contains(&c.name))
+                .map(|c| c.name.clone())
+                .collect();
+            match cases
+                .iter_mut()
+                .find(|(c, _, h)| *c == caller && *h == hidden)
+            {
+                Some((_, ops, _)) => ops.push(op(kind)),
+                None => cases.push((caller, vec![op(kind)], hidden)),
+            }
+        }
+    }
+    cases
+}
+
+/// Each kind of caller that may create rows, or update the test's row:
+/// a body of what it may set (the example values; a create's required
+/// references as the test's row has them) is accepted, and each other
+/// field the body may carry is refused. Left out: a caller that cannot
+/// send a valid create (a required field it may not set or has no example
+/// for, a required reference it may not link), a body over the limit.
+fn field_writes(
+    service: &Service,
+    resource: &Resource,
+    creator: Option<&Actor>,
+    steps: &[Step<'_>],
+) -> Vec<WritesCase> {
+    let last = steps.last().expect("the row itself");
+    let mut cases = Vec::new();
+    for kind in [OperationKind::Create, OperationKind::Update] {
+        let Some(operation) = resource.operation(kind) else {
+            continue;
+        };
+        let create = kind == OperationKind::Create;
+        let carried = |c: &&Column| if create { c.on_create } else { c.on_update };
+        if !resource
+            .columns
+            .iter()
+            .filter(carried)
+            .any(|c| c.write.is_some())
+        {
+            continue;
+        }
+        // Update values other than the row's.
+        let seed = if create { 1 } else { 2 };
+        for view in &operation.views {
+            let Some(caller) = caller_of(service, resource, &view.grantee, creator, !create) else {
+                continue;
+            };
+            let actor = match &view.grantee {
+                Grantee::Owner => Actor::Alice,
+                Grantee::Role(r) => Actor::Role(r.clone()),
+                Grantee::Public => continue,
+            };
+            let (mut body, mut refused) = (Map::new(), Map::new());
+            // The body as the server receives it, for its size.
+            let mut sent = Map::new();
+            let mut sendable = true;
+            for column in resource.columns.iter().filter(carried) {
+                let writes = view.writes.contains(&column.name);
+                if let ColumnType::Ref { .. } = column.ty {
+                    if create && column.required {
+                        let target = last.refs.iter().find(|(f, _)| *f == column.name);
+                        sendable &= writes
+                            && target.is_some_and(|(_, i)| links(column, &actor, &steps[*i].actor));
+                        sent.insert(
+                            column.name.clone(),
+                            json!("00000000-0000-4000-8000-000000000000"),
+                        );
+                    }
+                    continue;
+                }
+                match example::value(column, seed) {
+                    Some(value) if writes => {
+                        sent.insert(column.name.clone(), value.clone());
+                        body.insert(column.name.clone(), value);
+                    }
+                    Some(value) => {
+                        sendable &= !(create && column.required);
+                        refused.insert(column.name.clone(), value);
+                    }
+                    None => sendable &= !(create && column.required),
+                }
+            }
+            if !sendable || !fits(service, &Value::Object(sent.clone())) {
+                continue;
+            }
+            refused.retain(|field, value| {
+                let mut attempt = sent.clone();
+                attempt.insert(field.clone(), value.clone());
+                fits(service, &Value::Object(attempt))
+            });
+            let ruled = |field: &String| resource.column(field).is_some_and(|c| c.write.is_some());
+            if refused.is_empty() && !body.keys().any(ruled) {
+                continue;
+            }
+            cases.push(WritesCase {
+                caller,
+                op: op(kind),
+                body: Value::Object(body).to_string(),
+                status: match (create, view.reads.is_empty()) {
+                    (true, _) => 201,
+                    (false, false) => 200,
+                    (false, true) => 204,
+                },
+                refused: Value::Object(refused).to_string(),
+            });
+        }
+    }
+    cases
+}
+
+/// Each kind of caller that may list: of the filters and sort keys on
+/// columns with a read rule, those it reads on every row it reaches (its
+/// list view; the owner's own rows, or every row when the list is public)
+/// answer a page, the others 422. A filter is sent with an example value,
+/// so only its rule can refuse it.
+fn field_keys(
+    service: &Service,
+    resource: &Resource,
+    creator: Option<&Actor>,
+) -> Vec<(String, Vec<String>, Vec<String>)> {
+    let Some(list) = resource.operation(OperationKind::List) else {
+        return Vec::new();
+    };
+    let ruled = |key: &&String| resource.column(key).is_some_and(|c| c.read.is_some());
+    if !resource
+        .filters
+        .iter()
+        .chain(&resource.sort)
+        .any(|k| ruled(&k))
+    {
+        return Vec::new();
+    }
+    // A public list reaches every row for everyone, the owner too: what
+    // anyone reads on every row is then what the public reads there.
+    let public = list.views.iter().find(|v| v.grantee == Grantee::Public);
+    let mut cases = Vec::new();
+    for view in &list.views {
+        let Some(caller) = caller_of(service, resource, &view.grantee, creator, false) else {
+            continue;
+        };
+        let readable = |field: &String| {
+            view.reads.contains(field)
+                && (view.grantee != Grantee::Owner
+                    || public.is_none_or(|p| p.reads.contains(field)))
+        };
+        let (mut allowed, mut refused) = (Vec::new(), Vec::new());
+        let filters = resource.filters.iter().filter(ruled).filter_map(|field| {
+            let value = example::value(resource.column(field)?, 1)?;
+            let text = match value {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            Some((field, format!("Filter({}, {})", lit(field), lit(&text))))
+        });
+        let sorts = resource
+            .sort
+            .iter()
+            .filter(ruled)
+            .map(|field| (field, format!("Sort({})", lit(field))));
+        for (field, key) in filters.chain(sorts) {
+            if readable(field) {
+                allowed.push(key);
+            } else {
+                refused.push(key);
+            }
+        }
+        cases.push((caller, allowed, refused));
+    }
+    cases
+}
+
+/// The `fields` of a table (its struct literals never stay on one line).
+fn write_fields(w: &mut Writer, fields: &FieldCases) {
+    w.open(format_args!("fields: Some(Fields {{"));
+    let columns: Vec<String> = fields.columns.iter().map(|c| lit(c)).collect();
+    slice(w, "columns", &columns);
+    let hides: Vec<Vec<Arg>> = fields
+        .hides
+        .iter()
+        .map(|(caller, ops, hidden)| {
+            vec![
+                Arg::Text(caller.clone()),
+                Arg::Slice(ops.iter().map(|o| o.to_string()).collect()),
+                Arg::Slice(hidden.iter().map(|c| lit(c)).collect()),
+            ]
+        })
+        .collect();
+    calls(w, "hides", "Hides", &hides, false);
+    if fields.writes.is_empty() {
+        w.line(format_args!("writes: &[],"));
+    } else {
+        w.open(format_args!("writes: &["));
+        for case in &fields.writes {
+            w.open(format_args!("Writes {{"));
+            w.code(format_args!("caller: {},", case.caller));
+            w.line(format_args!("op: {},", case.op));
+            w.line(format_args!("body: {},", raw_str(&case.body)));
+            w.line(format_args!("status: {},", case.status));
+            w.line(format_args!("refused: {},", raw_str(&case.refused)));
+            w.close(format_args!("}},"));
+        }
+        w.close(format_args!("],"));
+    }
+    let keys: Vec<Vec<Arg>> = fields
+        .keys
+        .iter()
+        .map(|(caller, allowed, refused)| {
+            vec![
+                Arg::Text(caller.clone()),
+                Arg::Slice(allowed.clone()),
+                Arg::Slice(refused.clone()),
+            ]
+        })
+        .collect();
+    calls(w, "keys", "Keys", &keys, true);
+    w.close(format_args!("}}),"));
+}
+
 /// The `api/tests/security.rs` file of the project; `service.name` is the
 /// generated API crate's name, `modules` each resource's module
 /// (`ident::modules`).
@@ -753,9 +1249,9 @@ pub fn security_tests(service: &Service, modules: &[String]) -> String {
 
 /// Every resource's table as written in `SUITE.resources`, which of
 /// [`KINDS`] any of them has cases of, and what they name.
-fn tables(service: &Service, empty_fits: bool) -> (String, [bool; 7], Names) {
+fn tables(service: &Service, empty_fits: bool) -> (String, [bool; KINDS.len()], Names) {
     let mut w = Writer::at(2);
-    let mut kinds = [false; 7];
+    let mut kinds = [false; KINDS.len()];
     let mut names = Names::default();
     for resource in &service.resources {
         // A table printed by prettyplease is printed in its place.
@@ -804,13 +1300,18 @@ fn imports(w: &mut Writer, names: Names) {
     let mut imports: Vec<&str> = Vec::new();
     for (used, glob) in [
         (names.caller, "Caller::*"),
+        (names.keys, "Key::*"),
         (names.op, "Op::*"),
         (names.see, "See::*"),
         (names.expect, "Expect"),
+        (names.fields, "Fields"),
+        (names.hides, "Hides"),
+        (names.keys, "Keys"),
         (names.links, "Links"),
         (true, "Make"),
         (true, "Resource"),
         (true, "Suite"),
+        (names.writes, "Writes"),
     ] {
         if used {
             imports.push(glob);

@@ -2,8 +2,10 @@
 //! (`api/tests/security.rs`), the same for every resource, driven by the
 //! per-resource tables that Palisade fills from the model: which
 //! operations need a token, which are public, the fields a create must
-//! refuse, how to create a row, and the status that each kind of caller
-//! must get from each operation.
+//! refuse, how to create a row, the status that each kind of caller
+//! must get from each operation and, for a resource whose fields have
+//! rules, the fields each kind of caller sees, may set, and may filter and
+//! sort a list on ([`Fields`]).
 //!
 //! Invariant: these procedures decide nothing about who may do what.
 //! Every request they send and every status and body they expect is read
@@ -164,6 +166,71 @@ pub struct Links {
     pub fields: &'static [&'static str],
 }
 
+/// A list parameter: a filter by exact match (`?field=value`, the value
+/// as text, percent-encoded when sent) or a sort key (`?sort=field` and
+/// `?sort=-field`, each sent).
+#[derive(Debug, Clone, Copy)]
+pub enum Key {
+    Filter(&'static str, &'static str),
+    Sort(&'static str),
+}
+
+impl Key {
+    /// The field the parameter is on.
+    fn field(self) -> &'static str {
+        match self {
+            Key::Filter(field, _) | Key::Sort(field) => field,
+        }
+    }
+
+    /// The query strings to send.
+    fn queries(self) -> Vec<String> {
+        match self {
+            Key::Filter(field, value) => vec![format!("{field}={}", encode(value))],
+            Key::Sort(field) => vec![format!("sort={field}"), format!("sort=-{field}")],
+        }
+    }
+}
+
+/// `caller` gets the test's row without these columns (absent, not
+/// null) and with every other one of [`Fields::columns`], in its answer
+/// to each operation: a get, a list (the row among its items) and an
+/// update sent `{}`.
+#[derive(Debug, Clone, Copy)]
+pub struct Hides(pub Caller, pub &'static [Op], pub &'static [&'static str]);
+
+/// `caller` sends `op` (a create, or an update of the test's row) with
+/// `body` (a JSON object as text, setting what the caller may write; a
+/// create's required references are added as for the test's row) and gets
+/// `status`; sent before it, the body with each member of `refused` (a
+/// JSON object as text, of fields the caller may not write) added alone is
+/// 422 naming that field.
+#[derive(Debug, Clone, Copy)]
+pub struct Writes {
+    pub caller: Caller,
+    pub op: Op,
+    pub body: &'static str,
+    pub status: u16,
+    pub refused: &'static str,
+}
+
+/// `caller` lists with each of the first keys alone and gets a page (it
+/// reads the field on every row it reaches); with each of the second
+/// alone, 422 naming the field (so no filter or order tells it a value it
+/// may not read).
+#[derive(Debug, Clone, Copy)]
+pub struct Keys(pub Caller, pub &'static [Key], pub &'static [Key]);
+
+/// The field rules of a resource, as each kind of caller meets them.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields {
+    /// Every column of a row.
+    pub columns: &'static [&'static str],
+    pub hides: &'static [Hides],
+    pub writes: &'static [Writes],
+    pub keys: &'static [Keys],
+}
+
 /// Everything the security tests send to one resource and expect back.
 #[derive(Debug, Clone, Copy)]
 pub struct Resource {
@@ -197,6 +264,8 @@ pub struct Resource {
     /// What each role and an anonymous caller get from a row that its
     /// creator made (a row is made only if a case needs one).
     pub grants: &'static [Expect],
+    /// The field rules, if the spec gives its fields any.
+    pub fields: Option<Fields>,
 }
 
 /// The tables of one service's resources, and the service they test.
@@ -220,6 +289,9 @@ enum Kind {
     LinksOnlyRowsOfTheOwner,
     RefusesDeletingAReferencedRow,
     GrantsExactlyAsDeclared,
+    ShowsEachCallerItsFields,
+    RefusesFieldsTheCallerMayNotWrite,
+    FiltersAndSortsOnlyOnReadableFields,
 }
 
 impl Kind {
@@ -234,6 +306,13 @@ impl Kind {
             Kind::LinksOnlyRowsOfTheOwner => any(resource.links.is_some()),
             Kind::RefusesDeletingAReferencedRow => resource.restricts.len(),
             Kind::GrantsExactlyAsDeclared => any(!resource.grants.is_empty()),
+            Kind::ShowsEachCallerItsFields => resource.fields.map_or(0, |f| f.hides.len()),
+            Kind::RefusesFieldsTheCallerMayNotWrite => {
+                resource.fields.map_or(0, |f| f.writes.len())
+            }
+            Kind::FiltersAndSortsOnlyOnReadableFields => {
+                resource.fields.map_or(0, |f| f.keys.len())
+            }
         }
     }
 }
@@ -277,6 +356,24 @@ impl Suite {
     /// grants declare, and see the row and its owner column as declared.
     pub async fn grants_exactly_as_declared(&'static self) {
         self.run(Kind::GrantsExactlyAsDeclared).await;
+    }
+
+    /// Each kind of caller sees exactly the fields it may read, in gets,
+    /// lists and updates: the others are absent, not null.
+    pub async fn shows_each_caller_its_fields(&'static self) {
+        self.run(Kind::ShowsEachCallerItsFields).await;
+    }
+
+    /// A create or update that sets a field the caller may not write is
+    /// 422 naming it; a body of what it may write is accepted.
+    pub async fn refuses_fields_the_caller_may_not_write(&'static self) {
+        self.run(Kind::RefusesFieldsTheCallerMayNotWrite).await;
+    }
+
+    /// A list may be filtered and sorted on a field the caller reads on
+    /// every row it reaches, and on no other (422).
+    pub async fn filters_and_sorts_only_on_readable_fields(&'static self) {
+        self.run(Kind::FiltersAndSortsOnlyOnReadableFields).await;
     }
 
     /// Runs each case of `kind`, one after another, each on a fresh app
@@ -331,6 +428,19 @@ fn items<'a>(name: &str, body: &'a Value) -> &'a Vec<Value> {
         .unwrap_or_else(|| panic!("`{name}`: a list answers a page: {body}"))
 }
 
+/// `text` percent-encoded for a query string (every byte but the
+/// unreserved ones).
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Whether a 422's (or 409's) errors name `field`.
 fn names(body: &Value, field: &str) -> bool {
     body["errors"]
@@ -374,6 +484,181 @@ impl Resource {
                     None
                 };
                 self.expect_all(app, row.as_ref(), self.grants).await;
+            }
+            Kind::ShowsEachCallerItsFields => {
+                let row = self.make(suite, app).await;
+                self.hides(app, &row, self.fields().hides[case]).await;
+            }
+            Kind::RefusesFieldsTheCallerMayNotWrite => {
+                self.writes(suite, app, self.fields().writes[case]).await;
+            }
+            Kind::FiltersAndSortsOnlyOnReadableFields => {
+                self.keys(app, self.fields().keys[case]).await;
+            }
+        }
+    }
+
+    /// The field rules; a table error if none.
+    fn fields(&self) -> Fields {
+        self.fields
+            .unwrap_or_else(|| panic!("`{}`: a table error: no field rules", self.name))
+    }
+
+    async fn hides(&self, app: &TestApp, row: &Value, hides: Hides) {
+        let Hides(caller, ops, hidden) = hides;
+        let name = self.name;
+        let fields: Vec<&str> = self
+            .fields()
+            .columns
+            .iter()
+            .copied()
+            .filter(|c| !hidden.contains(c))
+            .collect();
+        let token = caller.token(app);
+        let path = self.row_path(row["id"].as_str().expect("a row has an id"));
+        for &op in ops {
+            let call = format!("{} `{name}` ({}) as {caller}", op.method(), op.name());
+            let reply = match op {
+                Op::Get => app.call("GET", &path, token.as_deref(), None).await,
+                Op::Update => {
+                    let body = Some(json!({}));
+                    app.call("PATCH", &path, token.as_deref(), body).await
+                }
+                Op::List => app.call("GET", self.path, token.as_deref(), None).await,
+                _ => panic!(
+                    "`{name}`: a table error: {} answers no row to read",
+                    op.name()
+                ),
+            };
+            assert_eq!(reply.status, 200, "{call}: {}", reply.body);
+            let shown = match op {
+                Op::List => items(name, &reply.body)
+                    .iter()
+                    .find(|r| r["id"] == row["id"])
+                    .unwrap_or_else(|| panic!("{call} must list the row: {}", reply.body)),
+                _ => &reply.body,
+            };
+            let keys: Vec<&str> = shown
+                .as_object()
+                .unwrap_or_else(|| panic!("{call} answers a row: {shown}"))
+                .keys()
+                .map(String::as_str)
+                .collect();
+            let missing: Vec<&str> = fields
+                .iter()
+                .copied()
+                .filter(|f| !keys.contains(f))
+                .collect();
+            let extra: Vec<&str> = keys
+                .iter()
+                .copied()
+                .filter(|k| !fields.contains(k))
+                .collect();
+            assert!(
+                missing.is_empty() && extra.is_empty(),
+                "{call} must show exactly {fields:?}: missing {missing:?}, shown but hidden from it {extra:?}: {shown}"
+            );
+        }
+    }
+
+    async fn writes(&'static self, suite: &'static Suite, app: &TestApp, writes: Writes) {
+        let Writes {
+            caller,
+            op,
+            body,
+            status,
+            refused,
+        } = writes;
+        let name = self.name;
+        let token = caller.token(app);
+        let mut body: Map<String, Value> = serde_json::from_str(body).expect("a JSON object");
+        let path = match op {
+            Op::Create => {
+                // The rows the required references name, as for the test's row.
+                let mut plan = Vec::new();
+                self.plan(suite, &mut plan);
+                plan.pop();
+                let rows = Self::create(app, &plan).await;
+                for &(field, target) in self.row().1 {
+                    let i = plan.iter().position(|r| r.name == target);
+                    body.insert(field.to_string(), rows[i.expect("planned")]["id"].clone());
+                }
+                self.path.to_string()
+            }
+            Op::Update => {
+                let row = self.make(suite, app).await;
+                self.row_path(row["id"].as_str().expect("a row has an id"))
+            }
+            _ => panic!("`{name}`: a table error: {} has no body", op.name()),
+        };
+        let call = format!("{} `{name}` ({}) as {caller}", op.method(), op.name());
+        let refused: Map<String, Value> = serde_json::from_str(refused).expect("a JSON object");
+        for (field, value) in refused {
+            let mut attempt = body.clone();
+            attempt.insert(field.clone(), value);
+            let reply = app
+                .call(
+                    op.method(),
+                    &path,
+                    token.as_deref(),
+                    Some(Value::Object(attempt)),
+                )
+                .await;
+            assert_eq!(
+                reply.status, 422,
+                "{call} setting `{field}`: {}",
+                reply.body
+            );
+            assert!(
+                names(&reply.body, &field),
+                "{call}: the 422 names `{field}`: {}",
+                reply.body
+            );
+        }
+        let reply = app
+            .call(
+                op.method(),
+                &path,
+                token.as_deref(),
+                Some(Value::Object(body)),
+            )
+            .await;
+        assert_eq!(
+            reply.status, status,
+            "{call} setting only what it may: {}",
+            reply.body
+        );
+    }
+
+    async fn keys(&self, app: &TestApp, keys: Keys) {
+        let Keys(caller, allowed, refused) = keys;
+        let name = self.name;
+        let token = caller.token(app);
+        for (key, allowed) in allowed
+            .iter()
+            .map(|k| (k, true))
+            .chain(refused.iter().map(|k| (k, false)))
+        {
+            for query in key.queries() {
+                let path = format!("{}?{query}", self.path);
+                let reply = app.call("GET", &path, token.as_deref(), None).await;
+                let call = format!("GET {path} as {caller}");
+                if allowed {
+                    assert_eq!(reply.status, 200, "`{name}`: {call}: {}", reply.body);
+                    items(name, &reply.body);
+                } else {
+                    let field = key.field();
+                    assert_eq!(
+                        reply.status, 422,
+                        "`{name}`: {call} (`{field}` is not shown to it): {}",
+                        reply.body
+                    );
+                    assert!(
+                        names(&reply.body, field),
+                        "`{name}`: {call}: the 422 names `{field}`: {}",
+                        reply.body
+                    );
+                }
             }
         }
     }
@@ -721,6 +1006,7 @@ mod tests {
             links: None,
             restricts: &[],
             grants,
+            fields: None,
         }
     }
 
@@ -763,6 +1049,18 @@ mod tests {
     #[should_panic(expected = "no resource has checks of this kind (IsolatesOwners)")]
     async fn a_kind_without_cases_fails() {
         SOUND.isolates_owners().await;
+    }
+
+    #[test]
+    fn list_parameters_are_sent_encoded_and_sorts_both_ways() {
+        assert_eq!(
+            Key::Filter("email", "a b&c=d@e.f/é").queries(),
+            ["email=a%20b%26c%3Dd%40e.f%2F%C3%A9"]
+        );
+        assert_eq!(
+            Key::Sort("priority").queries(),
+            ["sort=priority", "sort=-priority"]
+        );
     }
 
     #[test]

@@ -55,6 +55,7 @@ static SUITE: Suite = Suite {
                 Expect(Anonymous, Get, 401, &[]),
                 Expect(Anonymous, Update, 401, &[]),
             ],
+            fields: None,
         },
         Resource {
             name: "invoice",
@@ -91,6 +92,7 @@ static SUITE: Suite = Suite {
                 Expect(Anonymous, Get, 401, &[]),
                 Expect(Anonymous, Update, 401, &[]),
             ],
+            fields: None,
         },
     ],
 };

@@ -55,6 +55,7 @@ static SUITE: Suite = Suite {
                 Expect(Anonymous, Get, 401, &[]),
                 Expect(Anonymous, Update, 401, &[]),
             ],
+            fields: None,
         },
         Resource {
             name: "note",
@@ -82,6 +83,7 @@ static SUITE: Suite = Suite {
                 Expect(Anonymous, List, 401, &[]),
                 Expect(Anonymous, Get, 401, &[]),
             ],
+            fields: None,
         },
     ],
 };

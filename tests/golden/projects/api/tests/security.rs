@@ -55,6 +55,7 @@ static SUITE: Suite = Suite {
                 Expect(Anonymous, Get, 401, &[]),
                 Expect(Anonymous, Update, 401, &[]),
             ],
+            fields: None,
         },
         Resource {
             name: "task",
@@ -95,6 +96,7 @@ static SUITE: Suite = Suite {
                 Expect(Anonymous, Get, 401, &[]),
                 Expect(Anonymous, Update, 401, &[]),
             ],
+            fields: None,
         },
     ],
 };

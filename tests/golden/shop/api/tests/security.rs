@@ -49,6 +49,7 @@ static SUITE: Suite = Suite {
                 Expect(Anonymous, Get, 200, &[]),
                 Expect(Anonymous, Update, 401, &[]),
             ],
+            fields: None,
         },
         Resource {
             name: "order",
@@ -78,6 +79,7 @@ static SUITE: Suite = Suite {
                 Expect(Anonymous, Get, 401, &[]),
                 Expect(Anonymous, Update, 401, &[]),
             ],
+            fields: None,
         },
     ],
 };
