@@ -10,7 +10,8 @@
 //! names each resource, operation and caller that failed.
 
 use palisade_runtime::testkit::security::{
-    Caller::*, Op::*, See::*, Expect, Make, Resource, Suite,
+    Caller::*, Key::*, Op::*, See::*, Expect, Fields, Hides, Keys, Make, Resource, Suite,
+    Writes,
 };
 
 /// The generated code as the spec makes it, without the team's
@@ -35,7 +36,7 @@ static SUITE: Suite = Suite {
             creator: Some(Alice),
             forbidden: &["id", "customer_id", "created_at", "updated_at", "zz_unknown"],
             make: Make::Row(
-                r#"{"subject":"subject-1","body":"body-1","contact_email":"user1@example.com","status":"pending","priority":"normal","internal_notes":"internal_notes-1"}"#,
+                r#"{"subject":"subject-1","body":"body-1","contact_email":"user1@example.com"}"#,
                 &[],
             ),
             isolation: &[
@@ -57,6 +58,85 @@ static SUITE: Suite = Suite {
                 Expect(Anonymous, Get, 401, &[]),
                 Expect(Anonymous, Update, 401, &[]),
             ],
+            fields: Some(Fields {
+                columns: &[
+                    "id",
+                    "customer_id",
+                    "subject",
+                    "body",
+                    "contact_email",
+                    "status",
+                    "priority",
+                    "internal_notes",
+                    "created_at",
+                    "updated_at",
+                ],
+                hides: &[
+                    Hides(Alice, &[List, Get, Update], &["internal_notes"]),
+                    Hides(
+                        Role("agent"),
+                        &[List, Get, Update],
+                        &["customer_id", "contact_email"],
+                    ),
+                    Hides(Role("admin"), &[List, Get, Update], &[]),
+                ],
+                writes: &[
+                    Writes {
+                        caller: Alice,
+                        op: Create,
+                        body: r#"{"subject":"subject-1","body":"body-1","contact_email":"user1@example.com"}"#,
+                        status: 201,
+                        refused: r#"{"status":"pending","priority":"normal","internal_notes":"internal_notes-1"}"#,
+                    },
+                    Writes {
+                        caller: Alice,
+                        op: Update,
+                        body: r#"{"subject":"subject-2","body":"body-2","contact_email":"user2@example.com"}"#,
+                        status: 200,
+                        refused: r#"{"status":"closed","priority":"high","internal_notes":"internal_notes-2"}"#,
+                    },
+                    Writes {
+                        caller: Role("agent"),
+                        op: Update,
+                        body: r#"{"subject":"subject-2","body":"body-2","status":"closed","internal_notes":"internal_notes-2"}"#,
+                        status: 200,
+                        refused: r#"{"contact_email":"user2@example.com","priority":"high"}"#,
+                    },
+                    Writes {
+                        caller: Role("admin"),
+                        op: Update,
+                        body: r#"{"subject":"subject-2","body":"body-2","status":"closed","priority":"high","internal_notes":"internal_notes-2"}"#,
+                        status: 200,
+                        refused: r#"{"contact_email":"user2@example.com"}"#,
+                    },
+                ],
+                keys: &[
+                    Keys(
+                        Alice,
+                        &[
+                            Filter("contact_email", "user1@example.com"),
+                            Sort("contact_email"),
+                        ],
+                        &[],
+                    ),
+                    Keys(
+                        Role("agent"),
+                        &[],
+                        &[
+                            Filter("contact_email", "user1@example.com"),
+                            Sort("contact_email"),
+                        ],
+                    ),
+                    Keys(
+                        Role("admin"),
+                        &[
+                            Filter("contact_email", "user1@example.com"),
+                            Sort("contact_email"),
+                        ],
+                        &[],
+                    ),
+                ],
+            }),
         },
         Resource {
             name: "article",
@@ -84,6 +164,27 @@ static SUITE: Suite = Suite {
                 Expect(Anonymous, Get, 200, &[]),
                 Expect(Anonymous, Update, 401, &[]),
             ],
+            fields: Some(Fields {
+                columns: &[
+                    "id",
+                    "title",
+                    "body",
+                    "draft_notes",
+                    "created_at",
+                    "updated_at",
+                ],
+                hides: &[
+                    Hides(Role("agent"), &[List, Get, Update], &[]),
+                    Hides(Role("admin"), &[List, Get, Update], &[]),
+                    Hides(Anonymous, &[List, Get], &["draft_notes"]),
+                ],
+                writes: &[],
+                keys: &[
+                    Keys(Role("agent"), &[Filter("draft_notes", "draft_notes-1")], &[]),
+                    Keys(Role("admin"), &[Filter("draft_notes", "draft_notes-1")], &[]),
+                    Keys(Anonymous, &[], &[Filter("draft_notes", "draft_notes-1")]),
+                ],
+            }),
         },
     ],
 };
@@ -111,4 +212,19 @@ async fn isolates_owners() {
 #[tokio::test]
 async fn grants_exactly_as_declared() {
     SUITE.grants_exactly_as_declared().await;
+}
+
+#[tokio::test]
+async fn shows_each_caller_its_fields() {
+    SUITE.shows_each_caller_its_fields().await;
+}
+
+#[tokio::test]
+async fn refuses_fields_the_caller_may_not_write() {
+    SUITE.refuses_fields_the_caller_may_not_write().await;
+}
+
+#[tokio::test]
+async fn filters_and_sorts_only_on_readable_fields() {
+    SUITE.filters_and_sorts_only_on_readable_fields().await;
 }
