@@ -69,9 +69,9 @@ pub fn constant(prefix: &str, name: &str) -> Ident {
     )
 }
 
-/// Module names for resources, as written in code (`r#type` for `type`):
-/// the escaped name, made unique if escaping made two names collide
-/// (`self` and `self_`). Computed once per project; strings, so that the
+/// Module names for resources (and the field names of one resource), as
+/// written in code (`r#type` for `type`): the escaped name, made unique if
+/// escaping made two names collide (`self` and `self_`). Computed once per project; strings, so that the
 /// threads that print modules can share them ([`module`] makes each one an
 /// identifier).
 pub fn modules<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {

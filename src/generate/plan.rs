@@ -64,17 +64,17 @@ impl<'a> ResourcePlan<'a> {
     /// (`ident::modules`, for its own and its reference targets').
     pub fn new(service: &'a Service, index: usize, modules: &[String]) -> ResourcePlan<'a> {
         let resource = &service.resources[index];
+        // Unique, like module names: `crate` and `crate_` are two fields.
+        let idents = ident::modules(resource.columns.iter().map(|c| c.name.as_str()));
         let fields: Vec<Field<'a>> = resource
             .columns
             .iter()
-            .map(|column| {
-                let (ident, renamed) = ident::rust(&column.name);
-                Field {
-                    column,
-                    ident,
-                    renamed,
-                    sql: crate::migrate::sqlite::quote(&column.name),
-                }
+            .zip(&idents)
+            .map(|(column, name)| Field {
+                column,
+                ident: ident::module(name),
+                renamed: name.strip_prefix("r#").unwrap_or(name) != column.name,
+                sql: crate::migrate::sqlite::quote(&column.name),
             })
             .collect();
         let indices = |keep: &dyn Fn(&Column) -> bool| -> Vec<usize> {
