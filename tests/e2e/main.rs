@@ -1955,15 +1955,78 @@ fn the_suite_catches_a_published_owner_column() {
             &|dir| {
                 server::edit(
                     &dir.join("api/src/note.rs"),
-                    "owner: Some(Owner {",
-                    "read: Grants::OWNER.roles(&[\"ops\"]),",
-                    "read: Grants::OWNER.roles(&[\"ops\"]).public(),",
+                    "name: \"team\",",
+                    "read: Some(Grants::OWNER.roles(&[\"ops\"])),",
+                    "read: None,",
                 );
             },
             true,
         ),
     );
-    assert!(message.contains("owner column"), "{message}");
+    assert!(message.contains("`team` is shown"), "{message}");
+}
+
+/// The runtime's field rules switched off one by one: answers show every
+/// column, bodies set every field, lists filter and sort on every column.
+/// The suite (and the project's own tests) notice each.
+#[test]
+fn the_suite_catches_a_field_shown_to_who_may_not_read_it() {
+    let message = catches(
+        "examples/helpdesk.yaml",
+        (
+            "field-shown",
+            &|dir| {
+                server::edit(
+                    &dir.join("runtime/src/fields.rs"),
+                    "pub fn hidden(",
+                    ".map(|rule| rule.name)",
+                    ".map(|rule| rule.name).take(0)",
+                );
+            },
+            true,
+        ),
+    );
+    assert!(message.contains("is shown"), "{message}");
+}
+
+#[test]
+fn the_suite_catches_a_field_set_by_who_may_not_write_it() {
+    let message = catches(
+        "examples/helpdesk.yaml",
+        (
+            "field-written",
+            &|dir| {
+                server::edit(
+                    &dir.join("runtime/src/fields.rs"),
+                    "pub fn refused_on_create(",
+                    "if refused.is_empty() {",
+                    "if true {",
+                );
+            },
+            true,
+        ),
+    );
+    assert!(message.contains("422"), "{message}");
+}
+
+#[test]
+fn the_suite_catches_a_list_ordered_by_a_hidden_field() {
+    let message = catches(
+        "examples/helpdesk.yaml",
+        (
+            "hidden-key",
+            &|dir| {
+                server::edit(
+                    &dir.join("runtime/src/fields.rs"),
+                    "pub fn unreadable_keys",
+                    "if refused.is_empty() {",
+                    "if true {",
+                );
+            },
+            true,
+        ),
+    );
+    assert!(message.contains("422"), "{message}");
 }
 
 /// The delete refused by `ON DELETE RESTRICT` (SQLite's extended code
