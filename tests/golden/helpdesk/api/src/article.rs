@@ -74,10 +74,10 @@ pub static UPDATE: Operation = Operation::new(
     None,
 );
 
-/// `DELETE /articles/{id}`: role `admin`, on every row.
+/// `DELETE /articles/{id}`: role `agent`, on every row; role `admin`, on every row.
 pub static DELETE: Operation = Operation::new(
     "article.delete",
-    Grants::NONE.roles(&["admin"]),
+    Grants::NONE.roles(&["agent", "admin"]),
     None,
 );
 
