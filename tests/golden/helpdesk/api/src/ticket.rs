@@ -91,7 +91,7 @@ pub static GET: Operation = Operation::new(
 
 /// `POST /tickets`: the owner, on their own rows.
 pub static CREATE: Operation = Operation::new("ticket.create", Grants::OWNER, OWNED)
-    .throttle("ticket.create", Rate::new(20, 60), Rate::new(30, 60));
+    .throttle("ticket.create", Rate::new(60, 60), Rate::new(30, 60));
 
 /// `PATCH /tickets/{id}`: the owner, on their own rows; role `agent`, on every row; role `admin`, on every row.
 pub static UPDATE: Operation = Operation::new(
