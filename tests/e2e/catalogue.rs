@@ -610,10 +610,11 @@ impl<'a> Suite<'a> {
         self.hit("object-level", &["BOLA-01", "BOLA-05", "BOLA-09"]);
         // An update with a real value, and a PUT (no upsert).
         if self.may(resource, OperationKind::Update, &a) == Reach::Own
-            && let Some(column) = resource
-                .columns
-                .iter()
-                .find(|c| c.on_update && !matches!(c.ty, ColumnType::Ref { .. }))
+            && let Some(column) = resource.columns.iter().find(|c| {
+                c.on_update
+                    && Self::writes(resource, OperationKind::Update, c, &a, true)
+                    && !matches!(c.ty, ColumnType::Ref { .. })
+            })
         {
             let body = json!({ &column.name: data::valid(column, 7) });
             let r = self.send(self.as_(&a, "PATCH", &b_item).json(&body));
@@ -955,14 +956,20 @@ impl<'a> Suite<'a> {
             .keys()
             .map(String::as_str)
             .collect();
-        let columns: BTreeSet<&str> = resource.columns.iter().map(|c| c.name.as_str()).collect();
+        // The columns its creator (the owner of an owned row) may read.
+        let p = pool.members[(pool.next - 1) % pool.members.len()].0.clone();
+        let columns: BTreeSet<&str> = resource
+            .columns
+            .iter()
+            .filter(|c| Self::reads(c, Some(&p), true))
+            .map(|c| c.name.as_str())
+            .collect();
         assert_eq!(
             keys, columns,
             "{}: a row shows its columns and nothing else",
             resource.name
         );
         // The same on every read: get and list.
-        let p = pool.members[(pool.next - 1) % pool.members.len()].0.clone();
         let mut reads = Vec::new();
         if self.may(resource, OperationKind::Get, &p) == Reach::Own {
             let item = format!("{path}/{}", row["id"].as_str().unwrap());
@@ -1315,7 +1322,15 @@ impl<'a> Suite<'a> {
         let mut pool = self.pool(resource, 16);
         let path = format!("/{}", resource.plural);
         let canary = Canary::new();
-        for column in resource.columns.iter().filter(|c| c.on_create) {
+        // Columns every creator of the pool sets and reads back.
+        let creators: Vec<Principal> = pool.members.iter().map(|m| m.0.clone()).collect();
+        for column in resource.columns.iter().filter(|c| {
+            c.on_create
+                && creators.iter().all(|p| {
+                    Self::writes(resource, OperationKind::Create, c, p, true)
+                        && Self::reads(c, Some(p), true)
+                })
+        }) {
             let free = column.constraints.values.is_none() && column.constraints.pattern.is_none();
             let max = column
                 .constraints
@@ -1396,7 +1411,9 @@ impl<'a> Suite<'a> {
         }
         for f in &resource.filters {
             let column = resource.column(f).unwrap();
-            if column.ty != ColumnType::String
+            if !Self::writes(resource, OperationKind::Create, column, &p, true)
+                || !Self::reads(column, Some(&p), true)
+                || column.ty != ColumnType::String
                 || column.constraints.values.is_some()
                 || column.constraints.pattern.is_some()
                 || column.constraints.min_length.unwrap_or(0) > 1
