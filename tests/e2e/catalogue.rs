@@ -1270,8 +1270,14 @@ impl<'a> Suite<'a> {
                     self.hit("input", &["INP-04"]);
                 }
             }
-            // INP-09: lengths count characters, not bytes.
-            if column.ty == ColumnType::String
+            // INP-09: lengths count characters, not bytes (on a column
+            // every creator of the pool sets and reads back).
+            let settable = pool.members.iter().all(|(p, _, _)| {
+                Self::writes(resource, OperationKind::Create, column, p, true)
+                    && Self::reads(column, Some(p), true)
+            });
+            if settable
+                && column.ty == ColumnType::String
                 && column.constraints.values.is_none()
                 && column.constraints.pattern.is_none()
                 && let Some(max) = column.constraints.max_length
