@@ -464,6 +464,10 @@ pub struct View {
     pub reads: Vec<String>,
     /// The columns the body may carry (create and update only).
     pub writes: Vec<String>,
+    /// For a list: the filters and sort keys it may use, the columns it
+    /// reads on every row the list reaches for it (none for other
+    /// operations).
+    pub keys: Vec<String>,
 }
 
 /// The rate that applies to one operation.
@@ -1059,6 +1063,12 @@ fn lower_resource(
     }
     let mut sort = vec!["created_at".to_string()];
     sort.extend(r.sort.iter().filter(|s| *s != "created_at").cloned());
+    if let Some(list) = operations
+        .iter_mut()
+        .find(|o| o.kind == OperationKind::List)
+    {
+        list_keys(list, &r.filters, &sort);
+    }
     Resource {
         name: name.to_string(),
         plural,
@@ -1150,9 +1160,36 @@ fn views(op: &Operation, scope: &Scope, columns: &[Column]) -> Vec<View> {
                 grantee: who,
                 reads,
                 writes,
+                keys: Vec::new(),
             }
         })
         .collect()
+}
+
+/// Each kind of caller's filters and sort keys on `list`: the columns it
+/// reads on every row it reaches. A public list reaches every row for
+/// everyone, its owners too, so an owner uses only what public callers
+/// read; roles and public callers read the same on every row.
+fn list_keys(list: &mut Operation, filters: &[String], sort: &[String]) {
+    let public: Option<Vec<String>> = list
+        .views
+        .iter()
+        .find(|v| v.grantee == Grantee::Public)
+        .map(|v| v.reads.clone());
+    for view in &mut list.views {
+        let usable = |key: &&String| {
+            view.reads.contains(key)
+                && (view.grantee != Grantee::Owner
+                    || public.as_ref().is_none_or(|p| p.contains(key)))
+        };
+        let mut keys: Vec<String> = filters.iter().filter(usable).cloned().collect();
+        for key in sort.iter().filter(usable) {
+            if !keys.contains(key) {
+                keys.push(key.clone());
+            }
+        }
+        view.keys = keys;
+    }
 }
 
 fn column_type(f: &spec::Field) -> ColumnType {
@@ -1573,6 +1610,43 @@ mod tests {
         assert_eq!(
             view(t, OperationKind::Update, support.clone()).reads,
             view(t, OperationKind::Get, support).reads
+        );
+    }
+
+    #[test]
+    fn list_keys_are_what_each_caller_reads_on_every_row_it_reaches() {
+        let spec = |public: &str| {
+            lower_yaml(&format!(
+                "resources:\n  t:\n    owner: owner_id\n    fields:\n      email: {{ type: email, read: [owner, admin] }}\n      tag: {{ type: string }}\n    filters: [email, tag]\n    sort: [email]\n    access: {{ owner: [list, get, create], roles: {{ admin: [list], support: [list] }}{public} }}\n"
+            ))
+        };
+        let keys = |m: &Service, who: Grantee| {
+            view(m.resource("t").unwrap(), OperationKind::List, who)
+                .keys
+                .join(" ")
+        };
+        let private = spec("");
+        assert_eq!(keys(&private, Grantee::Owner), "email tag created_at");
+        assert_eq!(
+            keys(&private, Grantee::Role("admin".into())),
+            "email tag created_at"
+        );
+        assert_eq!(
+            keys(&private, Grantee::Role("support".into())),
+            "tag created_at"
+        );
+        // A public list reaches every row for its owners too.
+        let public = spec(", public: [list]");
+        assert_eq!(keys(&public, Grantee::Owner), "tag created_at");
+        assert_eq!(keys(&public, Grantee::Public), "tag created_at");
+        assert!(
+            view(
+                public.resource("t").unwrap(),
+                OperationKind::Get,
+                Grantee::Owner
+            )
+            .keys
+            .is_empty()
         );
     }
 

@@ -393,6 +393,10 @@ fn writes(v: &View) -> &[String] {
     &v.writes
 }
 
+fn keys(v: &View) -> &[String] {
+    &v.keys
+}
+
 /// The sentence of a row property some callers do not read.
 fn present_only_for(service: &Service, readers: &[&Grantee]) -> String {
     if readers.is_empty() {
@@ -551,9 +555,9 @@ fn used_only_by(service: &Service, users: &[&Grantee], subject: &str, what: &str
         callers(service, users.iter().copied())
     );
     if users.contains(&&Grantee::Owner) {
-        // The owner reads it on their own rows only: a list that also
-        // reaches others' rows (a public grant, a role) would show them.
-        text.push_str(" The row's owner may use it only in a list of their own rows alone: not under a public grant or a role that reaches every row.");
+        // The owner reads it on their own rows only: a caller who also
+        // holds a role reaching every row lists others' rows too.
+        text.push_str(" The row's owner may use it only in a list of their own rows alone, not as a holder of a role that reaches every row.");
     }
     text
 }
@@ -601,7 +605,7 @@ fn operation(service: &Service, resource: &Resource, op_model: &Operation, names
                 .sort
                 .iter()
                 .filter_map(|key| {
-                    let users = only(&op_model.views, key, reads)?;
+                    let users = only(&op_model.views, key, keys)?;
                     let keys = format!("`{key}` and `-{key}`");
                     Some(used_only_by(service, &users, &keys, "they are"))
                 })
@@ -614,7 +618,7 @@ fn operation(service: &Service, resource: &Resource, op_model: &Operation, names
             for filter in &resource.filters {
                 if let Some(column) = resource.column(filter) {
                     let mut param = json!({ "name": filter, "in": "query", "schema": column_schema(column), "description": "Exact match." });
-                    if let Some(users) = only(&op_model.views, filter, reads) {
+                    if let Some(users) = only(&op_model.views, filter, keys) {
                         restricted = true;
                         describe(
                             &mut param,
@@ -944,12 +948,12 @@ mod tests {
         let list = &doc["paths"]["/tickets"]["get"];
         assert_eq!(
             parameter(list, "contact_email")["description"],
-            "Exact match. The filter may be used only by: the row's owner, role `admin`; sent by anyone else, it is refused with 422. The row's owner may use it only in a list of their own rows alone: not under a public grant or a role that reaches every row."
+            "Exact match. The filter may be used only by: the row's owner, role `admin`; sent by anyone else, it is refused with 422. The row's owner may use it only in a list of their own rows alone, not as a holder of a role that reaches every row."
         );
         assert_eq!(parameter(list, "status")["description"], "Exact match.");
         assert_eq!(
             parameter(list, "sort")["description"],
-            "`contact_email` and `-contact_email` may be used only by: the row's owner, role `admin`; sent by anyone else, they are refused with 422. The row's owner may use it only in a list of their own rows alone: not under a public grant or a role that reaches every row."
+            "`contact_email` and `-contact_email` may be used only by: the row's owner, role `admin`; sent by anyone else, they are refused with 422. The row's owner may use it only in a list of their own rows alone, not as a holder of a role that reaches every row."
         );
         assert_eq!(
             list["responses"]["422"]["description"],

@@ -1121,19 +1121,12 @@ fn field_keys(
     {
         return Vec::new();
     }
-    // A public list reaches every row for everyone, the owner too: what
-    // anyone reads on every row is then what the public reads there.
-    let public = list.views.iter().find(|v| v.grantee == Grantee::Public);
     let mut cases = Vec::new();
     for view in &list.views {
         let Some(caller) = caller_of(service, resource, &view.grantee, creator, false) else {
             continue;
         };
-        let readable = |field: &String| {
-            view.reads.contains(field)
-                && (view.grantee != Grantee::Owner
-                    || public.is_none_or(|p| p.reads.contains(field)))
-        };
+        let readable = |field: &String| view.keys.contains(field);
         let (mut allowed, mut refused) = (Vec::new(), Vec::new());
         let filters = resource.filters.iter().filter(ruled).filter_map(|field| {
             let value = example::value(resource.column(field)?, 1)?;
