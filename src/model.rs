@@ -1229,6 +1229,97 @@ fn bound(ty: &ColumnType, n: Option<&serde_json::Number>) -> Option<serde_json::
     serde_json::Number::from_f64(f)
 }
 
+/// Row-level security of an owned table on PostgreSQL, the second lock:
+/// who the database itself lets see and change which rows, whatever a
+/// statement says. It admits at least what the operations grant (the
+/// first lock, in every statement, is the exact one): its owner reaches
+/// its own rows for every command, a role every row for a command when
+/// some operation of that kind grants it the role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowSecurity {
+    pub table: String,
+    pub owner_column: String,
+    /// The index of the owner's claim among [`Service::tenant_claims`],
+    /// or `None` for the user claim.
+    pub tenant: Option<usize>,
+    /// Roles that read every row: those granted list, get, update or
+    /// delete (an UPDATE or DELETE reads the rows it changes), and those
+    /// that update rows of another resource naming this one, whose link is
+    /// checked against the named row's owner.
+    pub read: Vec<String>,
+    /// Anyone reads every row (a public list or get).
+    pub public_read: bool,
+    /// Roles that update every row.
+    pub update: Vec<String>,
+    /// Roles that delete every row.
+    pub delete: Vec<String>,
+}
+
+impl Service {
+    /// The row-level security of each owned table, in table order.
+    pub fn row_security(&self) -> Vec<RowSecurity> {
+        let tenants = self.tenant_claims();
+        self.resources
+            .iter()
+            .filter_map(|r| {
+                let Scope::Owned {
+                    column,
+                    claim,
+                    tenant,
+                } = &r.scope
+                else {
+                    return None;
+                };
+                let roles = |kinds: &[OperationKind]| -> Vec<String> {
+                    let mut roles: Vec<String> = r
+                        .operations
+                        .iter()
+                        .filter(|o| kinds.contains(&o.kind))
+                        .flat_map(|o| o.grants.roles.iter().cloned())
+                        .collect();
+                    roles.sort();
+                    roles.dedup();
+                    roles
+                };
+                let mut read = roles(&[
+                    OperationKind::List,
+                    OperationKind::Get,
+                    OperationKind::Update,
+                    OperationKind::Delete,
+                ]);
+                for referrer in &self.resources {
+                    let names_this = referrer.columns.iter().any(|c| {
+                        matches!(&c.ty, ColumnType::Ref { resource } if *resource == r.name)
+                            && c.link.as_ref().is_some_and(|l| l.targets == LinkTargets::SameOwner)
+                    });
+                    if let (true, Some(update)) =
+                        (names_this, referrer.operation(OperationKind::Update))
+                    {
+                        read.extend(update.grants.roles.iter().cloned());
+                    }
+                }
+                read.sort();
+                read.dedup();
+                let public_read = r
+                    .operations
+                    .iter()
+                    .any(|o| matches!(o.kind, OperationKind::List | OperationKind::Get) && o.grants.public);
+                Some(RowSecurity {
+                    table: r.name.clone(),
+                    owner_column: column.clone(),
+                    tenant: tenant
+                        .then(|| tenants.iter().position(|t| t == claim))
+                        .flatten(),
+                    read,
+                    public_read,
+                    update: roles(&[OperationKind::Update]),
+                    delete: roles(&[OperationKind::Delete]),
+                })
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

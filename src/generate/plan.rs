@@ -14,6 +14,67 @@ use crate::model::{
 
 use super::ident;
 
+/// The SQL dialect a table's statements are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The `n`th placeholder, for a column of type `ty`: on PostgreSQL a
+    /// text value becomes a uuid, a date or a timestamp by a cast.
+    pub fn placeholder(self, n: usize, ty: &ColumnType) -> String {
+        match self {
+            Dialect::Sqlite => "?".into(),
+            Dialect::Postgres => format!("${n}{}", cast(ty)),
+        }
+    }
+
+    /// The select-list entry of the quoted column `sql`: on PostgreSQL a
+    /// uuid, date or timestamp is read as the text SQLite stores (RFC 3339
+    /// in UTC with milliseconds for a timestamp), whatever the session's
+    /// date style.
+    pub fn select(self, sql: &str, ty: &ColumnType) -> String {
+        match (self, ty) {
+            (Dialect::Postgres, ColumnType::Uuid | ColumnType::Ref { .. }) => {
+                format!("{sql}::text AS {sql}")
+            }
+            (Dialect::Postgres, ColumnType::Date) => {
+                format!("to_char({sql}, 'YYYY-MM-DD') AS {sql}")
+            }
+            (Dialect::Postgres, ColumnType::Datetime) => format!(
+                "to_char({sql} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS {sql}"
+            ),
+            _ => sql.to_owned(),
+        }
+    }
+}
+
+/// The PostgreSQL cast a text placeholder for a column of `ty` takes.
+fn cast(ty: &ColumnType) -> &'static str {
+    match ty {
+        ColumnType::Uuid | ColumnType::Ref { .. } => "::uuid",
+        ColumnType::Date => "::date",
+        ColumnType::Datetime => "::timestamptz",
+        _ => "",
+    }
+}
+
+/// The runtime's `db::Kind` of a column of `ty`, as the generated code
+/// names it.
+pub fn kind(ty: &ColumnType) -> &'static str {
+    match ty {
+        ColumnType::Integer => "Kind::Integer",
+        ColumnType::Number => "Kind::Number",
+        ColumnType::Boolean => "Kind::Boolean",
+        ColumnType::Date => "Kind::Date",
+        ColumnType::Datetime => "Kind::Timestamp",
+        ColumnType::Uuid | ColumnType::Ref { .. } => "Kind::Uuid",
+        ColumnType::String | ColumnType::Email | ColumnType::Url => "Kind::Text",
+    }
+}
+
 /// One column as the emitter names it.
 pub struct Field<'a> {
     pub column: &'a Column,
@@ -143,18 +204,31 @@ impl<'a> ResourcePlan<'a> {
     }
 
     /// The quoted column list, in the table's order.
-    pub fn columns_sql(&self) -> String {
-        let quoted: Vec<&str> = self.fields.iter().map(|f| f.sql.as_str()).collect();
-        quoted.join(", ")
+    pub fn columns_sql(&self, dialect: Dialect) -> String {
+        let columns: Vec<String> = self
+            .fields
+            .iter()
+            .map(|f| dialect.select(&f.sql, &f.column.ty))
+            .collect();
+        columns.join(", ")
     }
 
-    /// The INSERT of a create: every column, one placeholder each.
-    pub fn insert_sql(&self) -> String {
-        let columns = self.columns_sql();
-        let placeholders = vec!["?"; self.fields.len()].join(", ");
+    /// The INSERT of a create: every column, one placeholder each (cast to
+    /// the column's type where the engine wants it), returning every column.
+    pub fn insert_sql(&self, dialect: Dialect) -> String {
+        let columns: Vec<&str> = self.fields.iter().map(|f| f.sql.as_str()).collect();
+        let placeholders: Vec<String> = self
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| dialect.placeholder(i + 1, &f.column.ty))
+            .collect();
         format!(
-            "INSERT INTO {} ({columns}) VALUES ({placeholders}) RETURNING {columns}",
-            crate::migrate::sqlite::quote(self.name())
+            "INSERT INTO {} ({}) VALUES ({}) RETURNING {}",
+            crate::migrate::sqlite::quote(self.name()),
+            columns.join(", "),
+            placeholders.join(", "),
+            self.columns_sql(dialect)
         )
     }
 

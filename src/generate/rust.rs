@@ -28,7 +28,7 @@ use std::fmt::{self, Write as _};
 use proc_macro2::TokenStream;
 
 use super::ident;
-use super::plan::{Field, ResourcePlan};
+use super::plan::{Dialect, Field, ResourcePlan, kind};
 use crate::model::{Column, ColumnType, LinkTargets, Operation, OperationKind, Scope};
 
 /// Pretty-prints a token stream as a file, with the blank lines between
@@ -450,7 +450,7 @@ fn imports(w: &mut Writer, plan: &ResourcePlan<'_>) {
     if owned {
         resource.push("Owner");
     }
-    resource.extend(["Resource", "Table", "Values"]);
+    resource.extend(["Resource", "Statements", "Table", "Values"]);
     let mut uses = vec!["axum::Router".to_string()];
     if routed {
         uses.push("axum::handler::Handler as _".into());
@@ -460,6 +460,7 @@ fn imports(w: &mut Writer, plan: &ResourcePlan<'_>) {
     } else {
         "palisade_runtime::access::{Access, Grants}".into()
     });
+    uses.push("palisade_runtime::db::{Columns, FromColumns, Kind, Sql}".into());
     if !rules(plan).is_empty() {
         uses.push("palisade_runtime::fields::FieldRule".into());
     }
@@ -483,11 +484,7 @@ fn imports(w: &mut Writer, plan: &ResourcePlan<'_>) {
     if rate {
         uses.push("palisade_runtime::throttle::Rate".into());
     }
-    uses.extend([
-        "serde::{Deserialize, Serialize}".into(),
-        "sqlx::sqlite::SqliteRow".into(),
-        "sqlx::{FromRow, QueryBuilder, Row as _, Sqlite}".into(),
-    ]);
+    uses.push("serde::{Deserialize, Serialize}".into());
     for path in uses {
         w.line(format_args!("use {path};"));
     }
@@ -530,8 +527,12 @@ fn table(w: &mut Writer, plan: &ResourcePlan<'_>) {
         "table: {},",
         lit(&crate::migrate::sqlite::quote(&r.name))
     ));
-    w.line(format_args!("columns: {},", lit(&plan.columns_sql())));
-    w.line(format_args!("insert: {},", lit(&plan.insert_sql())));
+    for (engine, dialect) in [("sqlite", Dialect::Sqlite), ("postgres", Dialect::Postgres)] {
+        w.open(format_args!("{engine}: Statements {{"));
+        w.line(format_args!("columns: {},", lit(&plan.columns_sql(dialect))));
+        w.line(format_args!("insert: {},", lit(&plan.insert_sql(dialect))));
+        w.close(format_args!("}},"));
+    }
     match plan.owner_field() {
         Some(f) => {
             w.open(format_args!("owner: Some(Owner {{"));
@@ -570,7 +571,15 @@ fn table(w: &mut Writer, plan: &ResourcePlan<'_>) {
         int(limits.default_page_size)
     ));
     w.line(format_args!("max_limit: {},", int(limits.max_page_size)));
-    w.code(format_args!("sort_keys: &[{}],", lits(&r.sort)));
+    let sort_keys: Vec<String> = r
+        .sort
+        .iter()
+        .map(|key| {
+            let ty = r.column(key).map_or(&ColumnType::String, |c| &c.ty);
+            format!("({}, {})", lit(key), kind(ty))
+        })
+        .collect();
+    w.code(format_args!("sort_keys: &[{}],", sort_keys.join(", ")));
     w.line(format_args!("default_sort: \"-created_at\","));
     w.code(format_args!("filters: &[{}],", lits(&r.filters)));
     w.close(format_args!("}},"));
@@ -718,12 +727,11 @@ fn from_row(w: &mut Writer, plan: &ResourcePlan<'_>) {
     let values: Vec<String> = plan
         .fields
         .iter()
-        .enumerate()
-        .map(|(i, f)| format!("{}: r.try_get({})?", f.ident, int(i as u64)))
+        .map(|f| format!("{}: r.next()?", f.ident))
         .collect();
-    w.open(format_args!("impl FromRow<'_, SqliteRow> for Row {{"));
+    w.open(format_args!("impl FromColumns for Row {{"));
     w.open(format_args!(
-        "fn from_row(r: &SqliteRow) -> sqlx::Result<Row> {{"
+        "fn from_columns(r: &mut Columns<'_>) -> sqlx::Result<Row> {{"
     ));
     // prettyplease breaks a struct expression wider than 34 columns.
     let flat = format!("Row {{ {} ", values.join(", "));
@@ -888,14 +896,15 @@ fn filter_fn(w: &mut Writer, plan: &ResourcePlan<'_>) {
         return;
     }
     w.open(format_args!(
-        "fn filter(query: &ListQuery, sql: &mut QueryBuilder<Sqlite>) -> Result<(), Problem> {{"
+        "fn filter(query: &ListQuery, sql: &mut Sql) -> Result<(), Problem> {{"
     ));
     for &i in &plan.filters {
         let f = &plan.fields[i];
         let (name, column, ty) = (lit(f.name()), lit(&f.sql), value_type(f.column));
+        let kind = kind(&f.column.ty);
         if f.column.ty == ColumnType::Boolean {
             w.code(format_args!(
-                "query.push_filter(sql, {name}, {column}, |_, _: &{ty}| {{}})?;"
+                "query.push_filter(sql, {name}, {column}, {kind}, |_, _: &{ty}| {{}})?;"
             ));
             continue;
         }
@@ -906,6 +915,7 @@ fn filter_fn(w: &mut Writer, plan: &ResourcePlan<'_>) {
         w.line(format_args!("sql,"));
         w.line(format_args!("{name},"));
         w.line(format_args!("{column},"));
+        w.line(format_args!("{kind},"));
         w.open(format_args!("|c, v: &{ty}| {{"));
         value_checks(w, f.column);
         w.close(format_args!("}},"));
@@ -1050,19 +1060,20 @@ fn insert_values(w: &mut Writer, plan: &ResourcePlan<'_>) {
 fn assign(w: &mut Writer, plan: &ResourcePlan<'_>) {
     if plan.update.is_empty() {
         w.line(format_args!(
-            "fn assign(_input: &UpdateInput, _sql: &mut QueryBuilder<Sqlite>) {{}}"
+            "fn assign(_input: &UpdateInput, _sql: &mut Sql) {{}}"
         ));
         return;
     }
     w.open(format_args!(
-        "fn assign(input: &UpdateInput, sql: &mut QueryBuilder<Sqlite>) {{"
+        "fn assign(input: &UpdateInput, sql: &mut Sql) {{"
     ));
     for &i in &plan.update {
         let f = &plan.fields[i];
         w.code(format_args!(
-            "input.{}.push_set(sql, {});",
+            "input.{}.push_set(sql, {}, {});",
             f.ident,
-            lit(&f.sql)
+            lit(&f.sql),
+            kind(&f.column.ty)
         ));
     }
     w.close(format_args!("}}"));

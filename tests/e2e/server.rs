@@ -33,10 +33,122 @@ pub struct Server {
     pub binary: PathBuf,
     /// The generated project's directory.
     pub project: PathBuf,
-    /// The server's SQLite database file (its log is `<file>-wal`).
+    /// The server's SQLite database file (its log is `<file>-wal`); not
+    /// used by a server on PostgreSQL.
     pub database: PathBuf,
+    /// The PostgreSQL database the server runs on, if it does (dropped
+    /// after the server stops).
+    pub postgres: Option<PgDatabase>,
     child: Child,
     _dir: tempfile::TempDir,
+}
+
+/// The machine's PostgreSQL for tests: `PALISADE_TEST_POSTGRES`
+/// (`postgres://postgres@127.0.0.1:5432` unless set), if it answers.
+/// Where it does not, a test that wants it is skipped with a message,
+/// unless `PALISADE_REQUIRE_POSTGRES=1` (CI), which makes it a failure.
+pub fn postgres_base() -> Option<String> {
+    let base = std::env::var("PALISADE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let answers = Command::new("psql")
+        .args([&format!("{base}/postgres"), "-qAtc", "SELECT 1"])
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if answers {
+        return Some(base);
+    }
+    let required = std::env::var("PALISADE_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "PostgreSQL does not answer at {base} (psql), and PALISADE_REQUIRE_POSTGRES=1"
+    );
+    eprintln!(
+        "SKIPPED: the PostgreSQL tier (no PostgreSQL answers psql at {base}; start one, or set \
+         PALISADE_TEST_POSTGRES=postgres://USER@HOST:PORT)"
+    );
+    None
+}
+
+/// A database made for one test on the machine's PostgreSQL, with a name
+/// no other run uses, dropped (with its connections) when this is dropped.
+pub struct PgDatabase {
+    base: String,
+    pub name: String,
+}
+
+impl PgDatabase {
+    /// A new, empty database on `base` (from [`postgres_base`]).
+    pub fn create(base: &str, label: &str) -> PgDatabase {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        let label: String = label
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .collect();
+        let name = format!("palisade_{label}_{}_{stamp}_{n}", std::process::id());
+        psql(base, &format!("CREATE DATABASE \"{name}\""));
+        PgDatabase {
+            base: base.to_owned(),
+            name,
+        }
+    }
+
+    /// The database's URL.
+    pub fn url(&self) -> String {
+        format!("{}/{}", self.base, self.name)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                &format!("{}/postgres", self.base),
+                "-qAtc",
+                &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
+            ])
+            .stdin(Stdio::null())
+            .output();
+    }
+}
+
+/// Runs one statement on the `postgres` database of `base`; panics with
+/// psql's message when it fails.
+pub fn psql(base: &str, statement: &str) -> String {
+    let out = Command::new("psql")
+        .args([&format!("{base}/postgres"), "-qAtc", statement])
+        .stdin(Stdio::null())
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql {statement:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The same project as `server`, started again from its binary on a new
+/// PostgreSQL database; `None` (with a message) where there is no
+/// PostgreSQL to use.
+pub fn on_postgres(server: &Server) -> Option<Server> {
+    let base = postgres_base()?;
+    let db = PgDatabase::create(&base, &server.model.name);
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url();
+    Some(launch_on(
+        dir,
+        server.project.clone(),
+        server.model.clone(),
+        server.binary.clone(),
+        url,
+        Some(db),
+    ))
 }
 
 impl Server {
@@ -523,6 +635,21 @@ pub fn verify(_: &Claim, out: &Path, spec: &Path) {
 /// the server keeps), on a free loopback port with a fresh database, and
 /// waits until it answers.
 pub fn launch(dir: tempfile::TempDir, out: PathBuf, model: Service, binary: PathBuf) -> Server {
+    let database = dir.path().join("db.sqlite");
+    let url = format!("sqlite://{}?mode=rwc", database.display());
+    launch_on(dir, out, model, binary, url, None)
+}
+
+/// [`launch`] on the database `url` (`postgres` is the PostgreSQL
+/// database it names, if it does).
+fn launch_on(
+    dir: tempfile::TempDir,
+    out: PathBuf,
+    model: Service,
+    binary: PathBuf,
+    url: String,
+    postgres: Option<PgDatabase>,
+) -> Server {
     let keys = Keys::for_model(&model);
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -530,10 +657,7 @@ pub fn launch(dir: tempfile::TempDir, out: PathBuf, model: Service, binary: Path
     let database = dir.path().join("db.sqlite");
     let child = Command::new(&binary)
         .env("BIND_ADDR", addr.to_string())
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", database.display()),
-        )
+        .env("DATABASE_URL", url)
         .env(
             model
                 .auth
@@ -556,6 +680,7 @@ pub fn launch(dir: tempfile::TempDir, out: PathBuf, model: Service, binary: Path
         binary,
         project: out,
         database,
+        postgres,
         child,
         _dir: dir,
     };

@@ -18,11 +18,9 @@
 //!    tenant claim); a token without that tenant claim is 403;
 //! 4. otherwise anonymous is 401 and authenticated is 403.
 
-use sqlx::{QueryBuilder, Sqlite};
-
 use super::auth::{Caller, Principal};
 use super::problem::Problem;
-use super::server::Db;
+use super::db::{Kind, Session, Sql};
 
 /// Who may run one operation (the spec's `access` block for it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,12 +75,12 @@ impl Scope {
     /// generator (static, so it can never come from input). Call it right
     /// after a `WHERE` clause that has at least one condition (`WHERE 1=1`
     /// when there is none).
-    pub fn push_condition(&self, qb: &mut QueryBuilder<Sqlite>, column: &'static str) {
+    pub fn push_condition(&self, qb: &mut Sql, column: &'static str) {
         if let Scope::Owned(owner) = self {
             qb.push(" AND ")
                 .push(column)
                 .push(" = ")
-                .push_bind(owner.clone());
+                .bind(owner, Kind::Text);
         }
     }
 }
@@ -169,17 +167,20 @@ pub struct Access {
     pub owner: Option<String>,
     /// Who may run the operation: the spec's grants of it.
     pub grants: Grants,
-    /// The service's database (read-only and write pools). Code of the
-    /// team's that reads or writes rows applies `rows` itself; the write
-    /// pool has one connection, so a hook must release it before it
-    /// returns (the operation's own write waits for it).
-    pub db: Db,
+    /// The request's database session. Code of the team's that reads or
+    /// writes rows applies `rows` itself. On SQLite its `database()` has
+    /// the read-only and write pools (the write pool has one connection,
+    /// so a hook must release it before it returns: the operation's own
+    /// write waits for it). On PostgreSQL its `postgres()` is the
+    /// request's transaction, as the caller: row-level security applies
+    /// to a hook's statements as to the operation's own.
+    pub db: Session,
 }
 
 impl Access {
     /// What the guard hands on: `reach` for `caller` under the
     /// operation's `grants`, with the database.
-    pub fn new(caller: Caller, reach: Reach, grants: Grants, db: Db) -> Access {
+    pub fn new(caller: Caller, reach: Reach, grants: Grants, db: Session) -> Access {
         Access {
             caller,
             rows: reach.rows,
@@ -354,15 +355,23 @@ mod tests {
 
     #[test]
     fn owned_scope_adds_the_condition() {
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT 1 FROM t WHERE \"id\" = ");
-        qb.push_bind("x");
+        use crate::db::Engine;
+        let mut qb = Sql::new(Engine::Sqlite, "SELECT 1 FROM t WHERE \"id\" = ");
+        qb.bind("x", Kind::Uuid);
         Scope::Owned("alice".into()).push_condition(&mut qb, "\"owner_id\"");
         assert_eq!(
-            qb.sql().as_str(),
+            qb.text(),
             "SELECT 1 FROM t WHERE \"id\" = ? AND \"owner_id\" = ?"
         );
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT 1 FROM t WHERE 1=1");
+        let mut qb = Sql::new(Engine::Postgres, "SELECT 1 FROM t WHERE \"id\" = ");
+        qb.bind("x", Kind::Uuid);
+        Scope::Owned("alice".into()).push_condition(&mut qb, "\"owner_id\"");
+        assert_eq!(
+            qb.text(),
+            "SELECT 1 FROM t WHERE \"id\" = $1::uuid AND \"owner_id\" = $2"
+        );
+        let mut qb = Sql::new(Engine::Sqlite, "SELECT 1 FROM t WHERE 1=1");
         Scope::All.push_condition(&mut qb, "\"owner_id\"");
-        assert_eq!(qb.sql().as_str(), "SELECT 1 FROM t WHERE 1=1");
+        assert_eq!(qb.text(), "SELECT 1 FROM t WHERE 1=1");
     }
 }

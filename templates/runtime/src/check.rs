@@ -125,21 +125,6 @@ impl<'de> serde::Deserialize<'de> for Number {
     }
 }
 
-impl sqlx::Type<sqlx::Sqlite> for Number {
-    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
-        <f64 as sqlx::Type<sqlx::Sqlite>>::type_info()
-    }
-}
-
-impl<'q> sqlx::Encode<'q, sqlx::Sqlite> for Number {
-    fn encode_by_ref(
-        &self,
-        buf: &mut <sqlx::Sqlite as sqlx::Database>::ArgumentBuffer,
-    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-        <f64 as sqlx::Encode<'q, sqlx::Sqlite>>::encode_by_ref(&self.value, buf)
-    }
-}
-
 /// The value of an `integer` field in a request (body or filter): a JSON
 /// number with no fractional part within `i64`, however it is written
 /// (`5`, `5.0`, `5e0`, `-0.0`), as JSON Schema and so the published OpenAPI
@@ -221,21 +206,6 @@ impl FromStr for Integer {
 impl<'de> serde::Deserialize<'de> for Integer {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         from_number_text(d, "an integer")
-    }
-}
-
-impl sqlx::Type<sqlx::Sqlite> for Integer {
-    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
-        <i64 as sqlx::Type<sqlx::Sqlite>>::type_info()
-    }
-}
-
-impl<'q> sqlx::Encode<'q, sqlx::Sqlite> for Integer {
-    fn encode_by_ref(
-        &self,
-        buf: &mut <sqlx::Sqlite as sqlx::Database>::ArgumentBuffer,
-    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-        <i64 as sqlx::Encode<'q, sqlx::Sqlite>>::encode_by_ref(&self.0, buf)
     }
 }
 

@@ -229,11 +229,11 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let database_url =
             optional(&env, "DATABASE_URL")?.unwrap_or_else(|| default_database_url.to_owned());
-        if !database_url.starts_with("sqlite:") {
+        if super::db::Engine::of_url(&database_url).is_none() {
             return Err(ConfigError::Invalid {
                 var: "DATABASE_URL",
-                reason: "this build supports only sqlite: URLs \
-                         (e.g. sqlite://app.db?mode=rwc or sqlite::memory:)"
+                reason: "must be a sqlite: URL (e.g. sqlite://app.db?mode=rwc or \
+                         sqlite::memory:) or a postgres:// URL"
                     .into(),
             });
         }
@@ -425,7 +425,7 @@ mod tests {
             err(&[("JWT_SECRET", "short")]),
             ConfigError::SecretTooShort { len: 5, .. }
         ));
-        let e = err(&[("JWT_SECRET", SECRET), ("DATABASE_URL", "postgres://x")]);
+        let e = err(&[("JWT_SECRET", SECRET), ("DATABASE_URL", "mysql://x")]);
         assert!(e.to_string().starts_with("DATABASE_URL is invalid"), "{e}");
         let e = err(&[("JWT_SECRET", SECRET), ("BIND_ADDR", "localhost")]);
         assert!(e.to_string().starts_with("BIND_ADDR is invalid"), "{e}");

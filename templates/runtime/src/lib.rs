@@ -65,11 +65,14 @@ pub mod body;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod db;
 pub mod fields;
 pub mod formats;
 #[cfg(feature = "jwks")]
 pub mod jwks;
 pub mod page;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod problem;
 pub mod resource;
 pub mod row;

@@ -2,7 +2,7 @@
 //!
 //! [`parse`] reads the query string of a list operation against the
 //! resource's static [`ListRules`]; [`ListQuery`] then writes the keyset
-//! condition and the `ORDER BY ... LIMIT` into a sqlx `QueryBuilder` and
+//! condition and the `ORDER BY ... LIMIT` into a statement ([`Sql`]) and
 //! cuts the fetched rows into a [`Page`]. Invariants: every parameter is in
 //! an allowlist (an unknown, repeated or malformed parameter is 422, never
 //! ignored); `limit` is capped at the maximum; sort columns in SQL come
@@ -16,9 +16,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{Encode, QueryBuilder, Sqlite, Type};
 
 use super::check::Checker;
+use super::db::{Engine, Kind, Sql, ToValue};
+use super::formats::{is_date, is_datetime, is_uuid};
 use super::problem::Problem;
 
 /// Longest accepted `cursor` parameter.
@@ -31,8 +32,8 @@ pub struct ListRules {
     pub default_limit: u32,
     pub max_limit: u32,
     /// Sortable fields (column names as written in the spec; include
-    /// `created_at`).
-    pub sort_keys: &'static [&'static str],
+    /// `created_at`), each with its column's kind.
+    pub sort_keys: &'static [(&'static str, Kind)],
     /// Sort used without `sort=`, e.g. `-created_at`.
     pub default_sort: &'static str,
     /// Fields that may be filtered on by exact match.
@@ -43,17 +44,23 @@ pub struct ListRules {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sort {
     pub key: &'static str,
+    /// The kind of the key's column.
+    pub kind: Kind,
     pub descending: bool,
 }
 
 impl Sort {
-    fn parse(v: &str, keys: &'static [&'static str]) -> Option<Sort> {
+    fn parse(v: &str, keys: &'static [(&'static str, Kind)]) -> Option<Sort> {
         let (name, descending) = match v.strip_prefix('-') {
             Some(n) => (n, true),
             None => (v, false),
         };
-        let key = keys.iter().copied().find(|k| *k == name)?;
-        Some(Sort { key, descending })
+        let &(key, kind) = keys.iter().find(|(k, _)| *k == name)?;
+        Some(Sort {
+            key,
+            kind,
+            descending,
+        })
     }
 
     fn spec(&self) -> String {
@@ -115,7 +122,8 @@ pub fn parse(query: Option<&str>, rules: &ListRules) -> Result<ListQuery, Proble
             "sort" => {
                 dup(sort.is_some())?;
                 sort = Some(Sort::parse(&v, rules.sort_keys).ok_or_else(|| {
-                    let keys = rules.sort_keys.join(", ");
+                    let keys: Vec<&str> = rules.sort_keys.iter().map(|(k, _)| *k).collect();
+                    let keys = keys.join(", ");
                     Problem::invalid(
                         "sort",
                         format!("must be one of {keys}, optionally prefixed with -"),
@@ -176,14 +184,26 @@ fn decode_cursor(c: &str, sort: &Sort) -> Result<(Value, String), Problem> {
     }
     let bytes = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad_cursor())?;
     let t: CursorToken = serde_json::from_slice(&bytes).map_err(|_| bad_cursor())?;
-    let scalar = matches!(
-        t.v,
-        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_)
-    );
-    if t.s != sort.spec() || !scalar || t.id.is_empty() || t.id.len() > 64 {
+    if t.s != sort.spec() || !fits(&t.v, sort.kind) || !is_uuid(&t.id) {
         return Err(bad_cursor());
     }
     Ok((t.v, t.id))
+}
+
+/// Whether a cursor's sort value is one a column of `kind` can hold (a
+/// forged one is refused before it reaches a statement).
+fn fits(v: &Value, kind: Kind) -> bool {
+    match (v, kind) {
+        (Value::Null, _) => true,
+        (Value::String(s), Kind::Text) => !s.contains('\0'),
+        (Value::String(s), Kind::Uuid) => is_uuid(s),
+        (Value::String(s), Kind::Date) => is_date(s),
+        (Value::String(s), Kind::Timestamp) => is_datetime(s),
+        (Value::Number(n), Kind::Integer) => n.is_i64(),
+        (Value::Number(n), Kind::Number) => n.as_f64().is_some(),
+        (Value::Bool(_), Kind::Boolean) => true,
+        _ => false,
+    }
 }
 
 /// The cursor that continues after a row with this sort value and id.
@@ -216,14 +236,15 @@ fn decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn push_value(qb: &mut QueryBuilder<Sqlite>, v: &Value) {
+/// Binds a cursor's sort value (checked by [`fits`] against `kind`).
+fn push_value(qb: &mut Sql, v: &Value, kind: Kind) {
     match v {
-        Value::Bool(b) => qb.push_bind(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => qb.push_bind(i),
-            None => qb.push_bind(n.as_f64().unwrap_or(0.0)),
+        Value::Bool(b) => qb.bind(*b, kind),
+        Value::Number(n) => match (kind, n.as_i64()) {
+            (Kind::Integer, Some(i)) => qb.bind(i, kind),
+            _ => qb.bind(n.as_f64().unwrap_or(0.0), kind),
         },
-        Value::String(s) => qb.push_bind(s.clone()),
+        Value::String(s) => qb.bind(s, kind),
         // Null is handled by the caller; arrays and objects never decode.
         _ => qb.push("NULL"),
     };
@@ -257,13 +278,14 @@ impl ListQuery {
     /// page). `column` is the quoted column, from the generated code.
     pub fn push_filter<T>(
         &self,
-        sql: &mut QueryBuilder<Sqlite>,
+        sql: &mut Sql,
         name: &str,
         column: &'static str,
+        kind: Kind,
         check: impl FnOnce(&mut Checker, &T),
     ) -> Result<(), Problem>
     where
-        T: std::str::FromStr + for<'t> Encode<'t, Sqlite> + Type<Sqlite>,
+        T: std::str::FromStr + ToValue,
     {
         let Some(value) = self.filter_parsed::<T>(name)? else {
             return Ok(());
@@ -271,18 +293,20 @@ impl ListQuery {
         let mut c = Checker::new();
         check(&mut c, &value);
         c.finish()?;
-        sql.push(" AND ").push(column).push(" = ").push_bind(value);
+        sql.push(" AND ").push(column).push(" = ").bind(value, kind);
         Ok(())
     }
 
     /// Appends ` AND (...)` selecting rows after the cursor (nothing without
-    /// a cursor). SQLite orders NULL first ascending and last descending;
-    /// the conditions follow that.
-    pub fn push_after(&self, qb: &mut QueryBuilder<Sqlite>) {
+    /// a cursor). NULL sorts first ascending and last descending (SQLite's
+    /// order, which [`ListQuery::push_order_limit`] asks of PostgreSQL
+    /// too); the conditions follow that.
+    pub fn push_after(&self, qb: &mut Sql) {
         let Some((value, id)) = &self.after else {
             return;
         };
         let k = quote(self.sort.key);
+        let kind = self.sort.kind;
         let (cmp, id_cmp) = if self.sort.descending {
             ("<", "<")
         } else {
@@ -291,23 +315,23 @@ impl ListQuery {
         qb.push(" AND (");
         match (value.is_null(), self.sort.descending) {
             (true, false) => {
-                qb.push(format!("({k} IS NULL AND \"id\" {id_cmp} "));
-                qb.push_bind(id.clone())
-                    .push(format!(") OR {k} IS NOT NULL"));
+                qb.push(&format!("({k} IS NULL AND \"id\" {id_cmp} "));
+                qb.bind(id, Kind::Uuid)
+                    .push(&format!(") OR {k} IS NOT NULL"));
             }
             (true, true) => {
-                qb.push(format!("{k} IS NULL AND \"id\" {id_cmp} "));
-                qb.push_bind(id.clone());
+                qb.push(&format!("{k} IS NULL AND \"id\" {id_cmp} "));
+                qb.bind(id, Kind::Uuid);
             }
             (false, desc) => {
-                qb.push(format!("{k} {cmp} "));
-                push_value(qb, value);
-                qb.push(format!(" OR ({k} = "));
-                push_value(qb, value);
-                qb.push(format!(" AND \"id\" {id_cmp} "));
-                qb.push_bind(id.clone()).push(")");
+                qb.push(&format!("{k} {cmp} "));
+                push_value(qb, value, kind);
+                qb.push(&format!(" OR ({k} = "));
+                push_value(qb, value, kind);
+                qb.push(&format!(" AND \"id\" {id_cmp} "));
+                qb.bind(id, Kind::Uuid).push(")");
                 if desc {
-                    qb.push(format!(" OR {k} IS NULL"));
+                    qb.push(&format!(" OR {k} IS NULL"));
                 }
             }
         }
@@ -316,13 +340,20 @@ impl ListQuery {
 
     /// Appends ` ORDER BY <key> <dir>, "id" <dir> LIMIT <limit + 1>` (one
     /// extra row tells whether there is a next page).
-    pub fn push_order_limit(&self, qb: &mut QueryBuilder<Sqlite>) {
+    pub fn push_order_limit(&self, qb: &mut Sql) {
         let dir = if self.sort.descending { "DESC" } else { "ASC" };
-        qb.push(format!(
-            " ORDER BY {} {dir}, \"id\" {dir} LIMIT ",
+        // SQLite's NULL order, asked of PostgreSQL (whose default is the
+        // opposite), so cursors mean the same on both.
+        let nulls = match (qb.engine(), self.sort.descending) {
+            (Engine::Sqlite, _) => "",
+            (Engine::Postgres, false) => " NULLS FIRST",
+            (Engine::Postgres, true) => " NULLS LAST",
+        };
+        qb.push(&format!(
+            " ORDER BY {} {dir}{nulls}, \"id\" {dir} LIMIT ",
             quote(self.sort.key)
         ));
-        qb.push_bind(i64::from(self.limit) + 1);
+        qb.bind(i64::from(self.limit) + 1, Kind::Integer);
     }
 
     /// Cuts `rows` (fetched with [`ListQuery::push_order_limit`]) to the
@@ -375,12 +406,17 @@ mod tests {
     use super::*;
     use axum::http::StatusCode;
     use serde_json::json;
+    use crate::db::{Access, Columns, Db, FromColumns, Pools, SqlitePools};
     use sqlx::sqlite::SqlitePoolOptions;
 
     const RULES: ListRules = ListRules {
         default_limit: 20,
         max_limit: 100,
-        sort_keys: &["created_at", "amount", "issued_on"],
+        sort_keys: &[
+            ("created_at", Kind::Timestamp),
+            ("amount", Kind::Integer),
+            ("issued_on", Kind::Date),
+        ],
         default_sort: "-created_at",
         filters: &["paid", "currency"],
     };
@@ -442,9 +478,10 @@ mod tests {
     #[test]
     fn tampered_cursors_are_422() {
         let sort = Sort::parse("-amount", RULES.sort_keys).unwrap();
-        let good = encode_cursor(&sort, json!(5), "id-1".into());
+        let id = "7f1d2c3b-0000-4000-8000-000000000001";
+        let good = encode_cursor(&sort, json!(5), id.into());
         let q = parse(Some(&format!("sort=-amount&cursor={good}")), &RULES).unwrap();
-        assert_eq!(q.after, Some((json!(5), "id-1".into())));
+        assert_eq!(q.after, Some((json!(5), id.into())));
         let b64 = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
         let bad = [
             "!!!".to_owned(),
@@ -453,6 +490,12 @@ mod tests {
             b64(json!({"s": "-amount", "v": [1], "id": "x"})),
             b64(json!({"s": "-amount", "v": 1, "id": ""})),
             b64(json!({"s": "-amount", "v": 1, "id": "x", "owner": "bob"})),
+            // Not an id, or a value the sort key's column cannot hold.
+            b64(json!({"s": "-amount", "v": 1, "id": "x"})),
+            b64(json!({"s": "-amount", "v": "1", "id": id})),
+            b64(json!({"s": "-amount", "v": 1.5, "id": id})),
+            b64(json!({"s": "-issued_on", "v": "2026-02-30", "id": id})),
+            b64(json!({"s": "-created_at", "v": "yesterday", "id": id})),
             b64(json!("string")),
             "A".repeat(MAX_CURSOR_LEN + 1),
         ];
@@ -467,6 +510,12 @@ mod tests {
     /// checks that the pages concatenate to the full ORDER BY result.
     #[tokio::test]
     async fn keyset_pages_are_stable() {
+        struct Row(String, Option<i64>);
+        impl FromColumns for Row {
+            fn from_columns(c: &mut Columns<'_>) -> Result<Row, sqlx::Error> {
+                Ok(Row(c.next()?, c.next()?))
+            }
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .connect("sqlite::memory:")
@@ -488,12 +537,16 @@ mod tests {
         ];
         for (i, a) in amounts.iter().enumerate() {
             sqlx::query("INSERT INTO t VALUES (?, ?, 'alice')")
-                .bind(format!("id-{i}"))
+                .bind(format!("00000000-0000-4000-8000-{i:012}"))
                 .bind(*a)
                 .execute(&pool)
                 .await
                 .unwrap();
         }
+        let db = Db::new(Pools::Sqlite(SqlitePools {
+            read: pool.clone(),
+            write: pool.clone(),
+        }));
         for sort in ["amount", "-amount"] {
             let mut seen = Vec::new();
             let mut cursor: Option<String> = None;
@@ -503,13 +556,12 @@ mod tests {
                     None => format!("sort={sort}&limit=3"),
                 };
                 let q = parse(Some(&qs), &RULES).unwrap();
-                let mut qb = QueryBuilder::<Sqlite>::new("SELECT id, amount FROM t WHERE 1=1");
+                let mut qb = db.sql("SELECT id, amount FROM t WHERE 1=1");
                 q.push_after(&mut qb);
                 q.push_order_limit(&mut qb);
-                let rows: Vec<(String, Option<i64>)> =
-                    qb.build_query_as().fetch_all(&pool).await.unwrap();
-                let page = q.page(rows, |(id, a)| (json!(a), id.clone()));
-                seen.extend(page.items.iter().map(|(id, _)| id.clone()));
+                let rows: Vec<Row> = db.rows(Access::Read, &qb).await.unwrap();
+                let page = q.page(rows, |Row(id, a)| (json!(a), id.clone()));
+                seen.extend(page.items.iter().map(|Row(id, _)| id.clone()));
                 cursor = page.next_cursor;
                 if cursor.is_none() {
                     break;

@@ -259,10 +259,19 @@ impl From<sqlx::Error> for Problem {
             Problem::conflict_unnamed()
         } else if is_foreign_key_violation(&err) {
             Problem::new(StatusCode::CONFLICT, "other rows still refer to this one")
+        } else if is_data_exception(&err) {
+            Problem::invalid("", "a value is outside what the database can store")
         } else {
             Problem::internal(&err)
         }
     }
+}
+
+/// True when PostgreSQL refused a value itself (SQLSTATE class 22, data
+/// exception: a date past its range, a malformed uuid). The checks refuse
+/// every such value first; this keeps one they miss a 422, not a 500.
+pub fn is_data_exception(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e) if e.code().is_some_and(|c| c.len() == 5 && c.starts_with("22")))
 }
 
 #[cfg(test)]

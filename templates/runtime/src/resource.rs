@@ -34,13 +34,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::error::BoxDynError;
-use sqlx::sqlite::{SqliteArguments, SqliteRow};
-use sqlx::{Arguments as _, Encode, FromRow, QueryBuilder, Sqlite, SqlitePool, Type};
 
 use super::access::{Access, Grants, OwnerClaim, Scope};
 use super::auth::Caller;
 use super::body::{self, Json};
+use super::db::{self, Engine, FromColumns, Kind, One, Session, Sql, Text};
 use super::fields::{self, FieldRule, Shown};
 use super::page::{self, ListQuery, ListRules, quote};
 use super::problem::Problem;
@@ -57,12 +55,10 @@ pub struct Table {
     pub path: &'static str,
     /// The quoted table name.
     pub table: &'static str,
-    /// Every column, quoted, in the row's order.
-    pub columns: &'static str,
-    /// The INSERT of a create: `id`, the owner column when there is one,
-    /// the fields in [`Resource::insert_values`]' order, `created_at`,
-    /// `updated_at`, and `RETURNING` every column.
-    pub insert: &'static str,
+    /// The statements on SQLite.
+    pub sqlite: Statements,
+    /// The statements on PostgreSQL.
+    pub postgres: Statements,
     /// The owner rule; `None` for `owner: none` (only role and public
     /// grants reach the rows).
     pub owner: Option<Owner>,
@@ -77,6 +73,29 @@ pub struct Table {
     /// `(resource, field)` of each reference to this table, in the order
     /// a refused delete names them.
     pub referrers: &'static [(&'static str, &'static str)],
+}
+
+/// The engine-specific parts of a table's statements.
+#[derive(Debug)]
+pub struct Statements {
+    /// Every column in the row's order, as a select list: quoted, and on
+    /// PostgreSQL a uuid, date or timestamp column as the text SQLite
+    /// stores.
+    pub columns: &'static str,
+    /// The INSERT of a create: `id`, the owner column when there is one,
+    /// the fields in [`Resource::insert_values`]' order, `created_at`,
+    /// `updated_at`, and `RETURNING` every column.
+    pub insert: &'static str,
+}
+
+impl Table {
+    /// The statements for `engine`.
+    pub fn statements(&self, engine: Engine) -> &Statements {
+        match engine {
+            Engine::Sqlite => &self.sqlite,
+            Engine::Postgres => &self.postgres,
+        }
+    }
 }
 
 /// The owner column of an owned table.
@@ -155,23 +174,7 @@ impl<'a> Link<'a> {
     }
 }
 
-/// The values of an INSERT, bound in order; the first encoding error is
-/// kept and returned when the statement runs.
-#[derive(Default)]
-pub struct Values {
-    args: SqliteArguments,
-    error: Option<BoxDynError>,
-}
-
-impl Values {
-    /// Appends one value.
-    pub fn bind<'t, T: Encode<'t, Sqlite> + Type<Sqlite>>(&mut self, value: T) -> &mut Values {
-        if self.error.is_none() {
-            self.error = self.args.add(value).err();
-        }
-        self
-    }
-}
+pub use super::db::Values;
 
 /// The team's hooks of one resource, as the handlers call them (made from
 /// the team's hooks type by the generated module's `hooks` function).
@@ -182,9 +185,7 @@ pub struct HookFns<R: Resource> {
 }
 
 /// A resource's row type and what is particular to its fields.
-pub trait Resource:
-    Serialize + for<'r> FromRow<'r, SqliteRow> + Send + Sync + Unpin + Sized + 'static
-{
+pub trait Resource: Serialize + FromColumns + Send + Sync + Unpin + Sized + 'static {
     /// The body of a create.
     type Create: DeserializeOwned + Send + Sync + 'static;
     /// The body of an update (absent fields stay as they are).
@@ -202,7 +203,7 @@ pub trait Resource:
     /// Appends ` AND "field" = ?` for each filter of `query`, after the
     /// value passes the field's checks (422 otherwise).
     /// (None by default: a list without filters.)
-    fn filter(query: &ListQuery, sql: &mut QueryBuilder<Sqlite>) -> Result<(), Problem> {
+    fn filter(query: &ListQuery, sql: &mut Sql) -> Result<(), Problem> {
         let _ = (query, sql);
         Ok(())
     }
@@ -215,7 +216,7 @@ pub trait Resource:
     /// applied.
     fn insert_values(input: &Self::Create, values: &mut Values);
     /// Appends `, "field" = ?` for each field the update sets.
-    fn assign(input: &Self::Update, sql: &mut QueryBuilder<Sqlite>);
+    fn assign(input: &Self::Update, sql: &mut Sql);
     /// The references a create names (none by default: a resource
     /// without `ref` fields).
     fn create_links(input: &Self::Create) -> Vec<Link<'_>> {
@@ -244,7 +245,6 @@ pub trait Resource:
 
 /// `GET {path}`: a page of the rows the caller reaches.
 pub async fn list<R: Resource>(
-    State(app): State<App>,
     access: Access,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Problem> {
@@ -257,16 +257,13 @@ pub async fn list<R: Resource>(
         &access.rows,
         keys.chain([query.sort.key]),
     )?;
-    let mut sql = select(t, "1 = 1");
+    let mut sql = select(&access.db, t, "1 = 1");
     scope(&mut sql, t, &access.rows);
     R::filter(&query, &mut sql)?;
     query.push_after(&mut sql);
     query.push_order_limit(&mut sql);
-    let rows = sql.build().fetch_all(&app.db.read).await?;
-    let rows = rows
-        .iter()
-        .map(R::from_row)
-        .collect::<Result<Vec<R>, _>>()?;
+    let rows: Vec<R> = access.db.rows(db::Access::Read, &sql).await?;
+    access.db.commit().await?;
     let page = query.page(rows, |row| {
         (row.sort_value(query.sort.key), row.id().to_owned())
     });
@@ -277,19 +274,20 @@ pub async fn list<R: Resource>(
 /// `GET {path}/{id}`: the row, if the caller reaches it (404 otherwise,
 /// whether the row is missing or another owner's).
 pub async fn get<R: Resource>(
-    State(app): State<App>,
     access: Access,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let t = R::TABLE;
-    let mut sql = select(t, "\"id\" = ");
-    sql.push_bind(id);
+    if !is_id(&id) {
+        return Err(Problem::not_found());
+    }
+    let mut sql = select(&access.db, t, "\"id\" = ");
+    sql.bind(id, Kind::Uuid);
     scope(&mut sql, t, &access.rows);
-    match sql.build().fetch_optional(&app.db.read).await? {
-        Some(row) => {
-            let row = shown(R::from_row(&row)?, &access.caller);
-            Ok(body::reply(StatusCode::OK, &row))
-        }
+    let row = access.db.row::<R>(db::Access::Read, &sql).await?;
+    access.db.commit().await?;
+    match row {
+        Some(row) => Ok(body::reply(StatusCode::OK, &shown(row, &access.caller))),
         None => Err(Problem::not_found()),
     }
 }
@@ -312,7 +310,7 @@ pub async fn create<R: Resource>(
         Some(_) => Some(access.require_owner()?),
         None => None,
     };
-    check_links(&app, owner, R::create_links(&input)).await?;
+    check_links(&access.db, owner, R::create_links(&input)).await?;
     let now = now();
     let mut values = Values::default();
     values.bind(uuid::Uuid::new_v4().to_string());
@@ -321,13 +319,15 @@ pub async fn create<R: Resource>(
     }
     R::insert_values(&input, &mut values);
     values.bind(&now).bind(&now);
-    if let Some(error) = values.error {
-        return Err(Problem::internal(&error));
-    }
-    let row = sqlx::query_with(t.insert, values.args)
-        .fetch_one(&app.db.write)
-        .await?;
-    let row = R::from_row(&row)?;
+    let insert = t.statements(access.db.engine()).insert;
+    let row: R = access
+        .db
+        .rows_of(db::Access::Write, insert, &values.args)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Problem::internal(&"an INSERT ... RETURNING answered no row"))?;
+    access.db.commit().await?;
     let location = format!("{}/{}", t.path, row.id());
     Ok(body::created(&location, &shown(row, &access.caller)))
 }
@@ -343,6 +343,9 @@ pub async fn update<R: Resource>(
     Json(mut input): Json<R::Update>,
 ) -> Result<Response, Problem> {
     let t = R::TABLE;
+    if !is_id(&id) {
+        return Err(Problem::not_found());
+    }
     let sets = |f: &str| R::update_sets(&input, f);
     let owner_updates = t.owner.is_some() && access.grants.owner;
     let own_only = fields::refused_on_update(t.fields, &access.caller, owner_updates, sets)?;
@@ -352,7 +355,7 @@ pub async fn update<R: Resource>(
     let mut rows = access.rows.clone();
     let mut stored_owner = None;
     if own_only && rows == Scope::All {
-        let Some(owner) = owner_of(&app.db.read, t, &rows, &id).await? else {
+        let Some(owner) = owner_of(&access.db, t, &rows, &id).await? else {
             return Err(Problem::not_found());
         };
         if access.owner.as_deref() != Some(owner.as_str()) {
@@ -372,26 +375,27 @@ pub async fn update<R: Resource>(
     let owner = match stored_owner {
         Some(owner) => Some(owner),
         None if needs_owner => {
-            let Some(owner) = owner_of(&app.db.read, t, &rows, &id).await? else {
+            let Some(owner) = owner_of(&access.db, t, &rows, &id).await? else {
                 return Err(Problem::not_found());
             };
             Some(owner)
         }
         None => None,
     };
-    check_links(&app, owner.as_deref(), links).await?;
-    let mut sql = QueryBuilder::<Sqlite>::new("UPDATE ");
+    check_links(&access.db, owner.as_deref(), links).await?;
+    let mut sql = access.db.sql("UPDATE ");
     sql.push(t.table)
         .push(" SET \"updated_at\" = ")
-        .push_bind(now());
+        .bind(now(), Kind::Timestamp);
     R::assign(&input, &mut sql);
-    sql.push(" WHERE \"id\" = ").push_bind(id);
+    sql.push(" WHERE \"id\" = ").bind(id, Kind::Uuid);
     scope(&mut sql, t, &rows);
-    sql.push(" RETURNING ").push(t.columns);
-    let Some(row) = sql.build().fetch_optional(&app.db.write).await? else {
+    sql.push(" RETURNING ")
+        .push(t.statements(access.db.engine()).columns);
+    let Some(row) = access.db.row::<R>(db::Access::Write, &sql).await? else {
         return Err(Problem::not_found());
     };
-    let row = R::from_row(&row)?;
+    access.db.commit().await?;
     if !t.update_reply.reach(&access.caller, claim(t), row.owner()) {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
@@ -406,17 +410,26 @@ pub async fn delete<R: Resource>(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let t = R::TABLE;
+    if !is_id(&id) {
+        return Err(Problem::not_found());
+    }
     (R::hooks(&app).before_delete)(&access, &id).await?;
-    let mut sql = QueryBuilder::<Sqlite>::new("DELETE FROM ");
+    let mut sql = access.db.sql("DELETE FROM ");
     sql.push(t.table)
         .push(" WHERE \"id\" = ")
-        .push_bind(id.clone());
+        .bind(&id, Kind::Uuid);
     scope(&mut sql, t, &access.rows);
-    match sql.build().execute(&app.db.write).await {
-        Ok(done) if done.rows_affected() > 0 => Ok(StatusCode::NO_CONTENT.into_response()),
+    match access.db.execute(&sql).await {
+        Ok(n) if n > 0 => {
+            access.db.commit().await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
         Ok(_) => Err(Problem::not_found()),
         Err(e) if super::problem::is_foreign_key_violation(&e) => {
-            Err(still_referenced(&app.db.write, t, &id)
+            // The failed statement ended the transaction (PostgreSQL):
+            // the referrers are looked up in a new one.
+            access.db.rollback().await;
+            Err(still_referenced(&access.db, t, &id)
                 .await
                 .unwrap_or(e.into()))
         }
@@ -424,10 +437,17 @@ pub async fn delete<R: Resource>(
     }
 }
 
+/// Whether a path's id can name a row (ids are UUIDs): anything else is
+/// 404 without a query (PostgreSQL would refuse to compare it with a
+/// uuid column).
+fn is_id(id: &str) -> bool {
+    super::formats::is_uuid(id)
+}
+
 /// `SELECT <columns> FROM <table> WHERE <condition>`.
-fn select(t: &Table, condition: &str) -> QueryBuilder<Sqlite> {
-    let mut sql = QueryBuilder::new("SELECT ");
-    sql.push(t.columns)
+fn select(db: &Session, t: &Table, condition: &str) -> Sql {
+    let mut sql = db.sql("SELECT ");
+    sql.push(t.statements(db.engine()).columns)
         .push(" FROM ")
         .push(t.table)
         .push(" WHERE ")
@@ -438,7 +458,7 @@ fn select(t: &Table, condition: &str) -> QueryBuilder<Sqlite> {
 /// The caller's scope on an owned table (` AND "owner" = ?`); an unowned
 /// table's rows are reached only through role and public grants, whose
 /// scope is every row.
-fn scope(sql: &mut QueryBuilder<Sqlite>, t: &Table, rows: &Scope) {
+fn scope(sql: &mut Sql, t: &Table, rows: &Scope) {
     if let Some(owner) = &t.owner {
         rows.push_condition(sql, owner.column);
     }
@@ -458,7 +478,7 @@ fn shown<R: Resource>(row: R, caller: &Caller) -> Shown<R> {
 
 /// The stored owner of the row `id`, if `rows` reaches it.
 async fn owner_of(
-    db: &SqlitePool,
+    db: &Session,
     t: &Table,
     rows: &Scope,
     id: &str,
@@ -466,20 +486,27 @@ async fn owner_of(
     let Some(owner) = &t.owner else {
         return Ok(None);
     };
-    let mut sql = QueryBuilder::<Sqlite>::new("SELECT ");
+    let mut sql = db.sql("SELECT ");
     sql.push(owner.column)
         .push(" FROM ")
         .push(t.table)
         .push(" WHERE \"id\" = ")
-        .push_bind(id.to_owned());
+        .bind(id, Kind::Uuid);
     rows.push_condition(&mut sql, owner.column);
-    Ok(sql.build_query_scalar().fetch_optional(db).await?)
+    Ok(db
+        .row::<Text>(db::Access::Read, &sql)
+        .await?
+        .map(|Text(owner)| owner))
 }
 
 /// Each reference must name a row its rule reaches for the new row's owner
 /// `owner` (on update, the row's stored owner), never for the caller's
 /// role: 422 naming the field otherwise.
-async fn check_links(app: &App, owner: Option<&str>, links: Vec<Link<'_>>) -> Result<(), Problem> {
+async fn check_links(
+    db: &Session,
+    owner: Option<&str>,
+    links: Vec<Link<'_>>,
+) -> Result<(), Problem> {
     for link in links {
         let Some(id) = link.id else {
             continue;
@@ -499,12 +526,12 @@ async fn check_links(app: &App, owner: Option<&str>, links: Vec<Link<'_>>) -> Re
             }
             (LinkRule::Any, _) => Scope::All,
         };
-        let mut sql = QueryBuilder::<Sqlite>::new("SELECT 1 FROM ");
+        let mut sql = db.sql("SELECT 1 FROM ");
         sql.push(t.table)
             .push(" WHERE \"id\" = ")
-            .push_bind(id.to_owned());
+            .bind(id, Kind::Uuid);
         scope(&mut sql, t, &rows);
-        if sql.build().fetch_optional(&app.db.read).await?.is_none() {
+        if db.row::<One>(db::Access::Read, &sql).await?.is_none() {
             return Err(Problem::invalid(link.field, message()));
         }
     }
@@ -512,16 +539,16 @@ async fn check_links(app: &App, owner: Option<&str>, links: Vec<Link<'_>>) -> Re
 }
 
 /// The first resource whose rows still name the row `id` of `t`.
-async fn still_referenced(db: &SqlitePool, t: &Table, id: &str) -> Option<Problem> {
+async fn still_referenced(db: &Session, t: &Table, id: &str) -> Option<Problem> {
     for (resource, field) in t.referrers {
-        let mut sql = QueryBuilder::<Sqlite>::new("SELECT 1 FROM ");
-        sql.push(quote(resource))
+        let mut sql = db.sql("SELECT 1 FROM ");
+        sql.push(&quote(resource))
             .push(" WHERE ")
-            .push(quote(field))
+            .push(&quote(field))
             .push(" = ")
-            .push_bind(id.to_owned())
+            .bind(id, Kind::Uuid)
             .push(" LIMIT 1");
-        let found = sql.build().fetch_optional(db).await.ok()?;
+        let found = db.row::<One>(db::Access::Write, &sql).await.ok()?;
         if found.is_some() {
             return Some(Problem::still_referenced(resource, field));
         }

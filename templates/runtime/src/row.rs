@@ -11,9 +11,8 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 
 use serde::{Deserialize, Deserializer, Serialize};
-use sqlx::error::BoxDynError;
-use sqlx::sqlite::{SqliteTypeInfo, SqliteValueRef};
-use sqlx::{Decode, Encode, QueryBuilder, Sqlite, Type};
+
+use super::db::{Kind, Sql, ToValue};
 
 /// One field of a PATCH body.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -42,10 +41,11 @@ impl<T> Patch<T> {
 
     /// Appends `, column = ?` (the value bound) or `, column = NULL` to an
     /// UPDATE's assignments, and nothing when the field was absent.
-    /// `column` is a quoted SQL identifier from the generated code.
-    pub fn push_set<'t>(&self, qb: &mut QueryBuilder<Sqlite>, column: &str)
+    /// `column` is a quoted SQL identifier from the generated code, of
+    /// `kind`.
+    pub fn push_set(&self, qb: &mut Sql, column: &str, kind: Kind)
     where
-        T: Clone + Encode<'t, Sqlite> + Type<Sqlite>,
+        T: ToValue,
     {
         match self {
             Patch::Absent => {}
@@ -53,7 +53,7 @@ impl<T> Patch<T> {
                 qb.push(", ").push(column).push(" = NULL");
             }
             Patch::Value(v) => {
-                qb.push(", ").push(column).push(" = ").push_bind(v.clone());
+                qb.push(", ").push(column).push(" = ").bind(v, kind);
             }
         }
     }
@@ -106,30 +106,6 @@ impl<T> From<T> for Pii<T> {
     }
 }
 
-impl<T: Type<Sqlite>> Type<Sqlite> for Pii<T> {
-    fn type_info() -> SqliteTypeInfo {
-        T::type_info()
-    }
-    fn compatible(ty: &SqliteTypeInfo) -> bool {
-        T::compatible(ty)
-    }
-}
-
-impl<'q, T: Encode<'q, Sqlite>> Encode<'q, Sqlite> for Pii<T> {
-    fn encode_by_ref(
-        &self,
-        buf: &mut <Sqlite as sqlx::Database>::ArgumentBuffer,
-    ) -> Result<sqlx::encode::IsNull, BoxDynError> {
-        self.0.encode_by_ref(buf)
-    }
-}
-
-impl<'r, T: Decode<'r, Sqlite>> Decode<'r, Sqlite> for Pii<T> {
-    fn decode(value: SqliteValueRef<'r>) -> Result<Pii<T>, BoxDynError> {
-        T::decode(value).map(Pii)
-    }
-}
-
 /// The current time as RFC 3339 UTC with milliseconds
 /// (`2026-01-31T12:00:00.000Z`), which sorts as text in time order.
 pub fn now() -> String {
@@ -177,14 +153,17 @@ mod tests {
 
     #[test]
     fn patch_sets_only_what_was_sent() {
-        let mut qb = QueryBuilder::<Sqlite>::new("UPDATE t SET \"updated_at\" = 'now'");
-        Patch::<String>::Absent.push_set(&mut qb, "\"a\"");
-        Patch::<String>::Null.push_set(&mut qb, "\"b\"");
-        Patch::Value(5i64).push_set(&mut qb, "\"c\"");
-        assert_eq!(
-            qb.sql().as_str(),
-            "UPDATE t SET \"updated_at\" = 'now', \"b\" = NULL, \"c\" = ?"
-        );
+        use crate::db::Engine;
+        for (engine, set) in [(Engine::Sqlite, "?"), (Engine::Postgres, "$1::date")] {
+            let mut qb = Sql::new(engine, "UPDATE t SET \"updated_at\" = 'now'");
+            Patch::<String>::Absent.push_set(&mut qb, "\"a\"", Kind::Text);
+            Patch::<String>::Null.push_set(&mut qb, "\"b\"", Kind::Uuid);
+            Patch::Value("2026-01-01".to_string()).push_set(&mut qb, "\"c\"", Kind::Date);
+            assert_eq!(
+                qb.text(),
+                format!("UPDATE t SET \"updated_at\" = 'now', \"b\" = NULL, \"c\" = {set}")
+            );
+        }
     }
 
     #[test]

@@ -40,6 +40,7 @@ use super::access::{Access, Grants, OwnerClaim, authorize};
 use super::auth::{AuthSettings, Caller, Verifier};
 use super::body::BodyLimit;
 use super::config::{self, Config, ConfigError};
+use super::db::{Engine, Identity, Pools, Session, SqlitePools};
 use super::problem::Problem;
 use super::throttle::{
     DEFAULT_MAX_KEYS, Decision, Limiter, MemoryLimiter, OnError, Rate, RedisSettings, Store,
@@ -77,6 +78,9 @@ pub struct Settings {
     pub max_connections: usize,
     /// `None`: no CORS headers at all.
     pub cors: Option<CorsSettings>,
+    /// The engines the service may be served from (`DATABASE_URL` names
+    /// one of them).
+    pub engines: &'static [Engine],
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -109,82 +113,7 @@ impl std::fmt::Debug for App {
     }
 }
 
-/// The database: SQLite takes one writer at a time, so writes go through
-/// a pool of one connection (they queue in the pool, instead of sleeping
-/// in SQLite's busy handler and retrying), and reads through a pool of
-/// read-only connections that WAL lets run beside the writer. Generated
-/// store functions take `&db.read` for list and get and `&db.write` for
-/// create, update and delete. An in-memory database is one connection
-/// shared by both.
-#[derive(Debug, Clone)]
-pub struct Db {
-    pub read: SqlitePool,
-    pub write: SqlitePool,
-    /// The last answer of [`Db::healthy`].
-    health: Arc<HealthState>,
-}
-
-/// How long `/health` reuses the database's last answer.
-pub const HEALTH_TTL: Duration = Duration::from_secs(1);
-
-#[derive(Debug, Default)]
-struct HealthState {
-    /// When the database was last asked, and whether it answered.
-    last: std::sync::Mutex<Option<(Instant, bool)>>,
-    /// Held by the one caller that asks the database.
-    asking: tokio::sync::Mutex<()>,
-}
-
-impl HealthState {
-    fn fresh(&self) -> Option<bool> {
-        let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        last.filter(|(at, _)| at.elapsed() < HEALTH_TTL)
-            .map(|(_, ok)| ok)
-    }
-}
-
-impl Db {
-    fn new(read: SqlitePool, write: SqlitePool) -> Db {
-        Db {
-            read,
-            write,
-            health: Arc::default(),
-        }
-    }
-
-    /// Closes both pools (waiting for connections in use).
-    pub async fn close(&self) {
-        self.write.close().await;
-        self.read.close().await;
-    }
-
-    /// Whether the database answers a query: asked at most once per
-    /// [`HEALTH_TTL`], by one caller while the others wait for its answer,
-    /// so that `/health` costs no query per call.
-    pub async fn healthy(&self) -> bool {
-        if let Some(ok) = self.health.fresh() {
-            return ok;
-        }
-        let _asking = self.health.asking.lock().await;
-        if let Some(ok) = self.health.fresh() {
-            return ok;
-        }
-        let query = sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&self.read);
-        let ok = match tokio::time::timeout(Duration::from_secs(2), query).await {
-            Ok(Ok(_)) => true,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "health check failed");
-                false
-            }
-            Err(_) => {
-                tracing::error!("health check: the database did not answer within 2 s");
-                false
-            }
-        };
-        *self.health.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), ok));
-        ok
-    }
-}
+pub use super::db::{Db, HEALTH_TTL};
 
 /// The client address as decided by [`envelope`] (see
 /// [`client_ip`]); `0.0.0.0` when the server was not started with connect
@@ -351,7 +280,9 @@ where
             };
             let mut res = match authorize(&caller, &op.grants, op.owner) {
                 Ok(reach) => {
-                    let access = Access::new(caller, reach, op.grants, app.db.clone());
+                    let identity = Identity::of(&caller, app.settings.auth.tenant_claims);
+                    let session = Session::new(app.db.clone(), identity);
+                    let access = Access::new(caller, reach, op.grants, session);
                     req.extensions_mut().insert(access);
                     inner.call(req).await.into_response()
                 }
@@ -783,12 +714,83 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
+/// The migrations of each engine (the same numbers; an engine the spec
+/// leaves out has none).
+#[derive(Debug, Clone, Copy)]
+pub struct Migrations {
+    pub sqlite: &'static [Migration],
+    pub postgres: &'static [Migration],
+    /// The row-level security policies on PostgreSQL: derived from the
+    /// spec, applied at every start, never a migration.
+    pub row_security: &'static str,
+}
+
+/// Opens the database `url` names (`sqlite:` or `postgres://`), if
+/// `engines` include its engine.
+pub async fn open(url: &str, engines: &[Engine]) -> Result<Db, ConfigError> {
+    let engine = Engine::of_url(url).ok_or_else(|| ConfigError::Invalid {
+        var: "DATABASE_URL",
+        reason: "must be a sqlite: URL (e.g. sqlite://app.db?mode=rwc) \
+                 or a postgres:// URL"
+            .into(),
+    })?;
+    let names = || {
+        let names: Vec<&str> = engines.iter().map(|e| e.name()).collect();
+        names.join(", ")
+    };
+    if !engines.contains(&engine) {
+        return Err(ConfigError::Invalid {
+            var: "DATABASE_URL",
+            reason: format!(
+                "names {}, and this service is served only from {} (the spec's database.engines)",
+                engine.name(),
+                names()
+            ),
+        });
+    }
+    match engine {
+        Engine::Sqlite => connect(url).await,
+        #[cfg(feature = "postgres")]
+        Engine::Postgres => super::postgres::connect(url).await,
+        #[cfg(not(feature = "postgres"))]
+        Engine::Postgres => Err(ConfigError::Invalid {
+            var: "DATABASE_URL",
+            reason: "names postgres, and this build has no PostgreSQL driver \
+                     (the runtime's `postgres` feature)"
+                .into(),
+        }),
+    }
+}
+
+/// Applies the migrations of `db`'s engine; on PostgreSQL, then sets up
+/// row-level security, and answers the database whose requests run as the
+/// service's role.
+pub async fn migrate_db(db: Db, migrations: &Migrations) -> Result<Db, ConfigError> {
+    match db.pools() {
+        Pools::Sqlite(p) => {
+            migrate(&p.write, migrations.sqlite).await?;
+            Ok(db)
+        }
+        #[cfg(feature = "postgres")]
+        Pools::Postgres(pool) => {
+            super::postgres::migrate(pool, migrations.postgres).await?;
+            let role = super::postgres::row_security(pool, migrations.row_security).await?;
+            Ok(db.with_role(&role))
+        }
+    }
+}
+
 /// Opens the database: file created if missing, WAL, `synchronous =
 /// NORMAL`, foreign keys on, busy timeout 5 s; one writer connection and
 /// [`read_connections`] read-only ones (see [`Db`]). An in-memory
 /// database gets one connection that never closes (each connection would
 /// otherwise see its own empty database), used for reads and writes.
 pub async fn connect(url: &str) -> Result<Db, ConfigError> {
+    let (read, write) = connect_sqlite(url).await?;
+    Ok(Db::new(Pools::Sqlite(SqlitePools { read, write })))
+}
+
+async fn connect_sqlite(url: &str) -> Result<(SqlitePool, SqlitePool), ConfigError> {
     let opts = SqliteConnectOptions::from_str(url)
         .map_err(|e| ConfigError::Invalid {
             var: "DATABASE_URL",
@@ -809,7 +811,7 @@ pub async fn connect(url: &str) -> Result<Db, ConfigError> {
             .connect_with(opts)
             .await
             .map_err(open)?;
-        return Ok(Db::new(pool.clone(), pool));
+        return Ok((pool.clone(), pool));
     }
     // The writer first: it creates the file and switches it to WAL.
     let write = SqlitePoolOptions::new()
@@ -825,7 +827,7 @@ pub async fn connect(url: &str) -> Result<Db, ConfigError> {
         .connect_with(opts.read_only(true).create_if_missing(false))
         .await
         .map_err(open)?;
-    Ok(Db::new(read, write))
+    Ok((read, write))
 }
 
 /// The size above which [`checkpoint`] resets the write-ahead log, and
@@ -910,7 +912,7 @@ pub fn read_connections() -> u32 {
 }
 
 /// 64-bit FNV-1a, to notice a migration edited after it was applied.
-fn checksum(sql: &str) -> String {
+pub(crate) fn checksum(sql: &str) -> String {
     let h = sql.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
@@ -918,7 +920,7 @@ fn checksum(sql: &str) -> String {
 }
 
 /// The file a migration comes from, for messages.
-fn migration_file(m: &Migration) -> String {
+pub(crate) fn migration_file(m: &Migration) -> String {
     format!("migrations/{:04}_{}.sql", m.version, m.name)
 }
 
@@ -1059,16 +1061,19 @@ async fn apply_pending(
 /// environment fails here, before the socket is opened.
 pub async fn start(
     settings: &'static Settings,
-    migrations: &[Migration],
+    migrations: &Migrations,
     hooks: Arc<dyn std::any::Any + Send + Sync>,
 ) -> Result<(App, SocketAddr), ConfigError> {
     let config = Config::from_env(&settings.auth, settings.default_database_url)?;
     let verifier = config::verifier(settings.auth, &config.key).await?;
     let limiter = limiter(settings).await?;
-    let db = connect(&config.database_url).await?;
-    migrate(&db.write, migrations).await?;
-    if !config.database_url.contains(":memory:") && !config.database_url.contains("mode=memory") {
-        spawn_checkpoints(db.write.clone(), CHECKPOINT_EVERY);
+    let db = open(&config.database_url, settings.engines).await?;
+    let db = migrate_db(db, migrations).await?;
+    if let Some(sqlite) = db.sqlite()
+        && !config.database_url.contains(":memory:")
+        && !config.database_url.contains("mode=memory")
+    {
+        spawn_checkpoints(sqlite.write.clone(), CHECKPOINT_EVERY);
     }
     spawn_housekeeping(limiter.clone(), Duration::from_secs(30));
     let app = App {
@@ -1606,6 +1611,7 @@ mod tests {
             idle_timeout_seconds: 75,
             max_connections: 4096,
             cors,
+            engines: &[Engine::Sqlite],
         }))
     }
 
@@ -2388,31 +2394,31 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.join("t.db").display());
         let db = connect(&url).await.unwrap();
-        assert_eq!(db.write.options().get_max_connections(), 1);
-        assert_eq!(db.read.options().get_max_connections(), read_connections());
+        assert_eq!(db.sqlite().unwrap().write.options().get_max_connections(), 1);
+        assert_eq!(db.sqlite().unwrap().read.options().get_max_connections(), read_connections());
         sqlx::raw_sql("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1)")
-            .execute(&db.write)
+            .execute(&db.sqlite().unwrap().write)
             .await
             .unwrap();
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&db.read)
+            .fetch_one(&db.sqlite().unwrap().read)
             .await
             .unwrap();
         assert_eq!(mode, "wal");
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
-            .fetch_one(&db.read)
+            .fetch_one(&db.sqlite().unwrap().read)
             .await
             .unwrap();
         assert_eq!(n, 1, "readers see the writer's commits");
         let refused = sqlx::query("INSERT INTO t VALUES (2)")
-            .execute(&db.read)
+            .execute(&db.sqlite().unwrap().read)
             .await
             .unwrap_err();
         assert!(refused.to_string().contains("readonly"), "{refused}");
 
         // A log over the limit is reset while a reader is open between
         // its queries; one under it is only copied back.
-        let mut tx = db.write.begin().await.unwrap();
+        let mut tx = db.sqlite().unwrap().write.begin().await.unwrap();
         for i in 0..2000 {
             sqlx::query("INSERT INTO t VALUES (?)")
                 .bind(i)
@@ -2422,20 +2428,20 @@ mod tests {
         }
         tx.commit().await.unwrap();
         sqlx::raw_sql("UPDATE t SET v = v + 1")
-            .execute(&db.write)
+            .execute(&db.sqlite().unwrap().write)
             .await
             .unwrap();
         let wal = dir.join("t.db-wal");
         let before = std::fs::metadata(&wal).unwrap().len();
         assert!(before > 0);
-        let small = checkpoint(&db.write, u64::MAX).await.unwrap();
+        let small = checkpoint(&db.sqlite().unwrap().write, u64::MAX).await.unwrap();
         assert!(small.frames > 0 && !small.truncated, "{small:?}");
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
-            .fetch_one(&db.read)
+            .fetch_one(&db.sqlite().unwrap().read)
             .await
             .unwrap();
         assert_eq!(n, 2001);
-        let reset = checkpoint(&db.write, 0).await.unwrap();
+        let reset = checkpoint(&db.sqlite().unwrap().write, 0).await.unwrap();
         assert!(reset.truncated, "{reset:?}");
         assert_eq!(
             std::fs::metadata(&wal).unwrap().len(),
@@ -2448,7 +2454,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_table_rebuild_keeps_the_rows_that_refer_to_it() {
-        let db = connect("sqlite::memory:").await.unwrap().write;
+        let db = connect("sqlite::memory:").await.unwrap().sqlite().unwrap().write.clone();
         let init = Migration {
             version: 1,
             name: "init",
@@ -2545,14 +2551,14 @@ mod tests {
                 let url = url.clone();
                 tokio::spawn(async move {
                     let db = connect(&url).await.unwrap();
-                    migrate(&db.write, &migrations).await
+                    migrate(&db.sqlite().unwrap().write, &migrations).await
                 })
             })
             .collect();
         for r in replicas {
             r.await.unwrap().unwrap();
         }
-        let db = connect(&url).await.unwrap().write;
+        let db = connect(&url).await.unwrap().sqlite().unwrap().write.clone();
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM _palisade_migrations")
             .fetch_one(&db)
             .await
@@ -2564,7 +2570,7 @@ mod tests {
 
     #[tokio::test]
     async fn migrations_apply_once_and_refuse_drift() {
-        let db = connect("sqlite::memory:").await.unwrap().write;
+        let db = connect("sqlite::memory:").await.unwrap().sqlite().unwrap().write.clone();
         let v1 = [Migration {
             version: 1,
             name: "init",

@@ -38,7 +38,7 @@ use tower::Layer;
 
 use super::auth::Caller;
 use super::problem::Problem;
-use super::server::{App, Migration, Settings, admit, bucket_key};
+use super::server::{App, Migrations, Settings, admit, bucket_key};
 
 type Extend = Box<dyn FnOnce(&App, Router<App>) -> Router<App>>;
 
@@ -54,7 +54,7 @@ type Task = Box<dyn FnOnce(App) -> Pin<Box<dyn Future<Output = ()> + Send>>>;
 /// added. Built by the generated `service()` function; run by [`main`].
 pub struct Service {
     pub(crate) settings: &'static Settings,
-    pub(crate) migrations: &'static [Migration],
+    pub(crate) migrations: &'static Migrations,
     routes: fn(&App) -> Router<App>,
     pub(crate) hooks: Arc<dyn Any + Send + Sync>,
     extensions: Vec<Extend>,
@@ -77,7 +77,7 @@ impl Service {
     /// call (called by the generated code; see [`App::hooks`]).
     pub fn new(
         settings: &'static Settings,
-        migrations: &'static [Migration],
+        migrations: &'static Migrations,
         routes: fn(&App) -> Router<App>,
         hooks: impl Any + Send + Sync,
     ) -> Service {
@@ -250,6 +250,7 @@ mod tests {
         idle_timeout_seconds: 75,
         max_connections: 64,
         cors: None,
+        engines: &[crate::db::Engine::Sqlite],
     };
 
     static LIST: Operation = Operation {
@@ -326,7 +327,7 @@ mod tests {
     }
 
     fn service() -> Service {
-        Service::new(&SETTINGS, &[], generated, ())
+        Service::new(&SETTINGS, &crate::server::Migrations { sqlite: &[], postgres: &[], row_security: "" }, generated, ())
             .route("/mine", get(caller_name).fallback(caller_name))
             .route("/every", axum::routing::any(caller_name))
             .public_route("/open", get(caller_name))

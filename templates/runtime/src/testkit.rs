@@ -74,7 +74,7 @@ impl TestApp {
         let db = connect("sqlite::memory:")
             .await
             .expect("an in-memory database");
-        migrate(&db.write, migrations)
+        migrate(&db.sqlite().expect("SQLite").write, migrations.sqlite)
             .await
             .expect("the migrations apply");
         let app = App {

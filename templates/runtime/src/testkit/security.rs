@@ -977,6 +977,7 @@ mod tests {
         idle_timeout_seconds: 75,
         max_connections: 64,
         cors: None,
+        engines: &[crate::db::Engine::Sqlite],
     };
 
     static LIST: Operation = Operation::new("item.list", Grants::NONE.roles(&["admin"]), None);
@@ -989,7 +990,7 @@ mod tests {
                 get((|| async { "items" }).layer(app.guard(&LIST))),
             )
         }
-        Service::new(&SETTINGS, &[], routes, ())
+        Service::new(&SETTINGS, &crate::server::Migrations { sqlite: &[], postgres: &[], row_security: "" }, routes, ())
     }
 
     const fn item(grants: &'static [Expect]) -> Resource {

@@ -1,0 +1,284 @@
+//! PostgreSQL (feature `postgres`): connections and migrations.
+//!
+//! Migrations are applied once however many replicas start together: the
+//! first takes a session-level advisory lock, and the others wait for it
+//! and then find the migrations applied. Each migration runs in its own
+//! transaction with the lock and statement timeouts its file sets, and is
+//! recorded with a checksum in `_palisade_migrations`, as on SQLite.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection as _, PgConnection, PgPool};
+
+use super::config::ConfigError;
+use super::db::{Db, Pools};
+use super::server::{Migration, checksum, migration_file};
+
+/// The advisory lock key of migrations (and, later in start-up, of the
+/// row-level security policies): any fixed number, the same in every
+/// replica of every palisade service ("palisade" in ASCII).
+pub const MIGRATION_LOCK: i64 = 0x7061_6c69_7361_6465;
+
+/// Connections: four per core, at least 8, at most 32 (each request holds
+/// one only while its statements run).
+pub fn connections() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    u32::try_from(cores * 4).unwrap_or(32).clamp(8, 32)
+}
+
+/// Opens a pool on `url` (`postgres://user@host/db`, TLS as its
+/// `sslmode` says).
+pub async fn connect(url: &str) -> Result<Db, ConfigError> {
+    let opts: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| ConfigError::Invalid {
+        var: "DATABASE_URL",
+        reason: e.to_string(),
+    })?;
+    let pool = PgPoolOptions::new()
+        .max_connections(connections())
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(opts)
+        .await
+        .map_err(|e| ConfigError::Database(format!("cannot open {}: {e}", redacted(url))))?;
+    Ok(Db::new(Pools::Postgres(pool)))
+}
+
+/// `url` without its password, for messages.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Applies the migrations not yet recorded, in order, each once and in its
+/// own transaction, under [`MIGRATION_LOCK`]. Refuses a database that has
+/// a migration this build does not know, or whose applied migration
+/// changed.
+pub async fn migrate(pool: &PgPool, migrations: &[Migration]) -> Result<(), ConfigError> {
+    let db = |e: sqlx::Error| ConfigError::Database(format!("migration: {e}"));
+    let mut last = i64::MIN;
+    for m in migrations {
+        if m.version <= last {
+            return Err(ConfigError::Database(format!(
+                "migration versions must increase (found {} after {last})",
+                m.version
+            )));
+        }
+        last = m.version;
+    }
+    let mut conn = pool.acquire().await.map_err(db)?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    let result = apply_pending(&mut conn, migrations).await;
+    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *conn)
+        .await;
+    if unlocked.is_err() {
+        // Never hand a connection that may still hold the lock back.
+        conn.close_on_drop();
+    }
+    result?;
+    unlocked.map_err(db)?;
+    Ok(())
+}
+
+async fn apply_pending(
+    conn: &mut PgConnection,
+    migrations: &[Migration],
+) -> Result<(), ConfigError> {
+    let db = |e: sqlx::Error| ConfigError::Database(format!("migration: {e}"));
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS \"_palisade_migrations\" (\
+         version bigint PRIMARY KEY NOT NULL, name text NOT NULL, checksum text NOT NULL, \
+         applied_at timestamptz NOT NULL DEFAULT now())",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    let applied: Vec<(i64, String)> =
+        sqlx::query_as("SELECT version, checksum FROM \"_palisade_migrations\" ORDER BY version")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+    for (version, sum) in &applied {
+        match migrations.iter().find(|known| known.version == *version) {
+            None => {
+                return Err(ConfigError::Database(format!(
+                    "the database has migration {version}, which this build does not know \
+                     (was it created by a newer version of the service?)"
+                )));
+            }
+            Some(known) if checksum(known.sql) != *sum => {
+                return Err(ConfigError::Database(format!(
+                    "{} changed after it was applied to this database; a migration is never \
+                     edited: restore it, and put the change in the spec (`palisade generate` \
+                     writes the next migration)",
+                    postgres_file(known)
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    for m in migrations
+        .iter()
+        .filter(|m| !applied.iter().any(|(v, _)| *v == m.version))
+    {
+        let file = postgres_file(m);
+        let failed = |e: sqlx::Error| {
+            ConfigError::Database(format!(
+                "{file} failed, and the database was left as it was: {}",
+                e.as_database_error()
+                    .map_or_else(|| e.to_string(), |d| d.message().to_string())
+            ))
+        };
+        let mut tx = conn.begin().await.map_err(db)?;
+        sqlx::raw_sql(m.sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+        sqlx::query(
+            "INSERT INTO \"_palisade_migrations\" (version, name, checksum) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(checksum(m.sql))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        tracing::info!(version = m.version, name = m.name, "migration applied");
+    }
+    Ok(())
+}
+
+/// The role requests run as: named after the database (roles are the
+/// cluster's, databases have one each), at most 63 bytes.
+fn role_name(database: &str) -> String {
+    let mut name = format!("{database}_app");
+    while name.len() > 63 {
+        name.pop();
+    }
+    name
+}
+
+/// Sets up row-level security, under [`MIGRATION_LOCK`], in one
+/// transaction: the service's role (created if missing, never a
+/// superuser, never `BYPASSRLS`, without login; the connecting user is
+/// made a member so it may switch to it), its privileges on the tables,
+/// and `policies` (the generated `row_security.sql`, which enables and
+/// forces row-level security on every owned table and re-creates its
+/// policies). Answers the role's name.
+pub async fn row_security(pool: &PgPool, policies: &str) -> Result<String, ConfigError> {
+    let db = |e: sqlx::Error| ConfigError::Database(format!("row-level security: {e}"));
+    let mut conn = pool.acquire().await.map_err(db)?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    let result = apply_row_security(&mut conn, policies).await;
+    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *conn)
+        .await;
+    if unlocked.is_err() {
+        conn.close_on_drop();
+    }
+    let role = result?;
+    unlocked.map_err(db)?;
+    Ok(role)
+}
+
+async fn apply_row_security(conn: &mut PgConnection, policies: &str) -> Result<String, ConfigError> {
+    let db = |e: sqlx::Error| ConfigError::Database(format!("row-level security: {e}"));
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    let role = role_name(&database);
+    let mut tx = conn.begin().await.map_err(db)?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $1)")
+        .bind(&role)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+    let ident = format!("\"{}\"", role.replace('"', "\"\""));
+    let literal = format!("'{}'", role.replace('\'', "''"));
+    if !exists {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE ROLE {ident} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT"
+        )))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    }
+    let (superuser, bypass): (bool, bool) =
+        sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = $1")
+            .bind(&role)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+    if superuser || bypass {
+        return Err(ConfigError::Database(format!(
+            "the role {role} that requests run as is a superuser or bypasses row-level \
+             security, so the policies would not hold: ALTER ROLE {ident} NOSUPERUSER NOBYPASSRLS"
+        )));
+    }
+    // The tables are the connecting user's; the role gets exactly the
+    // statements the handlers run, and nothing on palisade's own table.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "GRANT {ident} TO CURRENT_USER; \
+         DO $palisade$ BEGIN \
+         EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), {literal}); \
+         EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO %I', \
+         current_schema(), {literal}); \
+         END $palisade$; \
+         REVOKE ALL ON \"_palisade_migrations\" FROM {ident}; \
+         {policies}"
+    )))
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| {
+        ConfigError::Database(format!(
+            "api/src/row_security.sql failed, and the database was left as it was: {}",
+            e.as_database_error()
+                .map_or_else(|| e.to_string(), |d| d.message().to_string())
+        ))
+    })?;
+    tx.commit().await.map_err(db)?;
+    Ok(role)
+}
+
+/// The file a PostgreSQL migration comes from, for messages.
+fn postgres_file(m: &Migration) -> String {
+    format!("migrations/postgres/{}", migration_file(m).trim_start_matches("migrations/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            redacted("postgres://app:s3cret@db.internal:5432/billing"),
+            "postgres://app@db.internal:5432/billing"
+        );
+        assert_eq!(redacted("postgres://localhost/x"), "postgres://localhost/x");
+    }
+
+    #[test]
+    fn role_names_fit() {
+        assert_eq!(role_name("billing"), "billing_app");
+        assert_eq!(role_name(&"d".repeat(70)).len(), 63);
+    }
+}
