@@ -466,6 +466,8 @@ pub fn generate_migrated(
             .resources
             .iter()
             .any(|r| r.fields().any(|c| c.read.is_some() || c.write.is_some())),
+        postgres => engines(service).contains(&"Postgres"),
+        sqlite => engines(service).contains(&"Sqlite"),
     };
 
     let package = ident::package(&service.name);

@@ -31,21 +31,29 @@ impl Dialect {
         }
     }
 
-    /// The select-list entry of the quoted column `sql`: on PostgreSQL a
-    /// uuid, date or timestamp is read as the text SQLite stores (RFC 3339
-    /// in UTC with milliseconds for a timestamp), whatever the session's
-    /// date style.
-    pub fn select(self, sql: &str, ty: &ColumnType) -> String {
-        match (self, ty) {
+    /// The select-list entry of `column` (quoted: `sql`): on PostgreSQL a
+    /// uuid, date or timestamp is read as text whatever the session's date
+    /// style: `created_at` and `updated_at` exactly as SQLite stores them
+    /// (RFC 3339 in UTC with milliseconds, the server's own precision), a
+    /// `datetime` field in UTC with microseconds (PostgreSQL's precision,
+    /// so a cursor names its row exactly).
+    pub fn select(self, sql: &str, column: &Column) -> String {
+        let utc = |fraction: &str| {
+            format!(
+                "to_char({sql} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.{fraction}\"Z\"') AS {sql}"
+            )
+        };
+        match (self, &column.ty) {
             (Dialect::Postgres, ColumnType::Uuid | ColumnType::Ref { .. }) => {
                 format!("{sql}::text AS {sql}")
             }
             (Dialect::Postgres, ColumnType::Date) => {
                 format!("to_char({sql}, 'YYYY-MM-DD') AS {sql}")
             }
-            (Dialect::Postgres, ColumnType::Datetime) => format!(
-                "to_char({sql} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS {sql}"
-            ),
+            (Dialect::Postgres, ColumnType::Datetime) if column.origin == ColumnOrigin::Field => {
+                utc("US")
+            }
+            (Dialect::Postgres, ColumnType::Datetime) => utc("MS"),
             _ => sql.to_owned(),
         }
     }
@@ -208,7 +216,7 @@ impl<'a> ResourcePlan<'a> {
         let columns: Vec<String> = self
             .fields
             .iter()
-            .map(|f| dialect.select(&f.sql, &f.column.ty))
+            .map(|f| dialect.select(&f.sql, f.column))
             .collect();
         columns.join(", ")
     }

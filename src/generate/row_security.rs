@@ -104,5 +104,5 @@ fn granted(what: &str, roles: &[String], public: bool) -> String {
         return String::new();
     }
     let word = if roles.len() == 1 { "role" } else { "roles" };
-    format!("; {word} {} {what} every row", roles.join(", "))
+    format!("; {word} {} may {what} every row", roles.join(", "))
 }

@@ -51,6 +51,19 @@ struct Suite<'a> {
     fresh: usize,
 }
 
+/// A date-time answered by PostgreSQL (`timestamptz`, in UTC with
+/// microseconds) in the form the suite sends it (whole seconds, `Z`);
+/// anything else as it is.
+fn datetime_as_sent(v: &Value) -> Value {
+    match v.as_str().and_then(|s| s.strip_suffix('Z')) {
+        Some(s) if s.len() > 20 && s.as_bytes()[10] == b'T' => match s.split_once('.') {
+            Some((whole, fraction)) if fraction.bytes().all(|b| b == b'0') => json!(format!("{whole}Z")),
+            _ => v.clone(),
+        },
+        _ => v.clone(),
+    }
+}
+
 fn is_problem(r: &Response) -> bool {
     r.header("content-type") == Some("application/problem+json")
 }
@@ -283,7 +296,12 @@ impl<'a> Suite<'a> {
                 .column(k)
                 .is_some_and(|c| c.ty != ColumnType::Number && Self::reads(c, Some(p), true))
             {
-                assert_eq!(&row[k], v, "{}.{k} round-trips", resource.name);
+                assert_eq!(
+                    datetime_as_sent(&row[k]),
+                    *v,
+                    "{}.{k} round-trips",
+                    resource.name
+                );
             }
         }
         self.columns_shown(
@@ -2365,4 +2383,82 @@ fn the_suite_catches_short_hmac_secrets() {
         ),
     );
     assert!(message.contains("secret one byte short"), "{message}");
+}
+
+/// Row-level security is the second lock. With the owner condition gone
+/// from every statement (the runtime's `resource::scope` appends nothing),
+/// SQLite serves one owner's rows to another, which the project's own
+/// tests notice; the same binary on PostgreSQL serves none of them, as the
+/// policies still scope every statement to the caller.
+#[test]
+fn row_level_security_holds_when_statements_lose_their_owner_condition() {
+    if server::postgres_base().is_none() {
+        return;
+    }
+    let flaw: server::Flaw<'_> = (
+        "no-owner-condition",
+        &|dir| {
+            server::edit(
+                &dir.join("runtime/src/resource.rs"),
+                "fn scope(",
+                "rows.push_condition(sql, owner.column);",
+                "let _ = (rows, owner);",
+            );
+        },
+        true,
+    );
+    let sqlite = server::start_with("examples/billing.yaml", Some(flaw));
+    let leaked = foreign_rows_reached(&sqlite);
+    assert!(
+        leaked > 0,
+        "the flaw did not open SQLite to other owners: this test is blind"
+    );
+    let postgres = server::on_postgres(&sqlite).expect("PostgreSQL answered above");
+    assert_eq!(
+        foreign_rows_reached(&postgres),
+        0,
+        "row-level security let a caller reach another owner's rows"
+    );
+    println!("without owner conditions: SQLite reached {leaked} foreign rows, PostgreSQL none");
+}
+
+/// How often a user without roles lists, reads, changes or deletes a row
+/// of another owner, over every owned resource of `server`.
+fn foreign_rows_reached(server: &Server) -> usize {
+    let mut suite = Suite::new(server);
+    let alice = suite.fresh("acme", &[]);
+    let bob = suite.fresh("globex", &[]);
+    let mut reached = 0;
+    for resource in server.model.resources.clone() {
+        if resource.scope == Scope::Unowned || resource.operation(OperationKind::Create).is_none() {
+            continue;
+        }
+        let creator = suite.creator_for(&resource, &alice);
+        let row = suite.create(&resource, &creator);
+        let id = row["id"].as_str().expect("rows have string ids").to_owned();
+        let collection = format!("/{}", resource.plural);
+        let path = format!("{collection}/{id}");
+        if resource.operation(OperationKind::List).is_some() {
+            let r = suite.send(suite.as_(&bob, "GET", &collection));
+            let listed = r.status == 200
+                && r.json()["items"]
+                    .as_array()
+                    .is_some_and(|items| items.iter().any(|i| i["id"] == json!(id)));
+            reached += usize::from(listed);
+        }
+        if resource.operation(OperationKind::Get).is_some() {
+            let r = suite.send(suite.as_(&bob, "GET", &path));
+            reached += usize::from(r.status == 200);
+        }
+        if resource.operation(OperationKind::Update).is_some() {
+            let r = suite.send(suite.as_(&bob, "PATCH", &path).json(&json!({})));
+            reached += usize::from(matches!(r.status, 200 | 204));
+        }
+        if resource.operation(OperationKind::Delete).is_some() {
+            let r = suite.send(suite.as_(&bob, "DELETE", &path));
+            reached += usize::from(r.status == 204);
+        }
+        suite.no_server_errors();
+    }
+    reached
 }
