@@ -266,7 +266,14 @@ pub fn fails_closed(server: &Server) {
             "bad database URL",
             vec![
                 (key_env, server.keys.server_key()),
-                ("DATABASE_URL", "postgres://nowhere/x".into()),
+                ("DATABASE_URL", "mysql://nowhere/x".into()),
+            ],
+        ),
+        (
+            "PostgreSQL that does not answer",
+            vec![
+                (key_env, server.keys.server_key()),
+                ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/x".into()),
             ],
         ),
         (
