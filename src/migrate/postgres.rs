@@ -2,10 +2,11 @@
 //!
 //! The same schema and plan as [`super::sqlite`], written for PostgreSQL:
 //! its own storage types (`uuid`, `bigint`, `double precision`, `boolean`,
-//! `date`, `timestamptz`, `text`), the same table, column and index names,
-//! foreign keys named after their ref column (`"{column}-fkey"`, unique in
-//! their table, so a table rename leaves them right and a column rename
-//! renames them), and `ALTER TABLE` for every change (PostgreSQL needs no
+//! `date`, `timestamptz`, `text`), the same table, column and index names
+//! (an index name longer than PostgreSQL keeps is shortened by
+//! [`identifier`]), foreign keys named after their ref column
+//! (`"{column}-fkey"`, unique in their table, so a table rename leaves them
+//! right and a column rename renames them), and `ALTER TABLE` for every change (PostgreSQL needs no
 //! rebuild). Every owned table has row-level security enabled and forced
 //! from the statement that creates it on ([`row_security`]); the policies
 //! are derived state that the server writes at start-up.
@@ -41,6 +42,27 @@ fn quoted_list(names: &[String]) -> String {
         .join(", ")
 }
 
+/// The longest identifier PostgreSQL keeps (`NAMEDATALEN` - 1 bytes); a
+/// longer one is cut, so two could become one.
+pub const MAX_IDENTIFIER: usize = 63;
+
+/// The name PostgreSQL knows an index or key by: its own when it fits,
+/// else its first 50 bytes and 12 hex digits of its SHA-256, so a long
+/// name stays distinct and the same in every migration.
+pub fn identifier(name: &str) -> String {
+    use sha2::Digest as _;
+    if name.len() <= MAX_IDENTIFIER {
+        return name.to_string();
+    }
+    let mut cut = 50;
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let digest = sha2::Sha256::digest(name.as_bytes());
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hex}", &name[..cut])
+}
+
 /// The storage type of a column.
 pub fn storage(ty: &ColumnType) -> &'static str {
     match ty {
@@ -68,7 +90,10 @@ fn column_definition(c: &Column) -> String {
 /// The name of a foreign key: its ref column's (the last of its columns),
 /// with `-fkey`, which no column name has.
 pub fn key_name(fk: &ForeignKey) -> String {
-    format!("{}-fkey", fk.columns.last().map_or("", String::as_str))
+    identifier(&format!(
+        "{}-fkey",
+        fk.columns.last().map_or("", String::as_str)
+    ))
 }
 
 fn on_delete(fk: &ForeignKey) -> String {
@@ -98,7 +123,7 @@ fn create_index(table: &str, index: &Index) -> String {
     format!(
         "CREATE {}INDEX {} ON {} ({});\n",
         if index.unique { "UNIQUE " } else { "" },
-        quote(&index.name),
+        quote(&identifier(&index.name)),
         quote(table),
         quoted_list(&index.columns)
     )
@@ -169,13 +194,14 @@ pub fn init(schema: &Schema) -> String {
     out
 }
 
-/// A JSON value of the spec (a `default` or `backfill`) as an SQL literal;
-/// PostgreSQL converts a quoted literal to the column's type.
+/// A JSON value of the spec (a `default` or `backfill`) as an SQL literal:
+/// quoted, so that PostgreSQL reads it as a constant of the column's type
+/// (`-5` would be an expression, and `9223372036854775808` a numeric).
 pub fn literal(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::Null => "NULL".into(),
         serde_json::Value::Bool(b) => if *b { "TRUE" } else { "FALSE" }.into(),
-        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::Number(n) => text(&n.to_string()),
         serde_json::Value::String(s) => text(s),
         other => text(&other.to_string()),
     }
@@ -535,8 +561,8 @@ pub fn migration(plan: &Plan) -> String {
                 out,
                 "ALTER TABLE {} RENAME CONSTRAINT {} TO {};",
                 quote(table),
-                quote(&format!("{from}-fkey")),
-                quote(&format!("{to}-fkey"))
+                quote(&identifier(&format!("{from}-fkey"))),
+                quote(&identifier(&format!("{to}-fkey")))
             );
         }
     }
@@ -606,8 +632,8 @@ pub fn migration(plan: &Plan) -> String {
             let _ = writeln!(
                 out,
                 "ALTER INDEX {} RENAME TO {};",
-                quote(&old.name),
-                quote(&new.name)
+                quote(&identifier(&old.name)),
+                quote(&identifier(&new.name))
             );
         }
     }
@@ -619,7 +645,7 @@ pub fn migration(plan: &Plan) -> String {
     if !dropped.is_empty() {
         out.push_str("\n-- Indexes the spec no longer has (or has under another name).\n");
         for index in dropped {
-            let _ = writeln!(out, "DROP INDEX {};", quote(&index.name));
+            let _ = writeln!(out, "DROP INDEX {};", quote(&identifier(&index.name)));
         }
     }
     for table in &plan.created_tables {
@@ -678,4 +704,23 @@ pub fn migration(plan: &Plan) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_names_are_shortened_apart() {
+        assert_eq!(identifier("order-list"), "order-list");
+        let long = "a_very_long_identifier_with_many_parts_that_goes_on_and_on";
+        let (unique, key) = (
+            identifier(&format!("{long}-for-unique")),
+            identifier(&format!("{long}-for-ref")),
+        );
+        assert_eq!(unique.len(), MAX_IDENTIFIER);
+        assert_ne!(unique, key);
+        assert!(unique.starts_with(&long[..50]));
+        assert_eq!(identifier(&format!("{long}-for-ref")), key);
+    }
 }

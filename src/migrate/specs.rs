@@ -17,7 +17,8 @@ pub const SHOP: &str = "  product:\n    owner: none\n    access: { public: [list
 /// a `backfill`), a type widened (`amount` to a number), a new unique
 /// index. v3: a field dropped, a required field made optional, new tables
 /// (one unowned, one whose ref makes `invoice` referenced: a new key).
-/// v4: both tables dropped again (`invoice` is no longer referenced).
+/// v4: both tables dropped again, and the ref of `invoice` to `client`
+/// (neither is referenced any more).
 pub fn every_kind_of_change() -> [String; 3] {
     let v2 = V1
         .replace("      notes: { type: string }\n", "      memo: { type: string, renamed_from: notes }\n      due: { type: date }\n      status: { type: string, required: true, default: open }\n")
@@ -29,7 +30,10 @@ pub fn every_kind_of_change() -> [String; 3] {
         "      name: { type: string, required: true }\n",
         "      name: { type: string }\n",
     );
-    let v4 = v3.clone();
+    let v4 = v3.replace(
+        "      customer: { type: ref, resource: client, required: true }\n",
+        "",
+    );
     let v3 = v3
         + "  note:\n    owner: none\n    access: { roles: { admin: [list, get, create] } }\n    fields: { text: { type: string } }\n  payment:\n    owner: owner_id\n    fields:\n      invoice: { type: ref, resource: invoice, required: true }\n      paid: { type: number }\n";
     [v2, v3, v4]
