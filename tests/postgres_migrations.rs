@@ -1,14 +1,17 @@
 //! PostgreSQL migrations on a real PostgreSQL, and squawk over them.
 //!
-//! Every example's PostgreSQL init, and a chain of migrations that makes
-//! every kind of change (the specs of the SQLite migration tests,
-//! `src/migrate/specs.rs`), are applied as the server applies them: each
-//! file inside `BEGIN; ... COMMIT;`, by a role that owns the database and
-//! is not a superuser (so forced row-level security holds it, as it holds
-//! a server whose `DATABASE_URL` names such a role). Rows are written
-//! between migrations by the connecting superuser. Each test makes a
-//! database and a role of its own, named afresh each run, and drops them
-//! when it ends, also when it fails.
+//! Every example's PostgreSQL init, a chain of migrations that makes every
+//! kind of change (the specs of the SQLite migration tests,
+//! `src/migrate/specs.rs`), the changes whose checks must fail on the rows
+//! that exist, type changes with a value in the table, and random spec
+//! changes over the whole language (`tests/random_specs/specgen.rs`,
+//! `PALISADE_POSTGRES_RANDOM_CASES` of them, default 16) are applied as the
+//! server applies them: each file inside `BEGIN; ... COMMIT;`, by a role
+//! that owns the database and is not a superuser (so forced row-level
+//! security holds it, as it holds a server whose `DATABASE_URL` names such
+//! a role). Rows are written between migrations by the connecting
+//! superuser. Each test makes a database and a role of its own, named
+//! afresh each run, and drops them when it ends, also when it fails.
 //!
 //! PostgreSQL is reached with `psql` at `PGHOST`:`PGPORT` as `PGUSER`
 //! (127.0.0.1, 5432, `postgres` unless set), through the database `test`.
@@ -20,11 +23,14 @@
 //! reason. Where `squawk` is not on the PATH that test says so and passes,
 //! unless `PALISADE_REQUIRE_SQUAWK=1` (CI).
 
+#[path = "random_specs/specgen.rs"]
+mod specgen;
 #[path = "../src/migrate/specs.rs"]
 mod specs;
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 use palisade::migrate::{self, History, postgres};
 use palisade::source::SourceFile;
@@ -44,6 +50,10 @@ const SQUAWK_EXCLUDED: &[(&str, &str)] = &[
     (
         "renaming-object",
         "the indexes of a table renamed under `renamed_from` are renamed with it (a unique index that a key of another table depends on cannot be dropped and created again)",
+    ),
+    (
+        "ban-drop-constraint",
+        "a key is dropped only when the spec changes the ref that holds it (the field dropped, its target or its link changed), and the server that starts with the migration holds the new one",
     ),
     (
         "ban-drop-column",
@@ -135,9 +145,14 @@ impl Server {
     }
 }
 
-/// The server, or `None` (said on stderr) where it does not answer and
-/// the environment does not require it.
-fn postgres() -> Option<Server> {
+/// The server, or `None` (said once on stderr) where it does not answer
+/// and the environment does not require it.
+fn postgres() -> Option<&'static Server> {
+    static SERVER: OnceLock<Option<Server>> = OnceLock::new();
+    SERVER.get_or_init(reach).as_ref()
+}
+
+fn reach() -> Option<Server> {
     let server = Server::from_env();
     match server.psql("test", "SELECT 1;") {
         Ok(_) => Some(server),
@@ -312,7 +327,7 @@ fn example_inits() -> Vec<(String, String, palisade::model::Service)> {
 fn every_example_initializes_with_row_security_on_its_owned_tables() {
     let Some(server) = postgres() else { return };
     for (name, init, service) in example_inits() {
-        let db = Database::new(&server, &name);
+        let db = Database::new(server, &name);
         db.migrate(&init)
             .unwrap_or_else(|e| panic!("{name}'s init fails: {e}\n{init}"));
         for r in &service.resources {
@@ -455,7 +470,7 @@ fn every_kind_of_change_migrates_to_the_fresh_schema_and_keeps_rows() {
     let [v2, v3, v4] = specs::every_kind_of_change();
     let files = chain(&[V1, &v2, &v3, &v4]);
     assert_eq!(files.len(), 4);
-    let db = Database::new(&server, "chain");
+    let db = Database::new(server, "chain");
     db.migrate(&files[0])
         .unwrap_or_else(|e| panic!("{e}\n{}", files[0]));
     db.run(&(customer("customer") + &invoice(I1, "'hello'")));
@@ -474,7 +489,6 @@ fn every_kind_of_change_migrates_to_the_fresh_schema_and_keeps_rows() {
         "{other_owner:?}"
     );
     db.run(&format!("INSERT INTO payment (id, owner_id, invoice, created_at, updated_at) VALUES ('{I2}', 'u1', '{I1}', now(), now());"));
-    step(&files[3]);
     let row = db.run(
         "SELECT i.memo, i.status, i.customer, i.amount, c.tier, pg_typeof(i.amount) FROM invoice i JOIN client c ON c.id = i.customer;",
     );
@@ -482,6 +496,8 @@ fn every_kind_of_change_migrates_to_the_fresh_schema_and_keeps_rows() {
         row.trim(),
         format!("hello|open|{C1}|42|basic|double precision")
     );
+    step(&files[3]);
+    assert_eq!(db.run("SELECT memo FROM invoice;").trim(), "hello");
     // The rows that existed got their values; new rows get none from the
     // database (the server writes every column).
     let defaults = db.run(
@@ -489,7 +505,7 @@ fn every_kind_of_change_migrates_to_the_fresh_schema_and_keeps_rows() {
     );
     assert_eq!(defaults.trim(), "0");
     // The same schema as a database made from the last spec at once.
-    let fresh = Database::new(&server, "fresh");
+    let fresh = Database::new(server, "fresh");
     fresh.migrate(&chain(&[&v4])[0]).unwrap();
     assert_eq!(db.dump(), fresh.dump());
 }
@@ -499,7 +515,7 @@ fn the_checks_of_destructive_changes_fail_on_rows_that_break_them_with_their_rea
     let Some(server) = postgres() else { return };
     for case in checked() {
         let files = chain(&[case.before, &case.after]);
-        let db = Database::new(&server, "check");
+        let db = Database::new(server, "check");
         db.migrate(&files[0]).unwrap();
         db.run(&case.rows);
         let before = db.dump();
@@ -512,10 +528,112 @@ fn the_checks_of_destructive_changes_fail_on_rows_that_break_them_with_their_rea
         );
         assert_eq!(db.dump(), before, "the database is left as it was");
         // Without the rows, it applies.
-        let db = Database::new(&server, "check");
+        let db = Database::new(server, "check");
         db.migrate(&files[0]).unwrap();
         db.migrate(&files[1])
             .unwrap_or_else(|e| panic!("{e}\n{}", files[1]));
+    }
+}
+
+/// A field's type changed with one value in the table: the value the
+/// migration leaves (as text), or the reason it fails with.
+#[test]
+fn a_changed_type_converts_every_value_that_fits_and_refuses_the_others() {
+    let Some(server) = postgres() else { return };
+    let thing = |ty: &str| {
+        format!("  thing:\n    owner: owner_id\n    fields:\n      v: {{ type: {ty} }}\n")
+    };
+    // (from, value as SQL, to, the value after, or the reason)
+    let cases: &[(&str, &str, &str, Result<&str, &str>)] = &[
+        ("string", "' 42'", "integer", Err("must be a integer")),
+        ("string", "'-42'", "integer", Ok("-42")),
+        (
+            "string",
+            "'99999999999999999999'",
+            "integer",
+            Err("must be a integer"),
+        ),
+        ("string", "'1.5e3'", "number", Ok("1500")),
+        ("string", "'NaN'", "number", Err("must be a number")),
+        ("string", "'1e999'", "number", Err("must be a number")),
+        ("string", "'true'", "boolean", Ok("true")),
+        ("string", "'yes'", "boolean", Err("must be a boolean")),
+        ("string", "'2024-02-29'", "date", Ok("2024-02-29")),
+        ("string", "'2024-02-30'", "date", Err("must be a date")),
+        ("string", "'Feb 1 2024'", "date", Err("must be a date")),
+        (
+            "string",
+            "'2024-02-01T10:00:00+02:00'",
+            "datetime",
+            Ok("2024-02-01 08:00:00+00"),
+        ),
+        (
+            "string",
+            "'2024-02-01 10:00'",
+            "datetime",
+            Err("must be a datetime"),
+        ),
+        (
+            "string",
+            "'2024-13-01T10:00:00Z'",
+            "datetime",
+            Err("must be a datetime"),
+        ),
+        (
+            "string",
+            "'0b7c5e0e-3c7a-4a8e-9d55-2f0a3c1b9e11'",
+            "uuid",
+            Ok("0b7c5e0e-3c7a-4a8e-9d55-2f0a3c1b9e11"),
+        ),
+        ("string", "'0B7C'", "uuid", Err("must be a uuid")),
+        ("number", "1.5", "integer", Err("must be a integer")),
+        ("number", "-3", "integer", Ok("-3")),
+        ("integer", "2", "boolean", Err("must be a boolean")),
+        ("integer", "1", "boolean", Ok("true")),
+        ("boolean", "TRUE", "integer", Ok("1")),
+        ("boolean", "FALSE", "number", Ok("0")),
+        (
+            "integer",
+            "-9007199254740993",
+            "number",
+            Err("at most 2^53"),
+        ),
+        ("date", "'2024-02-29'", "string", Ok("2024-02-29")),
+        (
+            "datetime",
+            "'2024-02-01T10:00:00Z'",
+            "string",
+            Ok("2024-02-01T10:00:00.000000Z"),
+        ),
+        (
+            "uuid",
+            "'0b7c5e0e-3c7a-4a8e-9d55-2f0a3c1b9e11'",
+            "integer",
+            Err("must be a integer"),
+        ),
+        (
+            "datetime",
+            "'2024-02-01T10:00:00Z'",
+            "date",
+            Err("must be a date"),
+        ),
+    ];
+    for (from, value, to, expected) in cases {
+        let files = chain(&[&thing(from), &thing(to)]);
+        let db = Database::new(server, "types");
+        db.migrate(&files[0]).unwrap();
+        db.run(&format!(
+            "INSERT INTO thing (id, owner_id, v, created_at, updated_at) VALUES ('{I1}', 'u1', {value}, now(), now());"
+        ));
+        let what = format!("{from} {value} to {to}");
+        match (db.migrate(&files[1]), expected) {
+            (Ok(()), Ok(after)) => {
+                let got = db.run("SET TimeZone = 'UTC'; SELECT v::text FROM thing;");
+                assert_eq!(got.trim(), *after, "{what}");
+            }
+            (Err(e), Err(reason)) => assert!(e.contains(reason), "{what}: {e}"),
+            (got, _) => panic!("{what}: {got:?}, expected {expected:?}\n{}", files[1]),
+        }
     }
 }
 
@@ -538,29 +656,21 @@ fn squawk() -> Option<&'static str> {
     }
 }
 
-#[test]
-fn squawk_finds_nothing_in_any_postgres_migration() {
-    let Some(squawk) = squawk() else { return };
+/// What squawk says of `files` (name, SQL), with the rules of
+/// [`SQUAWK_EXCLUDED`] left out and the files taken as PostgreSQL 15
+/// migrations that run in one transaction each; `Ok` when it finds
+/// nothing, `None` where squawk is missing.
+fn lint(files: &[(String, String)]) -> Option<Result<(), String>> {
+    let squawk = squawk()?;
     let dir = tempfile::tempdir().unwrap();
-    let mut files = Vec::new();
-    let mut write = |name: String, sql: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, sql).unwrap();
-        files.push(path);
-    };
-    for (name, init, _) in example_inits() {
-        write(format!("{name}_init.sql"), &init);
-    }
-    let [v2, v3, v4] = specs::every_kind_of_change();
-    for (i, sql) in chain(&[V1, &v2, &v3, &v4]).iter().enumerate() {
-        write(format!("chain_{i}.sql"), sql);
-    }
-    for (i, case) in checked().iter().enumerate() {
-        write(
-            format!("checked_{i}.sql"),
-            &chain(&[case.before, &case.after])[1],
-        );
-    }
+    let paths: Vec<std::path::PathBuf> = files
+        .iter()
+        .map(|(name, sql)| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, sql).unwrap();
+            path
+        })
+        .collect();
     let excluded: Vec<&str> = SQUAWK_EXCLUDED.iter().map(|(rule, _)| *rule).collect();
     let out = Command::new(squawk)
         .args([
@@ -569,13 +679,128 @@ fn squawk_finds_nothing_in_any_postgres_migration() {
             "--reporter=gcc",
         ])
         .arg(format!("--exclude={}", excluded.join(",")))
-        .args(&files)
+        .args(&paths)
         .output()
         .expect("squawk runs");
-    assert!(
-        out.status.success(),
-        "squawk: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    Some(if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    })
+}
+
+#[test]
+fn squawk_finds_nothing_in_any_postgres_migration() {
+    let mut files: Vec<(String, String)> = example_inits()
+        .into_iter()
+        .map(|(name, init, _)| (format!("{name}_init.sql"), init))
+        .collect();
+    let [v2, v3, v4] = specs::every_kind_of_change();
+    for (i, sql) in chain(&[V1, &v2, &v3, &v4]).into_iter().enumerate() {
+        files.push((format!("chain_{i}.sql"), sql));
+    }
+    for (i, case) in checked().iter().enumerate() {
+        files.push((
+            format!("checked_{i}.sql"),
+            chain(&[case.before, &case.after]).swap_remove(1),
+        ));
+    }
+    if let Some(Err(found)) = lint(&files) {
+        panic!("squawk: {found}");
+    }
+}
+
+/// How many random spec changes are migrated on PostgreSQL
+/// (`PALISADE_POSTGRES_RANDOM_CASES`, default 16).
+fn random_cases() -> u32 {
+    std::env::var("PALISADE_POSTGRES_RANDOM_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16)
+}
+
+/// A random spec A (`tests/random_specs/specgen.rs`, the whole language:
+/// cycles of refs, self-refs, keywords as names), changed twice by random
+/// edits into B and C: the PostgreSQL migrations of A, B and C, applied one
+/// after the other, leave the schema of C's own init, and squawk finds
+/// nothing in them.
+fn random_changes_migrate_to_the_fresh_schema(raw: &[u32], e1: &[u32], e2: &[u32], style: &[u32]) {
+    let Some(server) = postgres() else { return };
+    let a = specgen::generate(raw, None);
+    let b = specgen::mutate(&a, e1);
+    let c = specgen::mutate(&b, e2);
+    let texts = [a.to_yaml(style), b.to_yaml(style), c.to_yaml(style)];
+    let specs = format!(
+        "--- spec A ---\n{}--- spec B ---\n{}--- spec C ---\n{}",
+        texts[0], texts[1], texts[2]
     );
+    let files = |texts: &[String]| {
+        let mut history = History::default();
+        let mut files = Vec::new();
+        for text in texts {
+            let m = migrate::next(history, &compile("random.yaml", text), true)
+                .unwrap_or_else(|r| panic!("refused: {r:#?}\n{specs}"));
+            history = m.history;
+            if let Some(pg) = m.postgres {
+                history.files.insert(pg.file, String::new());
+                files.push(pg.sql);
+            }
+            if let Some(n) = m.next {
+                history.files.insert(n.record.file(), String::new());
+                history.records.push(n.record);
+            }
+        }
+        files
+    };
+    let db = Database::new(server, "random");
+    let migrations = files(&texts);
+    for sql in &migrations {
+        db.migrate(sql)
+            .unwrap_or_else(|e| panic!("{e}\n--- migration ---\n{sql}\n{specs}"));
+    }
+    let fresh = Database::new(server, "random");
+    let init = files(&texts[2..]);
+    fresh
+        .migrate(&init[0])
+        .unwrap_or_else(|e| panic!("{e}\n--- init ---\n{}\n{specs}", init[0]));
+    let (got, want) = (db.dump(), fresh.dump());
+    assert!(
+        got == want,
+        "the migrated schema is not C's fresh one\n--- migrated ---\n{got}--- fresh ---\n{want}--- migrations ---\n{}\n{specs}",
+        migrations.join("\n-- next migration\n")
+    );
+    let files: Vec<(String, String)> = migrations
+        .iter()
+        .enumerate()
+        .map(|(i, sql)| (format!("{i}.sql"), sql.clone()))
+        .collect();
+    if let Some(Err(found)) = lint(&files) {
+        panic!(
+            "squawk: {found}--- migrations ---\n{}\n{specs}",
+            migrations.join("\n-- next migration\n")
+        );
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: random_cases(),
+        failure_persistence: None,
+        max_shrink_time: 60_000,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    #[test]
+    fn random_spec_changes_migrate_to_the_fresh_schema_on_postgres(
+        raw in proptest::collection::vec(proptest::prelude::any::<u32>(), 0..1200),
+        e1 in proptest::collection::vec(proptest::prelude::any::<u32>(), 0..200),
+        e2 in proptest::collection::vec(proptest::prelude::any::<u32>(), 0..200),
+        style in proptest::collection::vec(proptest::prelude::any::<u32>(), 0..300),
+    ) {
+        random_changes_migrate_to_the_fresh_schema(&raw, &e1, &e2, &style);
+    }
 }
