@@ -6,8 +6,8 @@
 //! (an index name longer than PostgreSQL keeps is shortened by
 //! [`identifier`]), foreign keys named after their ref column
 //! (`"{column}-fkey"`, unique in their table, so a table rename leaves them
-//! right and a column rename renames them), and `ALTER TABLE` for every change (PostgreSQL needs no
-//! rebuild). Every owned table has row-level security enabled and forced
+//! right and a column rename renames them), and `ALTER TABLE` for every
+//! change (PostgreSQL needs no rebuild). Every owned table has row-level security enabled and forced
 //! from the statement that creates it on ([`row_security`]); the policies
 //! are derived state that the server writes at start-up.
 //!
@@ -148,8 +148,9 @@ fn create_table(out: &mut String, table: &Table) {
 }
 
 /// Adds a foreign key. On a table that has rows, `NOT VALID` and then
-/// validated: the file is one transaction, so the scan holds the lock
-/// either way, but the two steps say which rows fail.
+/// validated, the two steps squawk asks for; in one transaction (each file
+/// is one) the validation still runs under the lock the key took, so they
+/// gain no concurrency, and lose nothing.
 fn add_key(out: &mut String, table: &str, fk: &ForeignKey, has_rows: bool) {
     let _ = writeln!(
         out,
