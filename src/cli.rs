@@ -600,6 +600,12 @@ fn check(spec: &Path, out: &Path, format: Format, color: bool) -> u8 {
             for f in &drift.findings {
                 if f.path.starts_with("migrations/") {
                     let what = match f.kind {
+                        Kind::Missing
+                            if !project.frozen.contains_key(&f.path)
+                                && f.path.starts_with("migrations/postgres/") =>
+                        {
+                            "PostgreSQL migration missing: the project serves PostgreSQL and its PostgreSQL migrations do not reach the spec's schema; run `palisade generate`"
+                        }
                         Kind::Missing if !project.frozen.contains_key(&f.path) => {
                             "migration missing: the spec's schema differs from the one the migrations leave; run `palisade generate`"
                         }

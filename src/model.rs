@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::spec::{self, Algorithm, FieldType, OnError, Origin, Owner, Per, Rate, Spec, Unique};
 
+pub use crate::spec::Engine;
 pub use crate::spec::Operation as OperationKind;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
@@ -40,7 +41,56 @@ pub struct Service {
     pub cors: Option<Cors>,
     pub throttle: Throttle,
     pub limits: Limits,
+    /// The database engines the server serves (`database.engines`).
+    pub engines: Engines,
     pub resources: Vec<Resource>,
+}
+
+/// Which database engines the generated server serves: both by default,
+/// one when `database.engines` names it alone. An engine left out gets no
+/// migrations of its own and no code in the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Engines {
+    sqlite: bool,
+    postgres: bool,
+}
+
+impl Engines {
+    /// SQLite and PostgreSQL: the default.
+    pub const ALL: Engines = Engines {
+        sqlite: true,
+        postgres: true,
+    };
+
+    /// The engines of `list` (at least one: validation refuses an empty
+    /// list).
+    pub fn of(list: &[Engine]) -> Engines {
+        Engines {
+            sqlite: list.contains(&Engine::Sqlite),
+            postgres: list.contains(&Engine::Postgres),
+        }
+    }
+
+    pub fn serves(self, engine: Engine) -> bool {
+        match engine {
+            Engine::Sqlite => self.sqlite,
+            Engine::Postgres => self.postgres,
+        }
+    }
+
+    /// The engines served, SQLite first.
+    pub fn list(self) -> Vec<Engine> {
+        [Engine::Sqlite, Engine::Postgres]
+            .into_iter()
+            .filter(|e| self.serves(*e))
+            .collect()
+    }
+}
+
+impl Serialize for Engines {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.list().into_iter().map(Engine::name))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -742,6 +792,11 @@ pub fn lower(spec: &Spec) -> Service {
         cors,
         throttle,
         limits,
+        engines: spec
+            .database
+            .as_ref()
+            .and_then(|d| d.engines.as_deref())
+            .map_or(Engines::ALL, Engines::of),
         resources,
     }
 }
@@ -1473,6 +1528,24 @@ mod tests {
             ("CACHE", OnError::Closed)
         );
         assert_eq!(lower_yaml(fields).throttle.redis, None);
+    }
+
+    /// Without `database`, both engines; `engines` names the ones served.
+    #[test]
+    fn engines_default_to_both() {
+        let fields = "resources:\n  n:\n    owner: owner_id\n    fields: { t: { type: string } }\n";
+        assert_eq!(lower_yaml(fields).engines, Engines::ALL);
+        assert_eq!(
+            lower_yaml(&format!("database: {{}}\n{fields}")).engines,
+            Engines::ALL
+        );
+        let only = |list: &str| {
+            lower_yaml(&format!("database: {{ engines: [{list}] }}\n{fields}")).engines
+        };
+        assert_eq!(only("sqlite").list(), [Engine::Sqlite]);
+        assert!(!only("sqlite").serves(Engine::Postgres));
+        assert_eq!(only("postgres").list(), [Engine::Postgres]);
+        assert_eq!(only("postgres, sqlite"), Engines::ALL);
     }
 
     #[test]

@@ -500,6 +500,7 @@ fn read_partial(root: &Node, trust: &Trust<'_>) -> PartialSpec {
         cors: reader.optional(&key("cors")),
         throttle: reader.optional(&key("throttle")),
         limits: reader.optional(&key("limits")),
+        database: reader.optional(&key("database")),
         resources: reader.resources(),
     }
 }

@@ -124,6 +124,7 @@ pub fn validate_partial(spec: &PartialSpec, root: &Node, trust: &Trust<'_>) -> V
     v.cors();
     v.throttle();
     v.limits();
+    v.database();
     v.resources();
     v.out
 }
@@ -986,6 +987,45 @@ impl<'a> Validator<'a> {
             .at(self.value(path!["limits", at]), "inconsistent")
             .with_help("make `default_page_size` at most `max_page_size`");
             self.push(d);
+        }
+    }
+
+    /// `database.engines`: at least one engine, each named once.
+    fn database(&mut self) {
+        let Some(Some(spec::Database {
+            engines: Some(engines),
+        })) = &self.spec.database
+        else {
+            return;
+        };
+        if !self.sound(path!["database", "engines"]) {
+            return;
+        }
+        if engines.is_empty() {
+            let d = Diagnostic::error(
+                Code::InvalidValue,
+                "`database.engines` is empty; the server would serve no database",
+            )
+            .at(self.value(path!["database", "engines"]), "empty")
+            .with_help("name `sqlite`, `postgres` or both, or remove `database` to serve both");
+            self.push(d);
+        }
+        let mut seen: HashMap<spec::Engine, usize> = HashMap::new();
+        for (i, engine) in engines.iter().enumerate() {
+            if let Some(&first) = seen.get(engine) {
+                let d = Diagnostic::error(
+                    Code::DuplicateEntry,
+                    format!("engine `{}` is listed twice", engine.name()),
+                )
+                .at(self.value(path!["database", "engines", i]), "again here")
+                .with_label(
+                    self.value(path!["database", "engines", first]),
+                    "first here",
+                );
+                self.push(d);
+            } else {
+                seen.insert(*engine, i);
+            }
         }
     }
 

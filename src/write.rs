@@ -154,6 +154,13 @@ pub fn history(
         };
         history.files.insert(file, sha);
     }
+    // PostgreSQL files are optional (a project may predate them, or not
+    // serve PostgreSQL): each one the manifest records stays frozen.
+    for (path, entry) in &previous.files {
+        if path.starts_with("migrations/postgres/") && entry.ownership == Ownership::Migration {
+            history.files.insert(path.clone(), entry.sha256.clone());
+        }
+    }
     Ok(history)
 }
 

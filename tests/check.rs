@@ -436,3 +436,113 @@ fn migrations_are_never_rewritten_and_an_edited_or_missing_one_is_reported() {
             "a migration palisade wrote is gone",
         ));
 }
+
+#[test]
+fn postgres_migrations_follow_the_sqlite_ones_from_a_baseline_and_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_copy(dir.path(), "billing");
+    let out = dir.path().join("project");
+    let original = std::fs::read_to_string(&spec).unwrap();
+    let lib = || std::fs::read_to_string(out.join("api/src/lib.rs")).unwrap();
+    // SQLite only: no PostgreSQL file, and none for the server.
+    let sqlite_only = original.replacen(
+        "\nresources:\n",
+        "\ndatabase: { engines: [sqlite] }\nresources:\n",
+        1,
+    );
+    let phone = |text: &str| {
+        text.replacen(
+            "      email: { type: email, pii: true }\n",
+            "      email: { type: email, pii: true }\n      phone: { type: string }\n",
+            1,
+        )
+    };
+    std::fs::write(&spec, &sqlite_only).unwrap();
+    generate(&spec, &out);
+    std::fs::write(&spec, phone(&sqlite_only)).unwrap();
+    generate(&spec, &out);
+    assert!(!out.join("migrations/postgres").exists());
+    assert!(lib().contains("postgres: &[]"), "{}", lib());
+    check(&spec, &out).code(0);
+    // PostgreSQL turned on: its first file is the whole schema, numbered
+    // and named as the last migration; `check` asks for it first.
+    std::fs::write(&spec, phone(&original)).unwrap();
+    let baseline = "migrations/postgres/0002_add_customer_phone.sql";
+    check(&spec, &out)
+        .code(1)
+        .stdout(predicate::str::contains(format!("missing: {baseline}")))
+        .stdout(predicate::str::contains("PostgreSQL migration missing"));
+    generate(&spec, &out);
+    let text = std::fs::read_to_string(out.join(baseline)).unwrap();
+    assert!(text.contains("as migration 2 leaves it"), "{text}");
+    assert!(text.contains("\"phone\" text"), "{text}");
+    assert!(!out.join("migrations/postgres/0001_init.sql").exists());
+    assert!(lib().contains(&format!("include_str!(\"../../{baseline}\")")));
+    check(&spec, &out).code(0);
+    // The next change: a migration for each engine, with one number.
+    std::fs::write(
+        &spec,
+        phone(&original).replacen(
+            "      phone: { type: string }\n",
+            "      phone: { type: string }\n      fax: { type: string }\n",
+            1,
+        ),
+    )
+    .unwrap();
+    generate(&spec, &out);
+    let third =
+        std::fs::read_to_string(out.join("migrations/postgres/0003_add_customer_fax.sql")).unwrap();
+    assert!(
+        third.contains("ALTER TABLE \"customer\" ADD COLUMN \"fax\" text;"),
+        "{third}"
+    );
+    assert!(out.join("migrations/0003_add_customer_fax.sql").exists());
+    let lib = lib();
+    let postgres = &lib[lib.find("postgres: &[").unwrap()..];
+    assert_eq!(postgres.matches("version:").count(), 2, "{postgres}");
+    check(&spec, &out).code(0);
+    // An edited or missing PostgreSQL migration is reported, and never
+    // rewritten.
+    std::fs::write(out.join(baseline), format!("{text}-- mine\n")).unwrap();
+    check(&spec, &out)
+        .code(1)
+        .stdout(predicate::str::contains(format!("hand-edited: {baseline}")));
+    generate(&spec, &out);
+    assert!(
+        std::fs::read_to_string(out.join(baseline))
+            .unwrap()
+            .ends_with("-- mine\n")
+    );
+    std::fs::remove_file(out.join(baseline)).unwrap();
+    check(&spec, &out)
+        .code(1)
+        .stdout(predicate::str::contains(format!("missing: {baseline}")))
+        .stdout(predicate::str::contains(
+            "a migration palisade wrote is gone",
+        ));
+}
+
+#[test]
+fn a_postgres_only_project_gives_the_server_no_sqlite_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_copy(dir.path(), "shop");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(
+        &spec,
+        text.replacen(
+            "\nresources:\n",
+            "\ndatabase: { engines: [postgres] }\nresources:\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("project");
+    generate(&spec, &out);
+    let lib = std::fs::read_to_string(out.join("api/src/lib.rs")).unwrap();
+    assert!(lib.contains("sqlite: &[]"), "{lib}");
+    assert!(lib.contains("include_str!(\"../../migrations/postgres/0001_init.sql\")"));
+    // The SQLite file is still written: the numbered history every
+    // engine's migrations follow.
+    assert!(out.join("migrations/0001_init.sql").exists());
+    check(&spec, &out).code(0);
+}

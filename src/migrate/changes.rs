@@ -135,6 +135,10 @@ pub struct Plan {
     pub renamed_tables: Vec<(String, String)>,
     /// `(table, from, to)` column renames (new table names), next.
     pub renamed_columns: Vec<(String, String, String)>,
+    /// The renames among `renamed_columns` of a ref column that holds a
+    /// foreign key: an engine that names its keys after their column
+    /// renames the key too.
+    pub renamed_keys: Vec<(String, String, String)>,
     /// Indexes of the old schema (new table names) that go, before any
     /// table changes.
     pub dropped_indexes: Vec<Index>,
@@ -144,6 +148,8 @@ pub struct Plan {
     pub created_indexes: Vec<(String, Index)>,
     /// Tables that go, last (nothing refers to them any more).
     pub dropped_tables: Vec<Table>,
+    /// The schema the migration leaves.
+    pub target: Schema,
 }
 
 impl Plan {
@@ -240,7 +246,10 @@ pub fn plan(
     hints: &Hints,
     allow_destructive: bool,
 ) -> Result<Plan, Vec<Refusal>> {
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        target: new.clone(),
+        ..Plan::default()
+    };
     let mut refusals = Vec::new();
     // Old table name -> new, for tables that stay.
     let mut kept: BTreeMap<&str, &str> = BTreeMap::new();
@@ -340,8 +349,15 @@ pub fn plan(
                 .filter(|old_col| from.column(old_col).is_some() && to.column(old_col).is_none());
             if let Some(old_col) = hinted {
                 column_renames.insert((*to_name, old_col.clone()), c.name.clone());
-                plan.renamed_columns
-                    .push((to.name.clone(), old_col.clone(), c.name.clone()));
+                let rename = (to.name.clone(), old_col.clone(), c.name.clone());
+                if from
+                    .foreign_keys
+                    .iter()
+                    .any(|fk| fk.columns.last() == Some(old_col))
+                {
+                    plan.renamed_keys.push(rename.clone());
+                }
+                plan.renamed_columns.push(rename);
                 plan.changes.push(Change {
                     class: Class::Hinted,
                     what: format!("rename field `{old_col}` of `{}` to `{}`", to.name, c.name),
@@ -363,6 +379,7 @@ pub fn plan(
     let after_renames = |t: &Table| -> Table {
         let name = new_name(&t.name).unwrap_or(&t.name).to_string();
         Table {
+            owner: t.owner().map(|o| renamed_column(&name, o)),
             columns: t
                 .columns
                 .iter()

@@ -21,6 +21,11 @@ pub struct Schema {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Table {
     pub name: String,
+    /// The owner column of an owned table (row-level security on
+    /// PostgreSQL). Snapshots written before it was recorded lack it: see
+    /// [`Table::owner`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     pub columns: Vec<Column>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub foreign_keys: Vec<ForeignKey>,
@@ -93,6 +98,7 @@ impl Table {
     fn of(service: &Service, resource: &Resource) -> Table {
         Table {
             name: resource.name.clone(),
+            owner: resource.scope.owner_column().map(str::to_string),
             columns: resource
                 .columns
                 .iter()
@@ -110,6 +116,25 @@ impl Table {
                 .collect(),
             indexes: resource.indexes.clone(),
         }
+    }
+
+    /// The owner column, if the table is owned. A snapshot from before
+    /// the owner was recorded names it as the first column of the table's
+    /// list index (`{table}-list`: owner, `created_at`, `id`), which every
+    /// owned table has and no other.
+    pub fn owner(&self) -> Option<&str> {
+        if let Some(owner) = &self.owner {
+            return Some(owner);
+        }
+        self.indexes
+            .iter()
+            .find(|i| {
+                i.name.ends_with("-list")
+                    && !i.unique
+                    && i.columns.len() == 3
+                    && i.columns[1..] == ["created_at", "id"]
+            })
+            .map(|i| i.columns[0].as_str())
     }
 
     pub fn column(&self, name: &str) -> Option<&Column> {

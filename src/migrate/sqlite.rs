@@ -459,7 +459,7 @@ pub fn read_back(sql: &str, service: &crate::model::Service) -> Result<Schema, S
         .into_iter()
         .map(|t| {
             let known = spec.table(&t.name);
-            let columns = t
+            let columns: Vec<Column> = t
                 .columns
                 .into_iter()
                 .map(|(name, storage_type, required, primary_key, _)| {
@@ -495,8 +495,12 @@ pub fn read_back(sql: &str, service: &crate::model::Service) -> Result<Schema, S
                         .unwrap_or(usize::MAX)
                 });
             }
+            let owner = known
+                .and_then(|k| k.owner.clone())
+                .filter(|o| columns.iter().any(|c| &c.name == o));
             Table {
                 name: t.name,
+                owner,
                 columns,
                 foreign_keys: t.foreign_keys,
                 indexes,

@@ -70,6 +70,10 @@ pub struct Spec {
     /// Bounds on request bodies, pages and time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
+    /// Where the rows are kept: the database engines the server can serve.
+    /// Omitted: SQLite and PostgreSQL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<Database>,
     /// The resources of the API, by name. Each becomes a table and a set of
     /// routes under `/{plural}`.
     pub resources: IndexMap<String, Resource>,
@@ -379,6 +383,38 @@ impl OnError {
             OnError::Local => "local",
             OnError::Open => "open",
             OnError::Closed => "closed",
+        }
+    }
+}
+
+/// The database engines of the service.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    /// The engines the server can serve, each named once; the one it
+    /// serves is chosen at start by `DATABASE_URL` (`sqlite:` or
+    /// `postgres://`). Default `[sqlite, postgres]`; naming one saves the
+    /// other's build time and migrations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engines: Option<Vec<Engine>>,
+}
+
+/// A database engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// SQLite, embedded in the server (`sqlite:` URLs): the default.
+    Sqlite,
+    /// PostgreSQL (`postgres://` URLs), with row-level security as a
+    /// second lock.
+    Postgres,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
         }
     }
 }

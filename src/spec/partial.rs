@@ -12,7 +12,8 @@
 use indexmap::IndexMap;
 
 use super::{
-    Access, Auth, Cors, Field, Limits, OperationRates, Owner, Resource, Service, Spec, Throttle,
+    Access, Auth, Cors, Database, Field, Limits, OperationRates, Owner, Resource, Service, Spec,
+    Throttle,
 };
 
 /// The trusted parts of a spec. For optional sections, `Some(None)` means
@@ -26,6 +27,7 @@ pub struct PartialSpec {
     pub cors: Option<Option<Cors>>,
     pub throttle: Option<Option<Throttle>>,
     pub limits: Option<Option<Limits>>,
+    pub database: Option<Option<Database>>,
     /// Every resource by name (names are known even when a resource is
     /// broken); `None` when `resources` itself is unsound.
     pub resources: Option<IndexMap<String, PartialResource>>,
@@ -57,6 +59,7 @@ impl PartialSpec {
             cors: Some(spec.cors.clone()),
             throttle: Some(spec.throttle.clone()),
             limits: Some(spec.limits.clone()),
+            database: Some(spec.database.clone()),
             resources: Some(
                 spec.resources
                     .iter()

@@ -72,10 +72,13 @@ fn generate(spec: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     palisade(args)
 }
 
+/// The SQLite migrations of the project at `out` (PostgreSQL's are in
+/// `migrations/postgres/`, numbered alike).
 fn migrations(out: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(out.join("migrations"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".sql"))
         .collect();
     names.sort();
     names

@@ -10,7 +10,7 @@
 
 use ::axum::Router;
 use ::palisade_runtime::auth::{Algorithm, AuthSettings, KeySource};
-use ::palisade_runtime::server::{App, Migration, Settings};
+use ::palisade_runtime::server::{App, Migration, Migrations, Settings};
 use ::palisade_runtime::throttle::Rate;
 use ::palisade_runtime::Service;
 
@@ -54,14 +54,23 @@ pub static SETTINGS: Settings = Settings {
     }),
 };
 
-/// The schema, applied in order at start-up.
-pub static MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "init",
-        sql: include_str!("../../migrations/0001_init.sql"),
-    },
-];
+/// The schema, each engine's migrations applied in order at start-up.
+pub static MIGRATIONS: Migrations = Migrations {
+    sqlite: &[
+        Migration {
+            version: 1,
+            name: "init",
+            sql: include_str!("../../migrations/0001_init.sql"),
+        },
+    ],
+    postgres: &[
+        Migration {
+            version: 1,
+            name: "init",
+            sql: include_str!("../../migrations/postgres/0001_init.sql"),
+        },
+    ],
+};
 
 /// The team's hooks of every resource, as the handlers call them.
 struct HookTable {
@@ -82,5 +91,5 @@ pub fn service<H: Hooks>() -> Service {
         project: project::hooks::<H>(),
         task: task::hooks::<H>(),
     };
-    Service::new(&SETTINGS, MIGRATIONS, routes, hooks)
+    Service::new(&SETTINGS, &MIGRATIONS, routes, hooks)
 }
