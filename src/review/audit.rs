@@ -45,6 +45,19 @@ pub struct ServiceSummary {
     pub cors: Option<CorsSummary>,
     pub throttle: ThrottleSummary,
     pub limits: LimitsSummary,
+    pub database: DatabaseSummary,
+}
+
+/// The engines a service is served from, and whether row-level security
+/// is on as a second lock (PostgreSQL).
+#[derive(Debug, Clone, Serialize)]
+pub struct DatabaseSummary {
+    /// `sqlite`, `postgres`.
+    pub engines: Vec<&'static str>,
+    /// The owned tables whose rows PostgreSQL itself keeps to the caller
+    /// (row-level security, enabled and forced); empty when the service is
+    /// not served from PostgreSQL.
+    pub row_security: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -169,6 +182,21 @@ fn service_summary(service: &model::Service) -> ServiceSummary {
                 url_env: r.url_env.clone(),
                 on_error: r.on_error.name(),
             }),
+        },
+        database: DatabaseSummary {
+            engines: [model::Engine::Sqlite, model::Engine::Postgres]
+                .into_iter()
+                .filter(|e| service.engines.serves(*e))
+                .map(|e| match e {
+                    model::Engine::Sqlite => "sqlite",
+                    model::Engine::Postgres => "postgres",
+                })
+                .collect(),
+            row_security: if service.engines.serves(model::Engine::Postgres) {
+                service.row_security().into_iter().map(|t| t.table).collect()
+            } else {
+                Vec::new()
+            },
         },
         limits: LimitsSummary {
             max_body: size_text(service.limits.max_body_bytes),
@@ -312,12 +340,30 @@ fn service_lines(s: &ServiceSummary) -> Vec<(&'static str, String)> {
         "body {}, pages of {} (at most {}), timeout {} s",
         l.max_body, l.default_page_size, l.max_page_size, l.request_timeout_seconds
     );
+    let d = &s.database;
+    let engines = d
+        .engines
+        .iter()
+        .map(|e| if *e == "sqlite" { "SQLite" } else { "PostgreSQL" })
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let database = if !d.engines.contains(&"postgres") {
+        format!("{engines}; no row-level security: the owner condition of every statement is the one lock")
+    } else if d.row_security.is_empty() {
+        format!("{engines}; no table is owned, so no row-level security is needed")
+    } else {
+        format!(
+            "{engines}; on PostgreSQL, row-level security is a second lock on every owned table ({}): the database itself keeps each caller to its rows",
+            d.row_security.join(", ")
+        )
+    };
     vec![
         ("auth", auth),
         ("roles", roles),
         ("cors", cors),
         ("throttle", throttle),
         ("limits", limits),
+        ("database", database),
     ]
 }
 

@@ -11,16 +11,15 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants, OwnerClaim};
+use palisade_runtime::db::{Columns, FromColumns, Kind, Sql};
 use palisade_runtime::fields::FieldRule;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
-use palisade_runtime::resource::{self, HookFns, Link, Owner, Resource, Table, Values};
+use palisade_runtime::resource::{self, HookFns, Link, Owner, Resource, Statements, Table, Values};
 use palisade_runtime::row::Patch;
 use palisade_runtime::server::{App, Operation};
 use palisade_runtime::throttle::Rate;
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, QueryBuilder, Row as _, Sqlite};
 
 /// The table as the runtime's handlers use it: its statements, owner
 /// rule and list rules.
@@ -28,8 +27,14 @@ pub static TABLE: Table = Table {
     name: "invoice",
     path: "/invoices",
     table: "\"invoice\"",
-    columns: "\"id\", \"owner_id\", \"number\", \"amount_cents\", \"currency\", \"customer\", \"paid\", \"issued_on\", \"notes\", \"created_at\", \"updated_at\"",
-    insert: "INSERT INTO \"invoice\" (\"id\", \"owner_id\", \"number\", \"amount_cents\", \"currency\", \"customer\", \"paid\", \"issued_on\", \"notes\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"owner_id\", \"number\", \"amount_cents\", \"currency\", \"customer\", \"paid\", \"issued_on\", \"notes\", \"created_at\", \"updated_at\"",
+    sqlite: Statements {
+        columns: "\"id\", \"owner_id\", \"number\", \"amount_cents\", \"currency\", \"customer\", \"paid\", \"issued_on\", \"notes\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"invoice\" (\"id\", \"owner_id\", \"number\", \"amount_cents\", \"currency\", \"customer\", \"paid\", \"issued_on\", \"notes\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"owner_id\", \"number\", \"amount_cents\", \"currency\", \"customer\", \"paid\", \"issued_on\", \"notes\", \"created_at\", \"updated_at\"",
+    },
+    postgres: Statements {
+        columns: "\"id\"::text AS \"id\", \"owner_id\", \"number\", \"amount_cents\", \"currency\", \"customer\"::text AS \"customer\", \"paid\", to_char(\"issued_on\", 'YYYY-MM-DD') AS \"issued_on\", \"notes\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"invoice\" (\"id\", \"owner_id\", \"number\", \"amount_cents\", \"currency\", \"customer\", \"paid\", \"issued_on\", \"notes\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3, $4, $5, $6::uuid, $7, $8::date, $9, $10::timestamptz, $11::timestamptz) RETURNING \"id\"::text AS \"id\", \"owner_id\", \"number\", \"amount_cents\", \"currency\", \"customer\"::text AS \"customer\", \"paid\", to_char(\"issued_on\", 'YYYY-MM-DD') AS \"issued_on\", \"notes\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+    },
     owner: Some(Owner {
         column: "\"owner_id\"",
         claim: OwnerClaim::User,
@@ -45,7 +50,11 @@ pub static TABLE: Table = Table {
     list: ListRules {
         default_limit: 20,
         max_limit: 100,
-        sort_keys: &["created_at", "issued_on", "amount_cents"],
+        sort_keys: &[
+            ("created_at", Kind::Timestamp),
+            ("issued_on", Kind::Date),
+            ("amount_cents", Kind::Integer),
+        ],
         default_sort: "-created_at",
         filters: &["paid", "currency", "customer"],
     },
@@ -99,20 +108,20 @@ pub struct Row {
     pub updated_at: String,
 }
 
-impl FromRow<'_, SqliteRow> for Row {
-    fn from_row(r: &SqliteRow) -> sqlx::Result<Row> {
+impl FromColumns for Row {
+    fn from_columns(r: &mut Columns<'_>) -> sqlx::Result<Row> {
         Ok(Row {
-            id: r.try_get(0)?,
-            owner_id: r.try_get(1)?,
-            number: r.try_get(2)?,
-            amount_cents: r.try_get(3)?,
-            currency: r.try_get(4)?,
-            customer: r.try_get(5)?,
-            paid: r.try_get(6)?,
-            issued_on: r.try_get(7)?,
-            notes: r.try_get(8)?,
-            created_at: r.try_get(9)?,
-            updated_at: r.try_get(10)?,
+            id: r.next()?,
+            owner_id: r.next()?,
+            number: r.next()?,
+            amount_cents: r.next()?,
+            currency: r.next()?,
+            customer: r.next()?,
+            paid: r.next()?,
+            issued_on: r.next()?,
+            notes: r.next()?,
+            created_at: r.next()?,
+            updated_at: r.next()?,
         })
     }
 }
@@ -166,13 +175,14 @@ impl Resource for Row {
         }
     }
 
-    fn filter(query: &ListQuery, sql: &mut QueryBuilder<Sqlite>) -> Result<(), Problem> {
-        query.push_filter(sql, "paid", "\"paid\"", |_, _: &bool| {})?;
+    fn filter(query: &ListQuery, sql: &mut Sql) -> Result<(), Problem> {
+        query.push_filter(sql, "paid", "\"paid\"", Kind::Boolean, |_, _: &bool| {})?;
         query
             .push_filter(
                 sql,
                 "currency",
                 "\"currency\"",
+                Kind::Text,
                 |c, v: &String| {
                     c.string("currency", v, None, None);
                     c.one_of("currency", v, &["EUR", "USD"]);
@@ -183,6 +193,7 @@ impl Resource for Row {
                 sql,
                 "customer",
                 "\"customer\"",
+                Kind::Uuid,
                 |c, v: &String| {
                     c.string("customer", v, None, None);
                     c.uuid("customer", v);
@@ -247,13 +258,13 @@ impl Resource for Row {
             .bind(&input.notes);
     }
 
-    fn assign(input: &UpdateInput, sql: &mut QueryBuilder<Sqlite>) {
-        input.number.push_set(sql, "\"number\"");
-        input.amount_cents.push_set(sql, "\"amount_cents\"");
-        input.currency.push_set(sql, "\"currency\"");
-        input.customer.push_set(sql, "\"customer\"");
-        input.paid.push_set(sql, "\"paid\"");
-        input.notes.push_set(sql, "\"notes\"");
+    fn assign(input: &UpdateInput, sql: &mut Sql) {
+        input.number.push_set(sql, "\"number\"", Kind::Text);
+        input.amount_cents.push_set(sql, "\"amount_cents\"", Kind::Integer);
+        input.currency.push_set(sql, "\"currency\"", Kind::Text);
+        input.customer.push_set(sql, "\"customer\"", Kind::Uuid);
+        input.paid.push_set(sql, "\"paid\"", Kind::Boolean);
+        input.notes.push_set(sql, "\"notes\"", Kind::Text);
     }
 
     fn create_links(input: &CreateInput) -> Vec<Link<'_>> {

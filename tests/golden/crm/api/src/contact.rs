@@ -11,15 +11,14 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants, OwnerClaim};
+use palisade_runtime::db::{Columns, FromColumns, Kind, Sql};
 use palisade_runtime::fields::FieldRule;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
-use palisade_runtime::resource::{self, HookFns, Owner, Resource, Table, Values};
+use palisade_runtime::resource::{self, HookFns, Owner, Resource, Statements, Table, Values};
 use palisade_runtime::row::{Patch, Pii};
 use palisade_runtime::server::{App, Operation};
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, QueryBuilder, Row as _, Sqlite};
 
 /// The table as the runtime's handlers use it: its statements, owner
 /// rule and list rules.
@@ -27,8 +26,14 @@ pub static TABLE: Table = Table {
     name: "contact",
     path: "/contacts",
     table: "\"contact\"",
-    columns: "\"id\", \"owner_id\", \"name\", \"email\", \"company\", \"stage\", \"created_at\", \"updated_at\"",
-    insert: "INSERT INTO \"contact\" (\"id\", \"owner_id\", \"name\", \"email\", \"company\", \"stage\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"owner_id\", \"name\", \"email\", \"company\", \"stage\", \"created_at\", \"updated_at\"",
+    sqlite: Statements {
+        columns: "\"id\", \"owner_id\", \"name\", \"email\", \"company\", \"stage\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"contact\" (\"id\", \"owner_id\", \"name\", \"email\", \"company\", \"stage\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"owner_id\", \"name\", \"email\", \"company\", \"stage\", \"created_at\", \"updated_at\"",
+    },
+    postgres: Statements {
+        columns: "\"id\"::text AS \"id\", \"owner_id\", \"name\", \"email\", \"company\", \"stage\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"contact\" (\"id\", \"owner_id\", \"name\", \"email\", \"company\", \"stage\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::timestamptz, $8::timestamptz) RETURNING \"id\"::text AS \"id\", \"owner_id\", \"name\", \"email\", \"company\", \"stage\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+    },
     owner: Some(Owner {
         column: "\"owner_id\"",
         claim: OwnerClaim::User,
@@ -44,7 +49,7 @@ pub static TABLE: Table = Table {
     list: ListRules {
         default_limit: 20,
         max_limit: 100,
-        sort_keys: &["created_at", "name"],
+        sort_keys: &[("created_at", Kind::Timestamp), ("name", Kind::Text)],
         default_sort: "-created_at",
         filters: &["stage"],
     },
@@ -90,17 +95,17 @@ pub struct Row {
     pub updated_at: String,
 }
 
-impl FromRow<'_, SqliteRow> for Row {
-    fn from_row(r: &SqliteRow) -> sqlx::Result<Row> {
+impl FromColumns for Row {
+    fn from_columns(r: &mut Columns<'_>) -> sqlx::Result<Row> {
         Ok(Row {
-            id: r.try_get(0)?,
-            owner_id: r.try_get(1)?,
-            name: r.try_get(2)?,
-            email: r.try_get(3)?,
-            company: r.try_get(4)?,
-            stage: r.try_get(5)?,
-            created_at: r.try_get(6)?,
-            updated_at: r.try_get(7)?,
+            id: r.next()?,
+            owner_id: r.next()?,
+            name: r.next()?,
+            email: r.next()?,
+            company: r.next()?,
+            stage: r.next()?,
+            created_at: r.next()?,
+            updated_at: r.next()?,
         })
     }
 }
@@ -148,12 +153,13 @@ impl Resource for Row {
         }
     }
 
-    fn filter(query: &ListQuery, sql: &mut QueryBuilder<Sqlite>) -> Result<(), Problem> {
+    fn filter(query: &ListQuery, sql: &mut Sql) -> Result<(), Problem> {
         query
             .push_filter(
                 sql,
                 "stage",
                 "\"stage\"",
+                Kind::Text,
                 |c, v: &String| {
                     c.string("stage", v, None, None);
                     c.one_of("stage", v, &["lead", "qualified", "customer", "lost"]);
@@ -207,11 +213,11 @@ impl Resource for Row {
             .bind(input.stage.as_deref().or(Some("lead")));
     }
 
-    fn assign(input: &UpdateInput, sql: &mut QueryBuilder<Sqlite>) {
-        input.name.push_set(sql, "\"name\"");
-        input.email.push_set(sql, "\"email\"");
-        input.company.push_set(sql, "\"company\"");
-        input.stage.push_set(sql, "\"stage\"");
+    fn assign(input: &UpdateInput, sql: &mut Sql) {
+        input.name.push_set(sql, "\"name\"", Kind::Text);
+        input.email.push_set(sql, "\"email\"", Kind::Text);
+        input.company.push_set(sql, "\"company\"", Kind::Text);
+        input.stage.push_set(sql, "\"stage\"", Kind::Text);
     }
 
     fn hooks(app: &App) -> &HookFns<Row> {

@@ -11,15 +11,14 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants, OwnerClaim};
+use palisade_runtime::db::{Columns, FromColumns, Kind, Sql};
 use palisade_runtime::fields::FieldRule;
 use palisade_runtime::page::ListRules;
 use palisade_runtime::problem::Problem;
-use palisade_runtime::resource::{self, HookFns, Link, Owner, Resource, Table, Values};
+use palisade_runtime::resource::{self, HookFns, Link, Owner, Resource, Statements, Table, Values};
 use palisade_runtime::row::Patch;
 use palisade_runtime::server::{App, Operation};
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, QueryBuilder, Row as _, Sqlite};
 
 /// The table as the runtime's handlers use it: its statements, owner
 /// rule and list rules.
@@ -27,8 +26,14 @@ pub static TABLE: Table = Table {
     name: "note",
     path: "/notes",
     table: "\"note\"",
-    columns: "\"id\", \"owner_id\", \"contact\", \"text\", \"created_at\", \"updated_at\"",
-    insert: "INSERT INTO \"note\" (\"id\", \"owner_id\", \"contact\", \"text\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?) RETURNING \"id\", \"owner_id\", \"contact\", \"text\", \"created_at\", \"updated_at\"",
+    sqlite: Statements {
+        columns: "\"id\", \"owner_id\", \"contact\", \"text\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"note\" (\"id\", \"owner_id\", \"contact\", \"text\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?) RETURNING \"id\", \"owner_id\", \"contact\", \"text\", \"created_at\", \"updated_at\"",
+    },
+    postgres: Statements {
+        columns: "\"id\"::text AS \"id\", \"owner_id\", \"contact\"::text AS \"contact\", \"text\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"note\" (\"id\", \"owner_id\", \"contact\", \"text\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3::uuid, $4, $5::timestamptz, $6::timestamptz) RETURNING \"id\"::text AS \"id\", \"owner_id\", \"contact\"::text AS \"contact\", \"text\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+    },
     owner: Some(Owner {
         column: "\"owner_id\"",
         claim: OwnerClaim::User,
@@ -44,7 +49,7 @@ pub static TABLE: Table = Table {
     list: ListRules {
         default_limit: 20,
         max_limit: 100,
-        sort_keys: &["created_at"],
+        sort_keys: &[("created_at", Kind::Timestamp)],
         default_sort: "-created_at",
         filters: &[],
     },
@@ -85,15 +90,15 @@ pub struct Row {
     pub updated_at: String,
 }
 
-impl FromRow<'_, SqliteRow> for Row {
-    fn from_row(r: &SqliteRow) -> sqlx::Result<Row> {
+impl FromColumns for Row {
+    fn from_columns(r: &mut Columns<'_>) -> sqlx::Result<Row> {
         Ok(Row {
-            id: r.try_get(0)?,
-            owner_id: r.try_get(1)?,
-            contact: r.try_get(2)?,
-            text: r.try_get(3)?,
-            created_at: r.try_get(4)?,
-            updated_at: r.try_get(5)?,
+            id: r.next()?,
+            owner_id: r.next()?,
+            contact: r.next()?,
+            text: r.next()?,
+            created_at: r.next()?,
+            updated_at: r.next()?,
         })
     }
 }
@@ -162,9 +167,9 @@ impl Resource for Row {
         values.bind(&input.contact).bind(&input.text);
     }
 
-    fn assign(input: &UpdateInput, sql: &mut QueryBuilder<Sqlite>) {
-        input.contact.push_set(sql, "\"contact\"");
-        input.text.push_set(sql, "\"text\"");
+    fn assign(input: &UpdateInput, sql: &mut Sql) {
+        input.contact.push_set(sql, "\"contact\"", Kind::Uuid);
+        input.text.push_set(sql, "\"text\"", Kind::Text);
     }
 
     fn create_links(input: &CreateInput) -> Vec<Link<'_>> {

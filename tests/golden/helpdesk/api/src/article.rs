@@ -9,15 +9,14 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants};
+use palisade_runtime::db::{Columns, FromColumns, Kind, Sql};
 use palisade_runtime::fields::FieldRule;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
-use palisade_runtime::resource::{self, HookFns, Resource, Table, Values};
+use palisade_runtime::resource::{self, HookFns, Resource, Statements, Table, Values};
 use palisade_runtime::row::Patch;
 use palisade_runtime::server::{App, Operation};
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, QueryBuilder, Row as _, Sqlite};
 
 /// The table as the runtime's handlers use it: its statements, owner
 /// rule and list rules.
@@ -25,8 +24,14 @@ pub static TABLE: Table = Table {
     name: "article",
     path: "/articles",
     table: "\"article\"",
-    columns: "\"id\", \"title\", \"body\", \"draft_notes\", \"created_at\", \"updated_at\"",
-    insert: "INSERT INTO \"article\" (\"id\", \"title\", \"body\", \"draft_notes\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?) RETURNING \"id\", \"title\", \"body\", \"draft_notes\", \"created_at\", \"updated_at\"",
+    sqlite: Statements {
+        columns: "\"id\", \"title\", \"body\", \"draft_notes\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"article\" (\"id\", \"title\", \"body\", \"draft_notes\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?) RETURNING \"id\", \"title\", \"body\", \"draft_notes\", \"created_at\", \"updated_at\"",
+    },
+    postgres: Statements {
+        columns: "\"id\"::text AS \"id\", \"title\", \"body\", \"draft_notes\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"article\" (\"id\", \"title\", \"body\", \"draft_notes\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3, $4, $5::timestamptz, $6::timestamptz) RETURNING \"id\"::text AS \"id\", \"title\", \"body\", \"draft_notes\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+    },
     owner: None,
     fields: &[
         FieldRule {
@@ -39,7 +44,7 @@ pub static TABLE: Table = Table {
     list: ListRules {
         default_limit: 20,
         max_limit: 100,
-        sort_keys: &["created_at"],
+        sort_keys: &[("created_at", Kind::Timestamp)],
         default_sort: "-created_at",
         filters: &["draft_notes"],
     },
@@ -92,15 +97,15 @@ pub struct Row {
     pub updated_at: String,
 }
 
-impl FromRow<'_, SqliteRow> for Row {
-    fn from_row(r: &SqliteRow) -> sqlx::Result<Row> {
+impl FromColumns for Row {
+    fn from_columns(r: &mut Columns<'_>) -> sqlx::Result<Row> {
         Ok(Row {
-            id: r.try_get(0)?,
-            title: r.try_get(1)?,
-            body: r.try_get(2)?,
-            draft_notes: r.try_get(3)?,
-            created_at: r.try_get(4)?,
-            updated_at: r.try_get(5)?,
+            id: r.next()?,
+            title: r.next()?,
+            body: r.next()?,
+            draft_notes: r.next()?,
+            created_at: r.next()?,
+            updated_at: r.next()?,
         })
     }
 }
@@ -145,12 +150,13 @@ impl Resource for Row {
         }
     }
 
-    fn filter(query: &ListQuery, sql: &mut QueryBuilder<Sqlite>) -> Result<(), Problem> {
+    fn filter(query: &ListQuery, sql: &mut Sql) -> Result<(), Problem> {
         query
             .push_filter(
                 sql,
                 "draft_notes",
                 "\"draft_notes\"",
+                Kind::Text,
                 |c, v: &String| {
                     c.string("draft_notes", v, None, Some(2000));
                 },
@@ -188,10 +194,10 @@ impl Resource for Row {
         values.bind(&input.title).bind(&input.body).bind(&input.draft_notes);
     }
 
-    fn assign(input: &UpdateInput, sql: &mut QueryBuilder<Sqlite>) {
-        input.title.push_set(sql, "\"title\"");
-        input.body.push_set(sql, "\"body\"");
-        input.draft_notes.push_set(sql, "\"draft_notes\"");
+    fn assign(input: &UpdateInput, sql: &mut Sql) {
+        input.title.push_set(sql, "\"title\"", Kind::Text);
+        input.body.push_set(sql, "\"body\"", Kind::Text);
+        input.draft_notes.push_set(sql, "\"draft_notes\"", Kind::Text);
     }
 
     fn hooks(app: &App) -> &HookFns<Row> {

@@ -11,16 +11,15 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants, OwnerClaim};
+use palisade_runtime::db::{Columns, FromColumns, Kind, Sql};
 use palisade_runtime::fields::FieldRule;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
-use palisade_runtime::resource::{self, HookFns, Owner, Resource, Table, Values};
+use palisade_runtime::resource::{self, HookFns, Owner, Resource, Statements, Table, Values};
 use palisade_runtime::row::{Patch, Pii};
 use palisade_runtime::server::{App, Operation};
 use palisade_runtime::throttle::Rate;
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, QueryBuilder, Row as _, Sqlite};
 
 /// The table as the runtime's handlers use it: its statements, owner
 /// rule and list rules.
@@ -28,8 +27,14 @@ pub static TABLE: Table = Table {
     name: "ticket",
     path: "/tickets",
     table: "\"ticket\"",
-    columns: "\"id\", \"customer_id\", \"subject\", \"body\", \"contact_email\", \"status\", \"priority\", \"internal_notes\", \"created_at\", \"updated_at\"",
-    insert: "INSERT INTO \"ticket\" (\"id\", \"customer_id\", \"subject\", \"body\", \"contact_email\", \"status\", \"priority\", \"internal_notes\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"customer_id\", \"subject\", \"body\", \"contact_email\", \"status\", \"priority\", \"internal_notes\", \"created_at\", \"updated_at\"",
+    sqlite: Statements {
+        columns: "\"id\", \"customer_id\", \"subject\", \"body\", \"contact_email\", \"status\", \"priority\", \"internal_notes\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"ticket\" (\"id\", \"customer_id\", \"subject\", \"body\", \"contact_email\", \"status\", \"priority\", \"internal_notes\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"customer_id\", \"subject\", \"body\", \"contact_email\", \"status\", \"priority\", \"internal_notes\", \"created_at\", \"updated_at\"",
+    },
+    postgres: Statements {
+        columns: "\"id\"::text AS \"id\", \"customer_id\", \"subject\", \"body\", \"contact_email\", \"status\", \"priority\", \"internal_notes\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"ticket\" (\"id\", \"customer_id\", \"subject\", \"body\", \"contact_email\", \"status\", \"priority\", \"internal_notes\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9::timestamptz, $10::timestamptz) RETURNING \"id\"::text AS \"id\", \"customer_id\", \"subject\", \"body\", \"contact_email\", \"status\", \"priority\", \"internal_notes\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+    },
     owner: Some(Owner {
         column: "\"customer_id\"",
         claim: OwnerClaim::User,
@@ -65,7 +70,11 @@ pub static TABLE: Table = Table {
     list: ListRules {
         default_limit: 20,
         max_limit: 100,
-        sort_keys: &["created_at", "priority", "contact_email"],
+        sort_keys: &[
+            ("created_at", Kind::Timestamp),
+            ("priority", Kind::Text),
+            ("contact_email", Kind::Text),
+        ],
         default_sort: "-created_at",
         filters: &["status", "priority", "contact_email"],
     },
@@ -122,19 +131,19 @@ pub struct Row {
     pub updated_at: String,
 }
 
-impl FromRow<'_, SqliteRow> for Row {
-    fn from_row(r: &SqliteRow) -> sqlx::Result<Row> {
+impl FromColumns for Row {
+    fn from_columns(r: &mut Columns<'_>) -> sqlx::Result<Row> {
         Ok(Row {
-            id: r.try_get(0)?,
-            customer_id: r.try_get(1)?,
-            subject: r.try_get(2)?,
-            body: r.try_get(3)?,
-            contact_email: r.try_get(4)?,
-            status: r.try_get(5)?,
-            priority: r.try_get(6)?,
-            internal_notes: r.try_get(7)?,
-            created_at: r.try_get(8)?,
-            updated_at: r.try_get(9)?,
+            id: r.next()?,
+            customer_id: r.next()?,
+            subject: r.next()?,
+            body: r.next()?,
+            contact_email: r.next()?,
+            status: r.next()?,
+            priority: r.next()?,
+            internal_notes: r.next()?,
+            created_at: r.next()?,
+            updated_at: r.next()?,
         })
     }
 }
@@ -187,12 +196,13 @@ impl Resource for Row {
         }
     }
 
-    fn filter(query: &ListQuery, sql: &mut QueryBuilder<Sqlite>) -> Result<(), Problem> {
+    fn filter(query: &ListQuery, sql: &mut Sql) -> Result<(), Problem> {
         query
             .push_filter(
                 sql,
                 "status",
                 "\"status\"",
+                Kind::Text,
                 |c, v: &String| {
                     c.string("status", v, None, None);
                     c.one_of("status", v, &["open", "pending", "closed"]);
@@ -203,6 +213,7 @@ impl Resource for Row {
                 sql,
                 "priority",
                 "\"priority\"",
+                Kind::Text,
                 |c, v: &String| {
                     c.string("priority", v, None, None);
                     c.one_of("priority", v, &["low", "normal", "high", "urgent"]);
@@ -213,6 +224,7 @@ impl Resource for Row {
                 sql,
                 "contact_email",
                 "\"contact_email\"",
+                Kind::Text,
                 |c, v: &String| {
                     c.string("contact_email", v, None, None);
                     c.email("contact_email", v);
@@ -281,13 +293,13 @@ impl Resource for Row {
             .bind(&input.internal_notes);
     }
 
-    fn assign(input: &UpdateInput, sql: &mut QueryBuilder<Sqlite>) {
-        input.subject.push_set(sql, "\"subject\"");
-        input.body.push_set(sql, "\"body\"");
-        input.contact_email.push_set(sql, "\"contact_email\"");
-        input.status.push_set(sql, "\"status\"");
-        input.priority.push_set(sql, "\"priority\"");
-        input.internal_notes.push_set(sql, "\"internal_notes\"");
+    fn assign(input: &UpdateInput, sql: &mut Sql) {
+        input.subject.push_set(sql, "\"subject\"", Kind::Text);
+        input.body.push_set(sql, "\"body\"", Kind::Text);
+        input.contact_email.push_set(sql, "\"contact_email\"", Kind::Text);
+        input.status.push_set(sql, "\"status\"", Kind::Text);
+        input.priority.push_set(sql, "\"priority\"", Kind::Text);
+        input.internal_notes.push_set(sql, "\"internal_notes\"", Kind::Text);
     }
 
     fn create_sets(input: &CreateInput, field: &str) -> bool {

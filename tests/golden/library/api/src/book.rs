@@ -11,14 +11,13 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants};
+use palisade_runtime::db::{Columns, FromColumns, Kind, Sql};
 use palisade_runtime::page::ListRules;
 use palisade_runtime::problem::Problem;
-use palisade_runtime::resource::{self, HookFns, Resource, Table, Values};
+use palisade_runtime::resource::{self, HookFns, Resource, Statements, Table, Values};
 use palisade_runtime::row::Patch;
 use palisade_runtime::server::{App, Operation};
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, QueryBuilder, Row as _, Sqlite};
 
 /// The table as the runtime's handlers use it: its statements, owner
 /// rule and list rules.
@@ -26,15 +25,21 @@ pub static TABLE: Table = Table {
     name: "book",
     path: "/books",
     table: "\"book\"",
-    columns: "\"id\", \"title\", \"author\", \"isbn\", \"created_at\", \"updated_at\"",
-    insert: "INSERT INTO \"book\" (\"id\", \"title\", \"author\", \"isbn\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?) RETURNING \"id\", \"title\", \"author\", \"isbn\", \"created_at\", \"updated_at\"",
+    sqlite: Statements {
+        columns: "\"id\", \"title\", \"author\", \"isbn\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"book\" (\"id\", \"title\", \"author\", \"isbn\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?) RETURNING \"id\", \"title\", \"author\", \"isbn\", \"created_at\", \"updated_at\"",
+    },
+    postgres: Statements {
+        columns: "\"id\"::text AS \"id\", \"title\", \"author\", \"isbn\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"book\" (\"id\", \"title\", \"author\", \"isbn\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3, $4, $5::timestamptz, $6::timestamptz) RETURNING \"id\"::text AS \"id\", \"title\", \"author\", \"isbn\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+    },
     owner: None,
     fields: &[],
     update_reply: Grants::NONE.roles(&["librarian"]).public(),
     list: ListRules {
         default_limit: 20,
         max_limit: 100,
-        sort_keys: &["created_at", "title"],
+        sort_keys: &[("created_at", Kind::Timestamp), ("title", Kind::Text)],
         default_sort: "-created_at",
         filters: &[],
     },
@@ -91,15 +96,15 @@ pub struct Row {
     pub updated_at: String,
 }
 
-impl FromRow<'_, SqliteRow> for Row {
-    fn from_row(r: &SqliteRow) -> sqlx::Result<Row> {
+impl FromColumns for Row {
+    fn from_columns(r: &mut Columns<'_>) -> sqlx::Result<Row> {
         Ok(Row {
-            id: r.try_get(0)?,
-            title: r.try_get(1)?,
-            author: r.try_get(2)?,
-            isbn: r.try_get(3)?,
-            created_at: r.try_get(4)?,
-            updated_at: r.try_get(5)?,
+            id: r.next()?,
+            title: r.next()?,
+            author: r.next()?,
+            isbn: r.next()?,
+            created_at: r.next()?,
+            updated_at: r.next()?,
         })
     }
 }
@@ -178,10 +183,10 @@ impl Resource for Row {
         values.bind(&input.title).bind(&input.author).bind(&input.isbn);
     }
 
-    fn assign(input: &UpdateInput, sql: &mut QueryBuilder<Sqlite>) {
-        input.title.push_set(sql, "\"title\"");
-        input.author.push_set(sql, "\"author\"");
-        input.isbn.push_set(sql, "\"isbn\"");
+    fn assign(input: &UpdateInput, sql: &mut Sql) {
+        input.title.push_set(sql, "\"title\"", Kind::Text);
+        input.author.push_set(sql, "\"author\"", Kind::Text);
+        input.isbn.push_set(sql, "\"isbn\"", Kind::Text);
     }
 
     fn hooks(app: &App) -> &HookFns<Row> {

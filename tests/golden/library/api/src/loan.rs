@@ -13,16 +13,15 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants, OwnerClaim};
+use palisade_runtime::db::{Columns, FromColumns, Kind, Sql};
 use palisade_runtime::fields::FieldRule;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
-use palisade_runtime::resource::{self, HookFns, Link, Owner, Resource, Table, Values};
+use palisade_runtime::resource::{self, HookFns, Link, Owner, Resource, Statements, Table, Values};
 use palisade_runtime::row::Patch;
 use palisade_runtime::server::{App, Operation};
 use palisade_runtime::throttle::Rate;
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, QueryBuilder, Row as _, Sqlite};
 
 /// The table as the runtime's handlers use it: its statements, owner
 /// rule and list rules.
@@ -30,8 +29,14 @@ pub static TABLE: Table = Table {
     name: "loan",
     path: "/loans",
     table: "\"loan\"",
-    columns: "\"id\", \"member_id\", \"book\", \"due_on\", \"returned\", \"created_at\", \"updated_at\"",
-    insert: "INSERT INTO \"loan\" (\"id\", \"member_id\", \"book\", \"due_on\", \"returned\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"member_id\", \"book\", \"due_on\", \"returned\", \"created_at\", \"updated_at\"",
+    sqlite: Statements {
+        columns: "\"id\", \"member_id\", \"book\", \"due_on\", \"returned\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"loan\" (\"id\", \"member_id\", \"book\", \"due_on\", \"returned\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"member_id\", \"book\", \"due_on\", \"returned\", \"created_at\", \"updated_at\"",
+    },
+    postgres: Statements {
+        columns: "\"id\"::text AS \"id\", \"member_id\", \"book\"::text AS \"book\", to_char(\"due_on\", 'YYYY-MM-DD') AS \"due_on\", \"returned\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"loan\" (\"id\", \"member_id\", \"book\", \"due_on\", \"returned\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3::uuid, $4::date, $5, $6::timestamptz, $7::timestamptz) RETURNING \"id\"::text AS \"id\", \"member_id\", \"book\"::text AS \"book\", to_char(\"due_on\", 'YYYY-MM-DD') AS \"due_on\", \"returned\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+    },
     owner: Some(Owner {
         column: "\"member_id\"",
         claim: OwnerClaim::User,
@@ -47,7 +52,7 @@ pub static TABLE: Table = Table {
     list: ListRules {
         default_limit: 20,
         max_limit: 100,
-        sort_keys: &["created_at"],
+        sort_keys: &[("created_at", Kind::Timestamp)],
         default_sort: "-created_at",
         filters: &["returned"],
     },
@@ -101,16 +106,16 @@ pub struct Row {
     pub updated_at: String,
 }
 
-impl FromRow<'_, SqliteRow> for Row {
-    fn from_row(r: &SqliteRow) -> sqlx::Result<Row> {
+impl FromColumns for Row {
+    fn from_columns(r: &mut Columns<'_>) -> sqlx::Result<Row> {
         Ok(Row {
-            id: r.try_get(0)?,
-            member_id: r.try_get(1)?,
-            book: r.try_get(2)?,
-            due_on: r.try_get(3)?,
-            returned: r.try_get(4)?,
-            created_at: r.try_get(5)?,
-            updated_at: r.try_get(6)?,
+            id: r.next()?,
+            member_id: r.next()?,
+            book: r.next()?,
+            due_on: r.next()?,
+            returned: r.next()?,
+            created_at: r.next()?,
+            updated_at: r.next()?,
         })
     }
 }
@@ -155,8 +160,15 @@ impl Resource for Row {
         }
     }
 
-    fn filter(query: &ListQuery, sql: &mut QueryBuilder<Sqlite>) -> Result<(), Problem> {
-        query.push_filter(sql, "returned", "\"returned\"", |_, _: &bool| {})?;
+    fn filter(query: &ListQuery, sql: &mut Sql) -> Result<(), Problem> {
+        query
+            .push_filter(
+                sql,
+                "returned",
+                "\"returned\"",
+                Kind::Boolean,
+                |_, _: &bool| {},
+            )?;
         Ok(())
     }
 
@@ -191,10 +203,10 @@ impl Resource for Row {
             .bind(input.returned.or(Some(false)));
     }
 
-    fn assign(input: &UpdateInput, sql: &mut QueryBuilder<Sqlite>) {
-        input.book.push_set(sql, "\"book\"");
-        input.due_on.push_set(sql, "\"due_on\"");
-        input.returned.push_set(sql, "\"returned\"");
+    fn assign(input: &UpdateInput, sql: &mut Sql) {
+        input.book.push_set(sql, "\"book\"", Kind::Uuid);
+        input.due_on.push_set(sql, "\"due_on\"", Kind::Date);
+        input.returned.push_set(sql, "\"returned\"", Kind::Boolean);
     }
 
     fn create_links(input: &CreateInput) -> Vec<Link<'_>> {

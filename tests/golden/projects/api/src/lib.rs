@@ -10,6 +10,7 @@
 
 use ::axum::Router;
 use ::palisade_runtime::auth::{Algorithm, AuthSettings, KeySource};
+use ::palisade_runtime::db::Engine;
 use ::palisade_runtime::server::{App, Migration, Migrations, Settings};
 use ::palisade_runtime::throttle::Rate;
 use ::palisade_runtime::Service;
@@ -52,9 +53,11 @@ pub static SETTINGS: Settings = Settings {
         methods: &["GET", "POST", "PATCH", "DELETE"],
         max_age_seconds: 300u64,
     }),
+    engines: &[Engine::Sqlite, Engine::Postgres],
 };
 
-/// The schema, each engine's migrations applied in order at start-up.
+/// The schema, each engine's migrations applied in order at
+/// start-up, and the row-level security policies on PostgreSQL.
 pub static MIGRATIONS: Migrations = Migrations {
     sqlite: &[
         Migration {
@@ -70,6 +73,7 @@ pub static MIGRATIONS: Migrations = Migrations {
             sql: include_str!("../../migrations/postgres/0001_init.sql"),
         },
     ],
+    row_security: include_str!("row_security.sql"),
 };
 
 /// The team's hooks of every resource, as the handlers call them.

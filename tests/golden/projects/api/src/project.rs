@@ -13,15 +13,14 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants, OwnerClaim};
+use palisade_runtime::db::{Columns, FromColumns, Kind, Sql};
 use palisade_runtime::fields::FieldRule;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
-use palisade_runtime::resource::{self, HookFns, Owner, Resource, Table, Values};
+use palisade_runtime::resource::{self, HookFns, Owner, Resource, Statements, Table, Values};
 use palisade_runtime::row::Patch;
 use palisade_runtime::server::{App, Operation};
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, QueryBuilder, Row as _, Sqlite};
 
 /// The table as the runtime's handlers use it: its statements, owner
 /// rule and list rules.
@@ -29,8 +28,14 @@ pub static TABLE: Table = Table {
     name: "project",
     path: "/projects",
     table: "\"project\"",
-    columns: "\"id\", \"org_id\", \"slug\", \"title\", \"budget\", \"homepage\", \"starts_on\", \"archived\", \"created_at\", \"updated_at\"",
-    insert: "INSERT INTO \"project\" (\"id\", \"org_id\", \"slug\", \"title\", \"budget\", \"homepage\", \"starts_on\", \"archived\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"org_id\", \"slug\", \"title\", \"budget\", \"homepage\", \"starts_on\", \"archived\", \"created_at\", \"updated_at\"",
+    sqlite: Statements {
+        columns: "\"id\", \"org_id\", \"slug\", \"title\", \"budget\", \"homepage\", \"starts_on\", \"archived\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"project\" (\"id\", \"org_id\", \"slug\", \"title\", \"budget\", \"homepage\", \"starts_on\", \"archived\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"org_id\", \"slug\", \"title\", \"budget\", \"homepage\", \"starts_on\", \"archived\", \"created_at\", \"updated_at\"",
+    },
+    postgres: Statements {
+        columns: "\"id\"::text AS \"id\", \"org_id\", \"slug\", \"title\", \"budget\", \"homepage\", to_char(\"starts_on\", 'YYYY-MM-DD') AS \"starts_on\", \"archived\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"project\" (\"id\", \"org_id\", \"slug\", \"title\", \"budget\", \"homepage\", \"starts_on\", \"archived\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::date, $8, $9::timestamptz, $10::timestamptz) RETURNING \"id\"::text AS \"id\", \"org_id\", \"slug\", \"title\", \"budget\", \"homepage\", to_char(\"starts_on\", 'YYYY-MM-DD') AS \"starts_on\", \"archived\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+    },
     owner: Some(Owner {
         column: "\"org_id\"",
         claim: OwnerClaim::Claim("org"),
@@ -46,7 +51,11 @@ pub static TABLE: Table = Table {
     list: ListRules {
         default_limit: 25,
         max_limit: 50,
-        sort_keys: &["created_at", "title", "starts_on"],
+        sort_keys: &[
+            ("created_at", Kind::Timestamp),
+            ("title", Kind::Text),
+            ("starts_on", Kind::Date),
+        ],
         default_sort: "-created_at",
         filters: &["archived"],
     },
@@ -98,19 +107,19 @@ pub struct Row {
     pub updated_at: String,
 }
 
-impl FromRow<'_, SqliteRow> for Row {
-    fn from_row(r: &SqliteRow) -> sqlx::Result<Row> {
+impl FromColumns for Row {
+    fn from_columns(r: &mut Columns<'_>) -> sqlx::Result<Row> {
         Ok(Row {
-            id: r.try_get(0)?,
-            org_id: r.try_get(1)?,
-            slug: r.try_get(2)?,
-            title: r.try_get(3)?,
-            budget: r.try_get(4)?,
-            homepage: r.try_get(5)?,
-            starts_on: r.try_get(6)?,
-            archived: r.try_get(7)?,
-            created_at: r.try_get(8)?,
-            updated_at: r.try_get(9)?,
+            id: r.next()?,
+            org_id: r.next()?,
+            slug: r.next()?,
+            title: r.next()?,
+            budget: r.next()?,
+            homepage: r.next()?,
+            starts_on: r.next()?,
+            archived: r.next()?,
+            created_at: r.next()?,
+            updated_at: r.next()?,
         })
     }
 }
@@ -163,8 +172,15 @@ impl Resource for Row {
         }
     }
 
-    fn filter(query: &ListQuery, sql: &mut QueryBuilder<Sqlite>) -> Result<(), Problem> {
-        query.push_filter(sql, "archived", "\"archived\"", |_, _: &bool| {})?;
+    fn filter(query: &ListQuery, sql: &mut Sql) -> Result<(), Problem> {
+        query
+            .push_filter(
+                sql,
+                "archived",
+                "\"archived\"",
+                Kind::Boolean,
+                |_, _: &bool| {},
+            )?;
         Ok(())
     }
 
@@ -222,13 +238,13 @@ impl Resource for Row {
             .bind(input.archived.or(Some(false)));
     }
 
-    fn assign(input: &UpdateInput, sql: &mut QueryBuilder<Sqlite>) {
-        input.slug.push_set(sql, "\"slug\"");
-        input.title.push_set(sql, "\"title\"");
-        input.budget.push_set(sql, "\"budget\"");
-        input.homepage.push_set(sql, "\"homepage\"");
-        input.starts_on.push_set(sql, "\"starts_on\"");
-        input.archived.push_set(sql, "\"archived\"");
+    fn assign(input: &UpdateInput, sql: &mut Sql) {
+        input.slug.push_set(sql, "\"slug\"", Kind::Text);
+        input.title.push_set(sql, "\"title\"", Kind::Text);
+        input.budget.push_set(sql, "\"budget\"", Kind::Number);
+        input.homepage.push_set(sql, "\"homepage\"", Kind::Text);
+        input.starts_on.push_set(sql, "\"starts_on\"", Kind::Date);
+        input.archived.push_set(sql, "\"archived\"", Kind::Boolean);
     }
 
     fn hooks(app: &App) -> &HookFns<Row> {

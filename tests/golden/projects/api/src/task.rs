@@ -11,16 +11,15 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants, OwnerClaim};
+use palisade_runtime::db::{Columns, FromColumns, Kind, Sql};
 use palisade_runtime::fields::FieldRule;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
-use palisade_runtime::resource::{self, HookFns, Link, Owner, Resource, Table, Values};
+use palisade_runtime::resource::{self, HookFns, Link, Owner, Resource, Statements, Table, Values};
 use palisade_runtime::row::{Patch, Pii};
 use palisade_runtime::server::{App, Operation};
 use palisade_runtime::throttle::Rate;
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, QueryBuilder, Row as _, Sqlite};
 
 /// The table as the runtime's handlers use it: its statements, owner
 /// rule and list rules.
@@ -28,8 +27,14 @@ pub static TABLE: Table = Table {
     name: "task",
     path: "/tasks",
     table: "\"task\"",
-    columns: "\"id\", \"org_id\", \"project\", \"title\", \"status\", \"priority\", \"due_at\", \"external_id\", \"assignee\", \"score\", \"created_at\", \"updated_at\"",
-    insert: "INSERT INTO \"task\" (\"id\", \"org_id\", \"project\", \"title\", \"status\", \"priority\", \"due_at\", \"external_id\", \"assignee\", \"score\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"org_id\", \"project\", \"title\", \"status\", \"priority\", \"due_at\", \"external_id\", \"assignee\", \"score\", \"created_at\", \"updated_at\"",
+    sqlite: Statements {
+        columns: "\"id\", \"org_id\", \"project\", \"title\", \"status\", \"priority\", \"due_at\", \"external_id\", \"assignee\", \"score\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"task\" (\"id\", \"org_id\", \"project\", \"title\", \"status\", \"priority\", \"due_at\", \"external_id\", \"assignee\", \"score\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"org_id\", \"project\", \"title\", \"status\", \"priority\", \"due_at\", \"external_id\", \"assignee\", \"score\", \"created_at\", \"updated_at\"",
+    },
+    postgres: Statements {
+        columns: "\"id\"::text AS \"id\", \"org_id\", \"project\"::text AS \"project\", \"title\", \"status\", \"priority\", to_char(\"due_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS \"due_at\", \"external_id\"::text AS \"external_id\", \"assignee\", \"score\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"task\" (\"id\", \"org_id\", \"project\", \"title\", \"status\", \"priority\", \"due_at\", \"external_id\", \"assignee\", \"score\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3::uuid, $4, $5, $6, $7::timestamptz, $8::uuid, $9, $10, $11::timestamptz, $12::timestamptz) RETURNING \"id\"::text AS \"id\", \"org_id\", \"project\"::text AS \"project\", \"title\", \"status\", \"priority\", to_char(\"due_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS \"due_at\", \"external_id\"::text AS \"external_id\", \"assignee\", \"score\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+    },
     owner: Some(Owner {
         column: "\"org_id\"",
         claim: OwnerClaim::Claim("org"),
@@ -45,7 +50,11 @@ pub static TABLE: Table = Table {
     list: ListRules {
         default_limit: 25,
         max_limit: 50,
-        sort_keys: &["created_at", "priority", "due_at"],
+        sort_keys: &[
+            ("created_at", Kind::Timestamp),
+            ("priority", Kind::Integer),
+            ("due_at", Kind::Timestamp),
+        ],
         default_sort: "-created_at",
         filters: &["project", "status", "priority"],
     },
@@ -97,21 +106,21 @@ pub struct Row {
     pub updated_at: String,
 }
 
-impl FromRow<'_, SqliteRow> for Row {
-    fn from_row(r: &SqliteRow) -> sqlx::Result<Row> {
+impl FromColumns for Row {
+    fn from_columns(r: &mut Columns<'_>) -> sqlx::Result<Row> {
         Ok(Row {
-            id: r.try_get(0)?,
-            org_id: r.try_get(1)?,
-            project: r.try_get(2)?,
-            title: r.try_get(3)?,
-            status: r.try_get(4)?,
-            priority: r.try_get(5)?,
-            due_at: r.try_get(6)?,
-            external_id: r.try_get(7)?,
-            assignee: r.try_get(8)?,
-            score: r.try_get(9)?,
-            created_at: r.try_get(10)?,
-            updated_at: r.try_get(11)?,
+            id: r.next()?,
+            org_id: r.next()?,
+            project: r.next()?,
+            title: r.next()?,
+            status: r.next()?,
+            priority: r.next()?,
+            due_at: r.next()?,
+            external_id: r.next()?,
+            assignee: r.next()?,
+            score: r.next()?,
+            created_at: r.next()?,
+            updated_at: r.next()?,
         })
     }
 }
@@ -165,12 +174,13 @@ impl Resource for Row {
         }
     }
 
-    fn filter(query: &ListQuery, sql: &mut QueryBuilder<Sqlite>) -> Result<(), Problem> {
+    fn filter(query: &ListQuery, sql: &mut Sql) -> Result<(), Problem> {
         query
             .push_filter(
                 sql,
                 "project",
                 "\"project\"",
+                Kind::Uuid,
                 |c, v: &String| {
                     c.string("project", v, None, None);
                     c.uuid("project", v);
@@ -181,6 +191,7 @@ impl Resource for Row {
                 sql,
                 "status",
                 "\"status\"",
+                Kind::Text,
                 |c, v: &String| {
                     c.string("status", v, None, None);
                     c.one_of("status", v, &["todo", "doing", "done"]);
@@ -191,6 +202,7 @@ impl Resource for Row {
                 sql,
                 "priority",
                 "\"priority\"",
+                Kind::Integer,
                 |c, v: &palisade_runtime::check::Integer| {
                     c.integer("priority", v.get(), Some(1), Some(5));
                 },
@@ -266,13 +278,13 @@ impl Resource for Row {
             .bind(Some(0f64));
     }
 
-    fn assign(input: &UpdateInput, sql: &mut QueryBuilder<Sqlite>) {
-        input.project.push_set(sql, "\"project\"");
-        input.title.push_set(sql, "\"title\"");
-        input.status.push_set(sql, "\"status\"");
-        input.priority.push_set(sql, "\"priority\"");
-        input.due_at.push_set(sql, "\"due_at\"");
-        input.assignee.push_set(sql, "\"assignee\"");
+    fn assign(input: &UpdateInput, sql: &mut Sql) {
+        input.project.push_set(sql, "\"project\"", Kind::Uuid);
+        input.title.push_set(sql, "\"title\"", Kind::Text);
+        input.status.push_set(sql, "\"status\"", Kind::Text);
+        input.priority.push_set(sql, "\"priority\"", Kind::Integer);
+        input.due_at.push_set(sql, "\"due_at\"", Kind::Timestamp);
+        input.assignee.push_set(sql, "\"assignee\"", Kind::Text);
     }
 
     fn create_links(input: &CreateInput) -> Vec<Link<'_>> {

@@ -11,16 +11,15 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants, OwnerClaim};
+use palisade_runtime::db::{Columns, FromColumns, Kind, Sql};
 use palisade_runtime::fields::FieldRule;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
-use palisade_runtime::resource::{self, HookFns, Link, Owner, Resource, Table, Values};
+use palisade_runtime::resource::{self, HookFns, Link, Owner, Resource, Statements, Table, Values};
 use palisade_runtime::row::{Patch, Pii};
 use palisade_runtime::server::{App, Operation};
 use palisade_runtime::throttle::Rate;
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, QueryBuilder, Row as _, Sqlite};
 
 /// The table as the runtime's handlers use it: its statements, owner
 /// rule and list rules.
@@ -28,8 +27,14 @@ pub static TABLE: Table = Table {
     name: "order",
     path: "/orders",
     table: "\"order\"",
-    columns: "\"id\", \"customer_id\", \"product\", \"quantity\", \"match\", \"select\", \"note\", \"placed_at\", \"created_at\", \"updated_at\"",
-    insert: "INSERT INTO \"order\" (\"id\", \"customer_id\", \"product\", \"quantity\", \"match\", \"select\", \"note\", \"placed_at\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"customer_id\", \"product\", \"quantity\", \"match\", \"select\", \"note\", \"placed_at\", \"created_at\", \"updated_at\"",
+    sqlite: Statements {
+        columns: "\"id\", \"customer_id\", \"product\", \"quantity\", \"match\", \"select\", \"note\", \"placed_at\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"order\" (\"id\", \"customer_id\", \"product\", \"quantity\", \"match\", \"select\", \"note\", \"placed_at\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"customer_id\", \"product\", \"quantity\", \"match\", \"select\", \"note\", \"placed_at\", \"created_at\", \"updated_at\"",
+    },
+    postgres: Statements {
+        columns: "\"id\"::text AS \"id\", \"customer_id\", \"product\"::text AS \"product\", \"quantity\", \"match\", \"select\", \"note\", to_char(\"placed_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS \"placed_at\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"order\" (\"id\", \"customer_id\", \"product\", \"quantity\", \"match\", \"select\", \"note\", \"placed_at\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3::uuid, $4, $5, $6, $7, $8::timestamptz, $9::timestamptz, $10::timestamptz) RETURNING \"id\"::text AS \"id\", \"customer_id\", \"product\"::text AS \"product\", \"quantity\", \"match\", \"select\", \"note\", to_char(\"placed_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS \"placed_at\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+    },
     owner: Some(Owner {
         column: "\"customer_id\"",
         claim: OwnerClaim::User,
@@ -45,7 +50,7 @@ pub static TABLE: Table = Table {
     list: ListRules {
         default_limit: 20,
         max_limit: 100,
-        sort_keys: &["created_at", "quantity"],
+        sort_keys: &[("created_at", Kind::Timestamp), ("quantity", Kind::Integer)],
         default_sort: "-created_at",
         filters: &["product", "select"],
     },
@@ -96,19 +101,19 @@ pub struct Row {
     pub updated_at: String,
 }
 
-impl FromRow<'_, SqliteRow> for Row {
-    fn from_row(r: &SqliteRow) -> sqlx::Result<Row> {
+impl FromColumns for Row {
+    fn from_columns(r: &mut Columns<'_>) -> sqlx::Result<Row> {
         Ok(Row {
-            id: r.try_get(0)?,
-            customer_id: r.try_get(1)?,
-            product: r.try_get(2)?,
-            quantity: r.try_get(3)?,
-            r#match: r.try_get(4)?,
-            select: r.try_get(5)?,
-            note: r.try_get(6)?,
-            placed_at: r.try_get(7)?,
-            created_at: r.try_get(8)?,
-            updated_at: r.try_get(9)?,
+            id: r.next()?,
+            customer_id: r.next()?,
+            product: r.next()?,
+            quantity: r.next()?,
+            r#match: r.next()?,
+            select: r.next()?,
+            note: r.next()?,
+            placed_at: r.next()?,
+            created_at: r.next()?,
+            updated_at: r.next()?,
         })
     }
 }
@@ -161,18 +166,19 @@ impl Resource for Row {
         }
     }
 
-    fn filter(query: &ListQuery, sql: &mut QueryBuilder<Sqlite>) -> Result<(), Problem> {
+    fn filter(query: &ListQuery, sql: &mut Sql) -> Result<(), Problem> {
         query
             .push_filter(
                 sql,
                 "product",
                 "\"product\"",
+                Kind::Uuid,
                 |c, v: &String| {
                     c.string("product", v, None, None);
                     c.uuid("product", v);
                 },
             )?;
-        query.push_filter(sql, "select", "\"select\"", |_, _: &bool| {})?;
+        query.push_filter(sql, "select", "\"select\"", Kind::Boolean, |_, _: &bool| {})?;
         Ok(())
     }
 
@@ -225,12 +231,12 @@ impl Resource for Row {
             .bind(&input.placed_at);
     }
 
-    fn assign(input: &UpdateInput, sql: &mut QueryBuilder<Sqlite>) {
-        input.product.push_set(sql, "\"product\"");
-        input.quantity.push_set(sql, "\"quantity\"");
-        input.r#match.push_set(sql, "\"match\"");
-        input.select.push_set(sql, "\"select\"");
-        input.note.push_set(sql, "\"note\"");
+    fn assign(input: &UpdateInput, sql: &mut Sql) {
+        input.product.push_set(sql, "\"product\"", Kind::Uuid);
+        input.quantity.push_set(sql, "\"quantity\"", Kind::Integer);
+        input.r#match.push_set(sql, "\"match\"", Kind::Text);
+        input.select.push_set(sql, "\"select\"", Kind::Boolean);
+        input.note.push_set(sql, "\"note\"", Kind::Text);
     }
 
     fn create_links(input: &CreateInput) -> Vec<Link<'_>> {

@@ -9,15 +9,14 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants};
+use palisade_runtime::db::{Columns, FromColumns, Kind, Sql};
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
-use palisade_runtime::resource::{self, HookFns, Resource, Table, Values};
+use palisade_runtime::resource::{self, HookFns, Resource, Statements, Table, Values};
 use palisade_runtime::row::Patch;
 use palisade_runtime::server::{App, Operation};
 use palisade_runtime::throttle::Rate;
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, QueryBuilder, Row as _, Sqlite};
 
 /// The table as the runtime's handlers use it: its statements, owner
 /// rule and list rules.
@@ -25,15 +24,25 @@ pub static TABLE: Table = Table {
     name: "product",
     path: "/products",
     table: "\"product\"",
-    columns: "\"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", \"created_at\", \"updated_at\"",
-    insert: "INSERT INTO \"product\" (\"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", \"created_at\", \"updated_at\"",
+    sqlite: Statements {
+        columns: "\"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"product\" (\"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", \"created_at\", \"updated_at\"",
+    },
+    postgres: Statements {
+        columns: "\"id\"::text AS \"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"product\" (\"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::timestamptz, $8::timestamptz) RETURNING \"id\"::text AS \"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+    },
     owner: None,
     fields: &[],
     update_reply: Grants::NONE.roles(&["staff"]).public(),
     list: ListRules {
         default_limit: 20,
         max_limit: 100,
-        sort_keys: &["created_at", "price", "name"],
+        sort_keys: &[
+            ("created_at", Kind::Timestamp),
+            ("price", Kind::Integer),
+            ("name", Kind::Text),
+        ],
         default_sort: "-created_at",
         filters: &["type", "group"],
     },
@@ -93,17 +102,17 @@ pub struct Row {
     pub updated_at: String,
 }
 
-impl FromRow<'_, SqliteRow> for Row {
-    fn from_row(r: &SqliteRow) -> sqlx::Result<Row> {
+impl FromColumns for Row {
+    fn from_columns(r: &mut Columns<'_>) -> sqlx::Result<Row> {
         Ok(Row {
-            id: r.try_get(0)?,
-            sku: r.try_get(1)?,
-            name: r.try_get(2)?,
-            r#type: r.try_get(3)?,
-            price: r.try_get(4)?,
-            group: r.try_get(5)?,
-            created_at: r.try_get(6)?,
-            updated_at: r.try_get(7)?,
+            id: r.next()?,
+            sku: r.next()?,
+            name: r.next()?,
+            r#type: r.next()?,
+            price: r.next()?,
+            group: r.next()?,
+            created_at: r.next()?,
+            updated_at: r.next()?,
         })
     }
 }
@@ -154,12 +163,13 @@ impl Resource for Row {
         }
     }
 
-    fn filter(query: &ListQuery, sql: &mut QueryBuilder<Sqlite>) -> Result<(), Problem> {
+    fn filter(query: &ListQuery, sql: &mut Sql) -> Result<(), Problem> {
         query
             .push_filter(
                 sql,
                 "type",
                 "\"type\"",
+                Kind::Text,
                 |c, v: &String| {
                     c.string("type", v, None, None);
                     c.one_of("type", v, &["physical", "digital"]);
@@ -170,6 +180,7 @@ impl Resource for Row {
                 sql,
                 "group",
                 "\"group\"",
+                Kind::Text,
                 |c, v: &String| {
                     c.string("group", v, None, Some(40));
                 },
@@ -227,12 +238,12 @@ impl Resource for Row {
             .bind(&input.group);
     }
 
-    fn assign(input: &UpdateInput, sql: &mut QueryBuilder<Sqlite>) {
-        input.sku.push_set(sql, "\"sku\"");
-        input.name.push_set(sql, "\"name\"");
-        input.r#type.push_set(sql, "\"type\"");
-        input.price.push_set(sql, "\"price\"");
-        input.group.push_set(sql, "\"group\"");
+    fn assign(input: &UpdateInput, sql: &mut Sql) {
+        input.sku.push_set(sql, "\"sku\"", Kind::Text);
+        input.name.push_set(sql, "\"name\"", Kind::Text);
+        input.r#type.push_set(sql, "\"type\"", Kind::Text);
+        input.price.push_set(sql, "\"price\"", Kind::Integer);
+        input.group.push_set(sql, "\"group\"", Kind::Text);
     }
 
     fn hooks(app: &App) -> &HookFns<Row> {
