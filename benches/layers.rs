@@ -22,11 +22,11 @@ use axum::http::HeaderMap;
 use axum::routing::get;
 use palisade_runtime::access::{Grants, OwnerClaim, Scope};
 use palisade_runtime::auth::{Algorithm, AuthSettings, KeySource, Verifier, mint};
+use palisade_runtime::db::{self, Columns, FromColumns, Identity, Kind, Session};
 use palisade_runtime::page::{self, ListRules};
 use palisade_runtime::server::{App, Operation, Settings, connect, router};
 use palisade_runtime::throttle::{DEFAULT_MAX_KEYS, MemoryLimiter, Rate};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row as _, Sqlite, SqlitePool};
+use sqlx::SqlitePool;
 use tower::ServiceExt as _;
 
 const SECRET: &[u8] = b"a-benchmark-secret-of-at-least-32-bytes!";
@@ -61,6 +61,7 @@ static SETTINGS: Settings = Settings {
     idle_timeout_seconds: 75,
     max_connections: 4096,
     cors: None,
+    engines: &[db::Engine::Sqlite],
 };
 
 static GET_INVOICE: Operation = Operation::new(
@@ -96,7 +97,7 @@ const OWNER: &str = "\"owner_id\"";
 static LIST_RULES: ListRules = ListRules {
     default_limit: 20,
     max_limit: 100,
-    sort_keys: &["created_at"],
+    sort_keys: &[("created_at", Kind::Timestamp, false)],
     default_sort: "-created_at",
     filters: &[],
 };
@@ -193,15 +194,36 @@ fn throttle() {
     );
 }
 
-fn decode(r: &SqliteRow) -> (String, String, String, i64, Option<String>, String) {
-    (
-        r.get("id"),
-        r.get("owner_id"),
-        r.get("number"),
-        r.get("amount_cents"),
-        r.get("notes"),
-        r.get("created_at"),
-    )
+/// A row of [`COLUMNS`], decoded as the generated code decodes one.
+#[allow(dead_code)] // Read by black_box only.
+struct Invoice {
+    id: String,
+    owner_id: String,
+    number: String,
+    amount_cents: i64,
+    currency: Option<String>,
+    paid: Option<bool>,
+    issued_on: Option<String>,
+    notes: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl FromColumns for Invoice {
+    fn from_columns(r: &mut Columns<'_>) -> sqlx::Result<Invoice> {
+        Ok(Invoice {
+            id: r.next()?,
+            owner_id: r.next()?,
+            number: r.next()?,
+            amount_cents: r.next()?,
+            currency: r.next()?,
+            paid: r.next()?,
+            issued_on: r.next()?,
+            notes: r.next()?,
+            created_at: r.next()?,
+            updated_at: r.next()?,
+        })
+    }
 }
 
 async fn seed(db: &SqlitePool) -> Vec<(String, String)> {
@@ -238,24 +260,24 @@ async fn seed(db: &SqlitePool) -> Vec<(String, String)> {
 }
 
 /// The generated store's `get`: `WHERE "id" = ?`, then the scope's condition.
-async fn get_row(db: &SqlitePool, scope: &Scope, id: &str) -> Option<SqliteRow> {
-    let mut qb =
-        QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM \"invoice\" WHERE \"id\" = "));
-    qb.push_bind(id.to_owned());
+async fn get_row(db: &Session, scope: &Scope, id: &str) -> Option<Invoice> {
+    let mut qb = db.sql(&format!(
+        "SELECT {COLUMNS} FROM \"invoice\" WHERE \"id\" = "
+    ));
+    qb.bind(id, Kind::Uuid);
     scope.push_condition(&mut qb, OWNER);
-    qb.build().fetch_optional(db).await.unwrap()
+    db.row(db::Access::Read, &qb).await.unwrap()
 }
 
 /// The generated store's `list` with `?limit=50`.
-async fn list_page(db: &SqlitePool, scope: &Scope) -> usize {
+async fn list_page(db: &Session, scope: &Scope) -> usize {
     let query = page::parse(Some("limit=50"), &LIST_RULES).unwrap();
-    let mut qb =
-        QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM \"invoice\" WHERE 1 = 1"));
+    let mut qb = db.sql(&format!("SELECT {COLUMNS} FROM \"invoice\" WHERE 1 = 1"));
     scope.push_condition(&mut qb, OWNER);
     query.push_after(&mut qb);
-    query.push_order_limit(&mut qb);
-    let rows = qb.build().fetch_all(db).await.unwrap();
-    rows.iter().map(decode).count()
+    query.push_order_limit(&mut qb, "\"invoice\"");
+    let rows: Vec<Invoice> = db.rows(db::Access::Read, &qb).await.unwrap();
+    rows.len()
 }
 
 fn queries(rt: &tokio::runtime::Runtime) {
@@ -264,8 +286,10 @@ fn queries(rt: &tokio::runtime::Runtime) {
         "sqlite://{}?mode=rwc",
         dir.path().join("layers.db").display()
     );
-    let db = rt.block_on(connect(&url)).unwrap().write;
-    let ids = rt.block_on(seed(&db));
+    let database = rt.block_on(connect(&url)).unwrap();
+    let pool = database.sqlite().unwrap().write.clone();
+    let ids = rt.block_on(seed(&pool));
+    let db = Session::new(database.clone(), Identity::default());
     println!(
         "owner scope in the SQL (SQLite file, WAL, 2 owners x {ROWS} rows; one query at a time; per query)"
     );
@@ -287,7 +311,7 @@ fn queries(rt: &tokio::runtime::Runtime) {
                             } else {
                                 let row =
                                     get_row(&db, scope, own[(i as usize * 7919) % own.len()]).await;
-                                black_box(row.as_ref().map(decode).unwrap());
+                                black_box(row.unwrap());
                             }
                         }
                         start.elapsed().as_nanos() as f64 / f64::from(n)
@@ -314,7 +338,7 @@ fn queries(rt: &tokio::runtime::Runtime) {
         assert!(rt.block_on(get_row(&db, &alice, &other)).is_none());
     });
     line("get by id of another owner's row (404), owner-scoped", ns);
-    rt.block_on(db.close());
+    rt.block_on(database.close());
 }
 
 async fn handler() -> &'static str {

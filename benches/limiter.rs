@@ -194,6 +194,7 @@ static SETTINGS: Settings = Settings {
     idle_timeout_seconds: 75,
     max_connections: 4096,
     cors: None,
+    engines: &[palisade_runtime::db::Engine::Sqlite],
 };
 
 static GET_ITEM: Operation = Operation::new("item.get", Grants::OWNER, Some(OwnerClaim::User))

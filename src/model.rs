@@ -1345,7 +1345,9 @@ impl Service {
                 for referrer in &self.resources {
                     let names_this = referrer.columns.iter().any(|c| {
                         matches!(&c.ty, ColumnType::Ref { resource } if *resource == r.name)
-                            && c.link.as_ref().is_some_and(|l| l.targets == LinkTargets::SameOwner)
+                            && c.link
+                                .as_ref()
+                                .is_some_and(|l| l.targets == LinkTargets::SameOwner)
                     });
                     if let (true, Some(update)) =
                         (names_this, referrer.operation(OperationKind::Update))
@@ -1355,10 +1357,9 @@ impl Service {
                 }
                 read.sort();
                 read.dedup();
-                let public_read = r
-                    .operations
-                    .iter()
-                    .any(|o| matches!(o.kind, OperationKind::List | OperationKind::Get) && o.grants.public);
+                let public_read = r.operations.iter().any(|o| {
+                    matches!(o.kind, OperationKind::List | OperationKind::Get) && o.grants.public
+                });
                 Some(RowSecurity {
                     table: r.name.clone(),
                     owner_column: column.clone(),

@@ -11,7 +11,7 @@
 //! claims in order), set for its transaction only.
 
 use crate::migrate::sqlite::quote;
-use crate::model::{RowSecurity, Service};
+use crate::model::{ColumnOrigin, Resource, RowSecurity, Service};
 
 /// The whole file, after `header`.
 pub fn sql(service: &Service, header: &str) -> String {
@@ -23,15 +23,54 @@ pub fn sql(service: &Service, header: &str) -> String {
          -- `palisade.tenant_<n>`, set for their transaction only.\n",
         service.name
     );
+    out.push_str(
+        "\n-- What the role may do at all (the server sets `palisade.app_role`): read,\n\
+         -- create and delete rows, and change every column but the id, the owner\n\
+         -- and the creation time, which no request changes.\n",
+    );
+    for r in &service.resources {
+        out.push_str(&privileges(r));
+    }
     let tables = service.row_security();
     if tables.is_empty() {
-        out.push_str("-- No table is owned: every row is reached through role and public grants.\n");
+        out.push_str(
+            "\n-- No table is owned: every row is reached through role and public grants.\n",
+        );
     }
     for t in &tables {
         out.push('\n');
         out.push_str(&table(t));
     }
     out
+}
+
+/// The role's privileges on the table of `r`: every row statement, and
+/// UPDATE only of the columns a request may change.
+fn privileges(r: &Resource) -> String {
+    let name = quote(&r.name);
+    let columns: Vec<String> = r
+        .columns
+        .iter()
+        .filter(|c| {
+            !matches!(
+                c.origin,
+                ColumnOrigin::Id | ColumnOrigin::Owner | ColumnOrigin::CreatedAt
+            )
+        })
+        .map(|c| quote(&c.name))
+        .collect();
+    let grant = |what: &str| {
+        format!(
+            "EXECUTE format('GRANT {} ON {} TO %I', current_setting('palisade.app_role'));",
+            what.replace('\'', "''"),
+            name.replace('\'', "''")
+        )
+    };
+    format!(
+        "DO $$ BEGIN {} {} END $$;\n",
+        grant("SELECT, INSERT, DELETE"),
+        grant(&format!("UPDATE ({})", columns.join(", ")))
+    )
 }
 
 fn table(t: &RowSecurity) -> String {
@@ -49,7 +88,11 @@ fn table(t: &RowSecurity) -> String {
         granted("read", &t.read, t.public_read),
         granted("update", &t.update, false),
         granted("delete", &t.delete, false),
-        if t.public_read { "; anyone reads every row" } else { "" },
+        if t.public_read {
+            "; anyone reads every row"
+        } else {
+            ""
+        },
     );
     out.push_str(&format!("ALTER TABLE {name} ENABLE ROW LEVEL SECURITY;\n"));
     out.push_str(&format!("ALTER TABLE {name} FORCE ROW LEVEL SECURITY;\n"));
@@ -61,7 +104,9 @@ fn table(t: &RowSecurity) -> String {
     ];
     for (policy, command, using, check) in policies {
         out.push_str(&format!("DROP POLICY IF EXISTS \"{policy}\" ON {name};\n"));
-        out.push_str(&format!("CREATE POLICY \"{policy}\" ON {name} FOR {command}"));
+        out.push_str(&format!(
+            "CREATE POLICY \"{policy}\" ON {name} FOR {command}"
+        ));
         if let Some(using) = using {
             out.push_str(&format!(" USING ({using})"));
         }
@@ -80,7 +125,10 @@ fn owner(t: &RowSecurity) -> String {
         Some(i) => format!("palisade.tenant_{i}"),
         None => "palisade.user".into(),
     };
-    format!("{} = current_setting('{setting}', true)", quote(&t.owner_column))
+    format!(
+        "{} = current_setting('{setting}', true)",
+        quote(&t.owner_column)
+    )
 }
 
 /// The owner condition, or the caller holds one of `roles`.

@@ -529,7 +529,10 @@ fn table(w: &mut Writer, plan: &ResourcePlan<'_>) {
     ));
     for (engine, dialect) in [("sqlite", Dialect::Sqlite), ("postgres", Dialect::Postgres)] {
         w.open(format_args!("{engine}: Statements {{"));
-        w.line(format_args!("columns: {},", lit(&plan.columns_sql(dialect))));
+        w.line(format_args!(
+            "columns: {},",
+            lit(&plan.columns_sql(dialect))
+        ));
         w.line(format_args!("insert: {},", lit(&plan.insert_sql(dialect))));
         w.close(format_args!("}},"));
     }
@@ -575,8 +578,10 @@ fn table(w: &mut Writer, plan: &ResourcePlan<'_>) {
         .sort
         .iter()
         .map(|key| {
-            let ty = r.column(key).map_or(&ColumnType::String, |c| &c.ty);
-            format!("({}, {})", lit(key), kind(ty))
+            let (ty, nullable) = r
+                .column(key)
+                .map_or((&ColumnType::String, true), |c| (&c.ty, !c.required));
+            format!("({}, {}, {nullable})", lit(key), kind(ty))
         })
         .collect();
     w.code(format_args!("sort_keys: &[{}],", sort_keys.join(", ")));

@@ -193,7 +193,11 @@ fn service_summary(service: &model::Service) -> ServiceSummary {
                 })
                 .collect(),
             row_security: if service.engines.serves(model::Engine::Postgres) {
-                service.row_security().into_iter().map(|t| t.table).collect()
+                service
+                    .row_security()
+                    .into_iter()
+                    .map(|t| t.table)
+                    .collect()
             } else {
                 Vec::new()
             },
@@ -344,11 +348,19 @@ fn service_lines(s: &ServiceSummary) -> Vec<(&'static str, String)> {
     let engines = d
         .engines
         .iter()
-        .map(|e| if *e == "sqlite" { "SQLite" } else { "PostgreSQL" })
+        .map(|e| {
+            if *e == "sqlite" {
+                "SQLite"
+            } else {
+                "PostgreSQL"
+            }
+        })
         .collect::<Vec<_>>()
         .join(" or ");
     let database = if !d.engines.contains(&"postgres") {
-        format!("{engines}; no row-level security: the owner condition of every statement is the one lock")
+        format!(
+            "{engines}; no row-level security: the owner condition of every statement is the one lock"
+        )
     } else if d.row_security.is_empty() {
         format!("{engines}; no table is owned, so no row-level security is needed")
     } else {

@@ -57,7 +57,9 @@ struct Suite<'a> {
 fn datetime_as_sent(v: &Value) -> Value {
     match v.as_str().and_then(|s| s.strip_suffix('Z')) {
         Some(s) if s.len() > 20 && s.as_bytes()[10] == b'T' => match s.split_once('.') {
-            Some((whole, fraction)) if fraction.bytes().all(|b| b == b'0') => json!(format!("{whole}Z")),
+            Some((whole, fraction)) if fraction.bytes().all(|b| b == b'0') => {
+                json!(format!("{whole}Z"))
+            }
             _ => v.clone(),
         },
         _ => v.clone(),

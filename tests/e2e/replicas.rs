@@ -1,5 +1,8 @@
 //! Two replicas of one generated server on one Redis (the spec's
-//! `throttle.redis`): one SQLite file, two ports, a private
+//! `throttle.redis`): one PostgreSQL database (one SQLite file where no
+//! PostgreSQL answers), started at once (the migrations are applied once,
+//! under the advisory lock), a row made on one read on the other, two
+//! ports, a private
 //! `redis-server` on a free port (never the machine's shared one, since
 //! this test stops it). A user's requests alternating between the
 //! replicas are limited at the declared rate, not twice it, and so is an
@@ -90,9 +93,13 @@ fn redis_info(port: u16) -> Option<String> {
     }
 }
 
-/// Starts the server `binary` on a free port with `env`, in `dir`; waits
-/// until it answers `/health`.
-fn replica(binary: &Path, env: &[(&str, String)], dir: &Path, log: &Path) -> (Running, SocketAddr) {
+/// Starts a replica without waiting for it; its log goes to `log`.
+fn spawn_replica(
+    binary: &Path,
+    env: &[(&str, String)],
+    dir: &Path,
+    log: &Path,
+) -> (Running, SocketAddr) {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mut cmd = Command::new(binary);
     cmd.current_dir(dir)
@@ -107,7 +114,11 @@ fn replica(binary: &Path, env: &[(&str, String)], dir: &Path, log: &Path) -> (Ru
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .unwrap();
-    let running = Running(child);
+    (Running(child), addr)
+}
+
+/// Waits until the replica at `addr` answers `/health`.
+fn wait_for(_: &Running, addr: SocketAddr, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !(TcpStream::connect(addr).is_ok()
         && Request::new("GET", "/health").send(addr).status == 200)
@@ -119,7 +130,6 @@ fn replica(binary: &Path, env: &[(&str, String)], dir: &Path, log: &Path) -> (Ru
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    (running, addr)
 }
 
 /// The server refuses to start with `env` (in `dir`, where no `.env`
@@ -191,13 +201,16 @@ pub fn two_replicas_share_each_bucket() {
         .env()
         .expect("the example reads its key from a variable");
     let database = dir.path().join("db.sqlite");
+    let postgres = super::server::postgres_base()
+        .map(|base| super::server::PgDatabase::create(&base, "replicas"));
+    let url = match &postgres {
+        Some(db) => db.url(),
+        None => format!("sqlite://{}?mode=rwc", database.display()),
+    };
     let redis_url = format!("redis://127.0.0.1:{redis_port}");
     let env = vec![
         (key_env, keys.server_key()),
-        (
-            "DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", database.display()),
-        ),
+        ("DATABASE_URL", url),
         (shared.url_env.as_str(), redis_url.clone()),
     ];
     // Fails closed: no variable, or not a Redis URL.
@@ -216,8 +229,44 @@ pub fn two_replicas_share_each_bucket() {
     ));
     refuses(&binary, &wrong, &run, &shared.url_env, "not a redis:// URL");
 
-    let (_a, a) = replica(&binary, &env, &run, &dir.path().join("a.log"));
-    let (_b, b) = replica(&binary, &env, &run, &dir.path().join("b.log"));
+    // Both start at once on a new database: each migration is applied once.
+    let (a_log, b_log) = (dir.path().join("a.log"), dir.path().join("b.log"));
+    let (replica_a, a) = spawn_replica(&binary, &env, &run, &a_log);
+    let (replica_b, b) = spawn_replica(&binary, &env, &run, &b_log);
+    wait_for(&replica_a, a, &a_log);
+    wait_for(&replica_b, b, &b_log);
+    let applied = |log: &Path| {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .matches("migration applied")
+            .count()
+    };
+    assert_eq!(
+        applied(&a_log) + applied(&b_log),
+        1,
+        "the one migration was applied once by the two replicas"
+    );
+    if let Some(db) = &postgres {
+        let rows = db.query("SELECT count(*) FROM \"_palisade_migrations\"");
+        assert_eq!(rows.trim(), "1", "one migration recorded");
+    }
+    // A row made through one replica is read through the other.
+    let carol = Principal::new(
+        &format!("carol-{}", uuid::Uuid::new_v4().simple()),
+        "t",
+        &[],
+    );
+    let token = keys.token(&carol);
+    let made = Request::new("POST", "/notes")
+        .bearer(&token)
+        .json(&serde_json::json!({"title": "shared"}))
+        .send(a);
+    assert_eq!(made.status, 201, "{}", made.text());
+    let id = made.json()["id"].as_str().unwrap().to_owned();
+    let read = Request::new("GET", &format!("/notes/{id}"))
+        .bearer(&token)
+        .send(b);
+    assert_eq!(read.status, 200, "{}", read.text());
     for addr in [a, b] {
         let r = Request::new("GET", "/health").send(addr);
         assert_eq!(

@@ -88,7 +88,13 @@ impl PgDatabase {
             .as_millis();
         let label: String = label
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let name = format!("palisade_{label}_{}_{stamp}_{n}", std::process::id());
         psql(base, &format!("CREATE DATABASE \"{name}\""));
@@ -101,6 +107,23 @@ impl PgDatabase {
     /// The database's URL.
     pub fn url(&self) -> String {
         format!("{}/{}", self.base, self.name)
+    }
+
+    /// Runs `statement` in this database (as the connecting superuser,
+    /// whom row-level security does not hold); answers psql's unaligned
+    /// output.
+    pub fn query(&self, statement: &str) -> String {
+        let out = Command::new("psql")
+            .args([&self.url(), "-qAtc", statement])
+            .stdin(Stdio::null())
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "psql {statement:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
 
@@ -328,6 +351,12 @@ pub fn fails_closed(server: &Server) {
             assert!(
                 stderr.contains("no signing key could be had from http://127.0.0.1:9/jwks"),
                 "{what}: the message names the key set: {stderr}"
+            );
+        } else if what == "PostgreSQL that does not answer" {
+            assert!(
+                stderr.contains("cannot open postgres://postgres@127.0.0.1:1/x")
+                    && stderr.contains("refused"),
+                "{what}: the message names the database and why: {stderr}"
             );
         } else if what != "bad database URL" && what != "bad bind address" {
             assert!(

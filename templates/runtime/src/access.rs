@@ -19,8 +19,8 @@
 //! 4. otherwise anonymous is 401 and authenticated is 403.
 
 use super::auth::{Caller, Principal};
-use super::problem::Problem;
 use super::db::{Kind, Session, Sql};
+use super::problem::Problem;
 
 /// Who may run one operation (the spec's `access` block for it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

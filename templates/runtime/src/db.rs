@@ -204,7 +204,7 @@ impl Sql {
     }
 
     /// Appends a placeholder for `value`, a value for a column of `kind`
-    /// (`NULL` itself for a null).
+    /// (`NULL` itself for a null: for an assignment, never a comparison).
     pub fn bind(&mut self, value: impl ToValue, kind: Kind) -> &mut Sql {
         match value.to_value() {
             Value::Null(_) => self.text.push_str("NULL"),
@@ -396,6 +396,10 @@ pub struct Db {
     /// On PostgreSQL, the role requests run as (row-level security),
     /// once start-up has made it.
     role: Option<Arc<str>>,
+    /// On PostgreSQL, how long one statement of a request may run, in
+    /// milliseconds (the request's own timeout: a request cut off by it
+    /// does not leave its statement running on a pooled connection).
+    statement_timeout_ms: u64,
     /// The last answer of [`Db::healthy`].
     health: Arc<HealthState>,
 }
@@ -425,13 +429,16 @@ impl Db {
         Db {
             pools,
             role: None,
+            statement_timeout_ms: 0,
             health: Arc::default(),
         }
     }
 
-    /// This database, whose requests run as `role` (PostgreSQL).
-    pub fn with_role(mut self, role: &str) -> Db {
+    /// This database, whose requests run as `role` (PostgreSQL), each
+    /// statement for at most `statement_timeout`.
+    pub fn with_role(mut self, role: &str, statement_timeout: Duration) -> Db {
         self.role = Some(role.into());
+        self.statement_timeout_ms = u64::try_from(statement_timeout.as_millis()).unwrap_or(0);
         self
     }
 
@@ -444,8 +451,10 @@ impl Db {
         }
     }
 
-    /// The connections (for the team's own statements in hooks and
-    /// routes).
+    /// The connections themselves, as the connecting user. On PostgreSQL
+    /// row-level security does not hold there (the connecting user owns
+    /// the tables, and may be a superuser): a hook's statements belong on
+    /// the request's [`Session`] (`access.db`) instead.
     pub fn pools(&self) -> &Pools {
         &self.pools
     }
@@ -481,7 +490,7 @@ impl Db {
     }
 
     /// Runs `sql` and reads every row it answers.
-    pub async fn rows<T: FromColumns>(
+    pub(crate) async fn rows<T: FromColumns>(
         &self,
         access: Access,
         sql: &Sql,
@@ -489,17 +498,8 @@ impl Db {
         self.rows_of(access, sql.text(), sql.values()).await
     }
 
-    /// Runs `sql` and reads the row it answers, if any.
-    pub async fn row<T: FromColumns>(
-        &self,
-        access: Access,
-        sql: &Sql,
-    ) -> Result<Option<T>, sqlx::Error> {
-        Ok(self.rows(access, sql).await?.into_iter().next())
-    }
-
     /// Runs the fixed statement `text` with `values` and reads every row.
-    pub async fn rows_of<T: FromColumns>(
+    pub(crate) async fn rows_of<T: FromColumns>(
         &self,
         access: Access,
         text: &str,
@@ -537,17 +537,23 @@ impl Db {
     }
 
     /// Runs `sql` and answers how many rows it changed.
-    pub async fn execute(&self, sql: &Sql) -> Result<u64, sqlx::Error> {
+    pub(crate) async fn execute(&self, sql: &Sql) -> Result<u64, sqlx::Error> {
         match &self.pools {
-            Pools::Sqlite(p) => Ok(sqlx::query_with(statement(sql.text()), sqlite_args(sql.values())?)
-                .execute(&p.write)
-                .await?
-                .rows_affected()),
+            Pools::Sqlite(p) => Ok(sqlx::query_with(
+                statement(sql.text()),
+                sqlite_args(sql.values())?,
+            )
+            .execute(&p.write)
+            .await?
+            .rows_affected()),
             #[cfg(feature = "postgres")]
-            Pools::Postgres(pool) => Ok(sqlx::query_with(statement(sql.text()), pg_args(sql.values())?)
-                .execute(pool)
-                .await?
-                .rows_affected()),
+            Pools::Postgres(pool) => Ok(sqlx::query_with(
+                statement(sql.text()),
+                pg_args(sql.values())?,
+            )
+            .execute(pool)
+            .await?
+            .rows_affected()),
         }
     }
 
@@ -611,7 +617,15 @@ impl Identity {
             None => Identity::default(),
             Some(p) => Identity {
                 user: p.user.clone(),
-                roles: p.roles.join(","),
+                // A role with a comma in it is no role of the spec's (their
+                // names are identifiers); joined, it would read as several.
+                roles: p
+                    .roles
+                    .iter()
+                    .filter(|r| !r.contains(','))
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
                 tenants: claims
                     .iter()
                     .map(|c| p.claims.get(*c).cloned().unwrap_or_default())
@@ -626,13 +640,13 @@ impl Identity {
     #[cfg(feature = "postgres")]
     fn statement(&self) -> String {
         let mut sql = String::from(
-            "SELECT set_config('role', $1, true), set_config('palisade.user', $2, true), \
-             set_config('palisade.roles', $3, true)",
+            "SELECT set_config('role', $1, true), set_config('statement_timeout', $2, true), \
+             set_config('palisade.user', $3, true), set_config('palisade.roles', $4, true)",
         );
         for i in 0..self.tenants.len() {
             sql.push_str(&format!(
                 ", set_config('palisade.tenant_{i}', ${}, true)",
-                i + 4
+                i + 5
             ));
         }
         sql
@@ -676,7 +690,9 @@ impl Session {
         }))
     }
 
-    /// The database.
+    /// The database itself, outside this request's transaction: on
+    /// PostgreSQL row-level security does not hold there (see
+    /// [`Db::pools`]).
     pub fn database(&self) -> &Db {
         &self.0.db
     }
@@ -693,7 +709,9 @@ impl Session {
 
     /// The request's transaction on PostgreSQL, begun (as the caller) if
     /// it was not yet: for a hook's own statements, which then see and
-    /// change only what the caller may.
+    /// change only what the caller may. Drop the guard before the handler
+    /// goes on (before the hook returns): the session's own statements
+    /// wait for it.
     #[cfg(feature = "postgres")]
     pub async fn postgres(
         &self,
@@ -724,6 +742,7 @@ impl Session {
         let id = &self.0.identity;
         let mut set = sqlx::query(statement(&id.statement()))
             .bind(role.to_owned())
+            .bind(self.0.db.statement_timeout_ms.to_string())
             .bind(id.user.clone())
             .bind(id.roles.clone());
         for tenant in &id.tenants {
@@ -739,6 +758,11 @@ impl Session {
         access: Access,
         sql: &Sql,
     ) -> Result<Vec<T>, sqlx::Error> {
+        debug_assert_eq!(
+            sql.engine(),
+            self.engine(),
+            "a statement for another engine"
+        );
         self.rows_of(access, sql.text(), sql.values()).await
     }
 
@@ -751,7 +775,8 @@ impl Session {
         Ok(self.rows(access, sql).await?.into_iter().next())
     }
 
-    /// Runs the fixed statement `text` with `values` and reads every row.
+    /// Runs the fixed statement `text` (written for this engine) with
+    /// `values` and reads every row.
     pub async fn rows_of<T: FromColumns>(
         &self,
         access: Access,
@@ -779,13 +804,20 @@ impl Session {
 
     /// Runs `sql` and answers how many rows it changed.
     pub async fn execute(&self, sql: &Sql) -> Result<u64, sqlx::Error> {
+        debug_assert_eq!(
+            sql.engine(),
+            self.engine(),
+            "a statement for another engine"
+        );
         #[cfg(feature = "postgres")]
         if let Pools::Postgres(_) = &self.0.db.pools {
             let mut conn = self.postgres().await?;
-            return Ok(sqlx::query_with(statement(sql.text()), pg_args(sql.values())?)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected());
+            return Ok(
+                sqlx::query_with(statement(sql.text()), pg_args(sql.values())?)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected(),
+            );
         }
         self.0.db.execute(sql).await
     }
@@ -847,10 +879,7 @@ mod tests {
             s.text(),
             "SELECT 1 FROM t WHERE \"id\" = ? AND \"n\" = ? AND \"d\" = NULL"
         );
-        assert_eq!(
-            s.values(),
-            &[Value::Text("x".into()), Value::Integer(3)]
-        );
+        assert_eq!(s.values(), &[Value::Text("x".into()), Value::Integer(3)]);
         let mut s = Sql::new(Engine::Postgres, "SELECT 1 FROM t WHERE \"id\" = ");
         s.bind("x", Kind::Uuid)
             .push(" AND \"n\" = ")
@@ -860,6 +889,23 @@ mod tests {
         assert_eq!(
             s.text(),
             "SELECT 1 FROM t WHERE \"id\" = $1::uuid AND \"n\" = $2 AND \"at\" < $3::timestamptz"
+        );
+    }
+
+    #[test]
+    fn a_role_with_a_comma_is_not_two_roles() {
+        use super::super::auth::{Caller, Principal};
+        let caller = Caller::User(Principal {
+            user: "mallory".into(),
+            roles: vec!["x,admin".into(), "support".into()],
+            claims: [("org".to_string(), "acme".to_string())].into(),
+        });
+        let id = Identity::of(&caller, &["org", "team"]);
+        assert_eq!(id.roles, "support");
+        assert_eq!(id.tenants, ["acme", ""]);
+        assert_eq!(
+            Identity::of(&Caller::Anonymous, &["org"]),
+            Identity::default()
         );
     }
 

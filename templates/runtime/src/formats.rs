@@ -93,11 +93,37 @@ pub fn is_date(v: &str) -> bool {
     DATE.is_match(v) && day_exists(v)
 }
 
-/// An RFC 3339 date-time: [`DATETIME_PATTERN`], on a day that exists.
+/// An RFC 3339 date-time: [`DATETIME_PATTERN`], on a day that exists,
+/// whose instant falls in the years 0001 to 9999 in UTC too (so that every
+/// engine stores it, and answers it in UTC, alike).
 pub fn is_datetime(v: &str) -> bool {
     static DATETIME: LazyLock<Regex> = LazyLock::new(|| compiled(DATETIME_PATTERN));
     // The pattern is ASCII only, so the date is the first ten bytes.
-    DATETIME.is_match(v) && day_exists(v)
+    DATETIME.is_match(v) && day_exists(v) && utc_in_range(v)
+}
+
+/// Whether a matched date-time stays within 0001-01-01 and 9999-12-31
+/// once its offset is applied.
+fn utc_in_range(v: &str) -> bool {
+    let number = |s: &str| s.parse::<i32>().unwrap_or(0);
+    let offset = match v.as_bytes()[v.len() - 1] {
+        b'Z' | b'z' => 0,
+        _ => {
+            let o = &v[v.len() - 6..];
+            let minutes = number(&o[1..3]) * 60 + number(&o[4..6]);
+            if o.starts_with('-') {
+                -minutes
+            } else {
+                minutes
+            }
+        }
+    };
+    let utc = number(&v[11..13]) * 60 + number(&v[14..16]) - offset;
+    match &v[..10] {
+        "0001-01-01" => utc >= 0,
+        "9999-12-31" => utc < 24 * 60,
+        _ => true,
+    }
 }
 
 #[cfg(test)]
@@ -190,6 +216,8 @@ mod tests {
             "2016-12-31T23:59:60-00:00",
             "0001-01-01T00:00:00.1Z",
             "9999-12-31T23:59:59.999999999z",
+            "0001-01-01T01:00:00+01:00",
+            "9999-12-31T18:59:00-05:00",
         ] {
             assert!(is_datetime(ok), "{ok}");
         }
@@ -207,6 +235,9 @@ mod tests {
             "2024-05-01T12:00:61Z",
             "2024-05-01T12:00:00+24:00",
             "2024-05-01T12:00:00Z\n",
+            // Outside the years 0001 to 9999 in UTC.
+            "0001-01-01T00:30:00+01:00",
+            "9999-12-31T23:00:00-05:00",
         ] {
             assert!(!is_datetime(bad), "{bad}");
         }

@@ -32,8 +32,9 @@ pub struct ListRules {
     pub default_limit: u32,
     pub max_limit: u32,
     /// Sortable fields (column names as written in the spec; include
-    /// `created_at`), each with its column's kind.
-    pub sort_keys: &'static [(&'static str, Kind)],
+    /// `created_at`), each with its column's kind and whether the column
+    /// may be NULL.
+    pub sort_keys: &'static [(&'static str, Kind, bool)],
     /// Sort used without `sort=`, e.g. `-created_at`.
     pub default_sort: &'static str,
     /// Fields that may be filtered on by exact match.
@@ -46,19 +47,22 @@ pub struct Sort {
     pub key: &'static str,
     /// The kind of the key's column.
     pub kind: Kind,
+    /// Whether the key's column may be NULL.
+    pub nullable: bool,
     pub descending: bool,
 }
 
 impl Sort {
-    fn parse(v: &str, keys: &'static [(&'static str, Kind)]) -> Option<Sort> {
+    fn parse(v: &str, keys: &'static [(&'static str, Kind, bool)]) -> Option<Sort> {
         let (name, descending) = match v.strip_prefix('-') {
             Some(n) => (n, true),
             None => (v, false),
         };
-        let &(key, kind) = keys.iter().find(|(k, _)| *k == name)?;
+        let &(key, kind, nullable) = keys.iter().find(|(k, _, _)| *k == name)?;
         Some(Sort {
             key,
             kind,
+            nullable,
             descending,
         })
     }
@@ -122,7 +126,7 @@ pub fn parse(query: Option<&str>, rules: &ListRules) -> Result<ListQuery, Proble
             "sort" => {
                 dup(sort.is_some())?;
                 sort = Some(Sort::parse(&v, rules.sort_keys).ok_or_else(|| {
-                    let keys: Vec<&str> = rules.sort_keys.iter().map(|(k, _)| *k).collect();
+                    let keys: Vec<&str> = rules.sort_keys.iter().map(|(k, _, _)| *k).collect();
                     let keys = keys.join(", ");
                     Problem::invalid(
                         "sort",
@@ -338,19 +342,23 @@ impl ListQuery {
         qb.push(")");
     }
 
-    /// Appends ` ORDER BY <key> <dir>, "id" <dir> LIMIT <limit + 1>` (one
-    /// extra row tells whether there is a next page).
-    pub fn push_order_limit(&self, qb: &mut Sql) {
+    /// Appends ` ORDER BY <table>.<key> <dir>, <table>."id" <dir> LIMIT
+    /// <limit + 1>` (one extra row tells whether there is a next page).
+    /// The columns are qualified with `table` (quoted), so PostgreSQL
+    /// orders by the stored values, never by the select list's text
+    /// renderings of the same names.
+    pub fn push_order_limit(&self, qb: &mut Sql, table: &str) {
         let dir = if self.sort.descending { "DESC" } else { "ASC" };
         // SQLite's NULL order, asked of PostgreSQL (whose default is the
-        // opposite), so cursors mean the same on both.
-        let nulls = match (qb.engine(), self.sort.descending) {
-            (Engine::Sqlite, _) => "",
-            (Engine::Postgres, false) => " NULLS FIRST",
-            (Engine::Postgres, true) => " NULLS LAST",
+        // opposite) where the column may hold one, so cursors mean the
+        // same on both; a NOT NULL key keeps the indexes' order.
+        let nulls = match (qb.engine(), self.sort.nullable, self.sort.descending) {
+            (Engine::Sqlite, _, _) | (Engine::Postgres, false, _) => "",
+            (Engine::Postgres, true, false) => " NULLS FIRST",
+            (Engine::Postgres, true, true) => " NULLS LAST",
         };
         qb.push(&format!(
-            " ORDER BY {} {dir}{nulls}, \"id\" {dir} LIMIT ",
+            " ORDER BY {table}.{} {dir}{nulls}, {table}.\"id\" {dir} LIMIT ",
             quote(self.sort.key)
         ));
         qb.bind(i64::from(self.limit) + 1, Kind::Integer);
@@ -404,18 +412,18 @@ impl<T> Page<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::{Access, Columns, Db, FromColumns, Pools, SqlitePools};
     use axum::http::StatusCode;
     use serde_json::json;
-    use crate::db::{Access, Columns, Db, FromColumns, Pools, SqlitePools};
     use sqlx::sqlite::SqlitePoolOptions;
 
     const RULES: ListRules = ListRules {
         default_limit: 20,
         max_limit: 100,
         sort_keys: &[
-            ("created_at", Kind::Timestamp),
-            ("amount", Kind::Integer),
-            ("issued_on", Kind::Date),
+            ("created_at", Kind::Timestamp, false),
+            ("amount", Kind::Integer, true),
+            ("issued_on", Kind::Date, true),
         ],
         default_sort: "-created_at",
         filters: &["paid", "currency"],
@@ -506,6 +514,32 @@ mod tests {
         assert_eq!(err(&format!("sort=amount&cursor={good}")).1, "cursor");
     }
 
+    #[test]
+    fn order_is_by_the_stored_columns() {
+        let order = |engine, sort: &str| {
+            let q = parse(Some(&format!("sort={sort}")), &RULES).unwrap();
+            let mut sql = Sql::new(engine, "SELECT 1");
+            q.push_order_limit(&mut sql, "\"t\"");
+            sql.text().to_owned()
+        };
+        assert_eq!(
+            order(Engine::Postgres, "-created_at"),
+            "SELECT 1 ORDER BY \"t\".\"created_at\" DESC, \"t\".\"id\" DESC LIMIT $1"
+        );
+        assert_eq!(
+            order(Engine::Postgres, "amount"),
+            "SELECT 1 ORDER BY \"t\".\"amount\" ASC NULLS FIRST, \"t\".\"id\" ASC LIMIT $1"
+        );
+        assert_eq!(
+            order(Engine::Postgres, "-amount"),
+            "SELECT 1 ORDER BY \"t\".\"amount\" DESC NULLS LAST, \"t\".\"id\" DESC LIMIT $1"
+        );
+        assert_eq!(
+            order(Engine::Sqlite, "amount"),
+            "SELECT 1 ORDER BY \"t\".\"amount\" ASC, \"t\".\"id\" ASC LIMIT ?"
+        );
+    }
+
     /// Walks a table with NULLs and ties page by page in every order and
     /// checks that the pages concatenate to the full ORDER BY result.
     #[tokio::test]
@@ -558,7 +592,7 @@ mod tests {
                 let q = parse(Some(&qs), &RULES).unwrap();
                 let mut qb = db.sql("SELECT id, amount FROM t WHERE 1=1");
                 q.push_after(&mut qb);
-                q.push_order_limit(&mut qb);
+                q.push_order_limit(&mut qb, "t");
                 let rows: Vec<Row> = db.rows(Access::Read, &qb).await.unwrap();
                 let page = q.page(rows, |Row(id, a)| (json!(a), id.clone()));
                 seen.extend(page.items.iter().map(|Row(id, _)| id.clone()));

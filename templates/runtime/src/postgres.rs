@@ -20,8 +20,17 @@ use super::server::{Migration, checksum, migration_file};
 /// replica of every palisade service ("palisade" in ASCII).
 pub const MIGRATION_LOCK: i64 = 0x7061_6c69_7361_6465;
 
-/// Connections: four per core, at least 8, at most 32 (each request holds
-/// one only while its statements run).
+/// Drops every policy palisade made (named `palisade_*`) in the current
+/// schema.
+const DROP_POLICIES: &str = "DO $palisade$ DECLARE p record; BEGIN \
+    FOR p IN SELECT policyname, tablename FROM pg_catalog.pg_policies \
+    WHERE schemaname = current_schema() AND policyname LIKE 'palisade\\_%' LOOP \
+    EXECUTE format('DROP POLICY %I ON %I', p.policyname, p.tablename); \
+    END LOOP; END $palisade$";
+
+/// Connections: four per core, at least 8, at most 32. A request holds one
+/// from its first statement to its commit (its transaction), hooks
+/// included.
 pub fn connections() -> u32 {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     u32::try_from(cores * 4).unwrap_or(32).clamp(8, 32)
@@ -34,12 +43,22 @@ pub async fn connect(url: &str) -> Result<Db, ConfigError> {
         var: "DATABASE_URL",
         reason: e.to_string(),
     })?;
+    let cannot = |e: &dyn std::fmt::Display| {
+        ConfigError::Database(format!("cannot open {}: {e}", redacted(url)))
+    };
+    // One connection first, so that a refusal says why (the pool would
+    // only say that it timed out).
+    let first = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect_with(&opts))
+        .await
+        .map_err(|_| cannot(&"no answer within 10 s"))?
+        .map_err(|e| cannot(&e))?;
+    let _ = first.close().await;
     let pool = PgPoolOptions::new()
         .max_connections(connections())
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(opts)
         .await
-        .map_err(|e| ConfigError::Database(format!("cannot open {}: {e}", redacted(url))))?;
+        .map_err(|e| cannot(&e))?;
     Ok(Db::new(Pools::Postgres(pool)))
 }
 
@@ -99,7 +118,8 @@ async fn apply_pending(
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS \"_palisade_migrations\" (\
          version bigint PRIMARY KEY NOT NULL, name text NOT NULL, checksum text NOT NULL, \
-         applied_at timestamptz NOT NULL DEFAULT now())",
+         applied_at timestamptz NOT NULL DEFAULT now()); \
+         CREATE TABLE IF NOT EXISTS \"_palisade_row_security\" (checksum text NOT NULL)",
     )
     .execute(&mut *conn)
     .await
@@ -141,6 +161,18 @@ async fn apply_pending(
             ))
         };
         let mut tx = conn.begin().await.map_err(db)?;
+        // The policies name owner columns, which a migration may change or
+        // drop: they go first, and start-up makes them again from the spec
+        // once the migrations are applied (until then, forced row-level
+        // security without policies shows no row to anyone).
+        sqlx::raw_sql(DROP_POLICIES)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::raw_sql("DELETE FROM \"_palisade_row_security\"")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         sqlx::raw_sql(m.sql)
             .execute(&mut *tx)
             .await
@@ -163,11 +195,13 @@ async fn apply_pending(
 /// The role requests run as: named after the database (roles are the
 /// cluster's, databases have one each), at most 63 bytes.
 fn role_name(database: &str) -> String {
-    let mut name = format!("{database}_app");
-    while name.len() > 63 {
-        name.pop();
+    // PostgreSQL names hold 63 bytes: the database's part is cut, never
+    // the suffix (so the role is never the database's or a user's name).
+    let mut base = database.to_owned();
+    while base.len() > 59 {
+        base.pop();
     }
-    name
+    format!("{base}_app")
 }
 
 /// Sets up row-level security, under [`MIGRATION_LOCK`], in one
@@ -185,7 +219,19 @@ pub async fn row_security(pool: &PgPool, policies: &str) -> Result<String, Confi
         .execute(&mut *conn)
         .await
         .map_err(db)?;
-    let result = apply_row_security(&mut conn, policies).await;
+    // A table a running replica holds makes the set-up wait; it gives up
+    // after 2 s and tries again, for about a minute, so that no request of
+    // the running replicas waits behind it for long.
+    let mut result = apply_row_security(&mut conn, policies).await;
+    for _ in 0..30 {
+        match &result {
+            Err(ConfigError::Database(why)) if why.contains("lock timeout") => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                result = apply_row_security(&mut conn, policies).await;
+            }
+            _ => break,
+        }
+    }
     let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(MIGRATION_LOCK)
         .execute(&mut *conn)
@@ -198,7 +244,10 @@ pub async fn row_security(pool: &PgPool, policies: &str) -> Result<String, Confi
     Ok(role)
 }
 
-async fn apply_row_security(conn: &mut PgConnection, policies: &str) -> Result<String, ConfigError> {
+async fn apply_row_security(
+    conn: &mut PgConnection,
+    policies: &str,
+) -> Result<String, ConfigError> {
     let db = |e: sqlx::Error| ConfigError::Database(format!("row-level security: {e}"));
     let database: String = sqlx::query_scalar("SELECT current_database()")
         .fetch_one(&mut *conn)
@@ -206,11 +255,24 @@ async fn apply_row_security(conn: &mut PgConnection, policies: &str) -> Result<S
         .map_err(db)?;
     let role = role_name(&database);
     let mut tx = conn.begin().await.map_err(db)?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $1)")
-        .bind(&role)
-        .fetch_one(&mut *tx)
+    // Waits at most this long for a table that running replicas use; the
+    // caller tries again.
+    sqlx::raw_sql("SET LOCAL lock_timeout = '2s'")
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
+    let sum = checksum(&format!("{role}\n{policies}"));
+    let applied: Option<String> =
+        sqlx::query_scalar("SELECT checksum FROM \"_palisade_row_security\"")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $1)")
+            .bind(&role)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
     let ident = format!("\"{}\"", role.replace('"', "\"\""));
     let literal = format!("'{}'", role.replace('\'', "''"));
     if !exists {
@@ -233,16 +295,25 @@ async fn apply_row_security(conn: &mut PgConnection, policies: &str) -> Result<S
              security, so the policies would not hold: ALTER ROLE {ident} NOSUPERUSER NOBYPASSRLS"
         )));
     }
-    // The tables are the connecting user's; the role gets exactly the
-    // statements the handlers run, and nothing on palisade's own table.
+    if applied.as_deref() == Some(sum.as_str()) {
+        // Nothing changed since a replica set it up (a migration clears
+        // the record): no table is locked.
+        tx.commit().await.map_err(db)?;
+        return Ok(role);
+    }
+    // The tables are the connecting user's; the role gets exactly what the
+    // generated file grants, and nothing on palisade's own tables.
+    sqlx::query("SELECT set_config('palisade.app_role', $1, true)")
+        .bind(&role)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "GRANT {ident} TO CURRENT_USER; \
          DO $palisade$ BEGIN \
          EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), {literal}); \
-         EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO %I', \
-         current_schema(), {literal}); \
+         EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM %I', current_schema(), {literal}); \
          END $palisade$; \
-         REVOKE ALL ON \"_palisade_migrations\" FROM {ident}; \
          {policies}"
     )))
     .execute(&mut *tx)
@@ -254,13 +325,25 @@ async fn apply_row_security(conn: &mut PgConnection, policies: &str) -> Result<S
                 .map_or_else(|| e.to_string(), |d| d.message().to_string())
         ))
     })?;
+    sqlx::raw_sql("DELETE FROM \"_palisade_row_security\"")
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    sqlx::query("INSERT INTO \"_palisade_row_security\" (checksum) VALUES ($1)")
+        .bind(&sum)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
     tx.commit().await.map_err(db)?;
     Ok(role)
 }
 
 /// The file a PostgreSQL migration comes from, for messages.
 fn postgres_file(m: &Migration) -> String {
-    format!("migrations/postgres/{}", migration_file(m).trim_start_matches("migrations/"))
+    format!(
+        "migrations/postgres/{}",
+        migration_file(m).trim_start_matches("migrations/")
+    )
 }
 
 #[cfg(test)]
@@ -279,6 +362,9 @@ mod tests {
     #[test]
     fn role_names_fit() {
         assert_eq!(role_name("billing"), "billing_app");
-        assert_eq!(role_name(&"d".repeat(70)).len(), 63);
+        assert_eq!(
+            role_name(&"d".repeat(70)),
+            format!("{}_app", "d".repeat(59))
+        );
     }
 }

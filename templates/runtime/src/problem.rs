@@ -261,9 +261,33 @@ impl From<sqlx::Error> for Problem {
             Problem::new(StatusCode::CONFLICT, "other rows still refer to this one")
         } else if is_data_exception(&err) {
             Problem::invalid("", "a value is outside what the database can store")
+        } else if is_busy(&err) {
+            tracing::warn!(error = %err, "the database is busy");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is busy; retry later",
+            )
+            .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
         } else {
             Problem::internal(&err)
         }
+    }
+}
+
+/// True when the database could not serve the statement in time, not
+/// because of it: no connection came free within the pool's wait, or
+/// PostgreSQL cancelled it (its statement timeout), found it waiting on a
+/// lock too long, or chose it as a deadlock's or a serialization
+/// conflict's victim. Answered 503 with `Retry-After`: overload, which a
+/// retry may not meet.
+pub fn is_busy(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(e) => matches!(
+            e.code().as_deref(),
+            Some("57014" | "55P03" | "40001" | "40P01")
+        ),
+        _ => false,
     }
 }
 

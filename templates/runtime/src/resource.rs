@@ -261,7 +261,7 @@ pub async fn list<R: Resource>(
     scope(&mut sql, t, &access.rows);
     R::filter(&query, &mut sql)?;
     query.push_after(&mut sql);
-    query.push_order_limit(&mut sql);
+    query.push_order_limit(&mut sql, t.table);
     let rows: Vec<R> = access.db.rows(db::Access::Read, &sql).await?;
     access.db.commit().await?;
     let page = query.page(rows, |row| {
@@ -273,10 +273,7 @@ pub async fn list<R: Resource>(
 
 /// `GET {path}/{id}`: the row, if the caller reaches it (404 otherwise,
 /// whether the row is missing or another owner's).
-pub async fn get<R: Resource>(
-    access: Access,
-    Path(id): Path<String>,
-) -> Result<Response, Problem> {
+pub async fn get<R: Resource>(access: Access, Path(id): Path<String>) -> Result<Response, Problem> {
     let t = R::TABLE;
     if !is_id(&id) {
         return Err(Problem::not_found());

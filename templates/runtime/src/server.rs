@@ -765,7 +765,12 @@ pub async fn open(url: &str, engines: &[Engine]) -> Result<Db, ConfigError> {
 /// Applies the migrations of `db`'s engine; on PostgreSQL, then sets up
 /// row-level security, and answers the database whose requests run as the
 /// service's role.
-pub async fn migrate_db(db: Db, migrations: &Migrations) -> Result<Db, ConfigError> {
+/// `timeout` bounds each statement of a request there.
+pub async fn migrate_db(
+    db: Db,
+    migrations: &Migrations,
+    timeout: Duration,
+) -> Result<Db, ConfigError> {
     match db.pools() {
         Pools::Sqlite(p) => {
             migrate(&p.write, migrations.sqlite).await?;
@@ -775,7 +780,7 @@ pub async fn migrate_db(db: Db, migrations: &Migrations) -> Result<Db, ConfigErr
         Pools::Postgres(pool) => {
             super::postgres::migrate(pool, migrations.postgres).await?;
             let role = super::postgres::row_security(pool, migrations.row_security).await?;
-            Ok(db.with_role(&role))
+            Ok(db.with_role(&role, timeout))
         }
     }
 }
@@ -1068,7 +1073,8 @@ pub async fn start(
     let verifier = config::verifier(settings.auth, &config.key).await?;
     let limiter = limiter(settings).await?;
     let db = open(&config.database_url, settings.engines).await?;
-    let db = migrate_db(db, migrations).await?;
+    let timeout = Duration::from_secs(settings.request_timeout_seconds);
+    let db = migrate_db(db, migrations, timeout).await?;
     if let Some(sqlite) = db.sqlite()
         && !config.database_url.contains(":memory:")
         && !config.database_url.contains("mode=memory")
@@ -2394,8 +2400,14 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.join("t.db").display());
         let db = connect(&url).await.unwrap();
-        assert_eq!(db.sqlite().unwrap().write.options().get_max_connections(), 1);
-        assert_eq!(db.sqlite().unwrap().read.options().get_max_connections(), read_connections());
+        assert_eq!(
+            db.sqlite().unwrap().write.options().get_max_connections(),
+            1
+        );
+        assert_eq!(
+            db.sqlite().unwrap().read.options().get_max_connections(),
+            read_connections()
+        );
         sqlx::raw_sql("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1)")
             .execute(&db.sqlite().unwrap().write)
             .await
@@ -2434,7 +2446,9 @@ mod tests {
         let wal = dir.join("t.db-wal");
         let before = std::fs::metadata(&wal).unwrap().len();
         assert!(before > 0);
-        let small = checkpoint(&db.sqlite().unwrap().write, u64::MAX).await.unwrap();
+        let small = checkpoint(&db.sqlite().unwrap().write, u64::MAX)
+            .await
+            .unwrap();
         assert!(small.frames > 0 && !small.truncated, "{small:?}");
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
             .fetch_one(&db.sqlite().unwrap().read)
@@ -2454,7 +2468,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_table_rebuild_keeps_the_rows_that_refer_to_it() {
-        let db = connect("sqlite::memory:").await.unwrap().sqlite().unwrap().write.clone();
+        let db = connect("sqlite::memory:")
+            .await
+            .unwrap()
+            .sqlite()
+            .unwrap()
+            .write
+            .clone();
         let init = Migration {
             version: 1,
             name: "init",
@@ -2570,7 +2590,13 @@ mod tests {
 
     #[tokio::test]
     async fn migrations_apply_once_and_refuse_drift() {
-        let db = connect("sqlite::memory:").await.unwrap().sqlite().unwrap().write.clone();
+        let db = connect("sqlite::memory:")
+            .await
+            .unwrap()
+            .sqlite()
+            .unwrap()
+            .write
+            .clone();
         let v1 = [Migration {
             version: 1,
             name: "init",

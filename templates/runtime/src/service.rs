@@ -327,11 +327,20 @@ mod tests {
     }
 
     fn service() -> Service {
-        Service::new(&SETTINGS, &crate::server::Migrations { sqlite: &[], postgres: &[], row_security: "" }, generated, ())
-            .route("/mine", get(caller_name).fallback(caller_name))
-            .route("/every", axum::routing::any(caller_name))
-            .public_route("/open", get(caller_name))
-            .layer(Stamp)
+        Service::new(
+            &SETTINGS,
+            &crate::server::Migrations {
+                sqlite: &[],
+                postgres: &[],
+                row_security: "",
+            },
+            generated,
+            (),
+        )
+        .route("/mine", get(caller_name).fallback(caller_name))
+        .route("/every", axum::routing::any(caller_name))
+        .public_route("/open", get(caller_name))
+        .layer(Stamp)
     }
 
     #[tokio::test]

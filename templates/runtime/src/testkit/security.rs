@@ -990,7 +990,16 @@ mod tests {
                 get((|| async { "items" }).layer(app.guard(&LIST))),
             )
         }
-        Service::new(&SETTINGS, &crate::server::Migrations { sqlite: &[], postgres: &[], row_security: "" }, routes, ())
+        Service::new(
+            &SETTINGS,
+            &crate::server::Migrations {
+                sqlite: &[],
+                postgres: &[],
+                row_security: "",
+            },
+            routes,
+            (),
+        )
     }
 
     const fn item(grants: &'static [Expect]) -> Resource {

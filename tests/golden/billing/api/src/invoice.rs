@@ -51,9 +51,9 @@ pub static TABLE: Table = Table {
         default_limit: 20,
         max_limit: 100,
         sort_keys: &[
-            ("created_at", Kind::Timestamp),
-            ("issued_on", Kind::Date),
-            ("amount_cents", Kind::Integer),
+            ("created_at", Kind::Timestamp, false),
+            ("issued_on", Kind::Date, true),
+            ("amount_cents", Kind::Integer, false),
         ],
         default_sort: "-created_at",
         filters: &["paid", "currency", "customer"],

@@ -5,6 +5,12 @@
 -- service's role with the caller in `palisade.user`, `palisade.roles` and
 -- `palisade.tenant_<n>`, set for their transaction only.
 
+-- What the role may do at all (the server sets `palisade.app_role`): read,
+-- create and delete rows, and change every column but the id, the owner
+-- and the creation time, which no request changes.
+DO $$ BEGIN EXECUTE format('GRANT SELECT, INSERT, DELETE ON "customer" TO %I', current_setting('palisade.app_role')); EXECUTE format('GRANT UPDATE ("name", "email", "updated_at") ON "customer" TO %I', current_setting('palisade.app_role')); END $$;
+DO $$ BEGIN EXECUTE format('GRANT SELECT, INSERT, DELETE ON "invoice" TO %I', current_setting('palisade.app_role')); EXECUTE format('GRANT UPDATE ("number", "amount_cents", "currency", "customer", "paid", "issued_on", "notes", "updated_at") ON "invoice" TO %I', current_setting('palisade.app_role')); END $$;
+
 -- customer: its owner's rows.
 ALTER TABLE "customer" ENABLE ROW LEVEL SECURITY;
 ALTER TABLE "customer" FORCE ROW LEVEL SECURITY;

@@ -5,6 +5,12 @@
 -- service's role with the caller in `palisade.user`, `palisade.roles` and
 -- `palisade.tenant_<n>`, set for their transaction only.
 
+-- What the role may do at all (the server sets `palisade.app_role`): read,
+-- create and delete rows, and change every column but the id, the owner
+-- and the creation time, which no request changes.
+DO $$ BEGIN EXECUTE format('GRANT SELECT, INSERT, DELETE ON "contact" TO %I', current_setting('palisade.app_role')); EXECUTE format('GRANT UPDATE ("name", "email", "company", "stage", "updated_at") ON "contact" TO %I', current_setting('palisade.app_role')); END $$;
+DO $$ BEGIN EXECUTE format('GRANT SELECT, INSERT, DELETE ON "note" TO %I', current_setting('palisade.app_role')); EXECUTE format('GRANT UPDATE ("contact", "text", "updated_at") ON "note" TO %I', current_setting('palisade.app_role')); END $$;
+
 -- contact: its owner's rows; role manager may read every row.
 ALTER TABLE "contact" ENABLE ROW LEVEL SECURITY;
 ALTER TABLE "contact" FORCE ROW LEVEL SECURITY;

@@ -5,6 +5,12 @@
 -- service's role with the caller in `palisade.user`, `palisade.roles` and
 -- `palisade.tenant_<n>`, set for their transaction only.
 
+-- What the role may do at all (the server sets `palisade.app_role`): read,
+-- create and delete rows, and change every column but the id, the owner
+-- and the creation time, which no request changes.
+DO $$ BEGIN EXECUTE format('GRANT SELECT, INSERT, DELETE ON "ticket" TO %I', current_setting('palisade.app_role')); EXECUTE format('GRANT UPDATE ("subject", "body", "contact_email", "status", "priority", "internal_notes", "updated_at") ON "ticket" TO %I', current_setting('palisade.app_role')); END $$;
+DO $$ BEGIN EXECUTE format('GRANT SELECT, INSERT, DELETE ON "article" TO %I', current_setting('palisade.app_role')); EXECUTE format('GRANT UPDATE ("title", "body", "draft_notes", "updated_at") ON "article" TO %I', current_setting('palisade.app_role')); END $$;
+
 -- ticket: its owner's rows; roles admin, agent may read every row; roles admin, agent may update every row; role admin may delete every row.
 ALTER TABLE "ticket" ENABLE ROW LEVEL SECURITY;
 ALTER TABLE "ticket" FORCE ROW LEVEL SECURITY;

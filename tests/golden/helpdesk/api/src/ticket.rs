@@ -71,9 +71,9 @@ pub static TABLE: Table = Table {
         default_limit: 20,
         max_limit: 100,
         sort_keys: &[
-            ("created_at", Kind::Timestamp),
-            ("priority", Kind::Text),
-            ("contact_email", Kind::Text),
+            ("created_at", Kind::Timestamp, false),
+            ("priority", Kind::Text, true),
+            ("contact_email", Kind::Text, true),
         ],
         default_sort: "-created_at",
         filters: &["status", "priority", "contact_email"],

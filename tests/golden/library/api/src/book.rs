@@ -39,7 +39,10 @@ pub static TABLE: Table = Table {
     list: ListRules {
         default_limit: 20,
         max_limit: 100,
-        sort_keys: &[("created_at", Kind::Timestamp), ("title", Kind::Text)],
+        sort_keys: &[
+            ("created_at", Kind::Timestamp, false),
+            ("title", Kind::Text, false),
+        ],
         default_sort: "-created_at",
         filters: &[],
     },

@@ -52,7 +52,7 @@ pub static TABLE: Table = Table {
     list: ListRules {
         default_limit: 20,
         max_limit: 100,
-        sort_keys: &[("created_at", Kind::Timestamp)],
+        sort_keys: &[("created_at", Kind::Timestamp, false)],
         default_sort: "-created_at",
         filters: &["returned"],
     },

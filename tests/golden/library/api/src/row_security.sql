@@ -5,6 +5,12 @@
 -- service's role with the caller in `palisade.user`, `palisade.roles` and
 -- `palisade.tenant_<n>`, set for their transaction only.
 
+-- What the role may do at all (the server sets `palisade.app_role`): read,
+-- create and delete rows, and change every column but the id, the owner
+-- and the creation time, which no request changes.
+DO $$ BEGIN EXECUTE format('GRANT SELECT, INSERT, DELETE ON "book" TO %I', current_setting('palisade.app_role')); EXECUTE format('GRANT UPDATE ("title", "author", "isbn", "updated_at") ON "book" TO %I', current_setting('palisade.app_role')); END $$;
+DO $$ BEGIN EXECUTE format('GRANT SELECT, INSERT, DELETE ON "loan" TO %I', current_setting('palisade.app_role')); EXECUTE format('GRANT UPDATE ("book", "due_on", "returned", "updated_at") ON "loan" TO %I', current_setting('palisade.app_role')); END $$;
+
 -- loan: its owner's rows; role librarian may read every row; role librarian may update every row; role librarian may delete every row.
 ALTER TABLE "loan" ENABLE ROW LEVEL SECURITY;
 ALTER TABLE "loan" FORCE ROW LEVEL SECURITY;

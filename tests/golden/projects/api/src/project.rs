@@ -52,9 +52,9 @@ pub static TABLE: Table = Table {
         default_limit: 25,
         max_limit: 50,
         sort_keys: &[
-            ("created_at", Kind::Timestamp),
-            ("title", Kind::Text),
-            ("starts_on", Kind::Date),
+            ("created_at", Kind::Timestamp, false),
+            ("title", Kind::Text, false),
+            ("starts_on", Kind::Date, true),
         ],
         default_sort: "-created_at",
         filters: &["archived"],

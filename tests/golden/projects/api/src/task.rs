@@ -51,9 +51,9 @@ pub static TABLE: Table = Table {
         default_limit: 25,
         max_limit: 50,
         sort_keys: &[
-            ("created_at", Kind::Timestamp),
-            ("priority", Kind::Integer),
-            ("due_at", Kind::Timestamp),
+            ("created_at", Kind::Timestamp, false),
+            ("priority", Kind::Integer, true),
+            ("due_at", Kind::Timestamp, true),
         ],
         default_sort: "-created_at",
         filters: &["project", "status", "priority"],

@@ -50,7 +50,10 @@ pub static TABLE: Table = Table {
     list: ListRules {
         default_limit: 20,
         max_limit: 100,
-        sort_keys: &[("created_at", Kind::Timestamp), ("quantity", Kind::Integer)],
+        sort_keys: &[
+            ("created_at", Kind::Timestamp, false),
+            ("quantity", Kind::Integer, true),
+        ],
         default_sort: "-created_at",
         filters: &["product", "select"],
     },

@@ -39,9 +39,9 @@ pub static TABLE: Table = Table {
         default_limit: 20,
         max_limit: 100,
         sort_keys: &[
-            ("created_at", Kind::Timestamp),
-            ("price", Kind::Integer),
-            ("name", Kind::Text),
+            ("created_at", Kind::Timestamp, false),
+            ("price", Kind::Integer, false),
+            ("name", Kind::Text, false),
         ],
         default_sort: "-created_at",
         filters: &["type", "group"],
