@@ -523,7 +523,7 @@ fn postgres_migrations_follow_the_sqlite_ones_from_a_baseline_and_are_checked() 
 }
 
 #[test]
-fn a_postgres_only_project_gives_the_server_no_sqlite_migration() {
+fn a_postgres_only_project_is_served_from_postgres_only() {
     let dir = tempfile::tempdir().unwrap();
     let spec = spec_copy(dir.path(), "shop");
     let text = std::fs::read_to_string(&spec).unwrap();
@@ -539,10 +539,12 @@ fn a_postgres_only_project_gives_the_server_no_sqlite_migration() {
     let out = dir.path().join("project");
     generate(&spec, &out);
     let lib = std::fs::read_to_string(out.join("api/src/lib.rs")).unwrap();
-    assert!(lib.contains("sqlite: &[]"), "{lib}");
+    assert!(lib.contains("engines: &[Engine::Postgres]"), "{lib}");
     assert!(lib.contains("include_str!(\"../../migrations/postgres/0001_init.sql\")"));
-    // The SQLite file is still written: the numbered history every
-    // engine's migrations follow.
+    // The SQLite file is still written and listed: the numbered history
+    // every engine's migrations follow, and the schema of the project's
+    // own tests, which run on an in-memory SQLite database.
     assert!(out.join("migrations/0001_init.sql").exists());
+    assert!(lib.contains("include_str!(\"../../migrations/0001_init.sql\")"));
     check(&spec, &out).code(0);
 }

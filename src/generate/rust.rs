@@ -450,7 +450,7 @@ fn imports(w: &mut Writer, plan: &ResourcePlan<'_>) {
     if owned {
         resource.push("Owner");
     }
-    resource.extend(["Resource", "Statements", "Table", "Values"]);
+    resource.extend(["Resource", "Table"]);
     let mut uses = vec!["axum::Router".to_string()];
     if routed {
         uses.push("axum::handler::Handler as _".into());
@@ -460,7 +460,7 @@ fn imports(w: &mut Writer, plan: &ResourcePlan<'_>) {
     } else {
         "palisade_runtime::access::{Access, Grants}".into()
     });
-    uses.push("palisade_runtime::db::{Columns, FromColumns, Kind, Sql}".into());
+    uses.push("palisade_runtime::db::{Columns, FromColumns, Kind, Sql, Statements, Values}".into());
     if !rules(plan).is_empty() {
         uses.push("palisade_runtime::fields::FieldRule".into());
     }

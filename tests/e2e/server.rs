@@ -137,6 +137,15 @@ impl Drop for PgDatabase {
             ])
             .stdin(Stdio::null())
             .output();
+        // The role the server made for it (roles are the cluster's).
+        let _ = Command::new("psql")
+            .args([
+                &format!("{}/postgres", self.base),
+                "-qAtc",
+                &format!("DROP ROLE IF EXISTS \"{}_app\"", self.name),
+            ])
+            .stdin(Stdio::null())
+            .output();
     }
 }
 

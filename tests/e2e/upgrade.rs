@@ -1,8 +1,9 @@
 //! A deployed service across three versions of its spec (issue 15): each
 //! version is generated over the last, built, and started on the same
-//! database, which keeps every row; the destructive change is refused
-//! without `--allow-destructive` (exit 2, nothing written) and applied
-//! with it.
+//! databases (an SQLite file, and a PostgreSQL database under row-level
+//! security where PostgreSQL answers), which keep every row; the
+//! destructive change is refused without `--allow-destructive` (exit 2,
+//! nothing written) and applied with it.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -30,16 +31,13 @@ impl Drop for Running {
     }
 }
 
-fn serve(binary: &Path, database: &Path, keys: &Keys, key_env: &str, log: PathBuf) -> Running {
+fn serve(binary: &Path, database: &str, keys: &Keys, key_env: &str, log: PathBuf) -> Running {
     let addr: SocketAddr = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .unwrap();
     let child = Command::new(binary)
         .env("BIND_ADDR", addr.to_string())
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", database.display()),
-        )
+        .env("DATABASE_URL", database)
         .env(key_env, keys.server_key())
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&log).unwrap())
@@ -122,6 +120,10 @@ pub fn service_keeps_its_rows_across_three_spec_versions() {
     let spec = dir.path().join("billing.yaml");
     let out = dir.path().join("billing");
     let database = dir.path().join("billing.db");
+    let sqlite = format!("sqlite://{}?mode=rwc", database.display());
+    let postgres = server::postgres_base().map(|base| server::PgDatabase::create(&base, "upgrade"));
+    let mut databases = vec![sqlite.clone()];
+    databases.extend(postgres.as_ref().map(server::PgDatabase::url));
     let v1 = std::fs::read_to_string(repo().join("examples/billing.yaml")).unwrap();
     std::fs::write(&spec, &v1).unwrap();
     let said = generate(&spec, &out, &[]);
@@ -141,13 +143,13 @@ pub fn service_keeps_its_rows_across_three_spec_versions() {
 
     // Version 1: rows of two owners.
     let binary = build(&out, &dir.path().join("v1"));
-    let (customer, invoice, bobs) = {
+    let made: Vec<(Value, Value, Value)> = databases.iter().enumerate().map(|(n, database)| {
         let s = serve(
             &binary,
-            &database,
+            database,
             &keys,
             &key_env,
-            dir.path().join("v1.log"),
+            dir.path().join(format!("v1-{n}.log")),
         );
         let (status, customer) = send(
             s.addr,
@@ -176,7 +178,7 @@ pub fn service_keeps_its_rows_across_three_spec_versions() {
         );
         assert_eq!(status, 201, "{bobs}");
         (customer, invoice, bobs)
-    };
+    }).collect();
 
     // Version 2: a required field with a default, a renamed field, a new
     // resource. Without `renamed_from` the rename is refused with a hint.
@@ -212,13 +214,13 @@ pub fn service_keeps_its_rows_across_three_spec_versions() {
     let after_v2 = migrations(&out);
     assert_eq!(after_v2.len(), 2, "{after_v2:?}");
     let binary = build(&out, &dir.path().join("v2"));
-    {
+    for (n, (database, (customer, invoice, bobs))) in databases.iter().zip(&made).enumerate() {
         let s = serve(
             &binary,
-            &database,
+            database,
             &keys,
             &key_env,
-            dir.path().join("v2.log"),
+            dir.path().join(format!("v2-{n}.log")),
         );
         let path = format!("/invoices/{}", invoice["id"].as_str().unwrap());
         let (status, row) = send(s.addr, "GET", &path, &alice, None);
@@ -294,41 +296,44 @@ pub fn service_keeps_its_rows_across_three_spec_versions() {
         let claim = server::claim(&out);
         server::verify(&claim, &out, &spec);
     }
-    let s = serve(
-        &binary,
-        &database,
-        &keys,
-        &key_env,
-        dir.path().join("v3.log"),
-    );
-    let path = format!("/customers/{}", customer["id"].as_str().unwrap());
-    let (status, row) = send(s.addr, "GET", &path, &alice, None);
-    assert_eq!(status, 200, "{row}");
-    assert_eq!(row["name"], "Ada");
-    assert!(
-        row.get("email").is_none(),
-        "the dropped field is gone: {row}"
-    );
-    let (status, list) = send(s.addr, "GET", "/payments", &alice, None);
-    assert_eq!(status, 200);
-    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
-    let ada = json!({"name": "Ada", "tier": "gold"});
-    let (status, body) = send(s.addr, "POST", "/customers", &alice, Some(ada.clone()));
-    assert_eq!(status, 409, "the new unique holds: {body}");
-    let (status, _) = send(s.addr, "POST", "/customers", &bob, Some(ada));
-    assert_eq!(status, 201, "per owner");
-    drop(s);
-    // A restart applies nothing again.
-    let again = serve(
-        &binary,
-        &database,
-        &keys,
-        &key_env,
-        dir.path().join("v3b.log"),
-    );
-    let (status, _) = send(again.addr, "GET", &path, &alice, None);
-    assert_eq!(status, 200);
-    drop(again);
+    for (n, (database, (customer, ..))) in databases.iter().zip(&made).enumerate() {
+        let s = serve(
+            &binary,
+            database,
+            &keys,
+            &key_env,
+            dir.path().join(format!("v3-{n}.log")),
+        );
+        let path = format!("/customers/{}", customer["id"].as_str().unwrap());
+        let (status, row) = send(s.addr, "GET", &path, &alice, None);
+        assert_eq!(status, 200, "{row}");
+        assert_eq!(row["name"], "Ada");
+        assert!(
+            row.get("email").is_none(),
+            "the dropped field is gone: {row}"
+        );
+        let (status, list) = send(s.addr, "GET", "/payments", &alice, None);
+        assert_eq!(status, 200);
+        assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
+        let ada = json!({"name": "Ada", "tier": "gold"});
+        let (status, body) = send(s.addr, "POST", "/customers", &alice, Some(ada.clone()));
+        assert_eq!(status, 409, "the new unique holds: {body}");
+        let (status, _) = send(s.addr, "POST", "/customers", &bob, Some(ada));
+        assert_eq!(status, 201, "per owner");
+        drop(s);
+        // A restart applies nothing again.
+        let again = serve(
+            &binary,
+            database,
+            &keys,
+            &key_env,
+            dir.path().join(format!("v3b-{n}.log")),
+        );
+        let (status, _) = send(again.addr, "GET", &path, &alice, None);
+        assert_eq!(status, 200);
+        drop(again);
+    }
+    let path = format!("/customers/{}", made[0].0["id"].as_str().unwrap());
 
     // A migration edited after it was applied: the rebuilt server refuses
     // to start, naming the file, and the database keeps its rows.
@@ -339,10 +344,7 @@ pub fn service_keeps_its_rows_across_three_spec_versions() {
     let log = dir.path().join("edited.log");
     let mut child = Command::new(&edited)
         .env("BIND_ADDR", "127.0.0.1:0")
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", database.display()),
-        )
+        .env("DATABASE_URL", &sqlite)
         .env(&key_env, keys.server_key())
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&log).unwrap())
@@ -365,7 +367,7 @@ pub fn service_keeps_its_rows_across_three_spec_versions() {
     let restored = build(&out, &dir.path().join("restored"));
     let s = serve(
         &restored,
-        &database,
+        &sqlite,
         &keys,
         &key_env,
         dir.path().join("restored.log"),

@@ -38,7 +38,13 @@ if ! psql "$pg_base/postgres" -qAtc 'SELECT 1' >/dev/null 2>&1; then
   engines="sqlite"
 fi
 pg_db=""
-drop_pg() { [ -n "$pg_db" ] && psql "$pg_base/postgres" -qAtc "DROP DATABASE IF EXISTS \"$pg_db\" WITH (FORCE)" >/dev/null 2>&1; pg_db=""; }
+drop_pg() {
+  if [ -n "$pg_db" ]; then
+    psql "$pg_base/postgres" -qAtc "DROP DATABASE IF EXISTS \"$pg_db\" WITH (FORCE)" >/dev/null 2>&1 || true
+    psql "$pg_base/postgres" -qAtc "DROP ROLE IF EXISTS \"${pg_db}_app\"" >/dev/null 2>&1 || true
+  fi
+  pg_db=""
+}
 trap drop_pg EXIT
 
 status=0

@@ -8,8 +8,9 @@
 //! are engine-neutral ([`Value`]). A row is read column by column in the
 //! table's order ([`Columns`]), so the generated row types decode from
 //! either engine. On PostgreSQL a uuid, date or timestamp column is
-//! selected as text in the same form SQLite stores (the generated
-//! `Statements` say how), so answers are the same on both engines.
+//! selected as text (the generated `Statements` say how): ids, dates and
+//! the server's timestamps in the form SQLite stores them, a `datetime`
+//! field in UTC with microseconds (SQLite answers it as it was sent).
 //!
 //! Invariant: the engine is fixed when [`Db`] is opened; a statement built
 //! for one engine ([`Db::sql`]) is only ever run on it.
@@ -232,6 +233,19 @@ impl Sql {
     pub fn values(&self) -> &[Value] {
         &self.args
     }
+}
+
+/// The engine-specific parts of a table's statements.
+#[derive(Debug)]
+pub struct Statements {
+    /// Every column in the row's order, as a select list: quoted, and on
+    /// PostgreSQL a uuid, date or timestamp column as the text SQLite
+    /// stores.
+    pub columns: &'static str,
+    /// The INSERT of a create: `id`, the owner column when there is one,
+    /// the fields in `Resource::insert_values`' order, `created_at`,
+    /// `updated_at`, and `RETURNING` every column.
+    pub insert: &'static str,
 }
 
 /// The values of a statement whose text is fixed (a table's INSERT),

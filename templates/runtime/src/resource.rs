@@ -38,7 +38,7 @@ use serde::de::DeserializeOwned;
 use super::access::{Access, Grants, OwnerClaim, Scope};
 use super::auth::Caller;
 use super::body::{self, Json};
-use super::db::{self, Engine, FromColumns, Kind, One, Session, Sql, Text};
+use super::db::{self, Engine, FromColumns, Kind, One, Session, Sql, Statements, Text, Values};
 use super::fields::{self, FieldRule, Shown};
 use super::page::{self, ListQuery, ListRules, quote};
 use super::problem::Problem;
@@ -73,19 +73,6 @@ pub struct Table {
     /// `(resource, field)` of each reference to this table, in the order
     /// a refused delete names them.
     pub referrers: &'static [(&'static str, &'static str)],
-}
-
-/// The engine-specific parts of a table's statements.
-#[derive(Debug)]
-pub struct Statements {
-    /// Every column in the row's order, as a select list: quoted, and on
-    /// PostgreSQL a uuid, date or timestamp column as the text SQLite
-    /// stores.
-    pub columns: &'static str,
-    /// The INSERT of a create: `id`, the owner column when there is one,
-    /// the fields in [`Resource::insert_values`]' order, `created_at`,
-    /// `updated_at`, and `RETURNING` every column.
-    pub insert: &'static str,
 }
 
 impl Table {
@@ -173,8 +160,6 @@ impl<'a> Link<'a> {
         }
     }
 }
-
-pub use super::db::Values;
 
 /// The team's hooks of one resource, as the handlers call them (made from
 /// the team's hooks type by the generated module's `hooks` function).

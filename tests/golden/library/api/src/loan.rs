@@ -13,11 +13,11 @@
 use axum::Router;
 use axum::handler::Handler as _;
 use palisade_runtime::access::{Access, Grants, OwnerClaim};
-use palisade_runtime::db::{Columns, FromColumns, Kind, Sql};
+use palisade_runtime::db::{Columns, FromColumns, Kind, Sql, Statements, Values};
 use palisade_runtime::fields::FieldRule;
 use palisade_runtime::page::{ListQuery, ListRules};
 use palisade_runtime::problem::Problem;
-use palisade_runtime::resource::{self, HookFns, Link, Owner, Resource, Statements, Table, Values};
+use palisade_runtime::resource::{self, HookFns, Link, Owner, Resource, Table};
 use palisade_runtime::row::Patch;
 use palisade_runtime::server::{App, Operation};
 use palisade_runtime::throttle::Rate;
