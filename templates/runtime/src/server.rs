@@ -818,15 +818,27 @@ async fn connect_sqlite(url: &str) -> Result<(SqlitePool, SqlitePool), ConfigErr
             .map_err(open)?;
         return Ok((pool.clone(), pool));
     }
-    // The writer first: it creates the file and switches it to WAL.
-    let write = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(
-            opts.clone()
-                .pragma("journal_size_limit", WAL_LIMIT_BYTES.to_string()),
-        )
-        .await
-        .map_err(open)?;
+    // The writer first: it creates the file and switches it to WAL. That
+    // switch takes the file's exclusive lock without SQLite's busy
+    // handler, so replicas opening a new file at once may find it locked:
+    // they try again for up to 10 s.
+    let mut tries = 0;
+    let write = loop {
+        let opened = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                opts.clone()
+                    .pragma("journal_size_limit", WAL_LIMIT_BYTES.to_string()),
+            )
+            .await;
+        match opened {
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("5") && tries < 100 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            opened => break opened.map_err(open)?,
+        }
+    };
     let read = SqlitePoolOptions::new()
         .max_connections(read_connections())
         .connect_with(opts.read_only(true).create_if_missing(false))
