@@ -13,7 +13,7 @@ use sqlx::{Connection as _, PgConnection, PgPool};
 
 use super::config::ConfigError;
 use super::db::{Db, Pools};
-use super::server::{Migration, checksum, migration_file};
+use super::server::{Migration, checksum, increasing, known_as_applied, migration_file};
 
 /// The advisory lock key of migrations (and, later in start-up, of the
 /// row-level security policies): any fixed number, the same in every
@@ -74,29 +74,29 @@ fn redacted(url: &str) -> String {
     }
 }
 
-/// Applies the migrations not yet recorded, in order, each once and in its
-/// own transaction, under [`MIGRATION_LOCK`]. Refuses a database that has
-/// a migration this build does not know, or whose applied migration
-/// changed.
-pub async fn migrate(pool: &PgPool, migrations: &[Migration]) -> Result<(), ConfigError> {
+/// Sets the database up for this build, under [`MIGRATION_LOCK`] (held
+/// on one connection, so replicas that start together take turns):
+/// applies the migrations not yet recorded, in order, each once and in its
+/// own transaction, then row-level security ([`row_security`]). Refuses a
+/// database that has a migration this build does not know, or whose
+/// applied migration changed. Answers the role requests run as.
+pub async fn set_up(
+    pool: &PgPool,
+    migrations: &[Migration],
+    policies: &str,
+) -> Result<String, ConfigError> {
     let db = |e: sqlx::Error| ConfigError::Database(format!("migration: {e}"));
-    let mut last = i64::MIN;
-    for m in migrations {
-        if m.version <= last {
-            return Err(ConfigError::Database(format!(
-                "migration versions must increase (found {} after {last})",
-                m.version
-            )));
-        }
-        last = m.version;
-    }
+    increasing(migrations)?;
     let mut conn = pool.acquire().await.map_err(db)?;
     sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(MIGRATION_LOCK)
         .execute(&mut *conn)
         .await
         .map_err(db)?;
-    let result = apply_pending(&mut conn, migrations).await;
+    let result = match apply_pending(&mut conn, migrations).await {
+        Ok(()) => row_security(&mut conn, policies).await,
+        Err(e) => Err(e),
+    };
     let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(MIGRATION_LOCK)
         .execute(&mut *conn)
@@ -105,9 +105,9 @@ pub async fn migrate(pool: &PgPool, migrations: &[Migration]) -> Result<(), Conf
         // Never hand a connection that may still hold the lock back.
         conn.close_on_drop();
     }
-    result?;
+    let role = result?;
     unlocked.map_err(db)?;
-    Ok(())
+    Ok(role)
 }
 
 async fn apply_pending(
@@ -129,25 +129,7 @@ async fn apply_pending(
             .fetch_all(&mut *conn)
             .await
             .map_err(db)?;
-    for (version, sum) in &applied {
-        match migrations.iter().find(|known| known.version == *version) {
-            None => {
-                return Err(ConfigError::Database(format!(
-                    "the database has migration {version}, which this build does not know \
-                     (was it created by a newer version of the service?)"
-                )));
-            }
-            Some(known) if checksum(known.sql) != *sum => {
-                return Err(ConfigError::Database(format!(
-                    "{} changed after it was applied to this database; a migration is never \
-                     edited: restore it, and put the change in the spec (`palisade generate` \
-                     writes the next migration)",
-                    postgres_file(known)
-                )));
-            }
-            Some(_) => {}
-        }
-    }
+    known_as_applied(migrations, &applied, postgres_file)?;
     for m in migrations
         .iter()
         .filter(|m| !applied.iter().any(|(v, _)| *v == m.version))
@@ -204,44 +186,28 @@ fn role_name(database: &str) -> String {
     format!("{base}_app")
 }
 
-/// Sets up row-level security, under [`MIGRATION_LOCK`], in one
+/// Sets up row-level security (under the caller's lock), in one
 /// transaction: the service's role (created if missing, never a
 /// superuser, never `BYPASSRLS`, without login; the connecting user is
 /// made a member so it may switch to it), its privileges on the tables,
 /// and `policies` (the generated `row_security.sql`, which enables and
 /// forces row-level security on every owned table and re-creates its
 /// policies). Answers the role's name.
-pub async fn row_security(pool: &PgPool, policies: &str) -> Result<String, ConfigError> {
-    let db = |e: sqlx::Error| ConfigError::Database(format!("row-level security: {e}"));
-    let mut conn = pool.acquire().await.map_err(db)?;
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(MIGRATION_LOCK)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+async fn row_security(conn: &mut PgConnection, policies: &str) -> Result<String, ConfigError> {
     // A table a running replica holds makes the set-up wait; it gives up
     // after 2 s and tries again, for about a minute, so that no request of
     // the running replicas waits behind it for long.
-    let mut result = apply_row_security(&mut conn, policies).await;
+    let mut result = apply_row_security(conn, policies).await;
     for _ in 0..30 {
         match &result {
             Err(ConfigError::Database(why)) if why.contains("lock timeout") => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                result = apply_row_security(&mut conn, policies).await;
+                result = apply_row_security(conn, policies).await;
             }
             _ => break,
         }
     }
-    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(MIGRATION_LOCK)
-        .execute(&mut *conn)
-        .await;
-    if unlocked.is_err() {
-        conn.close_on_drop();
-    }
-    let role = result?;
-    unlocked.map_err(db)?;
-    Ok(role)
+    result
 }
 
 async fn apply_row_security(

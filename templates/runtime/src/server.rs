@@ -778,8 +778,8 @@ pub async fn migrate_db(
         }
         #[cfg(feature = "postgres")]
         Pools::Postgres(pool) => {
-            super::postgres::migrate(pool, migrations.postgres).await?;
-            let role = super::postgres::row_security(pool, migrations.row_security).await?;
+            let role =
+                super::postgres::set_up(pool, migrations.postgres, migrations.row_security).await?;
             Ok(db.with_role(&role, timeout))
         }
     }
@@ -936,6 +936,51 @@ pub(crate) fn checksum(sql: &str) -> String {
     format!("{h:016x}")
 }
 
+/// Refuses migrations whose versions do not increase (a build's mistake).
+pub(crate) fn increasing(migrations: &[Migration]) -> Result<(), ConfigError> {
+    let mut last = i64::MIN;
+    for m in migrations {
+        if m.version <= last {
+            return Err(ConfigError::Database(format!(
+                "migration versions must increase (found {} after {last})",
+                m.version
+            )));
+        }
+        last = m.version;
+    }
+    Ok(())
+}
+
+/// Refuses a database whose applied migrations (`(version, checksum)`)
+/// include one this build does not know, or one whose file changed since
+/// (named by `file`).
+pub(crate) fn known_as_applied(
+    migrations: &[Migration],
+    applied: &[(i64, String)],
+    file: fn(&Migration) -> String,
+) -> Result<(), ConfigError> {
+    for (version, sum) in applied {
+        match migrations.iter().find(|known| known.version == *version) {
+            None => {
+                return Err(ConfigError::Database(format!(
+                    "the database has migration {version}, which this build does not know \
+                     (was it created by a newer version of the service?)"
+                )));
+            }
+            Some(known) if checksum(known.sql) != *sum => {
+                return Err(ConfigError::Database(format!(
+                    "{} changed after it was applied to this database; a migration is never \
+                     edited: restore it, and put the change in the spec (`palisade generate` \
+                     writes the next migration)",
+                    file(known)
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// The file a migration comes from, for messages.
 pub(crate) fn migration_file(m: &Migration) -> String {
     format!("migrations/{:04}_{}.sql", m.version, m.name)
@@ -958,16 +1003,7 @@ pub(crate) fn migration_file(m: &Migration) -> String {
 /// again afterwards, whatever happened.
 pub async fn migrate(pool: &SqlitePool, migrations: &[Migration]) -> Result<(), ConfigError> {
     let db = |e: sqlx::Error| ConfigError::Database(format!("migration: {e}"));
-    let mut last = i64::MIN;
-    for m in migrations {
-        if m.version <= last {
-            return Err(ConfigError::Database(format!(
-                "migration versions must increase (found {} after {last})",
-                m.version
-            )));
-        }
-        last = m.version;
-    }
+    increasing(migrations)?;
     let mut conn = pool.acquire().await.map_err(db)?;
     // A replica that starts while another migrates waits for it: a
     // rebuild of a large table takes longer than a request's 5 s.
@@ -1009,25 +1045,7 @@ async fn apply_pending(
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
-        for (version, sum) in &applied {
-            match migrations.iter().find(|known| known.version == *version) {
-                None => {
-                    return Err(ConfigError::Database(format!(
-                        "the database has migration {version}, which this build does not know \
-                         (was it created by a newer version of the service?)"
-                    )));
-                }
-                Some(known) if checksum(known.sql) != *sum => {
-                    return Err(ConfigError::Database(format!(
-                        "{} changed after it was applied to this database; a migration is never \
-                         edited: restore it, and put the change in the spec (`palisade generate` \
-                         writes the next migration)",
-                        migration_file(known)
-                    )));
-                }
-                Some(_) => {}
-            }
-        }
+        known_as_applied(migrations, &applied, migration_file)?;
         let Some(m) = migrations
             .iter()
             .find(|m| !applied.iter().any(|(v, _)| *v == m.version))
