@@ -680,6 +680,16 @@ impl Resource {
             .iter()
             .filter(|c| c.origin == ColumnOrigin::Field)
     }
+
+    /// The columns an update may change: the fields it accepts and
+    /// `updated_at`. Never the id, the owner, the creation time, a
+    /// `read_only` or a `write_once` field; on PostgreSQL the service's
+    /// role may update no other column.
+    pub fn updatable(&self) -> impl Iterator<Item = &Column> {
+        self.columns
+            .iter()
+            .filter(|c| c.on_update || c.origin == ColumnOrigin::UpdatedAt)
+    }
 }
 
 /// Lowers a validated spec into the model.

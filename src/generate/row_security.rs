@@ -11,7 +11,7 @@
 //! claims in order), set for its transaction only.
 
 use crate::migrate::sqlite::quote;
-use crate::model::{ColumnOrigin, Resource, RowSecurity, Service};
+use crate::model::{Resource, RowSecurity, Service};
 
 /// The whole file, after `header`.
 pub fn sql(service: &Service, header: &str) -> String {
@@ -25,8 +25,9 @@ pub fn sql(service: &Service, header: &str) -> String {
     );
     out.push_str(
         "\n-- What the role may do at all (the server sets `palisade.app_role`): read,\n\
-         -- create and delete rows, and change every column but the id, the owner\n\
-         -- and the creation time, which no request changes.\n",
+         -- create and delete rows, and change only the columns an update may change\n\
+         -- (never the id, the owner, the creation time or a read-only or write-once\n\
+         -- field).\n",
     );
     for r in &service.resources {
         out.push_str(&privileges(r));
@@ -48,17 +49,7 @@ pub fn sql(service: &Service, header: &str) -> String {
 /// UPDATE only of the columns a request may change.
 fn privileges(r: &Resource) -> String {
     let name = quote(&r.name);
-    let columns: Vec<String> = r
-        .columns
-        .iter()
-        .filter(|c| {
-            !matches!(
-                c.origin,
-                ColumnOrigin::Id | ColumnOrigin::Owner | ColumnOrigin::CreatedAt
-            )
-        })
-        .map(|c| quote(&c.name))
-        .collect();
+    let columns: Vec<String> = r.updatable().map(|c| quote(&c.name)).collect();
     let grant = |what: &str| {
         format!(
             "EXECUTE format('GRANT {} ON {} TO %I', current_setting('palisade.app_role'));",

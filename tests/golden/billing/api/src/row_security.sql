@@ -6,10 +6,11 @@
 -- `palisade.tenant_<n>`, set for their transaction only.
 
 -- What the role may do at all (the server sets `palisade.app_role`): read,
--- create and delete rows, and change every column but the id, the owner
--- and the creation time, which no request changes.
+-- create and delete rows, and change only the columns an update may change
+-- (never the id, the owner, the creation time or a read-only or write-once
+-- field).
 DO $$ BEGIN EXECUTE format('GRANT SELECT, INSERT, DELETE ON "customer" TO %I', current_setting('palisade.app_role')); EXECUTE format('GRANT UPDATE ("name", "email", "updated_at") ON "customer" TO %I', current_setting('palisade.app_role')); END $$;
-DO $$ BEGIN EXECUTE format('GRANT SELECT, INSERT, DELETE ON "invoice" TO %I', current_setting('palisade.app_role')); EXECUTE format('GRANT UPDATE ("number", "amount_cents", "currency", "customer", "paid", "issued_on", "notes", "updated_at") ON "invoice" TO %I', current_setting('palisade.app_role')); END $$;
+DO $$ BEGIN EXECUTE format('GRANT SELECT, INSERT, DELETE ON "invoice" TO %I', current_setting('palisade.app_role')); EXECUTE format('GRANT UPDATE ("number", "amount_cents", "currency", "customer", "paid", "notes", "updated_at") ON "invoice" TO %I', current_setting('palisade.app_role')); END $$;
 
 -- customer: its owner's rows.
 ALTER TABLE "customer" ENABLE ROW LEVEL SECURITY;

@@ -6,8 +6,9 @@
 -- `palisade.tenant_<n>`, set for their transaction only.
 
 -- What the role may do at all (the server sets `palisade.app_role`): read,
--- create and delete rows, and change every column but the id, the owner
--- and the creation time, which no request changes.
+-- create and delete rows, and change only the columns an update may change
+-- (never the id, the owner, the creation time or a read-only or write-once
+-- field).
 DO $$ BEGIN EXECUTE format('GRANT SELECT, INSERT, DELETE ON "contact" TO %I', current_setting('palisade.app_role')); EXECUTE format('GRANT UPDATE ("name", "email", "company", "stage", "updated_at") ON "contact" TO %I', current_setting('palisade.app_role')); END $$;
 DO $$ BEGIN EXECUTE format('GRANT SELECT, INSERT, DELETE ON "note" TO %I', current_setting('palisade.app_role')); EXECUTE format('GRANT UPDATE ("contact", "text", "updated_at") ON "note" TO %I', current_setting('palisade.app_role')); END $$;
 

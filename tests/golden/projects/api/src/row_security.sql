@@ -6,10 +6,11 @@
 -- `palisade.tenant_<n>`, set for their transaction only.
 
 -- What the role may do at all (the server sets `palisade.app_role`): read,
--- create and delete rows, and change every column but the id, the owner
--- and the creation time, which no request changes.
+-- create and delete rows, and change only the columns an update may change
+-- (never the id, the owner, the creation time or a read-only or write-once
+-- field).
 DO $$ BEGIN EXECUTE format('GRANT SELECT, INSERT, DELETE ON "project" TO %I', current_setting('palisade.app_role')); EXECUTE format('GRANT UPDATE ("slug", "title", "budget", "homepage", "starts_on", "archived", "updated_at") ON "project" TO %I', current_setting('palisade.app_role')); END $$;
-DO $$ BEGIN EXECUTE format('GRANT SELECT, INSERT, DELETE ON "task" TO %I', current_setting('palisade.app_role')); EXECUTE format('GRANT UPDATE ("project", "title", "status", "priority", "due_at", "external_id", "assignee", "score", "updated_at") ON "task" TO %I', current_setting('palisade.app_role')); END $$;
+DO $$ BEGIN EXECUTE format('GRANT SELECT, INSERT, DELETE ON "task" TO %I', current_setting('palisade.app_role')); EXECUTE format('GRANT UPDATE ("project", "title", "status", "priority", "due_at", "assignee", "updated_at") ON "task" TO %I', current_setting('palisade.app_role')); END $$;
 
 -- project: its owner's rows; role auditor may read every row.
 ALTER TABLE "project" ENABLE ROW LEVEL SECURITY;

@@ -6,10 +6,11 @@
 -- `palisade.tenant_<n>`, set for their transaction only.
 
 -- What the role may do at all (the server sets `palisade.app_role`): read,
--- create and delete rows, and change every column but the id, the owner
--- and the creation time, which no request changes.
+-- create and delete rows, and change only the columns an update may change
+-- (never the id, the owner, the creation time or a read-only or write-once
+-- field).
 DO $$ BEGIN EXECUTE format('GRANT SELECT, INSERT, DELETE ON "product" TO %I', current_setting('palisade.app_role')); EXECUTE format('GRANT UPDATE ("sku", "name", "type", "price", "group", "updated_at") ON "product" TO %I', current_setting('palisade.app_role')); END $$;
-DO $$ BEGIN EXECUTE format('GRANT SELECT, INSERT, DELETE ON "order" TO %I', current_setting('palisade.app_role')); EXECUTE format('GRANT UPDATE ("product", "quantity", "match", "select", "note", "placed_at", "updated_at") ON "order" TO %I', current_setting('palisade.app_role')); END $$;
+DO $$ BEGIN EXECUTE format('GRANT SELECT, INSERT, DELETE ON "order" TO %I', current_setting('palisade.app_role')); EXECUTE format('GRANT UPDATE ("product", "quantity", "match", "select", "note", "updated_at") ON "order" TO %I', current_setting('palisade.app_role')); END $$;
 
 -- order: its owner's rows; role staff may read every row; role staff may update every row.
 ALTER TABLE "order" ENABLE ROW LEVEL SECURITY;
