@@ -221,8 +221,10 @@ impl<'a> ResourcePlan<'a> {
         columns.join(", ")
     }
 
-    /// The INSERT of a create: every column, one placeholder each (cast to
-    /// the column's type where the engine wants it), returning every column.
+    /// The INSERT of a create up to its row: every column, one placeholder
+    /// each (cast to the column's type where the engine wants it), as a
+    /// `SELECT` that the runtime completes with the references' conditions
+    /// and `RETURNING` (`Statements::insert`).
     pub fn insert_sql(&self, dialect: Dialect) -> String {
         let columns: Vec<&str> = self.fields.iter().map(|f| f.sql.as_str()).collect();
         let placeholders: Vec<String> = self
@@ -232,11 +234,10 @@ impl<'a> ResourcePlan<'a> {
             .map(|(i, f)| dialect.placeholder(i + 1, &f.column.ty))
             .collect();
         format!(
-            "INSERT INTO {} ({}) VALUES ({}) RETURNING {}",
+            "INSERT INTO {} ({}) SELECT {}",
             crate::migrate::sqlite::quote(self.name()),
             columns.join(", "),
             placeholders.join(", "),
-            self.columns_sql(dialect)
         )
     }
 

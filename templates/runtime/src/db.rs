@@ -192,6 +192,17 @@ impl Sql {
         }
     }
 
+    /// A statement for `engine` that starts with the fixed text `start`,
+    /// whose placeholders take `values` in order; what is appended binds
+    /// after them.
+    pub fn with_values(engine: Engine, start: &str, values: Values) -> Sql {
+        Sql {
+            engine,
+            text: start.to_owned(),
+            args: values.args,
+        }
+    }
+
     /// The engine the statement is written for.
     pub fn engine(&self) -> Engine {
         self.engine
@@ -242,14 +253,17 @@ pub struct Statements {
     /// PostgreSQL a uuid, date or timestamp column as the text SQLite
     /// stores.
     pub columns: &'static str,
-    /// The INSERT of a create: `id`, the owner column when there is one,
-    /// the fields in `Resource::insert_values`' order, `created_at`,
-    /// `updated_at`, and `RETURNING` every column.
+    /// The INSERT of a create, up to its row: `INSERT INTO t (...) SELECT`
+    /// and a placeholder for `id`, the owner column when there is one, the
+    /// fields in `Resource::insert_values`' order, `created_at` and
+    /// `updated_at`. The handler adds the references' conditions (`WHERE
+    /// EXISTS ...`) and `RETURNING` every column, so that a create is one
+    /// statement.
     pub insert: &'static str,
 }
 
 /// The values of a statement whose text is fixed (a table's INSERT),
-/// bound in order.
+/// bound in order ([`Sql::with_values`]).
 #[derive(Debug, Default)]
 pub struct Values {
     pub(crate) args: Vec<Value>,

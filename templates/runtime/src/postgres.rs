@@ -36,6 +36,10 @@ pub fn connections() -> u32 {
     u32::try_from(cores * 4).unwrap_or(32).clamp(8, 32)
 }
 
+/// How long a connection may sit in the pool before it is tested
+/// (pinged) on its next use.
+const IDLE_BEFORE_TEST: Duration = Duration::from_secs(1);
+
 /// Opens a pool on `url` (`postgres://user@host/db`, TLS as its
 /// `sslmode` says).
 pub async fn connect(url: &str) -> Result<Db, ConfigError> {
@@ -56,6 +60,20 @@ pub async fn connect(url: &str) -> Result<Db, ConfigError> {
     let pool = PgPoolOptions::new()
         .max_connections(connections())
         .acquire_timeout(Duration::from_secs(5))
+        // sqlx pings every connection it hands out, one more round trip
+        // per request; only a connection that sat idle can have been
+        // dropped unnoticed (a restart, a proxy's idle timeout), so only
+        // those are tested. One that breaks in use fails its request as
+        // it would after a ping.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= IDLE_BEFORE_TEST {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(opts)
         .await
         .map_err(|e| cannot(&e))?;

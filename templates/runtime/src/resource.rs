@@ -22,12 +22,16 @@
 //! - list: `SELECT C FROM T WHERE 1 = 1 [AND O = ?] [AND f = ?]... [after
 //!   the cursor] ORDER BY k, "id" LIMIT ?`
 //! - get: `SELECT C FROM T WHERE "id" = ? [AND O = ?]`
-//! - create: the table's INSERT (id, owner, fields, timestamps) `RETURNING C`
+//! - create: `INSERT INTO T (C) SELECT ?, ... [WHERE EXISTS (SELECT 1
+//!   FROM R WHERE "id" = ? [AND O = ?]) [AND EXISTS ...]] RETURNING C`, one
+//!   `EXISTS` per reference `R` the input names
 //! - update: `UPDATE T SET "updated_at" = ?[, f = ?]... WHERE "id" = ? [AND O = ?] RETURNING C`
 //! - delete: `DELETE FROM T WHERE "id" = ? [AND O = ?]`
-//! - a reference's target: `SELECT 1 FROM T WHERE "id" = ? [AND O = ?]`
-//!   with the new row's owner (never the caller's role), or every row
-//!   where the spec's link says so.
+//! - a reference's target (an update's, or a create's that added no row):
+//!   `SELECT 1 FROM R WHERE "id" = ? [AND O = ?]`
+//!
+//! A reference's target is a row of the new row's owner (never of the
+//! caller's role), or any row where the spec's link says so.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -292,7 +296,8 @@ pub async fn create<R: Resource>(
         Some(_) => Some(access.require_owner()?),
         None => None,
     };
-    check_links(&access.db, owner, R::create_links(&input)).await?;
+    let links = R::create_links(&input);
+    let targets = link_targets(owner, &links)?;
     let now = now();
     let mut values = Values::default();
     values.bind(uuid::Uuid::new_v4().to_string());
@@ -301,14 +306,28 @@ pub async fn create<R: Resource>(
     }
     R::insert_values(&input, &mut values);
     values.bind(&now).bind(&now);
-    let insert = t.statements(access.db.engine()).insert;
-    let row: R = access
-        .db
-        .rows_of(db::Access::Write, insert, &values.args)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| Problem::internal(&"an INSERT ... RETURNING answered no row"))?;
+    let statements = t.statements(access.db.engine());
+    let mut sql = Sql::with_values(access.db.engine(), statements.insert, values);
+    // The references are checked by the INSERT itself (one statement, one
+    // trip to the database): it adds no row unless each names a row its
+    // rule reaches.
+    for (i, (link, id, rows)) in targets.iter().enumerate() {
+        sql.push(if i == 0 { " WHERE " } else { " AND " });
+        push_exists(&mut sql, link.target, id, rows);
+    }
+    sql.push(" RETURNING ").push(statements.columns);
+    let first = targets
+        .first()
+        .map(|(link, _, _)| (link.field, link.target));
+    let Some(row) = access.db.row::<R>(db::Access::Write, &sql).await? else {
+        // A reference named no row it may: which one, for the 422 (the
+        // first, if the row it named went away in between).
+        check_links(&access.db, owner, links).await?;
+        return Err(match first {
+            Some((field, target)) => no_such(field, target),
+            None => Problem::internal(&"an INSERT ... RETURNING answered no row"),
+        });
+    };
     access.db.commit().await?;
     let location = format!("{}/{}", t.path, row.id());
     Ok(body::created(&location, &shown(row, &access.caller)))
@@ -481,22 +500,22 @@ async fn owner_of(
         .map(|Text(owner)| owner))
 }
 
-/// Each reference must name a row its rule reaches for the new row's owner
-/// `owner` (on update, the row's stored owner), never for the caller's
-/// role: 422 naming the field otherwise.
-async fn check_links(
-    db: &Session,
+/// The rows each reference of `links` that names an id may name: those
+/// its rule reaches for the new row's owner `owner` (on update, the row's
+/// stored owner), never for the caller's role. A reference no row can
+/// satisfy is 422 naming the field, without a query.
+fn link_targets<'l, 'a>(
     owner: Option<&str>,
-    links: Vec<Link<'_>>,
-) -> Result<(), Problem> {
+    links: &'l [Link<'a>],
+) -> Result<Vec<(&'l Link<'a>, &'a str, Scope)>, Problem> {
+    let mut targets = Vec::with_capacity(links.len());
     for link in links {
         let Some(id) = link.id else {
             continue;
         };
-        let message = || format!("no `{}` with this id", link.target.name);
         let t = link.target;
         let rows = match (link.rule, owner) {
-            (LinkRule::Nothing, _) => return Err(Problem::invalid(link.field, message())),
+            (LinkRule::Nothing, _) => return Err(no_such(link.field, t)),
             (LinkRule::SameOwner, Some(owner)) => Scope::Owned(owner.to_owned()),
             // Both tables unowned: the rows of nobody, the service's own.
             (LinkRule::SameOwner, None) if t.owner.is_none() => Scope::All,
@@ -508,16 +527,45 @@ async fn check_links(
             }
             (LinkRule::Any, _) => Scope::All,
         };
+        targets.push((link, id, rows));
+    }
+    Ok(targets)
+}
+
+/// `EXISTS (SELECT 1 FROM <t> WHERE "id" = ? [AND <owner> = ?])`.
+fn push_exists(sql: &mut Sql, t: &Table, id: &str, rows: &Scope) {
+    sql.push("EXISTS (SELECT 1 FROM ")
+        .push(t.table)
+        .push(" WHERE \"id\" = ")
+        .bind(id, Kind::Uuid);
+    scope(sql, t, rows);
+    sql.push(")");
+}
+
+/// Each reference must name a row its rule reaches ([`link_targets`]):
+/// 422 naming the first field that does not.
+async fn check_links(
+    db: &Session,
+    owner: Option<&str>,
+    links: Vec<Link<'_>>,
+) -> Result<(), Problem> {
+    for (link, id, rows) in link_targets(owner, &links)? {
+        let t = link.target;
         let mut sql = db.sql("SELECT 1 FROM ");
         sql.push(t.table)
             .push(" WHERE \"id\" = ")
             .bind(id, Kind::Uuid);
         scope(&mut sql, t, &rows);
         if db.row::<One>(db::Access::Read, &sql).await?.is_none() {
-            return Err(Problem::invalid(link.field, message()));
+            return Err(no_such(link.field, t));
         }
     }
     Ok(())
+}
+
+/// The 422 of a reference `field` that names no row of `target` it may.
+fn no_such(field: &'static str, target: &Table) -> Problem {
+    Problem::invalid(field, format!("no `{}` with this id", target.name))
 }
 
 /// The first resource whose rows still name the row `id` of `t`.

@@ -824,8 +824,7 @@ async fn connect_sqlite(url: &str) -> Result<(SqlitePool, SqlitePool), ConfigErr
     // they try again for up to 10 s.
     let mut tries = 0;
     let write = loop {
-        let opened = SqlitePoolOptions::new()
-            .max_connections(1)
+        let opened = sqlite_pool(1)
             .connect_with(
                 opts.clone()
                     .pragma("journal_size_limit", WAL_LIMIT_BYTES.to_string()),
@@ -839,12 +838,26 @@ async fn connect_sqlite(url: &str) -> Result<(SqlitePool, SqlitePool), ConfigErr
             opened => break opened.map_err(open)?,
         }
     };
-    let read = SqlitePoolOptions::new()
-        .max_connections(read_connections())
+    let read = sqlite_pool(read_connections())
         .connect_with(opts.read_only(true).create_if_missing(false))
         .await
         .map_err(open)?;
     Ok((read, write))
+}
+
+/// A pool of `n` connections to a local SQLite file, all opened at start
+/// and kept for the life of the process. A file does not drop
+/// connections, so none is tested before use: sqlx's default test is a
+/// ping, one more hand-off to the connection's own thread on every
+/// statement (the hand-offs are most of a point read's cost:
+/// BENCHMARKS.md).
+fn sqlite_pool(n: u32) -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .max_connections(n)
+        .min_connections(n)
+        .test_before_acquire(false)
+        .idle_timeout(None)
+        .max_lifetime(None)
 }
 
 /// The size above which [`checkpoint`] resets the write-ahead log, and

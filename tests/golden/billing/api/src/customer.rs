@@ -28,11 +28,11 @@ pub static TABLE: Table = Table {
     table: "\"customer\"",
     sqlite: Statements {
         columns: "\"id\", \"owner_id\", \"name\", \"email\", \"created_at\", \"updated_at\"",
-        insert: "INSERT INTO \"customer\" (\"id\", \"owner_id\", \"name\", \"email\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?) RETURNING \"id\", \"owner_id\", \"name\", \"email\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"customer\" (\"id\", \"owner_id\", \"name\", \"email\", \"created_at\", \"updated_at\") SELECT ?, ?, ?, ?, ?, ?",
     },
     postgres: Statements {
         columns: "\"id\"::text AS \"id\", \"owner_id\", \"name\", \"email\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
-        insert: "INSERT INTO \"customer\" (\"id\", \"owner_id\", \"name\", \"email\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3, $4, $5::timestamptz, $6::timestamptz) RETURNING \"id\"::text AS \"id\", \"owner_id\", \"name\", \"email\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"customer\" (\"id\", \"owner_id\", \"name\", \"email\", \"created_at\", \"updated_at\") SELECT $1::uuid, $2, $3, $4, $5::timestamptz, $6::timestamptz",
     },
     owner: Some(Owner {
         column: "\"owner_id\"",

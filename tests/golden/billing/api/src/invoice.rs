@@ -29,11 +29,11 @@ pub static TABLE: Table = Table {
     table: "\"invoice\"",
     sqlite: Statements {
         columns: "\"id\", \"owner_id\", \"number\", \"amount_cents\", \"currency\", \"customer\", \"paid\", \"issued_on\", \"notes\", \"created_at\", \"updated_at\"",
-        insert: "INSERT INTO \"invoice\" (\"id\", \"owner_id\", \"number\", \"amount_cents\", \"currency\", \"customer\", \"paid\", \"issued_on\", \"notes\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"owner_id\", \"number\", \"amount_cents\", \"currency\", \"customer\", \"paid\", \"issued_on\", \"notes\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"invoice\" (\"id\", \"owner_id\", \"number\", \"amount_cents\", \"currency\", \"customer\", \"paid\", \"issued_on\", \"notes\", \"created_at\", \"updated_at\") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?",
     },
     postgres: Statements {
         columns: "\"id\"::text AS \"id\", \"owner_id\", \"number\", \"amount_cents\", \"currency\", \"customer\"::text AS \"customer\", \"paid\", to_char(\"issued_on\", 'YYYY-MM-DD') AS \"issued_on\", \"notes\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
-        insert: "INSERT INTO \"invoice\" (\"id\", \"owner_id\", \"number\", \"amount_cents\", \"currency\", \"customer\", \"paid\", \"issued_on\", \"notes\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3, $4, $5, $6::uuid, $7, $8::date, $9, $10::timestamptz, $11::timestamptz) RETURNING \"id\"::text AS \"id\", \"owner_id\", \"number\", \"amount_cents\", \"currency\", \"customer\"::text AS \"customer\", \"paid\", to_char(\"issued_on\", 'YYYY-MM-DD') AS \"issued_on\", \"notes\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"invoice\" (\"id\", \"owner_id\", \"number\", \"amount_cents\", \"currency\", \"customer\", \"paid\", \"issued_on\", \"notes\", \"created_at\", \"updated_at\") SELECT $1::uuid, $2, $3, $4, $5, $6::uuid, $7, $8::date, $9, $10::timestamptz, $11::timestamptz",
     },
     owner: Some(Owner {
         column: "\"owner_id\"",

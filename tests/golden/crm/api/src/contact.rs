@@ -28,11 +28,11 @@ pub static TABLE: Table = Table {
     table: "\"contact\"",
     sqlite: Statements {
         columns: "\"id\", \"owner_id\", \"name\", \"email\", \"company\", \"stage\", \"created_at\", \"updated_at\"",
-        insert: "INSERT INTO \"contact\" (\"id\", \"owner_id\", \"name\", \"email\", \"company\", \"stage\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"owner_id\", \"name\", \"email\", \"company\", \"stage\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"contact\" (\"id\", \"owner_id\", \"name\", \"email\", \"company\", \"stage\", \"created_at\", \"updated_at\") SELECT ?, ?, ?, ?, ?, ?, ?, ?",
     },
     postgres: Statements {
         columns: "\"id\"::text AS \"id\", \"owner_id\", \"name\", \"email\", \"company\", \"stage\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
-        insert: "INSERT INTO \"contact\" (\"id\", \"owner_id\", \"name\", \"email\", \"company\", \"stage\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::timestamptz, $8::timestamptz) RETURNING \"id\"::text AS \"id\", \"owner_id\", \"name\", \"email\", \"company\", \"stage\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"contact\" (\"id\", \"owner_id\", \"name\", \"email\", \"company\", \"stage\", \"created_at\", \"updated_at\") SELECT $1::uuid, $2, $3, $4, $5, $6, $7::timestamptz, $8::timestamptz",
     },
     owner: Some(Owner {
         column: "\"owner_id\"",

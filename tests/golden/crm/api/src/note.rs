@@ -28,11 +28,11 @@ pub static TABLE: Table = Table {
     table: "\"note\"",
     sqlite: Statements {
         columns: "\"id\", \"owner_id\", \"contact\", \"text\", \"created_at\", \"updated_at\"",
-        insert: "INSERT INTO \"note\" (\"id\", \"owner_id\", \"contact\", \"text\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?) RETURNING \"id\", \"owner_id\", \"contact\", \"text\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"note\" (\"id\", \"owner_id\", \"contact\", \"text\", \"created_at\", \"updated_at\") SELECT ?, ?, ?, ?, ?, ?",
     },
     postgres: Statements {
         columns: "\"id\"::text AS \"id\", \"owner_id\", \"contact\"::text AS \"contact\", \"text\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
-        insert: "INSERT INTO \"note\" (\"id\", \"owner_id\", \"contact\", \"text\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3::uuid, $4, $5::timestamptz, $6::timestamptz) RETURNING \"id\"::text AS \"id\", \"owner_id\", \"contact\"::text AS \"contact\", \"text\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"note\" (\"id\", \"owner_id\", \"contact\", \"text\", \"created_at\", \"updated_at\") SELECT $1::uuid, $2, $3::uuid, $4, $5::timestamptz, $6::timestamptz",
     },
     owner: Some(Owner {
         column: "\"owner_id\"",

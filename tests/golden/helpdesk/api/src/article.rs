@@ -26,11 +26,11 @@ pub static TABLE: Table = Table {
     table: "\"article\"",
     sqlite: Statements {
         columns: "\"id\", \"title\", \"body\", \"draft_notes\", \"created_at\", \"updated_at\"",
-        insert: "INSERT INTO \"article\" (\"id\", \"title\", \"body\", \"draft_notes\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?) RETURNING \"id\", \"title\", \"body\", \"draft_notes\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"article\" (\"id\", \"title\", \"body\", \"draft_notes\", \"created_at\", \"updated_at\") SELECT ?, ?, ?, ?, ?, ?",
     },
     postgres: Statements {
         columns: "\"id\"::text AS \"id\", \"title\", \"body\", \"draft_notes\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
-        insert: "INSERT INTO \"article\" (\"id\", \"title\", \"body\", \"draft_notes\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3, $4, $5::timestamptz, $6::timestamptz) RETURNING \"id\"::text AS \"id\", \"title\", \"body\", \"draft_notes\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"article\" (\"id\", \"title\", \"body\", \"draft_notes\", \"created_at\", \"updated_at\") SELECT $1::uuid, $2, $3, $4, $5::timestamptz, $6::timestamptz",
     },
     owner: None,
     fields: &[

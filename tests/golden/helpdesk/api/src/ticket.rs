@@ -29,11 +29,11 @@ pub static TABLE: Table = Table {
     table: "\"ticket\"",
     sqlite: Statements {
         columns: "\"id\", \"customer_id\", \"subject\", \"body\", \"contact_email\", \"status\", \"priority\", \"internal_notes\", \"created_at\", \"updated_at\"",
-        insert: "INSERT INTO \"ticket\" (\"id\", \"customer_id\", \"subject\", \"body\", \"contact_email\", \"status\", \"priority\", \"internal_notes\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"customer_id\", \"subject\", \"body\", \"contact_email\", \"status\", \"priority\", \"internal_notes\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"ticket\" (\"id\", \"customer_id\", \"subject\", \"body\", \"contact_email\", \"status\", \"priority\", \"internal_notes\", \"created_at\", \"updated_at\") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?",
     },
     postgres: Statements {
         columns: "\"id\"::text AS \"id\", \"customer_id\", \"subject\", \"body\", \"contact_email\", \"status\", \"priority\", \"internal_notes\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
-        insert: "INSERT INTO \"ticket\" (\"id\", \"customer_id\", \"subject\", \"body\", \"contact_email\", \"status\", \"priority\", \"internal_notes\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9::timestamptz, $10::timestamptz) RETURNING \"id\"::text AS \"id\", \"customer_id\", \"subject\", \"body\", \"contact_email\", \"status\", \"priority\", \"internal_notes\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"ticket\" (\"id\", \"customer_id\", \"subject\", \"body\", \"contact_email\", \"status\", \"priority\", \"internal_notes\", \"created_at\", \"updated_at\") SELECT $1::uuid, $2, $3, $4, $5, $6, $7, $8, $9::timestamptz, $10::timestamptz",
     },
     owner: Some(Owner {
         column: "\"customer_id\"",

@@ -31,11 +31,11 @@ pub static TABLE: Table = Table {
     table: "\"loan\"",
     sqlite: Statements {
         columns: "\"id\", \"member_id\", \"book\", \"due_on\", \"returned\", \"created_at\", \"updated_at\"",
-        insert: "INSERT INTO \"loan\" (\"id\", \"member_id\", \"book\", \"due_on\", \"returned\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"member_id\", \"book\", \"due_on\", \"returned\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"loan\" (\"id\", \"member_id\", \"book\", \"due_on\", \"returned\", \"created_at\", \"updated_at\") SELECT ?, ?, ?, ?, ?, ?, ?",
     },
     postgres: Statements {
         columns: "\"id\"::text AS \"id\", \"member_id\", \"book\"::text AS \"book\", to_char(\"due_on\", 'YYYY-MM-DD') AS \"due_on\", \"returned\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
-        insert: "INSERT INTO \"loan\" (\"id\", \"member_id\", \"book\", \"due_on\", \"returned\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3::uuid, $4::date, $5, $6::timestamptz, $7::timestamptz) RETURNING \"id\"::text AS \"id\", \"member_id\", \"book\"::text AS \"book\", to_char(\"due_on\", 'YYYY-MM-DD') AS \"due_on\", \"returned\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"loan\" (\"id\", \"member_id\", \"book\", \"due_on\", \"returned\", \"created_at\", \"updated_at\") SELECT $1::uuid, $2, $3::uuid, $4::date, $5, $6::timestamptz, $7::timestamptz",
     },
     owner: Some(Owner {
         column: "\"member_id\"",

@@ -30,11 +30,11 @@ pub static TABLE: Table = Table {
     table: "\"project\"",
     sqlite: Statements {
         columns: "\"id\", \"org_id\", \"slug\", \"title\", \"budget\", \"homepage\", \"starts_on\", \"archived\", \"created_at\", \"updated_at\"",
-        insert: "INSERT INTO \"project\" (\"id\", \"org_id\", \"slug\", \"title\", \"budget\", \"homepage\", \"starts_on\", \"archived\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"org_id\", \"slug\", \"title\", \"budget\", \"homepage\", \"starts_on\", \"archived\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"project\" (\"id\", \"org_id\", \"slug\", \"title\", \"budget\", \"homepage\", \"starts_on\", \"archived\", \"created_at\", \"updated_at\") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?",
     },
     postgres: Statements {
         columns: "\"id\"::text AS \"id\", \"org_id\", \"slug\", \"title\", \"budget\", \"homepage\", to_char(\"starts_on\", 'YYYY-MM-DD') AS \"starts_on\", \"archived\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
-        insert: "INSERT INTO \"project\" (\"id\", \"org_id\", \"slug\", \"title\", \"budget\", \"homepage\", \"starts_on\", \"archived\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::date, $8, $9::timestamptz, $10::timestamptz) RETURNING \"id\"::text AS \"id\", \"org_id\", \"slug\", \"title\", \"budget\", \"homepage\", to_char(\"starts_on\", 'YYYY-MM-DD') AS \"starts_on\", \"archived\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"project\" (\"id\", \"org_id\", \"slug\", \"title\", \"budget\", \"homepage\", \"starts_on\", \"archived\", \"created_at\", \"updated_at\") SELECT $1::uuid, $2, $3, $4, $5, $6, $7::date, $8, $9::timestamptz, $10::timestamptz",
     },
     owner: Some(Owner {
         column: "\"org_id\"",

@@ -29,11 +29,11 @@ pub static TABLE: Table = Table {
     table: "\"task\"",
     sqlite: Statements {
         columns: "\"id\", \"org_id\", \"project\", \"title\", \"status\", \"priority\", \"due_at\", \"external_id\", \"assignee\", \"score\", \"created_at\", \"updated_at\"",
-        insert: "INSERT INTO \"task\" (\"id\", \"org_id\", \"project\", \"title\", \"status\", \"priority\", \"due_at\", \"external_id\", \"assignee\", \"score\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"org_id\", \"project\", \"title\", \"status\", \"priority\", \"due_at\", \"external_id\", \"assignee\", \"score\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"task\" (\"id\", \"org_id\", \"project\", \"title\", \"status\", \"priority\", \"due_at\", \"external_id\", \"assignee\", \"score\", \"created_at\", \"updated_at\") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?",
     },
     postgres: Statements {
         columns: "\"id\"::text AS \"id\", \"org_id\", \"project\"::text AS \"project\", \"title\", \"status\", \"priority\", to_char(\"due_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS \"due_at\", \"external_id\"::text AS \"external_id\", \"assignee\", \"score\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
-        insert: "INSERT INTO \"task\" (\"id\", \"org_id\", \"project\", \"title\", \"status\", \"priority\", \"due_at\", \"external_id\", \"assignee\", \"score\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3::uuid, $4, $5, $6, $7::timestamptz, $8::uuid, $9, $10, $11::timestamptz, $12::timestamptz) RETURNING \"id\"::text AS \"id\", \"org_id\", \"project\"::text AS \"project\", \"title\", \"status\", \"priority\", to_char(\"due_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS \"due_at\", \"external_id\"::text AS \"external_id\", \"assignee\", \"score\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"task\" (\"id\", \"org_id\", \"project\", \"title\", \"status\", \"priority\", \"due_at\", \"external_id\", \"assignee\", \"score\", \"created_at\", \"updated_at\") SELECT $1::uuid, $2, $3::uuid, $4, $5, $6, $7::timestamptz, $8::uuid, $9, $10, $11::timestamptz, $12::timestamptz",
     },
     owner: Some(Owner {
         column: "\"org_id\"",

@@ -29,11 +29,11 @@ pub static TABLE: Table = Table {
     table: "\"order\"",
     sqlite: Statements {
         columns: "\"id\", \"customer_id\", \"product\", \"quantity\", \"match\", \"select\", \"note\", \"placed_at\", \"created_at\", \"updated_at\"",
-        insert: "INSERT INTO \"order\" (\"id\", \"customer_id\", \"product\", \"quantity\", \"match\", \"select\", \"note\", \"placed_at\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"customer_id\", \"product\", \"quantity\", \"match\", \"select\", \"note\", \"placed_at\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"order\" (\"id\", \"customer_id\", \"product\", \"quantity\", \"match\", \"select\", \"note\", \"placed_at\", \"created_at\", \"updated_at\") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?",
     },
     postgres: Statements {
         columns: "\"id\"::text AS \"id\", \"customer_id\", \"product\"::text AS \"product\", \"quantity\", \"match\", \"select\", \"note\", to_char(\"placed_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS \"placed_at\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
-        insert: "INSERT INTO \"order\" (\"id\", \"customer_id\", \"product\", \"quantity\", \"match\", \"select\", \"note\", \"placed_at\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3::uuid, $4, $5, $6, $7, $8::timestamptz, $9::timestamptz, $10::timestamptz) RETURNING \"id\"::text AS \"id\", \"customer_id\", \"product\"::text AS \"product\", \"quantity\", \"match\", \"select\", \"note\", to_char(\"placed_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS \"placed_at\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"order\" (\"id\", \"customer_id\", \"product\", \"quantity\", \"match\", \"select\", \"note\", \"placed_at\", \"created_at\", \"updated_at\") SELECT $1::uuid, $2, $3::uuid, $4, $5, $6, $7, $8::timestamptz, $9::timestamptz, $10::timestamptz",
     },
     owner: Some(Owner {
         column: "\"customer_id\"",

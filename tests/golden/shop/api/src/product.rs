@@ -26,11 +26,11 @@ pub static TABLE: Table = Table {
     table: "\"product\"",
     sqlite: Statements {
         columns: "\"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", \"created_at\", \"updated_at\"",
-        insert: "INSERT INTO \"product\" (\"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", \"created_at\", \"updated_at\") VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING \"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", \"created_at\", \"updated_at\"",
+        insert: "INSERT INTO \"product\" (\"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", \"created_at\", \"updated_at\") SELECT ?, ?, ?, ?, ?, ?, ?, ?",
     },
     postgres: Statements {
         columns: "\"id\"::text AS \"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
-        insert: "INSERT INTO \"product\" (\"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", \"created_at\", \"updated_at\") VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::timestamptz, $8::timestamptz) RETURNING \"id\"::text AS \"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", to_char(\"created_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"created_at\", to_char(\"updated_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updated_at\"",
+        insert: "INSERT INTO \"product\" (\"id\", \"sku\", \"name\", \"type\", \"price\", \"group\", \"created_at\", \"updated_at\") SELECT $1::uuid, $2, $3, $4, $5, $6, $7::timestamptz, $8::timestamptz",
     },
     owner: None,
     fields: &[],
