@@ -280,7 +280,11 @@ where
             };
             let mut res = match authorize(&caller, &op.grants, op.owner) {
                 Ok(reach) => {
-                    let identity = Identity::of(&caller, app.settings.auth.tenant_claims);
+                    // Only PostgreSQL's policies read the identity.
+                    let identity = match app.db.engine() {
+                        Engine::Sqlite => Identity::default(),
+                        Engine::Postgres => Identity::of(&caller, app.settings.auth.tenant_claims),
+                    };
                     let session = Session::new(app.db.clone(), identity);
                     let access = Access::new(caller, reach, op.grants, session);
                     req.extensions_mut().insert(access);
@@ -352,16 +356,15 @@ pub(crate) fn unavailable(u: Unavailable) -> Response {
     .into_response()
 }
 
-/// Extracts what the guard decided; 500 if the route has no guard.
+/// Takes what the guard decided (a handler takes it once); 500 if the
+/// route has no guard.
 impl<S: Send + Sync> FromRequestParts<S> for Access {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
-        parts
-            .extensions
-            .get::<Access>()
-            .cloned()
-            .ok_or_else(|| Problem::internal(&"Access requested on a route without a guard"))
+        parts.extensions.remove::<Access>().ok_or_else(|| {
+            Problem::internal(&"Access requested twice, or on a route without a guard")
+        })
     }
 }
 
