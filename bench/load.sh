@@ -150,7 +150,7 @@ preflight() {
   expect "$label" 200 "list" -H "$A" "$list"
   expect "$label" 200 "update own row" -X PATCH -H "$A" -H "$J" -d '{"notes":"pre-flight"}' "$a"
   expect "$label" 201 "create" -X POST -H "$A" -H "$J" \
-    -d "{\"number\":\"PREFLIGHT-1\",\"amount_cents\":1,\"currency\":\"EUR\",\"paid\":false,\"notes\":\"x\"$extra}" "$create"
+    -d "{\"number\":\"${PREFLIGHT_NUMBER:-PREFLIGHT-1}\",\"amount_cents\":1,\"currency\":\"EUR\",\"paid\":false,\"notes\":\"x\"$extra}" "$create"
   if [[ "$secure" == 1 ]]; then
     expect "$label" 401 "no token" "$a"
     expect "$label" 404 "other owner's row" -H "$A" "$b"
@@ -256,7 +256,8 @@ load_palisade() {
   a_id="$(sed -n 's/^ALICE_ID=//p' <<<"$ids")"; b_id="$(sed -n 's/^BOB_ID=//p' <<<"$ids")"
   [[ -n "$a_id" && -n "$b_id" ]] || die "the seed printed no ids: $ids"
   for u in "$url" $url2; do
-    preflight "$label" "$u/invoices/$a_id" "$u/invoices/$b_id" "$u/invoices?limit=50" "$u/invoices" 1 ",\"customer\":\"$ca\""
+    # The number is unique per owner: one per replica.
+    PREFLIGHT_NUMBER="PREFLIGHT-${u##*:}" preflight "$label" "$u/invoices/$a_id" "$u/invoices/$b_id" "$u/invoices?limit=50" "$u/invoices" 1 ",\"customer\":\"$ca\""
     [[ "$(curl -s -H "Authorization: Bearer $TOKEN_A" "$u/invoices?limit=50" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')" == 50 ]] \
       || die "$label list ($u) does not return 50 rows"
   done

@@ -27,8 +27,8 @@
 #               palisade-pg-2      two replicas of it on one database, each
 #                                  loaded by a wrk with half the connections
 #               palisade-pg-norls  palisade-pg without the per-request
-#                                  identity and role switch (experiments/norls)
-#               palisade-pg-notx   ... nor the request transaction (notx)
+#                                  identity and role switch (experiments/pg-norls.env)
+#               palisade-pg-notx   ... nor the request transaction (pg-notx.env)
 #               palisade-redis     palisade (SQLite) with the Redis limiter
 #             each in a database of its own (dropped afterwards, with the
 #             role the generated server makes) and, for palisade-redis, in a
