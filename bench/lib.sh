@@ -25,37 +25,48 @@ rust_files() { find "$1" -name '*.rs' -not -path '*/target/*' | wc -l; }
 lock_crates() { grep -c '^\[\[package\]\]' "$1"; }
 
 # ---------------------------------------------------------------- servers
-SERVER_PID=""
+# SERVER_PID: the server under load; EXTRA_PIDS: more processes of the
+# same server (a second replica), stopped and measured with it.
+SERVER_PID=""; EXTRA_PIDS=""
 stop_server() {
+  local pid
+  for pid in $EXTRA_PIDS; do stop_pid "$pid"; done
+  EXTRA_PIDS=""
   [[ -n "$SERVER_PID" ]] || return 0
-  if kill -0 "$SERVER_PID" 2>/dev/null; then
-    local kids; kids="$(ps -o pid= --ppid "$SERVER_PID" | tr '\n' ' ' || true)"
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 60); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.25; done
-    kill -0 "$SERVER_PID" 2>/dev/null && kill -KILL "$SERVER_PID" 2>/dev/null
+  stop_pid "$SERVER_PID"
+  SERVER_PID=""
+}
+stop_pid() {
+  if kill -0 "$1" 2>/dev/null; then
+    local kids; kids="$(ps -o pid= --ppid "$1" | tr '\n' ' ' || true)"
+    kill -TERM "$1" 2>/dev/null || true
+    for _ in $(seq 1 60); do kill -0 "$1" 2>/dev/null || break; sleep 0.25; done
+    kill -0 "$1" 2>/dev/null && kill -KILL "$1" 2>/dev/null
     for k in $kids; do kill -0 "$k" 2>/dev/null && kill -KILL "$k" 2>/dev/null; done
   fi
-  wait "$SERVER_PID" 2>/dev/null || true
-  say "stopped server pid $SERVER_PID"
-  SERVER_PID=""
+  wait "$1" 2>/dev/null || true
+  say "stopped server pid $1"
 }
 
 port_free() { ! curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/"; }
 
-# wait_ready URL CODE LOG: until URL answers CODE without a token.
+# wait_ready URL CODE LOG [PID]: until URL answers CODE without a token.
 wait_ready() {
   for _ in $(seq 1 240); do
     [[ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" == "$2" ]] && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$3" >&2; die "server died; see $3"; }
+    kill -0 "${4:-$SERVER_PID}" 2>/dev/null || { tail -20 "$3" >&2; die "server died; see $3"; }
     sleep 0.25
   done
   die "server not ready in 60 s; see $3"
 }
 
-# record_rss LABEL PHASE: VmHWM (peak) and VmRSS of the server and its children, KiB.
+# record_rss LABEL PHASE: VmHWM (peak) and VmRSS of the server (its
+# replicas too) and their children, KiB. Not PostgreSQL's or Redis's.
 record_rss() {
-  local pids hwm=0 rss=0 h r
-  pids="$SERVER_PID $(ps -o pid= --ppid "$SERVER_PID" | tr '\n' ' ' || true)"
+  local pids="" hwm=0 rss=0 h r s
+  for s in $SERVER_PID $EXTRA_PIDS; do
+    pids="$pids $s $(ps -o pid= --ppid "$s" | tr '\n' ' ' || true)"
+  done
   for p in $pids; do
     h=$(awk '/^VmHWM:/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
     r=$(awk '/^VmRSS:/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0)

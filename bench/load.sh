@@ -10,22 +10,66 @@
 LOAD_PORT_PALISADE="${LOAD_PORT_PALISADE:-18080}"
 LOAD_PORT_CEILING="${LOAD_PORT_CEILING:-18090}"
 LOAD_PORT_DRF="${LOAD_PORT_DRF:-18081}"
+LOAD_PORT_PALISADE2="${LOAD_PORT_PALISADE2:-18082}"
+# PostgreSQL (palisade-pg*, ceiling-pg): a server where PG_USER may create
+# databases and roles (a superuser; trust auth on 127.0.0.1 here). Every
+# database a run creates is dropped at the end, with its role <db>_app.
+PG_HOST="${PG_HOST:-127.0.0.1}"; PG_PORT="${PG_PORT:-5432}"; PG_USER="${PG_USER:-root}"
+# Redis (palisade-redis): a database number of its own, so that deleting
+# the service's keys afterwards touches no one else's.
+BENCH_REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/9}"
 
 field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p"; }
+
+# wrk_split DURATION CONNS SCRIPT URL: wrk against URL, or, with REPLICA2
+# set (BILLING_REPLICAS=2: "host:port" of the first replica, then of the
+# second), two wrk processes at once, one per replica, each with half the
+# connections and half the threads (at least one): one WRK_RESULT line
+# whose rps and error counts are the sums, and whose latencies are the
+# higher of the two (a percentile of the union is not kept by wrk).
+wrk_split() {
+  local d="$1" conns="$2" script="$3" url="$4" auth="Authorization: Bearer $TOKEN_A"
+  if [[ -z "${REPLICA2:-}" ]]; then
+    wrk -t"$THREADS" -c"$conns" -d"$d" --timeout 10s -H "$auth" -s "$script" "$url"
+    return
+  fi
+  local t=$(( THREADS / 2 > 0 ? THREADS / 2 : 1 )) c=$(( conns / 2 )) i
+  local from="${REPLICA2%% *}" to="${REPLICA2##* }"
+  BENCH_WRK_PART=a wrk -t"$t" -c"$c" -d"$d" --timeout 10s -H "$auth" -s "$script" "$url" >"$WORK/wrk-a.out" &
+  local a=$!
+  BENCH_WRK_PART=b wrk -t"$t" -c"$c" -d"$d" --timeout 10s -H "$auth" -s "$script" "${url/"$from"/"$to"}" >"$WORK/wrk-b.out" &
+  local b=$!
+  wait "$a" || die "wrk (first replica) failed: $(cat "$WORK/wrk-a.out")"
+  wait "$b" || die "wrk (second replica) failed: $(cat "$WORK/wrk-b.out")"
+  for i in a b; do grep -q '^WRK_RESULT' "$WORK/wrk-$i.out" || die "wrk printed no result: $(cat "$WORK/wrk-$i.out")"; done
+  grep -h '^WRK_RESULT' "$WORK/wrk-a.out" "$WORK/wrk-b.out" | python3 -c '
+import sys
+runs = [dict(f.split("=", 1) for f in line.split()[1:]) for line in sys.stdin]
+out = {}
+for k in runs[0]:
+    vals = [float(r[k]) for r in runs]
+    out[k] = max(vals) if k.endswith("_ms") or k == "secs" else sum(vals)
+print("WRK_RESULT " + " ".join(f"{k}={v:.3f}" if k.endswith("_ms") or k in ("secs", "rps") else f"{k}={v:.0f}" for k, v in out.items()))'
+}
+
+# servers_alive: whether the server (and the second replica, if any) still runs.
+servers_alive() {
+  local p
+  for p in $SERVER_PID $EXTRA_PIDS; do kill -0 "$p" 2>/dev/null || return 1; done
+}
 
 # wrk_cell LABEL SCENARIO CONNS METHOD-SCRIPT URL: warm-up, then REPEATS runs.
 wrk_cell() {
   local label="$1" sc="$2" conns="$3" script="$4" url="$5" rep out line se
-  local auth="Authorization: Bearer $TOKEN_A"
   perf_cut ""
   if [[ "$WARMUP" != 0 ]]; then
-    wrk -t"$THREADS" -c"$conns" -d"$WARMUP" --timeout 10s -H "$auth" -s "$script" "$url" >/dev/null
+    wrk_split "$WARMUP" "$conns" "$script" "$url" >/dev/null
   fi
   for rep in $(seq 1 "$REPEATS"); do
-    out="$(wrk -t"$THREADS" -c"$conns" -d"$DURATION" --timeout 10s -H "$auth" -s "$script" "$url")"
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    out="$(wrk_split "$DURATION" "$conns" "$script" "$url")"
+    if ! servers_alive; then
       # Seen on the shared machine: a server stopped by a signal from outside.
-      die "$label's server (pid $SERVER_PID) is gone during $sc at $conns connections (see its log);" \
+      die "$label's server (pid $SERVER_PID $EXTRA_PIDS) is gone during $sc at $conns connections (see its log);" \
         "finish the run with APPEND=1 OUT=$OUT PARTS=\"load ...\" LOAD_SERVERS=\"$label ...\" bench/run.sh"
     fi
     line="$(grep '^WRK_RESULT' <<<"$out")" || die "wrk printed no result: $out"
@@ -106,7 +150,7 @@ preflight() {
   expect "$label" 200 "list" -H "$A" "$list"
   expect "$label" 200 "update own row" -X PATCH -H "$A" -H "$J" -d '{"notes":"pre-flight"}' "$a"
   expect "$label" 201 "create" -X POST -H "$A" -H "$J" \
-    -d "{\"number\":\"PREFLIGHT-1\",\"amount_cents\":1,\"currency\":\"EUR\",\"paid\":false,\"notes\":\"x\"$extra}" "$create"
+    -d "{\"number\":\"${PREFLIGHT_NUMBER:-PREFLIGHT-1}\",\"amount_cents\":1,\"currency\":\"EUR\",\"paid\":false,\"notes\":\"x\"$extra}" "$create"
   if [[ "$secure" == 1 ]]; then
     expect "$label" 401 "no token" "$a"
     expect "$label" 404 "other owner's row" -H "$A" "$b"
@@ -115,41 +159,65 @@ preflight() {
 }
 
 # ---------------------------------------------------------------- palisade
-# Variants of the generated server, for experiments (the figures of
-# BENCHMARKS.md use none of them): LOAD_SERVERS="palisade palisade-NAME
-# ceiling-bare" with bench/experiments/NAME.env. BILLING_LABEL names the
-# rows (default palisade), BILLING_PATCH is applied to the generated
-# project with `patch -p1` before it is built, BILLING_SQLITE_FLAGS is
-# LIBSQLITE3_FLAGS for its build (the bundled SQLite's compile options).
+# The generated server, and its variants (each a label of its own in
+# load.tsv), set by these knobs:
+#   BILLING_LABEL     the rows' label (default palisade)
+#   BILLING_ENGINE    sqlite (default) or postgres: a fresh database on
+#                     PG_HOST:PG_PORT, created here and dropped afterwards
+#                     with the role <db>_app the server creates; the server
+#                     sets its schema and row-level security up itself
+#   BILLING_REPLICAS  1 (default) or 2 (PostgreSQL only): two servers on one
+#                     database, on LOAD_PORT_PALISADE and LOAD_PORT_PALISADE2,
+#                     each loaded by its own wrk with half the connections
+#                     (wrk_split)
+#   BILLING_REDIS     1: the spec's throttle gets `redis: { url_env:
+#                     REDIS_URL, on_error: local }`, REDIS_URL being
+#                     BENCH_REDIS_URL (its palisade:billing:* keys are
+#                     deleted before and after)
+#   BILLING_PATCH     applied to the generated project with `patch -p1`
+#                     before it is built (bench/experiments/)
+#   BILLING_SQLITE_FLAGS  LIBSQLITE3_FLAGS for its build (the bundled
+#                     SQLite's compile options)
+# load_part maps palisade-pg, palisade-pg-2 and palisade-redis onto
+# BILLING_ENGINE, BILLING_REPLICAS and BILLING_REDIS, and palisade-NAME
+# onto bench/experiments/NAME.env (which may set any of these knobs).
 load_palisade() {
   local label="${BILLING_LABEL:-palisade}" dir="$WORK/load/billing" db url spec
+  local engine="${BILLING_ENGINE:-sqlite}" replicas="${BILLING_REPLICAS:-1}" redis="${BILLING_REDIS:-0}"
+  [[ "$engine" == sqlite || "$engine" == postgres ]] || die "BILLING_ENGINE=$engine: sqlite or postgres"
+  [[ "$replicas" == 1 || ( "$replicas" == 2 && "$engine" == postgres ) ]] \
+    || die "BILLING_REPLICAS=$replicas: 1, or 2 on PostgreSQL (the replicas share one database)"
   mkdir -p "$WORK/load"
   spec="$WORK/load/billing-bench.yaml"
   # The example with its throttle rates raised for the load test (one user
-  # drives each run; the stock 1000/hour would answer 429 after a second).
-  python3 - "$REPO/examples/billing.yaml" "$spec" <<'PY'
-import sys
-text = open(sys.argv[1]).read()
-for old, new in (("user: 1000/hour", "user: 1000000/second"), ("create: 30/minute", "create: 1000000/second")):
-    if text.count(old) != 1:
-        sys.exit(f"examples/billing.yaml changed: expected one `{old}`")
-    text = text.replace(old, new)
-open(sys.argv[2], "w").write(text)
-PY
-  cp "$spec" "$OUT/billing-bench.yaml"
+  # drives each run; the stock 1000/hour would answer 429 after a second),
+  # and with BILLING_REDIS=1 its buckets in Redis.
+  python3 "$BENCH/bench_spec.py" "$REPO/examples/billing.yaml" "$spec" "$redis" || die "bench spec"
+  cp "$spec" "$OUT/billing-bench$([[ "$redis" == 1 ]] && echo -redis).yaml"
   rm -rf "$dir"
   "$PALISADE" generate "$spec" --out "$dir" >/dev/null || die "generate billing"
   if [[ -n "${BILLING_PATCH:-}" ]]; then
-    (cd "$dir" && patch -s -p1 <"$BILLING_PATCH") || die "BILLING_PATCH $BILLING_PATCH does not apply"
+    (cd "$dir" && patch -s -p1 --no-backup-if-mismatch <"$BILLING_PATCH") || die "BILLING_PATCH $BILLING_PATCH does not apply"
     cp "$BILLING_PATCH" "$OUT/$label.patch"
   fi
   say "load: building the generated billing server (release)${BILLING_SQLITE_FLAGS:+ with LIBSQLITE3_FLAGS=$BILLING_SQLITE_FLAGS}"
   (cd "$dir" && if [[ -n "${BILLING_SQLITE_FLAGS:-}" ]]; then export LIBSQLITE3_FLAGS="$BILLING_SQLITE_FLAGS"; fi
    CARGO_TARGET_DIR="$CACHE/projects" cargo build --release -q) || die "build billing"
-  echo "load_variant_$label=patch:${BILLING_PATCH:+$(basename "$BILLING_PATCH")} sqlite_flags:${BILLING_SQLITE_FLAGS:-}" >>"$OUT/meta.txt"
+  echo "load_variant_$label=engine:$engine replicas:$replicas redis:$redis patch:${BILLING_PATCH:+$(basename "$BILLING_PATCH")} sqlite_flags:${BILLING_SQLITE_FLAGS:-}" >>"$OUT/meta.txt"
   local bin="$CACHE/projects/release/billing"
   export JWT_SECRET; JWT_SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
-  db="$WORK/load/billing.db"; rm -f "$db"*
+  local vars=(RUST_LOG=warn)
+  if [[ "$engine" == postgres ]]; then
+    pg_fresh_db palisade_bench
+    vars+=(DATABASE_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB")
+  else
+    db="$WORK/load/billing.db"; rm -f "$db"*
+    vars+=(DATABASE_URL="sqlite://$db?mode=rwc")
+  fi
+  if [[ "$redis" == 1 ]]; then
+    REDIS_USED=1; redis_clean
+    vars+=(REDIS_URL="$BENCH_REDIS_URL")
+  fi
   url="http://127.0.0.1:$LOAD_PORT_PALISADE"
   port_free "$LOAD_PORT_PALISADE" || die "port $LOAD_PORT_PALISADE in use"
   local pre=()
@@ -157,25 +225,83 @@ PY
     command -v perf >/dev/null || die "PERF_RECORD=1: perf is missing (apt-get install linux-perf)"
     pre=(perf record -q -e cpu-clock -F 499 --switch-output=signal -o "$WORK/perf.data" --)
   fi
-  DATABASE_URL="sqlite://$db?mode=rwc" BIND_ADDR="127.0.0.1:$LOAD_PORT_PALISADE" RUST_LOG=warn \
-    "${pre[@]}" "$bin" serve >"$OUT/server-$label.log" 2>&1 &
+  env "${vars[@]}" BIND_ADDR="127.0.0.1:$LOAD_PORT_PALISADE" "${pre[@]}" "$bin" serve >"$OUT/server-$label.log" 2>&1 &
   SERVER_PID=$!
   [[ "${PERF_RECORD:-0}" == 1 ]] && PERF_SERVER=1
   wait_ready "$url/invoices" 401 "$OUT/server-$label.log"
+  local url2=""
+  if [[ "$replicas" == 2 ]]; then
+    # Started once the first has set the database up (it would wait for
+    # the first's advisory lock otherwise).
+    url2="http://127.0.0.1:$LOAD_PORT_PALISADE2"
+    port_free "$LOAD_PORT_PALISADE2" || die "port $LOAD_PORT_PALISADE2 in use"
+    env "${vars[@]}" BIND_ADDR="127.0.0.1:$LOAD_PORT_PALISADE2" "$bin" serve >"$OUT/server-$label-2.log" 2>&1 &
+    EXTRA_PIDS=$!
+    wait_ready "$url2/invoices" 401 "$OUT/server-$label-2.log" "$EXTRA_PIDS"
+  fi
   TOKEN_A="$("$bin" dev-token --user alice --ttl 86400)" || die "dev-token"
   TOKEN_B="$("$bin" dev-token --user bob --ttl 86400)" || die "dev-token"
   local ca cb ids
   ca="$(curl -s -X POST -H "Authorization: Bearer $TOKEN_A" -H 'Content-Type: application/json' -d '{"name":"Alice customer"}' "$url/customers" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')" || die "customer A"
   cb="$(curl -s -X POST -H "Authorization: Bearer $TOKEN_B" -H 'Content-Type: application/json' -d '{"name":"Bob customer"}' "$url/customers" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')" || die "customer B"
-  say "load: seeding $ROWS_PER_USER invoices per user into the generated server's SQLite"
-  ids="$(python3 "$BENCH/seed_invoices.py" "$db" "$ROWS_PER_USER" "alice:$ca" "bob:$cb")" || die "seed"
-  local a_id b_id
+  if [[ "$engine" == postgres ]]; then
+    # As the connecting superuser, whom row-level security does not bind.
+    say "load: seeding $ROWS_PER_USER invoices per user into PostgreSQL database $PG_DB"
+    ids="$(pg_psql "$PG_DB" -At -v per_user="$ROWS_PER_USER" -v alice="$ca" -v bob="$cb" -f "$BENCH/seed_invoices.sql")" || die "seed"
+  else
+    say "load: seeding $ROWS_PER_USER invoices per user into the generated server's SQLite"
+    ids="$(python3 "$BENCH/seed_invoices.py" "$db" "$ROWS_PER_USER" "alice:$ca" "bob:$cb")" || die "seed"
+  fi
+  local a_id b_id u
   a_id="$(sed -n 's/^ALICE_ID=//p' <<<"$ids")"; b_id="$(sed -n 's/^BOB_ID=//p' <<<"$ids")"
-  preflight "$label" "$url/invoices/$a_id" "$url/invoices/$b_id" "$url/invoices?limit=50" "$url/invoices" 1 ",\"customer\":\"$ca\""
-  [[ "$(curl -s -H "Authorization: Bearer $TOKEN_A" "$url/invoices?limit=50" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')" == 50 ]] \
-    || die "palisade list does not return 50 rows"
+  [[ -n "$a_id" && -n "$b_id" ]] || die "the seed printed no ids: $ids"
+  for u in "$url" $url2; do
+    # The number is unique per owner: one per replica.
+    PREFLIGHT_NUMBER="PREFLIGHT-${u##*:}" preflight "$label" "$u/invoices/$a_id" "$u/invoices/$b_id" "$u/invoices?limit=50" "$u/invoices" 1 ",\"customer\":\"$ca\""
+    [[ "$(curl -s -H "Authorization: Bearer $TOKEN_A" "$u/invoices?limit=50" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')" == 50 ]] \
+      || die "$label list ($u) does not return 50 rows"
+  done
+  [[ -n "$url2" ]] && REPLICA2="${url#http://} ${url2#http://}"
   BENCH_CREATE_EXTRA=",\"customer\":\"$ca\"" scenarios "$label" "$url/invoices/$a_id" "$url/invoices?limit=50" "$url/invoices"
+  REPLICA2=""
   stop_server; PERF_SERVER=0
+  pg_drop_dbs
+  redis_clean; REDIS_USED=0
+}
+
+# ---------------------------------------------------------------- PostgreSQL, Redis
+PG_DBS=""; PG_DB=""; REDIS_USED=0; REPLICA2=""
+# pg_psql DB ARGS...: psql as PG_USER, stopping at the first error.
+pg_psql() {
+  local d="$1"; shift
+  PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$d" "$@"
+}
+# pg_fresh_db PREFIX: creates the database PREFIX_<time>_<pid> as PG_DB,
+# remembered so that run.sh's cleanup drops it even after a failure.
+pg_fresh_db() {
+  command -v psql >/dev/null || die "psql is missing (apt-get install postgresql-client)"
+  PG_DB="$1_$(date +%s)_$$"
+  pg_psql postgres -c "CREATE DATABASE \"$PG_DB\"" || die "cannot create database $PG_DB on $PG_HOST:$PG_PORT as $PG_USER"
+  PG_DBS="$PG_DBS $PG_DB"
+}
+# pg_drop_dbs: drops every database pg_fresh_db made, and the role the
+# generated server makes for one (<db>_app, the database's name cut to 59
+# bytes: templates/runtime/src/postgres.rs, role_name).
+pg_drop_dbs() {
+  local d
+  for d in $PG_DBS; do
+    pg_psql postgres -c "DROP DATABASE IF EXISTS \"$d\" WITH (FORCE)" -c "DROP ROLE IF EXISTS \"${d:0:59}_app\"" \
+      || say "warning: could not drop database $d or role ${d:0:59}_app"
+  done
+  PG_DBS=""
+}
+# redis_clean: deletes the billing service's limiter keys from
+# BENCH_REDIS_URL's database (a database number of the benchmark's own).
+redis_clean() {
+  [[ "$REDIS_USED" == 1 ]] || return 0
+  command -v redis-cli >/dev/null || die "redis-cli is missing"
+  redis-cli -u "$BENCH_REDIS_URL" --scan --pattern 'palisade:billing:*' | xargs -r redis-cli -u "$BENCH_REDIS_URL" del >/dev/null \
+    || say "warning: could not delete palisade:billing:* from $BENCH_REDIS_URL"
 }
 
 # ---------------------------------------------------------------- peers
@@ -188,12 +314,15 @@ peers_copy() {
   # the repository, or cargo would take the copy for a workspace member.
   local stamp
   stamp="$( (cd "$PEERS_SRC" && find . -type f \( -path './*/target' -prune -o -print \) | sort | xargs sha256sum; \
-             sha256sum <"$BENCH/ceiling-update.patch"; sha256sum <"$BENCH/check-security.patch") | sha256sum | cut -c1-16)"
+             sha256sum <"$BENCH/ceiling-update.patch"; sha256sum <"$BENCH/ceiling-postgres.patch"; \
+             sha256sum <"$BENCH/check-security.patch") | sha256sum | cut -c1-16)"
   PEERS="$PEERS_COPY"
   if [[ "$(cat "$PEERS/.bench-stamp" 2>/dev/null)" != "$stamp" ]]; then
     rm -rf "$PEERS"; cp -r "$PEERS_SRC" "$PEERS"; chmod -R u+w "$PEERS"
     # The ceiling serves GET one, list and POST; the update scenario needs PATCH.
     (cd "$PEERS/ceiling" && patch -s -p1 <"$BENCH/ceiling-update.patch") || die "ceiling patch"
+    # A PostgreSQL mode (`--db postgres://...`), for ceiling-pg.
+    (cd "$PEERS/ceiling" && patch -s -p1 <"$BENCH/ceiling-postgres.patch") || die "ceiling PostgreSQL patch"
     # The security checks compare ids as text (the ceiling's are UUIDs) and
     # take the status a DELETE must get (the ceiling has no DELETE route).
     (cd "$PEERS" && patch -s -p1 <"$BENCH/check-security.patch") || die "check_security patch"
@@ -201,8 +330,9 @@ peers_copy() {
   fi
 }
 
-load_ceiling() { # mode
+load_ceiling() { # mode [postgres]
   local mode="$1" label="ceiling-$1" db env url
+  [[ "${2:-}" == postgres ]] && label=ceiling-pg
   peers_copy
   if [[ -z "${CEILING_BIN:-}" ]]; then
     say "load: building the ceiling (release, its own .cargo/config.toml)"
@@ -210,7 +340,13 @@ load_ceiling() { # mode
     CEILING_BIN="$CACHE/ceiling/release/ceiling"
   fi
   export CEILING_JWT_SECRET; CEILING_JWT_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  db="$WORK/load/$label.db"; env="$WORK/load/tokens-$label.env"; rm -f "$db"*
+  env="$WORK/load/tokens-$label.env"
+  if [[ "${2:-}" == postgres ]]; then
+    pg_fresh_db ceiling_bench
+    db="postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB"
+  else
+    db="$WORK/load/$label.db"; rm -f "$db"*
+  fi
   url="http://127.0.0.1:$LOAD_PORT_CEILING"
   "$CEILING_BIN" seed --db "$db" --env "$env" --per-user "$ROWS_PER_USER" --base-url "$url" >/dev/null 2>&1 || die "ceiling seed"
   # shellcheck disable=SC1090
@@ -233,6 +369,7 @@ load_ceiling() { # mode
   fi
   scenarios "$label" "$url/invoices/$INVOICE_A_ID/" "$url/invoices/" "$url/invoices/"
   stop_server; PERF_SERVER=0
+  pg_drop_dbs
 }
 
 load_drf() {
@@ -291,16 +428,25 @@ load_part() {
     [[ "${APPEND:-0}" == 1 ]] && set_aside "$(case "$s" in drf) echo drf-sync2 ;; *) echo "$s" ;; esac)"
     case "$s" in
       palisade) load_palisade ;;
+      # On PostgreSQL, one replica and two; the Redis limiter (SQLite).
+      palisade-pg) BILLING_LABEL="$s" BILLING_ENGINE=postgres load_palisade ;;
+      palisade-pg-2) BILLING_LABEL="$s" BILLING_ENGINE=postgres BILLING_REPLICAS=2 load_palisade ;;
+      palisade-redis) BILLING_LABEL="$s" BILLING_REDIS=1 load_palisade ;;
       palisade-*)
         # An experiment: bench/experiments/<name>.env sets BILLING_PATCH (a
-        # file name in bench/experiments/) and/or BILLING_SQLITE_FLAGS.
-        local f="$BENCH/experiments/${s#palisade-}.env" p q
+        # file name in bench/experiments/), BILLING_SQLITE_FLAGS,
+        # BILLING_ENGINE, BILLING_REPLICAS or BILLING_REDIS.
+        local f="$BENCH/experiments/${s#palisade-}.env" p
         [[ -f "$f" ]] || die "unknown server $s (no $f)"
-        p="$(sed -n 's/^BILLING_PATCH=//p' "$f")"; q="$(sed -n 's/^BILLING_SQLITE_FLAGS=//p' "$f")"
-        BILLING_LABEL="$s" BILLING_PATCH="${p:+$BENCH/experiments/$p}" BILLING_SQLITE_FLAGS="$q" load_palisade
+        knob() { sed -n "s/^$1=//p" "$f"; }
+        p="$(knob BILLING_PATCH)"
+        BILLING_LABEL="$s" BILLING_PATCH="${p:+$BENCH/experiments/$p}" BILLING_SQLITE_FLAGS="$(knob BILLING_SQLITE_FLAGS)" \
+          BILLING_ENGINE="$(knob BILLING_ENGINE)" BILLING_REPLICAS="$(knob BILLING_REPLICAS)" \
+          BILLING_REDIS="$(knob BILLING_REDIS)" load_palisade
         ;;
       ceiling-bare) load_ceiling bare ;;
       ceiling-secure) load_ceiling secure ;;
+      ceiling-pg) load_ceiling secure postgres ;;
       drf) load_drf ;;
       *) die "unknown server $s" ;;
     esac

@@ -311,7 +311,9 @@ def load(out, lines):
             lines.append(f"| at least 20× DRF's throughput in every cell | lowest {worst_drf:.1f}× | {meets(worst_drf >= 20)} |")
             lines.append(f"| lower p99 than DRF in every cell | | {meets(p99_ok)} |")
         lines.append("")
-    variants = [lb for lb in labels if lb.startswith("palisade") and lb != "palisade"]
+    # The PostgreSQL servers have tables of their own (postgres() below).
+    variants = [lb for lb in labels if lb.startswith("palisade") and lb != "palisade"
+                and not lb.startswith("palisade-pg")]
     if variants:
         lines.append("Variants of the generated server (experiments, see `meta.txt` and the `*.patch` files of the "
                      "run), as a ratio of medians (req/s) to palisade and to ceiling-bare:\n")
@@ -328,6 +330,7 @@ def load(out, lines):
                     lines.append(f"| {v} | {sc} | {c} | {ratio(x, p, '.2f')} | {ratio(x, b, '.2f')} | "
                                  f"{fmt(pp, '.1f')} → {fmt(vp, '.1f')} |")
         lines.append("")
+    postgres(labels, conns, m, lines)
     checks = sorted(out.glob("security-*.txt"))
     if checks:
         lines.append("The peers' security checks (`harness/check_security.sh`, with bench/check-security.patch), "
@@ -345,6 +348,59 @@ def load(out, lines):
         by = {(r["label"], r["phase"]): int(r["vmhwm_kb"]) for r in rss}
         for label in dict.fromkeys(r["label"] for r in rss):
             lines.append(f"| {label} | " + " | ".join(f"{by[label, p]:,}" if (label, p) in by else "–" for p in phases) + " |")
+        lines.append("")
+
+
+def pair_table(a, b, conns, m, lines):
+    """One row per scenario and connection count: a's and b's medians."""
+    lines.append(f"| scenario | conns | {a} req/s | {b} req/s | {a} / {b} | {a} p99 ms | {b} p99 ms |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|")
+    for c in conns:
+        for sc in SCEN:
+            x, y = m(a, sc, c, "rps"), m(b, sc, c, "rps")
+            if x is None and y is None:
+                continue
+            lines.append(f"| {sc} | {c} | {fmt(x, ',.0f')} | {fmt(y, ',.0f')} | {ratio(x, y, '.2f')} | "
+                         f"{fmt(m(a, sc, c, 'p99_ms'), '.1f')} | {fmt(m(b, sc, c, 'p99_ms'), '.1f')} |")
+    lines.append("")
+
+
+# Costs measured as the difference of two servers that differ in one thing:
+# (what, the server with it, the server without it).
+COSTS = (
+    ("row-level security (set_config round trip, role switch, policies)", "palisade-pg", "palisade-pg-norls"),
+    ("row-level security and its request transaction (also BEGIN, COMMIT)", "palisade-pg", "palisade-pg-notx"),
+    ("the Redis limiter instead of the in-memory one (SQLite)", "palisade-redis", "palisade"),
+)
+
+
+def postgres(labels, conns, m, lines):
+    """The PostgreSQL figures (issue 16), each table only when its servers ran."""
+    if "palisade-pg" in labels and "ceiling-pg" in labels:
+        lines.append("On PostgreSQL: the generated server (`palisade-pg`) against the hand-written ceiling in its "
+                     "secure mode on PostgreSQL (`ceiling-pg`, bench/ceiling-postgres.patch), medians:\n")
+        pair_table("palisade-pg", "ceiling-pg", conns, m, lines)
+    if "palisade-pg" in labels and "palisade-pg-2" in labels:
+        lines.append("Two replicas of the generated server on one PostgreSQL database and one machine "
+                     "(`palisade-pg-2`) against one (`palisade-pg`): each replica is loaded by its own wrk with "
+                     "half the connections and half the threads; req/s is the sum of the two, p99 the higher "
+                     "of the two:\n")
+        pair_table("palisade-pg-2", "palisade-pg", conns, m, lines)
+    costs = [c for c in COSTS if c[1] in labels and c[2] in labels]
+    if costs:
+        lines.append("What one layer costs per request: 1e6 / req/s with it − 1e6 / req/s without it, in µs "
+                     "(the machine's time per request at saturation, both cores; medians; a negative figure "
+                     "is within the noise):\n")
+        lines.append("| layer | with | without | scenario | conns | req/s with | req/s without | µs per request |")
+        lines.append("|---|---|---|---|---:|---:|---:|---:|")
+        for what, with_, without in costs:
+            for c in conns:
+                for sc in SCEN:
+                    x, y = m(with_, sc, c, "rps"), m(without, sc, c, "rps")
+                    if not x or not y:
+                        continue
+                    lines.append(f"| {what} | {with_} | {without} | {sc} | {c} | {x:,.0f} | {y:,.0f} | "
+                                 f"{1e6 / x - 1e6 / y:,.1f} |")
         lines.append("")
 
 

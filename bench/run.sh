@@ -6,6 +6,8 @@
 #
 #   bench/run.sh                 # everything (~1.5 h on a 2-core machine)
 #   PARTS="compiler" bench/run.sh
+#   PARTS=load LOAD_SERVERS="palisade-pg ceiling-pg palisade-pg-2 palisade-pg-norls \
+#     palisade palisade-redis" bench/run.sh   # the PostgreSQL figures (issue 16)
 #   UPDATE_DOC=1 bench/run.sh    # also rewrite the figures in BENCHMARKS.md
 #
 # Parts (PARTS, default all, in this order):
@@ -16,7 +18,21 @@
 #             and 100; palisade's rebuild after a spec change (one field
 #             added) at 10 and 100, and one with cargo --timings
 #   load      wrk against the generated billing server, ceiling-bare,
-#             ceiling-secure and DRF (gunicorn, one sync worker per core)
+#             ceiling-secure and DRF (gunicorn, one sync worker per core);
+#             on request (LOAD_SERVERS), the PostgreSQL servers:
+#               ceiling-pg         the ceiling's secure mode on PostgreSQL
+#                                  (bench/ceiling-postgres.patch)
+#               palisade-pg        the generated server on PostgreSQL
+#                                  (row-level security included)
+#               palisade-pg-2      two replicas of it on one database, each
+#                                  loaded by a wrk with half the connections
+#               palisade-pg-norls  palisade-pg without the per-request
+#                                  identity and role switch (experiments/pg-norls.env)
+#               palisade-pg-notx   ... nor the request transaction (pg-notx.env)
+#               palisade-redis     palisade (SQLite) with the Redis limiter
+#             each in a database of its own (dropped afterwards, with the
+#             role the generated server makes) and, for palisade-redis, in a
+#             Redis database of its own (its keys deleted afterwards)
 #   layers    cargo bench --bench layers: JWT verification, throttle check,
 #             owner-scoped vs unscoped query, the whole security stack
 #
@@ -27,6 +43,8 @@
 #   LOAD_CONNS (32 256) REPEATS (3, load runs per cell) DURATION (10s)
 #   WARMUP (2s) THREADS (2) ROWS_PER_USER (10000) DRF_WORKERS (nproc)
 #   PEERS_SRC (../shared/peers) PEERS_COPY (/tmp/palisade-bench-peers)
+#   PG_HOST (127.0.0.1) PG_PORT (5432) PG_USER (root; may create databases
+#   and roles) BENCH_REDIS_URL (redis://127.0.0.1:6379/9)
 #   CACHE (target/bench) KEEP_WORK=1
 #
 # Results: bench/results/<UTC stamp>/ (TSV files, meta.txt, report.md).
@@ -68,6 +86,8 @@ APPEND="${APPEND:-0}"
 WORK="$(mktemp -d -t palisade-bench.XXXXXX)"
 cleanup() {
   stop_server
+  pg_drop_dbs
+  redis_clean
   if [[ "${KEEP_WORK:-0}" == 1 ]]; then say "scratch kept in $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT

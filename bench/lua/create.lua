@@ -20,6 +20,9 @@ local run, extra
 function init(args)
   math.randomseed(os.time() + (tid or 0))
   run = string.format("%x%04x", os.time() % 0x1000000, math.random(0, 0xffff))
+  -- Two wrk processes started together (two replicas) seed alike: each
+  -- gets its own BENCH_WRK_PART.
+  run = run .. (os.getenv("BENCH_WRK_PART") or "")
   extra = os.getenv("BENCH_CREATE_EXTRA") or ""
 end
 
