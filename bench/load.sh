@@ -215,7 +215,7 @@ load_palisade() {
     vars+=(DATABASE_URL="sqlite://$db?mode=rwc")
   fi
   if [[ "$redis" == 1 ]]; then
-    REDIS_USED=1; redis_clean
+    REDIS_USED=1; redis_clean; REDIS_CALLS_BEFORE="$(redis_scripts_run)"
     vars+=(REDIS_URL="$BENCH_REDIS_URL")
   fi
   url="http://127.0.0.1:$LOAD_PORT_PALISADE"
@@ -266,6 +266,7 @@ load_palisade() {
   REPLICA2=""
   stop_server; PERF_SERVER=0
   pg_drop_dbs
+  [[ "$redis" == 1 ]] && redis_counted "$label"
   redis_clean; REDIS_USED=0
 }
 
@@ -295,6 +296,29 @@ pg_drop_dbs() {
   done
   PG_DBS=""
 }
+# redis_counted LABEL: whether the run counted its limits in Redis, not
+# in the in-memory fallback of `on_error: local`: Redis ran the limiter's
+# script (the run stops otherwise; keys cannot be counted, at the
+# benchmark's rate they expire within milliseconds), and how often the
+# server logged that Redis did not answer (each time its breaker counts
+# in memory for a few seconds, so the cost measured is partly the
+# fallback's). Both go to meta.txt.
+redis_counted() {
+  local calls
+  calls=$(( $(redis_scripts_run) - REDIS_CALLS_BEFORE ))
+  echo "redis_scripts_run_$1=$calls" >>"$OUT/meta.txt"
+  [[ "$calls" -gt 0 ]] || die "$1: Redis ran no limiter script: the limits were not counted in Redis"
+  local fallbacks
+  fallbacks="$(grep -c "Redis does not answer" "$OUT/server-$1.log" || true)"
+  echo "redis_fallbacks_$1=$fallbacks" >>"$OUT/meta.txt"
+  [[ "$fallbacks" == 0 ]] || say "warning: $1 counted in memory for a while ($fallbacks times Redis did not answer: see $OUT/server-$1.log)"
+}
+# redis_scripts_run: how many scripts (EVAL, EVALSHA) the Redis server has run.
+redis_scripts_run() {
+  redis-cli -u "$BENCH_REDIS_URL" info commandstats \
+    | sed -n 's/^cmdstat_eval\(sha\)\{0,1\}:calls=\([0-9]*\).*/\2/p' | awk '{n += $1} END {printf "%d", n}'
+}
+
 # redis_clean: deletes the billing service's limiter keys from
 # BENCH_REDIS_URL's database (a database number of the benchmark's own).
 redis_clean() {

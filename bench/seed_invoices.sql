@@ -14,7 +14,7 @@
 BEGIN;
 INSERT INTO "invoice" ("id", "owner_id", "number", "amount_cents", "currency", "customer",
                        "paid", "issued_on", "notes", "created_at", "updated_at")
-SELECT gen_random_uuid(), o.owner, upper(left(o.owner, 1)) || '-' || lpad(i::text, 6, '0'), 1000 + i,
+SELECT gen_random_uuid(), o.owner, upper(left(o.owner, 1)) || '-' || lpad(i::text, greatest(6, length(i::text)), '0'), 1000 + i,
        'EUR', o.customer, i % 3 = 0, NULL, 'seeded invoice ' || i || ' for ' || o.owner, t, t
 FROM (VALUES ('alice', :'alice'::uuid), ('bob', :'bob'::uuid)) AS o(owner, customer),
      generate_series(0, :per_user - 1) AS i,
@@ -22,5 +22,5 @@ FROM (VALUES ('alice', :'alice'::uuid), ('bob', :'bob'::uuid)) AS o(owner, custo
 COMMIT;
 ANALYZE "invoice";
 SELECT upper(o.owner) || '_ID=' || (SELECT "id" FROM "invoice" WHERE "owner_id" = o.owner
-                                     AND "number" = upper(left(o.owner, 1)) || '-' || lpad((:per_user / 2)::text, 6, '0'))
+                                     AND "number" = upper(left(o.owner, 1)) || '-' || lpad((:per_user / 2)::text, greatest(6, length((:per_user / 2)::text)), '0'))
 FROM (VALUES ('alice'), ('bob')) AS o(owner);

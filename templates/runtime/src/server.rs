@@ -851,9 +851,10 @@ async fn connect_sqlite(url: &str) -> Result<(SqlitePool, SqlitePool), ConfigErr
 /// A pool of `n` connections to a local SQLite file, all opened at start
 /// and kept for the life of the process. A file does not drop
 /// connections, so none is tested before use: sqlx's default test is a
-/// ping, one more hand-off to the connection's own thread on every
-/// statement (the hand-offs are most of a point read's cost:
-/// BENCHMARKS.md).
+/// ping, one more round trip to the connection's own thread before each
+/// statement, which the statement waits for (sqlx still pings each
+/// connection as it returns to the pool, after the statement's answer;
+/// the hand-offs are much of a point read's cost: BENCHMARKS.md).
 fn sqlite_pool(n: u32) -> SqlitePoolOptions {
     SqlitePoolOptions::new()
         .max_connections(n)
